@@ -1,0 +1,410 @@
+/*
+ * bench_channel.c: what channels cost, printed as figures (docs/channels.md records them).
+ *
+ *   build/bench_channel [quick]
+ *
+ * 1. SetChannelData / GetChannelData of a 250-byte state in the calling thread, with lua-cjson's encode and decode
+ *    of the same state as the baseline, measured in the same process.
+ * 2. The same calls while the backend is stuck (every backend call blocks for seconds).
+ * 3. GetChannelData while following 1 channel and 1,000 channels; the engine's CPU while idle with 1,000.
+ * 4. Propagation on the local backend, from the publisher's SetChannelData to the caches of three subscriber
+ *    processes, with a raw write+rename -> inotify hop measured in the same run as the baseline.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "bot.h"
+#include "engine.h"
+#include "fsutil.h"
+#include "options.h"
+
+static const char *state_lua =
+    "return {robotId='632799', updateId=123456, timestamp=1764151522123, symbol='BTC_USDT',"
+    " lastPrice=43125.37, volume=1523.884, high=43410.5, low=42877.25,"
+    " signal='HOLD', ma5=43101.214, ma20=43088.9675, note='steady as she goes, nothing to report here'}";
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+struct figures {
+    double median, p99;
+};
+
+static struct figures summarize(int64_t *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_i64);
+    return (struct figures){(double)v[n / 2], (double)v[n * 99 / 100]};
+}
+
+/* Times n calls of the function in global fname with the value in global argname (or no argument). */
+static struct figures time_calls(lua_State *L, const char *fname, const char *argname, size_t n)
+{
+    int64_t *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        lua_getglobal(L, fname);
+        int nargs = 0;
+        if (argname) {
+            lua_getglobal(L, argname);
+            nargs = 1;
+        }
+        int64_t t0 = now_ns();
+        lua_call(L, nargs, 0);
+        v[i] = now_ns() - t0;
+    }
+    struct figures f = summarize(v, n);
+    free(v);
+    return f;
+}
+
+static void row(const char *what, struct figures f, const char *unit, double div)
+{
+    printf("  %-58s median %8.3f %s   p99 %8.3f %s\n", what, f.median / div, unit, f.p99 / div, unit);
+}
+
+static struct bot *make_bot(struct options *o, struct engine *e, const char *dir, const char *id)
+{
+    memset(o, 0, sizeof *o);
+    o->data_dir = strdup(dir);
+    snprintf(o->id, sizeof o->id, "%s", id);
+    char err[512];
+    struct bot *b = bot_new(o, e, err, sizeof err);
+    if (!b) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+    return b;
+}
+
+static void run_lua(lua_State *L, const char *code)
+{
+    if (luaL_dostring(L, code) != LUA_OK) {
+        fprintf(stderr, "bench: %s\n", lua_tostring(L, -1));
+        exit(1);
+    }
+}
+
+/* ---- 1 and 2: calls in the strategy's thread ---- */
+
+static void calls(const char *dir, struct engine *e, const char *label, size_t n, int baseline)
+{
+    struct options o;
+    char id[32];
+    snprintf(id, sizeof id, "bench%d", (int)getpid());
+    struct bot *b = make_bot(&o, e, dir, id);
+    lua_State *L = b->L;
+    lua_pushstring(L, id);
+    lua_setglobal(L, "ID");
+    char code[512];
+    snprintf(code, sizeof code, "state = (function() %s end)()", state_lua);
+    run_lua(L, code);
+    run_lua(L, "GetOwn = function() return GetChannelData(ID) end; "
+               "assert(SetChannelData(state)); GetChannelData(ID); encoded = json.encode(state)");
+    printf("%s (state: %d bytes of JSON)\n", label, (int)strlen(lua_tostring(L, (lua_getglobal(L, "encoded"), -1))));
+    lua_pop(L, 1);
+
+    if (baseline && luaL_dostring(L, "cjson = require 'cjson'") == LUA_OK) {
+        run_lua(L, "CjEncode = function(v) return cjson.encode(v) end; "
+                   "CjDecode = function(s) return cjson.decode(s) end; "
+                   "JsEncode = function(v) return json.encode(v) end; "
+                   "JsDecode = function(s) return json.decode(s) end");
+        struct figures ce = time_calls(L, "CjEncode", "state", n), cd = time_calls(L, "CjDecode", "encoded", n);
+        struct figures je = time_calls(L, "JsEncode", "state", n), jd = time_calls(L, "JsDecode", "encoded", n);
+        row("baseline: lua-cjson encode (14 digits, not exact)", ce, "us", 1000);
+        row("baseline: lua-cjson decode", cd, "us", 1000);
+        row("json.encode (exact)", je, "us", 1000);
+        row("json.decode (exact)", jd, "us", 1000);
+        struct figures s = time_calls(L, "SetChannelData", "state", n);
+        /* Wait until the own state is cached, so Get measures the cached path. */
+        for (int i = 0; i < 2000; i++) {
+            run_lua(L, "got = GetChannelData(ID) ~= nil");
+            lua_getglobal(L, "got");
+            int got = lua_toboolean(L, -1);
+            lua_pop(L, 1);
+            if (got)
+                break;
+            usleep(1000);
+        }
+        struct figures g = time_calls(L, "GetOwn", NULL, n);
+        row("SetChannelData(state)", s, "us", 1000);
+        row("GetChannelData(id), cached state", g, "us", 1000);
+        printf("  ratios: SetChannelData / cjson encode %.2f   GetChannelData / cjson decode %.2f\n",
+               s.median / ce.median, g.median / cd.median);
+    } else {
+        lua_settop(L, 0);
+        row("SetChannelData(state)", time_calls(L, "SetChannelData", "state", n), "us", 1000);
+        row("GetChannelData(id), nothing arrives", time_calls(L, "GetOwn", NULL, n), "us", 1000);
+    }
+    bot_free(b);
+    free(o.data_dir);
+}
+
+/* A backend whose every call blocks: a server that accepted the connection and then froze. */
+static int stuck_sleep(void)
+{
+    struct timespec ts = {3, 0};
+    nanosleep(&ts, NULL);
+    return -1;
+}
+static void *stuck_open(const char *a, const char *d, const struct backend_host *h, char *err, size_t n)
+{
+    (void)a, (void)d, (void)h, (void)err, (void)n;
+    static int token;
+    return &token;
+}
+static int stuck_fd(void *be) { (void)be; return -1; }
+static int stuck_timeout(void *be) { (void)be; return 1000; }
+static void stuck_service(void *be) { (void)be; stuck_sleep(); }
+static int stuck_publish(void *be, const char *id, const char *j, size_t l, int64_t s, int64_t p)
+{
+    (void)be, (void)id, (void)j, (void)l, (void)s, (void)p;
+    return stuck_sleep();
+}
+static void stuck_subscribe(void *be, const char *id) { (void)be, (void)id; stuck_sleep(); }
+static void stuck_close(void *be) { (void)be; }
+static const struct backend_ops stuck_ops = {
+    "stuck", 0, stuck_open, stuck_fd, stuck_timeout, stuck_service, stuck_publish, stuck_subscribe, NULL,
+    stuck_close,
+};
+
+/* ---- 3: following many channels ---- */
+
+static void many(const char *dir, size_t n)
+{
+    char err[256], url[600];
+    snprintf(url, sizeof url, "local:%s/many", dir);
+    struct engine *e = engine_open(url, dir, err, sizeof err);
+    struct options o;
+    struct bot *b = make_bot(&o, e, dir, "many");
+    lua_State *L = b->L;
+    char code[512];
+    snprintf(code, sizeof code, "state = (function() %s end)(); SetChannelData(state); GetChannelData('many'); "
+             "GetOne = function() return GetChannelData('many') end", state_lua);
+    run_lua(L, code);
+    usleep(200000);
+    printf("following many channels (local backend)\n");
+    row("GetChannelData, following 1 channel", time_calls(L, "GetOne", NULL, n), "us", 1000);
+    run_lua(L, "for i = 1, 999 do GetChannelData('other' .. i) end");
+    usleep(300000);
+    row("GetChannelData, following 1,000 channels", time_calls(L, "GetOne", NULL, n), "us", 1000);
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    sleep(2);
+    getrusage(RUSAGE_SELF, &r1);
+    double cpu_ms = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1e3 +
+                    (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e3;
+    printf("  idle CPU of the process over 2 s, following 1,000 channels: %.2f ms\n", cpu_ms);
+    bot_free(b);
+    free(o.data_dir);
+    engine_close(e, 1000);
+}
+
+/* ---- 4: propagation across processes ---- */
+
+/* A subscriber process: follows channel "prop" and reports, for the states it samples, received - seq (seq is the
+ * publish time in µs while publishes are spaced out; received is stamped by its engine thread on arrival). Writes
+ * the latencies in ns to fd. */
+static void subscriber_child(const char *url, const char *dir, int n, int fd)
+{
+    char err[256];
+    struct engine *e = engine_open(url, dir, err, sizeof err);
+    struct chan_entry *c = engine_channel(e, "prop", 1);
+    int64_t *lat = calloc((size_t)n, sizeof *lat), last = 0;
+    int got = 0;
+    struct chan_state st;
+    int64_t deadline = now_ns() + 60 * 1000000000LL;
+    while (got < n && now_ns() < deadline) {
+        int64_t seq = engine_seq(c);
+        if (seq != last && seq != 0) {
+            engine_read(e, c, &st);
+            last = st.seq;
+            if (strstr(st.data, "\"final\""))
+                break;
+            lat[got++] = (st.received_us - st.seq) * 1000;
+        }
+        usleep(2000);   /* the engine stamps received_us; sampling slowly keeps this process off the CPU */
+    }
+    if (write(fd, &got, sizeof got) < 0 || write(fd, lat, sizeof *lat * (size_t)got) < 0)
+        _exit(1);
+    engine_close(e, 1000);
+    _exit(0);
+}
+
+/* Baseline: a raw write+rename of a timestamp, seen through inotify by a child. */
+static void raw_child(const char *dir, int n, int ready, int fd)
+{
+    int ino = inotify_init1(IN_CLOEXEC);
+    inotify_add_watch(ino, dir, IN_MOVED_TO);
+    if (write(ready, "r", 1) < 0)
+        _exit(1);
+    int64_t *lat = calloc((size_t)n, sizeof *lat);
+    int got = 0;
+    char buf[4096] __attribute__((aligned(8))), path[700], text[64];
+    snprintf(path, sizeof path, "%s/raw", dir);
+    while (got < n) {
+        struct pollfd p = {ino, POLLIN, 0};
+        if (poll(&p, 1, 5000) <= 0)
+            break;
+        if (read(ino, buf, sizeof buf) <= 0)
+            break;
+        int f = open(path, O_RDONLY);
+        ssize_t r = f >= 0 ? read(f, text, sizeof text - 1) : -1;
+        if (f >= 0)
+            close(f);
+        int64_t now = now_ns();
+        if (r > 0) {
+            text[r] = '\0';
+            lat[got++] = now - strtoll(text, NULL, 10);
+        }
+    }
+    if (write(fd, &got, sizeof got) < 0 || write(fd, lat, sizeof *lat * (size_t)got) < 0)
+        _exit(1);
+    _exit(0);
+}
+
+static void report_child(const char *what, int fd)
+{
+    int got = 0;
+    if (read(fd, &got, sizeof got) != (ssize_t)sizeof got || got <= 0) {
+        printf("  %s: no samples\n", what);
+        return;
+    }
+    int64_t *lat = malloc(sizeof *lat * (size_t)got);
+    size_t want = sizeof *lat * (size_t)got, have = 0;
+    while (have < want) {
+        ssize_t r = read(fd, (char *)lat + have, want - have);
+        if (r <= 0)
+            break;
+        have += (size_t)r;
+    }
+    char label[128];
+    snprintf(label, sizeof label, "%s (%d states)", what, got);
+    struct figures f = summarize(lat, have / sizeof *lat);
+    row(label, f, "us", 1000);
+    free(lat);
+}
+
+static double propagation(const char *dir, int n, int nsubs)
+{
+    char url[700], chdir_[600], err[256];
+    snprintf(chdir_, sizeof chdir_, "%s/prop", dir);
+    snprintf(url, sizeof url, "local:%s", chdir_);
+    fs_mkdirs(chdir_, err, sizeof err);
+    printf("propagation, local backend (%s): SetChannelData -> subscriber process cache, 1 publisher, %d subscribers\n",
+           chdir_, nsubs);
+
+    /* The baseline first: the kernel's own rename -> inotify -> read hop. */
+    int pr[2], rd[2];
+    if (pipe(pr) || pipe(rd))
+        exit(1);
+    pid_t raw = fork();
+    if (raw == 0)
+        raw_child(chdir_, n, rd[1], pr[1]);
+    char c;
+    if (read(rd[0], &c, 1) != 1)
+        exit(1);
+    char path[700], text[32];
+    snprintf(path, sizeof path, "%s/raw", chdir_);
+    for (int i = 0; i < n; i++) {
+        int len = snprintf(text, sizeof text, "%" PRId64, now_ns());
+        fs_write_atomic(path, text, (size_t)len, err, sizeof err);
+        usleep(1000);
+    }
+    waitpid(raw, NULL, 0);
+    report_child("baseline: raw write+rename -> inotify -> read", pr[0]);
+
+    int fds[8];
+    pid_t pids[8];
+    for (int s = 0; s < nsubs; s++) {
+        int p[2];
+        if (pipe(p))
+            exit(1);
+        pids[s] = fork();
+        if (pids[s] == 0)
+            subscriber_child(url, dir, n, p[1]);
+        fds[s] = p[0];
+    }
+    struct engine *e = engine_open(url, dir, err, sizeof err);
+    usleep(300000);     /* the subscribers are following */
+    struct options o;
+    struct bot *b = make_bot(&o, e, dir, "prop");
+    lua_State *L = b->L;
+    char code[512];
+    snprintf(code, sizeof code, "state = (function() %s end)()", state_lua);
+    run_lua(L, code);
+    for (int i = 0; i < n; i++) {
+        lua_getglobal(L, "SetChannelData");
+        lua_getglobal(L, "state");
+        lua_call(L, 1, 0);
+        usleep(1000);
+    }
+    run_lua(L, "SetChannelData({final = true})");
+    for (int s = 0; s < nsubs; s++) {
+        char what[64];
+        snprintf(what, sizeof what, "subscriber %d", s + 1);
+        report_child(what, fds[s]);
+        waitpid(pids[s], NULL, 0);
+    }
+    bot_free(b);
+    free(o.data_dir);
+    engine_close(e, 1000);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+    size_t n = quick ? 20000 : 200000;
+    char dir[256], err[256], url[320];
+    snprintf(dir, sizeof dir, "/tmp/stratrun-bench-%d", (int)getpid());
+    if (fs_mkdirs(dir, err, sizeof err)) {
+        fprintf(stderr, "bench: %s\n", err);
+        return 1;
+    }
+    printf("stratrun channel benchmark: %zu calls per figure; times per call in the calling thread\n\n", n);
+
+    snprintf(url, sizeof url, "local:%s/calls", dir);
+    struct engine *e = engine_open(url, dir, err, sizeof err);
+    calls(dir, e, "calls, local backend healthy", n, 1);
+    engine_close(e, 1000);
+
+    printf("\n");
+    e = engine_open_backend(&stuck_ops, "", dir, err, sizeof err);
+    calls(dir, e, "calls, backend stuck (every backend call blocks 3 s)", n / 4, 0);
+    /* engine_close would wait for the stuck thread; leave it to the process's exit. */
+
+    printf("\n");
+    many(dir, n);
+
+    printf("\n");
+    propagation(dir, quick ? 300 : 2000, 3);
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: could not remove %s\n", dir);
+    fflush(stdout);
+    _exit(0);   /* the stuck engine's thread is still sleeping */
+}

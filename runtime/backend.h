@@ -1,0 +1,60 @@
+/*
+ * backend.h: the small vtable a channel backend implements, and what the engine offers it in return.
+ *
+ * The engine (engine.c) owns the one background thread of the process. Every function of a backend except
+ * open runs on that thread, so a backend may block (a slow disk, a stuck server) without ever blocking a
+ * strategy. A backend never sees Lua: states cross as bytes of JSON of at most CHAN_MAX bytes.
+ */
+#ifndef STRATRUN_BACKEND_H
+#define STRATRUN_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CHAN_MAX 1024       /* bytes of JSON in one channel state */
+
+struct backend_host {
+    void *ctx;
+    /* Hands the engine a state read from the backend. json need not be NUL-terminated; the engine copies it.
+     * The engine drops it when no bot follows id, when len > CHAN_MAX, or when seq is not newer than the state
+     * it holds, so a backend may deliver duplicates and stale states freely. */
+    void (*deliver)(void *ctx, const char *id, const char *json, size_t len, int64_t seq, int64_t published_ms);
+    /* Does a bot of this process follow id? Cheap (a hash lookup). */
+    int (*wanted)(void *ctx, const char *id);
+};
+
+struct backend_ops {
+    const char *scheme;     /* "local", "memory": the part of the channel URL before ':' */
+    /* States are delivered on the publisher's own thread, at once, with no background thread (memory). */
+    int inline_delivery;
+
+    /* Called once, on the main thread at start-up. arg is the URL after "scheme:" ("" when absent). Must not
+     * block for long. Returns the backend's state, or NULL with one line in err (a configuration error). */
+    void *(*open)(const char *arg, const char *data_dir, const struct backend_host *host, char *err, size_t errlen);
+
+    /* A file descriptor the engine polls for readability, then calls service; -1 when there is none. */
+    int (*fd)(void *be);
+
+    /* Milliseconds until service wants to run again without fd activity (reconnects, refreshes); -1: never. */
+    int (*timeout_ms)(void *be);
+
+    /* Reads whatever arrived and delivers it; runs timers. */
+    void (*service)(void *be);
+
+    /* Makes (json, seq, published_ms) the state of channel id, replacing the previous one. Returns 0, or -1 after
+     * logging why (the engine tries again with the next state, or after timeout_ms). */
+    int (*publish)(void *be, const char *id, const char *json, size_t len, int64_t seq, int64_t published_ms);
+
+    /* Starts following id and delivers its current state if there is one. */
+    void (*subscribe)(void *be, const char *id);
+
+    /* The seq of the state stored for id, 0 when none: a restarted publisher continues above it. */
+    int64_t (*stored_seq)(void *be, const char *id);
+
+    void (*close)(void *be);
+};
+
+extern const struct backend_ops backend_local;
+extern const struct backend_ops backend_memory;
+
+#endif

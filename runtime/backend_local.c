@@ -1,0 +1,298 @@
+/*
+ * backend_local.c: serverless channels for bots in any number of processes on one host.
+ *
+ * One file per channel in the channel folder, named by the channel ID (IDs are [A-Za-z0-9_-] only, so a name
+ * never leaves the folder). A publisher writes a temp file and rename(2)s it over the channel file, so a reader
+ * sees the old state or the new one, never a torn one, even if the publisher is killed mid-write. Followers
+ * learn of a rename through inotify on the folder: no polling. docs/channels.md has the measurements behind
+ * this choice.
+ *
+ * File format: one header line, then the JSON:
+ *     SRCH1 <seq> <published ms> <length of JSON> <crc32 of JSON, 8 hex digits>\n<JSON>
+ * Anything else (a foreign file, a truncated one, one over the size limit) is skipped with one warning.
+ */
+#include "backend.h"
+#include "fsutil.h"
+#include "log.h"
+#include "options.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#define HEADER_MAX 80
+#define FILE_MAX (HEADER_MAX + CHAN_MAX)
+
+struct sub {
+    char id[ID_MAX + 1];
+    int warned;     /* a warning was given for its file; reset by the next valid state */
+};
+
+struct local {
+    char dir[PATH_MAX];
+    int ino;
+    const struct backend_host *host;
+    int write_failing;
+    struct sub *subs;
+    size_t nsubs, cap;
+};
+
+/* Removes temp files left by publishers that were killed mid-write (".ID.PID.tmp" whose PID is gone). */
+static void sweep_temp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        size_t len = strlen(n);
+        if (n[0] != '.' || len < 6 || strcmp(n + len - 4, ".tmp") != 0)
+            continue;
+        const char *p = n + len - 5;
+        while (p > n && *p >= '0' && *p <= '9')
+            p--;
+        long pid = *p == '.' ? strtol(p + 1, NULL, 10) : 0;
+        if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            unlinkat(dirfd(d), n, 0);
+    }
+    closedir(d);
+}
+
+static void *local_open(const char *arg, const char *data_dir, const struct backend_host *host, char *err,
+                        size_t errlen)
+{
+    struct local *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->host = host;
+    l->ino = -1;
+    int n = arg[0] ? snprintf(l->dir, sizeof l->dir, "%s", arg)
+                   : snprintf(l->dir, sizeof l->dir, "%s/channels", data_dir);
+    if (n <= 0 || (size_t)n >= sizeof l->dir - ID_MAX - 32) {
+        snprintf(err, errlen, "channel folder path too long: %.80s", arg[0] ? arg : data_dir);
+        goto fail;
+    }
+    if (fs_mkdirs(l->dir, err, errlen) != 0)
+        goto fail;
+    l->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (l->ino < 0 || inotify_add_watch(l->ino, l->dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+        snprintf(err, errlen, "cannot watch channel folder %s: %s", l->dir, strerror(errno));
+        goto fail;
+    }
+    sweep_temp_files(l->dir);
+    return l;
+fail:
+    if (l->ino >= 0)
+        close(l->ino);
+    free(l);
+    return NULL;
+}
+
+static struct sub *find_sub(struct local *l, const char *id)
+{
+    for (size_t i = 0; i < l->nsubs; i++)
+        if (strcmp(l->subs[i].id, id) == 0)
+            return &l->subs[i];
+    return NULL;
+}
+
+static void warn_once(struct local *l, const char *id, const char *why)
+{
+    struct sub *s = find_sub(l, id);
+    if (s && s->warned)
+        return;
+    if (s)
+        s->warned = 1;
+    log_thread_warning("channel %s: skipped %s/%s: %s", id, l->dir, id, why);
+}
+
+/* Parses a decimal int64 ending at a space; advances *p past the space. */
+static int parse_i64(const char **p, const char *end, int64_t *out)
+{
+    const char *s = *p;
+    int64_t v = 0;
+    if (s >= end || *s < '0' || *s > '9')
+        return -1;
+    while (s < end && *s >= '0' && *s <= '9') {
+        if (v > (INT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (*s++ - '0');
+    }
+    if (s >= end || (*s != ' ' && *s != '\n'))
+        return -1;
+    *p = s + 1;
+    *out = v;
+    return 0;
+}
+
+/* Reads and checks the channel file of id. Returns 1 with the state, 0 when there is no file, -1 (warned) when
+ * the file is not a valid channel state. */
+static int read_state(struct local *l, const char *id, char *buf, const char **json, size_t *len, int64_t *seq,
+                      int64_t *published, int warn)
+{
+    char path[PATH_MAX + ID_MAX + 2];
+    snprintf(path, sizeof path, "%s/%s", l->dir, id);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno != ENOENT && warn)
+            warn_once(l, id, strerror(errno));
+        return errno == ENOENT ? 0 : -1;
+    }
+    /* One byte more than a valid file can have: a larger file is refused before anything is decoded. */
+    ssize_t n = read(fd, buf, FILE_MAX + 1);
+    close(fd);
+    const char *why = NULL;
+    if (n < 0)
+        why = strerror(errno);
+    else if (n > FILE_MAX)
+        why = "larger than a channel state can be (1024 bytes of JSON)";
+    int64_t flen = 0, crc = 0;
+    const char *p = buf, *end = buf + (n > 0 ? n : 0);
+    if (!why && (n < 6 || memcmp(buf, "SRCH1 ", 6) != 0))
+        why = "not a stratrun channel file";
+    p += 6;
+    if (!why && (parse_i64(&p, end, seq) || parse_i64(&p, end, published) || parse_i64(&p, end, &flen)))
+        why = "malformed header";
+    if (!why) {
+        char *e;
+        unsigned long c = strtoul(p, &e, 16);
+        if (e != p + 8 || *e != '\n')
+            why = "malformed header";
+        crc = (int64_t)c;
+        p = e + 1;
+    }
+    if (!why && (flen > CHAN_MAX || end - p != flen))
+        why = "truncated or padded: its length does not match its header";
+    if (!why && fs_crc32(p, (size_t)flen) != (uint32_t)crc)
+        why = "checksum mismatch";
+    if (why) {
+        if (warn)
+            warn_once(l, id, why);
+        return -1;
+    }
+    struct sub *s = find_sub(l, id);
+    if (s)
+        s->warned = 0;
+    *json = p;
+    *len = (size_t)flen;
+    return 1;
+}
+
+static void deliver_file(struct local *l, const char *id)
+{
+    char buf[FILE_MAX + 1];
+    const char *json;
+    size_t len;
+    int64_t seq, published;
+    if (read_state(l, id, buf, &json, &len, &seq, &published, 1) == 1)
+        l->host->deliver(l->host->ctx, id, json, len, seq, published);
+}
+
+static int local_fd(void *be)
+{
+    return ((struct local *)be)->ino;
+}
+
+static void local_subscribe(void *be, const char *id)
+{
+    struct local *l = be;
+    if (!find_sub(l, id)) {
+        if (l->nsubs == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 16;
+            struct sub *ns = realloc(l->subs, cap * sizeof *ns);
+            if (!ns)
+                return;
+            l->subs = ns;
+            l->cap = cap;
+        }
+        memset(&l->subs[l->nsubs], 0, sizeof l->subs[0]);
+        strncpy(l->subs[l->nsubs++].id, id, ID_MAX);
+    }
+    deliver_file(l, id);
+}
+
+static void local_service(void *be)
+{
+    struct local *l = be;
+    char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (;;) {
+        ssize_t n = read(l->ino, buf, sizeof buf);
+        if (n <= 0)
+            return;
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            p += sizeof *ev + ev->len;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                /* Events were lost: read every followed channel again. */
+                for (size_t i = 0; i < l->nsubs; i++)
+                    deliver_file(l, l->subs[i].id);
+                continue;
+            }
+            if (ev->len == 0 || ev->name[0] == '.' || id_check(ev->name, strlen(ev->name)))
+                continue;   /* temp files and names that are not channel IDs */
+            if (l->host->wanted(l->host->ctx, ev->name))
+                deliver_file(l, ev->name);
+        }
+    }
+}
+
+static int local_publish(void *be, const char *id, const char *json, size_t len, int64_t seq, int64_t published)
+{
+    struct local *l = be;
+    char buf[FILE_MAX + 1], path[PATH_MAX + ID_MAX + 2], err[300];
+    int h = snprintf(buf, HEADER_MAX, "SRCH1 %" PRId64 " %" PRId64 " %zu %08" PRIx32 "\n", seq, published, len,
+                     fs_crc32(json, len));
+    memcpy(buf + h, json, len);
+    snprintf(path, sizeof path, "%s/%s", l->dir, id);
+    if (fs_write_atomic(path, buf, (size_t)h + len, err, sizeof err) != 0) {
+        if (!l->write_failing)
+            log_thread_warning("channel %s: %s; will retry", id, err);
+        l->write_failing = 1;
+        return -1;
+    }
+    if (l->write_failing)
+        log_thread_warning("channel %s: writing works again", id);
+    l->write_failing = 0;
+    return 0;
+}
+
+static int64_t local_stored_seq(void *be, const char *id)
+{
+    char buf[FILE_MAX + 1];
+    const char *json;
+    size_t len;
+    int64_t seq, published;
+    return read_state(be, id, buf, &json, &len, &seq, &published, 0) == 1 ? seq : 0;
+}
+
+static void local_close(void *be)
+{
+    struct local *l = be;
+    close(l->ino);
+    free(l->subs);
+    free(l);
+}
+
+const struct backend_ops backend_local = {
+    .scheme = "local",
+    .inline_delivery = 0,
+    .open = local_open,
+    .fd = local_fd,
+    .timeout_ms = NULL,
+    .service = local_service,
+    .publish = local_publish,
+    .subscribe = local_subscribe,
+    .stored_seq = local_stored_seq,
+    .close = local_close,
+};

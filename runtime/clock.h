@@ -1,0 +1,24 @@
+/*
+ * clock.h: the bot's clock. Live bots read the wall clock; every timestamp the runtime hands a strategy (Log
+ * lines, Unix, UnixNano, _D, channel metadata) comes from here, so a replay only has to swap this.
+ */
+#ifndef STRATRUN_CLOCK_H
+#define STRATRUN_CLOCK_H
+
+#include <stdint.h>
+
+struct bot;
+
+int64_t clock_now_ns(const struct bot *b);
+
+static inline int64_t clock_now_us(const struct bot *b)
+{
+    return clock_now_ns(b) / 1000;
+}
+
+static inline int64_t clock_now_ms(const struct bot *b)
+{
+    return clock_now_ns(b) / 1000000;
+}
+
+#endif

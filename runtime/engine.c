@@ -1,0 +1,454 @@
+/*
+ * engine.c: the channel engine: a hash table of channels under one mutex, and the background thread that does
+ * all backend work (pushes the latest outgoing states, coalesced; follows subscribed channels).
+ *
+ * The strategy's thread only copies bytes under the lock. A reader's fast path (nothing new) reads one atomic
+ * seq and takes no lock at all.
+ */
+#include "engine.h"
+#include "log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "options.h"
+
+struct chan_out {               /* a channel this process publishes */
+    int dirty;                  /* a state waits to be written */
+    int based;                  /* the backend's stored seq has been read */
+    int64_t last_seq;
+    int64_t seq, published;
+    size_t len;
+    char data[CHAN_MAX + 1];
+};
+
+struct chan_entry {
+    struct chan_entry *next;    /* hash chain */
+    struct chan_entry *all;     /* every entry, for the thread's scans */
+    uint32_t hash;
+    int follow;                 /* some bot reads it */
+    int announced;              /* the backend was told to follow it */
+    _Atomic int64_t seq;        /* of the state in data; written under the lock */
+    int64_t published, received_us;
+    size_t len;
+    char data[CHAN_MAX + 1];
+    struct chan_out *out;
+    char id[ID_MAX + 1];
+};
+
+struct engine {
+    pthread_mutex_t mu;
+    pthread_cond_t done;        /* the thread has exited */
+    pthread_t thread;
+    int has_thread, thread_done;
+    int wake_fd;
+    atomic_int wake_pending;    /* a wake-up is already on its way: skip the syscall */
+    int stop;
+    int pending_work;           /* new subscriptions or dirty outputs since the thread last looked */
+
+    struct chan_entry **buckets;
+    size_t nbuckets, count;
+    struct chan_entry *all;
+
+    const struct backend_ops *ops;
+    void *be;
+    struct backend_host host;
+};
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static uint32_t hash_id(const char *s)
+{
+    uint32_t h = 2166136261u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+/* Under the lock. */
+static struct chan_entry *find(struct engine *e, const char *id, uint32_t h)
+{
+    for (struct chan_entry *c = e->buckets[h & (e->nbuckets - 1)]; c; c = c->next)
+        if (c->hash == h && strcmp(c->id, id) == 0)
+            return c;
+    return NULL;
+}
+
+static void grow(struct engine *e)
+{
+    size_t n = e->nbuckets * 2;
+    struct chan_entry **nb = calloc(n, sizeof *nb);
+    if (!nb)
+        return;     /* chains just get longer */
+    for (struct chan_entry *c = e->all; c; c = c->all) {
+        c->next = nb[c->hash & (n - 1)];
+        nb[c->hash & (n - 1)] = c;
+    }
+    free(e->buckets);
+    e->buckets = nb;
+    e->nbuckets = n;
+}
+
+static void wake(struct engine *e)
+{
+    if (e->wake_fd < 0 || atomic_exchange(&e->wake_pending, 1))
+        return;
+    uint64_t one = 1;
+    if (write(e->wake_fd, &one, sizeof one) < 0) { /* the counter is already non-zero */ }
+}
+
+/* Stores a state that arrived, if newer. Under the lock. */
+static void store_locked(struct chan_entry *c, const char *json, size_t len, int64_t seq, int64_t published)
+{
+    if (len > CHAN_MAX || seq <= atomic_load_explicit(&c->seq, memory_order_relaxed))
+        return;
+    memcpy(c->data, json, len);
+    c->data[len] = '\0';
+    c->len = len;
+    c->published = published;
+    c->received_us = wall_us();
+    atomic_store_explicit(&c->seq, seq, memory_order_release);
+}
+
+/* backend_host.deliver: on the engine thread (or the publisher's, for inline backends). */
+static void host_deliver(void *ctx, const char *id, const char *json, size_t len, int64_t seq, int64_t published)
+{
+    struct engine *e = ctx;
+    pthread_mutex_lock(&e->mu);
+    struct chan_entry *c = find(e, id, hash_id(id));
+    if (c && c->follow)
+        store_locked(c, json, len, seq, published);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static int host_wanted(void *ctx, const char *id)
+{
+    struct engine *e = ctx;
+    pthread_mutex_lock(&e->mu);
+    struct chan_entry *c = find(e, id, hash_id(id));
+    int wanted = c && c->follow;
+    pthread_mutex_unlock(&e->mu);
+    return wanted;
+}
+
+/* ---- the background thread ---- */
+
+/* One pass: announce new subscriptions, write dirty outputs. Returns 1 if anything is still pending. */
+static int drain(struct engine *e)
+{
+    char id[ID_MAX + 1];
+    struct chan_out o;
+    for (;;) {
+        int have = 0, sub = 0;
+        pthread_mutex_lock(&e->mu);
+        e->pending_work = 0;
+        for (struct chan_entry *c = e->all; c && !have; c = c->all) {
+            if (c->follow && !c->announced) {
+                c->announced = 1;
+                sub = have = 1;
+                memcpy(id, c->id, sizeof id);
+            } else if (c->out && c->out->dirty) {
+                if (!c->out->based) {
+                    /* Learn the stored seq first (outside the lock), then come back for this channel. */
+                    memcpy(id, c->id, sizeof id);
+                    pthread_mutex_unlock(&e->mu);
+                    int64_t stored = e->ops->stored_seq ? e->ops->stored_seq(e->be, id) : 0;
+                    pthread_mutex_lock(&e->mu);
+                    c->out->based = 1;
+                    if (stored >= c->out->seq) {
+                        c->out->seq = stored + 1;
+                        if (c->out->last_seq < c->out->seq)
+                            c->out->last_seq = c->out->seq;
+                    }
+                }
+                c->out->dirty = 0;
+                o = *c->out;
+                memcpy(id, c->id, sizeof id);
+                have = 1;
+            }
+        }
+        pthread_mutex_unlock(&e->mu);
+        if (!have)
+            return 0;
+        if (sub)
+            e->ops->subscribe(e->be, id);
+        else if (e->ops->publish(e->be, id, o.data, o.len, o.seq, o.published) != 0) {
+            /* Keep it for the next pass unless a newer state replaced it meanwhile. */
+            pthread_mutex_lock(&e->mu);
+            struct chan_entry *c = find(e, id, hash_id(id));
+            if (c && c->out && c->out->seq == o.seq)
+                c->out->dirty = 1;
+            pthread_mutex_unlock(&e->mu);
+            return 1;
+        }
+    }
+}
+
+static void *engine_main(void *arg)
+{
+    struct engine *e = arg;
+    int retry = 0;
+    for (;;) {
+        struct pollfd p[2] = {{e->wake_fd, POLLIN, 0}, {e->ops->fd(e->be), POLLIN, 0}};
+        int timeout = e->ops->timeout_ms ? e->ops->timeout_ms(e->be) : -1;
+        if (retry && (timeout < 0 || timeout > 100))
+            timeout = 100;  /* a failed write is tried again soon, not only on the next publish */
+        int n = poll(p, p[1].fd >= 0 ? 2 : 1, timeout);
+        if (n < 0 && errno != EINTR)
+            log_thread_warning("channel engine: poll failed: %s", strerror(errno));
+        if (n > 0 && (p[0].revents & POLLIN)) {
+            uint64_t v;
+            if (read(e->wake_fd, &v, sizeof v) < 0) { /* EAGAIN: nothing to read */ }
+            atomic_store(&e->wake_pending, 0);
+        }
+        if (n == 0 || (n > 0 && p[1].fd >= 0 && p[1].revents))
+            e->ops->service(e->be);
+        retry = drain(e);
+        pthread_mutex_lock(&e->mu);
+        int stop = e->stop && !e->pending_work;
+        pthread_mutex_unlock(&e->mu);
+        if (stop && !retry)
+            break;
+        if (stop && retry) {
+            /* Stopping with a write that keeps failing: engine_close gives up at its deadline. */
+            struct timespec ts = {0, 10 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    pthread_mutex_lock(&e->mu);
+    e->thread_done = 1;
+    pthread_cond_signal(&e->done);
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
+}
+
+/* ---- the API ---- */
+
+/* The engine still open when the process exits through os.exit() rather than main's return: it is flushed
+ * all the same. */
+static struct engine *open_engine;
+
+static void close_at_exit(void)
+{
+    struct engine *e = open_engine;
+    if (e)
+        engine_close(e, 1000);
+}
+
+static const struct backend_ops *const backends[] = {&backend_local, &backend_memory, NULL};
+
+struct engine *engine_open(const char *url, const char *data_dir, char *err, size_t errlen)
+{
+    const char *colon = strchr(url, ':');
+    size_t slen = colon ? (size_t)(colon - url) : strlen(url);
+    for (int i = 0; backends[i]; i++)
+        if (strlen(backends[i]->scheme) == slen && strncmp(url, backends[i]->scheme, slen) == 0)
+            return engine_open_backend(backends[i], colon ? colon + 1 : "", data_dir, err, errlen);
+    snprintf(err, errlen, "unknown channel backend '%s' (allowed: local, local:DIR, memory)", url);
+    return NULL;
+}
+
+struct engine *engine_open_backend(const struct backend_ops *ops, const char *arg, const char *data_dir, char *err,
+                                   size_t errlen)
+{
+    struct engine *e = calloc(1, sizeof *e);
+    if (!e || !(e->buckets = calloc(64, sizeof *e->buckets))) {
+        free(e);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->nbuckets = 64;
+    e->wake_fd = -1;
+    e->ops = ops;
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->done, NULL);
+    e->host = (struct backend_host){e, host_deliver, host_wanted};
+    e->be = ops->open(arg, data_dir, &e->host, err, errlen);
+    if (!e->be)
+        goto fail;
+    if (!open_engine) {
+        static int registered;
+        if (!registered++)
+            atexit(close_at_exit);
+        open_engine = e;
+    }
+    if (ops->inline_delivery)
+        return e;
+    e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (e->wake_fd < 0) {
+        snprintf(err, errlen, "cannot create the channel engine's eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    /* Signals go to the strategy's thread, where they interrupt Sleep; never to this one. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&e->thread, NULL, engine_main, e);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the channel engine's thread: %s", strerror(rc));
+        goto fail;
+    }
+    e->has_thread = 1;
+    return e;
+fail:
+    if (e->be)
+        ops->close(e->be);
+    if (e->wake_fd >= 0)
+        close(e->wake_fd);
+    free(e->buckets);
+    free(e);
+    return NULL;
+}
+
+void engine_close(struct engine *e, int wait_ms)
+{
+    if (!e)
+        return;
+    if (open_engine == e)
+        open_engine = NULL;
+    if (e->has_thread) {
+        pthread_mutex_lock(&e->mu);
+        e->stop = 1;
+        pthread_mutex_unlock(&e->mu);
+        atomic_store(&e->wake_pending, 0);
+        wake(e);
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += wait_ms / 1000;
+        dl.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+        if (dl.tv_nsec >= 1000000000) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000;
+        }
+        pthread_mutex_lock(&e->mu);
+        while (!e->thread_done)
+            if (pthread_cond_timedwait(&e->done, &e->mu, &dl) == ETIMEDOUT)
+                break;
+        int done = e->thread_done;
+        pthread_mutex_unlock(&e->mu);
+        if (!done) {
+            /* The backend is stuck: leave the thread (and so the engine) to the process's exit. */
+            log_thread_warning("channel engine: the last state was not written within %d ms; giving up", wait_ms);
+            return;
+        }
+        pthread_join(e->thread, NULL);
+    }
+    e->ops->close(e->be);
+    for (struct chan_entry *c = e->all, *n; c; c = n) {
+        n = c->all;
+        free(c->out);
+        free(c);
+    }
+    if (e->wake_fd >= 0)
+        close(e->wake_fd);
+    pthread_mutex_destroy(&e->mu);
+    pthread_cond_destroy(&e->done);
+    free(e->buckets);
+    free(e);
+}
+
+struct chan_entry *engine_channel(struct engine *e, const char *id, int follow)
+{
+    uint32_t h = hash_id(id);
+    int announce = 0;
+    pthread_mutex_lock(&e->mu);
+    struct chan_entry *c = find(e, id, h);
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c) {
+            pthread_mutex_unlock(&e->mu);
+            return NULL;
+        }
+        strncpy(c->id, id, ID_MAX);
+        c->hash = h;
+        c->next = e->buckets[h & (e->nbuckets - 1)];
+        e->buckets[h & (e->nbuckets - 1)] = c;
+        c->all = e->all;
+        e->all = c;
+        if (++e->count > e->nbuckets)
+            grow(e);
+    }
+    if (follow && !c->follow) {
+        c->follow = 1;
+        announce = 1;
+        if (e->ops->inline_delivery) {
+            c->announced = 1;
+            /* Inline backends keep their state here: what this process published is already the state. */
+            if (c->out && c->out->len)
+                store_locked(c, c->out->data, c->out->len, c->out->seq, c->out->published);
+        } else {
+            e->pending_work = 1;
+        }
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (announce && !e->ops->inline_delivery)
+        wake(e);
+    return c;
+}
+
+int64_t engine_publish(struct engine *e, struct chan_entry *c, const char *json, size_t len, int64_t now_us)
+{
+    pthread_mutex_lock(&e->mu);
+    if (!c->out && !(c->out = calloc(1, sizeof *c->out))) {
+        pthread_mutex_unlock(&e->mu);
+        return 0;
+    }
+    struct chan_out *o = c->out;
+    int64_t seq = o->last_seq + 1 > now_us ? o->last_seq + 1 : now_us;
+    o->last_seq = seq;
+    o->seq = seq;
+    o->published = now_us / 1000;
+    o->len = len;
+    memcpy(o->data, json, len);
+    o->data[len] = '\0';
+    if (e->ops->inline_delivery) {
+        if (c->follow)
+            store_locked(c, json, len, seq, o->published);
+    } else {
+        o->dirty = 1;
+        e->pending_work = 1;
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (!e->ops->inline_delivery)
+        wake(e);
+    return seq;
+}
+
+int64_t engine_seq(const struct chan_entry *c)
+{
+    return atomic_load_explicit(&c->seq, memory_order_acquire);
+}
+
+int64_t engine_read(struct engine *e, struct chan_entry *c, struct chan_state *out)
+{
+    pthread_mutex_lock(&e->mu);
+    int64_t seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
+    out->seq = seq;
+    out->published = c->published;
+    out->received_us = c->received_us;
+    out->len = c->len;
+    memcpy(out->data, c->data, c->len);
+    out->data[c->len] = '\0';
+    pthread_mutex_unlock(&e->mu);
+    return seq;
+}
+
+const char *engine_backend_name(const struct engine *e)
+{
+    return e->ops->scheme;
+}

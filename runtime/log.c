@@ -1,0 +1,255 @@
+/*
+ * log.c: Log and LogStatus, and the log lines the host writes itself.
+ *
+ * A log line goes to stdout (warnings and errors to stderr) and is appended to <bot dir>/log.txt with one
+ * write(2), so lines from a dying process are whole. The status panel is kept below the log on a terminal
+ * (erased and redrawn around each log line) and always written atomically to <bot dir>/status.txt.
+ */
+#include "api.h"
+#include "bot.h"
+#include "clock.h"
+#include "fsutil.h"
+#include "json.h"
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+
+/* The panel currently drawn on the terminal (stdout is one per process). */
+static char *panel;
+static int panel_lines;
+static int stdout_tty = -1;
+
+static int on_tty(void)
+{
+    if (stdout_tty < 0)
+        stdout_tty = isatty(STDOUT_FILENO);
+    return stdout_tty;
+}
+
+static size_t stamp(int64_t ms, char *buf, size_t size)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    size_t n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+    return n + (size_t)snprintf(buf + n, size - n, ".%03d ", (int)(ms % 1000));
+}
+
+static void panel_erase(void)
+{
+    if (panel_lines > 0)
+        fprintf(stdout, "\x1b[%dF\x1b[J", panel_lines);
+}
+
+static void panel_draw(void)
+{
+    if (panel && panel_lines > 0) {
+        fputs(panel, stdout);
+        fputc('\n', stdout);
+    }
+}
+
+void log_write(struct bot *b, enum log_level level, const char *msg, size_t len)
+{
+    static const char *const tags[] = {"", "warning: ", "error: "};
+    char head[64];
+    size_t hn = stamp(clock_now_ms(b), head, sizeof head);
+    size_t tn = strlen(tags[level]);
+    size_t total = hn + tn + len + 1;
+    char small[1024], *line = total <= sizeof small ? small : malloc(total);
+    if (!line)
+        return;
+    memcpy(line, head, hn);
+    memcpy(line + hn, tags[level], tn);
+    memcpy(line + hn + tn, msg, len);
+    line[total - 1] = '\n';
+
+    FILE *out = level == LOG_INFO ? stdout : stderr;
+    int redraw = on_tty() && panel_lines > 0;
+    if (redraw) {
+        panel_erase();
+        fflush(stdout);
+    }
+    fwrite(line, 1, total, out);
+    fflush(out);
+    if (redraw) {
+        panel_draw();
+        fflush(stdout);
+    }
+    if (b && b->log_fd >= 0 && write(b->log_fd, line, total) < 0) {
+        /* A full disk must not stop the strategy; the line still reached the terminal. */
+    }
+    if (line != small)
+        free(line);
+}
+
+void log_printf(struct bot *b, enum log_level level, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    log_write(b, level, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+void log_thread_warning(const char *fmt, ...)
+{
+    char buf[1024];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    size_t n = stamp((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, buf, sizeof buf);
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "warning: ");
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(buf + n, sizeof buf - n - 1, fmt, ap);
+    va_end(ap);
+    if (m < 0)
+        return;
+    n += (size_t)m < sizeof buf - n - 1 ? (size_t)m : sizeof buf - n - 2;
+    buf[n++] = '\n';
+    if (write(STDERR_FILENO, buf, n) < 0) { /* nowhere else to say it */ }
+}
+
+void log_panel_clear(void)
+{
+    if (on_tty() && panel_lines > 0) {
+        /* Leave the last panel on screen, below the log, as the final word of the run. */
+        fflush(stdout);
+    }
+    free(panel);
+    panel = NULL;
+    panel_lines = 0;
+}
+
+/* Joins the arguments the way Log shows them: strings and numbers as Lua prints them, nil as null, tables
+ * (without __tostring) as JSON. A table that is not JSON (a cycle, a function) is named, not fatal. */
+static void join_args(lua_State *L, int n, luaL_Buffer *out)
+{
+    for (int i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addchar(out, ' ');
+        if (lua_isnil(L, i)) {
+            luaL_addstring(out, "null");
+        } else if (lua_type(L, i) == LUA_TTABLE && !luaL_getmetafield(L, i, "__tostring")) {
+            jbuf jb;
+            char err[JSON_ERRLEN];
+            jbuf_init(&jb);
+            if (json_encode(L, i, &jb, err, sizeof err) == 0)
+                luaL_addlstring(out, jb.p, jb.len);
+            else {
+                luaL_addstring(out, "<table that is not JSON: ");
+                luaL_addstring(out, err);
+                luaL_addchar(out, '>');
+            }
+            jbuf_free(&jb);
+        } else {
+            if (lua_type(L, i) == LUA_TTABLE)
+                lua_pop(L, 1);      /* the __tostring pushed by luaL_getmetafield */
+            luaL_tolstring(L, i, NULL);
+            luaL_addvalue(out);
+        }
+    }
+}
+
+/* Log(...): one line, arguments joined by single spaces. */
+static int f_Log(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_Buffer buf;
+    luaL_buffinit(L, &buf);     /* pushes a placeholder above the arguments */
+    join_args(L, n, &buf);
+    luaL_pushresult(&buf);
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    log_write(bot_of(L), LOG_INFO, s, len);
+    return 0;
+}
+
+/* LogStatus(...): replaces the status panel. Backtick segments holding table JSON render as tables
+ * (stdlib/status.lua). */
+static int f_LogStatus(lua_State *L)
+{
+    struct bot *b = bot_of(L);
+    int n = lua_gettop(L);
+    luaL_Buffer buf;
+    luaL_buffinit(L, &buf);
+    join_args(L, n, &buf);
+    luaL_pushresult(&buf);
+    int text = lua_gettop(L);
+
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "stratrun.status_render") != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        lua_getglobal(L, "require");
+        lua_pushliteral(L, "status");
+        lua_call(L, 1, 1);
+        lua_getfield(L, -1, "render");
+        lua_remove(L, -2);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.status_render");
+    }
+    lua_pushvalue(L, text);
+    lua_call(L, 1, 2);  /* stack: text rendered warnings */
+    if (lua_istable(L, -1)) {
+        lua_Integer nw = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= nw; i++) {
+            lua_geti(L, -1, i);
+            size_t wl;
+            const char *w = lua_tolstring(L, -1, &wl);
+            if (w)
+                log_write(b, LOG_WARN, w, wl);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    size_t len;
+    const char *r = luaL_checklstring(L, -1, &len);
+
+    char path[4200], err[300];
+    snprintf(path, sizeof path, "%s/status.txt", b->dir);
+    char *withnl = malloc(len + 1);
+    if (withnl) {
+        memcpy(withnl, r, len);
+        withnl[len] = '\n';
+        if (fs_write_atomic(path, withnl, len + 1, err, sizeof err) != 0)
+            log_write(b, LOG_WARN, err, strlen(err));
+    }
+    if (on_tty()) {
+        panel_erase();
+        free(panel);
+        panel = withnl;
+        withnl = NULL;
+        if (panel) {
+            panel[len] = '\0';
+            panel_lines = 1;
+            for (size_t i = 0; i < len; i++)
+                panel_lines += panel[i] == '\n';
+        }
+        panel_draw();
+        fflush(stdout);
+    }
+    free(withnl);
+    return 0;
+}
+
+static const luaL_Reg funcs[] = {
+    {"Log", f_Log},
+    {"LogStatus", f_LogStatus},
+    {NULL, NULL}
+};
+
+int luaopen_log(lua_State *L)
+{
+    lua_pushglobaltable(L);
+    luaL_setfuncs(L, funcs, 0);
+    return 1;
+}

@@ -1,0 +1,542 @@
+/*
+ * options.c: the command line, the config file and the bot's identity.
+ *
+ * The config file is Lua evaluated in an empty environment, in a state of its own with a memory cap and an
+ * instruction budget, so a config can neither reach the OS (no os, io or require) nor hang the start.
+ * Every assignment is checked as it happens, which lets an error name the line that made it.
+ */
+#include "options.h"
+#include "fsutil.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+const char options_usage[] =
+    "usage: stratrun [options] SCRIPT.lua [ARGS...]\n"
+    "\n"
+    "Runs a trading strategy written in Lua: init(), then main(), then onexit().\n"
+    "\n"
+    "options:\n"
+    "  --id ID            the bot's live ID (1-64 of A-Z a-z 0-9 _ -); its channel has the same name\n"
+    "  --config FILE      config file (default: ./stratrun.conf when present)\n"
+    "  --data-dir DIR     where stores, logs, status and local channels live\n"
+    "                     (default: $STRATRUN_HOME, else ~/.local/state/stratrun)\n"
+    "  --channel URL      channel backend: local (default), local:DIR, memory\n"
+    "  -p NAME=VALUE      set strategy parameter NAME (a global) before init(); repeatable\n"
+    "  -h, --help         show this help\n"
+    "  -V, --version      show the version\n"
+    "\n"
+    "exit status: 0 done, 1 strategy error, 2 usage or config error, 128+N stopped by signal N\n";
+
+const char *id_check(const char *id, size_t len)
+{
+    if (len == 0)
+        return "is empty";
+    if (len > ID_MAX)
+        return "is longer than 64 characters";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return "has a character outside A-Z a-z 0-9 _ -";
+    }
+    return NULL;
+}
+
+static int set_id(struct options *o, const char *id, size_t len, const char *where, char *err, size_t errlen)
+{
+    const char *bad = id_check(id, len);
+    if (bad) {
+        snprintf(err, errlen, "%sinvalid bot ID '%.*s': it %s (an ID is 1-64 characters of A-Z a-z 0-9 _ -)",
+                 where, (int)(len > 80 ? 80 : len), id, bad);
+        return -1;
+    }
+    memcpy(o->id, id, len);
+    o->id[len] = '\0';
+    return 0;
+}
+
+static int valid_name(const char *s, size_t len)
+{
+    if (len == 0 || (s[0] >= '0' && s[0] <= '9'))
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Adds or replaces a parameter; the caller fills the value. */
+static struct param *param_slot(struct options *o, const char *name, size_t len)
+{
+    for (size_t i = 0; i < o->nparams; i++)
+        if (strlen(o->params[i].name) == len && memcmp(o->params[i].name, name, len) == 0) {
+            free(o->params[i].s);
+            o->params[i].s = NULL;
+            return &o->params[i];
+        }
+    struct param *np = realloc(o->params, (o->nparams + 1) * sizeof *np);
+    if (!np)
+        return NULL;
+    o->params = np;
+    struct param *p = &np[o->nparams++];
+    memset(p, 0, sizeof *p);
+    p->name = strndup(name, len);
+    return p->name ? p : NULL;
+}
+
+/* -p NAME=VALUE: VALUE reads as an integer, a float, true/false, or else a string. */
+static int parse_param(struct options *o, const char *arg, char *err, size_t errlen)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || !valid_name(arg, (size_t)(eq - arg))) {
+        snprintf(err, errlen, "invalid parameter '%s': expected -p NAME=VALUE with NAME a Lua identifier", arg);
+        return -1;
+    }
+    struct param *p = param_slot(o, arg, (size_t)(eq - arg));
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *v = eq + 1;
+    char *end;
+    if (*v) {
+        errno = 0;
+        long long i = strtoll(v, &end, 10);
+        if (*end == '\0' && errno == 0) {
+            p->type = PARAM_INT;
+            p->i = i;
+            return 0;
+        }
+        errno = 0;
+        double d = strtod(v, &end);
+        if (*end == '\0' && errno == 0 && v[0] != 'n' && v[0] != 'N' && v[0] != 'i' && v[0] != 'I' &&
+            !(v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))) {
+            p->type = PARAM_FLOAT;
+            p->d = d;
+            return 0;
+        }
+    }
+    if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+        p->type = PARAM_BOOL;
+        p->b = v[0] == 't';
+        return 0;
+    }
+    p->type = PARAM_STRING;
+    p->s = strdup(v);
+    return p->s ? 0 : -1;
+}
+
+static void replace(char **slot, const char *v)
+{
+    free(*slot);
+    *slot = v ? strdup(v) : NULL;
+}
+
+/* ---- the config file ---- */
+
+struct cfg_ctx {
+    struct options *o;
+    const char *file;
+    size_t mem, memcap;
+    long budget;            /* instruction-hook calls left */
+    char cli_id;            /* the command line set these: the config must not override them */
+    char cli_data_dir, cli_channel;
+    struct options *cli;    /* parameters given with -p win over the config's */
+};
+
+static void *cfg_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct cfg_ctx *c = ud;
+    if (!ptr)
+        osize = 0;
+    if (nsize == 0) {
+        free(ptr);
+        c->mem -= osize;
+        return NULL;
+    }
+    if (nsize > osize && c->mem + (nsize - osize) > c->memcap)
+        return NULL;    /* Lua raises "not enough memory" */
+    void *np = realloc(ptr, nsize);
+    if (np)
+        c->mem = c->mem - osize + nsize;
+    return np;
+}
+
+static struct cfg_ctx *cfg_of(lua_State *L)
+{
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+static void cfg_hook(lua_State *L, lua_Debug *ar)
+{
+    if (--cfg_of(L)->budget <= 0) {
+        lua_getinfo(L, "Sl", ar);
+        luaL_error(L, "%s:%d: runs too long (more than 10 million instructions); a config only assigns values",
+                   ar->short_src, ar->currentline);
+    }
+}
+
+static int cfg_param(lua_State *L, struct options *o, int tbl)
+{
+    /* stack: ... params-table */
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        size_t len = 0;
+        const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+        if (!name || !valid_name(name, len))
+            return luaL_error(L, "params: every key must be a Lua identifier");
+        struct param *p = param_slot(o, name, len);
+        if (!p)
+            return luaL_error(L, "out of memory");
+        switch (lua_type(L, -1)) {
+        case LUA_TNUMBER:
+            if (lua_isinteger(L, -1)) {
+                p->type = PARAM_INT;
+                p->i = lua_tointeger(L, -1);
+            } else {
+                p->type = PARAM_FLOAT;
+                p->d = lua_tonumber(L, -1);
+            }
+            break;
+        case LUA_TBOOLEAN:
+            p->type = PARAM_BOOL;
+            p->b = lua_toboolean(L, -1);
+            break;
+        case LUA_TSTRING:
+            p->type = PARAM_STRING;
+            p->s = strdup(lua_tostring(L, -1));
+            break;
+        default:
+            return luaL_error(L, "params.%s must be a number, boolean or string, not %s", name, luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* __newindex of the config's environment: checks one assignment. (env, key, value) */
+static int cfg_assign(lua_State *L)
+{
+    struct cfg_ctx *c = cfg_of(L);
+    struct options *o = c->o;
+    const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+    int t = lua_type(L, 3);
+    if (strcmp(key, "id") == 0) {
+        if (t == LUA_TNUMBER && lua_isinteger(L, 3) && lua_tointeger(L, 3) >= 0)
+            lua_pushfstring(L, "%I", lua_tointeger(L, 3));
+        else if (t == LUA_TSTRING)
+            lua_pushvalue(L, 3);
+        else
+            return luaL_error(L, "key 'id' must be a string or a non-negative integer, not %s", luaL_typename(L, 3));
+        size_t len;
+        const char *id = lua_tolstring(L, -1, &len);
+        char msg[OPT_ERRLEN];
+        if (set_id(o, id, len, "", msg, sizeof msg) != 0)
+            return luaL_error(L, "key 'id': %s", msg);
+        if (c->cli_id)
+            memcpy(o->id, c->cli->id, sizeof o->id);
+    } else if (strcmp(key, "data_dir") == 0 || strcmp(key, "channel") == 0) {
+        if (t != LUA_TSTRING)
+            return luaL_error(L, "key '%s' must be a string, not %s", key, luaL_typename(L, 3));
+        if (key[0] == 'd' && !c->cli_data_dir)
+            replace(&o->data_dir, lua_tostring(L, 3));
+        if (key[0] == 'c' && !c->cli_channel)
+            replace(&o->channel, lua_tostring(L, 3));
+    } else if (strcmp(key, "params") == 0) {
+        if (t != LUA_TTABLE)
+            return luaL_error(L, "key 'params' must be a table, not %s", luaL_typename(L, 3));
+        cfg_param(L, o, 3);
+    } else {
+        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, params)", key);
+    }
+    return 0;
+}
+
+static int cfg_run(lua_State *L)
+{
+    struct cfg_ctx *c = cfg_of(L);
+    /* stack: chunk */
+    lua_newtable(L);                    /* the environment: empty */
+    lua_newtable(L);
+    lua_pushcfunction(L, cfg_assign);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, -2);
+    lua_setupvalue(L, 1, 1);            /* _ENV of the chunk */
+    lua_sethook(L, cfg_hook, LUA_MASKCOUNT, 1000);
+    c->budget = 10000;                  /* 10,000 x 1,000 instructions */
+    lua_call(L, 0, 0);
+    return 0;
+}
+
+static int load_config(struct options *o, struct options *cli, const char *file, int explicit_, char *err,
+                       size_t errlen)
+{
+    struct stat st;
+    if (stat(file, &st) != 0) {
+        if (!explicit_)
+            return 0;
+        snprintf(err, errlen, "cannot read config %s: %s", file, strerror(errno));
+        return -1;
+    }
+    char *text;
+    size_t len;
+    char msg[OPT_ERRLEN];
+    if (fs_read_all(file, 1 << 20, &text, &len, msg, sizeof msg) != 0) {
+        snprintf(err, errlen, "cannot read config %s", msg);
+        return -1;
+    }
+    struct cfg_ctx c = { .o = o, .file = file, .memcap = 16u << 20, .cli = cli,
+                         .cli_id = cli->id[0] != 0, .cli_data_dir = cli->data_dir != NULL,
+                         .cli_channel = cli->channel != NULL };
+    lua_State *L = lua_newstate(cfg_alloc, &c);
+    int rc = -1;
+    if (!L) {
+        snprintf(err, errlen, "out of memory");
+        free(text);
+        return -1;
+    }
+    char chunkname[300];
+    snprintf(chunkname, sizeof chunkname, "@%s", file);
+    /* Text only: a precompiled chunk could do anything the VM allows. */
+    if (luaL_loadbufferx(L, text, len, chunkname, "t") != LUA_OK) {
+        snprintf(err, errlen, "config %s", lua_tostring(L, -1));
+    } else {
+        lua_pushcfunction(L, cfg_run);
+        lua_insert(L, 1);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+            const char *m = lua_tostring(L, -1);
+            /* Messages already carry "file:line:"; errors raised by the checker itself do too, via luaL_error. */
+            snprintf(err, errlen, "config %s", m ? m : "error");
+        } else {
+            rc = 0;
+        }
+    }
+    lua_close(L);
+    free(text);
+    if (rc == 0)
+        o->config = strdup(file);
+    return rc;
+}
+
+/* ---- the command line ---- */
+
+static const char *opt_value(int argc, char **argv, int *i, const char *name, char *err, size_t errlen)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) == 0 && a[n] == '=')
+        return a + n + 1;
+    if (*i + 1 >= argc) {
+        snprintf(err, errlen, "option %s needs a value (see stratrun --help)", name);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int is_opt(const char *a, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+}
+
+int options_load(struct options *o, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    o->argc = argc;
+    o->argv = argv;
+    const char *config = NULL;
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || a[1] == '\0')
+            break;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            o->help = 1;
+            return 0;
+        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            o->version = 1;
+            return 0;
+        } else if (is_opt(a, "--id")) {
+            if (!(v = opt_value(argc, argv, &i, "--id", err, errlen)) || set_id(o, v, strlen(v), "", err, errlen))
+                return -1;
+        } else if (is_opt(a, "--config")) {
+            if (!(config = opt_value(argc, argv, &i, "--config", err, errlen)))
+                return -1;
+        } else if (is_opt(a, "--data-dir")) {
+            if (!(v = opt_value(argc, argv, &i, "--data-dir", err, errlen)))
+                return -1;
+            if (!*v) {
+                snprintf(err, errlen, "option --data-dir needs a folder, not an empty string");
+                return -1;
+            }
+            replace(&o->data_dir, v);
+        } else if (is_opt(a, "--channel")) {
+            if (!(v = opt_value(argc, argv, &i, "--channel", err, errlen)))
+                return -1;
+            replace(&o->channel, v);
+        } else if (strcmp(a, "-p") == 0 || strncmp(a, "-p", 2) == 0) {
+            if (a[2])
+                v = a + 2;
+            else if (i + 1 < argc)
+                v = argv[++i];
+            else {
+                snprintf(err, errlen, "option -p needs NAME=VALUE (see stratrun --help)");
+                return -1;
+            }
+            if (parse_param(o, v, err, errlen))
+                return -1;
+        } else {
+            snprintf(err, errlen, "unknown option '%s' (see stratrun --help)", a);
+            return -1;
+        }
+    }
+    if (i >= argc) {
+        snprintf(err, errlen, "no strategy script given (usage: stratrun [options] SCRIPT.lua; see --help)");
+        return -1;
+    }
+    o->script = argv[i];
+    o->script_argv = argv + i;
+    o->script_argc = argc - i;
+
+    /* The config is read into a copy so that the command line keeps precedence: the copy takes the config's
+     * values, then the command line's params are laid over it. */
+    struct options cli = *o;
+    struct options merged = *o;
+    merged.params = NULL;
+    merged.nparams = 0;
+    merged.data_dir = o->data_dir ? strdup(o->data_dir) : NULL;
+    merged.channel = o->channel ? strdup(o->channel) : NULL;
+    int rc = load_config(&merged, &cli, config ? config : "stratrun.conf", config != NULL, err, errlen);
+    for (size_t k = 0; rc == 0 && k < cli.nparams; k++) {
+        struct param *src = &cli.params[k], *dst = param_slot(&merged, src->name, strlen(src->name));
+        if (!dst) {
+            rc = -1;
+            break;
+        }
+        char *name = dst->name;
+        *dst = *src;
+        dst->name = name;
+        dst->s = src->s ? strdup(src->s) : NULL;
+    }
+    options_free(o);
+    *o = merged;
+    return rc;
+}
+
+/* ---- identity ---- */
+
+static int generated_id(struct options *o, char *err, size_t errlen)
+{
+    char real[PATH_MAX], path[PATH_MAX + 64], dir[PATH_MAX];
+    if (!realpath(o->script, real)) {
+        snprintf(err, errlen, "cannot read strategy %s: %s", o->script, strerror(errno));
+        return -1;
+    }
+    snprintf(dir, sizeof dir, "%s/ids", o->data_dir);
+    if (fs_mkdirs(dir, err, errlen) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/%016llx", dir, (unsigned long long)fs_fnv1a(real, strlen(real)));
+    char *kept;
+    size_t len;
+    char msg[OPT_ERRLEN];
+    if (fs_read_all(path, 128, &kept, &len, msg, sizeof msg) == 0) {
+        while (len > 0 && (kept[len - 1] == '\n' || kept[len - 1] == ' '))
+            len--;
+        int rc = set_id(o, kept, len, "kept ", err, errlen);
+        free(kept);
+        return rc;
+    }
+    /* Six digits like the hosted platforms' live IDs, not yet used in this data dir. */
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned int r;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+            r = (unsigned int)getpid() * 2654435761u + (unsigned int)tries;
+        char id[16], bot[PATH_MAX + 32];
+        snprintf(id, sizeof id, "%u", 100000 + r % 900000);
+        snprintf(bot, sizeof bot, "%s/bots/%s", o->data_dir, id);
+        struct stat st;
+        if (stat(bot, &st) == 0)
+            continue;
+        char line[32];
+        int n = snprintf(line, sizeof line, "%s\n", id);
+        if (fs_write_atomic(path, line, (size_t)n, err, errlen) != 0)
+            return -1;
+        memcpy(o->id, id, strlen(id) + 1);
+        fprintf(stderr, "stratrun: no --id given; %s runs as bot %s (kept in %s)\n", o->script, id, path);
+        return 0;
+    }
+    snprintf(err, errlen, "could not generate a free bot ID in %s", o->data_dir);
+    return -1;
+}
+
+int options_resolve(struct options *o, char *err, size_t errlen)
+{
+    if (!o->data_dir) {
+        const char *home = getenv("STRATRUN_HOME");
+        if (home && *home) {
+            o->data_dir = strdup(home);
+        } else {
+            home = getenv("HOME");
+            char buf[PATH_MAX];
+            snprintf(buf, sizeof buf, "%s/.local/state/stratrun", home && *home ? home : ".");
+            o->data_dir = strdup(buf);
+        }
+    }
+    if (!o->channel)
+        o->channel = strdup("local");
+    if (!o->data_dir || !o->channel) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (fs_mkdirs(o->data_dir, err, errlen) != 0)
+        return -1;
+    if (!o->id[0])
+        return generated_id(o, err, errlen);
+    return 0;
+}
+
+void options_free(struct options *o)
+{
+    for (size_t i = 0; i < o->nparams; i++) {
+        free(o->params[i].name);
+        free(o->params[i].s);
+    }
+    free(o->params);
+    free(o->data_dir);
+    free(o->channel);
+    free(o->config);
+    o->params = NULL;
+    o->nparams = 0;
+    o->data_dir = o->channel = o->config = NULL;
+}
+
+void options_push_params(const struct options *o, lua_State *L)
+{
+    for (size_t i = 0; i < o->nparams; i++) {
+        const struct param *p = &o->params[i];
+        switch (p->type) {
+        case PARAM_INT: lua_pushinteger(L, p->i); break;
+        case PARAM_FLOAT: lua_pushnumber(L, p->d); break;
+        case PARAM_BOOL: lua_pushboolean(L, p->b); break;
+        case PARAM_STRING: lua_pushstring(L, p->s); break;
+        }
+        lua_setglobal(L, p->name);
+    }
+}

@@ -1,0 +1,15 @@
+/* stdlib_embed.h: the Lua sources under stdlib/, compiled into the binary by scripts/embed.cmake. */
+#ifndef STRATRUN_STDLIB_EMBED_H
+#define STRATRUN_STDLIB_EMBED_H
+#include <stddef.h>
+
+struct stdlib_module {
+    const char *name;   /* file name without .lua: the name passed to require */
+    const char *src;
+    size_t size;
+};
+
+/* Terminated by an entry whose name is NULL. */
+extern const struct stdlib_module stratrun_stdlib[];
+
+#endif

@@ -1,0 +1,242 @@
+/*
+ * store.c: _G, the bot's persistent key-value store, in the hosted platforms' shape. _G stays Lua's global table;
+ * a __call metamethod makes it callable:
+ *   _G()          the bot's live ID          _G(k)      the stored value, or nil
+ *   _G(k, v)      store v (any JSON value)    _G(k, nil) delete k          _G(nil)  delete everything
+ * Keys are case-insensitive. The whole store is one JSON object in <bot dir>/store.json, replaced atomically on
+ * every write, so a kill -9 at any moment leaves the old store or the new one, never a half-written one.
+ */
+#include "api.h"
+#include "bot.h"
+#include "fsutil.h"
+#include "json.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#define STORE_KEY "stratrun.store"      /* registry: lowercased key -> JSON text of the value */
+#define STORE_FILE_MAX (64u << 20)
+
+static void store_path(const struct bot *b, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/store.json", b->dir);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Writes the registry table to the store file, keys sorted. Returns 0, or -1 with err. */
+static int persist(lua_State *L, char *err, size_t errlen)
+{
+    struct bot *b = bot_of(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, STORE_KEY);
+    int t = lua_gettop(L);
+    size_t n = 0, cap = 16;
+    const char **keys = malloc(cap * sizeof *keys);
+    for (lua_pushnil(L); keys && lua_next(L, t); lua_pop(L, 1)) {
+        if (n == cap) {
+            const char **nk = realloc(keys, (cap *= 2) * sizeof *keys);
+            if (!nk) {
+                free(keys);
+                keys = NULL;
+                lua_pop(L, 1);
+                break;
+            }
+            keys = nk;
+        }
+        keys[n++] = lua_tostring(L, -2);   /* anchored by the table */
+    }
+    if (!keys) {
+        lua_pop(L, 1);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    qsort(keys, n, sizeof *keys, cmp_str);
+    jbuf out;
+    jbuf_init(&out);
+    luaL_Buffer lb;
+    luaL_buffinit(L, &lb);
+    luaL_addchar(&lb, '{');
+    for (size_t i = 0; i < n; i++) {
+        char kerr[JSON_ERRLEN];
+        out.len = 0;
+        lua_pushstring(L, keys[i]);
+        json_encode(L, -1, &out, kerr, sizeof kerr);   /* keys were checked as UTF-8 when stored */
+        lua_pop(L, 1);
+        luaL_addstring(&lb, i ? ",\n" : "\n");
+        luaL_addlstring(&lb, out.p, out.len);
+        luaL_addchar(&lb, ':');
+        lua_getfield(L, t, keys[i]);
+        luaL_addvalue(&lb);
+    }
+    luaL_addstring(&lb, n ? "\n}\n" : "}\n");
+    luaL_pushresult(&lb);
+    jbuf_free(&out);
+    free(keys);
+    size_t len;
+    const char *text = lua_tolstring(L, -1, &len);
+    char path[4200];
+    store_path(b, path, sizeof path);
+    int rc = fs_write_atomic(path, text, len, err, errlen);
+    lua_pop(L, 2);
+    return rc;
+}
+
+/* Pushes the lowercased key at idx. */
+static void push_key(lua_State *L, int idx)
+{
+    int t = lua_type(L, idx);
+    if (t != LUA_TSTRING && t != LUA_TNUMBER)
+        luaL_error(L, "_G: a key must be a string or a number, not %s", luaL_typename(L, idx));
+    size_t len;
+    const char *k = lua_tolstring(L, idx, &len);
+    if (len == 0 || len > 256)
+        luaL_error(L, "_G: a key must be 1 to 256 bytes long (got %d)", (int)len);
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, len);
+    for (size_t i = 0; i < len; i++)
+        p[i] = (char)tolower((unsigned char)k[i]);
+    luaL_pushresultsize(&b, len);
+}
+
+/* _G(...) through the global table's __call: (self, ...) */
+static int f_G(lua_State *L)
+{
+    struct bot *b = bot_of(L);
+    int nargs = lua_gettop(L) - 1;
+    char err[JSON_ERRLEN + 300];
+    if (nargs == 0) {
+        lua_pushstring(L, b->id);
+        return 1;
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, STORE_KEY);
+    int t = lua_gettop(L);
+    if (nargs == 1 && lua_isnil(L, 2)) {
+        /* _G(nil): clear everything. */
+        lua_newtable(L);
+        lua_setfield(L, LUA_REGISTRYINDEX, STORE_KEY);
+        if (persist(L, err, sizeof err) != 0) {
+            lua_pushvalue(L, t);
+            lua_setfield(L, LUA_REGISTRYINDEX, STORE_KEY);
+            goto failed;
+        }
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    push_key(L, 2);
+    int key = lua_gettop(L);
+    if (nargs == 1) {
+        lua_pushvalue(L, key);
+        if (lua_rawget(L, t) != LUA_TSTRING)
+            return 1;   /* nil */
+        size_t len;
+        const char *text = lua_tolstring(L, -1, &len);
+        if (json_decode(L, text, len, err, sizeof err) != 0)
+            return luaL_error(L, "_G: stored value of '%s' is not JSON: %s", lua_tostring(L, key), err);
+        return 1;
+    }
+    lua_pushvalue(L, key);
+    lua_rawget(L, t);   /* the old value, to put back if the write fails */
+    int old = lua_gettop(L);
+    lua_pushvalue(L, key);
+    if (lua_isnil(L, 3)) {
+        lua_pushnil(L);
+    } else {
+        jbuf jb;
+        jbuf_init(&jb);
+        if (json_encode(L, 3, &jb, err, sizeof err) != 0) {
+            jbuf_free(&jb);
+            return luaL_error(L, "_G: value for key '%s' is not JSON: %s", lua_tostring(L, key), err);
+        }
+        lua_pushlstring(L, jb.p, jb.len);
+        jbuf_free(&jb);
+    }
+    lua_rawset(L, t);
+    if (persist(L, err, sizeof err) != 0) {
+        lua_pushvalue(L, key);
+        lua_pushvalue(L, old);
+        lua_rawset(L, t);
+        goto failed;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+failed:
+    log_printf(b, LOG_ERROR, "_G: not stored: %s", err);
+    luaL_pushfail(L);
+    lua_pushfstring(L, "_G: not stored: %s", err);
+    return 2;
+}
+
+/* Loads store.json into the registry. A store that cannot be read is an open error: the bot does not start, and
+ * the file is left as it is for its owner to look at. */
+static void load(lua_State *L, struct bot *b)
+{
+    char path[4200], err[JSON_ERRLEN + 300];
+    store_path(b, path, sizeof path);
+    lua_newtable(L);
+    int t = lua_gettop(L);
+    char *text;
+    size_t len;
+    if (fs_read_all(path, STORE_FILE_MAX, &text, &len, err, sizeof err) != 0) {
+        if (errno != ENOENT) {
+            lua_pushfstring(L, "cannot read the _G store: %s", err);
+            lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.openerror");
+        }
+        lua_setfield(L, LUA_REGISTRYINDEX, STORE_KEY);
+        return;
+    }
+    int rc = json_decode(L, text, len, err, sizeof err);
+    free(text);
+    /* An object, not an array: a decoded array is a sequence, or has the json.array metatable when empty. */
+    if (rc == 0 && lua_istable(L, -1)) {
+        int array = lua_rawlen(L, -1) > 0 || lua_getmetatable(L, -1);
+        if (lua_rawlen(L, -1) == 0 && array)
+            lua_pop(L, 1);  /* the metatable */
+        if (array) {
+            lua_pop(L, 1);
+            rc = 1;
+        }
+    }
+    if (rc != 0 || !lua_istable(L, -1)) {
+        if (rc == 0)
+            lua_pop(L, 1);
+        lua_pushfstring(L, "the _G store %s is damaged (%s); move it away to start with an empty store", path,
+                        rc < 0 ? err : "not a JSON object");
+        lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.openerror");
+        lua_setfield(L, LUA_REGISTRYINDEX, STORE_KEY);
+        return;
+    }
+    int v = lua_gettop(L);
+    jbuf jb;
+    jbuf_init(&jb);
+    for (lua_pushnil(L); lua_next(L, v); lua_pop(L, 1)) {
+        jb.len = 0;
+        if (lua_type(L, -2) != LUA_TSTRING || json_encode(L, -1, &jb, err, sizeof err) != 0)
+            continue;
+        lua_pushvalue(L, -2);
+        lua_pushlstring(L, jb.p, jb.len);
+        lua_rawset(L, t);
+    }
+    jbuf_free(&jb);
+    lua_pop(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, STORE_KEY);
+}
+
+int luaopen_store(lua_State *L)
+{
+    load(L, bot_of(L));
+    lua_pushglobaltable(L);
+    lua_newtable(L);
+    lua_pushcfunction(L, f_G);
+    lua_setfield(L, -2, "__call");
+    lua_setmetatable(L, -2);
+    return 1;
+}

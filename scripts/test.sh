@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: the specs on a normal build, again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# and the channel engine's tests under ThreadSanitizer. Needs what scripts/setup.sh installs.
+#   scripts/test.sh            everything
+#   scripts/test.sh quick      the normal build only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+run() {   # run NAME BUILD_DIR [cmake options...] -- [ctest options...]
+  local name=$1 dir=$2; shift 2
+  local copts=() topts=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do copts+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  topts=("$@")
+  echo "=== $name"
+  cmake -S . -B "$dir" "${copts[@]}" > /dev/null
+  cmake --build "$dir" -j "$jobs" > /dev/null
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" "${topts[@]}"
+}
+
+run "specs" build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+[ "${1:-}" = quick ] && exit 0
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run "specs under ASan+UBSan" build-asan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_SANITIZE=ON
+
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+run "channel engine under TSan" build-tsan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_TSAN=ON -- -L engine

@@ -1,0 +1,513 @@
+-- Spec for the `local` channel backend (runtime/backend_local.c) across processes: real stratrun processes share
+-- one data dir, as bots on one host do. Publishers, readers and the repo's sample strategies run side by side;
+-- the spec kills, corrupts and restarts them and checks what the readers saw. The single-process semantics,
+-- on every backend, are in channel_spec.lua.
+local h = require("helpers")
+local lfs = require("lfs")
+
+local STRATEGIES = h.source .. "/strategies/"
+
+-- Strategies, each run with -p parameters. They report with out() (helpers.report_prelude).
+local SCRIPTS = {
+  -- follows channel `follow` and prints every change of its seq: "S <seq> <json>" (the first call: "S 0 nil")
+  reader = [[
+function main()
+  local last = -1
+  local stop = UnixNano() + (seconds or 25) * 1000000000
+  out("ready")
+  while UnixNano() < stop do
+    local v, m = GetChannelData(follow)
+    local seq = m and m.seq or 0
+    if seq ~= last then
+      out("S", seq, enc(v))
+      last = seq
+    end
+    Sleep(pause or 1)
+  end
+end
+]],
+  -- the state of channel `follow` once it has one
+  read_once = [[
+function main()
+  GetChannelData(follow)
+  local v, m = await(follow)
+  out("state", enc(v), m.seq)
+end
+]],
+  publish_once = [[
+function main()
+  out("set", tostring(SetChannelData({v = v})))
+end
+]],
+  -- publishes {i = 1..n} as fast as it can, then leaves by `how`: main's return or os.exit
+  publish_n = [[
+function main()
+  for i = 1, n do SetChannelData({i = i}) end
+  out("done")
+  if how == "os.exit" then os.exit(0) end
+end
+]],
+  -- publishes {who, i} every few ms until stopped; onexit publishes one last state marked final
+  publish_every = [[
+local i = 0
+function main()
+  while true do
+    i = i + 1
+    SetChannelData({who = _G(), i = i})
+    if i == 1 then out("up") end
+    Sleep(pause or 5)
+  end
+end
+function onexit()
+  SetChannelData({who = _G(), i = i, final = true})
+  out("onexit", i)
+end
+]],
+  -- publishes self-checking states in a tight loop, never sleeping: a state is valid when pad and sum match i
+  publish_tight = [[
+function main()
+  local i = 0
+  while true do
+    i = i + 1
+    SetChannelData({i = i, pad = string.rep("p", i % 700), sum = i * 3})
+    if i == 1 then out("running") end
+  end
+end
+]],
+}
+
+local function script(dir, name)
+  local path = dir .. "/" .. name .. ".lua"
+  if not h.exists(path) then h.script(dir, h.report_prelude .. SCRIPTS[name], name .. ".lua") end
+  return path
+end
+
+-- A data dir shared by the processes of one test.
+local function shared()
+  local dir = h.tmpdir()
+  return {dir = dir, data = dir .. "/data", channels = dir .. "/data/channels"}
+end
+
+-- Processes still running when a test ends (failed) are killed by after_each.
+local running = {}
+
+-- Starts stratrun as bot id in env's data dir: start(env, id, script_or_path, {"-p", "x=y", ...}).
+local function start(env, id, what, params)
+  local args = {"--data-dir", env.data, "--id", id}
+  for _, p in ipairs(params or {}) do args[#args + 1] = p end
+  args[#args + 1] = SCRIPTS[what] and script(env.dir, what) or what
+  args.dir = env.dir
+  local proc = h.spawn(args)
+  running[#running + 1] = proc
+  return proc
+end
+
+-- Runs stratrun to completion: {code, out, err, rows}.
+local function run(env, id, what, params)
+  local args = {"--data-dir", env.data, "--id", id}
+  for _, p in ipairs(params or {}) do args[#args + 1] = p end
+  args[#args + 1] = SCRIPTS[what] and script(env.dir, what) or what
+  args.dir = env.dir
+  local r = h.run(args)
+  r.rows = h.fields(r.out)
+  return r
+end
+
+local function ok(r)
+  assert.are.equal(0, r.code, "stratrun failed:\n" .. r.out .. r.err)
+  return r
+end
+
+-- What a later process reads on channel id: its value and seq.
+local function read_later(env, id)
+  local r = ok(run(env, "later-reader", "read_once", {"-p", "follow=" .. id}))
+  return h.dec(r.rows[1][2]), math.tointeger(r.rows[1][3])
+end
+
+-- The states a reader process printed, in order: {seq = n, v = value}.
+local function seen(proc)
+  local list = {}
+  for _, f in ipairs(h.fields((proc:output()))) do
+    if f[1] == "S" then list[#list + 1] = {seq = math.tointeger(f[2]), v = h.dec(f[3])} end
+  end
+  return list
+end
+
+-- Waits until the reader has printed a state for which pred(v, seq) holds.
+local function reader_sees(proc, pred)
+  return h.eventually(function()
+    for _, s in ipairs(seen(proc)) do
+      if pred(s.v, s.seq) then return s end
+    end
+  end)
+end
+
+local function warnings(text)
+  local list = {}
+  for _, line in ipairs(h.lines(text)) do
+    if line:find("warning: ", 1, true) then list[#list + 1] = line end
+  end
+  return list
+end
+
+local function stop(proc)
+  proc:signal("TERM")
+  return proc:wait()
+end
+
+-- Puts bytes in place as the channel file of id the way a foreign writer could: whole, by rename.
+local function plant(env, id, bytes)
+  local tmp = env.channels .. "/.plant.tmp"
+  h.write(tmp, bytes)
+  assert(os.rename(tmp, env.channels .. "/" .. id))
+end
+
+local function listdir(path)
+  local names = {}
+  for name in lfs.dir(path) do
+    if name ~= "." and name ~= ".." then names[#names + 1] = name end
+  end
+  table.sort(names)
+  return names
+end
+
+-- Section n of subscriber.lua's status panel ("═══ Channel n [id] ═══" up to the next channel).
+local function section(status, n)
+  local a = status and status:find("Channel " .. n .. " [", 1, true)
+  if not a then return nil end
+  local b = status:find("Channel " .. (n + 1) .. " [", a, true) or #status + 1
+  return status:sub(a, b - 1)
+end
+
+local function update_id(status, n)
+  local s = section(status, n)
+  return s and tonumber(s:match("Update ID: #(%d+)"))
+end
+
+describe("local channels across processes", function()
+  after_each(function()
+    for _, proc in ipairs(running) do
+      if not h.exists(proc.tag .. ".rc") then proc:signal("KILL") end
+    end
+    running = {}
+  end)
+
+  describe("the sample strategies", function()
+    local function subscriber(env)
+      return start(env, "632800", STRATEGIES .. "subscriber.lua",
+        {"-p", "channel1=632799", "-p", "channel2=632801", "-p", "interval=20", "-p", "rounds=1500"})
+    end
+    local function broadcaster(env)
+      return start(env, "632799", STRATEGIES .. "broadcaster.lua", {"-p", "interval=50", "-p", "rounds=600"})
+    end
+    local function status_of(env)
+      return h.read(env.data .. "/bots/632800/status.txt")
+    end
+
+    it("show a subscriber following a broadcaster in another process", function()
+      local env = shared()
+      local b = broadcaster(env)
+      local s = subscriber(env)
+      local first = h.eventually(function() return update_id(status_of(env), 1) end)
+      assert.is_number(first, "the subscriber never showed an update of 632799")
+      local later = h.eventually(function()
+        local n = update_id(status_of(env), 1)
+        return n and n > first and n
+      end)
+      assert.is_number(later, "the subscriber stopped following 632799 at update " .. first)
+      local status = status_of(env)
+      assert.matches("Trading Pair: BTC_USDT", section(status, 1), 1, true)
+      assert.matches("Waiting", section(status, 2), 1, true)     -- 632801 has no publisher
+      assert.are.equal(143, stop(s))
+      assert.are.equal(143, stop(b))
+      assert.are.same({}, warnings(select(2, s:output())))
+    end)
+
+    it("give a subscriber started before its publisher the state once it appears", function()
+      local env = shared()
+      local s = subscriber(env)
+      assert.is_truthy(h.eventually(function()
+        local sec = section(status_of(env), 1)
+        return sec and sec:find("Waiting", 1, true)
+      end), "the subscriber never showed channel 632799 waiting")
+      local b = broadcaster(env)
+      assert.is_number(h.eventually(function() return update_id(status_of(env), 1) end),
+        "the subscriber never got 632799's state")
+      assert.are.equal(143, stop(b))
+      assert.are.equal(143, stop(s))
+    end)
+  end)
+
+  describe("the last state", function()
+    for _, how in ipairs({"return", "os.exit"}) do
+      it("is written out when the publisher exits by " .. how .. " right after publishing", function()
+        local env = shared()
+        ok(run(env, "pub", "publish_n", {"-p", "n=3000", "-p", "how=" .. how}))
+        assert.are.same({i = 3000}, (read_later(env, "pub")))
+      end)
+    end
+
+    it("is written out, onexit's included, when the publisher is stopped with SIGTERM", function()
+      local env = shared()
+      local p = start(env, "pub", "publish_every", {"-p", "pause=1"})
+      assert.is_true(p:wait_for("up"))
+      assert.are.equal(143, stop(p))
+      local last = tonumber((p:output()):match("onexit\t(%d+)"))
+      assert.is_number(last, "onexit did not run")
+      assert.are.same({who = "pub", i = last, final = true}, (read_later(env, "pub")))
+    end)
+  end)
+
+  describe("a publisher killed with kill -9 while publishing in a tight loop", function()
+    it("leaves readers with valid states only, and its temp file is swept by the next publisher", function()
+      local env = shared()
+      local reader = start(env, "reader", "reader", {"-p", "follow=pub", "-p", "pause=0.2"})
+      assert.is_true(reader:wait_for("ready"))
+      local pub = start(env, "pub", "publish_tight")
+      local killed = pub:pid()
+      assert.is_truthy(h.eventually(function() return #seen(reader) >= 30 end), "the reader saw too few states")
+      pub:signal("KILL")
+      assert.are.equal(137, pub:wait())
+
+      -- a new reader finds a valid state
+      local v = read_later(env, "pub")
+      assert.are.equal(string.rep("p", v.i % 700), v.pad)
+      assert.are.equal(v.i * 3, v.sum)
+
+      -- whether or not the kill landed mid-write, a dead publisher's temp file is what it would leave
+      local stray = string.format(".pub.%d.tmp", killed)
+      h.write(env.channels .. "/" .. stray, "SRCH1 half a wri")
+      -- a temp file of a live writer (this process) must survive the sweep
+      local mine = string.format(".other.%s.tmp", h.read("/proc/self/stat"):match("^(%d+)"))
+      h.write(env.channels .. "/" .. mine, "in progress")
+
+      -- a new publisher with the same ID sweeps the dead one's temp file, and the reader, still running, takes
+      -- its state
+      ok(run(env, "pub", "publish_once", {"-p", "v=2"}))
+      assert.is_truthy(reader_sees(reader, function(s) return s and s.v == 2 end), "the reader stopped")
+      assert.are.equal(143, stop(reader))
+      local temps = {}
+      for _, name in ipairs(listdir(env.channels)) do
+        if name:match("%.tmp$") then temps[#temps + 1] = name end
+      end
+      assert.are.same({mine}, temps)
+
+      local states = seen(reader)
+      assert.is_nil(states[1].v)      -- the first call
+      assert.are.same({v = 2}, states[#states].v)
+      assert.is_true(#states >= 30)
+      for k = 2, #states - 1 do
+        local s = states[k]
+        assert.is_table(s.v, "state " .. k .. " is not a table")
+        assert.are.equal(string.rep("p", s.v.i % 700), s.v.pad, "torn state " .. k)
+        assert.are.equal(s.v.i * 3, s.v.sum, "torn state " .. k)
+        if k > 2 then assert.is_true(s.v.i > states[k - 1].v.i, "an older state came after a newer one at " .. k) end
+      end
+      for k = 3, #states do
+        assert.is_true(states[k].seq > states[k - 1].seq, "seq did not grow at state " .. k)
+      end
+      assert.are.same({}, warnings(select(2, reader:output())))
+    end)
+  end)
+
+  describe("a corrupt or foreign channel file", function()
+    -- Each builds the planted file from a valid one holding {"v":1}, or plants it itself (returns nil).
+    local KINDS = {
+      {"garbage", function() return "\0\1\2 not a channel file \255\254\n{\"v\":9}" end},
+      {"a truncated valid file", function(valid) return valid:sub(1, #valid - 3) end},
+      {"a file with a bad checksum", function(valid)
+        local bad, n = valid:gsub('"v":1}$', '"v":7}')
+        assert.are.equal(1, n, "unexpected channel file: " .. valid)
+        return bad
+      end},
+      {"a file larger than 2 KB", function(valid) return valid .. string.rep(" ", 2100) end},
+      {"a FIFO", function(_, env)
+        assert.are.equal(0, h.sh("mkfifo " .. h.quote(env.channels .. "/.fifo") .. " && mv "
+          .. h.quote(env.channels .. "/.fifo") .. " " .. h.quote(env.channels .. "/pub")))
+      end},
+      {"a symlink to a valid state outside the folder", function(valid, env)
+        h.write(env.dir .. "/outside", (valid:gsub('"v":1}$', '"v":5}')))
+        assert.are.equal(0, h.sh("ln -s " .. h.quote(env.dir .. "/outside") .. " " .. h.quote(env.channels .. "/.link")
+          .. " && mv " .. h.quote(env.channels .. "/.link") .. " " .. h.quote(env.channels .. "/pub")))
+      end},
+    }
+
+    for _, kind in ipairs(KINDS) do
+      it("(" .. kind[1] .. ") is skipped with one warning; the reader keeps its state and runs on", function()
+        local env = shared()
+        ok(run(env, "pub", "publish_once", {"-p", "v=1"}))
+        local valid = h.read(env.channels .. "/pub")
+        local reader = start(env, "reader", "reader", {"-p", "follow=pub"})
+        assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 1 end))
+        local bytes = kind[2](valid, env)
+        if bytes then plant(env, "pub", bytes) end
+        assert.is_truthy(h.eventually(function() return #warnings(select(2, reader:output())) > 0 end),
+          "no warning for the planted file")
+        ok(run(env, "pub", "publish_once", {"-p", "v=2"}))
+        assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 2 end), "the reader stopped")
+        assert.are.equal(143, stop(reader))
+        local values = {}
+        for k, s in ipairs(seen(reader)) do values[k] = s.v or "nil" end
+        assert.are.same({"nil", {v = 1}, {v = 2}}, values)
+        local w = warnings(select(2, reader:output()))
+        assert.are.equal(1, #w, table.concat(w, "\n"))
+        assert.matches("pub", w[1], 1, true)
+      end)
+    end
+
+    it("present when a reader starts is skipped with one warning until a valid state replaces it", function()
+      local env = shared()
+      assert(lfs.mkdir(env.data) and lfs.mkdir(env.channels))
+      plant(env, "pub", "garbage, not a channel state")
+      local reader = start(env, "reader", "reader", {"-p", "follow=pub"})
+      assert.is_truthy(h.eventually(function() return #warnings(select(2, reader:output())) > 0 end))
+      ok(run(env, "pub", "publish_once", {"-p", "v=2"}))
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 2 end))
+      assert.are.equal(143, stop(reader))
+      local values = {}
+      for k, s in ipairs(seen(reader)) do values[k] = s.v or "nil" end
+      assert.are.same({"nil", {v = 2}}, values)
+      assert.are.equal(1, #warnings(select(2, reader:output())))
+    end)
+  end)
+
+  it("ignores a state older than the one a reader holds (a stale file put back)", function()
+    local env = shared()
+    local reader = start(env, "reader", "reader", {"-p", "follow=pub"})
+    ok(run(env, "pub", "publish_once", {"-p", "v=1"}))
+    assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 1 end))
+    local old = h.read(env.channels .. "/pub")
+    ok(run(env, "pub", "publish_once", {"-p", "v=2"}))
+    assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 2 end))
+    plant(env, "pub", old)
+    ok(run(env, "pub", "publish_once", {"-p", "v=3"}))
+    assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 3 end))
+    assert.are.equal(143, stop(reader))
+    local values = {}
+    for k, s in ipairs(seen(reader)) do values[k] = s.v or "nil" end
+    assert.are.same({"nil", {v = 1}, {v = 2}, {v = 3}}, values)
+  end)
+
+  describe("a restarted publisher", function()
+    it("continues with a larger seq than before, so a running reader takes its states", function()
+      local env = shared()
+      local reader = start(env, "reader", "reader", {"-p", "follow=pub"})
+      ok(run(env, "pub", "publish_once", {"-p", "v=1"}))
+      local first = reader_sees(reader, function(v) return v and v.v == 1 end)
+      assert.is_truthy(first)
+      ok(run(env, "pub", "publish_once", {"-p", "v=2"}))
+      local second = reader_sees(reader, function(v) return v and v.v == 2 end)
+      assert.is_truthy(second, "the reader never took the restarted publisher's state")
+      assert.is_true(second.seq > first.seq)
+      assert.are.equal(143, stop(reader))
+    end)
+
+    it("continues above the stored seq even when that is ahead of its own clock", function()
+      local env = shared()
+      local reader = start(env, "reader", "reader", {"-p", "follow=pub"})
+      ok(run(env, "pub", "publish_once", {"-p", "v=1"}))
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 1 end))
+      -- the stored state as a publisher whose clock ran 11 days ahead would have left it
+      local valid = h.read(env.channels .. "/pub")
+      local seq = math.tointeger(valid:match("^SRCH1 (%d+) "))
+      assert.is_number(seq, "unexpected channel file: " .. valid)
+      local ahead = seq + 1000000000000
+      plant(env, "pub", (valid:gsub("^SRCH1 %d+ ", "SRCH1 " .. ahead .. " ")))
+      assert.is_truthy(reader_sees(reader, function(_, s) return s == ahead end))
+      ok(run(env, "pub", "publish_once", {"-p", "v=2"}))
+      local second = reader_sees(reader, function(v) return v and v.v == 2 end)
+      assert.is_truthy(second, "the reader never took the restarted publisher's state")
+      assert.is_true(second.seq > ahead)
+      assert.are.equal(143, stop(reader))
+    end)
+  end)
+
+  it("lets several publishers run at once, and one subscriber see all three", function()
+    local env = shared()
+    local ids = {"pub-a", "pub-b", "pub-c"}
+    local pubs = {}
+    for k, id in ipairs(ids) do pubs[k] = start(env, id, "publish_every") end
+    for _, p in ipairs(pubs) do assert.is_true(p:wait_for("up")) end
+    local dir = env.dir
+    h.script(dir, h.report_prelude .. [[
+function main()
+  local ids = {"pub-a", "pub-b", "pub-c"}
+  for _, id in ipairs(ids) do GetChannelData(id) end
+  for _, id in ipairs(ids) do out("got", id, enc((await(id)))) end
+end
+]], "three.lua")
+    local r = ok(run(env, "sub", dir .. "/three.lua"))
+    local got = {}
+    for _, f in ipairs(r.rows) do
+      if f[1] == "got" then got[f[2]] = h.dec(f[3]) end
+    end
+    for _, id in ipairs(ids) do
+      assert.is_table(got[id], id)
+      assert.are.equal(id, got[id].who)
+    end
+    for _, p in ipairs(pubs) do
+      assert.are.equal(143, stop(p))
+      assert.are.same({}, warnings(select(2, p:output())))
+    end
+  end)
+
+  it("shares channels between data dirs through one folder given as local:DIR", function()
+    local env = shared()
+    local folder = env.dir .. "/shared-channels"
+    local a = {dir = env.dir, data = env.dir .. "/a"}
+    local b = {dir = env.dir, data = env.dir .. "/b"}
+    ok(run(a, "pub", "publish_once", {"--channel", "local:" .. folder, "-p", "v=1"}))
+    local r = ok(run(b, "sub", "read_once", {"--channel", "local:" .. folder, "-p", "follow=pub"}))
+    assert.are.same({v = 1}, h.dec(r.rows[1][2]))
+    assert.is_true(h.exists(folder .. "/pub"))
+    assert.is_false(h.exists(a.data .. "/channels/pub"))
+  end)
+
+  describe("a channel ID", function()
+    it("never becomes a path outside the channel folder", function()
+      local env = shared()
+      local name = "escape-" .. math.random(1, 1e9)
+      local hostile = {"../" .. name, "../../" .. name, "../../../" .. name, "/tmp/" .. name, "a/" .. name,
+                       "..", "."}
+      h.script(env.dir, h.report_prelude .. string.format([[
+local ids = {%q, %q, %q, %q, %q, %q, %q}
+function main()
+  for k, id in ipairs(ids) do
+    local v, msg = GetChannelData(id)
+    out("r", k, enc(v), enc(msg))
+  end
+  SetChannelData({ok = true})
+  out("alive")
+end
+]], table.unpack(hostile)), "hostile.lua")
+      local r = ok(run(env, "reader", env.dir .. "/hostile.lua"))
+      local refused = 0
+      for _, f in ipairs(r.rows) do
+        if f[1] == "r" then
+          assert.are.equal("nil", f[3])
+          assert.is_string(h.dec(f[4]))
+          refused = refused + 1
+        end
+      end
+      assert.are.equal(#hostile, refused)
+      local tmp_root = env.dir:match("^(.*)/[^/]+$")
+      for _, path in ipairs({env.data .. "/" .. name, env.dir .. "/" .. name, tmp_root .. "/" .. name,
+                             "/tmp/" .. name, env.channels .. "/a"}) do
+        assert.is_false(h.exists(path), path .. " was created")
+      end
+      assert.are.same({"reader"}, listdir(env.channels))    -- the bot's own channel, nothing else
+    end)
+
+    it("that is hostile is refused as a bot's --id (exit 2) before anything is written", function()
+      local env = shared()
+      for _, id in ipairs({"../x", "a/b", ".."}) do
+        local r = run(env, id, "publish_once", {"-p", "v=1"})
+        assert.are.equal(2, r.code, id)
+        assert.matches(id, r.err, 1, true)
+      end
+      assert.is_false(h.exists(env.data .. "/x"))
+      assert.is_false(h.exists(env.dir .. "/x"))
+      assert.is_false(h.exists(env.channels .. "/a"))
+    end)
+  end)
+end)
