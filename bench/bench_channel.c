@@ -8,7 +8,8 @@
  * 2. The same calls while the backend is stuck (every backend call blocks for seconds).
  * 3. GetChannelData while following 1 channel and 1,000 channels; the engine's CPU while idle with 1,000.
  * 4. Propagation on the local backend, from the publisher's SetChannelData to the caches of three subscriber
- *    processes, with a raw write+rename -> inotify hop measured in the same run as the baseline.
+ *    processes, with a raw write+rename -> inotify hop measured in the same run as the baseline; in /tmp, then
+ *    in /dev/shm (tmpfs).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -400,6 +401,16 @@ int main(int argc, char **argv)
 
     printf("\n");
     propagation(dir, quick ? 300 : 2000, 3);
+    /* The same on tmpfs, where the channel folder can be put with channel = "local:/dev/shm/...". */
+    char shm[256];
+    snprintf(shm, sizeof shm, "/dev/shm/stratrun-bench-%d", (int)getpid());
+    if (fs_mkdirs(shm, err, sizeof err) == 0) {
+        printf("\n");
+        propagation(shm, quick ? 300 : 2000, 3);
+        snprintf(url, sizeof url, "rm -rf %s", shm);
+        if (system(url) != 0)
+            fprintf(stderr, "bench: could not remove %s\n", shm);
+    }
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

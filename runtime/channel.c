@@ -25,6 +25,7 @@
 struct sub {
     struct chan_entry *c;
     int64_t seq;                /* of the decoded state; 0: none yet */
+    int64_t seen;               /* the newest seq looked at: a state that failed to decode is not retried */
     int64_t published, received;
 };
 
@@ -155,24 +156,24 @@ static int f_GetChannelData(lua_State *L)
         lua_pushnil(L);
         return 1;
     }
-    if (seq != s->seq) {
+    if (seq != s->seen) {
         struct chan_state st;
         engine_read(b->engine, s->c, &st);
+        s->seen = st.seq;
         char err[JSON_ERRLEN];
         if (json_decode(L, st.data, st.len, err, sizeof err) == 0) {
             lua_setiuservalue(L, ud, 1);
+            s->seq = st.seq;
             s->published = st.published;
             s->received = st.received_us / 1000;
         } else {
             log_printf(b, LOG_WARN, "GetChannelData: channel %s sent a state that is not valid JSON (%s); "
                        "keeping the previous one", lua_tostring(L, 2), err);
-            if (s->seq == 0) {
-                s->seq = st.seq;
-                lua_pushnil(L);
-                return 1;
-            }
         }
-        s->seq = st.seq;
+    }
+    if (s->seq == 0) {      /* nothing valid yet */
+        lua_pushnil(L);
+        return 1;
     }
     lua_getiuservalue(L, ud, 1);
     push_copy(L, -1);

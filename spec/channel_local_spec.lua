@@ -39,15 +39,16 @@ function main()
   out("set", tostring(SetChannelData({v = v})))
 end
 ]],
-  -- publishes {i = 1..n} as fast as it can, then leaves by `how`: main's return or os.exit
+  -- publishes {i = 1..n} as fast as it can, then leaves at once by `how`: main's return, os.exit or an error
   publish_n = [[
 function main()
   for i = 1, n do SetChannelData({i = i}) end
-  out("done")
   if how == "os.exit" then os.exit(0) end
+  if how == "error" then error("the strategy failed") end
 end
 ]],
-  -- publishes {who, i} every few ms until stopped; onexit publishes one last state marked final
+  -- publishes {who, i} every few ms until stopped, saying "tick i" every 50; onexit publishes one last state
+  -- marked final
   publish_every = [[
 local i = 0
 function main()
@@ -55,6 +56,7 @@ function main()
     i = i + 1
     SetChannelData({who = _G(), i = i})
     if i == 1 then out("up") end
+    if i % 50 == 0 then out("tick", i) end
     Sleep(pause or 5)
   end
 end
@@ -162,6 +164,21 @@ local function plant(env, id, bytes)
   assert(os.rename(tmp, env.channels .. "/" .. id))
 end
 
+-- CRC-32 (IEEE), as the local backend's file header carries it.
+local function crc32(s)
+  local crc = 0xFFFFFFFF
+  for i = 1, #s do
+    crc = crc ~ s:byte(i)
+    for _ = 1, 8 do crc = (crc >> 1) ~ (0xEDB88320 & -(crc & 1)) end
+  end
+  return crc ~ 0xFFFFFFFF
+end
+
+-- A channel file framed as backend_local.c writes it: "SRCH1 <seq> <published ms> <length> <crc32>\n<json>".
+local function framed(seq, published, json_text)
+  return string.format("SRCH1 %d %d %d %08x\n%s", seq, published, #json_text, crc32(json_text), json_text)
+end
+
 local function listdir(path)
   local names = {}
   for name in lfs.dir(path) do
@@ -239,11 +256,17 @@ describe("local channels across processes", function()
   end)
 
   describe("the last state", function()
-    for _, how in ipairs({"return", "os.exit"}) do
+    for _, exit in ipairs({{"return", 0}, {"os.exit", 0}, {"error", 1}}) do
+      local how, code = exit[1], exit[2]
       it("is written out when the publisher exits by " .. how .. " right after publishing", function()
-        local env = shared()
-        ok(run(env, "pub", "publish_n", {"-p", "n=3000", "-p", "how=" .. how}))
-        assert.are.same({i = 3000}, (read_later(env, "pub")))
+        -- a few publishers, several sizes of burst: each exit races the engine's last write
+        for _, n in ipairs({1, 2, 100, 3000}) do
+          local env = shared()
+          local r = run(env, "pub", "publish_n", {"-p", "n=" .. n, "-p", "how=" .. how})
+          assert.are.equal(code, r.code, r.err)
+          assert.are.same({}, warnings(r.err))
+          assert.are.same({i = n}, (read_later(env, "pub")), "after " .. n .. " publishes")
+        end
       end)
     end
 
@@ -252,6 +275,7 @@ describe("local channels across processes", function()
       local p = start(env, "pub", "publish_every", {"-p", "pause=1"})
       assert.is_true(p:wait_for("up"))
       assert.are.equal(143, stop(p))
+      assert.are.same({}, warnings(select(2, p:output())))
       local last = tonumber((p:output()):match("onexit\t(%d+)"))
       assert.is_number(last, "onexit did not run")
       assert.are.same({who = "pub", i = last, final = true}, (read_later(env, "pub")))
@@ -284,7 +308,7 @@ describe("local channels across processes", function()
       -- a new publisher with the same ID sweeps the dead one's temp file, and the reader, still running, takes
       -- its state
       ok(run(env, "pub", "publish_once", {"-p", "v=2"}))
-      assert.is_truthy(reader_sees(reader, function(s) return s and s.v == 2 end), "the reader stopped")
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 2 end), "the reader stopped")
       assert.are.equal(143, stop(reader))
       local temps = {}
       for _, name in ipairs(listdir(env.channels)) do
@@ -325,10 +349,12 @@ describe("local channels across processes", function()
         assert.are.equal(0, h.sh("mkfifo " .. h.quote(env.channels .. "/.fifo") .. " && mv "
           .. h.quote(env.channels .. "/.fifo") .. " " .. h.quote(env.channels .. "/pub")))
       end},
-      {"a symlink to a valid state outside the folder", function(valid, env)
-        h.write(env.dir .. "/outside", (valid:gsub('"v":1}$', '"v":5}')))
-        assert.are.equal(0, h.sh("ln -s " .. h.quote(env.dir .. "/outside") .. " " .. h.quote(env.channels .. "/.link")
-          .. " && mv " .. h.quote(env.channels .. "/.link") .. " " .. h.quote(env.channels .. "/pub")))
+      {"a symlink to a newer valid state outside the folder", function(_, env)
+        local other = {dir = env.dir, data = env.dir .. "/other"}
+        ok(run(other, "pub", "publish_once", {"-p", "v=5"}))
+        assert.are.equal(0, h.sh("ln -s " .. h.quote(other.data .. "/channels/pub") .. " "
+          .. h.quote(env.channels .. "/.link") .. " && mv " .. h.quote(env.channels .. "/.link") .. " "
+          .. h.quote(env.channels .. "/pub")))
       end},
     }
 
@@ -354,6 +380,33 @@ describe("local channels across processes", function()
         assert.matches("pub", w[1], 1, true)
       end)
     end
+
+    it("whose frame is valid but whose JSON is not is skipped with one warning; the reader keeps state and meta",
+      function()
+      local env = shared()
+      ok(run(env, "pub", "publish_once", {"-p", "v=1"}))
+      local valid = h.read(env.channels .. "/pub")
+      -- the frame the spec builds is the one the backend reads: a copy of the valid state is accepted as it is
+      local seq, published = valid:match("^SRCH1 (%d+) (%d+) ")
+      seq, published = math.tointeger(seq), math.tointeger(published)
+      assert.are.equal(valid, framed(seq, published, '{"v":1}'))
+      local reader = start(env, "reader", "reader", {"-p", "follow=pub"})
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 1 end))
+      plant(env, "pub", framed(seq + 5, published, '{"v":'))
+      assert.is_truthy(h.eventually(function() return #warnings(select(2, reader:output())) > 0 end),
+        "no warning for a state that is not JSON")
+      ok(run(env, "pub", "publish_once", {"-p", "v=2"}))
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 2 end), "the reader stopped")
+      assert.are.equal(143, stop(reader))
+      assert.are.equal(1, #warnings(select(2, reader:output())))
+      -- the reader prints a line whenever meta.seq moves: {"v":1} twice would mean the skipped state moved
+      -- meta.seq while GetChannelData went on returning the previous value
+      local states, shown = seen(reader), {}
+      for k, st in ipairs(states) do shown[k] = st.v and json.encode(st.v) or "nil" end
+      assert.are.same({"nil", '{"v":1}', '{"v":2}'}, shown,
+        "GetChannelData moved meta.seq to the skipped state while returning the previous value")
+      assert.are.equal(seq, states[2].seq)
+    end)
 
     it("present when a reader starts is skipped with one warning until a valid state replaces it", function()
       local env = shared()
@@ -420,6 +473,37 @@ describe("local channels across processes", function()
       assert.is_true(second.seq > ahead)
       assert.are.equal(143, stop(reader))
     end)
+  end)
+
+  it("keeps a publisher running while its channel folder is unusable, and sends its newest state once it is back",
+    function()
+    local env = shared()
+    local pub = start(env, "pub", "publish_every", {"-p", "pause=2"})
+    assert.is_true(pub:wait_for("up"))
+    local function last_tick()
+      local n = 0
+      for _, f in ipairs(h.fields((pub:output()))) do
+        if f[1] == "tick" then n = math.tointeger(f[2]) end
+      end
+      return n
+    end
+    -- the folder moves away and a file takes its place: every write fails
+    assert(os.rename(env.channels, env.channels .. ".away"))
+    h.write(env.channels, "not a folder")
+    assert.is_truthy(h.eventually(function() return #warnings(select(2, pub:output())) > 0 end),
+      "no warning about the failing writes")
+    local during = last_tick()
+    assert.is_truthy(h.eventually(function() return last_tick() >= during + 100 end), "the strategy was blocked")
+    assert(os.remove(env.channels))
+    assert(os.rename(env.channels .. ".away", env.channels))
+    local after = last_tick()
+    local v = h.eventually(function()
+      local state = read_later(env, "pub")
+      return state.i >= after and state
+    end)
+    assert.is_table(v, "the publisher's states never came back")
+    assert.are.equal(143, stop(pub))
+    assert.is_true(#warnings(select(2, pub:output())) <= 2, "one warning when writes fail, one when they work again")
   end)
 
   it("lets several publishers run at once, and one subscriber see all three", function()
