@@ -285,12 +285,13 @@ static void raw_child(const char *dir, int n, int ready, int fd)
     _exit(0);
 }
 
-static void report_child(const char *what, int fd)
+/* Prints one child's latencies; returns their median in ns (0 without samples). */
+static double report_child(const char *what, int fd)
 {
     int got = 0;
     if (read(fd, &got, sizeof got) != (ssize_t)sizeof got || got <= 0) {
         printf("  %s: no samples\n", what);
-        return;
+        return 0;
     }
     int64_t *lat = malloc(sizeof *lat * (size_t)got);
     size_t want = sizeof *lat * (size_t)got, have = 0;
@@ -305,9 +306,10 @@ static void report_child(const char *what, int fd)
     struct figures f = summarize(lat, have / sizeof *lat);
     row(label, f, "us", 1000);
     free(lat);
+    return f.median;
 }
 
-static double propagation(const char *dir, int n, int nsubs)
+static void propagation(const char *dir, int n, int nsubs)
 {
     char url[700], chdir_[600], err[256];
     snprintf(chdir_, sizeof chdir_, "%s/prop", dir);
@@ -316,16 +318,23 @@ static double propagation(const char *dir, int n, int nsubs)
     printf("propagation, local backend (%s): SetChannelData -> subscriber process cache, 1 publisher, %d subscribers\n",
            chdir_, nsubs);
 
-    /* The baseline first: the kernel's own rename -> inotify -> read hop. */
-    int pr[2], rd[2];
-    if (pipe(pr) || pipe(rd))
+    /* The baseline first: the kernel's own write+rename -> inotify -> read hop, to as many watchers. */
+    int pr[8], rd[2];
+    pid_t raw[8];
+    if (pipe(rd))
         exit(1);
-    pid_t raw = fork();
-    if (raw == 0)
-        raw_child(chdir_, n, rd[1], pr[1]);
-    char c;
-    if (read(rd[0], &c, 1) != 1)
-        exit(1);
+    for (int s = 0; s < nsubs; s++) {
+        int p[2];
+        if (pipe(p))
+            exit(1);
+        raw[s] = fork();
+        if (raw[s] == 0)
+            raw_child(chdir_, n, rd[1], p[1]);
+        pr[s] = p[0];
+        char c;
+        if (read(rd[0], &c, 1) != 1)
+            exit(1);
+    }
     char path[700], text[32];
     snprintf(path, sizeof path, "%s/raw", chdir_);
     for (int i = 0; i < n; i++) {
@@ -333,8 +342,13 @@ static double propagation(const char *dir, int n, int nsubs)
         fs_write_atomic(path, text, (size_t)len, err, sizeof err);
         usleep(1000);
     }
-    waitpid(raw, NULL, 0);
-    report_child("baseline: raw write+rename -> inotify -> read", pr[0]);
+    double base = 0, ours = 0;
+    for (int s = 0; s < nsubs; s++) {
+        char what[64];
+        snprintf(what, sizeof what, "baseline: raw write+rename -> inotify -> read, watcher %d", s + 1);
+        waitpid(raw[s], NULL, 0);
+        base += report_child(what, pr[s]) / nsubs;
+    }
 
     int fds[8];
     pid_t pids[8];
@@ -365,13 +379,14 @@ static double propagation(const char *dir, int n, int nsubs)
     for (int s = 0; s < nsubs; s++) {
         char what[64];
         snprintf(what, sizeof what, "subscriber %d", s + 1);
-        report_child(what, fds[s]);
+        ours += report_child(what, fds[s]) / nsubs;
         waitpid(pids[s], NULL, 0);
     }
+    printf("  mean of medians: stratrun %.1f us, raw baseline %.1f us, ratio %.2f\n", ours / 1000, base / 1000,
+           base > 0 ? ours / base : 0);
     bot_free(b);
     free(o.data_dir);
     engine_close(e, 1000);
-    return 0;
 }
 
 int main(int argc, char **argv)

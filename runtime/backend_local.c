@@ -86,7 +86,7 @@ static void *local_open(const char *arg, const char *data_dir, const struct back
     if (fs_mkdirs(l->dir, err, errlen) != 0)
         goto fail;
     l->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (l->ino < 0 || inotify_add_watch(l->ino, l->dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+    if (l->ino < 0 || inotify_add_watch(l->ino, l->dir, IN_MOVED_TO) < 0) {
         snprintf(err, errlen, "cannot watch channel folder %s: %s", l->dir, strerror(errno));
         goto fail;
     }
