@@ -91,7 +91,9 @@ static struct bot *make_bot(struct options *o, struct engine *e, const char *dir
     o->data_dir = strdup(dir);
     snprintf(o->id, sizeof o->id, "%s", id);
     char err[512];
-    struct bot *b = bot_new(o, e, err, sizeof err);
+    struct bot_spec spec = {"(bench)", ""};
+    snprintf(spec.id, sizeof spec.id, "%s", id);
+    struct bot *b = bot_new(o, &spec, e, NULL, NULL, err, sizeof err);
     if (!b) {
         fprintf(stderr, "bench: %s\n", err);
         exit(1);
@@ -344,7 +346,7 @@ static void propagation(const char *dir, int n, int nsubs)
     }
     double base = 0, ours = 0;
     for (int s = 0; s < nsubs; s++) {
-        char what[64];
+        char what[96];
         snprintf(what, sizeof what, "baseline: raw write+rename -> inotify -> read, watcher %d", s + 1);
         waitpid(raw[s], NULL, 0);
         base += report_child(what, pr[s]) / nsubs;
@@ -377,7 +379,7 @@ static void propagation(const char *dir, int n, int nsubs)
     }
     run_lua(L, "SetChannelData({final = true})");
     for (int s = 0; s < nsubs; s++) {
-        char what[64];
+        char what[96];
         snprintf(what, sizeof what, "subscriber %d", s + 1);
         ours += report_child(what, fds[s]) / nsubs;
         waitpid(pids[s], NULL, 0);

@@ -40,6 +40,8 @@ void api_open(lua_State *L)
     /* json is a module (require "json") and a global, as JSON is on the platforms. */
     luaL_requiref(L, "json", luaopen_json, 1);
     lua_pop(L, 1);
+    luaL_requiref(L, "market", luaopen_market, 0);
+    lua_pop(L, 1);
 
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (lua_Integer i = 0; stratrun_stdlib[i].name; i++) {
@@ -49,9 +51,17 @@ void api_open(lua_State *L)
     }
     lua_pop(L, 1);
 
-    /* The exchange object strategies trade through (stdlib/exchange.lua). */
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "exchange");
-    lua_call(L, 1, 1);
-    lua_setglobal(L, "exchange");
+    /* Globals that stdlib modules provide: the exchange strategies trade through, the TA indicators. */
+    static const char *const globals[][2] = {{"exchange", "exchange"}, {"TA", "ta"}};
+    for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++) {
+        lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+        int present = lua_getfield(L, -1, globals[i][1]) != LUA_TNIL;
+        lua_pop(L, 2);
+        if (!present)
+            continue;
+        lua_getglobal(L, "require");
+        lua_pushstring(L, globals[i][1]);
+        lua_call(L, 1, 1);
+        lua_setglobal(L, globals[i][0]);
+    }
 }

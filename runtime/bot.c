@@ -1,10 +1,12 @@
 /*
- * bot.c: one strategy's life: its Lua state and folder, the protected calls into Lua, the lifecycle
- * (top-level chunk, init, main, onexit / onerror), and what SIGINT and SIGTERM do to it.
+ * bot.c: one strategy's life: its Lua state and folder, its lifecycle as phases run in coroutines (top-level
+ * chunk, init, main, then onexit, or onerror after an error), error reports with tracebacks, and what SIGINT and
+ * SIGTERM do to it. scheduler.c decides which bot runs when.
  */
 #include "bot.h"
 #include "api.h"
 #include "fsutil.h"
+#include "json.h"
 #include "log.h"
 
 #include <errno.h>
@@ -23,7 +25,7 @@
 
 static volatile sig_atomic_t got_signal;    /* the first SIGINT/SIGTERM, or 0 */
 static volatile sig_atomic_t armed = 1;     /* does a signal still interrupt the strategy? */
-static lua_State *volatile running;         /* the state to interrupt */
+static lua_State *volatile running;         /* the coroutine to interrupt */
 static int sigpipe_fd[2] = {-1, -1};
 
 static void stop_hook(lua_State *L, lua_Debug *ar)
@@ -64,6 +66,16 @@ int bot_signal(void)
     return armed ? got_signal : 0;
 }
 
+int bot_signal_received(void)
+{
+    return got_signal;
+}
+
+void bot_signal_disarm(void)
+{
+    armed = 0;
+}
+
 int bot_signal_fd(void)
 {
     return armed ? sigpipe_fd[0] : -1;
@@ -74,33 +86,31 @@ int bot_interrupted(lua_State *L)
     return luaL_error(L, "interrupted by %s", got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-/* ---- protected calls ---- */
-
-static int msghandler(lua_State *L)
-{
-    const char *msg = lua_tostring(L, 1);
-    if (msg == NULL) {
-        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-            return 1;
-        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-    }
-    luaL_traceback(L, L, msg, 1);
-    return 1;
-}
-
-int bot_pcall(lua_State *L, int nargs, int nresults)
-{
-    int base = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, msghandler);
-    lua_insert(L, base);
-    int status = lua_pcall(L, nargs, nresults, base);
-    lua_remove(L, base);
-    return status;
-}
-
 /* ---- creation ---- */
 
-struct bot *bot_new(const struct options *opt, struct engine *engine, char *err, size_t errlen)
+/* package.loaded["stratrun.config"]: what the bot was started with, for stdlib modules (the exchange). */
+static void push_config(lua_State *L, const struct options *o, const char *id)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, o->data_dir);
+    lua_setfield(L, -2, "data_dir");
+    lua_pushstring(L, o->channel);
+    lua_setfield(L, -2, "channel");
+    lua_pushstring(L, o->market);
+    lua_setfield(L, -2, "market");
+    char err[JSON_ERRLEN];
+    if (!o->exchange || json_decode(L, o->exchange, strlen(o->exchange), err, sizeof err) != 0)
+        lua_newtable(L);
+    lua_setfield(L, -2, "exchange");
+    lua_setfield(L, -2, "stratrun.config");
+    lua_pop(L, 1);
+}
+
+struct bot *bot_new(const struct options *opt, const struct bot_spec *spec, struct engine *engine,
+                    struct market *market, struct sched *sched, char *err, size_t errlen)
 {
     struct bot *b = calloc(1, sizeof *b);
     if (!b) {
@@ -108,9 +118,14 @@ struct bot *bot_new(const struct options *opt, struct engine *engine, char *err,
         return NULL;
     }
     b->log_fd = b->lock_fd = -1;
+    b->co_ref = LUA_NOREF;
+    b->phase = PHASE_DONE;
     b->opt = opt;
     b->engine = engine;
-    memcpy(b->id, opt->id, sizeof b->id);
+    b->market = market;
+    b->sched = sched;
+    b->script = spec->script;
+    memcpy(b->id, spec->id, sizeof b->id);
     size_t n = strlen(opt->data_dir) + strlen(b->id) + 8;
     b->dir = malloc(n);
     if (!b->dir) {
@@ -146,6 +161,7 @@ struct bot *bot_new(const struct options *opt, struct engine *engine, char *err,
         goto fail;
     }
     *(struct bot **)lua_getextraspace(b->L) = b;
+    push_config(b->L, opt, b->id);
     api_open(b->L);
     /* The store and the channel were opened by their modules; they report failures (a corrupt store) here. */
     lua_getfield(b->L, LUA_REGISTRYINDEX, "stratrun.openerror");
@@ -171,121 +187,180 @@ void bot_free(struct bot *b)
         close(b->log_fd);
     if (b->lock_fd >= 0)
         close(b->lock_fd);
+    free(b->panel);
     free(b->dir);
     free(b);
 }
 
 /* ---- the lifecycle ---- */
 
-/* Reports a failed call: the message and traceback on stderr, the message in the log file. The error (message
- * plus traceback) is on the top of the stack; it is left there. */
-static void report(struct bot *b)
-{
-    size_t len;
-    const char *full = lua_tolstring(b->L, -1, &len);
-    if (!full)
-        full = "(error object is not a string)", len = strlen(full);
-    const char *tb = strstr(full, "\nstack traceback:");
-    size_t msglen = tb ? (size_t)(tb - full) : len;
-    log_write(b, LOG_ERROR, full, msglen);
-    if (tb)
-        fprintf(stderr, "%s\n", tb + 1);
-    fflush(stderr);
-}
-
-/* Calls global fname(args...) if it is a function. Returns LUA_OK when it is absent. */
-static int call_hook(struct bot *b, const char *fname, const char *arg)
+/* Makes the function below nargs arguments on b->L the body of a new coroutine, for phase ph.
+ * stack: fn args... -> (empty) */
+static void begin(struct bot *b, enum phase ph, int nargs)
 {
     lua_State *L = b->L;
-    if (lua_getglobal(L, fname) != LUA_TFUNCTION) {
-        lua_pop(L, 1);
-        return LUA_OK;
+    lua_State *co = lua_newthread(L);
+    lua_insert(L, -2 - nargs);
+    lua_xmove(L, co, 1 + nargs);
+    luaL_unref(L, LUA_REGISTRYINDEX, b->co_ref);
+    b->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);     /* pops the thread */
+    b->co = co;
+    b->nargs = nargs;
+    b->phase = ph;
+}
+
+static void finish(struct bot *b)
+{
+    luaL_unref(b->L, LUA_REGISTRYINDEX, b->co_ref);
+    b->co_ref = LUA_NOREF;
+    b->co = NULL;
+    b->phase = PHASE_DONE;
+}
+
+/* Starts phase ph with global function fname if the script defines it; returns 0 if it does not. */
+static int begin_hook(struct bot *b, enum phase ph, const char *fname, const char *arg)
+{
+    if (lua_getglobal(b->L, fname) != LUA_TFUNCTION) {
+        lua_pop(b->L, 1);
+        return 0;
     }
     if (arg)
-        lua_pushstring(L, arg);
-    return bot_pcall(L, arg ? 1 : 0, 0);
+        lua_pushstring(b->L, arg);
+    begin(b, ph, arg ? 1 : 0);
+    return 1;
 }
 
-/* After an error: onerror(message) if defined, and the report. Returns the exit status. */
-static int failed(struct bot *b)
-{
-    lua_State *L = b->L;
-    if (got_signal) {
-        /* Interrupted: not a strategy error. onexit runs, undisturbed by the signal already handled. */
-        lua_pop(L, 1);
-        int sig = got_signal;
-        armed = 0;
-        lua_sethook(L, NULL, 0, 0);
-        if (call_hook(b, "onexit", NULL) != LUA_OK) {
-            report(b);
-            lua_pop(L, 1);
-        }
-        return 128 + sig;
-    }
-    report(b);
-    const char *full = lua_tostring(L, -1);
-    if (lua_getglobal(L, "onerror") == LUA_TFUNCTION) {
-        const char *tb = full ? strstr(full, "\nstack traceback:") : NULL;
-        lua_pushlstring(L, full ? full : "", tb ? (size_t)(tb - full) : (full ? strlen(full) : 0));
-        armed = 1;
-        if (bot_pcall(L, 1, 0) != LUA_OK) {
-            report(b);
-            lua_pop(L, 1);
-        }
-    } else {
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    return EXIT_STRATEGY;
-}
-
-int bot_run(struct bot *b)
+int bot_start(struct bot *b)
 {
     lua_State *L = b->L;
     const struct options *o = b->opt;
-    running = L;
+    int one = o->mode == MODE_ONE;
 
     /* arg, as lua.c sets it: arg[0] the script, arg[1..] its arguments, arg[-n] the command before it. */
-    int before = (int)(o->script_argv - o->argv);
-    lua_createtable(L, o->script_argc, before);
-    for (int i = 0; i < o->argc; i++) {
+    int before = one ? (int)(o->script_argv - o->argv) : 0;
+    lua_createtable(L, one ? o->script_argc : 0, before);
+    for (int i = 0; one && i < o->argc; i++) {
         lua_pushstring(L, o->argv[i]);
         lua_rawseti(L, -2, i - before);
     }
+    if (!one) {
+        lua_pushstring(L, b->script);
+        lua_rawseti(L, -2, 0);
+    }
     lua_setglobal(L, "arg");
 
-    int status = luaL_loadfilex(L, o->script, "t");
+    int status = luaL_loadfilex(L, b->script, "t");
     if (status == LUA_ERRFILE) {
         fprintf(stderr, "stratrun: %s\n", lua_tostring(L, -1));
         lua_pop(L, 1);
-        return EXIT_USAGE;
+        return b->status = EXIT_USAGE;
     }
     if (status != LUA_OK) {     /* a syntax error: "file:line: message" */
         log_write(b, LOG_ERROR, lua_tostring(L, -1), lua_rawlen(L, -1));
         lua_pop(L, 1);
-        return EXIT_STRATEGY;
+        return b->status = EXIT_STRATEGY;
     }
-    for (int i = 1; i < o->script_argc; i++)
+    int nargs = one ? o->script_argc - 1 : 0;
+    for (int i = 1; i <= nargs; i++)
         lua_pushstring(L, o->script_argv[i]);
-    if (bot_pcall(L, o->script_argc - 1, 0) != LUA_OK)
-        return failed(b);
+    begin(b, PHASE_CHUNK, nargs);
+    return 0;
+}
 
-    if (lua_getglobal(L, "main") != LUA_TFUNCTION) {
-        lua_pop(L, 1);          /* a plain chunk: done when it returns */
-        return got_signal ? 128 + got_signal : EXIT_DONE;
+/* After a phase returned: what comes next. */
+static void next_phase(struct bot *b)
+{
+    switch (b->phase) {
+    case PHASE_CHUNK:
+        if (lua_getglobal(b->L, "main") != LUA_TFUNCTION) {
+            lua_pop(b->L, 1);   /* a plain chunk: done when it returns */
+            finish(b);
+            return;
+        }
+        lua_pop(b->L, 1);
+        if (begin_hook(b, PHASE_INIT, "init", NULL))
+            return;
+        __attribute__((fallthrough));   /* no init: main next */
+    case PHASE_INIT:
+        lua_getglobal(b->L, "main");
+        begin(b, PHASE_MAIN, 0);
+        return;
+    case PHASE_MAIN:
+        if (!begin_hook(b, PHASE_ONEXIT, "onexit", NULL))
+            finish(b);
+        return;
+    default:
+        finish(b);
     }
+}
+
+/* Reports the error on top of the failed co: the message in the log and on stderr, the traceback on stderr.
+ * Leaves the message on b->L. */
+static void report(struct bot *b)
+{
+    lua_State *L = b->L;
+    lua_xmove(b->co, L, 1);     /* the error object; a dead coroutine cannot run __tostring itself */
+    if (!lua_isstring(L, -1)) {
+        int has = luaL_callmeta(L, -1, "__tostring");
+        if (has && !lua_isstring(L, -1)) {
+            lua_pop(L, 1);
+            has = 0;
+        }
+        if (!has)
+            lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, -1));
+        lua_replace(L, -2);
+    }
+    size_t len;
+    const char *msg = lua_tolstring(L, -1, &len);
+    log_write(b, LOG_ERROR, msg, len);
+    luaL_traceback(L, b->co, NULL, 0);
+    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    fflush(stderr);
     lua_pop(L, 1);
-    if (call_hook(b, "init", NULL) != LUA_OK)
-        return failed(b);
-    lua_getglobal(L, "main");
-    if (bot_pcall(L, 0, 0) != LUA_OK)
-        return failed(b);
-    armed = 0;
-    int sig = got_signal;
-    if (call_hook(b, "onexit", NULL) != LUA_OK) {
-        report(b);
-        lua_pop(L, 1);
-        return EXIT_STRATEGY;
+}
+
+void bot_stop(struct bot *b, int status)
+{
+    if (b->phase == PHASE_CHUNK || b->phase == PHASE_INIT || b->phase == PHASE_MAIN) {
+        b->status = status;
+        if (!begin_hook(b, PHASE_ONEXIT, "onexit", NULL))
+            finish(b);
     }
-    return sig ? 128 + sig : EXIT_DONE;
+}
+
+int bot_step(struct bot *b)
+{
+    while (b->phase != PHASE_DONE) {
+        int nres;
+        lua_State *co = b->co;
+        running = co;
+        int st = lua_resume(co, NULL, b->nargs, &nres);
+        running = NULL;
+        b->nargs = 0;
+        if (st == LUA_YIELD) {
+            lua_pop(co, nres);
+            return 1;   /* Sleep set wake_ns */
+        }
+        if (st == LUA_OK) {
+            lua_pop(co, nres);
+            next_phase(b);
+            continue;
+        }
+        enum phase failed = b->phase;
+        if (bot_signal_received() && failed <= PHASE_MAIN) {
+            /* Interrupted: not a strategy error. onexit runs, undisturbed by the signal already handled. */
+            lua_sethook(co, NULL, 0, 0);
+            bot_stop(b, 128 + bot_signal_received());
+            continue;
+        }
+        report(b);      /* pushes the message */
+        b->status = EXIT_STRATEGY;
+        if (failed <= PHASE_MAIN && begin_hook(b, PHASE_ONERROR, "onerror", lua_tostring(b->L, -1))) {
+            lua_pop(b->L, 1);
+            continue;
+        }
+        lua_pop(b->L, 1);
+        finish(b);
+    }
+    return 0;
 }

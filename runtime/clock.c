@@ -4,6 +4,7 @@
 #include "api.h"
 #include "bot.h"
 #include "clock.h"
+#include "scheduler.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,17 +16,30 @@
 
 int64_t clock_now_ns(const struct bot *b)
 {
-    (void)b;
+    if (b && b->sched && b->sched->virtual_)
+        return b->sched->now_ns;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Sleep(ms): fractions allowed. A SIGINT or SIGTERM ends it at once by raising the interruption. */
+/* Sleep(ms): fractions allowed. Under the scheduler it yields: other bots run, and in a replay the clock jumps.
+ * A SIGINT or SIGTERM ends it at once by raising the interruption. */
 static int f_Sleep(lua_State *L)
 {
     double ms = luaL_checknumber(L, 1);
     luaL_argcheck(L, ms >= 0 && ms <= 1e12, 1, "ms must be between 0 and 1e12");
+    struct bot *b = bot_of(L);
+    if (bot_signal())
+        return bot_interrupted(L);
+    if (b->sched && L == b->co && lua_isyieldable(L)) {
+        b->wake_ns = clock_now_ns(b) + (int64_t)(ms * 1e6);
+        return lua_yield(L, 0);
+    }
+    if (b->sched && b->sched->virtual_)
+        return luaL_error(L, "Sleep: in a replay, call Sleep from the strategy's own functions, not inside a "
+                          "coroutine or a callback such as a table.sort comparator (the clock cannot move there)");
+    /* Not under the scheduler (or inside a coroutine of the strategy's own): block this thread. */
     struct timespec now, end;
     clock_gettime(CLOCK_MONOTONIC, &end);
     double whole = floor(ms / 1000);

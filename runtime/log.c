@@ -11,6 +11,7 @@
 #include "fsutil.h"
 #include "json.h"
 #include "log.h"
+#include "scheduler.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,8 +60,10 @@ static void panel_draw(void)
 void log_write(struct bot *b, enum log_level level, const char *msg, size_t len)
 {
     static const char *const tags[] = {"", "warning: ", "error: "};
-    char head[64];
+    char head[64 + ID_MAX];
     size_t hn = stamp(clock_now_ms(b), head, sizeof head);
+    if (b && b->sched && b->sched->nbots > 1)    /* several bots share the terminal: say whose line it is */
+        hn += (size_t)snprintf(head + hn, sizeof head - hn, "[%s] ", b->id);
     size_t tn = strlen(tags[level]);
     size_t total = hn + tn + len + 1;
     char small[1024], *line = total <= sizeof small ? small : malloc(total);
@@ -214,6 +217,18 @@ static int f_LogStatus(lua_State *L)
     size_t len;
     const char *r = luaL_checklstring(L, -1, &len);
 
+    if (b->sched && b->sched->virtual_) {
+        /* A replay keeps the latest panel and writes it once at the end: millions of file writes would cost
+         * more than the replay itself. */
+        char *p = malloc(len + 1);
+        if (p) {
+            memcpy(p, r, len);
+            p[len] = '\0';
+            free(b->panel);
+            b->panel = p;
+        }
+        return 0;
+    }
     char path[4200], err[300];
     snprintf(path, sizeof path, "%s/status.txt", b->dir);
     char *withnl = malloc(len + 1);

@@ -1,14 +1,26 @@
 /*
- * main.c: stratrun's entry point. Reads the options, opens the channel engine, runs the bot, flushes, exits.
- * Everything a strategy can call lives in the modules api.c loads; the lifecycle lives in bot.c.
+ * main.c: stratrun's entry point. Reads the options, opens the channel engine and the market data, creates the
+ * bots, runs them under the scheduler, prints a replay's summary, flushes, exits. Everything a strategy can call
+ * lives in the modules api.c loads; the lifecycle lives in bot.c, the scheduling in scheduler.c.
  */
+
+#include <ftw.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bot.h"
+#include "clock.h"
 #include "engine.h"
+#include "fsutil.h"
 #include "log.h"
+#include "market.h"
 #include "options.h"
+#include "replay.h"
+#include "scheduler.h"
 
 static int usage_error(const char *msg)
 {
@@ -16,35 +28,83 @@ static int usage_error(const char *msg)
     return EXIT_USAGE;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
 int main(int argc, char **argv)
 {
     struct options opt;
     char err[OPT_ERRLEN];
+    int status = EXIT_USAGE;
+    struct engine *engine = NULL;
+    struct market *market = NULL;
+    struct sched s = {0};
+
     if (options_load(&opt, argc, argv, err, sizeof err) != 0) {
-        options_free(&opt);
-        return usage_error(err);
+        usage_error(err);
+        goto out;
     }
     if (opt.help || opt.version) {
         fputs(opt.help ? options_usage : "stratrun " STRATRUN_VERSION "\n", stdout);
-        return EXIT_DONE;
+        status = EXIT_DONE;
+        goto out;
     }
     if (options_resolve(&opt, err, sizeof err) != 0) {
-        options_free(&opt);
-        return usage_error(err);
+        usage_error(err);
+        goto out;
+    }
+    if (opt.mode == MODE_REPLAY) {
+        /* A replay starts from nothing, as the platforms clear a backtest's _G: its own folder, emptied. */
+        size_t n = strlen(opt.data_dir) + 8;
+        char *dir = malloc(n);
+        snprintf(dir, n, "%s/replay", opt.data_dir);
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(opt.data_dir);
+        opt.data_dir = dir;
+        if (fs_mkdirs(dir, err, sizeof err) != 0) {
+            usage_error(err);
+            goto out;
+        }
+        free(opt.channel);
+        opt.channel = strdup("memory");
     }
     bot_signals_install();
-    struct engine *engine = engine_open(opt.channel, opt.data_dir, err, sizeof err);
-    if (!engine) {
-        options_free(&opt);
-        return usage_error(err);
+    if (!(engine = engine_open(opt.channel, opt.data_dir, err, sizeof err))) {
+        usage_error(err);
+        goto out;
     }
-    struct bot *bot = bot_new(&opt, engine, err, sizeof err);
-    int status = bot ? bot_run(bot) : usage_error(err);
+    if (!(market = market_open(opt.market, clock_now_ms(NULL), err, sizeof err))) {
+        usage_error(err);
+        goto out;
+    }
+    s.virtual_ = opt.mode == MODE_REPLAY;
+    if (s.virtual_ && replay_span(&s, market, &opt, err, sizeof err) != 0) {
+        usage_error(err);
+        goto out;
+    }
+    s.progress = s.virtual_ && isatty(STDERR_FILENO);
+    s.bots = calloc((size_t)opt.nbots, sizeof *s.bots);
+    for (int i = 0; s.bots && i < opt.nbots; i++, s.nbots++)
+        if (!(s.bots[i] = bot_new(&opt, &opt.bots[i], engine, market, &s, err, sizeof err))) {
+            usage_error(err);
+            goto out;
+        }
+    int64_t t0 = clock_now_ns(NULL);
+    status = sched_run(&s);
     log_panel_clear();
+    if (s.virtual_)
+        replay_finish(&s, &opt, clock_now_ns(NULL) - t0);
     fflush(stdout);
-    /* The last published state goes out before exit, waiting at most one second. */
+out:
+    /* The last published states go out before exit, waiting at most one second. */
     engine_close(engine, 1000);
-    bot_free(bot);
+    for (int i = 0; i < s.nbots; i++)
+        bot_free(s.bots[i]);
+    free(s.bots);
+    market_free(market);
     options_free(&opt);
     return status;
 }

@@ -7,6 +7,8 @@
  */
 #include "options.h"
 #include "fsutil.h"
+#include "json.h"
+#include "market.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -21,9 +23,11 @@
 #include <lualib.h>
 
 const char options_usage[] =
-    "usage: stratrun [options] SCRIPT.lua [ARGS...]\n"
+    "usage: stratrun [options] SCRIPT.lua [ARGS...]      one bot, live\n"
+    "       stratrun run [options] SCRIPT.lua[@ID] ...    several bots in one process, live\n"
+    "       stratrun replay [options] SCRIPT.lua[@ID] ... several bots on a virtual clock over the market data\n"
     "\n"
-    "Runs a trading strategy written in Lua: init(), then main(), then onexit().\n"
+    "Runs trading strategies written in Lua: init(), then main(), then onexit().\n"
     "\n"
     "options:\n"
     "  --id ID            the bot's live ID (1-64 of A-Z a-z 0-9 _ -); its channel has the same name\n"
@@ -31,7 +35,10 @@ const char options_usage[] =
     "  --data-dir DIR     where stores, logs, status and local channels live\n"
     "                     (default: $STRATRUN_HOME, else ~/.local/state/stratrun)\n"
     "  --channel URL      channel backend: local (default), local:DIR, memory\n"
+    "  --market URL       market data: sim:seed=N,... (default sim:seed=42), csv:PATH\n"
     "  -p NAME=VALUE      set strategy parameter NAME (a global) before init(); repeatable\n"
+    "  --from T, --to T   replay: start and end (ISO 8601 or ms; default: the market data's span)\n"
+    "  --json FILE        replay: also write the summary as JSON to FILE\n"
     "  -h, --help         show this help\n"
     "  -V, --version      show the version\n"
     "\n"
@@ -151,8 +158,8 @@ struct cfg_ctx {
     size_t mem, memcap;
     long budget;            /* instruction-hook calls left */
     char cli_id;            /* the command line set these: the config must not override them */
-    char cli_data_dir, cli_channel;
-    struct options *cli;    /* parameters given with -p win over the config's */
+    char cli_data_dir, cli_channel, cli_market;
+    size_t ncli_params;     /* o->params[0..ncli_params) came from -p and win over the config's */
 };
 
 static void *cfg_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -189,7 +196,7 @@ static void cfg_hook(lua_State *L, lua_Debug *ar)
     }
 }
 
-static int cfg_param(lua_State *L, struct options *o, int tbl)
+static int cfg_param(lua_State *L, struct options *o, size_t ncli, int tbl)
 {
     /* stack: ... params-table */
     lua_pushnil(L);
@@ -198,6 +205,13 @@ static int cfg_param(lua_State *L, struct options *o, int tbl)
         const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
         if (!name || !valid_name(name, len))
             return luaL_error(L, "params: every key must be a Lua identifier");
+        int from_cli = 0;
+        for (size_t i = 0; i < ncli; i++)
+            from_cli |= strcmp(o->params[i].name, name) == 0;
+        if (from_cli) {     /* -p NAME=... was given: it wins */
+            lua_pop(L, 1);
+            continue;
+        }
         struct param *p = param_slot(o, name, len);
         if (!p)
             return luaL_error(L, "out of memory");
@@ -227,6 +241,41 @@ static int cfg_param(lua_State *L, struct options *o, int tbl)
     return 0;
 }
 
+/* exchange = {...}: the paper exchange's settings, kept as JSON for the bot's state to read. */
+static void cfg_exchange(lua_State *L, struct options *o, int tbl)
+{
+    static const char *const strings[] = {"name", "currency", NULL};
+    static const char *const numbers[] = {"balance", "stocks", "maker_fee", "taker_fee", "slippage", NULL};
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        int known = 0;
+        for (int i = 0; strings[i]; i++)
+            if (strcmp(k, strings[i]) == 0) {
+                known = 1;
+                if (lua_type(L, -1) != LUA_TSTRING)
+                    luaL_error(L, "exchange.%s must be a string, not %s", k, luaL_typename(L, -1));
+            }
+        for (int i = 0; numbers[i]; i++)
+            if (strcmp(k, numbers[i]) == 0) {
+                known = 1;
+                if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) >= 0) ||
+                    lua_tonumber(L, -1) > 1e15)
+                    luaL_error(L, "exchange.%s must be a number >= 0", k);
+            }
+        if (!known)
+            luaL_error(L, "unknown key exchange.%s (allowed: name, currency, balance, stocks, maker_fee, "
+                       "taker_fee, slippage)", k);
+        lua_pop(L, 1);
+    }
+    jbuf jb;
+    char err[JSON_ERRLEN];
+    jbuf_init(&jb);
+    if (json_encode(L, tbl, &jb, err, sizeof err) == 0)
+        replace(&o->exchange, jb.p);
+    jbuf_free(&jb);
+}
+
 /* __newindex of the config's environment: checks one assignment. (env, key, value) */
 static int cfg_assign(lua_State *L)
 {
@@ -243,11 +292,12 @@ static int cfg_assign(lua_State *L)
             return luaL_error(L, "key 'id' must be a string or a non-negative integer, not %s", luaL_typename(L, 3));
         size_t len;
         const char *id = lua_tolstring(L, -1, &len);
-        char msg[OPT_ERRLEN];
+        char msg[OPT_ERRLEN], keep[ID_MAX + 1];
+        memcpy(keep, o->id, sizeof keep);
         if (set_id(o, id, len, "", msg, sizeof msg) != 0)
             return luaL_error(L, "key 'id': %s", msg);
-        if (c->cli_id)
-            memcpy(o->id, c->cli->id, sizeof o->id);
+        if (c->cli_id || o->mode != MODE_ONE)
+            memcpy(o->id, keep, sizeof keep);   /* --id wins; run and replay name their bots with SCRIPT@ID */
     } else if (strcmp(key, "data_dir") == 0 || strcmp(key, "channel") == 0) {
         if (t != LUA_TSTRING)
             return luaL_error(L, "key '%s' must be a string, not %s", key, luaL_typename(L, 3));
@@ -255,12 +305,21 @@ static int cfg_assign(lua_State *L)
             replace(&o->data_dir, lua_tostring(L, 3));
         if (key[0] == 'c' && !c->cli_channel)
             replace(&o->channel, lua_tostring(L, 3));
+    } else if (strcmp(key, "market") == 0) {
+        if (t != LUA_TSTRING)
+            return luaL_error(L, "key 'market' must be a string, not %s", luaL_typename(L, 3));
+        if (!c->cli_market)
+            replace(&o->market, lua_tostring(L, 3));
+    } else if (strcmp(key, "exchange") == 0) {
+        if (t != LUA_TTABLE)
+            return luaL_error(L, "key 'exchange' must be a table, not %s", luaL_typename(L, 3));
+        cfg_exchange(L, o, 3);
     } else if (strcmp(key, "params") == 0) {
         if (t != LUA_TTABLE)
             return luaL_error(L, "key 'params' must be a table, not %s", luaL_typename(L, 3));
-        cfg_param(L, o, 3);
+        cfg_param(L, o, c->ncli_params, 3);
     } else {
-        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, params)", key);
+        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, params)", key);
     }
     return 0;
 }
@@ -281,8 +340,7 @@ static int cfg_run(lua_State *L)
     return 0;
 }
 
-static int load_config(struct options *o, struct options *cli, const char *file, int explicit_, char *err,
-                       size_t errlen)
+static int load_config(struct options *o, const char *file, int explicit_, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(file, &st) != 0) {
@@ -298,9 +356,9 @@ static int load_config(struct options *o, struct options *cli, const char *file,
         snprintf(err, errlen, "cannot read config %s", msg);
         return -1;
     }
-    struct cfg_ctx c = { .o = o, .file = file, .memcap = 16u << 20, .cli = cli,
-                         .cli_id = cli->id[0] != 0, .cli_data_dir = cli->data_dir != NULL,
-                         .cli_channel = cli->channel != NULL };
+    struct cfg_ctx c = { .o = o, .file = file, .memcap = 16u << 20, .ncli_params = o->nparams,
+                         .cli_id = o->id[0] != 0, .cli_data_dir = o->data_dir != NULL,
+                         .cli_channel = o->channel != NULL, .cli_market = o->market != NULL };
     lua_State *L = lua_newstate(cfg_alloc, &c);
     int rc = -1;
     if (!L) {
@@ -333,6 +391,49 @@ static int load_config(struct options *o, struct options *cli, const char *file,
 
 /* ---- the command line ---- */
 
+/* run/replay: SCRIPT[@ID] ...; without @ID the ID is the script's file name without .lua. */
+static int parse_bots(struct options *o, int n, char **args, char *err, size_t errlen)
+{
+    if (!(o->bots = calloc((size_t)n, sizeof *o->bots))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int k = 0; k < n; k++) {
+        struct bot_spec *b = &o->bots[k];
+        const char *a = args[k], *at = strrchr(a, '@'), *slash = strrchr(a, '/');
+        if (a[0] == '-') {
+            snprintf(err, errlen, "option '%s' after the scripts: options go before them (see stratrun --help)", a);
+            return -1;
+        }
+        if (at && (!slash || at > slash)) {
+            char *script = strndup(a, (size_t)(at - a));
+            b->script = script;
+            if (!script || set_id(o, at + 1, strlen(at + 1), "", err, errlen) != 0)
+                return -1;
+        } else {
+            const char *base = slash ? slash + 1 : a;
+            size_t len = strlen(base);
+            if (len > 4 && strcmp(base + len - 4, ".lua") == 0)
+                len -= 4;
+            b->script = strdup(a);
+            if (!b->script || set_id(o, base, len, "the script name as ", err, errlen) != 0) {
+                if (b->script)
+                    snprintf(err + strlen(err), errlen - strlen(err), "; give one with %s@ID", a);
+                return -1;
+            }
+        }
+        memcpy(b->id, o->id, sizeof b->id);
+        o->id[0] = '\0';
+        for (int j = 0; j < k; j++)
+            if (strcmp(o->bots[j].id, b->id) == 0) {
+                snprintf(err, errlen, "two bots with ID '%s': give each its own with SCRIPT@ID", b->id);
+                return -1;
+            }
+    }
+    o->nbots = n;
+    return 0;
+}
+
 static const char *opt_value(int argc, char **argv, int *i, const char *name, char *err, size_t errlen)
 {
     const char *a = argv[*i];
@@ -357,9 +458,14 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
     memset(o, 0, sizeof *o);
     o->argc = argc;
     o->argv = argv;
+    o->from_ms = o->to_ms = -1;
     const char *config = NULL;
-    int i;
-    for (i = 1; i < argc; i++) {
+    int i = 1;
+    if (argc > 1 && (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "replay") == 0)) {
+        o->mode = argv[1][1] == 'u' ? MODE_RUN : MODE_REPLAY;
+        i = 2;
+    }
+    for (; i < argc; i++) {
         const char *a = argv[i], *v;
         if (strcmp(a, "--") == 0) {
             i++;
@@ -373,7 +479,20 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
         } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
             o->version = 1;
             return 0;
-        } else if (is_opt(a, "--id")) {
+        } else if (o->mode == MODE_REPLAY && (is_opt(a, "--from") || is_opt(a, "--to"))) {
+            const char *name = is_opt(a, "--from") ? "--from" : "--to";
+            if (!(v = opt_value(argc, argv, &i, name, err, errlen)))
+                return -1;
+            int64_t *slot = name[2] == 'f' ? &o->from_ms : &o->to_ms;
+            if (market_parse_time(v, strlen(v), slot) != 0) {
+                snprintf(err, errlen, "option %s: '%s' is neither ISO 8601 (2024-01-31T12:00:00Z) nor milliseconds",
+                         name, v);
+                return -1;
+            }
+        } else if (o->mode == MODE_REPLAY && is_opt(a, "--json")) {
+            if (!(o->json_out = opt_value(argc, argv, &i, "--json", err, errlen)))
+                return -1;
+        } else if (o->mode == MODE_ONE && is_opt(a, "--id")) {
             if (!(v = opt_value(argc, argv, &i, "--id", err, errlen)) || set_id(o, v, strlen(v), "", err, errlen))
                 return -1;
         } else if (is_opt(a, "--config")) {
@@ -391,7 +510,11 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
             if (!(v = opt_value(argc, argv, &i, "--channel", err, errlen)))
                 return -1;
             replace(&o->channel, v);
-        } else if (strcmp(a, "-p") == 0 || strncmp(a, "-p", 2) == 0) {
+        } else if (is_opt(a, "--market")) {
+            if (!(v = opt_value(argc, argv, &i, "--market", err, errlen)))
+                return -1;
+            replace(&o->market, v);
+        } else if (strncmp(a, "-p", 2) == 0) {
             if (a[2])
                 v = a + 2;
             else if (i + 1 < argc)
@@ -411,33 +534,20 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
         snprintf(err, errlen, "no strategy script given (usage: stratrun [options] SCRIPT.lua; see --help)");
         return -1;
     }
-    o->script = argv[i];
-    o->script_argv = argv + i;
-    o->script_argc = argc - i;
-
-    /* The config is read into a copy so that the command line keeps precedence: the copy takes the config's
-     * values, then the command line's params are laid over it. */
-    struct options cli = *o;
-    struct options merged = *o;
-    merged.params = NULL;
-    merged.nparams = 0;
-    merged.data_dir = o->data_dir ? strdup(o->data_dir) : NULL;
-    merged.channel = o->channel ? strdup(o->channel) : NULL;
-    int rc = load_config(&merged, &cli, config ? config : "stratrun.conf", config != NULL, err, errlen);
-    for (size_t k = 0; rc == 0 && k < cli.nparams; k++) {
-        struct param *src = &cli.params[k], *dst = param_slot(&merged, src->name, strlen(src->name));
-        if (!dst) {
-            rc = -1;
-            break;
-        }
-        char *name = dst->name;
-        *dst = *src;
-        dst->name = name;
-        dst->s = src->s ? strdup(src->s) : NULL;
+    if (o->mode == MODE_ONE) {
+        o->script = argv[i];
+        o->script_argv = argv + i;
+        o->script_argc = argc - i;
+        if (!(o->bots = calloc(1, sizeof *o->bots)))
+            return -1;
+        o->bots[0].script = argv[i];
+        o->nbots = 1;
+    } else if (parse_bots(o, argc - i, argv + i, err, errlen) != 0) {
+        return -1;
     }
-    options_free(o);
-    *o = merged;
-    return rc;
+
+    /* The config is read after the command line, and never overrides what the command line set. */
+    return load_config(o, config ? config : "stratrun.conf", config != NULL, err, errlen);
 }
 
 /* ---- identity ---- */
@@ -501,14 +611,19 @@ int options_resolve(struct options *o, char *err, size_t errlen)
     }
     if (!o->channel)
         o->channel = strdup("local");
-    if (!o->data_dir || !o->channel) {
+    if (!o->market)
+        o->market = strdup("sim:seed=42");
+    if (!o->data_dir || !o->channel || !o->market) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     if (fs_mkdirs(o->data_dir, err, errlen) != 0)
         return -1;
-    if (!o->id[0])
-        return generated_id(o, err, errlen);
+    if (o->mode == MODE_ONE) {
+        if (!o->id[0] && generated_id(o, err, errlen) != 0)
+            return -1;
+        memcpy(o->bots[0].id, o->id, sizeof o->id);
+    }
     return 0;
 }
 
@@ -519,12 +634,20 @@ void options_free(struct options *o)
         free(o->params[i].s);
     }
     free(o->params);
+    if (o->mode != MODE_ONE)
+        for (int i = 0; i < o->nbots; i++)
+            free((char *)o->bots[i].script);
+    free(o->bots);
+    o->bots = NULL;
+    o->nbots = 0;
     free(o->data_dir);
     free(o->channel);
+    free(o->market);
+    free(o->exchange);
     free(o->config);
     o->params = NULL;
     o->nparams = 0;
-    o->data_dir = o->channel = o->config = NULL;
+    o->data_dir = o->channel = o->market = o->exchange = o->config = NULL;
 }
 
 void options_push_params(const struct options *o, lua_State *L)

@@ -22,17 +22,34 @@ struct param {
     char *s;
 };
 
+/* stratrun SCRIPT [ARGS]: one bot, live. stratrun run A.lua[@ID] B.lua[@ID]...: several bots in one process,
+ * live. stratrun replay ...: several bots on a virtual clock over the market data. */
+enum mode { MODE_ONE, MODE_RUN, MODE_REPLAY };
+
+struct bot_spec {
+    const char *script;
+    char id[ID_MAX + 1];    /* "" until resolved */
+};
+
 struct options {
-    const char *script;     /* the strategy file; NULL with --help / --version */
+    enum mode mode;
+    struct bot_spec *bots;  /* every mode: the bots to run, in the scheduler's tie-breaking order */
+    int nbots;
+    int64_t from_ms, to_ms; /* replay: --from, --to (-1: the market's own span) */
+    const char *json_out;   /* replay: --json FILE */
+
+    const char *script;     /* MODE_ONE: the strategy file; NULL with --help / --version */
     int script_argc;        /* arguments after the script, passed to it as arg[1..] */
     char **script_argv;     /* script_argv[0] is the script itself */
     char **argv;            /* the whole command line, for arg[-n] */
     int argc;
 
     char *config;           /* the config file read, or NULL */
-    char id[ID_MAX + 1];    /* "" until resolved */
+    char id[ID_MAX + 1];    /* MODE_ONE: --id or the config's id; "" until resolved */
     char *data_dir;
     char *channel;          /* the channel backend URL ("local", "local:DIR", "memory") */
+    char *market;           /* the market data source ("sim:seed=42", "csv:PATH") */
+    char *exchange;         /* the paper exchange's settings: JSON text of the config's exchange table, or NULL */
     struct param *params;
     size_t nparams;
 
@@ -43,8 +60,9 @@ struct options {
  * present). Returns 0, or -1 with one line in err (a usage or config error: exit status 2). */
 int options_load(struct options *o, int argc, char **argv, char *err, size_t errlen);
 
-/* Resolves the data dir (creating it) and the bot ID (generating one and keeping it in the data dir when neither
- * --id nor the config names one). Returns 0, or -1 with one line in err. */
+/* Resolves the data dir (creating it) and the bot IDs (for one bot without --id or a config id: generated once
+ * and kept in the data dir; in run and replay: SCRIPT@ID, else the script's file name). Returns 0, or -1 with one
+ * line in err. */
 int options_resolve(struct options *o, char *err, size_t errlen);
 
 void options_free(struct options *o);

@@ -1,0 +1,558 @@
+/*
+ * market.c: market data for the paper exchange (candles from a CSV file or a seeded random walk), and the Lua
+ * module `market` that stdlib/exchange.lua builds tickers, depth and records from.
+ */
+#include "market.h"
+#include "api.h"
+#include "bot.h"
+#include "fsutil.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+struct market {
+    char *url;
+    struct candle *c;
+    long n, cap;
+    int64_t period;
+    int open_ended;             /* a live sim: grows with the clock */
+    /* the random walk, for sim */
+    uint64_t rng;
+    double sigma;               /* per-bar volatility of log returns */
+};
+
+/* ---- time ---- */
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    /* Howard Hinnant's algorithm: days since 1970-01-01 in the proleptic Gregorian calendar. */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int digits(const char **p, const char *end, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (*p >= end || !isdigit((unsigned char)**p))
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int market_parse_time(const char *s, size_t len, int64_t *ms)
+{
+    const char *p = s, *end = s + len;
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    while (end > p && isspace((unsigned char)end[-1]))
+        end--;
+    if (p == end)
+        return -1;
+    if (end - p < 10 || p[4] != '-') {     /* a number of milliseconds */
+        char buf[32], *e;
+        if (end - p >= (long)sizeof buf)
+            return -1;
+        memcpy(buf, p, (size_t)(end - p));
+        buf[end - p] = '\0';
+        errno = 0;
+        double v = strtod(buf, &e);
+        if (*e || errno || !isfinite(v) || v < 0 || v > 9e15)
+            return -1;
+        *ms = (int64_t)v;
+        return 0;
+    }
+    int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, fracdigits = 0;
+    if (digits(&p, end, 4, &y) || *p++ != '-' || digits(&p, end, 2, &mo) || *p++ != '-' || digits(&p, end, 2, &d))
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31)
+        return -1;
+    if (p < end && (*p == 'T' || *p == ' ')) {
+        p++;
+        if (digits(&p, end, 2, &h) || p >= end || *p++ != ':' || digits(&p, end, 2, &mi))
+            return -1;
+        if (p < end && *p == ':') {
+            p++;
+            if (digits(&p, end, 2, &sec))
+                return -1;
+            if (p < end && *p == '.') {
+                p++;
+                while (p < end && isdigit((unsigned char)*p)) {
+                    if (fracdigits < 3) {
+                        frac = frac * 10 + (*p - '0');
+                        fracdigits++;
+                    }
+                    p++;
+                }
+                while (fracdigits > 0 && fracdigits < 3) {
+                    frac *= 10;
+                    fracdigits++;
+                }
+            }
+        }
+        if (h > 23 || mi > 59 || sec > 60)
+            return -1;
+    }
+    int64_t offset = 0;
+    if (p < end && (*p == 'Z' || *p == 'z')) {
+        p++;
+    } else if (p < end && (*p == '+' || *p == '-')) {
+        int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+        if (digits(&p, end, 2, &oh))
+            return -1;
+        if (p < end && *p == ':')
+            p++;
+        if (p < end && digits(&p, end, 2, &om))
+            return -1;
+        offset = sign * (oh * 3600 + om * 60);
+    }
+    if (p != end)
+        return -1;
+    *ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - offset) * 1000 + frac;
+    return 0;
+}
+
+/* ---- the random walk ---- */
+
+static uint64_t next_u64(struct market *m)
+{
+    /* splitmix64: fast, and every seed gives a good stream */
+    uint64_t z = (m->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double uniform(struct market *m)
+{
+    return ((double)(next_u64(m) >> 11) + 0.5) / 9007199254740992.0;   /* (0, 1) */
+}
+
+static double gauss(struct market *m)
+{
+    /* Box-Muller; one value per call keeps the stream simple to reason about */
+    return sqrt(-2.0 * log(uniform(m))) * cos(6.283185307179586 * uniform(m));
+}
+
+static double tick(double price)
+{
+    return round(price * 100) / 100;
+}
+
+static int push_candle(struct market *m, const struct candle *c)
+{
+    if (m->n == m->cap) {
+        long cap = m->cap ? m->cap * 2 : 1024;
+        struct candle *nc = realloc(m->c, (size_t)cap * sizeof *nc);
+        if (!nc)
+            return -1;
+        m->c = nc;
+        m->cap = cap;
+    }
+    m->c[m->n++] = *c;
+    return 0;
+}
+
+/* Appends one bar of the walk: open at the previous close, a log-normal move, wicks, and a volume. */
+static int sim_bar(struct market *m, double first_price)
+{
+    struct candle c;
+    c.time = m->n ? m->c[m->n - 1].time + m->period : 0;
+    c.open = m->n ? m->c[m->n - 1].close : first_price;
+    c.close = tick(c.open * exp(m->sigma * gauss(m)));
+    c.high = tick(fmax(c.open, c.close) * exp(fabs(m->sigma * gauss(m)) * 0.5));
+    c.low = tick(fmin(c.open, c.close) * exp(-fabs(m->sigma * gauss(m)) * 0.5));
+    c.volume = round(10.0 * exp(0.5 * gauss(m)) * 1e4) / 1e4;
+    return push_candle(m, &c);
+}
+
+static int open_sim(struct market *m, const char *args, int64_t now_ms, char *err, size_t errlen)
+{
+    uint64_t seed = 42;
+    int64_t start = -1, bars = -1;
+    double price = 43000, vol = 0.03;
+    m->period = 60000;
+    for (const char *p = args; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        const char *eq = memchr(p, '=', n);
+        if (!eq) {
+            snprintf(err, errlen, "market '%s': expected key=value, got '%.*s'", m->url, (int)n, p);
+            return -1;
+        }
+        size_t kl = (size_t)(eq - p), vl = n - kl - 1;
+        char val[64];
+        if (vl >= sizeof val) {
+            snprintf(err, errlen, "market '%s': value too long", m->url);
+            return -1;
+        }
+        memcpy(val, eq + 1, vl);
+        val[vl] = '\0';
+        char *e = NULL;
+        errno = 0;
+        int ok = 1;
+        if (kl == 4 && !memcmp(p, "seed", 4))
+            seed = strtoull(val, &e, 10);
+        else if (kl == 4 && !memcmp(p, "bars", 4))
+            bars = strtoll(val, &e, 10), ok = bars > 0 && bars <= 50000000;
+        else if (kl == 6 && !memcmp(p, "period", 6))
+            m->period = strtoll(val, &e, 10), ok = m->period >= 1000;
+        else if (kl == 5 && !memcmp(p, "price", 5))
+            price = strtod(val, &e), ok = price > 0 && isfinite(price);
+        else if (kl == 3 && !memcmp(p, "vol", 3))
+            vol = strtod(val, &e), ok = vol >= 0 && vol < 10;
+        else if (kl == 5 && !memcmp(p, "start", 5)) {
+            ok = market_parse_time(val, vl, &start) == 0;
+            e = val + vl;
+        } else {
+            snprintf(err, errlen, "market '%s': unknown setting '%.*s' (allowed: seed, start, bars, period, price, vol)",
+                     m->url, (int)kl, p);
+            return -1;
+        }
+        if (!ok || errno || !e || *e) {
+            snprintf(err, errlen, "market '%s': invalid value for %.*s: '%s'", m->url, (int)kl, p, val);
+            return -1;
+        }
+        p += n + (comma ? 1 : 0);
+    }
+    m->rng = seed;
+    m->sigma = vol * sqrt((double)m->period / 86400000.0);
+    if (bars < 0) {
+        /* Open-ended: history of 1,000 bars before now, then it grows with the clock. */
+        m->open_ended = 1;
+        bars = 1000;
+        if (start < 0)
+            start = (now_ms / m->period - bars) * m->period;
+    } else if (start < 0) {
+        market_parse_time("2024-01-01", 10, &start);
+    }
+    for (int64_t i = 0; i < bars; i++)
+        if (sim_bar(m, price) != 0) {
+            snprintf(err, errlen, "market '%s': out of memory", m->url);
+            return -1;
+        }
+    for (long i = 0; i < m->n; i++)
+        m->c[i].time += start;
+    return 0;
+}
+
+/* ---- CSV ---- */
+
+static int open_csv(struct market *m, const char *path, char *err, size_t errlen)
+{
+    char *text;
+    size_t len;
+    char msg[300];
+    if (fs_read_all(path, (size_t)2 << 30, &text, &len, msg, sizeof msg) != 0) {
+        snprintf(err, errlen, "market: %s", msg);
+        return -1;
+    }
+    enum { T, O, H, L, C, V, NCOL };
+    static const char *const names[NCOL] = {"time", "open", "high", "low", "close", "volume"};
+    int col[NCOL], ncols = 0, rc = -1;
+    long line = 1;
+    char *p = text, *end = text + len;
+    /* the header: the six names, in any order, any case */
+    for (int i = 0; i < NCOL; i++)
+        col[i] = -1;
+    char *eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol)
+        eol = end;
+    for (char *f = p; f <= eol && f < end;) {
+        char *fe = f;
+        while (fe < eol && *fe != ',')
+            fe++;
+        char *a = f, *b = fe;
+        while (a < b && isspace((unsigned char)*a))
+            a++;
+        while (b > a && isspace((unsigned char)b[-1]))
+            b--;
+        for (int i = 0; i < NCOL; i++)
+            if ((size_t)(b - a) == strlen(names[i]) && strncasecmp(a, names[i], (size_t)(b - a)) == 0)
+                col[i] = ncols;
+        ncols++;
+        f = fe + 1;
+    }
+    for (int i = 0; i < NCOL; i++)
+        if (col[i] < 0) {
+            snprintf(err, errlen, "market %s:1: the header must name the columns time,open,high,low,close,volume "
+                     "(missing '%s')", path, names[i]);
+            goto out;
+        }
+    for (p = eol + 1; p < end; p = eol + 1) {
+        line++;
+        eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        char *a = p;
+        while (a < eol && isspace((unsigned char)*a))
+            a++;
+        if (a == eol)
+            continue;   /* blank line */
+        struct candle c;
+        double v[NCOL] = {0};
+        int field = 0;
+        for (char *f = p; f <= eol; field++) {
+            char *fe = f;
+            while (fe < eol && *fe != ',')
+                fe++;
+            for (int i = 0; i < NCOL; i++) {
+                if (col[i] != field)
+                    continue;
+                if (i == T) {
+                    int64_t t;
+                    if (market_parse_time(f, (size_t)(fe - f), &t) != 0) {
+                        snprintf(err, errlen, "market %s:%ld: time '%.*s' is neither milliseconds nor ISO 8601",
+                                 path, line, (int)(fe - f > 40 ? 40 : fe - f), f);
+                        goto out;
+                    }
+                    c.time = t;
+                } else {
+                    char num[64], *e;
+                    size_t nl = (size_t)(fe - f);
+                    if (nl >= sizeof num)
+                        nl = sizeof num - 1;
+                    memcpy(num, f, nl);
+                    num[nl] = '\0';
+                    v[i] = strtod(num, &e);
+                    while (*e && isspace((unsigned char)*e))
+                        e++;
+                    if (e == num || *e || !isfinite(v[i]) || v[i] < 0) {
+                        snprintf(err, errlen, "market %s:%ld: %s '%s' is not a non-negative number", path, line,
+                                 names[i], num);
+                        goto out;
+                    }
+                }
+            }
+            f = fe + 1;
+        }
+        if (field < ncols) {
+            snprintf(err, errlen, "market %s:%ld: %d fields, the header has %d", path, line, field, ncols);
+            goto out;
+        }
+        c.open = v[O], c.high = v[H], c.low = v[L], c.close = v[C], c.volume = v[V];
+        if (c.high < fmax(c.open, c.close) || c.low > fmin(c.open, c.close)) {
+            snprintf(err, errlen, "market %s:%ld: high/low do not contain open and close", path, line);
+            goto out;
+        }
+        if (m->n > 0 && c.time <= m->c[m->n - 1].time) {
+            snprintf(err, errlen, "market %s:%ld: time goes backwards or repeats", path, line);
+            goto out;
+        }
+        if (push_candle(m, &c) != 0) {
+            snprintf(err, errlen, "market %s: out of memory", path);
+            goto out;
+        }
+    }
+    if (m->n < 2) {
+        snprintf(err, errlen, "market %s: needs at least two candles", path);
+        goto out;
+    }
+    /* The period: the smallest gap between two candles (gaps in the data are allowed). */
+    m->period = INT64_MAX;
+    for (long i = 1; i < m->n; i++)
+        if (m->c[i].time - m->c[i - 1].time < m->period)
+            m->period = m->c[i].time - m->c[i - 1].time;
+    rc = 0;
+out:
+    free(text);
+    return rc;
+}
+
+struct market *market_open(const char *url, int64_t now_ms, char *err, size_t errlen)
+{
+    struct market *m = calloc(1, sizeof *m);
+    if (!m || !(m->url = strdup(url))) {
+        free(m);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    size_t n = strlen(url);
+    int rc;
+    if (strncmp(url, "sim:", 4) == 0 || strcmp(url, "sim") == 0)
+        rc = open_sim(m, url[3] ? url + 4 : "", now_ms, err, errlen);
+    else if (strncmp(url, "csv:", 4) == 0)
+        rc = open_csv(m, url + 4, err, errlen);
+    else if (n > 4 && strcmp(url + n - 4, ".csv") == 0)
+        rc = open_csv(m, url, err, errlen);
+    else {
+        snprintf(err, errlen, "unknown market '%s' (allowed: sim:seed=N,..., csv:PATH, PATH.csv)", url);
+        rc = -1;
+    }
+    if (rc != 0) {
+        market_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void market_free(struct market *m)
+{
+    if (!m)
+        return;
+    free(m->c);
+    free(m->url);
+    free(m);
+}
+
+void market_span(const struct market *m, int64_t *first_close_ms, int64_t *last_close_ms)
+{
+    *first_close_ms = m->c[0].time + m->period;
+    *last_close_ms = m->open_ended ? INT64_MAX : m->c[m->n - 1].time + m->period;
+}
+
+long market_at(struct market *m, int64_t t_ms)
+{
+    if (m->open_ended)
+        while (m->c[m->n - 1].time + m->period <= t_ms)
+            if (sim_bar(m, 0) != 0)
+                break;
+    /* The last candle with time + period <= t: a binary search (CSV data may have gaps). */
+    long lo = 0, hi = m->n - 1, found = -1;
+    while (lo <= hi) {
+        long mid = lo + (hi - lo) / 2;
+        if (m->c[mid].time + m->period <= t_ms) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return found;
+}
+
+const struct candle *market_candle(const struct market *m, long i)
+{
+    return i >= 0 && i < m->n ? &m->c[i] : NULL;
+}
+
+long market_count(const struct market *m)
+{
+    return m->n;
+}
+
+int64_t market_period(const struct market *m)
+{
+    return m->period;
+}
+
+const char *market_url(const struct market *m)
+{
+    return m->url;
+}
+
+/* ---- the Lua module: primitives for stdlib/exchange.lua (indices are 1-based there) ---- */
+
+static struct market *checkmarket(lua_State *L)
+{
+    struct market *m = bot_of(L)->market;
+    if (!m)
+        luaL_error(L, "no market data: set market in the config or --market");
+    return m;
+}
+
+/* market.at(ms) -> index of the latest closed candle, or nil */
+static int m_at(lua_State *L)
+{
+    long i = market_at(checkmarket(L), (int64_t)luaL_checkinteger(L, 1));
+    if (i < 0)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, i + 1);
+    return 1;
+}
+
+/* market.candle(i) -> time, open, high, low, close, volume */
+static int m_candle(lua_State *L)
+{
+    const struct candle *c = market_candle(checkmarket(L), (long)luaL_checkinteger(L, 1) - 1);
+    if (!c)
+        return 0;
+    lua_pushinteger(L, c->time);
+    lua_pushnumber(L, c->open);
+    lua_pushnumber(L, c->high);
+    lua_pushnumber(L, c->low);
+    lua_pushnumber(L, c->close);
+    lua_pushnumber(L, c->volume);
+    return 6;
+}
+
+/* market.records(i, n) -> array of the n records ending at candle i, oldest first, each a fresh
+ * {Time, Open, High, Low, Close, Volume} */
+static int m_records(lua_State *L)
+{
+    struct market *m = checkmarket(L);
+    long last = (long)luaL_checkinteger(L, 1) - 1;
+    lua_Integer n = luaL_checkinteger(L, 2);
+    if (last >= m->n)
+        last = m->n - 1;
+    long first = n < 1 ? last + 1 : (long)(last + 1 - (n > last + 1 ? last + 1 : n));
+    lua_createtable(L, (int)(last - first + 1), 0);
+    for (long i = first, k = 1; i <= last; i++, k++) {
+        const struct candle *c = &m->c[i];
+        lua_createtable(L, 0, 6);
+        lua_pushinteger(L, c->time);
+        lua_setfield(L, -2, "Time");
+        lua_pushnumber(L, c->open);
+        lua_setfield(L, -2, "Open");
+        lua_pushnumber(L, c->high);
+        lua_setfield(L, -2, "High");
+        lua_pushnumber(L, c->low);
+        lua_setfield(L, -2, "Low");
+        lua_pushnumber(L, c->close);
+        lua_setfield(L, -2, "Close");
+        lua_pushnumber(L, c->volume);
+        lua_setfield(L, -2, "Volume");
+        lua_rawseti(L, -2, k);
+    }
+    return 1;
+}
+
+/* market.info() -> {url, count, period, first_close, last_close (nil when open-ended)} */
+static int m_info(lua_State *L)
+{
+    struct market *m = checkmarket(L);
+    int64_t first, last;
+    market_span(m, &first, &last);
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, m->url);
+    lua_setfield(L, -2, "url");
+    lua_pushinteger(L, m->n);
+    lua_setfield(L, -2, "count");
+    lua_pushinteger(L, m->period);
+    lua_setfield(L, -2, "period");
+    lua_pushinteger(L, first);
+    lua_setfield(L, -2, "first_close");
+    if (last != INT64_MAX) {
+        lua_pushinteger(L, last);
+        lua_setfield(L, -2, "last_close");
+    }
+    return 1;
+}
+
+static const luaL_Reg funcs[] = {
+    {"at", m_at},
+    {"candle", m_candle},
+    {"info", m_info},
+    {"records", m_records},
+    {NULL, NULL}
+};
+
+int luaopen_market(lua_State *L)
+{
+    luaL_newlib(L, funcs);
+    return 1;
+}

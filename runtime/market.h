@@ -1,0 +1,44 @@
+/*
+ * market.h: the market data a paper exchange trades on: candles from a CSV file or from a seeded random walk.
+ * One per process, shared read-only by every bot (in a replay all bots see the same market).
+ *
+ * Candle i covers [time_i, time_i + period). At a moment t the market shows the latest candle that has closed
+ * (time_i + period <= t): strategies never see a candle before its end, so a replay cannot look ahead.
+ */
+#ifndef STRATRUN_MARKET_H
+#define STRATRUN_MARKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lua.h>
+
+struct candle {
+    int64_t time;           /* bar start, ms since the epoch */
+    double open, high, low, close, volume;
+};
+
+struct market;
+
+/* url: "sim:seed=42[,start=T][,bars=N][,period=MS][,price=P][,vol=V]" (T in ms or ISO 8601; vol is the daily
+ * volatility, default 0.03), "csv:PATH", or a PATH ending in .csv. Without bars, a sim market is open-ended: it
+ * starts 1,000 bars before now_ms and grows as the clock moves (live demos). Returns NULL with one line in err. */
+struct market *market_open(const char *url, int64_t now_ms, char *err, size_t errlen);
+void market_free(struct market *m);
+
+/* The span a replay covers: the close of the first candle and the close of the last one (INT64_MAX when open-ended). */
+void market_span(const struct market *m, int64_t *first_close_ms, int64_t *last_close_ms);
+
+/* The index of the latest candle closed at t_ms, or -1 when none has. Grows an open-ended market up to t_ms. */
+long market_at(struct market *m, int64_t t_ms);
+
+/* Candle i (0 <= i < market_count), or NULL. */
+const struct candle *market_candle(const struct market *m, long i);
+long market_count(const struct market *m);
+int64_t market_period(const struct market *m);
+const char *market_url(const struct market *m);
+
+/* Parses "2024-01-01", "2024-01-01T00:00:00Z", "2024-01-01 00:00:00.250+02:00" or a number of ms. UTC unless an
+ * offset is given. Returns 0 and sets *ms, or -1. */
+int market_parse_time(const char *s, size_t len, int64_t *ms);
+
+#endif

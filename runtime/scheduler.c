@@ -1,0 +1,101 @@
+/*
+ * scheduler.c: runs the bots of a process: earliest wake time first, on the real clock or on a virtual one.
+ */
+#include "scheduler.h"
+#include "bot.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <time.h>
+
+static int64_t real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void progress(struct sched *s, int *shown)
+{
+    int pct = s->end_ns > s->start_ns ? (int)((s->now_ns - s->start_ns) * 100 / (s->end_ns - s->start_ns)) : 100;
+    if (pct > 100)
+        pct = 100;
+    if (pct == *shown)
+        return;
+    *shown = pct;
+    char bar[41];
+    for (int i = 0; i < 40; i++)
+        bar[i] = i < pct * 40 / 100 ? '#' : '.';
+    bar[40] = '\0';
+    time_t t = (time_t)(s->now_ns / 1000000000);
+    struct tm tm;
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
+    fprintf(stderr, "\rreplay [%s] %3d%% %s UTC", bar, pct, when);
+    fflush(stderr);
+}
+
+int sched_run(struct sched *s)
+{
+    int64_t now = s->virtual_ ? s->start_ns : real_ns();
+    s->now_ns = now;
+    for (int i = 0; i < s->nbots; i++) {
+        bot_start(s->bots[i]);
+        s->bots[i]->wake_ns = now;
+    }
+    int ending = 0, stopped = 0, shown = -1;
+    for (;;) {
+        int sig = bot_signal_received();
+        if (sig && !stopped) {
+            /* Every bot ends: onexit runs, and a signal no longer interrupts it. */
+            stopped = 1;
+            bot_signal_disarm();
+            for (int i = 0; i < s->nbots; i++) {
+                bot_stop(s->bots[i], 128 + sig);
+                s->bots[i]->wake_ns = s->virtual_ ? s->now_ns : real_ns();
+            }
+        }
+        struct bot *next = NULL;
+        for (int i = 0; i < s->nbots; i++)
+            if (s->bots[i]->phase != PHASE_DONE && (!next || s->bots[i]->wake_ns < next->wake_ns))
+                next = s->bots[i];
+        if (!next)
+            break;
+        if (s->virtual_) {
+            if (!ending && next->wake_ns > s->end_ns) {
+                /* The market data is over: every bot's onexit runs at its end. */
+                ending = 1;
+                if (s->now_ns < s->end_ns)
+                    s->now_ns = s->end_ns;
+                for (int i = 0; i < s->nbots; i++) {
+                    bot_stop(s->bots[i], s->bots[i]->status);
+                    s->bots[i]->wake_ns = s->now_ns;
+                }
+                continue;
+            }
+            if (next->wake_ns > s->now_ns)
+                s->now_ns = next->wake_ns;
+            if (s->progress)
+                progress(s, &shown);
+        } else {
+            int64_t wait = next->wake_ns - real_ns();
+            if (wait > 0) {
+                /* The signal pipe turns readable when a signal arrives, even one that came just before ppoll. */
+                struct timespec ts = {(time_t)(wait / 1000000000), (long)(wait % 1000000000)};
+                struct pollfd p = {bot_signal_fd(), POLLIN, 0};
+                ppoll(&p, p.fd >= 0 ? 1 : 0, &ts, NULL);
+                continue;
+            }
+        }
+        s->steps++;
+        bot_step(next);
+    }
+    if (s->progress && shown >= 0)
+        fprintf(stderr, "\r%70s\r", "");
+    if (stopped)
+        return 128 + bot_signal_received();
+    for (int i = 0; i < s->nbots; i++)
+        if (s->bots[i]->status)
+            return s->bots[i]->status;
+    return 0;
+}

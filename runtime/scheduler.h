@@ -1,0 +1,29 @@
+/*
+ * scheduler.h: the scheduler that runs one or several bots in one process. Each bot's lifecycle runs in coroutines
+ * that Sleep yields; the scheduler always resumes the bot whose wake time is earliest (ties: the order the bots
+ * were given). Live, it waits on the real clock; in a replay the clock is virtual: it jumps to the next wake time,
+ * so a year of minutes replays in seconds, and the same inputs replay the same way every time.
+ */
+#ifndef STRATRUN_SCHEDULER_H
+#define STRATRUN_SCHEDULER_H
+
+#include <stdint.h>
+
+struct bot;
+
+struct sched {
+    int virtual_;           /* a replay: the clock is now_ns */
+    int64_t now_ns;         /* replay: the virtual clock */
+    int64_t start_ns;       /* replay: where the clock starts */
+    int64_t end_ns;         /* replay: when the market data ends (or --to): bots are stopped there */
+    struct bot **bots;
+    int nbots;
+    int progress;           /* replay: draw a progress bar on stderr */
+    long steps;             /* bot resumptions so far: the bench's "bot-iterations" */
+};
+
+/* Starts every bot and runs them until all are done. Returns the exit status: 128+N after signal N, else the
+ * first non-zero status of a bot in order, else 0. */
+int sched_run(struct sched *s);
+
+#endif
