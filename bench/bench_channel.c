@@ -151,9 +151,26 @@ static void calls(const char *dir, struct engine *e, const char *label, size_t n
             usleep(1000);
         }
         struct figures g = time_calls(L, "GetOwn", NULL, n);
-        row("SetChannelData(state)", s, "us", 1000);
+        row("SetChannelData(state), back to back", s, "us", 1000);
         row("GetChannelData(id), cached state", g, "us", 1000);
-        printf("  ratios: SetChannelData / cjson encode %.2f   GetChannelData / cjson decode %.2f\n",
+        /* The usual loop: publish, then sleep. Only SetChannelData is timed; Sleep wakes the engine thread. */
+        size_t m = n / 40;
+        int64_t *v = malloc(m * sizeof *v);
+        for (size_t i = 0; i < m; i++) {
+            lua_getglobal(L, "SetChannelData");
+            lua_getglobal(L, "state");
+            int64_t t0 = now_ns();
+            lua_call(L, 1, 0);
+            v[i] = now_ns() - t0;
+            lua_getglobal(L, "Sleep");
+            lua_pushinteger(L, 1);
+            lua_call(L, 1, 0);
+        }
+        struct figures sl = summarize(v, m);
+        free(v);
+        row("SetChannelData(state), then Sleep(1) (the usual loop)", sl, "us", 1000);
+        s = sl.median > s.median ? sl : s;
+        printf("  ratios: SetChannelData (the slower of the two) / cjson encode %.2f   GetChannelData / cjson decode %.2f\n",
                s.median / ce.median, g.median / cd.median);
     } else {
         lua_settop(L, 0);
@@ -375,7 +392,9 @@ static void propagation(const char *dir, int n, int nsubs)
         lua_getglobal(L, "SetChannelData");
         lua_getglobal(L, "state");
         lua_call(L, 1, 0);
-        usleep(1000);
+        lua_getglobal(L, "Sleep");
+        lua_pushinteger(L, 1);
+        lua_call(L, 1, 0);
     }
     run_lua(L, "SetChannelData({final = true})");
     for (int s = 0; s < nsubs; s++) {

@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #define HEADER_MAX 80
+/* Renames into the folder (every publish), and the folder itself going away. */
+#define WATCH_MASK (IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF)
 #define FILE_MAX (HEADER_MAX + CHAN_MAX)
 
 struct sub {
@@ -39,6 +41,7 @@ struct sub {
 struct local {
     char dir[PATH_MAX];
     int ino;
+    int watch;                  /* -1 while the folder is gone: retried every second */
     const struct backend_host *host;
     int write_failing;
     struct sub *subs;
@@ -86,7 +89,7 @@ static void *local_open(const char *arg, const char *data_dir, const struct back
     if (fs_mkdirs(l->dir, err, errlen) != 0)
         goto fail;
     l->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (l->ino < 0 || inotify_add_watch(l->ino, l->dir, IN_MOVED_TO) < 0) {
+    if (l->ino < 0 || (l->watch = inotify_add_watch(l->ino, l->dir, WATCH_MASK)) < 0) {
         snprintf(err, errlen, "cannot watch channel folder %s: %s", l->dir, strerror(errno));
         goto fail;
     }
@@ -115,6 +118,11 @@ static void warn_once(struct local *l, const char *id, const char *why)
     if (s)
         s->warned = 1;
     log_thread_warning("channel %s: skipped %s/%s: %s", id, l->dir, id, why);
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 /* Parses a decimal int64 ending at a space; advances *p past the space. */
@@ -165,12 +173,19 @@ static int read_state(struct local *l, const char *id, char *buf, const char **j
     if (!why && (parse_i64(&p, end, seq) || parse_i64(&p, end, published) || parse_i64(&p, end, &flen)))
         why = "malformed header";
     if (!why) {
-        char *e;
-        unsigned long c = strtoul(p, &e, 16);
-        if (e != p + 8 || *e != '\n')
+        /* Eight hex digits and a newline, read within the bytes the file had. */
+        uint32_t c = 0;
+        int k = 0;
+        for (; k < 8 && p + k < end; k++) {
+            int d = hexval(p[k]);
+            if (d < 0)
+                break;
+            c = c << 4 | (uint32_t)d;
+        }
+        if (k != 8 || p + 8 >= end || p[8] != '\n')
             why = "malformed header";
-        crc = (int64_t)c;
-        p = e + 1;
+        crc = c;
+        p += 9;
     }
     if (!why && (flen > CHAN_MAX || end - p != flen))
         why = "truncated or padded: its length does not match its header";
@@ -222,9 +237,19 @@ static void local_subscribe(void *be, const char *id)
     deliver_file(l, id);
 }
 
+static int local_timeout(void *be)
+{
+    return ((struct local *)be)->watch < 0 ? 1000 : -1;
+}
+
 static void local_service(void *be)
 {
     struct local *l = be;
+    if (l->watch < 0 && (l->watch = inotify_add_watch(l->ino, l->dir, WATCH_MASK)) >= 0) {
+        log_thread_warning("channel folder %s is back; following it again", l->dir);
+        for (size_t i = 0; i < l->nsubs; i++)
+            deliver_file(l, l->subs[i].id);
+    }
     char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
     for (;;) {
         ssize_t n = read(l->ino, buf, sizeof buf);
@@ -237,6 +262,14 @@ static void local_service(void *be)
                 /* Events were lost: read every followed channel again. */
                 for (size_t i = 0; i < l->nsubs; i++)
                     deliver_file(l, l->subs[i].id);
+                continue;
+            }
+            if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) && l->watch >= 0) {
+                /* The folder was removed or moved: watch its path again once it is back (local_timeout). */
+                log_thread_warning("channel folder %s was removed or moved; following resumes when it is back",
+                                   l->dir);
+                inotify_rm_watch(l->ino, l->watch);
+                l->watch = -1;
                 continue;
             }
             if (ev->len == 0 || ev->name[0] == '.' || id_check(ev->name, strlen(ev->name)))
@@ -289,7 +322,7 @@ const struct backend_ops backend_local = {
     .inline_delivery = 0,
     .open = local_open,
     .fd = local_fd,
-    .timeout_ms = NULL,
+    .timeout_ms = local_timeout,
     .service = local_service,
     .publish = local_publish,
     .subscribe = local_subscribe,

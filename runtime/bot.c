@@ -32,7 +32,8 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     lua_sethook(L, NULL, 0, 0);
-    bot_interrupted(L);
+    if (bot_of(L)->phase <= PHASE_MAIN)     /* onexit and onerror run to their end */
+        bot_interrupted(L);
 }
 
 static void on_signal(int sig)
@@ -109,6 +110,15 @@ static void push_config(lua_State *L, const struct options *o, const char *id)
     lua_pop(L, 1);
 }
 
+/* Opens the runtime API in a new state, under lua_pcall: (options) */
+static int open_runtime(lua_State *L)
+{
+    const struct options *opt = lua_touserdata(L, 1);
+    push_config(L, opt, bot_of(L)->id);
+    api_open(L);
+    return 0;
+}
+
 struct bot *bot_new(const struct options *opt, const struct bot_spec *spec, struct engine *engine,
                     struct market *market, struct sched *sched, char *err, size_t errlen)
 {
@@ -154,6 +164,7 @@ struct bot *bot_new(const struct options *opt, const struct bot_spec *spec, stru
         snprintf(err, errlen, "cannot open log %s: %s", path, strerror(errno));
         goto fail;
     }
+    log_attach(b->log_fd);
 
     b->L = luaL_newstate();
     if (!b->L) {
@@ -161,8 +172,12 @@ struct bot *bot_new(const struct options *opt, const struct bot_spec *spec, stru
         goto fail;
     }
     *(struct bot **)lua_getextraspace(b->L) = b;
-    push_config(b->L, opt, b->id);
-    api_open(b->L);
+    lua_pushcfunction(b->L, open_runtime);
+    lua_pushlightuserdata(b->L, (void *)opt);
+    if (lua_pcall(b->L, 1, 0, 0) != LUA_OK) {
+        snprintf(err, errlen, "cannot start the runtime: %s", lua_tostring(b->L, -1));
+        goto fail;
+    }
     /* The store and the channel were opened by their modules; they report failures (a corrupt store) here. */
     lua_getfield(b->L, LUA_REGISTRYINDEX, "stratrun.openerror");
     if (lua_isstring(b->L, -1)) {
@@ -183,8 +198,10 @@ void bot_free(struct bot *b)
         return;
     if (b->L)
         lua_close(b->L);
-    if (b->log_fd >= 0)
+    if (b->log_fd >= 0) {
+        log_detach(b->log_fd);
         close(b->log_fd);
+    }
     if (b->lock_fd >= 0)
         close(b->lock_fd);
     free(b->panel);

@@ -4,6 +4,7 @@
 #include "api.h"
 #include "bot.h"
 #include "clock.h"
+#include "engine.h"
 #include "scheduler.h"
 
 #include <errno.h>
@@ -30,7 +31,7 @@ static int f_Sleep(lua_State *L)
     double ms = luaL_checknumber(L, 1);
     luaL_argcheck(L, ms >= 0 && ms <= 1e12, 1, "ms must be between 0 and 1e12");
     struct bot *b = bot_of(L);
-    if (bot_signal())
+    if (bot_signal() && b->phase <= PHASE_MAIN)
         return bot_interrupted(L);
     if (b->sched && L == b->co && lua_isyieldable(L)) {
         b->wake_ns = clock_now_ns(b) + (int64_t)(ms * 1e6);
@@ -39,7 +40,9 @@ static int f_Sleep(lua_State *L)
     if (b->sched && b->sched->virtual_)
         return luaL_error(L, "Sleep: in a replay, call Sleep from the strategy's own functions, not inside a "
                           "coroutine or a callback such as a table.sort comparator (the clock cannot move there)");
-    /* Not under the scheduler (or inside a coroutine of the strategy's own): block this thread. */
+    /* Not under the scheduler (or inside a coroutine of the strategy's own): block this thread. What it
+     * published goes out now (see engine_kick). */
+    engine_kick(b->engine);
     struct timespec now, end;
     clock_gettime(CLOCK_MONOTONIC, &end);
     double whole = floor(ms / 1000);
@@ -50,7 +53,7 @@ static int f_Sleep(lua_State *L)
         end.tv_nsec -= 1000000000;
     }
     for (;;) {
-        if (bot_signal())
+        if (bot_signal() && b->phase <= PHASE_MAIN)
             return bot_interrupted(L);
         clock_gettime(CLOCK_MONOTONIC, &now);
         struct timespec left = {end.tv_sec - now.tv_sec, end.tv_nsec - now.tv_nsec};

@@ -33,7 +33,9 @@ struct chan_out {               /* a channel this process publishes */
 
 struct chan_entry {
     struct chan_entry *next;    /* hash chain */
-    struct chan_entry *all;     /* every entry, for the thread's scans */
+    struct chan_entry *all;     /* every entry, for close and retries */
+    struct chan_entry *qnext;   /* the work queue */
+    int queued;
     uint32_t hash;
     int follow;                 /* some bot reads it */
     int announced;              /* the backend was told to follow it */
@@ -52,8 +54,9 @@ struct engine {
     int has_thread, thread_done;
     int wake_fd;
     atomic_int wake_pending;    /* a wake-up is already on its way: skip the syscall */
+    atomic_int kick;            /* work was queued and the thread not yet woken for it (engine_kick) */
     int stop;
-    int pending_work;           /* new subscriptions or dirty outputs since the thread last looked */
+    struct chan_entry *qhead, *qtail;   /* entries with a new subscription or a state to write */
 
     struct chan_entry **buckets;
     size_t nbuckets, count;
@@ -86,6 +89,20 @@ static struct chan_entry *find(struct engine *e, const char *id, uint32_t h)
         if (c->hash == h && strcmp(c->id, id) == 0)
             return c;
     return NULL;
+}
+
+/* Queues c for the thread, once. Under the lock. */
+static void enqueue(struct engine *e, struct chan_entry *c)
+{
+    if (c->queued)
+        return;
+    c->queued = 1;
+    c->qnext = NULL;
+    if (e->qtail)
+        e->qtail->qnext = c;
+    else
+        e->qhead = c;
+    e->qtail = c;
 }
 
 static void grow(struct engine *e)
@@ -147,55 +164,68 @@ static int host_wanted(void *ctx, const char *id)
 
 /* ---- the background thread ---- */
 
-/* One pass: announce new subscriptions, write dirty outputs. Returns 1 if anything is still pending. */
+/* Works through the queue: announces new subscriptions, writes the newest state of each dirty output. Returns 1
+ * if a write failed (it stays dirty and is tried again after a pause). */
 static int drain(struct engine *e)
 {
     char id[ID_MAX + 1];
     struct chan_out o;
+    int failed = 0;
     for (;;) {
-        int have = 0, sub = 0;
         pthread_mutex_lock(&e->mu);
-        e->pending_work = 0;
-        for (struct chan_entry *c = e->all; c && !have; c = c->all) {
-            if (c->follow && !c->announced) {
-                c->announced = 1;
-                sub = have = 1;
-                memcpy(id, c->id, sizeof id);
-            } else if (c->out && c->out->dirty) {
-                if (!c->out->based) {
-                    /* Learn the stored seq first (outside the lock), then come back for this channel. */
-                    memcpy(id, c->id, sizeof id);
-                    pthread_mutex_unlock(&e->mu);
-                    int64_t stored = e->ops->stored_seq ? e->ops->stored_seq(e->be, id) : 0;
-                    pthread_mutex_lock(&e->mu);
-                    c->out->based = 1;
-                    if (stored >= c->out->seq) {
-                        c->out->seq = stored + 1;
-                        if (c->out->last_seq < c->out->seq)
-                            c->out->last_seq = c->out->seq;
-                    }
-                }
-                c->out->dirty = 0;
-                o = *c->out;
-                memcpy(id, c->id, sizeof id);
-                have = 1;
-            }
+        struct chan_entry *c = e->qhead;
+        if (!c) {
+            pthread_mutex_unlock(&e->mu);
+            return failed;
         }
+        e->qhead = c->qnext;
+        if (!e->qhead)
+            e->qtail = NULL;
+        c->queued = 0;
+        int sub = c->follow && !c->announced;
+        c->announced |= sub;
+        int pub = c->out && c->out->dirty;
+        int based = pub && c->out->based;
+        memcpy(id, c->id, sizeof id);
         pthread_mutex_unlock(&e->mu);
-        if (!have)
-            return 0;
+
         if (sub)
             e->ops->subscribe(e->be, id);
-        else if (e->ops->publish(e->be, id, o.data, o.len, o.seq, o.published) != 0) {
-            /* Keep it for the next pass unless a newer state replaced it meanwhile. */
+        if (!pub)
+            continue;
+        /* Entries live as long as the engine, so c stays valid outside the lock. */
+        int64_t stored = !based && e->ops->stored_seq ? e->ops->stored_seq(e->be, id) : 0;
+        pthread_mutex_lock(&e->mu);
+        if (!based) {
+            /* A restarted publisher continues above what the backend holds, whatever its clock says. */
+            c->out->based = 1;
+            if (stored >= c->out->seq)
+                c->out->seq = stored + 1;
+            if (c->out->last_seq < c->out->seq)
+                c->out->last_seq = c->out->seq;
+        }
+        c->out->dirty = 0;
+        o = *c->out;
+        pthread_mutex_unlock(&e->mu);
+        if (e->ops->publish(e->be, id, o.data, o.len, o.seq, o.published) != 0) {
+            /* Kept for a retry unless a newer state replaced it meanwhile (that one is queued already). */
             pthread_mutex_lock(&e->mu);
-            struct chan_entry *c = find(e, id, hash_id(id));
-            if (c && c->out && c->out->seq == o.seq)
+            if (c->out->seq == o.seq)
                 c->out->dirty = 1;
             pthread_mutex_unlock(&e->mu);
-            return 1;
+            failed = 1;
         }
     }
+}
+
+/* After a pause: queues every output still dirty. */
+static void requeue_dirty(struct engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    for (struct chan_entry *c = e->all; c; c = c->all)
+        if (c->out && c->out->dirty)
+            enqueue(e, c);
+    pthread_mutex_unlock(&e->mu);
 }
 
 static void *engine_main(void *arg)
@@ -217,9 +247,11 @@ static void *engine_main(void *arg)
         }
         if (n == 0 || (n > 0 && p[1].fd >= 0 && p[1].revents))
             e->ops->service(e->be);
+        if (retry && n == 0)
+            requeue_dirty(e);
         retry = drain(e);
         pthread_mutex_lock(&e->mu);
-        int stop = e->stop && !e->pending_work;
+        int stop = e->stop && !e->qhead;
         pthread_mutex_unlock(&e->mu);
         if (stop && !retry)
             break;
@@ -227,6 +259,7 @@ static void *engine_main(void *arg)
             /* Stopping with a write that keeps failing: engine_close gives up at its deadline. */
             struct timespec ts = {0, 10 * 1000000};
             nanosleep(&ts, NULL);
+            requeue_dirty(e);
         }
     }
     pthread_mutex_lock(&e->mu);
@@ -280,14 +313,8 @@ struct engine *engine_open_backend(const struct backend_ops *ops, const char *ar
     e->be = ops->open(arg, data_dir, &e->host, err, errlen);
     if (!e->be)
         goto fail;
-    if (!open_engine) {
-        static int registered;
-        if (!registered++)
-            atexit(close_at_exit);
-        open_engine = e;
-    }
     if (ops->inline_delivery)
-        return e;
+        goto opened;
     e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (e->wake_fd < 0) {
         snprintf(err, errlen, "cannot create the channel engine's eventfd: %s", strerror(errno));
@@ -304,6 +331,13 @@ struct engine *engine_open_backend(const struct backend_ops *ops, const char *ar
         goto fail;
     }
     e->has_thread = 1;
+opened:
+    if (!open_engine) {
+        static int registered;
+        if (!registered++)
+            atexit(close_at_exit);
+        open_engine = e;
+    }
     return e;
 fail:
     if (e->be)
@@ -392,12 +426,12 @@ struct chan_entry *engine_channel(struct engine *e, const char *id, int follow)
             if (c->out && c->out->len)
                 store_locked(c, c->out->data, c->out->len, c->out->seq, c->out->published);
         } else {
-            e->pending_work = 1;
+            enqueue(e, c);
         }
     }
     pthread_mutex_unlock(&e->mu);
     if (announce && !e->ops->inline_delivery)
-        wake(e);
+        atomic_store(&e->kick, 1);
     return c;
 }
 
@@ -421,12 +455,20 @@ int64_t engine_publish(struct engine *e, struct chan_entry *c, const char *json,
             store_locked(c, json, len, seq, o->published);
     } else {
         o->dirty = 1;
-        e->pending_work = 1;
+        enqueue(e, c);
     }
     pthread_mutex_unlock(&e->mu);
-    if (!e->ops->inline_delivery)
-        wake(e);
+    /* Waking the thread costs a syscall and a context switch: it is left to engine_kick (the strategy is about
+     * to sleep), unless a previous state is still waiting for it. */
+    if (!e->ops->inline_delivery && atomic_exchange(&e->kick, 1))
+        engine_kick(e);
     return seq;
+}
+
+void engine_kick(struct engine *e)
+{
+    if (e && atomic_exchange(&e->kick, 0))
+        wake(e);
 }
 
 int64_t engine_seq(const struct chan_entry *c)

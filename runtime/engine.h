@@ -39,8 +39,13 @@ struct chan_entry *engine_channel(struct engine *e, const char *id, int follow);
 
 /* Makes json (len <= CHAN_MAX, already valid) the latest state of channel c and returns its seq: the larger of
  * the previous seq + 1 and now_us. Coalesces: if the background thread has not written the previous state yet,
- * only this one is written. */
+ * only this one is written. The thread is woken by the next engine_kick, or by the next publish. */
 int64_t engine_publish(struct engine *e, struct chan_entry *c, const char *json, size_t len, int64_t now_us);
+
+/* Wakes the background thread if work was queued since the last kick. The strategy's thread calls it before it
+ * waits (Sleep, the scheduler), so the wake-up's syscall and context switch fall where the strategy idles anyway,
+ * not inside SetChannelData. Anything that blocks the strategy's thread must call it first. */
+void engine_kick(struct engine *e);
 
 /* The seq of c's newest state, without taking the lock. */
 int64_t engine_seq(const struct chan_entry *c);

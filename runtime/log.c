@@ -13,6 +13,7 @@
 #include "log.h"
 #include "scheduler.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,35 @@ void log_printf(struct bot *b, enum log_level level, const char *fmt, ...)
     log_write(b, level, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+/* The log files of the process's bots: warnings from the engine thread go to each of them. */
+static pthread_mutex_t files_mu = PTHREAD_MUTEX_INITIALIZER;
+static int *files;
+static size_t nfiles;
+
+void log_attach(int fd)
+{
+    pthread_mutex_lock(&files_mu);
+    int *nf = realloc(files, (nfiles + 1) * sizeof *nf);
+    if (nf) {
+        files = nf;
+        files[nfiles++] = fd;
+    }
+    pthread_mutex_unlock(&files_mu);
+}
+
+void log_detach(int fd)
+{
+    pthread_mutex_lock(&files_mu);
+    for (size_t i = 0; i < nfiles; i++)
+        if (files[i] == fd)
+            files[i] = files[--nfiles];
+    if (nfiles == 0) {
+        free(files);
+        files = NULL;
+    }
+    pthread_mutex_unlock(&files_mu);
+}
+
 void log_thread_warning(const char *fmt, ...)
 {
     char buf[1024];
@@ -120,7 +150,11 @@ void log_thread_warning(const char *fmt, ...)
         return;
     n += (size_t)m < sizeof buf - n - 1 ? (size_t)m : sizeof buf - n - 2;
     buf[n++] = '\n';
-    if (write(STDERR_FILENO, buf, n) < 0) { /* nowhere else to say it */ }
+    if (write(STDERR_FILENO, buf, n) < 0) { /* the log files below may still take it */ }
+    pthread_mutex_lock(&files_mu);
+    for (size_t i = 0; i < nfiles; i++)
+        if (write(files[i], buf, n) < 0) { /* a full disk must not stop the engine */ }
+    pthread_mutex_unlock(&files_mu);
 }
 
 void log_panel_clear(void)

@@ -17,8 +17,11 @@ void log_write(struct bot *b, enum log_level level, const char *msg, size_t len)
 /* printf-style log_write. */
 void log_printf(struct bot *b, enum log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* The same line format for threads that have no bot (the channel engine): stderr only. */
+/* The same line format for threads that have no bot (the channel engine): to stderr and to the log file of every
+ * bot of the process (log_attach). Safe from any thread. */
 void log_thread_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_attach(int fd);
+void log_detach(int fd);
 
 /* Clears the status panel from the terminal (at exit), leaving the log above it. */
 void log_panel_clear(void);

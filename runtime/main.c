@@ -99,11 +99,12 @@ int main(int argc, char **argv)
         replay_finish(&s, &opt, clock_now_ns(NULL) - t0);
     fflush(stdout);
 out:
-    /* The last published states go out before exit, waiting at most one second. */
-    engine_close(engine, 1000);
+    /* Bots first: closing a Lua state runs finalizers, which may still publish. Then the last published states
+     * go out, waiting at most one second. */
     for (int i = 0; i < s.nbots; i++)
         bot_free(s.bots[i]);
     free(s.bots);
+    engine_close(engine, 1000);
     market_free(market);
     options_free(&opt);
     return status;

@@ -353,7 +353,7 @@ static int load_config(struct options *o, const char *file, int explicit_, char 
     size_t len;
     char msg[OPT_ERRLEN];
     if (fs_read_all(file, 1 << 20, &text, &len, msg, sizeof msg) != 0) {
-        snprintf(err, errlen, "cannot read config %s", msg);
+        snprintf(err, errlen, "config: %s", msg);
         return -1;
     }
     struct cfg_ctx c = { .o = o, .file = file, .memcap = 16u << 20, .ncli_params = o->nparams,

@@ -3,6 +3,7 @@
  */
 #include "scheduler.h"
 #include "bot.h"
+#include "engine.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -89,6 +90,8 @@ int sched_run(struct sched *s)
         }
         s->steps++;
         bot_step(next);
+        /* The bot sleeps: the states it published go out now (see engine_kick). */
+        engine_kick(next->engine);
     }
     if (s->progress && shown >= 0)
         fprintf(stderr, "\r%70s\r", "");

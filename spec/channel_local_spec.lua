@@ -503,7 +503,32 @@ describe("local channels across processes", function()
     end)
     assert.is_table(v, "the publisher's states never came back")
     assert.are.equal(143, stop(pub))
-    assert.is_true(#warnings(select(2, pub:output())) <= 2, "one warning when writes fail, one when they work again")
+    -- one line per change of state, not one per attempt: writes fail / work again, folder gone / back
+    local counts = {}
+    for _, w in ipairs(warnings(select(2, pub:output()))) do
+      for _, kind in ipairs({"will retry", "works again", "removed or moved", "is back"}) do
+        if w:find(kind, 1, true) then counts[kind] = (counts[kind] or 0) + 1 end
+      end
+    end
+    for kind, n in pairs(counts) do assert.are.equal(1, n, "warnings saying '" .. kind .. "'") end
+    assert.are.equal(1, counts["will retry"], "no warning when writes failed")
+  end)
+
+  it("keeps following after the channel folder is deleted and made again", function()
+    local env = shared()
+    assert.are.equal(0, ok(run(env, "pub", "publish_once", {"-p", "v=1"})).code)
+    local reader = start(env, "reader", "reader", {"-p", "follow=pub", "-p", "pause=5"})
+    assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 1 end))
+    assert.are.equal(0, h.sh("rm -rf " .. h.quote(env.channels)))
+    Sleep(200)
+    assert.are.equal(0, h.sh("mkdir " .. h.quote(env.channels)))
+    ok(run(env, "pub", "publish_once", {"-p", "v=2"}))
+    assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 2 end),
+      "the reader stopped following when its folder came back")
+    reader:signal("TERM")
+    reader:wait()
+    local log = h.read(env.data .. "/bots/reader/log.txt")
+    assert.is_truthy(log:find("removed or moved", 1, true), "the engine's warning is not in the bot's log file")
   end)
 
   it("lets several publishers run at once, and one subscriber see all three", function()

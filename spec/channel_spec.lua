@@ -457,6 +457,25 @@ end
       assert.are.equal("table", r.by.after[3])
       assert.is_true(math.tointeger(r.by.after[4]) > math.tointeger(r.by.before[2]))
     end)
+
+    it("lets finalizers that run at exit still publish and read, and keeps what they published", function()
+      local r = run(backend, [[
+function main()
+  GetChannelData("someone-else")
+  -- collected when the state closes, after main and onexit: the engine must still be there
+  setmetatable({}, {__gc = function()
+    GetChannelData("someone-else")
+    SetChannelData({from = "finalizer"})
+  end})
+  out("done")
+end
+]])
+      ok(r)
+      assert.are.equal("", r.err, "stderr: " .. r.err)
+      if backend == "local" then
+        assert.are.equal('{"from":"finalizer"}', SETTLED["local"](r))
+      end
+    end)
   end)
 end
 

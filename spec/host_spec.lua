@@ -226,6 +226,19 @@ function onexit() Log("onexit ran") end
     assert.are.same({ "ready" }, h.lines(out))
   end)
 
+  it("a signal that comes while onexit runs does not cut it short", function()
+    local dir = h.tmpdir()
+    h.script(dir, [[
+function main() end
+function onexit() Log("ready") Sleep(1500) Log("onexit finished") end
+]])
+    local proc = h.spawn { dir = dir, "--data-dir", dir .. "/data", "--id", "sig3", "strategy.lua" }
+    assert.is_true(proc:wait_for("ready", 10))
+    proc:signal("INT")
+    assert.are.equal(130, finish(proc, 10))
+    assert.are.same({ "ready", "onexit finished" }, h.lines((proc:output())))
+  end)
+
   it("a second SIGINT exits at once while onexit is still running", function()
     local dir = h.tmpdir()
     h.script(dir, [[
@@ -395,10 +408,7 @@ describe("the config file", function()
     assert.are.equal(0, ok.code, ok.err)
   end)
 
-  -- BUG (runtime/options.c, cfg_param): `valid_name(lua_tolstring(L, -2, &len), len)` reads len before
-  -- lua_tolstring sets it (the order of evaluation of arguments is unspecified), so every params table fails with
-  -- "params: every key must be a Lua identifier" (exit 2).
-  it("params sets typed globals [fails: runtime bug]", function()
+  it("params sets typed globals", function()
     local r = strategy('print(Symbol, Qty, math.type(Qty), Live)',
       { conf = 'params = { Symbol = "ETH_USDT", Qty = 3, Live = true }\n' })
     assert.are.equal(0, r.code, r.err)
@@ -429,7 +439,7 @@ describe("the config file", function()
   end)
 
   -- Fails with the cfg_param bug above: the config's params table never loads.
-  it("params is overridden by -p [fails: runtime bug in cfg_param]", function()
+  it("params is overridden by -p", function()
     local r = strategy('print(Symbol, Qty)', { conf = 'params = { Symbol = "ETH_USDT", Qty = 3 }\n',
       options = { "-p", "Qty=7" } })
     assert.are.equal(0, r.code, r.err)
@@ -463,7 +473,7 @@ describe("the config file", function()
   end)
 
   -- Fails with the cfg_param bug above: the message is about the key, never reaching the type check.
-  it("a wrong type inside params exits 2 naming file, line and key [fails: runtime bug in cfg_param]", function()
+  it("a wrong type inside params exits 2 naming file, line and key", function()
     local r = bad_config('id = "ok"\nparams = { Qty = {} }\n')
     assert.are.equal(2, r.code)
     assert.is_true(one_line(r.err), r.err)

@@ -141,9 +141,8 @@ describe("_G", function()
       { "truncated JSON", '{\n"a":1,\n"b":{"x":' },
       { "foreign text", "this is not json at all\n" },
       { "an empty file", "" },
-      -- BUG (runtime/store.c, load): the "not a JSON object" check is lua_istable, which a JSON array also
-      -- passes, so a store holding [1,2,3] loads as an empty store and the next _G write replaces the file.
-      { "a JSON array [fails: runtime bug]", "[1,2,3]\n" },
+      { "a JSON array", "[1,2,3]\n" },
+      { "an empty JSON array", "[]\n" },
       { "a JSON string", '"hello"\n' },
     }
     for _, case in ipairs(CASES) do

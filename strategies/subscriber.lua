@@ -6,13 +6,20 @@ channel1 = channel1 or "632799"
 channel2 = channel2 or "632801"
 interval = interval or 5000
 
+-- Another bot's data is not trusted: a field that is missing or of another type shows as "-", never an error.
+local function num(v, fmt)
+  return math.type(v) and string.format(fmt, v) or "-"
+end
+
 local function describe(n, id, state)
   local s = "═══ Channel " .. n .. " [" .. tostring(id) .. "] ═══\n"
-  if state ~= nil then
-    s = s .. "Update ID: #" .. state.updateId .. "\n"
-    s = s .. "Time: " .. _D(state.timestamp) .. "\n"
-    s = s .. "Trading Pair: " .. tostring(state.symbol) .. "\n"
-    s = s .. string.format("Last Price: $%.2f\n", state.lastPrice)
+  if type(state) == "table" then
+    s = s .. "Update ID: #" .. tostring(state.updateId or "-") .. "\n"
+    s = s .. "Time: " .. (math.type(state.timestamp) and _D(state.timestamp) or "-") .. "\n"
+    s = s .. "Trading Pair: " .. tostring(state.symbol or "-") .. "\n"
+    s = s .. "Last Price: $" .. num(state.lastPrice, "%.2f") .. "\n"
+  elseif state ~= nil then
+    s = s .. "Unexpected state: " .. json.encode(state) .. "\n"
   else
     s = s .. "Status: Waiting... (first call returns nil)\n"
   end

@@ -1,0 +1,378 @@
+-- ta: technical-analysis indicators, set by the host as the global TA (the hosted platform's names and shapes).
+--
+--   TA.MA(r, n), TA.SMA(r, n)            simple moving average of the last n values
+--   TA.EMA(r, n)                         exponential, alpha = 2/(n+1), seeded with the SMA of the first n values
+--   TA.MACD(r, fast=12, slow=26, signal=9) -> {dif, dea, hist}
+--                                        dif = EMA(fast) - EMA(slow), dea = EMA(dif, signal), hist = dif - dea
+--   TA.BOLL(r, n=20, k=2)                -> {up, mid, low}: mid = MA(n), bands k population standard deviations away
+--   TA.RSI(r, n=14)                      Wilder: the first n changes averaged, then avg = (avg*(n-1) + x) / n
+--   TA.ATR(r, n=14)                      Wilder smoothing of the true range; the first bar's true range is High-Low
+--   TA.KDJ(r, n=9, k=3, d=3)             -> {K, D, J}: RSV over n bars, K and D start from 50, J = 3K - 2D
+--   TA.NONE, TA.isnone(v)                the warm-up placeholder and its test
+--
+-- r is records (an array of {Time, Open, High, Low, Close, Volume}, oldest first: Close is used, and High/Low by
+-- ATR and KDJ, which need records) or a plain array of numbers. Every output array has exactly #r elements and
+-- element i belongs to bar i, so the platform's `ma[#ma]` is the latest value.
+--
+-- The warm-up placeholder is TA.NONE, a NaN, rather than false (or a nil hole, which would break `#`):
+--   * it is a number, so outputs are plain arrays of numbers; string.format("%.2f") and tostring print "nan";
+--   * every comparison with it is false, so the platform's crossover test ported as is,
+--     `ma5[#ma5] > ma20[#ma20] and ma5[#ma5-1] <= ma20[#ma20-1]`, reads "no cross" while the previous MA20 is still
+--     warming up (exactly 20 records); with false it would raise "attempt to compare" and stop the bot, and the
+--     platform's JS null compares as 0, which can even fire a spurious signal;
+--   * it is what TA-Lib, numpy and pandas put there, so developers coming from Python expect it.
+-- The price: NaN ~= NaN, so test with TA.isnone(v) (or v ~= v), never v == TA.NONE. Arithmetic carries it along
+-- instead of raising, and json.encode refuses it naming the path, so a warm-up value is never published silently.
+-- A plain array may itself start with placeholders (another indicator's output): they count as warm-up, so
+-- TA.EMA(TA.MA(r, 5), 3) works. A placeholder after the first real value is an error.
+--
+-- Each call is O(#r) and allocates only its output arrays and at most a few working arrays (never a table per
+-- element). Running window sums are recomputed from scratch every max(n, 128) bars, so rounding cannot drift over
+-- long inputs while the usual 100-record call never pays for a recount.
+-- Misuse raises "bad argument #i to 'TA.X' (name: ...)" at the caller's line.
+
+local M = {}
+
+local format, sqrt, tointeger, unpack = string.format, math.sqrt, math.tointeger, table.unpack
+
+-- fabs clears the sign bit, so the placeholder prints "nan" on every platform (0/0 is -nan on x86).
+local NONE = math.abs(0 / 0)
+
+M.NONE = NONE
+
+-- True for the placeholder (any NaN), and for nil, what indexing outside an output array gives.
+function M.isnone(v)
+  return v == nil or v ~= v
+end
+
+local SOURCE = debug.getinfo(1, "S").source
+
+-- Raises at the first stack level outside this file, so the message points at the strategy's call of TA.X
+-- however deep inside the module the check ran.
+local function raise(fname, argn, msg)
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info or info.source ~= SOURCE then break end
+    level = level + 1
+  end
+  error(format("bad argument #%d to 'TA.%s' (%s)", argn, fname, msg), level)
+end
+
+local function show(v)
+  if type(v) == "number" then return tostring(v) end
+  if type(v) == "string" then return format("string %q", v) end
+  return type(v)
+end
+
+-- A period argument: an integer >= 1 (5.0 is accepted as 5), or the default when nil.
+local function period(fname, argn, name, v, default)
+  if v == nil then v = default end
+  local i = type(v) == "number" and tointeger(v)
+  if not i or i < 1 then
+    raise(fname, argn, format("%s: integer >= 1 expected, got %s", name, show(v)))
+  end
+  return i
+end
+
+local function multiplier(fname, argn, name, v, default)
+  if v == nil then v = default end
+  if type(v) ~= "number" or not (v >= 0 and v < math.huge) then
+    raise(fname, argn, format("%s: finite number >= 0 expected, got %s", name, show(v)))
+  end
+  return v
+end
+
+-- New arrays are cut from a template of placeholders: one allocation at the final size instead of a rehash at
+-- every power of two while filling (about 1 us saved per 100-element array), and the warm-up is already there.
+local CAP = 2048
+local FILL = {}
+for i = 1, CAP do FILL[i] = NONE end
+
+local function placeholders(len)
+  if len <= CAP then return {unpack(FILL, 1, len)} end
+  local t = {unpack(FILL)}
+  for i = CAP + 1, len do t[i] = NONE end
+  return t
+end
+
+-- The input loops check `v + 0 ~= v` rather than calling type() per element, which would add some 40% to TA.MA:
+-- it is true for NaN and for numeric strings (arithmetic coerces them), and arithmetic raises on anything else.
+-- Either way the caller rescans slowly to raise a precise message.
+local function fast_field(r, len, key, out)
+  for i = 1, len do
+    local v = r[i][key]
+    if v + 0 ~= v then return nil end
+    out[i] = v
+  end
+  return out
+end
+
+local function fast_numbers(r, s, len)
+  for i = s, len do
+    local x = r[i]
+    if x + 0 ~= x then return false end
+  end
+  return true
+end
+
+-- Closes copied out of records are read and dropped within the call, so for the usual sizes they go to one
+-- reused array instead of a new one per call (a fifth of the cost of TA.MA on 100 records, and its garbage).
+local SCRATCH = {}
+
+-- r[i][key] for every record, as an array: a new one, or SCRATCH when the caller only reads it and len <= CAP.
+local function field(fname, r, len, key, scratch)
+  local ok, out = pcall(fast_field, r, len, key, (scratch and len <= CAP) and SCRATCH or placeholders(len))
+  if ok and out then return out end
+  for i = 1, len do
+    local bar = r[i]
+    if type(bar) ~= "table" then raise(fname, 1, format("record %d: table expected, got %s", i, show(bar))) end
+    local v = bar[key]
+    if type(v) ~= "number" or v ~= v then
+      raise(fname, 1, format("record %d: %s must be a number, got %s", i, key, show(v)))
+    end
+  end
+  error(out, 0)  -- not a bad value after all (a metamethod raised): pass the error on
+end
+
+local function not_table(fname, r)
+  raise(fname, 1, "records or array of numbers expected, got " .. show(r))
+end
+
+-- The series an indicator reads (and never keeps or returns): the Close of each record, or a plain array itself.
+-- Returns the values, their count, and the index of the first real value (a plain array may start with
+-- placeholders).
+local function closes(fname, r)
+  if type(r) ~= "table" then not_table(fname, r) end
+  local len = #r
+  if type(r[1]) == "table" then return field(fname, r, len, "Close", true), len, 1 end
+  local s = 1
+  while s <= len and r[s] ~= r[s] do s = s + 1 end
+  local ok, good = pcall(fast_numbers, r, s, len)
+  if not (ok and good) then
+    for i = s, len do
+      local x = r[i]
+      if type(x) ~= "number" or x ~= x then
+        raise(fname, 1, format("element %d: number expected, got %s", i, show(x)))
+      end
+    end
+    error(good, 0)
+  end
+  return r, len, s
+end
+
+-- High, Low and Close arrays of records; a plain array of numbers cannot give a High or a Low.
+local function hlc(fname, r)
+  if type(r) ~= "table" then not_table(fname, r) end
+  local len = #r
+  if len > 0 and type(r[1]) ~= "table" then
+    raise(fname, 1, "records expected (High, Low and Close are needed), got an array of " .. type(r[1]) .. "s")
+  end
+  return field(fname, r, len, "High"), field(fname, r, len, "Low"), field(fname, r, len, "Close"), len
+end
+
+-- Bars between two recounts of a running window sum.
+local function recount(n)
+  return n > 128 and n or 128
+end
+
+-- Simple moving average of xs[s..len]: defined from s+n-1.
+local function sma(xs, len, s, n)
+  local top = s + n - 1
+  local out = placeholders(len)
+  if top > len then return out end
+  local sum = 0
+  for j = s, top do sum = sum + xs[j] end
+  out[top] = sum / n
+  local every = recount(n)
+  local fresh = every
+  for i = top + 1, len do
+    fresh = fresh - 1
+    if fresh == 0 then
+      sum, fresh = 0, every
+      for j = i - n + 1, i do sum = sum + xs[j] end
+    else
+      sum = sum + xs[i] - xs[i - n]
+    end
+    out[i] = sum / n
+  end
+  return out
+end
+
+-- Exponential moving average of xs[s..len], seeded at s+n-1 with the mean of the first n values.
+local function ema(xs, len, s, n)
+  local top = s + n - 1
+  local out = placeholders(len)
+  if top > len then return out end
+  local v = 0
+  for j = s, top do v = v + xs[j] end
+  v = v / n
+  out[top] = v
+  local a = 2 / (n + 1)
+  local b = 1 - a
+  for i = top + 1, len do
+    v = a * xs[i] + b * v
+    out[i] = v
+  end
+  return out
+end
+
+local function moving_average(fname)
+  return function(r, n)
+    local xs, len, s = closes(fname, r)
+    return sma(xs, len, s, period(fname, 2, "n", n))
+  end
+end
+
+M.MA = moving_average("MA")
+M.SMA = moving_average("SMA")
+
+function M.EMA(r, n)
+  local xs, len, s = closes("EMA", r)
+  return ema(xs, len, s, period("EMA", 2, "n", n))
+end
+
+function M.MACD(r, fast, slow, signal)
+  local xs, len, s = closes("MACD", r)
+  fast = period("MACD", 2, "fast", fast, 12)
+  slow = period("MACD", 3, "slow", slow, 26)
+  signal = period("MACD", 4, "signal", signal, 9)
+  local fe, se = ema(xs, len, s, fast), ema(xs, len, s, slow)
+  local top = s + (fast > slow and fast or slow) - 1
+  local dif = placeholders(len)
+  for i = top, len do dif[i] = fe[i] - se[i] end
+  local dea = ema(dif, len, top, signal)
+  local top2 = top + signal - 1
+  local hist = placeholders(len)
+  for i = top2, len do hist[i] = dif[i] - dea[i] end
+  return {dif, dea, hist}
+end
+
+-- The mean is the same running sum as sma (so mid equals TA.MA exactly); the sum of squared deviations is updated
+-- with the sliding form of Welford's method, stable where a running sum of squares would cancel.
+function M.BOLL(r, n, k)
+  local xs, len, s = closes("BOLL", r)
+  n = period("BOLL", 2, "n", n, 20)
+  k = multiplier("BOLL", 3, "k", k, 2)
+  local top = s + n - 1
+  local up, mid, low = placeholders(len), placeholders(len), placeholders(len)
+  local every = recount(n)
+  local sum, mean, m2, fresh = 0, 0, 0, 1
+  for i = top, len do
+    fresh = fresh - 1
+    if fresh == 0 then
+      sum, m2, fresh = 0, 0, every
+      for j = i - n + 1, i do sum = sum + xs[j] end
+      mean = sum / n
+      for j = i - n + 1, i do
+        local dv = xs[j] - mean
+        m2 = m2 + dv * dv
+      end
+    else
+      local new, old = xs[i], xs[i - n]
+      sum = sum + new - old
+      local m = sum / n
+      m2 = m2 + (new - old) * (new - m + old - mean)
+      if m2 < 0 then m2 = 0 end
+      mean = m
+    end
+    local w = k * sqrt(m2 / n)
+    up[i], mid[i], low[i] = mean + w, mean, mean - w
+  end
+  return {up, mid, low}
+end
+
+-- 100 * gain / (gain + loss) is 100 - 100 / (1 + RS) without the division by a zero loss; no movement at all
+-- reads as a neutral 50.
+local function rsi_value(g, l)
+  local t = g + l
+  if t == 0 then return 50 end
+  return 100 * g / t
+end
+
+function M.RSI(r, n)
+  local xs, len, s = closes("RSI", r)
+  n = period("RSI", 2, "n", n, 14)
+  local top = s + n
+  local out = placeholders(len)
+  if top > len then return out end
+  local g, l = 0, 0
+  for i = s + 1, top do
+    local dv = xs[i] - xs[i - 1]
+    if dv > 0 then g = g + dv else l = l - dv end
+  end
+  g, l = g / n, l / n
+  out[top] = rsi_value(g, l)
+  local keep = n - 1
+  for i = top + 1, len do
+    local dv = xs[i] - xs[i - 1]
+    if dv > 0 then
+      g, l = (g * keep + dv) / n, l * keep / n
+    else
+      g, l = g * keep / n, (l * keep - dv) / n
+    end
+    out[i] = rsi_value(g, l)
+  end
+  return out
+end
+
+function M.ATR(r, n)
+  local hs, ls, cs, len = hlc("ATR", r)
+  n = period("ATR", 2, "n", n, 14)
+  local out = placeholders(len)
+  if n > len then return out end
+  local sum = hs[1] - ls[1]
+  for i = 2, n do
+    local h, l, pc = hs[i], ls[i], cs[i - 1]
+    local tr = h - l
+    if h - pc > tr then tr = h - pc end
+    if pc - l > tr then tr = pc - l end
+    sum = sum + tr
+  end
+  local v = sum / n
+  out[n] = v
+  local keep = n - 1
+  for i = n + 1, len do
+    local h, l, pc = hs[i], ls[i], cs[i - 1]
+    local tr = h - l
+    if h - pc > tr then tr = h - pc end
+    if pc - l > tr then tr = pc - l end
+    v = (v * keep + tr) / n
+    out[i] = v
+  end
+  return out
+end
+
+-- Highest High and lowest Low of the last n bars come from monotonic deques of indices (each index enters and
+-- leaves once, so O(len) whatever n). A bar range of zero gives a neutral RSV of 50.
+function M.KDJ(r, n, k, d)
+  local hs, ls, cs, len = hlc("KDJ", r)
+  n = period("KDJ", 2, "n", n, 9)
+  k = period("KDJ", 3, "k", k, 3)
+  d = period("KDJ", 4, "d", d, 3)
+  local K, D, J = placeholders(len), placeholders(len), placeholders(len)
+  local hq, hh, ht = {}, 1, 0
+  local lq, lh, lt = {}, 1, 0
+  local kv, dv = 50, 50
+  for i = 1, len do
+    local h, l = hs[i], ls[i]
+    while ht >= hh and hs[hq[ht]] <= h do ht = ht - 1 end
+    ht = ht + 1
+    hq[ht] = i
+    if hq[hh] <= i - n then hh = hh + 1 end
+    while lt >= lh and ls[lq[lt]] >= l do lt = lt - 1 end
+    lt = lt + 1
+    lq[lt] = i
+    if lq[lh] <= i - n then lh = lh + 1 end
+    if i >= n then
+      local hi, lo = hs[hq[hh]], ls[lq[lh]]
+      local rsv = hi == lo and 50 or 100 * (cs[i] - lo) / (hi - lo)
+      kv = ((k - 1) * kv + rsv) / k
+      dv = ((d - 1) * dv + kv) / d
+      K[i], D[i], J[i] = kv, dv, 3 * kv - 2 * dv
+    end
+  end
+  return {K, D, J}
+end
+
+return M
