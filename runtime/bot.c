@@ -185,7 +185,7 @@ struct bot *bot_new(const struct options *opt, const struct bot_spec *spec, stru
         goto fail;
     }
     lua_pop(b->L, 1);
-    options_push_params(opt, b->L);
+    options_push_params(opt, b->L, b->id);
     return b;
 fail:
     bot_free(b);

@@ -17,10 +17,22 @@
  *    |exponent| <= 22: one correctly rounded IEEE operation) before falling back to strtod, which glibc rounds
  *    correctly. strtod depends on the locale's decimal point; the host stays in the "C" locale.
  *  - Error offsets in decode messages are 0-based byte offsets into the input.
+ *  - Objects are written with their members in a canonical order, so that a value encodes to the same bytes in
+ *    every process and run, whatever Lua's per-state hash seed and the table's history do to lua_next's order
+ *    (replays promise byte-identical logs). The order: by the bytes of the key text compared as unsigned bytes
+ *    (a string key's own bytes, before escaping; an integer key's decimal digits, so "10" < "2" and "-5" < "0"),
+ *    a proper prefix first, and of an integer key and a string key with the same text (1 and "1", both written)
+ *    the integer one first. Arrays keep their index order. An object of up to OBJ_INLINE (32) members keeps its
+ *    keys and values on the Lua stack and sorts a C array by insertion: no malloc (lua_checkstack may grow the Lua
+ *    stack, which then stays grown until a collection shrinks it). A larger one is copied into an anchor table
+ *    (which keeps the key bytes alive even in a weak table) and sorted with qsort in a userdata (which Lua frees
+ *    even if it raises a memory error). Each member carries its key's first 8 bytes as a big-endian integer,
+ *    which settles most comparisons without memcmp.
  *  - No mutable static state: several lua_States may encode/decode on different threads at once.
  */
 #include "json.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -985,56 +997,242 @@ static int enc_array_indexed(enc *e, int idx, int level, lua_Integer n)
     return put_char(e, ']');
 }
 
-/* Writes the table at idx as an object; expects its first key and value on the stack (stack: key value). */
+/* Object members are written in the canonical order of the header comment: by the unsigned bytes of the key text
+ * (a string key's own bytes; an integer key's decimal digits), a proper prefix first, then an integer key before
+ * a string key with the same text. lua_next's order follows the hash layout, which depends on Lua's per-state
+ * seed and on the table's history, so it is never used as such. */
+
+#define OBJ_INLINE 32   /* objects with at most this many members are sorted on the C stack, with no allocation */
+
+/* One member of an object being written. */
+typedef struct okey {
+    uint64_t prefix;   /* the key text's first 8 bytes, big-endian, zero-padded: decides most comparisons */
+    union {
+        const char *s;   /* string key: its bytes, kept alive by a copy of the key on the stack or in the anchor */
+        lua_Integer i;   /* integer key */
+    } k;
+    size_t len;        /* length of the key text (for an integer key, of its decimal digits) */
+    int slot;          /* where the value is: a stack index (small objects) or an index in the anchor table */
+    int isint;
+} okey;
+
+static inline uint64_t prefix8(const char *s, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)s;
+    uint64_t v = 0;
+    size_t i;
+    if (n >= 8)
+        return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 | (uint64_t)b[3] << 32 |
+               (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 | (uint64_t)b[6] << 8 | (uint64_t)b[7];
+    for (i = 0; i < n; i++)
+        v |= (uint64_t)b[i] << (56 - 8 * i);
+    return v;
+}
+
+/* Compares two members whose prefixes are equal, in the order described above; never 0 for two members of one
+ * table. Only reached when the prefixes tie, which is rare. */
+static int okey_cmp_tie(const okey *a, const okey *b)
+{
+    if (a->len > 8 && b->len > 8) {   /* the first 8 bytes are equal: compare the rest */
+        char xb[24], yb[24];
+        const char *x = xb, *y = yb;
+        int c;
+        if (a->isint)
+            fmt_i64(a->k.i, xb);
+        else
+            x = a->k.s;
+        if (b->isint)
+            fmt_i64(b->k.i, yb);
+        else
+            y = b->k.s;
+        c = memcmp(x + 8, y + 8, (a->len < b->len ? a->len : b->len) - 8);
+        if (c != 0)
+            return c;
+    }
+    /* One text is a prefix of the other (equal prefixes with a length <= 8 mean the longer one has only zero bytes
+     * there): the shorter comes first; equal texts come from an integer and a string key: the integer first. */
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    return b->isint - a->isint;
+}
+
+static inline int okey_less(const okey *a, const okey *b)
+{
+    if (a->prefix != b->prefix)
+        return a->prefix < b->prefix;
+    return okey_cmp_tie(a, b) < 0;
+}
+
+static int okey_qcmp(const void *va, const void *vb)
+{
+    const okey *a = (const okey *)va, *b = (const okey *)vb;
+    if (a->prefix != b->prefix)
+        return a->prefix < b->prefix ? -1 : 1;
+    return okey_cmp_tie(a, b);
+}
+
+/* Insertion sort, for the at most OBJ_INLINE members of enc_object (glibc's qsort may malloc a buffer). */
+static void okey_sort_small(okey *k, size_t n)
+{
+    size_t i, j;
+    for (i = 1; i < n; i++) {
+        okey t = k[i];
+        for (j = i; j > 0 && okey_less(&t, &k[j - 1]); j--)
+            k[j] = k[j - 1];
+        k[j] = t;
+    }
+}
+
+/* Fills *k from the key at stack index kidx, whose value is at slot; refuses keys that are neither strings nor
+ * integers (the error names the table, at level). */
+static int okey_set(enc *e, okey *k, int kidx, int slot, int level)
+{
+    lua_State *L = e->L;
+    switch (lua_type(L, kidx)) {
+    case LUA_TSTRING:
+        k->k.s = lua_tolstring(L, kidx, &k->len);   /* a string already: no in-place conversion */
+        k->prefix = prefix8(k->k.s, k->len);
+        k->isint = 0;
+        break;
+    case LUA_TNUMBER: {
+        char num[24];
+        if (!lua_isinteger(L, kidx))
+            return enc_fail(e, level, "non-integer number key");
+        k->k.i = lua_tointeger(L, kidx);
+        k->len = fmt_i64(k->k.i, num);
+        k->prefix = prefix8(num, k->len);
+        k->isint = 1;
+        break;
+    }
+    default: {
+        char what[40];
+        snprintf(what, sizeof what, "key of type %s", luaL_typename(L, kidx));
+        return enc_fail(e, level, what);
+    }
+    }
+    k->slot = slot;
+    return 0;
+}
+
+/* Writes the members k[0..n) in that order. Their values are at the stack indices k[i].slot, or, when anchor is
+ * not 0, in the table at stack index anchor under the keys k[i].slot. */
+static int enc_members(enc *e, const okey *k, size_t n, int level, int anchor)
+{
+    lua_State *L = e->L;
+    pathseg *seg = &e->path[level + 1];
+    size_t i;
+    if (put_char(e, '{'))
+        return -1;
+    for (i = 0; i < n; i++, k++) {
+        int vidx = k->slot;
+        if (i > 0 && put_char(e, ','))
+            return -1;
+        if (k->isint) {
+            char num[28];
+            size_t m;
+            num[0] = '"';
+            m = 1 + fmt_i64(k->k.i, num + 1);
+            num[m++] = '"';
+            num[m++] = ':';
+            if (put(e, num, m))
+                return -1;
+            seg->key = NULL;
+            seg->index = k->k.i;
+        } else {
+            int rc = enc_string(e, k->k.s, k->len);
+            if (rc == -2)
+                return enc_fail(e, level, "invalid UTF-8 in key");
+            if (rc || put_char(e, ':'))
+                return -1;
+            seg->key = k->k.s;
+            seg->keylen = k->len;
+        }
+        if (anchor != 0) {
+            lua_rawgeti(L, anchor, k->slot);
+            vidx = lua_gettop(L);
+        }
+        if (enc_value(e, vidx, level + 1))
+            return -1;
+        if (anchor != 0)
+            lua_pop(L, 1);
+    }
+    return put_char(e, '}');
+}
+
+/* Writes the table at idx, which has more than OBJ_INLINE members, as an object. Copies every key and value into
+ * an anchor table first, so that the key bytes the sort reads stay alive whatever the garbage collector does while
+ * the values are written (a table with weak values can lose members then), and the sort array is a userdata, so
+ * that nothing leaks if Lua raises a memory error. stack: unchanged on success */
+static int enc_object_large(enc *e, int idx, int level)
+{
+    lua_State *L = e->L;
+    size_t count = 0, n = 0;
+    okey *keys;
+    int anchor, rc;
+
+    if (!lua_checkstack(L, 6))
+        return enc_fail(e, level, "Lua stack exhausted");
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        count++;
+    }
+    if (count > (size_t)INT_MAX / 2 - 1 || count > SIZE_MAX / sizeof *keys)
+        return enc_oom(e);
+    lua_createtable(L, (int)(2 * count), 0);
+    anchor = lua_gettop(L);
+    keys = (okey *)lua_newuserdatauv(L, count * sizeof *keys, 0);
+    lua_pushnil(L);
+    while (n < count && lua_next(L, idx)) {
+        /* stack: anchor keys key value */
+        int slot = (int)(2 * n + 2);
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, anchor, slot - 1);
+        lua_rawseti(L, anchor, slot);   /* the array part was sized for this: no allocation */
+        if (okey_set(e, &keys[n], -1, slot, level))
+            return -1;
+        n++;
+    }
+    lua_settop(L, anchor + 1);   /* stack: anchor keys */
+    qsort(keys, n, sizeof *keys, okey_qcmp);
+    rc = enc_members(e, keys, n, level, anchor);
+    if (rc == 0)
+        lua_settop(L, anchor - 1);
+    return rc;
+}
+
+/* Writes the table at idx as an object; expects its first key and value on the stack (stack: key value), and pops
+ * them on success. Members are gathered with lua_next, sorted (see "Objects are written..." above), then written. */
 static int enc_object(enc *e, int idx, int level)
 {
     lua_State *L = e->L;
-    int first = 1;
-    if (put_char(e, '{'))
-        return -1;
-    do {
-        pathseg *seg = &e->path[level + 1];
-        if (!first && put_char(e, ','))
+    okey keys[OBJ_INLINE];
+    int base = lua_gettop(L) - 1;   /* where the first key is */
+    size_t n = 0;
+    int rc;
+
+    /* Keep every key and value on the stack (k1 v1 k2 v2 ...): the keys stay alive for the sort and the values
+     * need no second lookup. */
+    for (;;) {
+        /* stack: k1 v1 ... k v, with v at base + 2n + 1 */
+        if (n == OBJ_INLINE) {
+            lua_settop(L, base - 1);
+            return enc_object_large(e, idx, level);
+        }
+        if (okey_set(e, &keys[n], base + 2 * (int)n, base + 2 * (int)n + 1, level))
             return -1;
-        first = 0;
-        switch (lua_type(L, -2)) {
-        case LUA_TSTRING: {
-            size_t n;
-            const char *k = lua_tolstring(L, -2, &n);   /* a string already: no in-place conversion */
-            int rc = enc_string(e, k, n);
-            if (rc == -2)
-                return enc_fail(e, level, "invalid UTF-8 in key");
-            if (rc)
-                return -1;
-            seg->key = k;
-            seg->keylen = n;
+        if (n % 8 == 0 && !lua_checkstack(L, 2 * 8 + 1))   /* room for the next 8 members and a key copy */
+            return enc_fail(e, level, "Lua stack exhausted");
+        n++;
+        lua_pushvalue(L, -2);
+        if (!lua_next(L, idx))
             break;
-        }
-        case LUA_TNUMBER: {
-            char num[24];
-            size_t n;
-            if (!lua_isinteger(L, -2))
-                return enc_fail(e, level, "non-integer number key");
-            seg->key = NULL;
-            seg->index = lua_tointeger(L, -2);
-            num[0] = '"';
-            n = 1 + fmt_i64(seg->index, num + 1);
-            num[n++] = '"';
-            if (put(e, num, n))
-                return -1;
-            break;
-        }
-        default: {
-            char what[40];
-            snprintf(what, sizeof what, "key of type %s", luaL_typename(L, -2));
-            return enc_fail(e, level, what);
-        }
-        }
-        if (put_char(e, ':') || enc_value(e, lua_gettop(L), level + 1))
-            return -1;
-        lua_pop(L, 1);
-    } while (lua_next(L, idx));
-    return put_char(e, '}');
+    }
+    okey_sort_small(keys, n);
+    rc = enc_members(e, keys, n, level, 0);
+    if (rc == 0)
+        lua_settop(L, base - 1);
+    return rc;
 }
 
 static int enc_table(enc *e, int idx, int level)

@@ -37,6 +37,7 @@ const char options_usage[] =
     "  --channel URL      channel backend: local (default), local:DIR, memory\n"
     "  --market URL       market data: sim:seed=N,... (default sim:seed=42), csv:PATH\n"
     "  -p NAME=VALUE      set strategy parameter NAME (a global) before init(); repeatable\n"
+    "  -p ID.NAME=VALUE   the same for bot ID only (run, replay)\n"
     "  --from T, --to T   replay: start and end (ISO 8601 or ms; default: the market data's span)\n"
     "  --json FILE        replay: also write the summary as JSON to FILE\n"
     "  -h, --help         show this help\n"
@@ -102,12 +103,16 @@ static struct param *param_slot(struct options *o, const char *name, size_t len)
     return p->name ? p : NULL;
 }
 
-/* -p NAME=VALUE: VALUE reads as an integer, a float, true/false, or else a string. */
+/* -p NAME=VALUE or -p ID.NAME=VALUE (for bot ID only): VALUE reads as an integer, a float, true/false, or
+ * else a string. */
 static int parse_param(struct options *o, const char *arg, char *err, size_t errlen)
 {
     const char *eq = strchr(arg, '=');
-    if (!eq || !valid_name(arg, (size_t)(eq - arg))) {
-        snprintf(err, errlen, "invalid parameter '%s': expected -p NAME=VALUE with NAME a Lua identifier", arg);
+    const char *dot = eq ? memchr(arg, '.', (size_t)(eq - arg)) : NULL;
+    const char *name = dot ? dot + 1 : arg;
+    if (!eq || !valid_name(name, (size_t)(eq - name)) || (dot && id_check(arg, (size_t)(dot - arg)))) {
+        snprintf(err, errlen, "invalid parameter '%s': expected -p NAME=VALUE or -p BOTID.NAME=VALUE, with NAME a "
+                 "Lua identifier", arg);
         return -1;
     }
     struct param *p = param_slot(o, arg, (size_t)(eq - arg));
@@ -650,16 +655,22 @@ void options_free(struct options *o)
     o->data_dir = o->channel = o->market = o->exchange = o->config = NULL;
 }
 
-void options_push_params(const struct options *o, lua_State *L)
+void options_push_params(const struct options *o, lua_State *L, const char *id)
 {
-    for (size_t i = 0; i < o->nparams; i++) {
-        const struct param *p = &o->params[i];
-        switch (p->type) {
-        case PARAM_INT: lua_pushinteger(L, p->i); break;
-        case PARAM_FLOAT: lua_pushnumber(L, p->d); break;
-        case PARAM_BOOL: lua_pushboolean(L, p->b); break;
-        case PARAM_STRING: lua_pushstring(L, p->s); break;
+    size_t idlen = strlen(id);
+    /* Parameters for every bot first, then those for this bot only (ID.NAME), which win. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < o->nparams; i++) {
+            const struct param *p = &o->params[i];
+            const char *dot = strchr(p->name, '.');
+            if (pass == 0 ? dot != NULL : !(dot && (size_t)(dot - p->name) == idlen && !memcmp(p->name, id, idlen)))
+                continue;
+            switch (p->type) {
+            case PARAM_INT: lua_pushinteger(L, p->i); break;
+            case PARAM_FLOAT: lua_pushnumber(L, p->d); break;
+            case PARAM_BOOL: lua_pushboolean(L, p->b); break;
+            case PARAM_STRING: lua_pushstring(L, p->s); break;
+            }
+            lua_setglobal(L, dot ? dot + 1 : p->name);
         }
-        lua_setglobal(L, p->name);
-    }
 }

@@ -70,8 +70,8 @@ void options_free(struct options *o);
 /* Checks a bot or channel ID: 1 to 64 characters of [A-Za-z0-9_-]. Returns NULL, or what is wrong with it. */
 const char *id_check(const char *id, size_t len);
 
-/* Sets every parameter as a global of L. */
-void options_push_params(const struct options *o, lua_State *L);
+/* Sets the parameters of bot id as globals of L: NAME=VALUE for every bot, then ID.NAME=VALUE for this one. */
+void options_push_params(const struct options *o, lua_State *L, const char *id);
 
 extern const char options_usage[];
 

@@ -177,6 +177,133 @@ describe("json.encode", function()
         json.decode(json.encode({ symbol = "BTC_USDT", last = 43125.37, n = 7 })))
     end)
 
+    describe("member order", function()
+      -- Byte-wise string order, whatever the locale (Lua's < uses strcoll).
+      local function bytes_less(a, b)
+        for i = 1, math.min(#a, #b) do
+          local x, y = a:byte(i), b:byte(i)
+          if x ~= y then return x < y end
+        end
+        return #a < #b
+      end
+
+      -- The member names of an object text whose values hold no '"', in text order.
+      local function member_names(s)
+        local names = {}
+        for k in s:gmatch('"([^"]*)":') do names[#names + 1] = k end
+        return names
+      end
+
+      local function assert_sorted(names)
+        for i = 2, #names do
+          assert.is_true(bytes_less(names[i - 1], names[i]), names[i - 1] .. " before " .. names[i])
+        end
+      end
+
+      -- The same members, inserted forwards; or backwards, among keys that are then removed (so that the hash part
+      -- has another size and history, and lua_next usually visits it in another order).
+      local function build(keys, backwards)
+        local t = {}
+        local from, to, step = 1, #keys, 1
+        if backwards then from, to, step = #keys, 1, -1 end
+        for i = from, to, step do
+          if backwards then t["tmp" .. i] = true end
+          t[keys[i]] = "v" .. tostring(keys[i])
+        end
+        if backwards then
+          for i = 1, #keys do t["tmp" .. i] = nil end
+        end
+        return t
+      end
+
+      it("writes object members sorted by the bytes of their keys, integer keys by their decimal text", function()
+        assert.are.equal('{"-5":8,"10":6,"2":7,"Beta":3,"_x":10,"a b":4,"alpha":2,"alphabet":5,"zeta":1,"é":9}',
+          json.encode({ zeta = 1, alpha = 2, Beta = 3, ["a b"] = 4, alphabet = 5, [10] = 6, [2] = 7, [-5] = 8,
+            ["é"] = 9, _x = 10 }))
+        -- Past the first 8 bytes, and integer keys against string keys of the same length.
+        assert.are.equal('{"1732590000123":"a","17325900001230":"c","1732590000124":"b",' ..
+          '"timestamp":1,"timestamp_a":2,"timestamp_b":3}',
+          json.encode({ timestamp_b = 3, [1732590000124] = "b", timestamp = 1, ["17325900001230"] = "c",
+            timestamp_a = 2, [1732590000123] = "a" }))
+        -- The key's own bytes decide, not its escaped form: "\n" (0x0A) < " " (0x20) < '"' (0x22).
+        assert.are.equal('{"\\n":1," ":2,"\\"":3}', json.encode({ ['"'] = 3, [" "] = 2, ["\n"] = 1 }))
+        assert.are.equal('{"a":0,"b":[{"x":2,"y":1}]}', json.encode({ b = { { y = 1, x = 2 } }, a = 0 }))
+        assert.are.equal('{"1":"a","10":"j","11":"k","2":"b","3":"c","4":"d","5":"e","6":"f","7":"g","8":"h",' ..
+          '"9":"i"}', json.encode(json.object({ "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k" })))
+      end)
+
+      it("writes an integer key and a string key with the same text both, the integer one first", function()
+        local want = '{"1":"i1","1":"s1","10":"i10","10":"s10","2":"i2"}'
+        assert.are.equal(want, json.encode({ [1] = "i1", ["1"] = "s1", [2] = "i2", ["10"] = "s10", [10] = "i10" }))
+        local t = {}
+        t["10"] = "s10"; t[10] = "i10"; t["1"] = "s1"; t[2] = "i2"; t[1] = "i1"
+        assert.are.equal(want, json.encode(t))
+      end)
+
+      it("writes equal tables as equal bytes, every time, whatever order their keys were inserted in", function()
+        for _, n in ipairs({ 2, 5, 12, 31, 32, 33, 40, 300, 5000 }) do
+          local keys = {}
+          for i = 1, n do   -- distinct: integers, and strings of several lengths sharing prefixes
+            keys[i] = i % 3 == 0 and i * 7 - 1000 or (i % 2 == 0 and "k" or "key_") .. i * 7919 % 100003
+          end
+          local a, b = build(keys, false), build(keys, true)
+          assert.are.same(a, b)
+          local want = json.encode(a)
+          for _ = 1, 20 do
+            assert.are.equal(want, json.encode(a), "n = " .. n)
+            assert.are.equal(want, json.encode(b), "n = " .. n)
+          end
+          assert.are.equal('{"a":' .. want .. ',"b":[' .. want .. "]}", json.encode({ b = { b }, a = a }))
+          local names = member_names(want)
+          assert.are.equal(n, #names)
+          assert_sorted(names)
+        end
+      end)
+
+      it("writes the same bytes in processes with different hash seeds", function()
+        local h = require("helpers")
+        local src = [[
+          local json = require("json")
+          local t = { small = { robotId = "r-1", updateId = 7, symbol = "BTC_USDT", lastPrice = 1.5, ok = true } }
+          for i = 1, 40 do t["k" .. i] = i end
+          for i = 1, 8 do t[i * 10] = "v" .. i end
+          print(json.encode(t))
+        ]]
+        local outs = {}
+        for i = 1, 3 do
+          local dir = h.tmpdir()
+          h.script(dir, src)
+          local r = h.run { dir = dir, "--data-dir", dir .. "/data", "--id", "order" .. i, "strategy.lua" }
+          assert.are.equal(0, r.code, r.err)
+          outs[i] = r.out
+        end
+        assert.are.equal(outs[1], outs[2])
+        assert.are.equal(outs[1], outs[3])
+        local t = { small = { robotId = "r-1", updateId = 7, symbol = "BTC_USDT", lastPrice = 1.5, ok = true } }
+        for i = 1, 40 do t["k" .. i] = i end
+        for i = 1, 8 do t[i * 10] = "v" .. i end
+        assert.are.equal(json.encode(t) .. "\n", outs[1])
+      end)
+
+      it("writes a 100,000-member object sorted, and it decodes back equal", function()
+        local t, want = {}, {}
+        for i = 1, 100000 do
+          local k = i % 10 == 0 and i or "m" .. i
+          t[k] = i
+          want[tostring(k)] = i
+        end
+        local s = json.encode(t)
+        local head = '{"10":10,"100":100,"1000":1000,"10000":10000,"100000":100000,"10010":10010,'
+        assert.are.equal(head, s:sub(1, #head))
+        local back = json.decode(s)
+        assert.are.same(want, back)
+        assert.are.equal(s, json.encode(back))
+        local names = member_names(s)
+        assert.are.equal(100000, #names)
+        assert_sorted(names)
+      end)
+    end)
+
     it("writes an empty table as {} unless marked with json.array", function()
       assert.are.equal("{}", json.encode({}))
       assert.are.equal("[]", json.encode(json.array()))

@@ -40,6 +40,7 @@ static void *publisher(void *arg)
     for (int i = 1; i <= a->n; i++) {
         int len = snprintf(buf, sizeof buf, "{\"n\":%d}", i);
         engine_publish(a->e, a->c, buf, (size_t)len, now_us());
+        engine_kick(a->e);
     }
     return NULL;
 }
@@ -135,6 +136,65 @@ static int test_close_flushes(const char *dir)
     return 0;
 }
 
+/* Many channels: the hash table grows past its first size while a thread subscribes and another publishes. */
+struct many_args {
+    struct engine *e;
+    int n;
+};
+
+static void *subscribe_many(void *arg)
+{
+    struct many_args *a = arg;
+    char id[32];
+    for (int i = 0; i < a->n; i++) {
+        snprintf(id, sizeof id, "sub%d", i);
+        engine_channel(a->e, id, 1);
+        if (i % 16 == 0)
+            engine_kick(a->e);
+    }
+    return NULL;
+}
+
+static int test_many_channels(const char *dir)
+{
+    char err[256], url[600];
+    snprintf(url, sizeof url, "local:%s", dir);
+    struct engine *pub = engine_open(url, dir, err, sizeof err);
+    struct engine *sub = engine_open(url, dir, err, sizeof err);
+    CHECK(pub && sub, "engine_open: %s", err);
+    enum { N = 300 };
+    struct many_args a = {sub, N};
+    pthread_t t;
+    pthread_create(&t, NULL, subscribe_many, &a);
+    char id[32], buf[64];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "sub%d", i);
+        int len = snprintf(buf, sizeof buf, "{\"n\":%d}", i);
+        engine_publish(pub, engine_channel(pub, id, 0), buf, (size_t)len, now_us());
+        engine_kick(pub);
+    }
+    pthread_join(t, NULL);
+    engine_kick(sub);
+    int missing = -1;
+    struct chan_state st;
+    for (int tries = 0; tries < 500 && missing != 0; tries++) {
+        missing = 0;
+        for (int i = 0; i < N; i++) {
+            snprintf(id, sizeof id, "sub%d", i);
+            struct chan_entry *c = engine_channel(sub, id, 1);
+            int n = -1;
+            if (engine_seq(c) == 0 || (engine_read(sub, c, &st), sscanf(st.data, "{\"n\":%d}", &n) != 1 || n != i))
+                missing++;
+        }
+        if (missing)
+            usleep(10000);
+    }
+    engine_close(pub, 1000);
+    engine_close(sub, 1000);
+    CHECK(missing == 0, "%d of %d channels never arrived with their state", missing, N);
+    return 0;
+}
+
 static void run(const char *name, int (*fn)(void))
 {
     printf("%s\n", name);
@@ -144,18 +204,21 @@ static void run(const char *name, int (*fn)(void))
         failed++;
 }
 
-static char dir_a[256], dir_b[256];
+static char dir_a[256], dir_b[256], dir_c[256];
 static int local_two(void) { return test_local_two_engines(dir_a); }
 static int close_flush(void) { return test_close_flushes(dir_b); }
+static int many_channels(void) { return test_many_channels(dir_c); }
 
 int main(void)
 {
     const char *base = getenv("STRATRUN_TEST_TMP");
     snprintf(dir_a, sizeof dir_a, "%s/engine-test-%d-a", base ? base : "/tmp", (int)getpid());
     snprintf(dir_b, sizeof dir_b, "%s/engine-test-%d-b", base ? base : "/tmp", (int)getpid());
+    snprintf(dir_c, sizeof dir_c, "%s/engine-test-%d-c", base ? base : "/tmp", (int)getpid());
     run("memory backend: one publisher thread, one reader thread", test_memory_concurrent);
     run("local backend: two engines in one process follow each other", local_two);
     run("closing an engine writes the last published state", close_flush);
+    run("300 channels: the table grows while one thread subscribes and another publishes", many_channels);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
