@@ -204,7 +204,6 @@ void bot_free(struct bot *b)
     }
     if (b->lock_fd >= 0)
         close(b->lock_fd);
-    free(b->panel);
     free(b->dir);
     free(b);
 }

@@ -37,7 +37,6 @@ struct bot {
     int nargs;                  /* arguments waiting on co for its first resume */
     int64_t wake_ns;            /* when the scheduler resumes it (set by Sleep) */
     int status;                 /* the exit status so far */
-    char *panel;                /* replay: the latest LogStatus panel, written out at the end */
 };
 
 /* Exit statuses. */

@@ -212,18 +212,10 @@ static int f_Log(lua_State *L)
     return 0;
 }
 
-/* LogStatus(...): replaces the status panel. Backtick segments holding table JSON render as tables
- * (stdlib/status.lua). */
-static int f_LogStatus(lua_State *L)
+/* Renders the LogStatus text at index text (backtick tables, stdlib/status.lua), logs its warnings, and pushes
+ * the panel. */
+static const char *render(lua_State *L, struct bot *b, int text, size_t *len)
 {
-    struct bot *b = bot_of(L);
-    int n = lua_gettop(L);
-    luaL_Buffer buf;
-    luaL_buffinit(L, &buf);
-    join_args(L, n, &buf);
-    luaL_pushresult(&buf);
-    int text = lua_gettop(L);
-
     if (lua_getfield(L, LUA_REGISTRYINDEX, "stratrun.status_render") != LUA_TFUNCTION) {
         lua_pop(L, 1);
         lua_getglobal(L, "require");
@@ -235,7 +227,7 @@ static int f_LogStatus(lua_State *L)
         lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.status_render");
     }
     lua_pushvalue(L, text);
-    lua_call(L, 1, 2);  /* stack: text rendered warnings */
+    lua_call(L, 1, 2);  /* stack: rendered warnings */
     if (lua_istable(L, -1)) {
         lua_Integer nw = luaL_len(L, -1);
         for (lua_Integer i = 1; i <= nw; i++) {
@@ -248,37 +240,50 @@ static int f_LogStatus(lua_State *L)
         }
     }
     lua_pop(L, 1);
-    size_t len;
-    const char *r = luaL_checklstring(L, -1, &len);
+    return luaL_checklstring(L, -1, len);
+}
 
+static void write_status_file(struct bot *b, const char *r, size_t len)
+{
+    char path[4200], err[300];
+    snprintf(path, sizeof path, "%s/status.txt", b->dir);
+    char *withnl = malloc(len + 1);
+    if (!withnl)
+        return;
+    memcpy(withnl, r, len);
+    withnl[len] = '\n';
+    if (fs_write_atomic(path, withnl, len + 1, err, sizeof err) != 0)
+        log_write(b, LOG_WARN, err, strlen(err));
+    free(withnl);
+}
+
+/* LogStatus(...): replaces the status panel. Backtick segments holding table JSON render as tables
+ * (stdlib/status.lua). */
+static int f_LogStatus(lua_State *L)
+{
+    struct bot *b = bot_of(L);
+    int n = lua_gettop(L);
+    luaL_Buffer buf;
+    luaL_buffinit(L, &buf);
+    join_args(L, n, &buf);
+    luaL_pushresult(&buf);
     if (b->sched && b->sched->virtual_) {
-        /* A replay keeps the latest panel and writes it once at the end: millions of file writes would cost
-         * more than the replay itself. */
+        /* A replay keeps the latest text and renders it once, at the end (log_status_flush): rendering and
+         * writing millions of panels nobody sees would cost more than the replay itself. */
+        lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.panel");
+        return 0;
+    }
+    size_t len;
+    const char *r = render(L, b, lua_gettop(L), &len);
+    write_status_file(b, r, len);
+    if (on_tty()) {
+        panel_erase();
         char *p = malloc(len + 1);
         if (p) {
             memcpy(p, r, len);
             p[len] = '\0';
-            free(b->panel);
-            b->panel = p;
-        }
-        return 0;
-    }
-    char path[4200], err[300];
-    snprintf(path, sizeof path, "%s/status.txt", b->dir);
-    char *withnl = malloc(len + 1);
-    if (withnl) {
-        memcpy(withnl, r, len);
-        withnl[len] = '\n';
-        if (fs_write_atomic(path, withnl, len + 1, err, sizeof err) != 0)
-            log_write(b, LOG_WARN, err, strlen(err));
-    }
-    if (on_tty()) {
-        panel_erase();
-        free(panel);
-        panel = withnl;
-        withnl = NULL;
-        if (panel) {
-            panel[len] = '\0';
+            free(panel);
+            panel = p;
             panel_lines = 1;
             for (size_t i = 0; i < len; i++)
                 panel_lines += panel[i] == '\n';
@@ -286,8 +291,30 @@ static int f_LogStatus(lua_State *L)
         panel_draw();
         fflush(stdout);
     }
-    free(withnl);
     return 0;
+}
+
+/* (text): renders and writes the status file, under lua_pcall. */
+static int flush_protected(lua_State *L)
+{
+    struct bot *b = bot_of(L);
+    size_t len;
+    const char *r = render(L, b, 1, &len);
+    write_status_file(b, r, len);
+    return 0;
+}
+
+void log_status_flush(struct bot *b)
+{
+    lua_State *L = b->L;
+    int top = lua_gettop(L);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "stratrun.panel") == LUA_TSTRING) {
+        lua_pushcfunction(L, flush_protected);
+        lua_insert(L, -2);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+            log_printf(b, LOG_WARN, "LogStatus: %s", lua_tostring(L, -1));
+    }
+    lua_settop(L, top);
 }
 
 static const luaL_Reg funcs[] = {

@@ -23,6 +23,9 @@ void log_thread_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2
 void log_attach(int fd);
 void log_detach(int fd);
 
+/* Replay: renders the bot's last LogStatus text and writes its status file (LogStatus only keeps the text). */
+void log_status_flush(struct bot *b);
+
 /* Clears the status panel from the terminal (at exit), leaving the log above it. */
 void log_panel_clear(void);
 

@@ -6,6 +6,7 @@
 #include "bot.h"
 #include "fsutil.h"
 #include "json.h"
+#include "log.h"
 #include "market.h"
 #include "options.h"
 #include "scheduler.h"
@@ -74,14 +75,7 @@ void replay_finish(struct sched *s, const struct options *o, int64_t wall_ns)
     }
     for (int i = 0; i < s->nbots; i++) {
         struct bot *b = s->bots[i];
-        if (b->panel) {
-            char path[4200];
-            snprintf(path, sizeof path, "%s/status.txt", b->dir);
-            size_t n = strlen(b->panel);
-            b->panel[n] = '\0';
-            if (fs_write_atomic(path, b->panel, n, err, sizeof err) != 0)
-                fprintf(stderr, "stratrun: %s\n", err);
-        }
+        log_status_flush(b);
         /* exchange._summary() in the bot's own state; its JSON crosses to the summary's state. */
         lua_State *L = b->L;
         int top = lua_gettop(L);    /* L may be J itself: leave what is below alone */
