@@ -490,37 +490,6 @@ static int m_candle(lua_State *L)
     return 6;
 }
 
-/* market.records(i, n) -> array of the n records ending at candle i, oldest first, each a fresh
- * {Time, Open, High, Low, Close, Volume} */
-static int m_records(lua_State *L)
-{
-    struct market *m = checkmarket(L);
-    long last = (long)luaL_checkinteger(L, 1) - 1;
-    lua_Integer n = luaL_checkinteger(L, 2);
-    if (last >= m->n)
-        last = m->n - 1;
-    long first = n < 1 ? last + 1 : (long)(last + 1 - (n > last + 1 ? last + 1 : n));
-    lua_createtable(L, (int)(last - first + 1), 0);
-    for (long i = first, k = 1; i <= last; i++, k++) {
-        const struct candle *c = &m->c[i];
-        lua_createtable(L, 0, 6);
-        lua_pushinteger(L, c->time);
-        lua_setfield(L, -2, "Time");
-        lua_pushnumber(L, c->open);
-        lua_setfield(L, -2, "Open");
-        lua_pushnumber(L, c->high);
-        lua_setfield(L, -2, "High");
-        lua_pushnumber(L, c->low);
-        lua_setfield(L, -2, "Low");
-        lua_pushnumber(L, c->close);
-        lua_setfield(L, -2, "Close");
-        lua_pushnumber(L, c->volume);
-        lua_setfield(L, -2, "Volume");
-        lua_rawseti(L, -2, k);
-    }
-    return 1;
-}
-
 /* market.info() -> {url, count, period, first_close, last_close (nil when open-ended)} */
 static int m_info(lua_State *L)
 {
@@ -547,7 +516,6 @@ static const luaL_Reg funcs[] = {
     {"at", m_at},
     {"candle", m_candle},
     {"info", m_info},
-    {"records", m_records},
     {NULL, NULL}
 };
 

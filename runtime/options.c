@@ -260,13 +260,17 @@ static void cfg_exchange(lua_State *L, struct options *o, int tbl)
                 known = 1;
                 if (lua_type(L, -1) != LUA_TSTRING)
                     luaL_error(L, "exchange.%s must be a string, not %s", k, luaL_typename(L, -1));
+                if (i == 1 && !strchr(lua_tostring(L, -1), '_'))
+                    luaL_error(L, "exchange.currency must be BASE_QUOTE, like BTC_USDT (got '%s')",
+                               lua_tostring(L, -1));
             }
         for (int i = 0; numbers[i]; i++)
             if (strcmp(k, numbers[i]) == 0) {
+                /* balances are amounts; fees and slippage are fractions of a price */
+                double v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1, max = i < 2 ? 1e15 : 1;
                 known = 1;
-                if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) >= 0) ||
-                    lua_tonumber(L, -1) > 1e15)
-                    luaL_error(L, "exchange.%s must be a number >= 0", k);
+                if (!(v >= 0 && v < max))
+                    luaL_error(L, "exchange.%s must be a number from 0 to %s", k, i < 2 ? "1e15" : "below 1");
             }
         if (!known)
             luaL_error(L, "unknown key exchange.%s (allowed: name, currency, balance, stocks, maker_fee, "

@@ -1,48 +1,508 @@
--- exchange.lua: the `exchange` object strategies trade through.
+-- exchange.lua: the `exchange` object strategies trade through: a paper exchange on the process's market data
+-- (the `market` module, runtime/market.c), with the platform's call names and shapes. docs/exchange.md explains
+-- the model (what the market shows at a time, fills, fees, slippage, depth, defaults).
 --
--- For now a paper ticker only: GetTicker returns a price that moves (a seeded random walk on the bot's clock),
--- enough for the channel samples. The exchange simulator (orders, accounts, candle files, replay) replaces this
--- module with the platform's full shapes.
-local M = {}
+-- Each bot has its own Lua state, so its own instance and account. Nothing runs in the background: every call
+-- first settles the resting orders against the candles that closed since the last call (a scan that only happens
+-- while orders are pending), so an exchange reads time only through the clock it is given (UnixNano in a bot) and
+-- a replay stays deterministic.
+--
+-- Failures of the world (no candle yet, insufficient funds, an unknown order, another symbol) return nil (false
+-- for CancelOrder) and log one line naming the call. Programming mistakes (an argument of the wrong type, an
+-- invalid exchange config) raise.
+--
+-- Besides the platform calls: exchange._summary() (for the host's replay summary) and exchange._new{config,
+-- market, now, log} (a separate instance on any market and clock, for the specs).
 
-local base = 43000.0
-local state = { price = base, t = nil }
+local SPREAD = 0.0001       -- Sell = Last * (1 + SPREAD), Buy = Last * (1 - SPREAD); depth levels step by it
+local LEVELS = 10           -- depth levels on each side
+local DEFAULT_LIMIT = 100   -- records returned by GetRecords without a limit
+local WEEK = 7 * 86400000
+local MONDAY = 4 * 86400000 -- 1970-01-05, a Monday: weekly bars start on Mondays 00:00 UTC
 
--- A deterministic walk: each whole second since the first call moves the price by a pseudo-random step.
-local function step(seed)
-  local x = math.sin(seed * 12.9898) * 43758.5453
-  return (x - math.floor(x)) - 0.5
+local BUY, SELL = 0, 1
+local PENDING, CLOSED, CANCELED = 0, 1, 2
+local STATUS_NAME = { [PENDING] = "pending", [CLOSED] = "closed", [CANCELED] = "canceled" }
+
+-- The platform's period constants (seconds), for GetRecords(PERIOD_H1).
+local PERIODS = {
+  PERIOD_M1 = 60, PERIOD_M3 = 180, PERIOD_M5 = 300, PERIOD_M15 = 900, PERIOD_M30 = 1800,
+  PERIOD_H1 = 3600, PERIOD_H2 = 7200, PERIOD_H4 = 14400, PERIOD_H6 = 21600, PERIOD_H12 = 43200,
+  PERIOD_D1 = 86400, PERIOD_D3 = 259200, PERIOD_W1 = 604800,
+}
+
+local DEFAULTS = {
+  name = "Paper", currency = "BTC_USDT", balance = 10000, stocks = 0,
+  maker_fee = 0.001, taker_fee = 0.002, slippage = 0,
+}
+
+local json_array = (json and json.array) or function(t) return t end
+
+-- A number as messages show it.
+local function show(x)
+  if type(x) ~= "number" then return tostring(x) end
+  if x ~= x then return "nan" end
+  if math.type(x) == "integer" then return tostring(x) end
+  return string.format("%.10g", x)
 end
 
-function M.GetName()
-  return "Paper"
+local function finite(x)
+  return x == x and x > -math.huge and x < math.huge
 end
 
-function M.GetCurrency()
-  return "BTC_USDT"
-end
-
--- GetTicker([symbol]) -> {Symbol, Time, Open, High, Low, Sell, Buy, Last, Volume}
-function M.GetTicker(symbol)
-  local now = UnixNano() // 1000000
-  local sec = now // 1000
-  state.t = state.t or sec
-  while state.t < sec do
-    state.t = state.t + 1
-    state.price = state.price * (1 + 0.0005 * step(state.t))
+-- The settings from the config's exchange table, with defaults; or nil and what is wrong.
+local function settings(cfg)
+  if type(cfg) ~= "table" then return nil, "the exchange config must be a table, not " .. type(cfg) end
+  local s = {}
+  for k, v in pairs(cfg) do
+    if DEFAULTS[k] == nil then return nil, "unknown key exchange." .. tostring(k) end
+    if type(v) ~= type(DEFAULTS[k]) then
+      return nil, string.format("exchange.%s must be a %s, not %s", k, type(DEFAULTS[k]), type(v))
+    end
   end
-  local last = math.floor(state.price * 100 + 0.5) / 100
-  return {
-    Symbol = symbol or M.GetCurrency(),
-    Time = now,
-    Open = base,
-    High = math.max(base, last),
-    Low = math.min(base, last),
-    Sell = last + 0.5,
-    Buy = last - 0.5,
-    Last = last,
-    Volume = 1000 + (sec % 600),
-  }
+  for k, d in pairs(DEFAULTS) do
+    local v = cfg[k]
+    if v == nil then v = d end
+    if type(v) == "number" then
+      if not (finite(v) and v >= 0) then return nil, "exchange." .. k .. " must be a finite number >= 0, got " .. show(v) end
+      if (k == "maker_fee" or k == "taker_fee" or k == "slippage") and v >= 1 then
+        return nil, "exchange." .. k .. " is a fraction and must be < 1, got " .. show(v)
+      end
+      v = v + 0.0
+    end
+    s[k] = v
+  end
+  s.base, s.quote = s.currency:match("^([^_]+)_([^_]+)$")
+  if not s.base then return nil, "exchange.currency must be BASE_QUOTE such as BTC_USDT, got '" .. s.currency .. "'" end
+  if s.name == "" then return nil, "exchange.name must not be empty" end
+  return s
 end
 
-return M
+-- A new paper exchange. opts: config (the exchange settings table), market (the market module, or anything with
+-- its at, candle and info), now (a function returning the clock in ms), log (a function taking one line).
+local function new(opts)
+  local market, now, log = opts.market, opts.now, opts.log
+  local s, config_error = settings(opts.config or {})
+  s = s or settings({})
+  local currency, base, quote = s.currency, s.base, s.quote
+  local maker, taker, slip = s.maker_fee, s.taker_fee, s.slippage
+
+  local E = {}
+  local balance, stocks = s.balance, s.stocks
+  local frozen_balance, frozen_stocks = 0.0, 0.0
+  local orders, open = {}, {}         -- every order by id; the pending ones in id order
+  local next_id, n_orders, n_fills, fees = 1, 0, 0, 0.0
+  local t_now, t_cached, idx = 0, nil, nil   -- the clock at this call; market.at(t) cached per t
+  local seen = 0                      -- candles up to this index have been settled against the pending orders
+  local base_ms                       -- the market's period in ms, read once
+  local rec, rec_lo, rec_hi, rec_keep = {}, 1, 0, 0   -- record tables of candles rec_lo..rec_hi, shared
+
+  local function fail(call, msg)
+    log("exchange." .. call .. ": " .. msg)
+    return nil
+  end
+
+  -- Wrong types raise, as Lua's own functions do; level 3 is the strategy (helper, exchange call, caller).
+  local function check_number(call, what, x)
+    if type(x) ~= "number" then
+      error(string.format("exchange.%s: %s must be a number, got %s", call, what, type(x)), 3)
+    end
+  end
+
+  -- Whether symbol (optional) is this exchange's; logs when it is not.
+  local function check_symbol(call, symbol)
+    if symbol == nil or symbol == currency then return true end
+    if type(symbol) ~= "string" then
+      error(string.format("exchange.%s: symbol must be a string, got %s", call, type(symbol)), 3)
+    end
+    log(string.format("exchange.%s: this exchange trades %s only, got symbol '%s'", call, currency, symbol))
+    return false
+  end
+
+  -- The frozen totals, summed again from the pending orders whenever they change, so they never drift from what
+  -- those orders hold.
+  local function refreeze()
+    local fb, fs = 0.0, 0.0
+    for i = 1, #open do
+      local o = open[i]
+      if o.Type == BUY then fb = fb + o.frozen else fs = fs + o.frozen end
+    end
+    frozen_balance, frozen_stocks = fb, fs
+  end
+
+  -- A resting order fills whole at px as a maker; its frozen funds pay for it.
+  local function settle_resting(o, px)
+    local value = px * o.Amount
+    local fee = value * maker
+    if o.Type == BUY then
+      local refund = o.frozen - value - fee     -- > 0 when it filled below its price
+      if refund < 0 then fee, refund = o.frozen - value, 0.0 end   -- float rounding only
+      balance = balance + refund
+      stocks = stocks + o.Amount
+    else
+      balance = balance + (value - fee)
+    end
+    fees = fees + fee
+    n_fills = n_fills + 1
+    o.DealAmount, o.AvgPrice, o.Status = o.Amount, px, CLOSED
+  end
+
+  -- Candle (ct, op, hi, lo) against every pending order. A buy fills when the low reaches its price, a sell when
+  -- the high does; at the candle's open instead when the candle opened after the order was placed, through it.
+  local function cross(ct, op, hi, lo)
+    local n, filled = 0, false
+    local len = #open
+    for i = 1, len do
+      local o = open[i]
+      local p, px = o.Price, nil
+      if o.Type == BUY then
+        if lo <= p then px = (ct >= o.Time and op < p) and op or p end
+      elseif hi >= p then
+        px = (ct >= o.Time and op > p) and op or p
+      end
+      if px then
+        settle_resting(o, px)
+        filled = true
+      else
+        n = n + 1
+        open[n] = o
+      end
+    end
+    for i = n + 1, len do open[i] = nil end
+    if filled then refreeze() end
+  end
+
+  -- Reads the clock and settles the candles that closed since the last call. Every call starts here.
+  local function sync()
+    if config_error then error("exchange: invalid config: " .. config_error, 3) end
+    t_now = now()
+    if t_now ~= t_cached then
+      t_cached = t_now
+      idx = market.at(t_now)
+    end
+    if idx and idx > seen then
+      if #open > 0 then
+        for j = seen + 1, idx do
+          local ct, op, hi, lo = market.candle(j)
+          cross(ct, op, hi, lo)
+          if #open == 0 then break end
+        end
+      end
+      seen = idx
+    end
+  end
+
+  local function no_candle(call)
+    return fail(call, "no candle has closed yet at " .. show(t_now) .. " ms (the market starts later)")
+  end
+
+  local function level(last, k)
+    return last * (1 + k * SPREAD)
+  end
+
+  local function copy(o)
+    return {
+      Id = o.Id, Time = o.Time, Price = o.Price, Amount = o.Amount, DealAmount = o.DealAmount,
+      AvgPrice = o.AvgPrice, Status = o.Status, Type = o.Type, Symbol = o.Symbol,
+    }
+  end
+
+  local function add_order(o)
+    o.Id, o.Symbol = next_id, currency
+    next_id = next_id + 1
+    n_orders = n_orders + 1
+    orders[o.Id] = o
+    if o.Status == PENDING then
+      open[#open + 1] = o
+      refreeze()
+    else
+      n_fills = n_fills + 1
+    end
+    return o.Id
+  end
+
+  local function funds_message(what, need, have, frozen, unit)
+    return string.format("insufficient %s: needs %s %s, has %s %s free (%s frozen in orders)",
+      what, show(need), unit, show(have), unit, show(frozen))
+  end
+
+  -- Buy and Sell: checks, then an immediate fill (market order, or a limit through the touch) or a resting order.
+  local function place(call, side, price, amount)
+    check_number(call, "price", price)
+    check_number(call, "amount", amount)
+    sync()
+    price, amount = price + 0.0, amount + 0.0
+    if price ~= -1 and not (finite(price) and price > 0) then
+      return fail(call, "price must be > 0, or -1 for a market order, got " .. show(price))
+    end
+    if not (finite(amount) and amount > 0) then
+      return fail(call, "amount must be > 0, got " .. show(amount))
+    end
+    if not idx then return no_candle(call) end
+    local _, _, _, _, last = market.candle(idx)
+    if not (last > 0) then return fail(call, "no price to trade at: the last close is " .. show(last)) end
+    local o = { Time = t_now, Price = price, Amount = amount, DealAmount = 0.0, AvgPrice = 0.0, Type = side }
+    if price == -1 then o.Price = -1 end
+
+    if side == BUY then
+      local ask = level(last, 1)
+      if price == -1 then
+        -- amount is the quote currency to spend, fee included
+        if amount > balance then
+          return fail(call, funds_message("balance", amount, balance, frozen_balance, quote))
+        end
+        local px = ask * (1 + slip)
+        local fee = amount - amount / (1 + taker)
+        balance = balance - amount
+        stocks = stocks + (amount - fee) / px
+        fees = fees + fee
+        o.DealAmount, o.AvgPrice, o.Status = amount, px, CLOSED
+      elseif price >= ask then
+        local px = math.min(price, ask * (1 + slip))
+        local value = px * amount
+        local fee = value * taker
+        if value + fee > balance then
+          return fail(call, funds_message("balance", value + fee, balance, frozen_balance, quote))
+        end
+        balance = balance - (value + fee)
+        stocks = stocks + amount
+        fees = fees + fee
+        o.DealAmount, o.AvgPrice, o.Status = amount, px, CLOSED
+      else
+        local value = price * amount
+        local need = value + value * maker
+        if need > balance then
+          return fail(call, funds_message("balance", need, balance, frozen_balance, quote))
+        end
+        balance = balance - need
+        o.frozen, o.Status = need, PENDING
+      end
+    else
+      if amount > stocks then
+        return fail(call, funds_message("stocks", amount, stocks, frozen_stocks, base))
+      end
+      local bid = level(last, -1)
+      if price == -1 or price <= bid then
+        local px = bid * (1 - slip)
+        if price ~= -1 then px = math.max(price, px) end
+        local value = px * amount
+        local fee = value * taker
+        stocks = stocks - amount
+        balance = balance + (value - fee)
+        fees = fees + fee
+        o.DealAmount, o.AvgPrice, o.Status = amount, px, CLOSED
+      else
+        stocks = stocks - amount
+        o.frozen, o.Status = amount, PENDING
+      end
+    end
+    return add_order(o)
+  end
+
+  local function order_of(call, id)
+    if type(id) ~= "number" and type(id) ~= "string" then
+      error(string.format("exchange.%s: id must be a number, got %s", call, type(id)), 3)
+    end
+    local o = orders[math.tointeger(tonumber(id)) or false]
+    if not o then log(string.format("exchange.%s: no order with id %s", call, show(id))) end
+    return o
+  end
+
+  -- The n records ending at candle last, in a fresh array. The record tables themselves are made once per candle
+  -- and shared by every call that returns them (a year of one-minute bars with GetRecords() on each is 52 million
+  -- fresh tables otherwise, ten times the cost); the cache keeps the largest window asked for.
+  local function records(last, n)
+    local first = last - n + 1
+    if first < 1 then first = 1 end
+    if last < rec_lo or first > rec_hi + 1 then rec, rec_lo, rec_hi = {}, first, first - 1 end
+    for j = rec_hi + 1, last do
+      local t, op, hi, lo, cl, vol = market.candle(j)
+      rec[j] = { Time = t, Open = op, High = hi, Low = lo, Close = cl, Volume = vol }
+    end
+    for j = first, rec_lo - 1 do
+      local t, op, hi, lo, cl, vol = market.candle(j)
+      rec[j] = { Time = t, Open = op, High = hi, Low = lo, Close = cl, Volume = vol }
+    end
+    if last > rec_hi then rec_hi = last end
+    if first < rec_lo then rec_lo = first end
+    if last - first + 1 > rec_keep then rec_keep = last - first + 1 end
+    while rec_lo <= rec_hi - rec_keep do
+      rec[rec_lo] = nil
+      rec_lo = rec_lo + 1
+    end
+    return table.move(rec, first, last, 1, {})
+  end
+
+  -- Records of a period that is a multiple of the market's: the bars that have closed by now, built from the
+  -- market's candles; buckets start at multiples of the period since the epoch (weeks: on Mondays), UTC.
+  local function aggregate(pms, limit)
+    local off = pms % WEEK == 0 and MONDAY or 0
+    local out, n, bucket, r = {}, 0, nil, nil
+    for j = idx, 1, -1 do
+      local ct, op, hi, lo, cl, vol = market.candle(j)
+      local b = (ct - off) // pms * pms + off
+      if b + pms <= t_now then
+        if b ~= bucket then
+          if n == limit then break end
+          bucket = b
+          r = { Time = b, Open = op, High = hi, Low = lo, Close = cl, Volume = vol }
+          n = n + 1
+          out[n] = r
+        else
+          r.Open = op       -- walking backwards: the earliest candle's open is the bar's
+          if hi > r.High then r.High = hi end
+          if lo < r.Low then r.Low = lo end
+          r.Volume = r.Volume + vol
+        end
+      end
+    end
+    for i = 1, n // 2 do out[i], out[n + 1 - i] = out[n + 1 - i], out[i] end
+    return json_array(out)
+  end
+
+  -- The public calls. Each is also callable with a colon (exchange:GetTicker()), a common slip when porting.
+  local api = {}
+
+  function api.GetName() return s.name end
+
+  function api.GetCurrency() return currency end
+
+  -- GetTicker([symbol]) -> {Symbol, Time, Open, High, Low, Sell, Buy, Last, Volume}
+  function api.GetTicker(symbol)
+    sync()
+    if not check_symbol("GetTicker", symbol) then return nil end
+    if not idx then return no_candle("GetTicker") end
+    local _, op, hi, lo, cl, vol = market.candle(idx)
+    return {
+      Symbol = currency, Time = t_now, Open = op, High = hi, Low = lo,
+      Sell = level(cl, 1), Buy = level(cl, -1), Last = cl, Volume = vol,
+    }
+  end
+
+  -- GetDepth([symbol]) -> {Time, Asks = {{Price, Amount}...} ascending, Bids = ... descending}
+  function api.GetDepth(symbol)
+    sync()
+    if not check_symbol("GetDepth", symbol) then return nil end
+    if not idx then return no_candle("GetDepth") end
+    local _, _, _, _, cl, vol = market.candle(idx)
+    local amount = vol / (2 * LEVELS)
+    local asks, bids = {}, {}
+    for k = 1, LEVELS do
+      asks[k] = { Price = level(cl, k), Amount = amount }
+      bids[k] = { Price = level(cl, -k), Amount = amount }
+    end
+    return { Time = t_now, Asks = asks, Bids = bids }
+  end
+
+  -- GetRecords([symbol] [, period] [, limit]), or GetRecords(period [, limit]); period in seconds.
+  function api.GetRecords(symbol, period, limit)
+    if type(symbol) == "number" then symbol, period, limit = nil, symbol, period end
+    if period ~= nil then check_number("GetRecords", "period", period) end
+    if limit ~= nil then check_number("GetRecords", "limit", limit) end
+    sync()
+    if not check_symbol("GetRecords", symbol) then return nil end
+    local n = DEFAULT_LIMIT
+    if limit ~= nil then
+      n = math.tointeger(limit)
+      if not n or n < 1 then return fail("GetRecords", "limit must be a whole number >= 1, got " .. show(limit)) end
+    end
+    if not idx then return no_candle("GetRecords") end
+    base_ms = base_ms or market.info().period
+    if period == nil or period * 1000 == base_ms then return records(idx, n) end
+    local pms = finite(period) and math.tointeger(period * 1000)
+    if not pms or pms <= 0 or pms % base_ms ~= 0 then
+      return fail("GetRecords", string.format("period %s s is not a multiple of the market's period of %s s",
+        show(period), show(base_ms / 1000)))
+    end
+    return aggregate(pms, n)
+  end
+
+  -- GetAccount() -> {Balance, FrozenBalance, Stocks, FrozenStocks}
+  function api.GetAccount()
+    sync()
+    return { Balance = balance, FrozenBalance = frozen_balance, Stocks = stocks, FrozenStocks = frozen_stocks }
+  end
+
+  -- Buy(price, amount) / Sell(price, amount) -> order id; price -1 is a market order (a market buy's amount is
+  -- quote currency to spend, a market sell's is base currency).
+  function api.Buy(price, amount) return place("Buy", BUY, price, amount) end
+
+  function api.Sell(price, amount) return place("Sell", SELL, price, amount) end
+
+  -- GetOrders([symbol]) -> the pending orders, oldest first; an empty array when there are none.
+  function api.GetOrders(symbol)
+    sync()
+    if not check_symbol("GetOrders", symbol) then return nil end
+    local out = {}
+    for i = 1, #open do out[i] = copy(open[i]) end
+    return json_array(out)
+  end
+
+  -- GetOrder(id) -> {Id, Time, Price, Amount, DealAmount, AvgPrice, Status, Type, Symbol}
+  function api.GetOrder(id)
+    sync()
+    local o = order_of("GetOrder", id)
+    return o and copy(o) or nil
+  end
+
+  -- CancelOrder(id) -> true when the order was pending and is now canceled, its frozen funds returned.
+  function api.CancelOrder(id)
+    sync()
+    local o = order_of("CancelOrder", id)
+    if not o then return false end
+    if o.Status ~= PENDING then
+      log(string.format("exchange.CancelOrder: order %d is not pending (it is %s)", o.Id, STATUS_NAME[o.Status]))
+      return false
+    end
+    o.Status = CANCELED
+    if o.Type == BUY then balance = balance + o.frozen else stocks = stocks + o.frozen end
+    for i = 1, #open do
+      if open[i] == o then
+        table.remove(open, i)
+        break
+      end
+    end
+    refreeze()
+    return true
+  end
+
+  -- For the host's replay summary: counts, balances and the account's value at the current Last.
+  function api._summary()
+    sync()
+    local price
+    if idx then
+      price = select(5, market.candle(idx))
+    else
+      price = select(2, market.candle(1)) or 0.0
+    end
+    local value = balance + frozen_balance + (stocks + frozen_stocks) * price
+    local start_value = s.balance + s.stocks * price
+    return {
+      orders = n_orders, fills = n_fills, fees = fees,
+      balance = balance, stocks = stocks, frozen_balance = frozen_balance, frozen_stocks = frozen_stocks,
+      start_value = start_value, value = value, pnl = value - start_value,
+    }
+  end
+
+  for k, f in pairs(api) do
+    E[k] = function(a, ...)
+      if a == E then return f(...) end
+      return f(a, ...)
+    end
+  end
+  return E
+end
+
+for k, v in pairs(PERIODS) do
+  if rawget(_ENV, k) == nil then rawset(_ENV, k, v) end
+end
+
+local config = require("stratrun.config")
+local exchange = new {
+  config = config.exchange,
+  market = require("market"),
+  now = function() return UnixNano() // 1000000 end,
+  log = function(msg) Log(msg) end,
+}
+exchange._new = new
+return exchange
