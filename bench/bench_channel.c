@@ -194,7 +194,7 @@ static void *stuck_open(const char *a, const char *d, const struct backend_host 
     static int token;
     return &token;
 }
-static int stuck_fd(void *be) { (void)be; return -1; }
+static int stuck_pollfds(void *be, struct pollfd *f, int max) { (void)be, (void)f, (void)max; return 0; }
 static int stuck_timeout(void *be) { (void)be; return 1000; }
 static void stuck_service(void *be) { (void)be; stuck_sleep(); }
 static int stuck_publish(void *be, const char *id, const char *j, size_t l, int64_t s, int64_t p)
@@ -205,7 +205,7 @@ static int stuck_publish(void *be, const char *id, const char *j, size_t l, int6
 static void stuck_subscribe(void *be, const char *id) { (void)be, (void)id; stuck_sleep(); }
 static void stuck_close(void *be) { (void)be; }
 static const struct backend_ops stuck_ops = {
-    "stuck", 0, stuck_open, stuck_fd, stuck_timeout, stuck_service, stuck_publish, stuck_subscribe, NULL,
+    "stuck", 0, stuck_open, stuck_pollfds, stuck_timeout, stuck_service, stuck_publish, stuck_subscribe, NULL,
     stuck_close,
 };
 

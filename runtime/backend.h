@@ -8,6 +8,7 @@
 #ifndef STRATRUN_BACKEND_H
 #define STRATRUN_BACKEND_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,10 @@ struct backend_host {
     void (*deliver)(void *ctx, const char *id, const char *json, size_t len, int64_t seq, int64_t published_ms);
     /* Does a bot of this process follow id? Cheap (a hash lookup). */
     int (*wanted)(void *ctx, const char *id);
+    /* The backend refused an operation on channel id for a reason the strategy must hear of (a permission the
+     * server denies): why is one line; NULL clears it once the operation works. The next SetChannelData (own
+     * channel) or GetChannelData (a followed one) returns nil and that line. */
+    void (*refused)(void *ctx, const char *id, const char *why);
 };
 
 struct backend_ops {
@@ -32,8 +37,9 @@ struct backend_ops {
      * block for long. Returns the backend's state, or NULL with one line in err (a configuration error). */
     void *(*open)(const char *arg, const char *data_dir, const struct backend_host *host, char *err, size_t errlen);
 
-    /* A file descriptor the engine polls for readability, then calls service; -1 when there is none. */
-    int (*fd)(void *be);
+    /* Fills fds (at most max) with the descriptors the engine polls, and the events wanted on each; returns how
+     * many. When one is ready, or timeout_ms passes, the engine calls service. */
+    int (*pollfds)(void *be, struct pollfd *fds, int max);
 
     /* Milliseconds until service wants to run again without fd activity (reconnects, refreshes); -1: never. */
     int (*timeout_ms)(void *be);
@@ -56,5 +62,6 @@ struct backend_ops {
 
 extern const struct backend_ops backend_local;
 extern const struct backend_ops backend_memory;
+extern const struct backend_ops backend_redis;
 
 #endif

@@ -7,11 +7,11 @@
  * learn of a rename through inotify on the folder: no polling. docs/channels.md has the measurements behind
  * this choice.
  *
- * File format: one header line, then the JSON:
- *     SRCH1 <seq> <published ms> <length of JSON> <crc32 of JSON, 8 hex digits>\n<JSON>
- * Anything else (a foreign file, a truncated one, one over the size limit) is skipped with one warning.
+ * A file holds one framed state (chanframe.h). Anything else (a foreign file, a truncated one, one over the size
+ * limit) is skipped with one warning.
  */
 #include "backend.h"
+#include "chanframe.h"
 #include "fsutil.h"
 #include "log.h"
 #include "options.h"
@@ -28,10 +28,9 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#define HEADER_MAX 80
 /* Renames into the folder (every publish), and the folder itself going away. */
 #define WATCH_MASK (IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF)
-#define FILE_MAX (HEADER_MAX + CHAN_MAX)
+#define FILE_MAX CHANFRAME_MAX
 
 struct sub {
     char id[ID_MAX + 1];
@@ -120,30 +119,6 @@ static void warn_once(struct local *l, const char *id, const char *why)
     log_thread_warning("channel %s: skipped %s/%s: %s", id, l->dir, id, why);
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Parses a decimal int64 ending at a space; advances *p past the space. */
-static int parse_i64(const char **p, const char *end, int64_t *out)
-{
-    const char *s = *p;
-    int64_t v = 0;
-    if (s >= end || *s < '0' || *s > '9')
-        return -1;
-    while (s < end && *s >= '0' && *s <= '9') {
-        if (v > (INT64_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (*s++ - '0');
-    }
-    if (s >= end || (*s != ' ' && *s != '\n'))
-        return -1;
-    *p = s + 1;
-    *out = v;
-    return 0;
-}
-
 /* Reads and checks the channel file of id. Returns 1 with the state, 0 when there is no file, -1 (warned) when
  * the file is not a valid channel state. */
 static int read_state(struct local *l, const char *id, char *buf, const char **json, size_t *len, int64_t *seq,
@@ -160,37 +135,8 @@ static int read_state(struct local *l, const char *id, char *buf, const char **j
     /* One byte more than a valid file can have: a larger file is refused before anything is decoded. */
     ssize_t n = read(fd, buf, FILE_MAX + 1);
     close(fd);
-    const char *why = NULL;
-    if (n < 0)
-        why = strerror(errno);
-    else if (n > FILE_MAX)
-        why = "larger than a channel state can be (1024 bytes of JSON)";
-    int64_t flen = 0, crc = 0;
-    const char *p = buf, *end = buf + (n > 0 ? n : 0);
-    if (!why && (n < 6 || memcmp(buf, "SRCH1 ", 6) != 0))
-        why = "not a stratrun channel file";
-    p += 6;
-    if (!why && (parse_i64(&p, end, seq) || parse_i64(&p, end, published) || parse_i64(&p, end, &flen)))
-        why = "malformed header";
-    if (!why) {
-        /* Eight hex digits and a newline, read within the bytes the file had. */
-        uint32_t c = 0;
-        int k = 0;
-        for (; k < 8 && p + k < end; k++) {
-            int d = hexval(p[k]);
-            if (d < 0)
-                break;
-            c = c << 4 | (uint32_t)d;
-        }
-        if (k != 8 || p + 8 >= end || p[8] != '\n')
-            why = "malformed header";
-        crc = c;
-        p += 9;
-    }
-    if (!why && (flen > CHAN_MAX || end - p != flen))
-        why = "truncated or padded: its length does not match its header";
-    if (!why && fs_crc32(p, (size_t)flen) != (uint32_t)crc)
-        why = "checksum mismatch";
+    struct chanframe f;
+    const char *why = n < 0 ? strerror(errno) : chanframe_parse(buf, (size_t)n, &f);
     if (why) {
         if (warn)
             warn_once(l, id, why);
@@ -199,8 +145,10 @@ static int read_state(struct local *l, const char *id, char *buf, const char **j
     struct sub *s = find_sub(l, id);
     if (s)
         s->warned = 0;
-    *json = p;
-    *len = (size_t)flen;
+    *json = f.json;
+    *len = f.len;
+    *seq = f.seq;
+    *published = f.published;
     return 1;
 }
 
@@ -214,9 +162,11 @@ static void deliver_file(struct local *l, const char *id)
         l->host->deliver(l->host->ctx, id, json, len, seq, published);
 }
 
-static int local_fd(void *be)
+static int local_pollfds(void *be, struct pollfd *fds, int max)
 {
-    return ((struct local *)be)->ino;
+    (void)max;
+    fds[0] = (struct pollfd){((struct local *)be)->ino, POLLIN, 0};
+    return 1;
 }
 
 static void local_subscribe(void *be, const char *id)
@@ -284,11 +234,9 @@ static int local_publish(void *be, const char *id, const char *json, size_t len,
 {
     struct local *l = be;
     char buf[FILE_MAX + 1], path[PATH_MAX + ID_MAX + 2], err[300];
-    int h = snprintf(buf, HEADER_MAX, "SRCH1 %" PRId64 " %" PRId64 " %zu %08" PRIx32 "\n", seq, published, len,
-                     fs_crc32(json, len));
-    memcpy(buf + h, json, len);
+    size_t n = chanframe_format(buf, json, len, seq, published);
     snprintf(path, sizeof path, "%s/%s", l->dir, id);
-    if (fs_write_atomic(path, buf, (size_t)h + len, err, sizeof err) != 0) {
+    if (fs_write_atomic(path, buf, n, err, sizeof err) != 0) {
         if (!l->write_failing)
             log_thread_warning("channel %s: %s; will retry", id, err);
         l->write_failing = 1;
@@ -321,7 +269,7 @@ const struct backend_ops backend_local = {
     .scheme = "local",
     .inline_delivery = 0,
     .open = local_open,
-    .fd = local_fd,
+    .pollfds = local_pollfds,
     .timeout_ms = local_timeout,
     .service = local_service,
     .publish = local_publish,

@@ -20,10 +20,10 @@ static void *mem_open(const char *arg, const char *data_dir, const struct backen
     return &token;
 }
 
-static int mem_fd(void *be)
+static int mem_pollfds(void *be, struct pollfd *fds, int max)
 {
-    (void)be;
-    return -1;
+    (void)be, (void)fds, (void)max;
+    return 0;
 }
 
 static void mem_noop(void *be)
@@ -47,7 +47,7 @@ const struct backend_ops backend_memory = {
     .scheme = "memory",
     .inline_delivery = 1,
     .open = mem_open,
-    .fd = mem_fd,
+    .pollfds = mem_pollfds,
     .timeout_ms = NULL,
     .service = mem_noop,
     .publish = mem_publish,

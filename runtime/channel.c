@@ -98,7 +98,7 @@ static const char *push_id(lua_State *L, int idx, char *why, size_t whylen)
 static int f_SetChannelData(lua_State *L)
 {
     struct bot *b = bot_of(L);
-    char err[JSON_ERRLEN], msg[JSON_ERRLEN + 100];
+    char err[512], msg[600];
     lua_settop(L, 1);
     jbuf jb;
     jbuf_init(&jb);
@@ -110,8 +110,17 @@ static int f_SetChannelData(lua_State *L)
     else {
         engine_publish(b->engine, b->own, jb.p, jb.len, clock_now_us(b));
         jbuf_free(&jb);
-        lua_pushboolean(L, 1);
-        return 1;
+        /* The state is handed over either way (it goes out once the backend takes it again); a refusal of the
+         * last write is the strategy's to hear of. */
+        if (!engine_refused(b->engine, b->own, err, sizeof err)) {
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+        snprintf(msg, sizeof msg, "SetChannelData: %s", err);
+        log_write(b, LOG_ERROR, msg, strlen(msg));
+        luaL_pushfail(L);
+        lua_pushstring(L, msg);
+        return 2;
     }
     jbuf_free(&jb);
     log_write(b, LOG_ERROR, msg, strlen(msg));
@@ -153,6 +162,12 @@ static int f_GetChannelData(lua_State *L)
     int ud = lua_gettop(L);
     int64_t seq = engine_seq(s->c);
     if (seq == 0) {
+        char err[300];
+        if (engine_refused(b->engine, s->c, err, sizeof err)) {
+            luaL_pushfail(L);
+            lua_pushfstring(L, "GetChannelData: %s", err);
+            return 2;
+        }
         lua_pushnil(L);
         return 1;
     }

@@ -22,6 +22,8 @@
 
 #include "options.h"
 
+#define MAX_BACKEND_FDS 8
+
 struct chan_out {               /* a channel this process publishes */
     int dirty;                  /* a state waits to be written */
     int based;                  /* the backend's stored seq has been read */
@@ -44,6 +46,8 @@ struct chan_entry {
     size_t len;
     char data[CHAN_MAX + 1];
     struct chan_out *out;
+    char *refused;              /* why the backend refused this channel, until it works again */
+    atomic_int has_refused;     /* refused != NULL, readable without the lock */
     char id[ID_MAX + 1];
 };
 
@@ -152,6 +156,19 @@ static void host_deliver(void *ctx, const char *id, const char *json, size_t len
     pthread_mutex_unlock(&e->mu);
 }
 
+static void host_refused(void *ctx, const char *id, const char *why)
+{
+    struct engine *e = ctx;
+    pthread_mutex_lock(&e->mu);
+    struct chan_entry *c = find(e, id, hash_id(id));
+    if (c) {
+        free(c->refused);
+        c->refused = why ? strdup(why) : NULL;
+        atomic_store(&c->has_refused, c->refused != NULL);
+    }
+    pthread_mutex_unlock(&e->mu);
+}
+
 static int host_wanted(void *ctx, const char *id)
 {
     struct engine *e = ctx;
@@ -233,11 +250,13 @@ static void *engine_main(void *arg)
     struct engine *e = arg;
     int retry = 0;
     for (;;) {
-        struct pollfd p[2] = {{e->wake_fd, POLLIN, 0}, {e->ops->fd(e->be), POLLIN, 0}};
+        struct pollfd p[1 + MAX_BACKEND_FDS];
+        p[0] = (struct pollfd){e->wake_fd, POLLIN, 0};
+        int nfds = 1 + e->ops->pollfds(e->be, p + 1, MAX_BACKEND_FDS);
         int timeout = e->ops->timeout_ms ? e->ops->timeout_ms(e->be) : -1;
         if (retry && (timeout < 0 || timeout > 100))
             timeout = 100;  /* a failed write is tried again soon, not only on the next publish */
-        int n = poll(p, p[1].fd >= 0 ? 2 : 1, timeout);
+        int n = poll(p, (nfds_t)nfds, timeout);
         if (n < 0 && errno != EINTR)
             log_thread_warning("channel engine: poll failed: %s", strerror(errno));
         if (n > 0 && (p[0].revents & POLLIN)) {
@@ -245,7 +264,10 @@ static void *engine_main(void *arg)
             if (read(e->wake_fd, &v, sizeof v) < 0) { /* EAGAIN: nothing to read */ }
             atomic_store(&e->wake_pending, 0);
         }
-        if (n == 0 || (n > 0 && p[1].fd >= 0 && p[1].revents))
+        int ready = n == 0;
+        for (int i = 1; i < nfds && n > 0; i++)
+            ready |= p[i].revents != 0;
+        if (ready)
             e->ops->service(e->be);
         if (retry && n == 0)
             requeue_dirty(e);
@@ -282,7 +304,7 @@ static void close_at_exit(void)
         engine_close(e, 1000);
 }
 
-static const struct backend_ops *const backends[] = {&backend_local, &backend_memory, NULL};
+static const struct backend_ops *const backends[] = {&backend_local, &backend_memory, &backend_redis, NULL};
 
 struct engine *engine_open(const char *url, const char *data_dir, char *err, size_t errlen)
 {
@@ -291,7 +313,8 @@ struct engine *engine_open(const char *url, const char *data_dir, char *err, siz
     for (int i = 0; backends[i]; i++)
         if (strlen(backends[i]->scheme) == slen && strncmp(url, backends[i]->scheme, slen) == 0)
             return engine_open_backend(backends[i], colon ? colon + 1 : "", data_dir, err, errlen);
-    snprintf(err, errlen, "unknown channel backend '%s' (allowed: local, local:DIR, memory)", url);
+    snprintf(err, errlen, "unknown channel backend '%s' (allowed: local, local:DIR, memory, "
+             "redis://[user:password@]host:port[/db])", url);
     return NULL;
 }
 
@@ -309,7 +332,7 @@ struct engine *engine_open_backend(const struct backend_ops *ops, const char *ar
     e->ops = ops;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->done, NULL);
-    e->host = (struct backend_host){e, host_deliver, host_wanted};
+    e->host = (struct backend_host){e, host_deliver, host_wanted, host_refused};
     e->be = ops->open(arg, data_dir, &e->host, err, errlen);
     if (!e->be)
         goto fail;
@@ -386,6 +409,7 @@ void engine_close(struct engine *e, int wait_ms)
     for (struct chan_entry *c = e->all, *n; c; c = n) {
         n = c->all;
         free(c->out);
+        free(c->refused);
         free(c);
     }
     if (e->wake_fd >= 0)
@@ -488,6 +512,18 @@ int64_t engine_read(struct engine *e, struct chan_entry *c, struct chan_state *o
     out->data[c->len] = '\0';
     pthread_mutex_unlock(&e->mu);
     return seq;
+}
+
+int engine_refused(struct engine *e, struct chan_entry *c, char *why, size_t size)
+{
+    if (!atomic_load_explicit(&c->has_refused, memory_order_acquire))
+        return 0;
+    pthread_mutex_lock(&e->mu);
+    int refused = c->refused != NULL;
+    if (refused)
+        snprintf(why, size, "%s", c->refused);
+    pthread_mutex_unlock(&e->mu);
+    return refused;
 }
 
 const char *engine_backend_name(const struct engine *e)

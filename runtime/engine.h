@@ -53,6 +53,9 @@ int64_t engine_seq(const struct chan_entry *c);
 /* Copies c's newest state into out. Returns its seq (0: none yet). */
 int64_t engine_read(struct engine *e, struct chan_entry *c, struct chan_state *out);
 
+/* Whether the backend refused channel c (backend_host.refused); if so, copies why. One atomic read when it was not. */
+int engine_refused(struct engine *e, struct chan_entry *c, char *why, size_t size);
+
 const char *engine_backend_name(const struct engine *e);
 
 #endif

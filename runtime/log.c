@@ -135,17 +135,14 @@ void log_detach(int fd)
     pthread_mutex_unlock(&files_mu);
 }
 
-void log_thread_warning(const char *fmt, ...)
+static void thread_line(const char *tag, const char *fmt, va_list ap)
 {
     char buf[1024];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     size_t n = stamp((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, buf, sizeof buf);
-    n += (size_t)snprintf(buf + n, sizeof buf - n, "warning: ");
-    va_list ap;
-    va_start(ap, fmt);
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", tag);
     int m = vsnprintf(buf + n, sizeof buf - n - 1, fmt, ap);
-    va_end(ap);
     if (m < 0)
         return;
     n += (size_t)m < sizeof buf - n - 1 ? (size_t)m : sizeof buf - n - 2;
@@ -155,6 +152,22 @@ void log_thread_warning(const char *fmt, ...)
     for (size_t i = 0; i < nfiles; i++)
         if (write(files[i], buf, n) < 0) { /* a full disk must not stop the engine */ }
     pthread_mutex_unlock(&files_mu);
+}
+
+void log_thread_warning(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    thread_line("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void log_thread_info(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    thread_line("", fmt, ap);
+    va_end(ap);
 }
 
 void log_panel_clear(void)

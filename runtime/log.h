@@ -20,6 +20,7 @@ void log_printf(struct bot *b, enum log_level level, const char *fmt, ...) __att
 /* The same line format for threads that have no bot (the channel engine): to stderr and to the log file of every
  * bot of the process (log_attach). Safe from any thread. */
 void log_thread_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_thread_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));     /* the same, no "warning:" */
 void log_attach(int fd);
 void log_detach(int fd);
 
