@@ -335,6 +335,15 @@ static void report(struct bot *b)
     lua_pop(L, 1);
 }
 
+void bot_abandon(struct bot *b, const char *why)
+{
+    if (b->phase == PHASE_DONE)
+        return;
+    log_write(b, LOG_ERROR, why, strlen(why));
+    b->status = EXIT_STRATEGY;
+    finish(b);
+}
+
 void bot_stop(struct bot *b, int status)
 {
     if (b->phase == PHASE_CHUNK || b->phase == PHASE_INIT || b->phase == PHASE_MAIN) {

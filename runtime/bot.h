@@ -57,6 +57,9 @@ int bot_step(struct bot *b);
 /* Ends the bot early (replay over, signal): unless it is already ending, onexit runs next. */
 void bot_stop(struct bot *b, int status);
 
+/* Ends the bot at once, wherever it is, logging why (status 1). */
+void bot_abandon(struct bot *b, const char *why);
+
 void bot_free(struct bot *b);
 
 /* The bot that owns L (kept in L's extra space, which coroutines inherit). */

@@ -133,7 +133,8 @@ static void wake(struct engine *e)
 }
 
 /* Stores a state that arrived, if newer. Under the lock. */
-static void store_locked(struct chan_entry *c, const char *json, size_t len, int64_t seq, int64_t published)
+static void store_locked(struct chan_entry *c, const char *json, size_t len, int64_t seq, int64_t published,
+                         int64_t received_us)
 {
     if (len > CHAN_MAX || seq <= atomic_load_explicit(&c->seq, memory_order_relaxed))
         return;
@@ -141,7 +142,7 @@ static void store_locked(struct chan_entry *c, const char *json, size_t len, int
     c->data[len] = '\0';
     c->len = len;
     c->published = published;
-    c->received_us = wall_us();
+    c->received_us = received_us;
     atomic_store_explicit(&c->seq, seq, memory_order_release);
 }
 
@@ -152,7 +153,7 @@ static void host_deliver(void *ctx, const char *id, const char *json, size_t len
     pthread_mutex_lock(&e->mu);
     struct chan_entry *c = find(e, id, hash_id(id));
     if (c && c->follow)
-        store_locked(c, json, len, seq, published);
+        store_locked(c, json, len, seq, published, wall_us());
     pthread_mutex_unlock(&e->mu);
 }
 
@@ -448,7 +449,7 @@ struct chan_entry *engine_channel(struct engine *e, const char *id, int follow)
             c->announced = 1;
             /* Inline backends keep their state here: what this process published is already the state. */
             if (c->out && c->out->len)
-                store_locked(c, c->out->data, c->out->len, c->out->seq, c->out->published);
+                store_locked(c, c->out->data, c->out->len, c->out->seq, c->out->published, c->out->published * 1000);
         } else {
             enqueue(e, c);
         }
@@ -476,7 +477,7 @@ int64_t engine_publish(struct engine *e, struct chan_entry *c, const char *json,
     o->data[len] = '\0';
     if (e->ops->inline_delivery) {
         if (c->follow)
-            store_locked(c, json, len, seq, o->published);
+            store_locked(c, json, len, seq, o->published, now_us);    /* delivered as published: the same clock */
     } else {
         o->dirty = 1;
         enqueue(e, c);

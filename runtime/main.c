@@ -4,7 +4,9 @@
  * lives in the modules api.c loads; the lifecycle lives in bot.c, the scheduling in scheduler.c.
  */
 
+#include <fcntl.h>
 #include <ftw.h>
+#include <sys/file.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,7 @@ int main(int argc, char **argv)
     struct engine *engine = NULL;
     struct market *market = NULL;
     struct sched s = {0};
+    int replay_lock = -1;
 
     if (options_load(&opt, argc, argv, err, sizeof err) != 0) {
         usage_error(err);
@@ -57,9 +60,19 @@ int main(int argc, char **argv)
         goto out;
     }
     if (opt.mode == MODE_REPLAY) {
-        /* A replay starts from nothing, as the platforms clear a backtest's _G: its own folder, emptied. */
-        size_t n = strlen(opt.data_dir) + 8;
+        /* A replay starts from nothing, as the platforms clear a backtest's _G: its own folder, emptied, by one
+         * replay at a time (the lock is held until exit). */
+        size_t n = strlen(opt.data_dir) + 16;
         char *dir = malloc(n);
+        snprintf(dir, n, "%s/replay.lock", opt.data_dir);
+        replay_lock = open(dir, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (replay_lock < 0 || flock(replay_lock, LOCK_EX | LOCK_NB) != 0) {
+            snprintf(err, sizeof err, "another replay is running in %s (it holds %s); give this one its own --data-dir",
+                     opt.data_dir, dir);
+            free(dir);
+            usage_error(err);
+            goto out;
+        }
         snprintf(dir, n, "%s/replay", opt.data_dir);
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         free(opt.data_dir);
@@ -107,5 +120,7 @@ out:
     engine_close(engine, 1000);
     market_free(market);
     options_free(&opt);
+    if (replay_lock >= 0)
+        close(replay_lock);
     return status;
 }

@@ -6,6 +6,8 @@
 #include "engine.h"
 
 #include <poll.h>
+
+#define HOOK_LIMIT_NS (300 * (int64_t)1000000000)
 #include <stdio.h>
 #include <time.h>
 
@@ -72,6 +74,12 @@ int sched_run(struct sched *s)
                     bot_stop(s->bots[i], s->bots[i]->status);
                     s->bots[i]->wake_ns = s->now_ns;
                 }
+                continue;
+            }
+            if (ending && next->wake_ns > s->end_ns + HOOK_LIMIT_NS) {
+                /* As the platforms limit hooks, an onexit still sleeping 5 virtual minutes after the end is cut
+                 * off: a replay always ends. */
+                bot_abandon(next, "onexit still running 5 minutes after the end of the replay; stopped");
                 continue;
             }
             if (next->wake_ns > s->now_ns)
