@@ -775,3 +775,35 @@ end
     assert.are.equal(0, h.sh("test -d " .. h.quote(data .. "/channels")))
   end)
 end)
+
+describe("every sample strategy", function()
+  -- CI replays each sample in strategies/ (the documented examples and hello): each runs to the end of a day of
+  -- candles with status 0, and the channel samples see each other.
+  it("replays without an error, together, over a day of candles", function()
+    local samples = {}
+    for name in io.popen("ls " .. h.quote(STRATEGIES)):lines() do
+      if name:match("%.lua$") then samples[#samples + 1] = name end
+    end
+    table.sort(samples)
+    assert.is_true(#samples >= 6, "samples found: " .. #samples)
+    local ids = {
+      ["broadcaster.lua"] = "632801", ["master.lua"] = "632799", ["follower.lua"] = "632800",
+      ["monitor.lua"] = "632802", ["subscriber.lua"] = "632803",
+    }
+    local args = { "--market", "sim:seed=11,bars=1440", "--json", "", "-p", "master=632799",
+      "-p", "channel1=632801", "-p", "channel2=632799", "-p", "bots=632799,632800,632801" }
+    local dir = h.tmpdir()
+    args[4] = dir .. "/s.json"
+    for _, name in ipairs(samples) do
+      args[#args + 1] = STRATEGIES .. name .. "@" .. (ids[name] or name:gsub("%.lua$", ""))
+    end
+    local r = replay(args, { dir = dir })
+    ok(r)
+    local summary = json.decode(h.read(dir .. "/s.json"))
+    assert.are.equal(#samples, #summary.bots)
+    for _, b in ipairs(summary.bots) do assert.are.equal(0, b.status, b.script) end
+    -- The subscriber's last panel shows the broadcaster's state, not "Waiting".
+    local panel = h.read(r.data .. "/replay/bots/632803/status.txt") or ""
+    assert.matches("Channel 1 %[632801%] ═══\nUpdate ID: #%d+", panel)
+  end)
+end)
