@@ -414,6 +414,7 @@ static int parse_bots(struct options *o, int n, char **args, char *err, size_t e
             snprintf(err, errlen, "option '%s' after the scripts: options go before them (see stratrun --help)", a);
             return -1;
         }
+        o->nbots = k + 1;   /* from here on options_free frees this bot's script */
         if (at && (!slash || at > slash)) {
             char *script = strndup(a, (size_t)(at - a));
             b->script = script;
@@ -439,7 +440,6 @@ static int parse_bots(struct options *o, int n, char **args, char *err, size_t e
                 return -1;
             }
     }
-    o->nbots = n;
     return 0;
 }
 
