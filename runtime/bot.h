@@ -35,7 +35,8 @@ struct bot {
     lua_State *co;              /* the coroutine running the current phase */
     int co_ref;                 /* anchors co in the registry */
     int nargs;                  /* arguments waiting on co for its first resume */
-    int64_t wake_ns;            /* when the scheduler resumes it (set by Sleep) */
+    int64_t wake_ns;            /* when the scheduler resumes it (set by Sleep, sched_await) */
+    int awaiting;               /* in sched_await: resumed early when awaited work is done */
     int status;                 /* the exit status so far */
 };
 

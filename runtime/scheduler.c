@@ -6,6 +6,9 @@
 #include "engine.h"
 
 #include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #define HOOK_LIMIT_NS (300 * (int64_t)1000000000)
 #include <stdio.h>
@@ -36,6 +39,41 @@ static void progress(struct sched *s, int *shown)
     strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
     fprintf(stderr, "\rreplay [%s] %3d%% %s UTC", bar, pct, when);
     fflush(stderr);
+}
+
+/* The eventfd other threads write when work a bot awaits is done. */
+static int notify = -1;
+static pthread_once_t notify_once = PTHREAD_ONCE_INIT;
+
+static void notify_init(void)
+{
+    notify = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+static int notify_fd(void)
+{
+    pthread_once(&notify_once, notify_init);
+    return notify;
+}
+
+void sched_notify(void)
+{
+    uint64_t one = 1;
+    if (write(notify_fd(), &one, sizeof one) < 0) { /* the counter is non-zero already */ }
+}
+
+int sched_can_await(lua_State *L)
+{
+    struct bot *b = bot_of(L);
+    return b->sched && !b->sched->virtual_ && L == b->co && lua_isyieldable(L);
+}
+
+int sched_await(lua_State *L, int64_t deadline_ns, lua_KContext ctx, lua_KFunction k)
+{
+    struct bot *b = bot_of(L);
+    b->wake_ns = deadline_ns;
+    b->awaiting = 1;
+    return lua_yieldk(L, 0, ctx, k);
 }
 
 int sched_run(struct sched *s)
@@ -89,10 +127,19 @@ int sched_run(struct sched *s)
         } else {
             int64_t wait = next->wake_ns - real_ns();
             if (wait > 0) {
-                /* The signal pipe turns readable when a signal arrives, even one that came just before ppoll. */
+                /* The signal pipe turns readable when a signal arrives, even one that came just before ppoll;
+                 * the notify fd when work a bot awaits is done (sched_notify). */
                 struct timespec ts = {(time_t)(wait / 1000000000), (long)(wait % 1000000000)};
-                struct pollfd p = {bot_signal_fd(), POLLIN, 0};
-                ppoll(&p, p.fd >= 0 ? 1 : 0, &ts, NULL);
+                struct pollfd p[2] = {{notify_fd(), POLLIN, 0}, {bot_signal_fd(), POLLIN, 0}};
+                if (ppoll(p, p[1].fd >= 0 ? 2 : 1, &ts, NULL) > 0 && (p[0].revents & POLLIN)) {
+                    uint64_t v;
+                    if (read(p[0].fd, &v, sizeof v) < 0) { /* drained already */ }
+                    for (int i = 0; i < s->nbots; i++)
+                        if (s->bots[i]->awaiting) {
+                            s->bots[i]->awaiting = 0;
+                            s->bots[i]->wake_ns = real_ns();    /* its continuation checks whether it is done */
+                        }
+                }
                 continue;
             }
         }

@@ -8,6 +8,7 @@
 #define STRATRUN_SCHEDULER_H
 
 #include <stdint.h>
+#include <lua.h>
 
 struct bot;
 
@@ -21,6 +22,14 @@ struct sched {
     int progress;           /* replay: draw a progress bar on stderr */
     long steps;             /* bot resumptions so far: the bench's "bot-iterations" */
 };
+
+/* Work on another thread (an HTTP request): a C function that can await (sched_can_await: a live bot's own
+ * coroutine) starts the work, then returns sched_await(L, deadline, ctx, k). Its bot yields and other bots run;
+ * it is resumed in k when the deadline passes or when any awaited work signals sched_notify() (k checks whether
+ * its own work is done, and awaits again if not). Where it cannot await, the function blocks its thread instead. */
+int sched_can_await(lua_State *L);
+int sched_await(lua_State *L, int64_t deadline_ns, lua_KContext ctx, lua_KFunction k);
+void sched_notify(void);        /* any thread */
 
 /* Starts every bot and runs them until all are done. Returns the exit status: 128+N after signal N, else the
  * first non-zero status of a bot in order, else 0. */
