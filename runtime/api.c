@@ -14,7 +14,7 @@
 /* Modules whose functions are globals, as on the platforms. They are not entered in package.loaded, so
  * tracebacks name their functions plainly ("Log", not "stratrun.log.Log"). */
 static const lua_CFunction global_modules[] = {
-    luaopen_log, luaopen_clock, luaopen_format, luaopen_store, luaopen_channel, NULL
+    luaopen_log, luaopen_clock, luaopen_format, luaopen_store, luaopen_channel, luaopen_http, NULL
 };
 
 /* package.preload loader for an embedded stdlib module; upvalue 1 is its index in stratrun_stdlib. */

@@ -15,6 +15,7 @@ int luaopen_clock(lua_State *L);     /* clock.c:   Sleep, Unix, UnixNano */
 int luaopen_format(lua_State *L);    /* format.c:  _D, _N */
 int luaopen_store(lua_State *L);     /* store.c:   _G() as the bot's ID and persistent key-value store */
 int luaopen_channel(lua_State *L);   /* channel.c: SetChannelData, GetChannelData */
-int luaopen_market(lua_State *L);    /* market.c:  require "market": candle primitives for stdlib/exchange.lua */
+int luaopen_http(lua_State *L);      /* http.c:    HttpQuery */
+int luaopen_market(lua_State *L);    /* market.c:  require "market": candle and snapshot primitives for stdlib/exchange.lua */
 
 #endif

@@ -346,6 +346,7 @@ void bot_abandon(struct bot *b, const char *why)
 
 void bot_stop(struct bot *b, int status)
 {
+    b->awaiting = 0;    /* what it awaited is abandoned with main */
     if (b->phase == PHASE_CHUNK || b->phase == PHASE_INIT || b->phase == PHASE_MAIN) {
         b->status = status;
         if (!begin_hook(b, PHASE_ONEXIT, "onexit", NULL))

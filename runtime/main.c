@@ -14,9 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "bot.h"
 #include "clock.h"
 #include "engine.h"
+#include "fetch.h"
 #include "fsutil.h"
 #include "log.h"
 #include "market.h"
@@ -46,6 +49,8 @@ int main(int argc, char **argv)
     struct sched s = {0};
     int replay_lock = -1;
 
+    /* Before any thread: libcurl's global state (HttpQuery, the rest market). */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     if (options_load(&opt, argc, argv, err, sizeof err) != 0) {
         usage_error(err);
         goto out;
@@ -89,7 +94,17 @@ int main(int argc, char **argv)
         usage_error(err);
         goto out;
     }
+    if (opt.mode == MODE_REPLAY && strncmp(opt.market, "rest:", 5) == 0) {
+        snprintf(err, sizeof err, "market '%.200s' is live data: a replay needs recorded candles (record them with "
+                 "--record FILE in a live run, then replay --market csv:FILE)", opt.market);
+        usage_error(err);
+        goto out;
+    }
     if (!(market = market_open(opt.market, clock_now_ms(NULL), err, sizeof err))) {
+        usage_error(err);
+        goto out;
+    }
+    if (opt.record && market_record(market, opt.record, err, sizeof err) != 0) {
         usage_error(err);
         goto out;
     }
@@ -118,9 +133,11 @@ out:
         bot_free(s.bots[i]);
     free(s.bots);
     engine_close(engine, 1000);
+    fetch_shutdown();       /* after the bots: their requests still running are given up, then ended */
     market_free(market);
     options_free(&opt);
     if (replay_lock >= 0)
         close(replay_lock);
+    curl_global_cleanup();
     return status;
 }

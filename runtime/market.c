@@ -1,16 +1,22 @@
 /*
- * market.c: market data for the paper exchange (candles from a CSV file or a seeded random walk), and the Lua
- * module `market` that stdlib/exchange.lua builds tickers, depth and records from.
+ * market.c: market data for the paper exchange (candles from a CSV file, a seeded random walk, or a venue's REST
+ * API through market_rest.c), the recorder behind --record, and the Lua module `market` that stdlib/exchange.lua
+ * builds tickers, depth and records from.
  */
 #include "market.h"
 #include "api.h"
 #include "bot.h"
 #include "fsutil.h"
+#include "json.h"
+#include "log.h"
+#include "market_rest.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +25,21 @@
 
 struct market {
     char *url;
+    pthread_mutex_t mu;         /* guards the candles and the recorder: a rest market's poller appends to them */
     struct candle *c;
     long n, cap;
     int64_t period;
-    int open_ended;             /* a live sim: grows with the clock */
+    int open_ended;             /* no last candle: a live sim (grows with the clock) or a rest market */
+    struct rest *rest;          /* a rest market's poller, or NULL */
+    FILE *rec;                  /* --record: the CSV the new candles go to, or NULL */
+    char *rec_path;
     /* the random walk, for sim */
     uint64_t rng;
     double sigma;               /* per-bar volatility of log returns */
 };
+
+#define LOCK(m) pthread_mutex_lock(&((struct market *)(m))->mu)
+#define UNLOCK(m) pthread_mutex_unlock(&((struct market *)(m))->mu)
 
 /* ---- time ---- */
 
@@ -380,6 +393,7 @@ struct market *market_open(const char *url, int64_t now_ms, char *err, size_t er
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&m->mu, NULL);
     size_t n = strlen(url);
     int rc;
     if (strncmp(url, "sim:", 4) == 0 || strcmp(url, "sim") == 0)
@@ -388,8 +402,12 @@ struct market *market_open(const char *url, int64_t now_ms, char *err, size_t er
         rc = open_csv(m, url + 4, err, errlen);
     else if (n > 4 && strcmp(url + n - 4, ".csv") == 0)
         rc = open_csv(m, url, err, errlen);
-    else {
-        snprintf(err, errlen, "unknown market '%s' (allowed: sim:seed=N,..., csv:PATH, PATH.csv)", url);
+    else if (strncmp(url, "rest:", 5) == 0) {
+        m->period = REST_PERIOD_MS;
+        m->open_ended = 1;
+        rc = (m->rest = rest_open(m, url, url + 5, err, errlen)) ? 0 : -1;
+    } else {
+        snprintf(err, errlen, "unknown market '%s' (allowed: sim:seed=N,..., csv:PATH, PATH.csv, rest:URL)", url);
         rc = -1;
     }
     if (rc != 0) {
@@ -403,6 +421,11 @@ void market_free(struct market *m)
 {
     if (!m)
         return;
+    rest_close(m->rest);        /* first: its thread appends candles */
+    if (m->rec)
+        fclose(m->rec);
+    free(m->rec_path);
+    pthread_mutex_destroy(&m->mu);
     free(m->c);
     free(m->url);
     free(m);
@@ -410,16 +433,140 @@ void market_free(struct market *m)
 
 void market_span(const struct market *m, int64_t *first_close_ms, int64_t *last_close_ms)
 {
-    *first_close_ms = m->c[0].time + m->period;
-    *last_close_ms = m->open_ended ? INT64_MAX : m->c[m->n - 1].time + m->period;
+    LOCK(m);
+    *first_close_ms = m->n ? m->c[0].time + m->period : INT64_MAX;
+    *last_close_ms = m->open_ended || !m->n ? INT64_MAX : m->c[m->n - 1].time + m->period;
+    UNLOCK(m);
+}
+
+/* ---- the recorder ---- */
+
+/* Writes candles from..n-1 to the record file. Under the lock. */
+static void record(struct market *m, long from)
+{
+    if (!m->rec)
+        return;
+    for (long i = from; i < m->n; i++) {
+        const struct candle *c = &m->c[i];
+        char v[5][32];
+        json_fmt_double(c->open, v[0]);
+        json_fmt_double(c->high, v[1]);
+        json_fmt_double(c->low, v[2]);
+        json_fmt_double(c->close, v[3]);
+        json_fmt_double(c->volume, v[4]);
+        fprintf(m->rec, "%" PRId64 ",%s,%s,%s,%s,%s\n", c->time, v[0], v[1], v[2], v[3], v[4]);
+    }
+    if (fflush(m->rec) != 0 || ferror(m->rec)) {
+        log_thread_warning("--record %s: cannot write: %s; recording stopped", m->rec_path, strerror(errno));
+        fclose(m->rec);
+        m->rec = NULL;
+    }
+}
+
+static const char record_header[] = "time,open,high,low,close,volume\n";
+
+/* The time of the last row of a record file (INT64_MIN when it has only its header). Returns 0, or -1 with err. */
+static int record_tail(FILE *f, const char *path, int64_t *last, char *err, size_t errlen)
+{
+    char buf[4096];
+    size_t hl = sizeof record_header - 1;
+    if (fseek(f, 0, SEEK_SET) != 0 || fread(buf, 1, hl, f) != hl || memcmp(buf, record_header, hl) != 0) {
+        snprintf(err, errlen, "--record %s: the file is not empty and does not start with the header %.*s", path,
+                 (int)hl - 1, record_header);
+        return -1;
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f), from = size > (long)sizeof buf ? size - (long)sizeof buf : 0;
+    fseek(f, from, SEEK_SET);
+    size_t n = fread(buf, 1, (size_t)(size - from), f);
+    if (n == 0 || buf[n - 1] != '\n') {
+        snprintf(err, errlen, "--record %s: its last line is incomplete (a write was cut off); repair or move the file",
+                 path);
+        return -1;
+    }
+    size_t start = n - 1;
+    while (start > 0 && buf[start - 1] != '\n')
+        start--;
+    *last = INT64_MIN;
+    if ((size_t)size == hl)
+        return 0;
+    char *e;
+    errno = 0;
+    long long t = strtoll(buf + start, &e, 10);
+    if (errno || *e != ',') {
+        snprintf(err, errlen, "--record %s: its last row does not start with a time in ms", path);
+        return -1;
+    }
+    *last = t;
+    return 0;
+}
+
+int market_record(struct market *m, const char *path, char *err, size_t errlen)
+{
+    if (!m->open_ended) {
+        snprintf(err, errlen, "--record needs a market that grows live (rest:URL, or sim without bars); '%s' is "
+                 "recorded data already", m->url);
+        return -1;
+    }
+    FILE *f = fopen(path, "a+");
+    if (!f) {
+        snprintf(err, errlen, "--record %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int64_t last = INT64_MIN;
+    fseek(f, 0, SEEK_END);
+    if (ftell(f) == 0) {
+        fputs(record_header, f);
+    } else if (record_tail(f, path, &last, err, errlen) != 0) {
+        fclose(f);
+        return -1;
+    }
+    if (!(m->rec_path = strdup(path))) {
+        fclose(f);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    LOCK(m);
+    m->rec = f;
+    long from = 0;
+    while (from < m->n && m->c[from].time <= last)
+        from++;
+    record(m, from);
+    int ok = m->rec != NULL;
+    UNLOCK(m);
+    if (!ok) {
+        snprintf(err, errlen, "--record %s: cannot write: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+long market_append(struct market *m, const struct candle *c, long n)
+{
+    LOCK(m);
+    long from = m->n, i = 0;
+    if (m->n > 0)
+        while (i < n && c[i].time <= m->c[m->n - 1].time)
+            i++;
+    for (; i < n; i++)
+        if (push_candle(m, &c[i]) != 0)
+            break;
+    record(m, from);
+    long added = m->n - from;
+    UNLOCK(m);
+    return added;
 }
 
 long market_at(struct market *m, int64_t t_ms)
 {
-    if (m->open_ended)
+    LOCK(m);
+    if (m->open_ended && !m->rest) {
+        long from = m->n;
         while (m->c[m->n - 1].time + m->period <= t_ms)
             if (sim_bar(m, 0) != 0)
                 break;
+        record(m, from);
+    }
     /* The last candle with time + period <= t: a binary search (CSV data may have gaps). */
     long lo = 0, hi = m->n - 1, found = -1;
     while (lo <= hi) {
@@ -431,17 +578,26 @@ long market_at(struct market *m, int64_t t_ms)
             hi = mid - 1;
         }
     }
+    UNLOCK(m);
     return found;
 }
 
-const struct candle *market_candle(const struct market *m, long i)
+int market_candle(const struct market *m, long i, struct candle *out)
 {
-    return i >= 0 && i < m->n ? &m->c[i] : NULL;
+    LOCK(m);
+    int rc = i >= 0 && i < m->n ? 0 : -1;
+    if (rc == 0)
+        *out = m->c[i];
+    UNLOCK(m);
+    return rc;
 }
 
 long market_count(const struct market *m)
 {
-    return m->n;
+    LOCK(m);
+    long n = m->n;
+    UNLOCK(m);
+    return n;
 }
 
 int64_t market_period(const struct market *m)
@@ -478,44 +634,108 @@ static int m_at(lua_State *L)
 /* market.candle(i) -> time, open, high, low, close, volume */
 static int m_candle(lua_State *L)
 {
-    const struct candle *c = market_candle(checkmarket(L), (long)luaL_checkinteger(L, 1) - 1);
-    if (!c)
+    struct candle c;
+    if (market_candle(checkmarket(L), (long)luaL_checkinteger(L, 1) - 1, &c) != 0)
         return 0;
-    lua_pushinteger(L, c->time);
-    lua_pushnumber(L, c->open);
-    lua_pushnumber(L, c->high);
-    lua_pushnumber(L, c->low);
-    lua_pushnumber(L, c->close);
-    lua_pushnumber(L, c->volume);
+    lua_pushinteger(L, c.time);
+    lua_pushnumber(L, c.open);
+    lua_pushnumber(L, c.high);
+    lua_pushnumber(L, c.low);
+    lua_pushnumber(L, c.close);
+    lua_pushnumber(L, c.volume);
     return 6;
 }
 
-/* market.info() -> {url, count, period, first_close, last_close (nil when open-ended)} */
+/* market.info() -> {url, kind, count, period, first_close (nil before the first candle), last_close (nil when
+ * open-ended)}; a rest market adds symbol, interval and stale (ms). */
 static int m_info(lua_State *L)
 {
     struct market *m = checkmarket(L);
     int64_t first, last;
     market_span(m, &first, &last);
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 9);
     lua_pushstring(L, m->url);
     lua_setfield(L, -2, "url");
-    lua_pushinteger(L, m->n);
+    lua_pushstring(L, m->rest ? "rest" : m->open_ended || strncmp(m->url, "sim", 3) == 0 ? "sim" : "csv");
+    lua_setfield(L, -2, "kind");
+    lua_pushinteger(L, market_count(m));
     lua_setfield(L, -2, "count");
     lua_pushinteger(L, m->period);
     lua_setfield(L, -2, "period");
-    lua_pushinteger(L, first);
-    lua_setfield(L, -2, "first_close");
+    if (first != INT64_MAX) {
+        lua_pushinteger(L, first);
+        lua_setfield(L, -2, "first_close");
+    }
     if (last != INT64_MAX) {
         lua_pushinteger(L, last);
         lua_setfield(L, -2, "last_close");
     }
+    if (m->rest) {
+        lua_pushstring(L, rest_symbol(m->rest));
+        lua_setfield(L, -2, "symbol");
+        lua_pushinteger(L, rest_interval_ms(m->rest));
+        lua_setfield(L, -2, "interval");
+        lua_pushinteger(L, rest_stale_ms(m->rest));
+        lua_setfield(L, -2, "stale");
+    }
     return 1;
+}
+
+static const char *const feed_opts[] = {"ticker", "depth", "klines", NULL};
+
+/* market.snapshot("ticker" | "depth") -> the venue's last good body (raw JSON), fetched_ms; nil when there is none
+ * (not a rest market, or nothing fetched yet). */
+static int m_snapshot(lua_State *L)
+{
+    struct market *m = checkmarket(L);
+    enum rest_feed feed = (enum rest_feed)luaL_checkoption(L, 1, NULL, feed_opts);
+    luaL_argcheck(L, feed != REST_KLINES, 1, "klines go into the candles: use market.fetched(\"klines\")");
+    if (!m->rest)
+        return 0;
+    for (;;) {
+        size_t len = rest_body_len(m->rest, feed);
+        if (len == 0)
+            return 0;
+        luaL_Buffer b;
+        char *dst = luaL_buffinitsize(L, &b, len);
+        int64_t fetched;
+        if (rest_body_copy(m->rest, feed, dst, len, &fetched) == 0) {
+            luaL_pushresultsize(&b, len);
+            lua_pushinteger(L, fetched);
+            return 2;
+        }
+        luaL_pushresultsize(&b, 0);     /* a body of another length came in between: again */
+        lua_pop(L, 1);
+    }
+}
+
+/* market.fetched("ticker" | "depth" | "klines") -> when the feed was last fetched good (ms; nil: never), and why
+ * its latest fetch was refused (nil when it was good). Nothing for markets other than rest. */
+static int m_fetched(lua_State *L)
+{
+    struct market *m = checkmarket(L);
+    enum rest_feed feed = (enum rest_feed)luaL_checkoption(L, 1, NULL, feed_opts);
+    if (!m->rest)
+        return 0;
+    char why[REST_WHYLEN];
+    int64_t t = rest_fetched(m->rest, feed, why, sizeof why);
+    if (t)
+        lua_pushinteger(L, t);
+    else
+        lua_pushnil(L);
+    if (why[0])
+        lua_pushstring(L, why);
+    else
+        lua_pushnil(L);
+    return 2;
 }
 
 static const luaL_Reg funcs[] = {
     {"at", m_at},
     {"candle", m_candle},
+    {"fetched", m_fetched},
     {"info", m_info},
+    {"snapshot", m_snapshot},
     {NULL, NULL}
 };
 

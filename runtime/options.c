@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,9 @@ const char options_usage[] =
     "  --data-dir DIR     where stores, logs, status and local channels live\n"
     "                     (default: $STRATRUN_HOME, else ~/.local/state/stratrun)\n"
     "  --channel URL      channel backend: local (default), local:DIR, memory\n"
-    "  --market URL       market data: sim:seed=N,... (default sim:seed=42), csv:PATH\n"
+    "  --market URL       market data: sim:seed=N,... (default sim:seed=42), csv:PATH,\n"
+    "                     rest:BASE-URL[,symbol=BTC_USDT,interval=MS,stale=MS] (live prices)\n"
+    "  --record FILE      live: append the market's closed candles to FILE as CSV (replay reads it)\n"
     "  -p NAME=VALUE      set strategy parameter NAME (a global) before init(); repeatable\n"
     "  -p ID.NAME=VALUE   the same for bot ID only (run, replay)\n"
     "  --from T, --to T   replay: start and end (ISO 8601 or ms; default: the market data's span)\n"
@@ -285,6 +288,29 @@ static void cfg_exchange(lua_State *L, struct options *o, int tbl)
     jbuf_free(&jb);
 }
 
+/* http = {...}: HttpQuery's limits (http.c). */
+static void cfg_http(lua_State *L, struct options *o, int tbl)
+{
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        if (strcmp(k, "timeout") == 0 || strcmp(k, "max_bytes") == 0) {
+            double v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0, max = k[0] == 't' ? 600000 : 1 << 30;
+            if (!(v >= 1 && v <= max && floor(v) == v))
+                luaL_error(L, "http.%s must be a whole number from 1 to %s", k,
+                           k[0] == 't' ? "600000 (ms)" : "1073741824 (bytes)");
+            *(k[0] == 't' ? &o->http.timeout_ms : &o->http.max_bytes) = (long)v;
+        } else if (strcmp(k, "in_replay") == 0) {
+            if (lua_type(L, -1) != LUA_TBOOLEAN)
+                luaL_error(L, "http.in_replay must be a boolean, not %s", luaL_typename(L, -1));
+            o->http.in_replay = lua_toboolean(L, -1);
+        } else {
+            luaL_error(L, "unknown key http.%s (allowed: timeout, max_bytes, in_replay)", k);
+        }
+        lua_pop(L, 1);
+    }
+}
+
 /* __newindex of the config's environment: checks one assignment. (env, key, value) */
 static int cfg_assign(lua_State *L)
 {
@@ -323,12 +349,16 @@ static int cfg_assign(lua_State *L)
         if (t != LUA_TTABLE)
             return luaL_error(L, "key 'exchange' must be a table, not %s", luaL_typename(L, 3));
         cfg_exchange(L, o, 3);
+    } else if (strcmp(key, "http") == 0) {
+        if (t != LUA_TTABLE)
+            return luaL_error(L, "key 'http' must be a table, not %s", luaL_typename(L, 3));
+        cfg_http(L, o, 3);
     } else if (strcmp(key, "params") == 0) {
         if (t != LUA_TTABLE)
             return luaL_error(L, "key 'params' must be a table, not %s", luaL_typename(L, 3));
         cfg_param(L, o, c->ncli_params, 3);
     } else {
-        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, params)", key);
+        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, http, params)", key);
     }
     return 0;
 }
@@ -500,6 +530,14 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
             }
         } else if (o->mode == MODE_REPLAY && is_opt(a, "--json")) {
             if (!(o->json_out = opt_value(argc, argv, &i, "--json", err, errlen)))
+                return -1;
+        } else if (is_opt(a, "--record")) {
+            if (o->mode == MODE_REPLAY) {
+                snprintf(err, errlen, "option --record is for live runs: a replay reads recorded candles "
+                         "(--market csv:FILE)");
+                return -1;
+            }
+            if (!(o->record = opt_value(argc, argv, &i, "--record", err, errlen)))
                 return -1;
         } else if (o->mode == MODE_ONE && is_opt(a, "--id")) {
             if (!(v = opt_value(argc, argv, &i, "--id", err, errlen)) || set_id(o, v, strlen(v), "", err, errlen))

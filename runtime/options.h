@@ -26,6 +26,13 @@ struct param {
  * live. stratrun replay ...: several bots on a virtual clock over the market data. */
 enum mode { MODE_ONE, MODE_RUN, MODE_REPLAY };
 
+/* The config's http table: HttpQuery's limits (http.c). 0 means the default. */
+struct http_opts {
+    long timeout_ms;        /* default timeout of a request (10000) */
+    long max_bytes;         /* cap on a response body (10 MiB) */
+    int in_replay;          /* HttpQuery allowed in a replay (0: refused, replays stay deterministic) */
+};
+
 struct bot_spec {
     const char *script;
     char id[ID_MAX + 1];    /* "" until resolved */
@@ -52,6 +59,8 @@ struct options {
     char *exchange;         /* the paper exchange's settings: JSON text of the config's exchange table, or NULL */
     struct param *params;
     size_t nparams;
+    struct http_opts http;  /* the config's http table */
+    const char *record;     /* live: --record FILE, the market's candles appended as CSV (market.c), or NULL */
 
     int help, version;
 };

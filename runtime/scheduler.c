@@ -76,6 +76,25 @@ int sched_await(lua_State *L, int64_t deadline_ns, lua_KContext ctx, lua_KFuncti
     return lua_yieldk(L, 0, ctx, k);
 }
 
+/* If sched_notify was called, makes every awaiting bot due now (its continuation checks whether its work is
+ * done) and returns 1. */
+static int awaited(struct sched *s)
+{
+    int any = 0;
+    for (int i = 0; i < s->nbots; i++)
+        any |= s->bots[i]->awaiting;
+    uint64_t v;
+    if (!any || read(notify_fd(), &v, sizeof v) != (ssize_t)sizeof v)
+        return 0;
+    int64_t now = real_ns();
+    for (int i = 0; i < s->nbots; i++)
+        if (s->bots[i]->awaiting) {
+            s->bots[i]->awaiting = 0;
+            s->bots[i]->wake_ns = now;
+        }
+    return 1;
+}
+
 int sched_run(struct sched *s)
 {
     int64_t now = s->virtual_ ? s->start_ns : real_ns();
@@ -125,25 +144,25 @@ int sched_run(struct sched *s)
             if (s->progress)
                 progress(s, &shown);
         } else {
+            /* Work a bot awaits may be done: it runs now rather than at its deadline, even while other bots
+             * keep the scheduler busy. */
+            if (awaited(s))
+                continue;
             int64_t wait = next->wake_ns - real_ns();
             if (wait > 0) {
                 /* The signal pipe turns readable when a signal arrives, even one that came just before ppoll;
                  * the notify fd when work a bot awaits is done (sched_notify). */
                 struct timespec ts = {(time_t)(wait / 1000000000), (long)(wait % 1000000000)};
                 struct pollfd p[2] = {{notify_fd(), POLLIN, 0}, {bot_signal_fd(), POLLIN, 0}};
-                if (ppoll(p, p[1].fd >= 0 ? 2 : 1, &ts, NULL) > 0 && (p[0].revents & POLLIN)) {
-                    uint64_t v;
+                if (ppoll(p, p[1].fd >= 0 ? 2 : 1, &ts, NULL) > 0 && (p[0].revents & POLLIN) && !awaited(s)) {
+                    uint64_t v;     /* work nobody awaits any more (its bot was stopped): drained, or ppoll spins */
                     if (read(p[0].fd, &v, sizeof v) < 0) { /* drained already */ }
-                    for (int i = 0; i < s->nbots; i++)
-                        if (s->bots[i]->awaiting) {
-                            s->bots[i]->awaiting = 0;
-                            s->bots[i]->wake_ns = real_ns();    /* its continuation checks whether it is done */
-                        }
                 }
                 continue;
             }
         }
         s->steps++;
+        next->awaiting = 0;     /* sched_await sets it again if the bot still waits */
         bot_step(next);
         /* The bot sleeps: the states it published go out now (see engine_kick). */
         engine_kick(next->engine);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: the specs on a normal build, again under AddressSanitizer + UndefinedBehaviorSanitizer,
-# and the channel engine's tests under ThreadSanitizer. Needs what scripts/setup.sh installs.
+# and the threaded parts (channel engine, HTTP thread, rest poller) under ThreadSanitizer. Needs what
+# scripts/setup.sh installs.
 #   scripts/test.sh            everything
 #   scripts/test.sh quick      the normal build only
 set -euo pipefail
@@ -26,4 +27,4 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 run "specs under ASan+UBSan" build-asan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_SANITIZE=ON
 
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-run "channel engine under TSan" build-tsan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_TSAN=ON -- -L engine
+run "threads under TSan" build-tsan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_TSAN=ON -- -L "engine|http"

@@ -11,6 +11,11 @@
 -- for CancelOrder) and log one line naming the call. Programming mistakes (an argument of the wrong type, an
 -- invalid exchange config) raise.
 --
+-- On a live rest market (market.info().kind == "rest", runtime/market_rest.c) GetTicker and GetDepth map the venue's
+-- latest snapshots (raw JSON the poller checked, from market.snapshot) to the platform's shapes, and every call that
+-- reads prices first checks that its feed is fresh (market.fetched): data older than the market's `stale` returns
+-- nil and logs why, rather than trade on old prices. Orders fill against the candles as everywhere else.
+--
 -- Besides the platform calls: exchange._summary() (for the host's replay summary) and exchange._new{config,
 -- market, now, log} (a separate instance on any market and clock, for the specs).
 
@@ -82,7 +87,19 @@ end
 -- its at, candle and info), now (a function returning the clock in ms), log (a function taking one line).
 local function new(opts)
   local market, now, log = opts.market, opts.now, opts.log
-  local s, config_error = settings(opts.config or {})
+  local info = market.info and market.info() or {}
+  local live = info.kind == "rest"
+  local cfg = opts.config or {}
+  if info.symbol and cfg.currency == nil then   -- a rest market names its symbol: the exchange trades it
+    local c = { currency = info.symbol }
+    for k, v in pairs(cfg) do c[k] = v end
+    cfg = c
+  end
+  local s, config_error = settings(cfg)
+  if s and info.symbol and s.currency ~= info.symbol then
+    s, config_error = nil, string.format("exchange.currency is %s but the market %s trades %s", s.currency,
+      info.url, info.symbol)
+  end
   s = s or settings({})
   local currency, base, quote = s.currency, s.base, s.quote
   local maker, taker, slip = s.maker_fee, s.taker_fee, s.slippage
@@ -196,6 +213,46 @@ local function new(opts)
     return fail(call, "no candle has closed yet at " .. show(t_now) .. " ms (the market starts later)")
   end
 
+  -- Live rest market: whether feed ("ticker", "depth", "klines") was fetched good within the market's stale
+  -- time. Returns the fetch time, or nil after logging why not.
+  local function fresh(call, feed)
+    local fetched, why = market.fetched(feed)
+    local last = why and "; its last fetch was refused: " .. why or ""
+    if not fetched then
+      return fail(call, string.format("no %s from %s yet%s", feed, info.url, last))
+    end
+    local age = t_now - fetched
+    if age > info.stale then
+      return fail(call, string.format("the %s from %s is %s s old (stale after %s s%s): not trading on old prices",
+        feed, info.url, show(age / 1000), show(info.stale / 1000), last))
+    end
+    return fetched
+  end
+
+  -- Live rest market: the decoded snapshot of feed ("ticker", "depth") and its fetch time, if fresh; decoded once
+  -- per snapshot.
+  local decoded = {}
+  local function snapshot(call, feed)
+    if not fresh(call, feed) then return nil end
+    local body, at = market.snapshot(feed)
+    local d = decoded[feed]
+    if d and d.at == at then return d.value, at end
+    local ok, v = pcall(json.decode, body or "")
+    if not ok or type(v) ~= "table" then
+      return fail(call, "the " .. feed .. " from " .. info.url .. " cannot be read: " .. tostring(v))
+    end
+    decoded[feed] = { at = at, value = v }
+    return v, at
+  end
+
+  local function price(x) return tonumber(x) + 0.0 end
+
+  local function levels(src)
+    local out = {}
+    for i, l in ipairs(src) do out[i] = { Price = price(l[1]), Amount = price(l[2]) } end
+    return out
+  end
+
   local function level(last, k)
     return last * (1 + k * SPREAD)
   end
@@ -238,6 +295,7 @@ local function new(opts)
     if not (finite(amount) and amount > 0) then
       return fail(call, "amount must be > 0, got " .. show(amount))
     end
+    if live and not fresh(call, "klines") then return nil end
     if not idx then return no_candle(call) end
     local _, _, _, _, last = market.candle(idx)
     if not (last > 0) then return fail(call, "no price to trade at: the last close is " .. show(last)) end
@@ -371,6 +429,16 @@ local function new(opts)
   function api.GetTicker(symbol)
     sync()
     if not check_symbol("GetTicker", symbol) then return nil end
+    if live then
+      -- the venue's 24-hour ticker (Binance's GET /api/v3/ticker/24hr)
+      local v = snapshot("GetTicker", "ticker")
+      if not v then return nil end
+      return {
+        Symbol = currency, Time = math.tointeger(v.closeTime), Open = price(v.openPrice), High = price(v.highPrice),
+        Low = price(v.lowPrice), Sell = price(v.askPrice), Buy = price(v.bidPrice), Last = price(v.lastPrice),
+        Volume = price(v.volume),
+      }
+    end
     if not idx then return no_candle("GetTicker") end
     local _, op, hi, lo, cl, vol = market.candle(idx)
     return {
@@ -383,6 +451,12 @@ local function new(opts)
   function api.GetDepth(symbol)
     sync()
     if not check_symbol("GetDepth", symbol) then return nil end
+    if live then
+      -- the venue's order book (GET /api/v3/depth): bids descending, asks ascending, as the platform's
+      local v, at = snapshot("GetDepth", "depth")
+      if not v then return nil end
+      return { Time = at, Asks = levels(v.asks), Bids = levels(v.bids) }
+    end
     if not idx then return no_candle("GetDepth") end
     local _, _, _, _, cl, vol = market.candle(idx)
     local amount = vol / (2 * LEVELS)
@@ -406,6 +480,7 @@ local function new(opts)
       n = math.tointeger(limit)
       if not n or n < 1 then return fail("GetRecords", "limit must be a whole number >= 1, got " .. show(limit)) end
     end
+    if live and not fresh("GetRecords", "klines") then return nil end
     if not idx then return no_candle("GetRecords") end
     base_ms = base_ms or market.info().period
     if period == nil or period * 1000 == base_ms then return records(idx, n) end

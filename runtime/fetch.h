@@ -1,0 +1,83 @@
+/*
+ * fetch.h: bounded HTTP transfers on libcurl, shared by HttpQuery (http.c) and the rest market's poller
+ * (market_rest.c), and the process's HTTP thread that runs HttpQuery's transfers.
+ *
+ * A request and its response are plain C data (struct fetch): they cross threads under a mutex, never as Lua
+ * values. Every transfer is bounded the same way: a timeout for the whole transfer, a cap on the response body
+ * (the transfer is aborted when it passes the cap, never buffered whole), at most FETCH_MAX_REDIRECTS redirects,
+ * http and https only (redirects included).
+ */
+#ifndef STRATRUN_FETCH_H
+#define STRATRUN_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#define FETCH_MAX_REDIRECTS 5
+#define FETCH_MAX_HEAD (64 * 1024)      /* the response's header block, on top of the body's cap */
+#define FETCH_ERRLEN 300
+
+struct fetch {
+    /* The request: set before the transfer, read-only during it. Strings are malloc'd and owned by the fetch. */
+    char *url;
+    char *method;               /* NULL: GET, or POST when there is a body */
+    char *body;                 /* NULL: none */
+    size_t body_len;
+    struct curl_slist *headers; /* "Name: value" lines */
+    char *cookie;               /* NULL: none */
+    long timeout_ms;            /* the whole transfer, redirects included */
+    size_t max_bytes;           /* the response body's cap */
+
+    /* The response: written during the transfer, read once it is over. */
+    long status;                /* the final HTTP status; 0 when no response arrived */
+    char *resp;                 /* the body (NUL-terminated; may contain NULs), or NULL when empty */
+    size_t resp_len, resp_cap;
+    char *head;                 /* the final response's header lines, raw ("Name: value\r\n"...) */
+    size_t head_len, head_cap;
+    int too_large;              /* the body passed max_bytes: the transfer was aborted */
+    char error[FETCH_ERRLEN];   /* why the transfer failed; "" when it did not (whatever the status) */
+};
+
+/* Frees everything f holds and zeroes it. */
+void fetch_clear(struct fetch *f);
+
+/* Resets h and configures it for f: bounds, callbacks into f, the request's method, body, headers and cookie.
+ * f must outlive the transfer. Returns 0, or -1 with f->error set. */
+int fetch_setup(CURL *h, struct fetch *f);
+
+/* After the transfer of h ended with rc: sets f->status and, when it failed, f->error (a short reason such as
+ * "timed out after 500 ms", "connection refused", "response body larger than 1048576 bytes"). */
+void fetch_finish(struct fetch *f, CURL *h, CURLcode rc);
+
+/* ---- the HTTP thread: one per process, started by the first submit, running a curl multi handle ---- */
+
+struct fetch_job {
+    struct fetch f;
+    int wake_fd;                /* -1, or an eventfd the thread writes when the job is done (for a blocked thread) */
+    /* private to fetch.c, under its mutex */
+    int done, abandoned;
+    struct fetch_job *next;
+};
+
+/* A new job with f zeroed and wake_fd -1, or NULL when out of memory. Until it is submitted, fetch_release frees
+ * it at once. */
+struct fetch_job *fetch_job_new(void);
+
+/* Queues j on the HTTP thread (starting it on first use). From then on j belongs to the thread until it is done;
+ * the thread calls sched_notify() (and writes wake_fd) when it is. Returns 0, or -1 with j->f.error set (the
+ * thread could not start); j is then still the caller's. */
+int fetch_submit(struct fetch_job *j);
+
+/* 1 once j's transfer is over: j->f may then be read by the caller. */
+int fetch_done(struct fetch_job *j);
+
+/* The caller gives j up: freed now if it is done, else by the thread when it is (its wake_fd is no longer
+ * written: the caller may close it after this call). */
+void fetch_release(struct fetch_job *j);
+
+/* Stops the HTTP thread (at exit, after the bots are gone): transfers still running are ended, jobs freed. */
+void fetch_shutdown(void);
+
+#endif
