@@ -30,6 +30,7 @@
 #include "bot.h"
 #include "engine.h"
 #include "fsutil.h"
+#include "market.h"
 #include "options.h"
 
 static const char *state_lua =
@@ -85,6 +86,9 @@ static void row(const char *what, struct figures f, const char *unit, double div
     printf("  %-58s median %8.3f %s   p99 %8.3f %s\n", what, f.median / div, unit, f.p99 / div, unit);
 }
 
+/* The exchange every bot loads needs market data: a small seeded walk. */
+static struct market *bench_market;
+
 static struct bot *make_bot(struct options *o, struct engine *e, const char *dir, const char *id)
 {
     memset(o, 0, sizeof *o);
@@ -93,7 +97,7 @@ static struct bot *make_bot(struct options *o, struct engine *e, const char *dir
     char err[512];
     struct bot_spec spec = {"(bench)", ""};
     snprintf(spec.id, sizeof spec.id, "%s", id);
-    struct bot *b = bot_new(o, &spec, e, NULL, NULL, err, sizeof err);
+    struct bot *b = bot_new(o, &spec, e, bench_market, NULL, err, sizeof err);
     if (!b) {
         fprintf(stderr, "bench: %s\n", err);
         exit(1);
@@ -420,6 +424,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: %s\n", err);
         return 1;
     }
+    bench_market = market_open("sim:seed=1,bars=100", 0, err, sizeof err);
     printf("stratrun channel benchmark: %zu calls per figure; times per call in the calling thread\n\n", n);
 
     snprintf(url, sizeof url, "local:%s/calls", dir);

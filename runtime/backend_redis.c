@@ -25,6 +25,7 @@
 #include <strings.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis.h>
 
@@ -45,6 +46,7 @@ struct own {
     char frame[CHANFRAME_MAX];
     size_t len;
     int refused;            /* the server refused writing it */
+    int refused_perm;       /* ... for want of a permission: no use retrying before the next state */
 };
 
 struct redis {
@@ -110,8 +112,9 @@ static int parse_url(struct redis *r, const char *arg, char *err, size_t errlen)
         goto bad;
     r->port = (int)port;
     if (*end == '/') {
-        long db = strtol(end + 1, &end, 10);
-        if (db < 0 || db > 10000)
+        const char *d = end + 1;
+        long db = strtol(d, &end, 10);
+        if (end == d || db < 0 || db > 10000)
             goto bad;
         r->db = (int)db;
     }
@@ -127,18 +130,31 @@ static int parse_url(struct redis *r, const char *arg, char *err, size_t errlen)
     const char *envpass = getenv("STRATRUN_REDIS_PASSWORD");
     if (!r->pass[0] && envpass && strlen(envpass) < sizeof r->pass)
         strcpy(r->pass, envpass);
+    if (r->user[0] && !r->pass[0]) {
+        snprintf(err, errlen, "channel URL names Redis user '%s' but no password: put it in the URL or in "
+                 "STRATRUN_REDIS_PASSWORD", r->user);
+        return -1;
+    }
     snprintf(r->where, sizeof r->where, "%s:%d", r->host, r->port);
     return 0;
 bad:
-    snprintf(err, errlen, "invalid channel URL 'redis:%.200s' (expected redis://[user:password@]host:port[/db]"
-             "[?ttl=MS], ttl from 1000 to 86400000)", arg);
+    /* Named without its password: error lines end up in logs. */
+    {
+        const char *a2 = strchr(arg, '@'), *c2 = strchr(arg + (arg[0] == '/' ? 2 : 0), ':');
+        int masked = a2 && c2 && c2 < a2;
+        snprintf(err, errlen, "invalid channel URL 'redis:%.*s%s%.200s' (expected redis://[user:password@]host:port"
+                 "[/db][?ttl=MS], ttl from 1000 to 86400000)", masked ? (int)(c2 - arg + 1) : 0, arg,
+                 masked ? "***" : "", masked ? a2 : arg);
+    }
     return -1;
 }
 
 /* ---- connections ---- */
 
-static void lost(struct redis *r, const char *why)
+static void lost(struct redis *r, const char *reason)
 {
+    char why[300];
+    snprintf(why, sizeof why, "%s", reason);   /* reason may live in a context freed below */
     if (r->cmd)
         redisFree(r->cmd);
     if (r->push)
@@ -148,7 +164,8 @@ static void lost(struct redis *r, const char *why)
     if (!r->down_said)
         log_thread_warning("channel backend redis %s: %s; reconnecting in the background", r->where, why);
     r->down_said = 1;
-    r->next_try = now_ms() + r->backoff;
+    /* Jitter: bots that lost the server together do not all come back in the same millisecond. */
+    r->next_try = now_ms() + r->backoff + (int64_t)(rand() % (r->backoff / 2 + 1));
     r->backoff = r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2;
 }
 
@@ -195,6 +212,11 @@ static redisContext *open_one(struct redis *r, char *why, size_t size)
             goto fail;
         freeReplyObject(reply);
     }
+    /* A round trip: the kernel accepts connections for a frozen server, which only a reply tells apart. */
+    reply = redisCommand(c, "PING");
+    if (failed(c, reply, why, size))
+        goto fail;
+    freeReplyObject(reply);
     return c;
 fail:
     freeReplyObject(reply);
@@ -256,17 +278,22 @@ static int fetch(struct redis *r, const size_t *which, size_t n)
     }
     redisReply *reply = redisCommandArgv(r->cmd, (int)n + 1, argv, lens);
     if (failed(r->cmd, reply, why, sizeof why)) {
-        if (reply && is_noperm(why)) {
+        if (reply) {
             /* One key the user may not read spoils the MGET: ask one by one to say which. */
             freeReplyObject(reply);
             for (size_t i = 0; i < n && rc == 0; i++) {
                 struct sub *s = &r->subs[which[i]];
                 redisReply *one = redisCommand(r->cmd, "GET %s", keys[i]);
                 if (failed(r->cmd, one, why, sizeof why)) {
-                    if (one && is_noperm(why))
-                        set_refused(r, s->id, &s->refused, "reading", why);
-                    else
+                    /* Only no reply at all is a lost connection; an error reply concerns this key alone. */
+                    if (!one)
                         rc = -1;
+                    else if (is_noperm(why))
+                        set_refused(r, s->id, &s->refused, "reading", why);
+                    else if (!s->warned) {
+                        log_thread_warning("channel %s: cannot read key " KEY_PREFIX "%s: %s", s->id, s->id, why);
+                        s->warned = 1;
+                    }
                 } else if (one->type == REDIS_REPLY_STRING) {
                     deliver_value(r, s, one->str, (size_t)one->len);
                 }
@@ -323,7 +350,8 @@ static int send_subscribe(struct redis *r, size_t i)
     return 0;
 }
 
-/* SET the own state with its TTL, then PUBLISH its seq. Returns -1 when the connection failed (and was closed). */
+/* SET the own state with its TTL, then PUBLISH its seq. Returns 0, 1 when the server refused it (said, and left to
+ * the caller to retry), or -1 when the connection failed (and was closed). */
 static int write_own(struct redis *r, struct own *o, int64_t seq)
 {
     char key[KEY_MAX], why[300], seqs[24];
@@ -340,10 +368,12 @@ static int write_own(struct redis *r, struct own *o, int64_t seq)
     int bad = failed(r->cmd, set, why, sizeof why) || failed(r->cmd, pub, why, sizeof why);
     freeReplyObject(set);
     freeReplyObject(pub);
-    if (bad)
+    if (bad) {
         set_refused(r, o->id, &o->refused, "writing", why);
-    else
-        clear_refused(r, o->id, &o->refused);
+        o->refused_perm = is_noperm(why);
+        return 1;
+    }
+    clear_refused(r, o->id, &o->refused);
     return 0;
 }
 
@@ -361,25 +391,24 @@ static void connect_all(struct redis *r)
         lost(r, why);
         return;
     }
-    if (r->down_said || !r->ever_up)
-        log_thread_info("channel backend redis %s: connected", r->where);
-    r->down_said = 0;
-    r->ever_up = 1;
-    r->backoff = BACKOFF_MIN_MS;
-    /* Subscribe first, then read: a state written in between arrives by one path or the other. */
+    /* Subscribe; each key is read when its subscription is confirmed (read_push), so a state written in between
+     * arrives by one path or the other. */
     for (size_t i = 0; i < r->nsubs; i++)
         if (send_subscribe(r, i) != 0) {
             lost(r, r->push->errstr);
             return;
         }
-    size_t *all = malloc((r->nsubs ? r->nsubs : 1) * sizeof *all);
-    for (size_t i = 0; all && i < r->nsubs; i++)
-        all[i] = i;
-    int rc = all ? fetch(r, all, r->nsubs) : 0;
-    free(all);
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < r->nowns; i++)
         if (r->owns[i].len)
-            rc = write_own(r, &r->owns[i], frame_seq(&r->owns[i]));
+            rc = write_own(r, &r->owns[i], frame_seq(&r->owns[i])) < 0 ? -1 : 0;
+    if (rc != 0 || !r->cmd)
+        return;
+    if (r->down_said || !r->ever_up)
+        log_thread_info("channel backend redis %s: connected", r->where);
+    r->down_said = 0;
+    r->ever_up = 1;
+    r->backoff = BACKOFF_MIN_MS;
     r->next_refresh = now_ms() + r->ttl_ms / 3;
 }
 
@@ -403,6 +432,7 @@ static void *redis_open(const char *arg, const char *data_dir, const struct back
     }
     /* Connecting waits for the network: the engine thread does it, in service, right away. */
     r->next_try = now_ms();
+    srand((unsigned)getpid() ^ (unsigned)r->next_try);     /* the backoff's jitter differs between processes */
     return r;
 }
 
@@ -422,6 +452,17 @@ static int redis_timeout(void *be)
     if (at < 0)
         return -1;
     return at <= now ? 0 : (int)(at - now);
+}
+
+/* Adds i to the set of followed channels whose keys to read (told may be NULL when out of memory). */
+static void add_told(size_t *told, size_t *n, size_t i)
+{
+    if (!told)
+        return;
+    for (size_t k = 0; k < *n; k++)
+        if (told[k] == i)
+            return;
+    told[(*n)++] = i;
 }
 
 static void read_push(struct redis *r)
@@ -448,17 +489,13 @@ static void read_push(struct redis *r)
             const char *id = strncmp(chan, KEY_PREFIX, sizeof KEY_PREFIX - 1) == 0 ? chan + sizeof KEY_PREFIX - 1
                                                                                      : NULL;
             if (strcmp(kind, "subscribe") == 0 && r->phead < r->ptail) {
-                struct sub *s = &r->subs[r->pending[r->phead++]];
-                clear_refused(r, s->id, &s->refused);
-            } else if (strcmp(kind, "message") == 0 && id && told) {
+                size_t i = r->pending[r->phead++];
+                clear_refused(r, r->subs[i].id, &r->subs[i].refused);
+                add_told(told, &ntold, i);      /* subscribed: now its key is read */
+            } else if (strcmp(kind, "message") == 0 && id) {
                 for (size_t i = 0; i < r->nsubs; i++)
-                    if (strcmp(r->subs[i].id, id) == 0) {
-                        size_t k = 0;
-                        while (k < ntold && told[k] != i)
-                            k++;
-                        if (k == ntold)
-                            told[ntold++] = i;
-                    }
+                    if (strcmp(r->subs[i].id, id) == 0)
+                        add_told(told, &ntold, i);
             }
         }
         freeReplyObject(reply);
@@ -485,10 +522,11 @@ static void refresh(struct redis *r)
             lost(r, why);
             return;
         }
-        /* 0: the key is gone (Redis restarted empty, or evicted it): write it again. */
-        int gone = reply->type == REDIS_REPLY_INTEGER && reply->integer == 0;
+        /* 0: the key is gone (Redis restarted empty, or evicted it): write it again; so too the state whose last
+         * write the server refused (PEXPIRE would only keep an older one alive). */
+        int gone = (reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) || o->refused;
         freeReplyObject(reply);
-        if (gone && write_own(r, o, frame_seq(o)) != 0)
+        if (gone && write_own(r, o, frame_seq(o)) < 0)
             return;
     }
     r->next_refresh = now_ms() + r->ttl_ms / 3;
@@ -529,10 +567,14 @@ static int redis_publish(void *be, const char *id, const char *json, size_t len,
         r->next_refresh = now_ms() + r->ttl_ms / 3;
     }
     o->len = chanframe_format(o->frame, json, len, seq, published);
-    /* Down: kept, and written when the connection is back. */
-    if (r->cmd)
-        write_own(r, o, seq);
-    return 0;
+    /* Not connected yet and a try is due (the first state of a bot that exits at once): connect now. */
+    if (!r->cmd && now_ms() >= r->next_try)
+        connect_all(r);
+    if (!r->cmd)
+        return -1;      /* kept here and rewritten on connect; -1 makes the engine retry until it closes */
+    int rc = write_own(r, o, seq);
+    /* A refusal other than a permission (out of memory, a read-only replica) may pass: the engine retries. */
+    return rc < 0 || (rc > 0 && !o->refused_perm) ? -1 : 0;
 }
 
 static void redis_subscribe(void *be, const char *id)
@@ -554,11 +596,9 @@ static void redis_subscribe(void *be, const char *id)
     snprintf(r->subs[i].id, sizeof r->subs[i].id, "%s", id);
     if (!r->cmd)
         return;     /* subscribed and read on connect */
-    if (send_subscribe(r, i) != 0) {
+    /* Its key is read when the subscription is confirmed (read_push). */
+    if (send_subscribe(r, i) != 0)
         lost(r, r->push->errstr[0] ? r->push->errstr : "connection lost");
-        return;
-    }
-    fetch(r, &i, 1);
 }
 
 static int64_t redis_stored_seq(void *be, const char *id)

@@ -43,10 +43,11 @@ const char *chanframe_parse(const char *buf, size_t n, struct chanframe *f)
 {
     if (n > CHANFRAME_MAX)
         return "larger than a channel state can be (1024 bytes of JSON)";
-    const char *p = buf + 6, *end = buf + n;
+    const char *end = buf + n;
     int64_t flen;
     if (n < 6 || memcmp(buf, "SRCH1 ", 6) != 0)
         return "not a stratrun channel state";
+    const char *p = buf + 6;
     if (parse_i64(&p, end, &f->seq) || parse_i64(&p, end, &f->published) || parse_i64(&p, end, &flen))
         return "malformed header";
     /* Eight hex digits and a newline, read within the n bytes. */

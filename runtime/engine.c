@@ -265,7 +265,7 @@ static void *engine_main(void *arg)
             if (read(e->wake_fd, &v, sizeof v) < 0) { /* EAGAIN: nothing to read */ }
             atomic_store(&e->wake_pending, 0);
         }
-        int ready = n == 0;
+        int ready = n == 0 || timeout == 0;     /* a backend timer that is due runs even when the wake fd is ready */
         for (int i = 1; i < nfds && n > 0; i++)
             ready |= p[i].revents != 0;
         if (ready)

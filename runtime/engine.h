@@ -22,7 +22,7 @@ struct chan_state {
     char data[CHAN_MAX + 1];
 };
 
-/* Parses the channel URL ("local", "local:DIR", "memory") and starts the engine. Returns NULL with one line in
+/* Parses the channel URL ("local", "local:DIR", "memory", "redis://...") and starts the engine. Returns NULL with one line in
  * err when the URL is not one of those or the backend cannot start. */
 struct engine *engine_open(const char *url, const char *data_dir, char *err, size_t errlen);
 

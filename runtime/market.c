@@ -83,7 +83,7 @@ int market_parse_time(const char *s, size_t len, int64_t *ms)
         buf[end - p] = '\0';
         errno = 0;
         double v = strtod(buf, &e);
-        if (*e || errno || !isfinite(v) || v < 0 || v > 9e15)
+        if (*e || errno || !isfinite(v) || v < -9e15 || v > 9e15)
             return -1;
         *ms = (int64_t)v;
         return 0;
@@ -184,7 +184,7 @@ static int sim_bar(struct market *m, double first_price)
 {
     struct candle c;
     c.time = m->n ? m->c[m->n - 1].time + m->period : 0;
-    c.open = m->n ? m->c[m->n - 1].close : first_price;
+    c.open = m->n ? m->c[m->n - 1].close : tick(first_price);
     c.close = tick(c.open * exp(m->sigma * gauss(m)));
     c.high = tick(fmax(c.open, c.close) * exp(fabs(m->sigma * gauss(m)) * 0.5));
     c.low = tick(fmin(c.open, c.close) * exp(-fabs(m->sigma * gauss(m)) * 0.5));
@@ -195,7 +195,8 @@ static int sim_bar(struct market *m, double first_price)
 static int open_sim(struct market *m, const char *args, int64_t now_ms, char *err, size_t errlen)
 {
     uint64_t seed = 42;
-    int64_t start = -1, bars = -1;
+    int64_t start = 0, bars = -1;
+    int have_start = 0;
     double price = 43000, vol = 0.03;
     m->period = 60000;
     for (const char *p = args; *p;) {
@@ -222,13 +223,13 @@ static int open_sim(struct market *m, const char *args, int64_t now_ms, char *er
         else if (kl == 4 && !memcmp(p, "bars", 4))
             bars = strtoll(val, &e, 10), ok = bars > 0 && bars <= 50000000;
         else if (kl == 6 && !memcmp(p, "period", 6))
-            m->period = strtoll(val, &e, 10), ok = m->period >= 1000;
+            m->period = strtoll(val, &e, 10), ok = m->period >= 1000 && m->period <= 31622400000LL;  /* a year */
         else if (kl == 5 && !memcmp(p, "price", 5))
-            price = strtod(val, &e), ok = price > 0 && isfinite(price);
+            price = strtod(val, &e), ok = price >= 0.01 && price <= 1e12;    /* a tick up to a trillion */
         else if (kl == 3 && !memcmp(p, "vol", 3))
             vol = strtod(val, &e), ok = vol >= 0 && vol < 10;
         else if (kl == 5 && !memcmp(p, "start", 5)) {
-            ok = market_parse_time(val, vl, &start) == 0;
+            ok = have_start = market_parse_time(val, vl, &start) == 0;
             e = val + vl;
         } else {
             snprintf(err, errlen, "market '%s': unknown setting '%.*s' (allowed: seed, start, bars, period, price, vol)",
@@ -247,10 +248,15 @@ static int open_sim(struct market *m, const char *args, int64_t now_ms, char *er
         /* Open-ended: history of 1,000 bars before now, then it grows with the clock. */
         m->open_ended = 1;
         bars = 1000;
-        if (start < 0)
+        if (!have_start)
             start = (now_ms / m->period - bars) * m->period;
-    } else if (start < 0) {
+    } else if (!have_start) {
         market_parse_time("2024-01-01", 10, &start);
+    }
+    /* The whole span must fit in int64 milliseconds (and in what market_parse_time reads back). */
+    if ((double)start + (double)bars * (double)m->period > 9e15 || (double)start < -9e15) {
+        snprintf(err, errlen, "market '%s': start + bars x period is out of range", m->url);
+        return -1;
     }
     for (int64_t i = 0; i < bars; i++)
         if (sim_bar(m, price) != 0) {

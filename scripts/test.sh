@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: the specs on a normal build, again under AddressSanitizer + UndefinedBehaviorSanitizer,
-# and the threaded parts (channel engine, HTTP thread, rest poller) under ThreadSanitizer. Needs what
+# the threaded parts (channel engine, HTTP thread, rest poller) under ThreadSanitizer, and the fuzz targets for a
+# bounded time each (STRATRUN_FUZZ_SECONDS, default 60). Needs what
 # scripts/setup.sh installs.
 #   scripts/test.sh            everything
 #   scripts/test.sh quick      the normal build only
@@ -28,3 +29,6 @@ run "specs under ASan+UBSan" build-asan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_SANI
 
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 run "threads under TSan" build-tsan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_TSAN=ON -- -L "engine|http"
+
+# Every parser of outside input under libFuzzer (ASan+UBSan), a bounded time each (tests/fuzz/README.md).
+bash scripts/fuzz.sh "${STRATRUN_FUZZ_SECONDS:-60}"

@@ -1,18 +1,23 @@
 -- Spec for channels (runtime/channel.c, engine.c and every backend): SetChannelData and GetChannelData as a
 -- strategy uses them. Each case runs a small strategy in a real stratrun process that reports what it saw with
--- out() (helpers.report_prelude); the spec parses and checks it. The same cases run against every backend.
--- The cases that need several processes on one host live in channel_local_spec.lua.
+-- out() (helpers.report_prelude); the spec parses and checks it. The same cases run against every backend:
+-- memory, local, and redis against a redis-server this spec starts on a free loopback port (emptied before each
+-- case, stopped at the end). The cases that need several processes live in channel_local_spec.lua and
+-- channel_redis_spec.lua.
 local h = require("helpers")
 
 local ID = "632799"
+
+-- The --channel URL of each backend; redis's is set once its server runs.
+local CHANNEL = {memory = "memory", ["local"] = "local"}
 
 -- Runs body (Lua source defining main) as bot ID on backend. Returns {code, out, err, rows, by, data} where
 -- rows are the out() lines and by[key] the first line whose first field is key.
 local function run(backend, body, id)
   local dir = h.tmpdir()
   local script = h.script(dir, h.report_prelude .. body)
-  local r = h.run{"--channel", backend, "--data-dir", dir .. "/data", "--id", id or ID, script, dir = dir,
-                  timeout = 30}
+  local r = h.run{"--channel", CHANNEL[backend] or backend, "--data-dir", dir .. "/data", "--id", id or ID, script,
+                  dir = dir, timeout = 30}
   r.data = dir .. "/data"
   r.rows = h.fields(r.out)
   r.by = {}
@@ -32,25 +37,39 @@ local function error_lines(r)
   return n
 end
 
--- The state a reader gets once the publisher is done, as JSON (or "nil"). memory delivers on the publisher's
--- own thread, so what the strategy read right after its last call (its `final` line) is already that state;
--- local is read back by a new process from the shared folder, after the publisher flushed at exit.
-local SETTLED = {
-  memory = function(r)
-    return r.by.final and r.by.final[2]
-  end,
-  ["local"] = function(r, id)
-    local dir = h.tmpdir()
-    local script = h.script(dir, h.report_prelude .. string.format([[
+-- Lines on stderr other than the notices a server backend gives when it connects.
+local function stderr_lines(r)
+  local n = {}
+  for _, line in ipairs(h.lines(r.err)) do
+    if not line:find("^channel backend %S+ %S+: connected$") then n[#n + 1] = line end
+  end
+  return n
+end
+
+-- What a new process reads on channel id through the given backend, as JSON (or "nil").
+local function read_back(backend, data, id)
+  local dir = h.tmpdir()
+  local script = h.script(dir, h.report_prelude .. string.format([[
 function main()
   GetChannelData(%q)
   out("settled", enc((await(%q))))
 end
 ]], id or ID, id or ID))
-    local rr = h.run{"--channel", "local", "--data-dir", r.data, "--id", "settled-reader", script, dir = dir}
-    assert.are.equal(0, rr.code, rr.err)
-    return h.fields(rr.out)[1][2]
+  local rr = h.run{"--channel", CHANNEL[backend], "--data-dir", data, "--id", "settled-reader", script, dir = dir}
+  assert.are.equal(0, rr.code, rr.err)
+  return h.fields(rr.out)[1][2]
+end
+
+-- The state a reader gets once the publisher is done, as JSON (or "nil"). memory delivers on the publisher's
+-- own thread, so what the strategy read right after its last call (its `final` line) is already that state;
+-- local and redis are read back by a new process (from the shared folder, from the server) after the publisher
+-- flushed at exit.
+local SETTLED = {
+  memory = function(r)
+    return r.by.final and r.by.final[2]
   end,
+  ["local"] = function(r, id) return read_back("local", r.data, id) end,
+  redis = function(r, id) return read_back("redis", r.data, id) end,
 }
 
 -- Every value SetChannelData must refuse, as Lua source, with a word its message must contain.
@@ -80,8 +99,21 @@ local HOSTILE = {
   {"1.5", "integer"},
 }
 
-for _, backend in ipairs({"memory", "local"}) do
+for _, backend in ipairs({"memory", "local", "redis"}) do
   describe("channels on " .. backend, function()
+    if backend == "redis" then
+      local server
+      setup(function()
+        server = h.redis()
+        CHANNEL.redis = server:url()
+      end)
+      teardown(function() h.redis_stop_all() end)
+      -- every case starts from an empty server, as the others start from an empty data dir
+      before_each(function()
+        local out, code = server:cli("FLUSHALL")
+        assert.are.equal(0, code, out)
+      end)
+    end
 
     it("returns nil on the first call, even once the channel has a state, and the state on later ones", function()
       local r = run(backend, [[
@@ -471,7 +503,9 @@ function main()
 end
 ]])
       ok(r)
-      assert.are.equal("", r.err, "stderr: " .. r.err)
+      assert.are.same({}, stderr_lines(r), "stderr: " .. r.err)
+      -- (redis: not read back here; a bot that exits before its engine connected loses its last state, a bug
+      -- that channel_redis_spec.lua shows on its own)
       if backend == "local" then
         assert.are.equal('{"from":"finalizer"}', SETTLED["local"](r))
       end

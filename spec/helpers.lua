@@ -71,7 +71,8 @@ function M.run(opts)
   return { code = code, out = M.read(out) or "", err = M.read(err) or "" }
 end
 
--- Starts stratrun in the background: spawn{args..., dir=} -> proc with :pid(), :signal(sig), :wait(), :output().
+-- Starts stratrun in the background: spawn{args..., dir=, env=, prefix=} -> proc with :pid(), :signal(sig),
+-- :wait(), :output(). prefix: words run before the binary (e.g. {"ip", "netns", "exec", "ns1"}), which must exec it.
 function M.spawn(opts)
   local dir = opts.dir or M.tmpdir()
   counter = counter + 1
@@ -80,6 +81,7 @@ function M.spawn(opts)
   for i, a in ipairs(opts) do args[i] = q(a) end
   local env = ""
   for k, v in pairs(opts.env or {}) do env = env .. k .. "=" .. q(v) .. " " end
+  for _, w in ipairs(opts.prefix or {}) do env = env .. q(w) .. " " end
   -- The shell records the exit status of the child when it ends, so wait() works after the fact.
   local cmd = string.format("cd %s && (%s %s %s > %s.out 2> %s.err < /dev/null & echo $! > %s.pid; wait $!; echo $? > %s.rc) "
     .. "> /dev/null 2>&1 &", q(opts.cwd or dir), env, q(M.bin), table.concat(args, " "), tag, tag, tag, tag)
@@ -185,6 +187,182 @@ end
 function M.dec(s)
   if s == nil or s == "nil" then return nil end
   return json.decode(s)
+end
+
+-- ---- redis-server, for the specs of the redis channel backend (channel_spec.lua, channel_redis_spec.lua) ----
+--
+-- M.redis{conf = {...}, bind = "127.0.0.1", prefix = {...}, password = "..."} starts a redis-server of its own on a
+-- free port, with its own folder and config (--port P --bind ... --save "" --appendonly no --daemonize no, plus the
+-- lines of conf in a config file), in the background, and waits until it accepts connections. It returns a server:
+--   server.port, server.host, server.dir, server.pid, server:log()
+--   server:url{user=, pass=, db=, ttl=, host=}    "redis://[user[:pass]@]host:port[/db][?ttl=MS]"
+--   server:cli(...)                              redis-cli as the admin (the default user) -> output, exit code
+--   server:cli_as(user, pass, ...)                the same as another user
+--   server:cli_file(path, ...)                    the same with the last argument read from a file (-x)
+--   server:pipe(path)                             the commands in a file, one per line, as the admin
+--   server:signal(sig)                            e.g. "STOP", "CONT"
+--   server:stop()                                 SIGTERM (SIGKILL if it lingers); the data is not saved
+--   server:start()                                again, on the same port (loading dump.rdb if a SAVE left one)
+-- password sets the default user's password (requirepass), which server:cli then uses.
+-- Every server is stopped by M.redis_stop_all() (call it in teardown or after_each), and, should the spec process
+-- die first, by a watchdog started with it.
+
+local self_pid = (M.read("/proc/self/stat") or ""):match("^(%d+)")
+local redis_servers = {}
+
+local Redis = {}
+Redis.__index = Redis
+
+function Redis:log()
+  return M.read(self.dir .. "/redis.log") or ""
+end
+
+function Redis:url(o)
+  o = o or {}
+  local auth = ""
+  if o.user or o.pass then auth = (o.user or "") .. (o.pass and ":" .. o.pass or "") .. "@" end
+  return string.format("redis://%s%s:%d%s%s", auth, o.host or self.host, self.port, o.db and "/" .. o.db or "",
+    o.ttl and "?ttl=" .. o.ttl or "")
+end
+
+local function words(list)
+  local t = {}
+  for i, w in ipairs(list or {}) do t[i] = q(w) end
+  return table.concat(t, " ")
+end
+
+-- redis-cli with auth (options) and args; stdin: a file whose content is the last argument (-x).
+local function cli_cmd(self, auth, args, stdin)
+  return string.format("%s timeout -s KILL 20 redis-cli -h %s -p %d %s %s %s < %s 2>&1", words(self.prefix),
+    q(self.host), self.port, auth, stdin and "-x" or "", words(args), stdin and q(stdin) or "/dev/null")
+end
+
+local function capture(cmd)
+  local f = assert(io.popen(cmd))
+  local out = f:read("a")
+  local _, how, code = f:close()
+  return out, how == "signal" and 128 + code or code
+end
+
+function Redis:cli(...)
+  local auth = self.password and "--no-auth-warning -a " .. q(self.password) or ""
+  return capture(cli_cmd(self, auth, {...}))
+end
+
+function Redis:cli_as(user, pass, ...)
+  return capture(cli_cmd(self, "--no-auth-warning --user " .. q(user) .. " --pass " .. q(pass), {...}))
+end
+
+-- Runs the commands in file path, one per line, as the admin.
+function Redis:pipe(path)
+  local auth = self.password and "--no-auth-warning -a " .. q(self.password) or ""
+  return capture(string.format("%s timeout -s KILL 20 redis-cli -h %s -p %d %s < %s 2>&1", words(self.prefix),
+    q(self.host), self.port, auth, q(path)))
+end
+
+-- The last argument is the content of path, byte for byte (redis-cli -x).
+function Redis:cli_file(path, ...)
+  local auth = self.password and "--no-auth-warning -a " .. q(self.password) or ""
+  return capture(cli_cmd(self, auth, {...}, path))
+end
+
+function Redis:alive()
+  return not M.exists(self.dir .. "/redis.rc")
+end
+
+function Redis:signal(sig)
+  return M.sh(string.format("kill -%s %d 2>/dev/null", sig, self.pid))
+end
+
+-- Starts the server on self.port. Returns true once it accepts connections, false when the port is taken.
+function Redis:start()
+  local rc, pidfile = self.dir .. "/redis.rc", self.dir .. "/redis.pid"
+  os.remove(rc)
+  os.remove(pidfile)
+  os.remove(self.dir .. "/redis.log")
+  local args = {"redis-server", self.dir .. "/redis.conf", "--port", tostring(self.port), "--save", "",
+                "--appendonly", "no", "--daemonize", "no", "--dir", self.dir, "--logfile", self.dir .. "/redis.log",
+                "--bind"}
+  for a in self.bind:gmatch("%S+") do args[#args + 1] = a end
+  if self.password then args[#args + 1] = "--requirepass"; args[#args + 1] = self.password end
+  -- The shell waits for the server and records its exit; beside it a watchdog kills the server if the spec
+  -- process is gone (a crash, a timeout), so no server outlives its spec.
+  local cmd = string.format("(%s %s > %s 2>&1 & p=$!; echo $p > %s; "
+    .. "(while kill -0 %s 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 1; done; kill -9 $p 2>/dev/null) "
+    .. "> /dev/null 2>&1 & w=$!; wait $p; echo $? > %s; kill $w 2>/dev/null) > /dev/null 2>&1 &",
+    words(self.prefix), words(args), q(self.dir .. "/redis.out"), q(pidfile), self_pid, q(rc))
+  assert(M.sh(cmd) == 0)
+  local deadline = UnixNano() + 10e9
+  repeat
+    local pid = M.read(pidfile)
+    if pid and pid:match("%d+") then self.pid = tonumber(pid:match("%d+")) end
+    local log = self:log()
+    if self.pid and log:find("Ready to accept connections", 1, true) then return true end
+    if M.exists(rc) then
+      if (log .. (M.read(self.dir .. "/redis.out") or "")):find("already in use", 1, true) then return false end
+      error("redis-server did not start:\n" .. log .. (M.read(self.dir .. "/redis.out") or ""))
+    end
+    Sleep(10)
+  until UnixNano() > deadline
+  error("redis-server did not get ready within 10 s:\n" .. self:log())
+end
+
+-- Stops the server (even a frozen one) and waits until it has exited.
+function Redis:stop()
+  if not self.pid or not self:alive() then return end
+  self:signal("CONT")
+  self:signal("TERM")
+  local deadline = UnixNano() + 5e9
+  while self:alive() and UnixNano() < deadline do Sleep(10) end
+  if self:alive() then
+    self:signal("KILL")
+    while self:alive() do Sleep(10) end
+  end
+end
+
+-- A port nothing listens on now (the server can then be started on it later, with opts.start == false).
+local function free_port()
+  for _ = 1, 100 do
+    local port = math.random(20000, 32000)     -- below the ephemeral range, where connections take ports
+    local out = capture("ss -Htln 'sport = :" .. port .. "' 2>/dev/null")
+    if out == "" then return port end
+  end
+  error("no free port found")
+end
+
+function M.redis(opts)
+  opts = opts or {}
+  local s = setmetatable({bind = opts.bind or "127.0.0.1", host = opts.host or (opts.bind or "127.0.0.1"):match("^%S+"),
+                          prefix = opts.prefix, password = opts.password, dir = M.tmpdir()}, Redis)
+  M.write(s.dir .. "/redis.conf", table.concat(opts.conf or {}, "\n") .. "\n")
+  redis_servers[#redis_servers + 1] = s
+  for _ = 1, 20 do
+    s.port = opts.port or free_port()
+    if opts.start == false or s:start() then return s end
+    if opts.port then error("port " .. opts.port .. " is taken") end
+  end
+  error("could not start redis-server on a free port")
+end
+
+function M.redis_stop_all()
+  for _, s in ipairs(redis_servers) do s:stop() end
+  redis_servers = {}
+end
+
+-- CRC-32 (IEEE) and the frame a channel state travels in outside the process (runtime/chanframe.h), so a spec
+-- can plant states in a backend the way a foreign writer could:
+--   SRCH1 <seq> <published ms> <length of JSON> <crc32 of JSON, 8 hex digits>\n<JSON>
+function M.crc32(s)
+  local crc = 0xFFFFFFFF
+  for i = 1, #s do
+    crc = crc ~ s:byte(i)
+    for _ = 1, 8 do crc = (crc >> 1) ~ (0xEDB88320 & -(crc & 1)) end
+  end
+  return crc ~ 0xFFFFFFFF
+end
+
+function M.chanframe(seq, published, json_text)
+  return string.format("SRCH1 %d %d %d %08x\n%s", seq, published, #json_text, M.crc32(json_text), json_text)
 end
 
 return M

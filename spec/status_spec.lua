@@ -226,4 +226,15 @@ end]], text)
       .. '],"rows":[' .. table.concat(rows, ",") .. ']}`'
     assert.are.equal(1 + 3 + 10 + 1, #lines((render(s))))  -- title, header block, rows, bottom border
   end)
+
+  -- Another bot's table must not make the renderer allocate or loop without bound (found by fuzzing).
+  it("bounds a colspan to 64 columns, whatever the table asks (1e9, 1e400, NaN)", function()
+    for _, span in ipairs({ "1000000000", '"1e400"', '"nan"' }) do
+      local out, warnings = render('`{"type":"table","cols":["A"],"rows":[[{"body":"x","colspan":' .. span .. '}]]}`')
+      assert.are.same({}, warnings)
+      local width = 0
+      for _, l in ipairs(lines(out)) do width = math.max(width, #l) end
+      assert.is_true(width <= 64 * 4 + 4, "row of " .. width .. " characters for colspan " .. span)
+    end
+  end)
 end)

@@ -65,11 +65,15 @@ cell_text = function(v)
   return flatten(tostring(v))
 end
 
+-- A span is a whole number from 1 to MAX_SPAN: another bot's table must not make the renderer allocate or loop
+-- without bound (a colspan of 1e9, or of inf).
+local MAX_SPAN = 64
+
 local function span_of(v, key)
   if type(v) ~= "table" then return 1 end
   local n = tonumber(v[key])
-  if not n or n < 1 then return 1 end
-  return math.floor(n)
+  if not n or n ~= n or n < 1 then return 1 end
+  return math.tointeger(math.floor(math.min(n, MAX_SPAN)))
 end
 
 -- Lays the rows out on a grid. Returns grid[r][c] = {text=, span=} for each cell that starts at column c,

@@ -1,0 +1,538 @@
+/*
+ * bench_redis.c: what the redis channel backend costs, printed as figures (docs/redis.md records them).
+ *
+ *   build/bench_redis [quick] [PORT]
+ *
+ * Starts a redis-server of its own on a free loopback port (--save "" --appendonly no) and stops it at the end;
+ * with PORT it uses the server already there (unauthenticated, on 127.0.0.1) and leaves it running.
+ * 1. Propagation through Redis, from SetChannelData in a publisher process to the cache of a subscriber process
+ *    (the subscriber's engine stamps the arrival; seq is the publish time in µs), against a raw hiredis PUBLISH ->
+ *    SUBSCRIBE hop between two hiredis contexts in two processes on the same server, measured in the same run;
+ *    and, to tell the design's cost from the code's, the same design in raw hiredis (SET + PUBLISH, then the
+ *    subscriber GETs the key when told).
+ * 2. A bot following 1,000 channels: the connections it holds on Redis (CLIENT LIST) and its idle CPU.
+ * 3. SetChannelData / GetChannelData in the calling thread while Redis is frozen (SIGSTOP).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis.h>
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "bot.h"
+#include "engine.h"
+#include "fsutil.h"
+#include "market.h"
+#include "options.h"
+
+static const char *state_lua =
+    "return {robotId='632799', updateId=123456, timestamp=1764151522123, symbol='BTC_USDT',"
+    " lastPrice=43125.37, volume=1523.884, high=43410.5, low=42877.25,"
+    " signal='HOLD', ma5=43101.214, ma20=43088.9675, note='steady as she goes, nothing to report here'}";
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+struct figures {
+    double median, p99;
+};
+
+static struct figures summarize(int64_t *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_i64);
+    return (struct figures){(double)v[n / 2], (double)v[n * 99 / 100]};
+}
+
+static void row(const char *what, struct figures f, const char *unit, double div)
+{
+    printf("  %-62s median %8.2f %s   p99 %8.2f %s\n", what, f.median / div, unit, f.p99 / div, unit);
+}
+
+/* A bot with its own channel on engine e, trading on a simulated market (the runtime's exchange wants one). */
+static struct bot *make_bot(struct options *o, struct engine *e, const char *dir, const char *id)
+{
+    memset(o, 0, sizeof *o);
+    o->data_dir = strdup(dir);
+    snprintf(o->id, sizeof o->id, "%s", id);
+    char err[512];
+    static struct market *market;
+    if (!market && !(market = market_open("sim:seed=42", now_ns() / 1000000, err, sizeof err))) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+    struct bot_spec spec = {"(bench)", ""};
+    snprintf(spec.id, sizeof spec.id, "%s", id);
+    struct bot *b = bot_new(o, &spec, e, market, NULL, err, sizeof err);
+    if (!b) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+    return b;
+}
+
+static void run_lua(lua_State *L, const char *code)
+{
+    if (luaL_dostring(L, code) != LUA_OK) {
+        fprintf(stderr, "bench: %s\n", lua_tostring(L, -1));
+        exit(1);
+    }
+}
+
+/* ---- the server ---- */
+
+static int port;
+static pid_t server_pid;    /* 0: not ours */
+
+static redisContext *connect_to_server(void)
+{
+    struct timeval tv = {1, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (!c || c->err) {
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(s, (struct sockaddr *)&a, &len) != 0) {
+        perror("bench: free port");
+        exit(1);
+    }
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static void stop_server(void);
+
+static void start_server(const char *dir)
+{
+    port = free_port();
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    server_pid = fork();
+    if (server_pid == 0) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+            _exit(127);
+        execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+               "no", "--daemonize", "no", "--dir", dir, "--logfile", "redis.log", (char *)NULL);
+        perror("bench: redis-server");
+        _exit(127);
+    }
+    atexit(stop_server);    /* on an early exit(1) too; children leave with _exit */
+    for (int i = 0; i < 500; i++) {
+        redisContext *c = connect_to_server();
+        redisReply *r = c ? redisCommand(c, "PING") : NULL;
+        int ok = r && r->type == REDIS_REPLY_STATUS;
+        freeReplyObject(r);
+        if (c)
+            redisFree(c);
+        if (ok)
+            return;
+        usleep(10000);
+    }
+    fprintf(stderr, "bench: redis-server did not start on port %d\n", port);
+    exit(1);
+}
+
+static void stop_server(void)
+{
+    if (server_pid > 0) {
+        kill(server_pid, SIGCONT);
+        kill(server_pid, SIGTERM);
+        waitpid(server_pid, NULL, 0);
+        server_pid = 0;
+    }
+}
+
+/* ---- 1: propagation ---- */
+
+/* Latencies in ns, gathered over several rounds. */
+struct samples {
+    int64_t *v;
+    size_t n, cap;
+};
+
+/* Appends the count and latencies a child wrote to fd. */
+static void collect(struct samples *s, int fd)
+{
+    int got = 0;
+    if (read(fd, &got, sizeof got) != (ssize_t)sizeof got || got <= 0)
+        return;
+    if (s->n + (size_t)got > s->cap) {
+        s->cap = (s->n + (size_t)got) * 2;
+        s->v = realloc(s->v, s->cap * sizeof *s->v);
+    }
+    size_t want = sizeof *s->v * (size_t)got, have = 0;
+    while (have < want) {
+        ssize_t r = read(fd, (char *)(s->v + s->n) + have, want - have);
+        if (r <= 0)
+            break;
+        have += (size_t)r;
+    }
+    s->n += have / sizeof *s->v;
+}
+
+/* Prints the figures of s; returns the median in ns (0 without samples). */
+static double report(const char *what, struct samples *s)
+{
+    if (s->n == 0) {
+        printf("  %s: no samples\n", what);
+        return 0;
+    }
+    char label[128];
+    snprintf(label, sizeof label, "%s (%zu states)", what, s->n);
+    struct figures f = summarize(s->v, s->n);
+    row(label, f, "us", 1000);
+    return f.median;
+}
+
+static void send_samples(int fd, const int64_t *lat, int got)
+{
+    if (write(fd, &got, sizeof got) < 0 || write(fd, lat, sizeof *lat * (size_t)got) < 0)
+        _exit(1);
+}
+
+/* The baseline subscriber: a raw hiredis context on SUBSCRIBE, the payload being the publisher's clock in ns. */
+static void raw_child(int n, int ready, int fd)
+{
+    redisContext *c = connect_to_server();
+    redisReply *r = c ? redisCommand(c, "SUBSCRIBE raw") : NULL;
+    if (!r)
+        _exit(1);
+    freeReplyObject(r);
+    if (write(ready, "r", 1) < 0)
+        _exit(1);
+    int64_t *lat = calloc((size_t)n, sizeof *lat);
+    int got = 0;
+    while (got < n && redisGetReply(c, (void **)&r) == REDIS_OK) {
+        int64_t now = now_ns();
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->type == REDIS_REPLY_STRING) {
+            if (strcmp(r->element[2]->str, "final") == 0) {
+                freeReplyObject(r);
+                break;
+            }
+            lat[got++] = now - strtoll(r->element[2]->str, NULL, 10);
+        }
+        freeReplyObject(r);
+    }
+    send_samples(fd, lat, got);
+    _exit(0);
+}
+
+/* The design in raw hiredis: told by a message on "rawkey", the subscriber GETs the key, which holds the
+ * publisher's clock in ns, on a second context. */
+static void raw_get_child(int n, int ready, int fd)
+{
+    redisContext *c = connect_to_server(), *cmd = connect_to_server();
+    redisReply *r = c && cmd ? redisCommand(c, "SUBSCRIBE rawkey") : NULL;
+    if (!r)
+        _exit(1);
+    freeReplyObject(r);
+    if (write(ready, "r", 1) < 0)
+        _exit(1);
+    int64_t *lat = calloc((size_t)n, sizeof *lat);
+    int got = 0;
+    while (got < n && redisGetReply(c, (void **)&r) == REDIS_OK) {
+        int msg = r->type == REDIS_REPLY_ARRAY && r->elements == 3;
+        freeReplyObject(r);
+        if (!msg)
+            continue;
+        redisReply *v = redisCommand(cmd, "GET rawkey");
+        int64_t now = now_ns();
+        int final = v && v->type == REDIS_REPLY_STRING && strcmp(v->str, "final") == 0;
+        if (v && v->type == REDIS_REPLY_STRING && !final)
+            lat[got++] = now - strtoll(v->str, NULL, 10);
+        freeReplyObject(v);
+        if (final)
+            break;
+    }
+    send_samples(fd, lat, got);
+    _exit(0);
+}
+
+/* One round of a raw baseline: child(n, ready, fd) subscribes; the parent publishes n timestamps 1 ms apart, with
+ * SET first when set_key. */
+static void raw_round(struct samples *s, void (*child)(int, int, int), int n, int set_key)
+{
+    int rd[2], p[2];
+    if (pipe(rd) || pipe(p))
+        exit(1);
+    pid_t pid = fork();
+    if (pid == 0)
+        child(n, rd[1], p[1]);
+    char c;
+    if (read(rd[0], &c, 1) != 1)
+        exit(1);
+    redisContext *pub = connect_to_server();
+    char ts[32];
+    for (int i = 0; i <= n; i++) {
+        if (i < n)
+            snprintf(ts, sizeof ts, "%lld", (long long)now_ns());
+        else
+            snprintf(ts, sizeof ts, "final");
+        redisReply *r;
+        if (set_key) {
+            redisAppendCommand(pub, "SET rawkey %s", ts);
+            redisAppendCommand(pub, "PUBLISH rawkey 1");
+            for (int k = 0; k < 2; k++)
+                if (redisGetReply(pub, (void **)&r) == REDIS_OK)
+                    freeReplyObject(r);
+        } else {
+            freeReplyObject(redisCommand(pub, "PUBLISH raw %s", ts));
+        }
+        usleep(1000);
+    }
+    redisFree(pub);
+    collect(s, p[0]);
+    waitpid(pid, NULL, 0);
+    close(rd[0]);
+    close(rd[1]);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* The stratrun subscriber: follows channel "prop" and reports received - seq for the states it samples (seq is the
+ * publish time in µs while publishes are spaced out; received is stamped by its engine thread on arrival). */
+static void subscriber_child(const char *url, const char *dir, int n, int fd)
+{
+    char err[256];
+    struct engine *e = engine_open(url, dir, err, sizeof err);
+    if (!e)
+        _exit(1);
+    struct chan_entry *c = engine_channel(e, "prop", 1);
+    int64_t *lat = calloc((size_t)n, sizeof *lat), last = 0;
+    int got = 0;
+    struct chan_state st;
+    int64_t deadline = now_ns() + 120 * 1000000000LL;
+    while (got < n && now_ns() < deadline) {
+        int64_t seq = engine_seq(c);
+        if (seq != last && seq != 0) {
+            engine_read(e, c, &st);
+            last = st.seq;
+            if (strstr(st.data, "\"final\""))
+                break;
+            lat[got++] = (st.received_us - st.seq) * 1000;
+        }
+        usleep(2000);   /* the engine stamps received_us; sampling slowly keeps this process off the CPU */
+    }
+    send_samples(fd, lat, got);
+    engine_close(e, 1000);
+    _exit(0);
+}
+
+/* One round of stratrun: SetChannelData -> SET + PUBLISH -> the subscriber's engine -> MGET -> its cache. The
+ * publisher's engine is opened after the fork and closed at the end, so no child inherits its thread. */
+static void stratrun_round(struct samples *s, const char *url, const char *dir, int n)
+{
+    int p[2];
+    if (pipe(p))
+        exit(1);
+    pid_t sub = fork();
+    if (sub == 0)
+        subscriber_child(url, dir, n, p[1]);
+    char err[256];
+    struct engine *e = engine_open(url, dir, err, sizeof err);
+    usleep(300000);     /* the subscriber is following */
+    struct options o;
+    struct bot *b = make_bot(&o, e, dir, "prop");
+    lua_State *L = b->L;
+    char code[512];
+    snprintf(code, sizeof code, "state = (function() %s end)()", state_lua);
+    run_lua(L, code);
+    for (int i = 0; i < n; i++) {
+        lua_getglobal(L, "SetChannelData");
+        lua_getglobal(L, "state");
+        lua_call(L, 1, 0);
+        lua_getglobal(L, "Sleep");
+        lua_pushinteger(L, 1);
+        lua_call(L, 1, 0);
+    }
+    run_lua(L, "SetChannelData({final = true}); Sleep(1)");
+    collect(s, p[0]);
+    waitpid(sub, NULL, 0);
+    close(p[0]);
+    close(p[1]);
+    bot_free(b);
+    free(o.data_dir);
+    engine_close(e, 1000);
+}
+
+/* The three paths in turns, rounds times, so that a change in the machine's load weighs on all three alike. */
+static void propagation(const char *url, const char *dir, int n, int rounds)
+{
+    printf("propagation through Redis, 1 publisher process -> 1 subscriber process, %d states 1 ms apart, "
+           "in %d rounds taken in turns\n", n * rounds, rounds);
+    struct samples hop = {0}, design = {0}, ours = {0};
+    for (int r = 0; r < rounds; r++) {
+        raw_round(&hop, raw_child, n, 0);
+        raw_round(&design, raw_get_child, n, 1);
+        stratrun_round(&ours, url, dir, n);
+    }
+    double base = report("baseline: raw hiredis PUBLISH -> SUBSCRIBE hop", &hop);
+    double same = report("raw hiredis SET + PUBLISH -> SUBSCRIBE, then GET", &design);
+    double mine = report("stratrun: SetChannelData -> subscriber's cache", &ours);
+    printf("  medians: stratrun %.1f us, raw PUBLISH hop %.1f us, ratio %.2f; raw SET + PUBLISH + GET %.1f us, "
+           "ratio %.2f\n", mine / 1000, base / 1000, base > 0 ? mine / base : 0, same / 1000,
+           same > 0 ? mine / same : 0);
+    free(hop.v);
+    free(design.v);
+    free(ours.v);
+}
+
+/* ---- 2 and 3: following 1,000 channels; calls while Redis is frozen ---- */
+
+/* Counts the connections of CLIENT LIST other than c's own, and the subscriptions among them. */
+static void count_clients(redisContext *c, int *conns, long *subs)
+{
+    redisReply *me = redisCommand(c, "CLIENT ID"), *r = redisCommand(c, "CLIENT LIST");
+    *conns = 0;
+    *subs = 0;
+    char own[40];
+    snprintf(own, sizeof own, "id=%lld ", me ? me->integer : -1);
+    for (const char *line = r ? r->str : ""; line && *line;) {
+        if (strncmp(line, own, strlen(own)) != 0) {
+            (*conns)++;
+            const char *s = strstr(line, " sub=");
+            if (s)
+                *subs += strtol(s + 5, NULL, 10);
+        }
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    freeReplyObject(me);
+    freeReplyObject(r);
+}
+
+static struct figures time_calls(lua_State *L, const char *fname, size_t n)
+{
+    int64_t *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        lua_getglobal(L, fname);
+        int64_t t0 = now_ns();
+        lua_call(L, 0, 0);
+        v[i] = now_ns() - t0;
+    }
+    struct figures f = summarize(v, n);
+    free(v);
+    return f;
+}
+
+static void many_and_frozen(const char *url, const char *dir, size_t n)
+{
+    char err[256];
+    struct engine *e = engine_open(url, dir, err, sizeof err);
+    struct options o;
+    struct bot *b = make_bot(&o, e, dir, "many");
+    lua_State *L = b->L;
+    char code[600];
+    snprintf(code, sizeof code, "state = (function() %s end)(); SetChannelData(state); GetChannelData('many'); "
+             "for i = 1, 999 do GetChannelData('other' .. i) end; "
+             "Set = function() SetChannelData(state) end; Get = function() GetChannelData('many') end", state_lua);
+    run_lua(L, code);
+    run_lua(L, "for _ = 1, 5000 do if GetChannelData('many') then break end Sleep(1) end");
+    usleep(500000);
+
+    printf("a bot following 1,000 channels (its own and 999 others)\n");
+    redisContext *admin = connect_to_server();
+    int conns;
+    long subs;
+    count_clients(admin, &conns, &subs);
+    printf("  connections it holds on Redis (CLIENT LIST): %d, with %ld subscriptions between them\n", conns, subs);
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    sleep(2);
+    getrusage(RUSAGE_SELF, &r1);
+    double cpu_ms =
+        (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1e3 +
+        (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e3;
+    printf("  idle CPU of the process over 2 s: %.2f ms\n", cpu_ms);
+    row("SetChannelData(state), Redis healthy", time_calls(L, "Set", n), "us", 1000);
+    row("GetChannelData(id), cached, Redis healthy", time_calls(L, "Get", n), "us", 1000);
+
+    printf("\nthe same calls while Redis is frozen (SIGSTOP)\n");
+    if (server_pid > 0) {
+        kill(server_pid, SIGSTOP);
+        usleep(100000);
+        row("SetChannelData(state), Redis frozen", time_calls(L, "Set", n), "us", 1000);
+        row("GetChannelData(id), cached, Redis frozen", time_calls(L, "Get", n), "us", 1000);
+        /* One publish and one Sleep: the engine thread is now waiting on the server, not the strategy. */
+        int64_t t0 = now_ns();
+        run_lua(L, "for _ = 1, 200 do SetChannelData(state); GetChannelData('many'); Sleep(1) end");
+        printf("  200 rounds of SetChannelData + GetChannelData + Sleep(1), Redis frozen: %.1f ms in all\n",
+               (double)(now_ns() - t0) / 1e6);
+        kill(server_pid, SIGCONT);
+    } else {
+        printf("  (skipped: the server is not this benchmark's own)\n");
+    }
+    redisFree(admin);
+    bot_free(b);
+    free(o.data_dir);
+    engine_close(e, 3000);
+}
+
+int main(int argc, char **argv)
+{
+    int quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "quick") == 0)
+            quick = 1;
+        else
+            port = atoi(argv[i]);
+    }
+    char dir[256], err[256], url[64];
+    snprintf(dir, sizeof dir, "/tmp/stratrun-bench-redis-%d", (int)getpid());
+    if (fs_mkdirs(dir, err, sizeof err)) {
+        fprintf(stderr, "bench: %s\n", err);
+        return 1;
+    }
+    if (!port)
+        start_server(dir);
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+    redisContext *c = connect_to_server();
+    redisReply *v = c ? redisCommand(c, "INFO server") : NULL;
+    const char *ver = v && v->str ? strstr(v->str, "redis_version:") : NULL;
+    printf("stratrun redis channel benchmark: %s%s, redis %.*s, hiredis %d.%d.%d\n\n", url,
+           server_pid ? " (started by the benchmark)" : "", ver ? (int)strcspn(ver + 14, "\r\n") : 1,
+           ver ? ver + 14 : "?", HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
+    freeReplyObject(v);
+    if (c)
+        redisFree(c);
+
+    propagation(url, dir, quick ? 300 : 1500, quick ? 2 : 4);
+    printf("\n");
+    many_and_frozen(url, dir, quick ? 20000 : 200000);
+
+    stop_server();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: could not remove %s\n", dir);
+    fflush(stdout);
+    _exit(0);
+}

@@ -1,0 +1,83 @@
+-- redis-acl.lua: prints the Redis ACL commands that give each bot its own user on the redis channel backend.
+--
+--   build/stratrun scripts/redis-acl.lua [--placeholder] BOT[:FOLLOWED,...] ...     (lua5.4 runs it as well)
+--   build/stratrun scripts/redis-acl.lua 632799 632800:632799 632802:632799,632800 > acl.txt
+--   redis-cli -h HOST -p PORT --user ADMIN --pass ADMINPASSWORD < acl.txt
+--
+-- One user per bot, named stratrun-<id>, which may:
+--   write its own key stratrun:ch:<id> (SET with a TTL, PEXPIRE) and read it back (GET: a restarted bot continues
+--   above the stored seq); read the keys of the channels it follows (GET, MGET: %R~, read only);
+--   PUBLISH on its own notification channel and SUBSCRIBE to those of the channels it follows (&);
+--   AUTH, SELECT and PING, which the connection itself needs. Nothing else: no KEYS, no CONFIG, no FLUSHALL.
+-- Redis grants a pub/sub channel for PUBLISH and SUBSCRIBE together, so a follower may also PUBLISH on the channels
+-- it follows. That is harmless here: a notification carries no state, only "look"; the state is read from the
+-- key, which only its owner may write. A forged notification costs a GET, and changes nothing.
+--
+-- Stdout has only the ACL SETUSER commands, one per line, for redis-cli (then ACL SAVE if the server keeps its
+-- users in an aclfile). Each password is 128 random bits from /dev/urandom, in hex; stderr says which bot gets
+-- which, for its config (channel = "redis://stratrun-<id>@host:port") and its environment
+-- (STRATRUN_REDIS_PASSWORD). With --placeholder each password is "{password of ID}", which Redis refuses (a syntax
+-- error: the user is not created) until it is replaced.
+-- IDs are checked ([A-Za-z0-9_-], 1-64 characters), so no ID can act as an ACL glob pattern (* ? [ ] \) or add a
+-- rule of its own (a space).
+local USAGE = "usage: redis-acl.lua [--placeholder] BOT[:FOLLOWED,...] ...   (IDs: 1-64 of A-Z a-z 0-9 _ -)"
+
+local function fail(msg)
+  io.stderr:write("redis-acl: ", msg, "\n")
+  os.exit(2)
+end
+
+local function check_id(id, where)
+  if #id < 1 or #id > 64 or id:find("[^A-Za-z0-9_-]") then
+    fail(string.format("invalid bot ID '%s' in '%s': an ID is 1-64 characters of A-Z a-z 0-9 _ -", id, where))
+  end
+  return id
+end
+
+local function random_hex(bytes)
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local raw = f:read(bytes)
+  f:close()
+  assert(raw and #raw == bytes, "short read from /dev/urandom")
+  return (raw:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+
+local placeholder = false
+local bots, seen = {}, {}
+for i = 1, #arg do
+  local a = arg[i]
+  if a == "--placeholder" then
+    placeholder = true
+  elseif a == "-h" or a == "--help" then
+    print(USAGE)
+    os.exit(0)
+  else
+    local id, rest = a:match("^([^:]*):(.*)$")
+    id = check_id(id or a, a)
+    if seen[id] then fail("bot " .. id .. " is listed twice") end
+    seen[id] = true
+    local follows = {}
+    if rest then
+      for f in (rest .. ","):gmatch("([^,]*),") do follows[#follows + 1] = check_id(f, a) end
+    end
+    bots[#bots + 1] = {id = id, follows = follows}
+  end
+end
+if #bots == 0 then fail("no bot given\n" .. USAGE) end
+
+for _, bot in ipairs(bots) do
+  local key = "stratrun:ch:" .. bot.id
+  local password = placeholder and "{password of " .. bot.id .. "}" or random_hex(16)
+  local keys, channels = {"~" .. key}, {"&" .. key}
+  for _, f in ipairs(bot.follows) do
+    if f ~= bot.id then
+      keys[#keys + 1] = "%R~stratrun:ch:" .. f
+      channels[#channels + 1] = "&stratrun:ch:" .. f
+    end
+  end
+  print(string.format("ACL SETUSER stratrun-%s reset on >%s resetkeys %s resetchannels %s -@all "
+    .. "+auth +select +ping +get +mget +set +pexpire +publish +subscribe",
+    bot.id, password, table.concat(keys, " "), table.concat(channels, " ")))
+  io.stderr:write(string.format("bot %s: channel = \"redis://stratrun-%s@HOST:PORT\", STRATRUN_REDIS_PASSWORD=%s\n",
+    bot.id, bot.id, password))
+end
