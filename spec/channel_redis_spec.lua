@@ -920,8 +920,16 @@ end
       assert.are.equal(143, stop(pub))
       assert.are.same({"set", "1", "true", "nil"}, rows(pub, "set")[1])
       local w = warnings(pub)
-      assert.are.equal(1, #w, table.concat(w, "\n"))
-      assert.matches("WRONGPASS", w[1], 1, true)
+      -- one line for the refused login, however many retries; and, at exit, one saying the last state could not
+      -- be written within the engine's one-second deadline (it was never accepted)
+      local wrongpass, gaveup = 0, 0
+      for _, line in ipairs(w) do
+        if line:find("WRONGPASS", 1, true) then wrongpass = wrongpass + 1 end
+        if line:find("was not written within", 1, true) then gaveup = gaveup + 1 end
+      end
+      assert.are.equal(1, wrongpass, table.concat(w, "\n"))
+      assert.are.equal(#w, wrongpass + gaveup, table.concat(w, "\n"))
+      assert.is_true(gaveup <= 1, table.concat(w, "\n"))
       assert.is_falsy(select(2, pub:output()):find("not-the-password", 1, true))
     end)
 
