@@ -1414,6 +1414,16 @@ static int hex4(const char *p, unsigned *out)
 
 /* Second pass over a string body [s, e) known to hold escapes; pushes the unescaped string.
  * stack: pushes 1 (luaL_Buffer's placeholder is replaced by the result; on error the caller resets the top) */
+/* Fails inside dec_unescape. The buffer is finished first: a long one holds a to-be-closed box on the stack, and
+ * leaving it for lua_settop to close makes Debian's Lua 5.4.4 reuse freed stack memory (its lua_settop keeps a
+ * pointer that closing invalidates; fixed in 5.4.5). Found by fuzzing. */
+static int unescape_fail(dec *d, luaL_Buffer *b, const char *at, const char *what)
+{
+    luaL_pushresultsize(b, 0);
+    lua_pop(d->L, 1);
+    return dec_fail(d, at, what);
+}
+
 static int dec_unescape(dec *d, const char *s, const char *e)
 {
     luaL_Buffer b;
@@ -1439,15 +1449,15 @@ static int dec_unescape(dec *d, const char *s, const char *e)
         case 'r': *o++ = '\r'; s += 2; continue;
         case 't': *o++ = '\t'; s += 2; continue;
         case 'u': break;
-        default: return dec_fail(d, s, "invalid escape in string");
+        default: return unescape_fail(d, &b, s, "invalid escape in string");
         }
         if (e - s < 6 || hex4(s + 2, &cp) != 0)
-            return dec_fail(d, s, "invalid \\u escape");
+            return unescape_fail(d, &b, s, "invalid \\u escape");
         if (cp >= 0xDC00 && cp <= 0xDFFF)
-            return dec_fail(d, s, "lone surrogate in \\u escape");
+            return unescape_fail(d, &b, s, "lone surrogate in \\u escape");
         if (cp >= 0xD800 && cp <= 0xDBFF) {
             if (e - s < 12 || s[6] != '\\' || s[7] != 'u' || hex4(s + 8, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF)
-                return dec_fail(d, s, "lone surrogate in \\u escape");
+                return unescape_fail(d, &b, s, "lone surrogate in \\u escape");
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             s += 12;
         } else {

@@ -165,6 +165,13 @@ static double tick(double price)
     return round(price * 100) / 100;
 }
 
+/* A price of the walk: on the cent, and kept within a cent and a trillion however wild the settings, so every
+ * candle stays finite (and a recording of it replays). */
+static double bounded(double price)
+{
+    return tick(fmin(fmax(price, 0.01), 1e12));
+}
+
 static int push_candle(struct market *m, const struct candle *c)
 {
     if (m->n == m->cap) {
@@ -185,9 +192,9 @@ static int sim_bar(struct market *m, double first_price)
     struct candle c;
     c.time = m->n ? m->c[m->n - 1].time + m->period : 0;
     c.open = m->n ? m->c[m->n - 1].close : tick(first_price);
-    c.close = tick(c.open * exp(m->sigma * gauss(m)));
-    c.high = tick(fmax(c.open, c.close) * exp(fabs(m->sigma * gauss(m)) * 0.5));
-    c.low = tick(fmin(c.open, c.close) * exp(-fabs(m->sigma * gauss(m)) * 0.5));
+    c.close = bounded(c.open * exp(m->sigma * gauss(m)));
+    c.high = bounded(fmax(c.open, c.close) * exp(fabs(m->sigma * gauss(m)) * 0.5));
+    c.low = bounded(fmin(c.open, c.close) * exp(-fabs(m->sigma * gauss(m)) * 0.5));
     c.volume = round(10.0 * exp(0.5 * gauss(m)) * 1e4) / 1e4;
     return push_candle(m, &c);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of tests/fuzz with clang into build-fuzz (ASan + UBSan) and runs each for SECONDS
 # (default 60) through `ctest -L fuzz`, then prints each target's executions and libFuzzer's final coverage line.
-# Needs what scripts/setup.sh installs (clang, libclang-rt-14-dev). See tests/fuzz/README.md.
+# Needs what scripts/setup.sh installs (clang, libclang-rt-14-dev). See tests/fuzz/README.md. The seed is fixed
+# (STRATRUN_FUZZ_SEED, default 1) so that CI repeats the same search; STRATRUN_FUZZ_SEED=0 picks a new one.
 #   scripts/fuzz.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ dir=build-fuzz
 echo "=== fuzz targets, ${seconds}s each"
 # -O1 -g without NDEBUG: fast enough to fuzz, asserts kept, readable stacks.
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER=clang -DSTRATRUN_FUZZ=ON -DSTRATRUN_FUZZ_SECONDS="$seconds" \
+      -DSTRATRUN_FUZZ_SEED="${STRATRUN_FUZZ_SEED:-1}" \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" > /dev/null
 cmake --build "$dir" -j "$(nproc)" > /dev/null
 rm -f "$dir"/tests/fuzz/fuzz-logs/*.log

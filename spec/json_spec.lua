@@ -622,4 +622,17 @@ describe("json.array and json.object", function()
     assert.has_error(function() json.array(5) end)
     assert.has_error(function() json.object("x") end)
   end)
+
+  -- Found by fuzzing: a failure inside a long escaped string (past Lua's buffer size) left a to-be-closed buffer
+  -- for lua_settop to close, which made Lua 5.4.4 reuse freed stack memory.
+  it("refuses a bad escape at the end of a long escaped string, and the state stays sound", function()
+    local long = string.rep("a\\n", 600)
+    for _ = 1, 50 do
+      local ok, err = pcall(json.decode, '{"k":"' .. long .. '\\q"}')
+      assert.is_false(ok)
+      assert.matches("invalid escape in string", err, 1, true)
+    end
+    assert.are.same({ k = string.rep("a\n", 3) }, json.decode('{"k":"a\\na\\na\\n"}'))
+    collectgarbage()
+  end)
 end)

@@ -13,6 +13,10 @@ set(args -max_total_time=${SECONDS} -timeout=30 -rss_limit_mb=2048 -print_final_
 if(DICT)
   list(APPEND args -dict=${DICT})
 endif()
+# A fixed seed makes a CI run repeat the same search (0: libFuzzer picks one, for hunting).
+if(DEFINED SEED AND NOT SEED STREQUAL "" AND NOT SEED STREQUAL "0")
+  list(APPEND args -seed=${SEED})
+endif()
 # libFuzzer writes its progress to stderr; naming one file for both keeps their order.
 execute_process(COMMAND ${FUZZER} ${args} ${corpus} RESULT_VARIABLE rc OUTPUT_FILE ${log} ERROR_FILE ${log})
 file(READ ${log} out)
