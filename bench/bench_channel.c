@@ -27,39 +27,13 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "bench.h"
 #include "bot.h"
 #include "engine.h"
 #include "fsutil.h"
 #include "market.h"
 #include "options.h"
 
-static const char *state_lua =
-    "return {robotId='632799', updateId=123456, timestamp=1764151522123, symbol='BTC_USDT',"
-    " lastPrice=43125.37, volume=1523.884, high=43410.5, low=42877.25,"
-    " signal='HOLD', ma5=43101.214, ma20=43088.9675, note='steady as she goes, nothing to report here'}";
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-struct figures {
-    double median, p99;
-};
-
-static struct figures summarize(int64_t *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_i64);
-    return (struct figures){(double)v[n / 2], (double)v[n * 99 / 100]};
-}
 
 /* Times n calls of the function in global fname with the value in global argname (or no argument). */
 static struct figures time_calls(lua_State *L, const char *fname, const char *argname, size_t n)
@@ -79,11 +53,6 @@ static struct figures time_calls(lua_State *L, const char *fname, const char *ar
     struct figures f = summarize(v, n);
     free(v);
     return f;
-}
-
-static void row(const char *what, struct figures f, const char *unit, double div)
-{
-    printf("  %-58s median %8.3f %s   p99 %8.3f %s\n", what, f.median / div, unit, f.p99 / div, unit);
 }
 
 /* The exchange every bot loads needs market data: a small seeded walk. */
