@@ -16,20 +16,20 @@
 #include "log.h"
 #include "options.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
-/* Renames into the folder (every publish), and the folder itself going away. */
-#define WATCH_MASK (IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF)
+/* Renames into the folder (every publish), and the folder itself going away; IN_ONLYDIR: a file put in the
+ * folder's place is not taken for the folder come back. */
+#define WATCH_MASK (IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 #define FILE_MAX CHANFRAME_MAX
 
 struct sub {
@@ -40,34 +40,13 @@ struct sub {
 struct local {
     char dir[PATH_MAX];
     int ino;
-    int watch;                  /* -1 while the folder is gone: retried every second */
+    int watch;                  /* -1 while the folder is gone: retried every second, from next_try on */
+    int64_t next_try;           /* CLOCK_MONOTONIC ms */
     const struct backend_host *host;
     int write_failing;
     struct sub *subs;
     size_t nsubs, cap;
 };
-
-/* Removes temp files left by publishers that were killed mid-write (".ID.PID.tmp" whose PID is gone). */
-static void sweep_temp_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        const char *n = de->d_name;
-        size_t len = strlen(n);
-        if (n[0] != '.' || len < 6 || strcmp(n + len - 4, ".tmp") != 0)
-            continue;
-        const char *p = n + len - 5;
-        while (p > n && *p >= '0' && *p <= '9')
-            p--;
-        long pid = *p == '.' ? strtol(p + 1, NULL, 10) : 0;
-        if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-            unlinkat(dirfd(d), n, 0);
-    }
-    closedir(d);
-}
 
 static void *local_open(const char *arg, const char *data_dir, const struct backend_host *host, char *err,
                         size_t errlen)
@@ -92,7 +71,7 @@ static void *local_open(const char *arg, const char *data_dir, const struct back
         snprintf(err, errlen, "cannot watch channel folder %s: %s", l->dir, strerror(errno));
         goto fail;
     }
-    sweep_temp_files(l->dir);
+    fs_sweep_temp_files(l->dir);
     return l;
 fail:
     if (l->ino >= 0)
@@ -187,18 +166,34 @@ static void local_subscribe(void *be, const char *id)
     deliver_file(l, id);
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An absolute deadline: a bot that wakes the engine more often than once a second must not put the retry off. */
 static int local_timeout(void *be)
 {
-    return ((struct local *)be)->watch < 0 ? 1000 : -1;
+    struct local *l = be;
+    if (l->watch >= 0)
+        return -1;
+    int64_t left = l->next_try - now_ms();
+    return left <= 0 ? 0 : left > 1000 ? 1000 : (int)left;
 }
 
 static void local_service(void *be)
 {
     struct local *l = be;
-    if (l->watch < 0 && (l->watch = inotify_add_watch(l->ino, l->dir, WATCH_MASK)) >= 0) {
-        log_thread_warning("channel folder %s is back; following it again", l->dir);
-        for (size_t i = 0; i < l->nsubs; i++)
-            deliver_file(l, l->subs[i].id);
+    if (l->watch < 0 && now_ms() >= l->next_try) {
+        if ((l->watch = inotify_add_watch(l->ino, l->dir, WATCH_MASK)) >= 0) {
+            log_thread_warning("channel folder %s is back; following it again", l->dir);
+            for (size_t i = 0; i < l->nsubs; i++)
+                deliver_file(l, l->subs[i].id);
+        } else {
+            l->next_try = now_ms() + 1000;
+        }
     }
     char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
     for (;;) {
@@ -220,6 +215,7 @@ static void local_service(void *be)
                                    l->dir);
                 inotify_rm_watch(l->ino, l->watch);
                 l->watch = -1;
+                l->next_try = now_ms() + 1000;
                 continue;
             }
             if (ev->len == 0 || ev->name[0] == '.' || id_check(ev->name, strlen(ev->name)))

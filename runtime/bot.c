@@ -158,6 +158,7 @@ struct bot *bot_new(const struct options *opt, const struct bot_spec *spec, stru
         snprintf(err, errlen, "bot %s is already running (another process holds %s)", b->id, path);
         goto fail;
     }
+    fs_sweep_temp_files(b->dir);   /* store.json or status.txt temp files of a run killed mid-write */
     snprintf(path, sizeof path, "%s/log.txt", b->dir);
     b->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (b->log_fd < 0) {

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 size_t chanframe_format(char *buf, const char *json, size_t len, int64_t seq, int64_t published)
 {
@@ -12,6 +13,13 @@ size_t chanframe_format(char *buf, const char *json, size_t len, int64_t seq, in
                      len, fs_crc32(json, len));
     memcpy(buf + h, json, len);
     return (size_t)h + len;
+}
+
+int64_t chanframe_seq_limit(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 + CHANFRAME_AHEAD_US;
 }
 
 static int hexval(char c)
@@ -28,9 +36,10 @@ static int parse_i64(const char **p, const char *end, int64_t *out)
     if (s >= end || *s < '0' || *s > '9')
         return -1;
     while (s < end && *s >= '0' && *s <= '9') {
-        if (v > (INT64_MAX - 9) / 10)
+        int d = *s++ - '0';
+        if (v > (INT64_MAX - d) / 10)
             return -1;
-        v = v * 10 + (*s++ - '0');
+        v = v * 10 + d;
     }
     if (s >= end || (*s != ' ' && *s != '\n'))
         return -1;
@@ -50,6 +59,8 @@ const char *chanframe_parse(const char *buf, size_t n, struct chanframe *f)
     const char *p = buf + 6;
     if (parse_i64(&p, end, &f->seq) || parse_i64(&p, end, &f->published) || parse_i64(&p, end, &flen))
         return "malformed header";
+    if (f->seq > chanframe_seq_limit())
+        return "its seq is more than a year ahead of this machine's clock";
     /* Eight hex digits and a newline, read within the n bytes. */
     uint32_t crc = 0;
     int k = 0;
@@ -62,7 +73,9 @@ const char *chanframe_parse(const char *buf, size_t n, struct chanframe *f)
     if (k != 8 || p + 8 >= end || p[8] != '\n')
         return "malformed header";
     p += 9;
-    if (flen > CHAN_MAX || end - p != flen)
+    if (flen > CHAN_MAX)
+        return "larger than a channel state can be (1024 bytes of JSON)";
+    if (end - p != flen)
         return "truncated or padded: its length does not match its header";
     if (fs_crc32(p, (size_t)flen) != crc)
         return "checksum mismatch";

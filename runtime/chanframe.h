@@ -13,6 +13,14 @@
 
 #define CHANFRAME_HEADER_MAX 80
 #define CHANFRAME_MAX (CHANFRAME_HEADER_MAX + CHAN_MAX)     /* no valid frame is longer */
+/* Publishers count seqs in microseconds of wall time, so a seq more than a year ahead of the reader's clock comes
+ * from a planted frame (or a clock a year wrong). Such a frame is refused: taken, it would leave every reader
+ * refusing the real publisher's next states, and a publisher continuing above it could overflow int64. A clock
+ * wrong by days still works: its publisher's states are taken. */
+#define CHANFRAME_AHEAD_US (INT64_C(366) * 86400 * 1000000)
+
+/* The largest seq a frame read now may carry: this machine's wall clock in microseconds + CHANFRAME_AHEAD_US. */
+int64_t chanframe_seq_limit(void);
 
 struct chanframe {
     int64_t seq, published;

@@ -246,17 +246,30 @@ static void requeue_dirty(struct engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void *engine_main(void *arg)
 {
     struct engine *e = arg;
-    int retry = 0;
+    /* When a write failed: the time its output is queued again. A deadline, not a poll timeout, so that other
+     * work waking the thread (a publish, a new follow) neither forgets the failed write nor puts it off. */
+    int64_t retry_at = 0;
     for (;;) {
         struct pollfd p[1 + MAX_BACKEND_FDS];
         p[0] = (struct pollfd){e->wake_fd, POLLIN, 0};
         int nfds = 1 + e->ops->pollfds(e->be, p + 1, MAX_BACKEND_FDS);
         int timeout = e->ops->timeout_ms ? e->ops->timeout_ms(e->be) : -1;
-        if (retry && (timeout < 0 || timeout > 100))
-            timeout = 100;  /* a failed write is tried again soon, not only on the next publish */
+        if (retry_at) {
+            int64_t left = retry_at - mono_ms();
+            left = left < 0 ? 0 : left;
+            if (timeout < 0 || timeout > left)
+                timeout = (int)left;
+        }
         int n = poll(p, (nfds_t)nfds, timeout);
         if (n < 0 && errno != EINTR)
             log_thread_warning("channel engine: poll failed: %s", strerror(errno));
@@ -270,19 +283,22 @@ static void *engine_main(void *arg)
             ready |= p[i].revents != 0;
         if (ready)
             e->ops->service(e->be);
-        if (retry && n == 0)
+        if (retry_at && mono_ms() >= retry_at) {
             requeue_dirty(e);
-        retry = drain(e);
+            retry_at = 0;
+        }
+        if (drain(e) && !retry_at)
+            retry_at = mono_ms() + 100;
         pthread_mutex_lock(&e->mu);
         int stop = e->stop && !e->qhead;
         pthread_mutex_unlock(&e->mu);
-        if (stop && !retry)
+        if (stop && !retry_at)
             break;
-        if (stop && retry) {
+        if (stop) {
             /* Stopping with a write that keeps failing: engine_close gives up at its deadline. */
             struct timespec ts = {0, 10 * 1000000};
             nanosleep(&ts, NULL);
-            requeue_dirty(e);
+            retry_at = mono_ms();
         }
     }
     pthread_mutex_lock(&e->mu);

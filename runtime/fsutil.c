@@ -1,9 +1,11 @@
 /* fsutil.c: atomic file replacement, bounded whole-file reads, mkdir -p, checksums. */
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,9 +95,31 @@ int fs_write_atomic(const char *path, const void *data, size_t len, char *err, s
     return 0;
 }
 
+void fs_sweep_temp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        size_t len = strlen(n);
+        if (n[0] != '.' || len < 6 || strcmp(n + len - 4, ".tmp") != 0)
+            continue;
+        const char *p = n + len - 5;
+        while (p > n && *p >= '0' && *p <= '9')
+            p--;
+        long pid = *p == '.' ? strtol(p + 1, NULL, 10) : 0;
+        if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            unlinkat(dirfd(d), n, 0);
+    }
+    closedir(d);
+}
+
 int fs_read_all(const char *path, size_t max, char **out, size_t *outlen, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO (or a device) in place of the file must be refused below, not wait for a writer. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;

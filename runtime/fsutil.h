@@ -15,8 +15,12 @@ int fs_mkdirs(const char *path, char *err, size_t errlen);
  * moment) sees the old content or the new one, never a mix. The temp name (.NAME.PID.tmp) is unique per writer process. */
 int fs_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
+/* Removes the temp files fs_write_atomic left in dir when its writer was killed mid-write (".NAME.PID.tmp" whose
+ * PID is gone). */
+void fs_sweep_temp_files(const char *dir);
+
 /* Reads a whole file of at most max bytes into a malloc'd, NUL-terminated buffer. A larger file fails with EFBIG
- * without reading it. */
+ * without reading it; anything but a regular file (a FIFO, a folder) fails at once with "is not a regular file". */
 int fs_read_all(const char *path, size_t max, char **out, size_t *outlen, char *err, size_t errlen);
 
 uint32_t fs_crc32(const void *data, size_t len);

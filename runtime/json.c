@@ -660,6 +660,21 @@ static size_t utf8_len(const unsigned char *p, size_t avail)
     return 0;
 }
 
+int json_utf8_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = utf8_len((const unsigned char *)s + i, len - i);
+        if (n == 0)
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
 #define R16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
 
 /* Encoder classes: 0 copied as is, 1 escaped, 2 starts a multi-byte sequence (validated, then copied). */
@@ -1375,7 +1390,7 @@ typedef struct dec {
     const char *start, *p, *end;
     char *err;
     size_t errlen;
-    int depth;
+    int depth, max_depth;
 } dec;
 
 static int dec_fail(dec *d, const char *at, const char *what)
@@ -1765,9 +1780,9 @@ static int dec_value(dec *d, int null_as_nil)
     case '{':
     case '[': {
         int rc;
-        if (++d->depth > JSON_MAX_DEPTH) {
+        if (++d->depth > d->max_depth) {
             char what[40];
-            snprintf(what, sizeof what, "nesting deeper than %d", JSON_MAX_DEPTH);
+            snprintf(what, sizeof what, "nesting deeper than %d", d->max_depth);
             return dec_fail(d, p, what);
         }
         rc = *p == '{' ? dec_object(d) : dec_array(d);
@@ -1814,6 +1829,11 @@ static int dec_value(dec *d, int null_as_nil)
 
 int json_decode(lua_State *L, const char *s, size_t len, char *err, size_t errlen)
 {
+    return json_decode_depth(L, s, len, JSON_MAX_DEPTH, err, errlen);
+}
+
+int json_decode_depth(lua_State *L, const char *s, size_t len, int max_depth, char *err, size_t errlen)
+{
     dec d;
     int top = lua_gettop(L);
     const char *p;
@@ -1826,6 +1846,7 @@ int json_decode(lua_State *L, const char *s, size_t len, char *err, size_t errle
     d.err = err;
     d.errlen = errlen;
     d.depth = 0;
+    d.max_depth = max_depth;
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (!lua_checkstack(L, 4)) {

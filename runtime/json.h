@@ -47,6 +47,13 @@ int json_encode(lua_State *L, int idx, jbuf *out, char *err, size_t errlen);
  */
 int json_decode(lua_State *L, const char *s, size_t len, char *err, size_t errlen);
 
+/* json_decode with another nesting bound: the _G store file, an object of values that may each nest
+ * JSON_MAX_DEPTH deep, is read with JSON_MAX_DEPTH + 1. */
+int json_decode_depth(lua_State *L, const char *s, size_t len, int max_depth, char *err, size_t errlen);
+
+/* 1 if s[0..len) is well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF), else 0. */
+int json_utf8_valid(const char *s, size_t len);
+
 /* Writes the shortest decimal form of d that reads back as d ("0.1", "5.0", "1e+300"). d must be finite.
  * buf must hold 32 bytes; returns the length. */
 size_t json_fmt_double(double d, char *buf);

@@ -205,6 +205,17 @@ static void cfg_hook(lua_State *L, lua_Debug *ar)
     }
 }
 
+/* The string at idx, which must not hold a NUL byte: C would read it cut short at the NUL (data_dir = "d\0x"
+ * would run in ./d). */
+static const char *cfg_string(lua_State *L, int idx, const char *key)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    if (strlen(s) != len)
+        luaL_error(L, "key '%s' holds a NUL byte (at byte %d); it must be text without one", key, (int)strlen(s));
+    return s;
+}
+
 static int cfg_param(lua_State *L, struct options *o, size_t ncli, int tbl)
 {
     /* stack: ... params-table */
@@ -240,7 +251,7 @@ static int cfg_param(lua_State *L, struct options *o, size_t ncli, int tbl)
             break;
         case LUA_TSTRING:
             p->type = PARAM_STRING;
-            p->s = strdup(lua_tostring(L, -1));
+            p->s = strdup(cfg_string(L, -1, name));
             break;
         default:
             return luaL_error(L, "params.%s must be a number, boolean or string, not %s", name, luaL_typename(L, -1));
@@ -317,7 +328,7 @@ static int cfg_assign(lua_State *L)
 {
     struct cfg_ctx *c = cfg_of(L);
     struct options *o = c->o;
-    const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+    const char *key = lua_type(L, 2) == LUA_TSTRING ? cfg_string(L, 2, "?") : "?";
     int t = lua_type(L, 3);
     if (strcmp(key, "id") == 0) {
         if (t == LUA_TNUMBER && lua_isinteger(L, 3) && lua_tointeger(L, 3) >= 0)
@@ -337,15 +348,17 @@ static int cfg_assign(lua_State *L)
     } else if (strcmp(key, "data_dir") == 0 || strcmp(key, "channel") == 0) {
         if (t != LUA_TSTRING)
             return luaL_error(L, "key '%s' must be a string, not %s", key, luaL_typename(L, 3));
+        const char *v = cfg_string(L, 3, key);
         if (key[0] == 'd' && !c->cli_data_dir)
-            replace(&o->data_dir, lua_tostring(L, 3));
+            replace(&o->data_dir, v);
         if (key[0] == 'c' && !c->cli_channel)
-            replace(&o->channel, lua_tostring(L, 3));
+            replace(&o->channel, v);
     } else if (strcmp(key, "market") == 0) {
         if (t != LUA_TSTRING)
             return luaL_error(L, "key 'market' must be a string, not %s", luaL_typename(L, 3));
+        const char *v = cfg_string(L, 3, key);
         if (!c->cli_market)
-            replace(&o->market, lua_tostring(L, 3));
+            replace(&o->market, v);
     } else if (strcmp(key, "exchange") == 0) {
         if (t != LUA_TTABLE)
             return luaL_error(L, "key 'exchange' must be a table, not %s", luaL_typename(L, 3));
@@ -409,18 +422,21 @@ static int load_config(struct options *o, const char *file, int explicit_, char 
     char chunkname[300];
     snprintf(chunkname, sizeof chunkname, "@%s", file);
     /* Text only: a precompiled chunk could do anything the VM allows. */
-    if (luaL_loadbufferx(L, text, len, chunkname, "t") != LUA_OK) {
-        snprintf(err, errlen, "config %s", lua_tostring(L, -1));
-    } else {
+    if (luaL_loadbufferx(L, text, len, chunkname, "t") == LUA_OK) {
         lua_pushcfunction(L, cfg_run);
         lua_insert(L, 1);
-        if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-            const char *m = lua_tostring(L, -1);
-            /* Messages already carry "file:line:"; errors raised by the checker itself do too, via luaL_error. */
-            snprintf(err, errlen, "config %s", m ? m : "error");
-        } else {
-            rc = 0;
-        }
+        rc = lua_pcall(L, 1, 0, 0) == LUA_OK ? 0 : -1;
+    }
+    if (rc != 0) {
+        /* Most messages carry "file:line:" (Lua's own, and the checker's via luaL_error); those raised without a
+         * position (out of memory, a binary chunk, C stack overflow) get the file name. */
+        const char *m = lua_tostring(L, -1);
+        if (!m)
+            m = "error";
+        if (strncmp(m, file, strlen(file)) == 0 || strncmp(m, "...", 3) == 0)
+            snprintf(err, errlen, "config %s", m);
+        else
+            snprintf(err, errlen, "config %s: %s", file, m);
     }
     lua_close(L);
     free(text);

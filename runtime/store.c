@@ -28,9 +28,17 @@ static void store_path(const struct bot *b, char *buf, size_t size)
     snprintf(buf, size, "%s/store.json", b->dir);
 }
 
-static int cmp_str(const void *a, const void *b)
+struct key {
+    const char *p;
+    size_t n;
+};
+
+/* Byte order; keys may hold NUL bytes. */
+static int cmp_key(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    const struct key *x = a, *y = b;
+    int c = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
 }
 
 /* Writes the registry table to the store file, keys sorted. Returns 0, or -1 with err. */
@@ -40,10 +48,10 @@ static int persist(lua_State *L, char *err, size_t errlen)
     lua_getfield(L, LUA_REGISTRYINDEX, STORE_KEY);
     int t = lua_gettop(L);
     size_t n = 0, cap = 16;
-    const char **keys = malloc(cap * sizeof *keys);
+    struct key *keys = malloc(cap * sizeof *keys);
     for (lua_pushnil(L); keys && lua_next(L, t); lua_pop(L, 1)) {
         if (n == cap) {
-            const char **nk = realloc(keys, (cap *= 2) * sizeof *keys);
+            struct key *nk = realloc(keys, (cap *= 2) * sizeof *keys);
             if (!nk) {
                 free(keys);
                 keys = NULL;
@@ -52,14 +60,15 @@ static int persist(lua_State *L, char *err, size_t errlen)
             }
             keys = nk;
         }
-        keys[n++] = lua_tostring(L, -2);   /* anchored by the table */
+        keys[n].p = lua_tolstring(L, -2, &keys[n].n);   /* anchored by the table */
+        n++;
     }
     if (!keys) {
         lua_pop(L, 1);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    qsort(keys, n, sizeof *keys, cmp_str);
+    qsort(keys, n, sizeof *keys, cmp_key);
     jbuf out;
     jbuf_init(&out);
     luaL_Buffer lb;
@@ -68,13 +77,14 @@ static int persist(lua_State *L, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++) {
         char kerr[JSON_ERRLEN];
         out.len = 0;
-        lua_pushstring(L, keys[i]);
+        lua_pushlstring(L, keys[i].p, keys[i].n);
         json_encode(L, -1, &out, kerr, sizeof kerr);   /* keys were checked as UTF-8 when stored */
         lua_pop(L, 1);
         luaL_addstring(&lb, i ? ",\n" : "\n");
         luaL_addlstring(&lb, out.p, out.len);
         luaL_addchar(&lb, ':');
-        lua_getfield(L, t, keys[i]);
+        lua_pushlstring(L, keys[i].p, keys[i].n);
+        lua_rawget(L, t);
         luaL_addvalue(&lb);
     }
     luaL_addstring(&lb, n ? "\n}\n" : "}\n");
@@ -90,7 +100,17 @@ static int persist(lua_State *L, char *err, size_t errlen)
     return rc;
 }
 
-/* Pushes the lowercased key at idx. */
+/* Pushes k lowercased (ASCII letters only, as the platforms do). */
+static void push_lower(lua_State *L, const char *k, size_t len)
+{
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, len);
+    for (size_t i = 0; i < len; i++)
+        p[i] = (char)tolower((unsigned char)k[i]);
+    luaL_pushresultsize(&b, len);
+}
+
+/* Pushes the lowercased key at idx; raises on a key that cannot be stored. */
 static void push_key(lua_State *L, int idx)
 {
     int t = lua_type(L, idx);
@@ -100,11 +120,24 @@ static void push_key(lua_State *L, int idx)
     const char *k = lua_tolstring(L, idx, &len);
     if (len == 0 || len > 256)
         luaL_error(L, "_G: a key must be 1 to 256 bytes long (got %d)", (int)len);
-    luaL_Buffer b;
-    char *p = luaL_buffinitsize(L, &b, len);
-    for (size_t i = 0; i < len; i++)
-        p[i] = (char)tolower((unsigned char)k[i]);
-    luaL_pushresultsize(&b, len);
+    if (!json_utf8_valid(k, len)) {
+        /* Show the key with its bytes outside printable ASCII as \xHH. */
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)k[i];
+            if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
+                luaL_addchar(&b, (char)c);
+            } else {
+                char hex[5];
+                snprintf(hex, sizeof hex, "\\x%02X", c);
+                luaL_addstring(&b, hex);
+            }
+        }
+        luaL_pushresult(&b);
+        luaL_error(L, "_G: a key must be valid UTF-8, got \"%s\"", lua_tostring(L, -1));
+    }
+    push_lower(L, k, len);
 }
 
 /* _G(...) through the global table's __call: (self, ...) */
@@ -193,7 +226,8 @@ static void load(lua_State *L, struct bot *b)
         lua_setfield(L, LUA_REGISTRYINDEX, STORE_KEY);
         return;
     }
-    int rc = json_decode(L, text, len, err, sizeof err);
+    /* Every value may nest JSON_MAX_DEPTH deep inside the store's own object. */
+    int rc = json_decode_depth(L, text, len, JSON_MAX_DEPTH + 1, err, sizeof err);
     free(text);
     /* An object, not an array: a decoded array is a sequence, or has the json.array metatable when empty. */
     if (rc == 0 && lua_istable(L, -1)) {
@@ -214,19 +248,39 @@ static void load(lua_State *L, struct bot *b)
         lua_setfield(L, LUA_REGISTRYINDEX, STORE_KEY);
         return;
     }
+    /* Keys are lowercased: one written by hand with capitals is reachable. Of keys that differ only in case, the
+     * one greatest in byte order wins, which is the all-lowercase one when it is there. */
     int v = lua_gettop(L);
+    lua_newtable(L);    /* lowercased key -> the key as written, for those collisions */
+    int orig = lua_gettop(L);
     jbuf jb;
     jbuf_init(&jb);
     for (lua_pushnil(L); lua_next(L, v); lua_pop(L, 1)) {
         jb.len = 0;
         if (lua_type(L, -2) != LUA_TSTRING || json_encode(L, -1, &jb, err, sizeof err) != 0)
             continue;
-        lua_pushvalue(L, -2);
+        size_t kn;
+        const char *k = lua_tolstring(L, -2, &kn);
+        push_lower(L, k, kn);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, orig) == LUA_TSTRING) {
+            size_t on;
+            const char *o = lua_tolstring(L, -1, &on);
+            struct key a = {k, kn}, b2 = {o, on};
+            if (cmp_key(&a, &b2) < 0) {
+                lua_pop(L, 2);
+                continue;
+            }
+        }
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushvalue(L, -4);   /* the key as written */
+        lua_rawset(L, orig);
         lua_pushlstring(L, jb.p, jb.len);
         lua_rawset(L, t);
     }
     jbuf_free(&jb);
-    lua_pop(L, 1);
+    lua_pop(L, 2);
     lua_setfield(L, LUA_REGISTRYINDEX, STORE_KEY);
 }
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: the specs on a normal build, again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# Runs the whole test suite (docs/reliability.md): the specs on a normal build (the bad-input catalogue included),
+# the soak, the specs under valgrind memcheck, the specs again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # the threaded parts (channel engine, HTTP thread, rest poller) under ThreadSanitizer, and the fuzz targets for a
-# bounded time each (STRATRUN_FUZZ_SECONDS, default 60). Needs what
-# scripts/setup.sh installs.
+# bounded time each (STRATRUN_FUZZ_SECONDS, default 60). Needs what scripts/setup.sh installs.
 #   scripts/test.sh            everything
-#   scripts/test.sh quick      the normal build only
+#   scripts/test.sh quick      the specs on the normal build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -21,14 +21,22 @@ run() {   # run NAME BUILD_DIR [cmake options...] -- [ctest options...]
   ctest --test-dir "$dir" --output-on-failure -j "$jobs" "${topts[@]}"
 }
 
-run "specs" build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run "specs" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -LE soak
 [ "${1:-}" = quick ] && exit 0
 
+echo "=== soak"
+ctest --test-dir build --output-on-failure -L soak
+
+echo "=== specs under valgrind memcheck"
+bash scripts/memcheck.sh build
+
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run "specs under ASan+UBSan" build-asan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_SANITIZE=ON
+run "specs under ASan+UBSan" build-asan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_SANITIZE=ON -- -LE soak
 
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 run "threads under TSan" build-tsan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_TSAN=ON -- -L "engine|http"
+echo "=== the soak under TSan"
+build-tsan/stratrun --data-dir build-tsan/soak-home --id soak-driver tests/soak.lua 30 --redis-seconds 20 --no-rss
 
 # Every parser of outside input under libFuzzer (ASan+UBSan), a bounded time each (tests/fuzz/README.md).
 bash scripts/fuzz.sh "${STRATRUN_FUZZ_SECONDS:-60}"

@@ -176,10 +176,7 @@ local function stop(proc)
 end
 
 local function kill_running()
-  for _, proc in ipairs(running) do
-    if not h.exists(proc.tag .. ".rc") then proc:signal("CONT"); proc:signal("KILL") end
-  end
-  running = {}
+  h.kill_all(running)     -- the spec's processes, frozen ones included
 end
 
 local function rows(proc, kind)
@@ -213,13 +210,7 @@ local function last_tick(proc)
   return t[#t] and math.tointeger(t[#t][2]) or 0
 end
 
-local function lines_with(text, plain)
-  local list = {}
-  for _, line in ipairs(h.lines(text)) do
-    if line:find(plain, 1, true) then list[#list + 1] = line end
-  end
-  return list
-end
+local lines_with = h.warnings
 
 local function warnings(proc)
   return lines_with(select(2, proc:output()), "warning: ")

@@ -2,11 +2,21 @@
 -- read back what they printed, logged and stored.
 --
 -- The specs themselves run inside a stratrun process (ctest starts busted in the binary), with STRATRUN_BIN
--- naming the binary under test and STRATRUN_TEST_TMP a scratch folder.
+-- naming the binary under test (by default the running one) and STRATRUN_TEST_TMP a scratch folder. tests/soak.lua
+-- uses them too.
 local M = {}
 
-M.bin = assert(os.getenv("STRATRUN_BIN"), "STRATRUN_BIN is not set: run the specs through ctest")
+local function running_binary()
+  local f = io.popen("readlink /proc/" .. io.open("/proc/self/stat"):read("l"):match("^(%d+)") .. "/exe")
+  local path = f:read("l")
+  f:close()
+  return path
+end
+M.bin = os.getenv("STRATRUN_BIN") or running_binary()
 M.source = os.getenv("STRATRUN_SOURCE") or "."
+-- How many times slower the processes under test run than a plain build (scripts/memcheck.sh sets
+-- STRATRUN_TIME_SCALE for valgrind): limits that only catch a hang, and the catalogue's "within 5 s", stretch by it.
+M.time_scale = tonumber(os.getenv("STRATRUN_TIME_SCALE")) or 1
 local tmp_root = os.getenv("STRATRUN_TEST_TMP") or "/tmp/stratrun-spec"
 
 local function q(s)
@@ -65,7 +75,8 @@ function M.run(opts)
   for k, v in pairs(opts.env or {}) do env = env .. k .. "=" .. q(v) .. " " end
   local out, err = dir .. "/.out", dir .. "/.err"
   local cmd = string.format("cd %s && %s timeout -s KILL %d %s %s > %s 2> %s < %s",
-    q(opts.cwd or dir), env, opts.timeout or 20, q(M.bin), table.concat(args, " "), q(out), q(err),
+    q(opts.cwd or dir), env, math.ceil((opts.timeout or 20) * M.time_scale), q(M.bin), table.concat(args, " "),
+    q(out), q(err),
     opts.stdin and q(M.write(dir .. "/.in", opts.stdin)) or "/dev/null")
   local code = M.sh(cmd)
   return { code = code, out = M.read(out) or "", err = M.read(err) or "" }
@@ -125,6 +136,15 @@ function M.spawn(opts)
   return proc
 end
 
+-- Kills (SIGKILL, after SIGCONT for a stopped one) the processes in list that have not exited, and empties list:
+-- the after_each of specs that spawn.
+function M.kill_all(list)
+  for _, proc in ipairs(list) do
+    if not M.exists(proc.tag .. ".rc") then proc:signal("CONT"); proc:signal("KILL") end
+  end
+  for k in pairs(list) do list[k] = nil end
+end
+
 -- Polls fn() until it returns a truthy value, for at most timeout seconds; returns that value or nil.
 function M.eventually(fn, timeout)
   local deadline = UnixNano() + (timeout or 10) * 1e9
@@ -143,6 +163,15 @@ function M.lines(text)
     t[#t + 1] = line:gsub("^%d%d%d%d%-%d%d%-%d%d %d%d:%d%d:%d%d%.%d%d%d ", "")
   end
   return t
+end
+
+-- The lines of text that hold "warning: " (or the plain text what), timestamps removed.
+function M.warnings(text, what)
+  local list = {}
+  for _, line in ipairs(M.lines(text)) do
+    if line:find(what or "warning: ", 1, true) then list[#list + 1] = line end
+  end
+  return list
 end
 
 -- Lua source to put before a strategy that reports to a spec (the channel specs use it):

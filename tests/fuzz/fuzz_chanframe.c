@@ -105,7 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(copy);
 
-    /* 2. "seq published JSON", framed. Values the header's reader reads: 0 .. 10 * ((INT64_MAX - 9) / 10) + 9. */
+    /* 2. "seq published JSON", framed. The header's reader reads every int64 >= 0; seqs up to a year ahead of the
+     *    clock are taken (CHANFRAME_AHEAD_US). */
     if (size < 17)
         return 0;
     uint64_t a = 0, b = 0;
@@ -113,8 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         a = a << 8 | data[i];
         b = b << 8 | data[8 + i];
     }
-    const uint64_t top = (uint64_t)((INT64_MAX - 9) / 10) * 10 + 9;
-    int64_t seq = (int64_t)(a % (top + 1)), published = (int64_t)(b % (top + 1));
+    int64_t seq = (int64_t)(a % ((uint64_t)chanframe_seq_limit() + 1));
+    int64_t published = (int64_t)(b & (uint64_t)INT64_MAX);
     unsigned char flip = data[16];
     const char *json = in + 17;
     size_t len = size - 17;
