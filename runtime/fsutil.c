@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -110,7 +111,7 @@ void fs_sweep_temp_files(const char *dir)
         while (p > n && *p >= '0' && *p <= '9')
             p--;
         long pid = *p == '.' ? strtol(p + 1, NULL, 10) : 0;
-        if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        if (pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
             unlinkat(dirfd(d), n, 0);
     }
     closedir(d);
@@ -125,16 +126,21 @@ int fs_read_all(const char *path, size_t max, char **out, size_t *outlen, char *
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+    if (fstat(fd, &st) != 0) {
         int e = errno;
-        int toobig = S_ISREG(st.st_mode) && (size_t)st.st_size > max;
         close(fd);
-        if (toobig) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+        close(fd);
+        if (S_ISREG(st.st_mode)) {
             snprintf(err, errlen, "%s is %lld bytes, more than the %zu allowed", path, (long long)st.st_size, max);
             errno = EFBIG;
         } else {
             snprintf(err, errlen, "%s is not a regular file", path);
-            errno = e ? e : EINVAL;
+            errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;     /* never a stale ENOENT: callers read "no file" */
         }
         return -1;
     }

@@ -207,12 +207,12 @@ static void cfg_hook(lua_State *L, lua_Debug *ar)
 
 /* The string at idx, which must not hold a NUL byte: C would read it cut short at the NUL (data_dir = "d\0x"
  * would run in ./d). */
-static const char *cfg_string(lua_State *L, int idx, const char *key)
+static const char *cfg_string(lua_State *L, int idx, const char *what)
 {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
     if (strlen(s) != len)
-        luaL_error(L, "key '%s' holds a NUL byte (at byte %d); it must be text without one", key, (int)strlen(s));
+        luaL_error(L, "%s holds a NUL byte after \"%s\"; it must be text without one", what, s);
     return s;
 }
 
@@ -251,7 +251,9 @@ static int cfg_param(lua_State *L, struct options *o, size_t ncli, int tbl)
             break;
         case LUA_TSTRING:
             p->type = PARAM_STRING;
-            p->s = strdup(cfg_string(L, -1, name));
+            lua_pushfstring(L, "params.%s", name);
+            p->s = strdup(cfg_string(L, -2, lua_tostring(L, -1)));
+            lua_pop(L, 1);
             break;
         default:
             return luaL_error(L, "params.%s must be a number, boolean or string, not %s", name, luaL_typename(L, -1));
@@ -328,7 +330,7 @@ static int cfg_assign(lua_State *L)
 {
     struct cfg_ctx *c = cfg_of(L);
     struct options *o = c->o;
-    const char *key = lua_type(L, 2) == LUA_TSTRING ? cfg_string(L, 2, "?") : "?";
+    const char *key = lua_type(L, 2) == LUA_TSTRING ? cfg_string(L, 2, "a key") : "?";
     int t = lua_type(L, 3);
     if (strcmp(key, "id") == 0) {
         if (t == LUA_TNUMBER && lua_isinteger(L, 3) && lua_tointeger(L, 3) >= 0)
@@ -348,7 +350,7 @@ static int cfg_assign(lua_State *L)
     } else if (strcmp(key, "data_dir") == 0 || strcmp(key, "channel") == 0) {
         if (t != LUA_TSTRING)
             return luaL_error(L, "key '%s' must be a string, not %s", key, luaL_typename(L, 3));
-        const char *v = cfg_string(L, 3, key);
+        const char *v = cfg_string(L, 3, lua_pushfstring(L, "key '%s'", key));
         if (key[0] == 'd' && !c->cli_data_dir)
             replace(&o->data_dir, v);
         if (key[0] == 'c' && !c->cli_channel)
@@ -356,7 +358,7 @@ static int cfg_assign(lua_State *L)
     } else if (strcmp(key, "market") == 0) {
         if (t != LUA_TSTRING)
             return luaL_error(L, "key 'market' must be a string, not %s", luaL_typename(L, 3));
-        const char *v = cfg_string(L, 3, key);
+        const char *v = cfg_string(L, 3, "key 'market'");
         if (!c->cli_market)
             replace(&o->market, v);
     } else if (strcmp(key, "exchange") == 0) {
@@ -433,7 +435,8 @@ static int load_config(struct options *o, const char *file, int explicit_, char 
         const char *m = lua_tostring(L, -1);
         if (!m)
             m = "error";
-        if (strncmp(m, file, strlen(file)) == 0 || strncmp(m, "...", 3) == 0)
+        size_t fl = strlen(file);
+        if ((strncmp(m, file, fl) == 0 && m[fl] == ':') || strncmp(m, "...", 3) == 0)
             snprintf(err, errlen, "config %s", m);
         else
             snprintf(err, errlen, "config %s: %s", file, m);

@@ -64,7 +64,7 @@ static int persist(lua_State *L, char *err, size_t errlen)
         n++;
     }
     if (!keys) {
-        lua_pop(L, 1);
+        lua_pop(L, 2);  /* the key lua_next left, and the table */
         snprintf(err, errlen, "out of memory");
         return -1;
     }

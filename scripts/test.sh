@@ -25,7 +25,7 @@ run "specs" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -LE soak
 [ "${1:-}" = quick ] && exit 0
 
 echo "=== soak"
-ctest --test-dir build --output-on-failure -L soak
+ctest --test-dir build --output-on-failure -V -L soak     # -V: the figures are in the log
 
 echo "=== specs under valgrind memcheck"
 bash scripts/memcheck.sh build

@@ -7,7 +7,10 @@
 local M = {}
 
 local function running_binary()
-  local f = io.popen("readlink /proc/" .. io.open("/proc/self/stat"):read("l"):match("^(%d+)") .. "/exe")
+  local stat = io.open("/proc/self/stat")
+  local pid = stat:read("l"):match("^(%d+)")
+  stat:close()
+  local f = io.popen("readlink /proc/" .. pid .. "/exe")
   local path = f:read("l")
   f:close()
   return path
@@ -15,7 +18,8 @@ end
 M.bin = os.getenv("STRATRUN_BIN") or running_binary()
 M.source = os.getenv("STRATRUN_SOURCE") or "."
 -- How many times slower the processes under test run than a plain build (scripts/memcheck.sh sets
--- STRATRUN_TIME_SCALE for valgrind): limits that only catch a hang, and the catalogue's "within 5 s", stretch by it.
+-- STRATRUN_TIME_SCALE for valgrind). The time limits below (run, wait, wait_for, eventually) stretch by it, and so
+-- do the specs' own bounds that only a slower process would miss (the catalogue's "within 5 s").
 M.time_scale = tonumber(os.getenv("STRATRUN_TIME_SCALE")) or 1
 local tmp_root = os.getenv("STRATRUN_TEST_TMP") or "/tmp/stratrun-spec"
 
@@ -111,7 +115,7 @@ function M.spawn(opts)
   end
   -- Waits for the exit (at most timeout s, default 20) and returns its exit code, or nil on timeout.
   function proc:wait(timeout)
-    local deadline = Unix() + (timeout or 20)
+    local deadline = Unix() + (timeout or 20) * M.time_scale
     repeat
       local rc = M.read(tag .. ".rc")
       if rc and rc:match("%d+") then return tonumber(rc:match("%d+")) end
@@ -124,7 +128,7 @@ function M.spawn(opts)
   end
   -- Polls the process's stdout until it contains pattern (plain text), for at most timeout s.
   function proc:wait_for(text, timeout)
-    local deadline = Unix() + (timeout or 10)
+    local deadline = Unix() + (timeout or 10) * M.time_scale
     repeat
       local out = M.read(tag .. ".out") or ""
       if out:find(text, 1, true) then return true end
@@ -147,7 +151,7 @@ end
 
 -- Polls fn() until it returns a truthy value, for at most timeout seconds; returns that value or nil.
 function M.eventually(fn, timeout)
-  local deadline = UnixNano() + (timeout or 10) * 1e9
+  local deadline = UnixNano() + (timeout or 10) * 1e9 * M.time_scale
   repeat
     local v = fn()
     if v then return v end
