@@ -158,20 +158,8 @@ local function plant(env, id, bytes)
   assert(os.rename(tmp, env.channels .. "/" .. id))
 end
 
--- CRC-32 (IEEE), as the local backend's file header carries it.
-local function crc32(s)
-  local crc = 0xFFFFFFFF
-  for i = 1, #s do
-    crc = crc ~ s:byte(i)
-    for _ = 1, 8 do crc = (crc >> 1) ~ (0xEDB88320 & -(crc & 1)) end
-  end
-  return crc ~ 0xFFFFFFFF
-end
-
--- A channel file framed as backend_local.c writes it: "SRCH1 <seq> <published ms> <length> <crc32>\n<json>".
-local function framed(seq, published, json_text)
-  return string.format("SRCH1 %d %d %d %08x\n%s", seq, published, #json_text, crc32(json_text), json_text)
-end
+-- A channel file framed as backend_local.c writes it (spec/helpers.lua).
+local framed = h.chanframe
 
 local function listdir(path)
   local names = {}
