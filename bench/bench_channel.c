@@ -27,60 +27,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "bench.h"
-#include "bot.h"
-#include "engine.h"
+#include "bench_bot.h"
 #include "fsutil.h"
-#include "market.h"
-#include "options.h"
 
-
-/* Times n calls of the function in global fname with the value in global argname (or no argument). */
-static struct figures time_calls(lua_State *L, const char *fname, const char *argname, size_t n)
-{
-    int64_t *v = malloc(n * sizeof *v);
-    for (size_t i = 0; i < n; i++) {
-        lua_getglobal(L, fname);
-        int nargs = 0;
-        if (argname) {
-            lua_getglobal(L, argname);
-            nargs = 1;
-        }
-        int64_t t0 = now_ns();
-        lua_call(L, nargs, 0);
-        v[i] = now_ns() - t0;
-    }
-    struct figures f = summarize(v, n);
-    free(v);
-    return f;
-}
-
-/* The exchange every bot loads needs market data: a small seeded walk. */
-static struct market *bench_market;
-
-static struct bot *make_bot(struct options *o, struct engine *e, const char *dir, const char *id)
-{
-    memset(o, 0, sizeof *o);
-    o->data_dir = strdup(dir);
-    snprintf(o->id, sizeof o->id, "%s", id);
-    char err[512];
-    struct bot_spec spec = {"(bench)", ""};
-    snprintf(spec.id, sizeof spec.id, "%s", id);
-    struct bot *b = bot_new(o, &spec, e, bench_market, NULL, err, sizeof err);
-    if (!b) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
-    return b;
-}
-
-static void run_lua(lua_State *L, const char *code)
-{
-    if (luaL_dostring(L, code) != LUA_OK) {
-        fprintf(stderr, "bench: %s\n", lua_tostring(L, -1));
-        exit(1);
-    }
-}
 
 /* ---- 1 and 2: calls in the strategy's thread ---- */
 
@@ -216,35 +165,6 @@ static void many(const char *dir, size_t n)
 
 /* ---- 4: propagation across processes ---- */
 
-/* A subscriber process: follows channel "prop" and reports, for the states it samples, received - seq (seq is the
- * publish time in µs while publishes are spaced out; received is stamped by its engine thread on arrival). Writes
- * the latencies in ns to fd. */
-static void subscriber_child(const char *url, const char *dir, int n, int fd)
-{
-    char err[256];
-    struct engine *e = engine_open(url, dir, err, sizeof err);
-    struct chan_entry *c = engine_channel(e, "prop", 1);
-    int64_t *lat = calloc((size_t)n, sizeof *lat), last = 0;
-    int got = 0;
-    struct chan_state st;
-    int64_t deadline = now_ns() + 60 * 1000000000LL;
-    while (got < n && now_ns() < deadline) {
-        int64_t seq = engine_seq(c);
-        if (seq != last && seq != 0) {
-            engine_read(e, c, &st);
-            last = st.seq;
-            if (strstr(st.data, "\"final\""))
-                break;
-            lat[got++] = (st.received_us - st.seq) * 1000;
-        }
-        usleep(2000);   /* the engine stamps received_us; sampling slowly keeps this process off the CPU */
-    }
-    if (write(fd, &got, sizeof got) < 0 || write(fd, lat, sizeof *lat * (size_t)got) < 0)
-        _exit(1);
-    engine_close(e, 1000);
-    _exit(0);
-}
-
 /* Baseline: a raw write+rename of a timestamp, seen through inotify by a child. */
 static void raw_child(const char *dir, int n, int ready, int fd)
 {
@@ -272,8 +192,7 @@ static void raw_child(const char *dir, int n, int ready, int fd)
             lat[got++] = now - strtoll(text, NULL, 10);
         }
     }
-    if (write(fd, &got, sizeof got) < 0 || write(fd, lat, sizeof *lat * (size_t)got) < 0)
-        _exit(1);
+    send_samples(fd, lat, got);
     _exit(0);
 }
 
@@ -350,26 +269,14 @@ static void propagation(const char *dir, int n, int nsubs)
             exit(1);
         pids[s] = fork();
         if (pids[s] == 0)
-            subscriber_child(url, dir, n, p[1]);
+            subscriber_child(url, dir, n, p[1], 60);
         fds[s] = p[0];
     }
     struct engine *e = engine_open(url, dir, err, sizeof err);
     usleep(300000);     /* the subscribers are following */
     struct options o;
     struct bot *b = make_bot(&o, e, dir, "prop");
-    lua_State *L = b->L;
-    char code[512];
-    snprintf(code, sizeof code, "state = (function() %s end)()", state_lua);
-    run_lua(L, code);
-    for (int i = 0; i < n; i++) {
-        lua_getglobal(L, "SetChannelData");
-        lua_getglobal(L, "state");
-        lua_call(L, 1, 0);
-        lua_getglobal(L, "Sleep");
-        lua_pushinteger(L, 1);
-        lua_call(L, 1, 0);
-    }
-    run_lua(L, "SetChannelData({final = true})");
+    publish_states(b->L, n);
     for (int s = 0; s < nsubs; s++) {
         char what[96];
         snprintf(what, sizeof what, "subscriber %d", s + 1);
@@ -393,7 +300,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: %s\n", err);
         return 1;
     }
-    bench_market = market_open("sim:seed=1,bars=100", 0, err, sizeof err);
     printf("stratrun channel benchmark: %zu calls per figure; times per call in the calling thread\n\n", n);
 
     snprintf(url, sizeof url, "local:%s/calls", dir);

@@ -29,43 +29,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "bench.h"
-#include "bot.h"
-#include "engine.h"
+#include "bench_bot.h"
 #include "fsutil.h"
-#include "market.h"
-#include "options.h"
 
-
-/* A bot with its own channel on engine e, trading on a simulated market (the runtime's exchange wants one). */
-static struct bot *make_bot(struct options *o, struct engine *e, const char *dir, const char *id)
-{
-    memset(o, 0, sizeof *o);
-    o->data_dir = strdup(dir);
-    snprintf(o->id, sizeof o->id, "%s", id);
-    char err[512];
-    static struct market *market;
-    if (!market && !(market = market_open("sim:seed=42", now_ns() / 1000000, err, sizeof err))) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
-    struct bot_spec spec = {"(bench)", ""};
-    snprintf(spec.id, sizeof spec.id, "%s", id);
-    struct bot *b = bot_new(o, &spec, e, market, NULL, err, sizeof err);
-    if (!b) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
-    return b;
-}
-
-static void run_lua(lua_State *L, const char *code)
-{
-    if (luaL_dostring(L, code) != LUA_OK) {
-        fprintf(stderr, "bench: %s\n", lua_tostring(L, -1));
-        exit(1);
-    }
-}
 
 /* ---- the server ---- */
 
@@ -181,12 +147,6 @@ static double report(const char *what, struct samples *s)
     return f.median;
 }
 
-static void send_samples(int fd, const int64_t *lat, int got)
-{
-    if (write(fd, &got, sizeof got) < 0 || write(fd, lat, sizeof *lat * (size_t)got) < 0)
-        _exit(1);
-}
-
 /* The baseline subscriber: a raw hiredis context on SUBSCRIBE, the payload being the publisher's clock in ns. */
 static void raw_child(int n, int ready, int fd)
 {
@@ -286,35 +246,6 @@ static void raw_round(struct samples *s, void (*child)(int, int, int), int n, in
     close(p[1]);
 }
 
-/* The stratrun subscriber: follows channel "prop" and reports received - seq for the states it samples (seq is the
- * publish time in µs while publishes are spaced out; received is stamped by its engine thread on arrival). */
-static void subscriber_child(const char *url, const char *dir, int n, int fd)
-{
-    char err[256];
-    struct engine *e = engine_open(url, dir, err, sizeof err);
-    if (!e)
-        _exit(1);
-    struct chan_entry *c = engine_channel(e, "prop", 1);
-    int64_t *lat = calloc((size_t)n, sizeof *lat), last = 0;
-    int got = 0;
-    struct chan_state st;
-    int64_t deadline = now_ns() + 120 * 1000000000LL;
-    while (got < n && now_ns() < deadline) {
-        int64_t seq = engine_seq(c);
-        if (seq != last && seq != 0) {
-            engine_read(e, c, &st);
-            last = st.seq;
-            if (strstr(st.data, "\"final\""))
-                break;
-            lat[got++] = (st.received_us - st.seq) * 1000;
-        }
-        usleep(2000);   /* the engine stamps received_us; sampling slowly keeps this process off the CPU */
-    }
-    send_samples(fd, lat, got);
-    engine_close(e, 1000);
-    _exit(0);
-}
-
 /* One round of stratrun: SetChannelData -> SET + PUBLISH -> the subscriber's engine -> MGET -> its cache. The
  * publisher's engine is opened after the fork and closed at the end, so no child inherits its thread. */
 static void stratrun_round(struct samples *s, const char *url, const char *dir, int n)
@@ -324,25 +255,13 @@ static void stratrun_round(struct samples *s, const char *url, const char *dir, 
         exit(1);
     pid_t sub = fork();
     if (sub == 0)
-        subscriber_child(url, dir, n, p[1]);
+        subscriber_child(url, dir, n, p[1], 120);
     char err[256];
     struct engine *e = engine_open(url, dir, err, sizeof err);
     usleep(300000);     /* the subscriber is following */
     struct options o;
     struct bot *b = make_bot(&o, e, dir, "prop");
-    lua_State *L = b->L;
-    char code[512];
-    snprintf(code, sizeof code, "state = (function() %s end)()", state_lua);
-    run_lua(L, code);
-    for (int i = 0; i < n; i++) {
-        lua_getglobal(L, "SetChannelData");
-        lua_getglobal(L, "state");
-        lua_call(L, 1, 0);
-        lua_getglobal(L, "Sleep");
-        lua_pushinteger(L, 1);
-        lua_call(L, 1, 0);
-    }
-    run_lua(L, "SetChannelData({final = true}); Sleep(1)");
+    publish_states(b->L, n);
     collect(s, p[0]);
     waitpid(sub, NULL, 0);
     close(p[0]);
@@ -398,20 +317,6 @@ static void count_clients(redisContext *c, int *conns, long *subs)
     freeReplyObject(r);
 }
 
-static struct figures time_calls(lua_State *L, const char *fname, size_t n)
-{
-    int64_t *v = malloc(n * sizeof *v);
-    for (size_t i = 0; i < n; i++) {
-        lua_getglobal(L, fname);
-        int64_t t0 = now_ns();
-        lua_call(L, 0, 0);
-        v[i] = now_ns() - t0;
-    }
-    struct figures f = summarize(v, n);
-    free(v);
-    return f;
-}
-
 static void many_and_frozen(const char *url, const char *dir, size_t n)
 {
     char err[256];
@@ -441,15 +346,15 @@ static void many_and_frozen(const char *url, const char *dir, size_t n)
         (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1e3 +
         (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e3;
     printf("  idle CPU of the process over 2 s: %.2f ms\n", cpu_ms);
-    row("SetChannelData(state), Redis healthy", time_calls(L, "Set", n), "us", 1000);
-    row("GetChannelData(id), cached, Redis healthy", time_calls(L, "Get", n), "us", 1000);
+    row("SetChannelData(state), Redis healthy", time_calls(L, "Set", NULL, n), "us", 1000);
+    row("GetChannelData(id), cached, Redis healthy", time_calls(L, "Get", NULL, n), "us", 1000);
 
     printf("\nthe same calls while Redis is frozen (SIGSTOP)\n");
     if (server_pid > 0) {
         kill(server_pid, SIGSTOP);
         usleep(100000);
-        row("SetChannelData(state), Redis frozen", time_calls(L, "Set", n), "us", 1000);
-        row("GetChannelData(id), cached, Redis frozen", time_calls(L, "Get", n), "us", 1000);
+        row("SetChannelData(state), Redis frozen", time_calls(L, "Set", NULL, n), "us", 1000);
+        row("GetChannelData(id), cached, Redis frozen", time_calls(L, "Get", NULL, n), "us", 1000);
         /* One publish and one Sleep: the engine thread is now waiting on the server, not the strategy. */
         int64_t t0 = now_ns();
         run_lua(L, "for _ = 1, 200 do SetChannelData(state); GetChannelData('many'); Sleep(1) end");

@@ -12,6 +12,7 @@
  */
 #include "backend.h"
 #include "chanframe.h"
+#include "clock.h"
 #include "fsutil.h"
 #include "log.h"
 #include "options.h"
@@ -166,33 +167,26 @@ static void local_subscribe(void *be, const char *id)
     deliver_file(l, id);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* An absolute deadline: a bot that wakes the engine more often than once a second must not put the retry off. */
 static int local_timeout(void *be)
 {
     struct local *l = be;
     if (l->watch >= 0)
         return -1;
-    int64_t left = l->next_try - now_ms();
+    int64_t left = l->next_try - clock_mono_ms();
     return left <= 0 ? 0 : left > 1000 ? 1000 : (int)left;
 }
 
 static void local_service(void *be)
 {
     struct local *l = be;
-    if (l->watch < 0 && now_ms() >= l->next_try) {
+    if (l->watch < 0 && clock_mono_ms() >= l->next_try) {
         if ((l->watch = inotify_add_watch(l->ino, l->dir, WATCH_MASK)) >= 0) {
             log_thread_warning("channel folder %s is back; following it again", l->dir);
             for (size_t i = 0; i < l->nsubs; i++)
                 deliver_file(l, l->subs[i].id);
         } else {
-            l->next_try = now_ms() + 1000;
+            l->next_try = clock_mono_ms() + 1000;
         }
     }
     char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -215,7 +209,7 @@ static void local_service(void *be)
                                    l->dir);
                 inotify_rm_watch(l->ino, l->watch);
                 l->watch = -1;
-                l->next_try = now_ms() + 1000;
+                l->next_try = clock_mono_ms() + 1000;
                 continue;
             }
             if (ev->len == 0 || ev->name[0] == '.' || id_check(ev->name, strlen(ev->name)))

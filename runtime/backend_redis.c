@@ -14,6 +14,7 @@
  */
 #include "backend.h"
 #include "chanframe.h"
+#include "clock.h"
 #include "log.h"
 #include "options.h"
 
@@ -66,13 +67,6 @@ struct redis {
     size_t *pending;
     size_t phead, ptail, pcap;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void key_of(char *buf, const char *id)
 {
@@ -165,7 +159,7 @@ static void lost(struct redis *r, const char *reason)
         log_thread_warning("channel backend redis %s: %s; reconnecting in the background", r->where, why);
     r->down_said = 1;
     /* Jitter: bots that lost the server together do not all come back in the same millisecond. */
-    r->next_try = now_ms() + r->backoff + (int64_t)(rand() % (r->backoff / 2 + 1));
+    r->next_try = clock_mono_ms() + r->backoff + (int64_t)(rand() % (r->backoff / 2 + 1));
     r->backoff = r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2;
 }
 
@@ -409,7 +403,7 @@ static void connect_all(struct redis *r)
     r->down_said = 0;
     r->ever_up = 1;
     r->backoff = BACKOFF_MIN_MS;
-    r->next_refresh = now_ms() + r->ttl_ms / 3;
+    r->next_refresh = clock_mono_ms() + r->ttl_ms / 3;
 }
 
 /* ---- the vtable ---- */
@@ -431,7 +425,7 @@ static void *redis_open(const char *arg, const char *data_dir, const struct back
         return NULL;
     }
     /* Connecting waits for the network: the engine thread does it, in service, right away. */
-    r->next_try = now_ms();
+    r->next_try = clock_mono_ms();
     srand((unsigned)getpid() ^ (unsigned)r->next_try);     /* the backoff's jitter differs between processes */
     return r;
 }
@@ -448,7 +442,7 @@ static int redis_pollfds(void *be, struct pollfd *fds, int max)
 static int redis_timeout(void *be)
 {
     struct redis *r = be;
-    int64_t now = now_ms(), at = !r->cmd ? r->next_try : r->nowns ? r->next_refresh : -1;
+    int64_t now = clock_mono_ms(), at = !r->cmd ? r->next_try : r->nowns ? r->next_refresh : -1;
     if (at < 0)
         return -1;
     return at <= now ? 0 : (int)(at - now);
@@ -529,19 +523,19 @@ static void refresh(struct redis *r)
         if (gone && write_own(r, o, frame_seq(o)) < 0)
             return;
     }
-    r->next_refresh = now_ms() + r->ttl_ms / 3;
+    r->next_refresh = clock_mono_ms() + r->ttl_ms / 3;
 }
 
 static void redis_service(void *be)
 {
     struct redis *r = be;
     if (!r->cmd) {
-        if (now_ms() >= r->next_try)
+        if (clock_mono_ms() >= r->next_try)
             connect_all(r);
         return;
     }
     read_push(r);
-    if (r->cmd && r->nowns && now_ms() >= r->next_refresh)
+    if (r->cmd && r->nowns && clock_mono_ms() >= r->next_refresh)
         refresh(r);
 }
 
@@ -564,11 +558,11 @@ static int redis_publish(void *be, const char *id, const char *json, size_t len,
         o = &r->owns[r->nowns++];
         memset(o, 0, sizeof *o);
         snprintf(o->id, sizeof o->id, "%s", id);
-        r->next_refresh = now_ms() + r->ttl_ms / 3;
+        r->next_refresh = clock_mono_ms() + r->ttl_ms / 3;
     }
     o->len = chanframe_format(o->frame, json, len, seq, published);
     /* Not connected yet and a try is due (the first state of a bot that exits at once): connect now. */
-    if (!r->cmd && now_ms() >= r->next_try)
+    if (!r->cmd && clock_mono_ms() >= r->next_try)
         connect_all(r);
     if (!r->cmd)
         return -1;      /* kept here and rewritten on connect; -1 makes the engine retry until it closes */

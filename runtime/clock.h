@@ -6,6 +6,7 @@
 #define STRATRUN_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 struct bot;
 
@@ -19,6 +20,15 @@ static inline int64_t clock_now_us(const struct bot *b)
 static inline int64_t clock_now_ms(const struct bot *b)
 {
     return clock_now_ns(b) / 1000000;
+}
+
+/* Milliseconds of CLOCK_MONOTONIC: for the runtime's own deadlines (retries, reconnects, polling), which are real
+ * time in a replay too. */
+static inline int64_t clock_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 #endif

@@ -6,6 +6,7 @@
  * seq and takes no lock at all.
  */
 #include "engine.h"
+#include "clock.h"
 #include "log.h"
 
 #include <errno.h>
@@ -246,13 +247,6 @@ static void requeue_dirty(struct engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *engine_main(void *arg)
 {
     struct engine *e = arg;
@@ -265,7 +259,7 @@ static void *engine_main(void *arg)
         int nfds = 1 + e->ops->pollfds(e->be, p + 1, MAX_BACKEND_FDS);
         int timeout = e->ops->timeout_ms ? e->ops->timeout_ms(e->be) : -1;
         if (retry_at) {
-            int64_t left = retry_at - mono_ms();
+            int64_t left = retry_at - clock_mono_ms();
             left = left < 0 ? 0 : left;
             if (timeout < 0 || timeout > left)
                 timeout = (int)left;
@@ -283,12 +277,12 @@ static void *engine_main(void *arg)
             ready |= p[i].revents != 0;
         if (ready)
             e->ops->service(e->be);
-        if (retry_at && mono_ms() >= retry_at) {
+        if (retry_at && clock_mono_ms() >= retry_at) {
             requeue_dirty(e);
             retry_at = 0;
         }
         if (drain(e) && !retry_at)
-            retry_at = mono_ms() + 100;
+            retry_at = clock_mono_ms() + 100;
         pthread_mutex_lock(&e->mu);
         int stop = e->stop && !e->qhead;
         pthread_mutex_unlock(&e->mu);
@@ -298,7 +292,7 @@ static void *engine_main(void *arg)
             /* Stopping with a write that keeps failing: engine_close gives up at its deadline. */
             struct timespec ts = {0, 10 * 1000000};
             nanosleep(&ts, NULL);
-            retry_at = mono_ms();
+            retry_at = clock_mono_ms();
         }
     }
     pthread_mutex_lock(&e->mu);

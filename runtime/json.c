@@ -993,6 +993,20 @@ static lua_Integer sequence_length(lua_State *L, int idx)
     return count == max ? max : 0;
 }
 
+/* 1 if the keys lua_next gives after key n of the table at idx are n+1, n+2... to the end. stack: unchanged */
+static int rest_is_sequence(lua_State *L, int idx, lua_Integer n)
+{
+    lua_pushinteger(L, n);
+    while (lua_next(L, idx)) {   /* stack: key value */
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) != ++n) {
+            lua_pop(L, 1);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int enc_array_indexed(enc *e, int idx, int level, lua_Integer n)
 {
     lua_State *L = e->L;
@@ -1278,13 +1292,22 @@ static int enc_table(enc *e, int idx, int level)
         return enc_object(e, idx, level);
 
     if (lua_tointeger(L, -2) == 1) {
-        /* Optimistic array: lua_next walks the array part in order, so a sequence usually shows 1, 2, 3... */
+        /* Optimistic array: lua_next walks the array part in order, so a sequence usually shows 1, 2, 3...
+         * A table that turns out not to be one is started over, which writes its elements a second time. That is
+         * cheap for scalars, but a nested table must never be written twice: a chain of sparse arrays 30 deep
+         * would take 2^30 passes. So the rest of the keys are checked before the first table element. */
+        int checked = 0;
         mark = e->out->len;
         if (put_char(e, '['))
             return -1;
         n = 0;
         for (;;) {
             n++;
+            if (!checked && lua_type(L, -1) == LUA_TTABLE) {
+                if (!rest_is_sequence(L, idx, n))
+                    break;
+                checked = 1;
+            }
             if (n > 1 && put_char(e, ','))
                 return -1;
             e->path[level + 1].key = NULL;

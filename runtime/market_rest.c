@@ -7,6 +7,7 @@
  * before anything is kept. The bots' thread reads only plain C data, under the mutex.
  */
 #include "market_rest.h"
+#include "clock.h"
 #include "fetch.h"
 #include "json.h"
 #include "log.h"
@@ -61,13 +62,6 @@ static int64_t real_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -420,17 +414,17 @@ static void poll_round(struct rest *r)
 static void *poller(void *arg)
 {
     struct rest *r = arg;
-    int64_t next = mono_ms() + r->interval_ms;
+    int64_t next = clock_mono_ms() + r->interval_ms;
     while (!atomic_load(&r->stop)) {
-        int64_t wait = next - mono_ms();
+        int64_t wait = next - clock_mono_ms();
         if (wait > 0) {
             /* rest_close wakes it (curl_multi_wakeup) */
             curl_multi_poll(r->multi, NULL, 0, (int)(wait < 1000 ? wait : 1000), NULL);
             continue;
         }
         next += r->interval_ms;
-        if (next < mono_ms())
-            next = mono_ms() + r->interval_ms;    /* a round took longer than the interval: no burst after it */
+        if (next < clock_mono_ms())
+            next = clock_mono_ms() + r->interval_ms;    /* a round took longer than the interval: no burst after it */
         poll_round(r);
     }
     return NULL;

@@ -171,6 +171,33 @@ describe("json.encode", function()
       assert.are.same({ ["1"] = 1, ["3"] = 3 }, json.decode(json.encode(t)))
     end)
 
+    -- Found by fuzz_json_encode: a table that starts like a sequence and turns out not to be one was written
+    -- twice, its nested tables included, so a chain of them took 2^depth passes (31 deep: minutes of one
+    -- SetChannelData). Run in a child that the helpers kill after 20 s, so the old behaviour fails as a hang.
+    it("writes a 31-deep chain of arrays with holes in one pass, as objects", function()
+      local h = require("helpers")
+      local dir = h.tmpdir()
+      h.script(dir, [[
+        local json = require("json")
+        local function chain(d)
+          if d == 0 then return 1 end
+          local t = { chain(d - 1) }
+          t[3] = true
+          return t
+        end
+        local v = chain(31)
+        print(json.encode(v))
+        SetChannelData({ v = chain(30) })
+        _G("chain", chain(30))
+        print(json.encode(_G("chain")) == json.encode(chain(30)))
+      ]])
+      local r = h.run { dir = dir, "--data-dir", dir .. "/data", "--id", "chain", "strategy.lua" }
+      assert.are.equal(0, r.code, r.err)
+      local want = "1"
+      for _ = 1, 31 do want = '{"1":' .. want .. ',"3":true}' end
+      assert.are.equal(want .. "\ntrue\n", r.out)
+    end)
+
     it("writes string-keyed tables as objects", function()
       assert.are.equal('{"x":1}', json.encode({ x = 1 }))
       assert.are.same({ symbol = "BTC_USDT", last = 43125.37, n = 7 },
