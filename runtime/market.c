@@ -91,7 +91,9 @@ int market_parse_time(const char *s, size_t len, int64_t *ms)
     int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, fracdigits = 0;
     if (digits(&p, end, 4, &y) || *p++ != '-' || digits(&p, end, 2, &mo) || *p++ != '-' || digits(&p, end, 2, &d))
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31)
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
         return -1;
     if (p < end && (*p == 'T' || *p == ' ')) {
         p++;
@@ -129,6 +131,8 @@ int market_parse_time(const char *s, size_t len, int64_t *ms)
         if (p < end && *p == ':')
             p++;
         if (p < end && digits(&p, end, 2, &om))
+            return -1;
+        if (oh > 23 || om > 59)
             return -1;
         offset = sign * (oh * 3600 + om * 60);
     }

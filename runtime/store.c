@@ -208,6 +208,48 @@ failed:
     return 2;
 }
 
+/* Pushes key k as a JSON string for a message, cut after 40 bytes (at a character's start) with "..." after it. */
+static void push_quoted(lua_State *L, const char *k, size_t n)
+{
+    size_t cut = n;
+    if (cut > 40) {
+        cut = 40;
+        while (cut > 0 && ((unsigned char)k[cut] & 0xC0) == 0x80)
+            cut--;
+    }
+    jbuf jb;
+    jbuf_init(&jb);
+    lua_pushlstring(L, k, cut);
+    json_encode(L, -1, &jb, NULL, 0);   /* valid UTF-8: it came from the decoder, cut at a character's start */
+    lua_pop(L, 1);
+    lua_pushfstring(L, "%s%s", jb.p, cut < n ? "..." : "");
+    jbuf_free(&jb);
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Logs the strings of the array at idx as warnings, in byte order (lua_next's order differs between runs, and a
+ * replay's log must not). */
+static void warn_sorted(lua_State *L, struct bot *b, int idx)
+{
+    size_t n = lua_rawlen(L, idx);
+    const char **w = n ? malloc(n * sizeof *w) : NULL;
+    if (!w)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        w[i] = lua_tostring(L, -1);   /* anchored by the array */
+        lua_pop(L, 1);
+    }
+    qsort(w, n, sizeof *w, cmp_cstr);
+    for (size_t i = 0; i < n; i++)
+        log_printf(b, LOG_WARN, "%s", w[i]);
+    free(w);
+}
+
 /* Loads store.json into the registry. A store that cannot be read is an open error: the bot does not start, and
  * the file is left as it is for its owner to look at. */
 static void load(lua_State *L, struct bot *b)
@@ -249,10 +291,16 @@ static void load(lua_State *L, struct bot *b)
         return;
     }
     /* Keys are lowercased: one written by hand with capitals is reachable. Of keys that differ only in case, the
-     * one greatest in byte order wins, which is the all-lowercase one when it is there. */
+     * one greatest in byte order wins, which is the all-lowercase one when it is there; the others are warned
+     * about, as are keys _G can never read (empty, or longer than 256 bytes), which are kept. */
     int v = lua_gettop(L);
     lua_newtable(L);    /* lowercased key -> the key as written, for those collisions */
     int orig = lua_gettop(L);
+    lua_newtable(L);    /* the keys that lost a collision, as written */
+    int lost = lua_gettop(L);
+    lua_Integer nlost = 0;
+    lua_newtable(L);    /* the warnings */
+    int warns = lua_gettop(L);
     jbuf jb;
     jbuf_init(&jb);
     for (lua_pushnil(L); lua_next(L, v); lua_pop(L, 1)) {
@@ -261,13 +309,23 @@ static void load(lua_State *L, struct bot *b)
             continue;
         size_t kn;
         const char *k = lua_tolstring(L, -2, &kn);
+        if (kn == 0 || kn > 256) {
+            push_quoted(L, k, kn);
+            lua_pushfstring(L, "_G store %s: key %s (%d bytes) can never be read: keys are 1 to 256 bytes long; "
+                            "it is kept", path, lua_tostring(L, -1), (int)kn);
+            lua_rawseti(L, warns, (lua_Integer)lua_rawlen(L, warns) + 1);
+            lua_pop(L, 1);
+        }
         push_lower(L, k, kn);
         lua_pushvalue(L, -1);
         if (lua_rawget(L, orig) == LUA_TSTRING) {
             size_t on;
             const char *o = lua_tolstring(L, -1, &on);
             struct key a = {k, kn}, b2 = {o, on};
-            if (cmp_key(&a, &b2) < 0) {
+            int loses = cmp_key(&a, &b2) < 0;
+            lua_pushvalue(L, loses ? -4 : -1);    /* the key as written that loses */
+            lua_rawseti(L, lost, ++nlost);
+            if (loses) {
                 lua_pop(L, 2);
                 continue;
             }
@@ -280,7 +338,22 @@ static void load(lua_State *L, struct bot *b)
         lua_rawset(L, t);
     }
     jbuf_free(&jb);
-    lua_pop(L, 2);
+    for (lua_Integer i = 1; i <= nlost; i++) {
+        size_t kn;
+        const char *k = (lua_rawgeti(L, lost, i), lua_tolstring(L, -1, &kn));
+        push_quoted(L, k, kn);
+        push_lower(L, k, kn);
+        lua_rawget(L, orig);
+        k = lua_tolstring(L, -1, &kn);
+        push_quoted(L, k, kn);
+        lua_pushfstring(L, "_G store %s: key %s is left out: %s is the same key in another case and wins; the next "
+                        "write of the store drops %s", path, lua_tostring(L, -3), lua_tostring(L, -1),
+                        lua_tostring(L, -3));
+        lua_rawseti(L, warns, (lua_Integer)lua_rawlen(L, warns) + 1);
+        lua_pop(L, 4);
+    }
+    warn_sorted(L, b, warns);
+    lua_pop(L, 4);
     lua_setfield(L, LUA_REGISTRYINDEX, STORE_KEY);
 }
 

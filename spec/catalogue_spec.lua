@@ -213,11 +213,18 @@ local CATALOGUE = {
   {where = "_G store file", input = "an integer beyond 2^63", store = '{"a":' .. BIG .. "}",
    loads = "1e+19"},
   {where = "_G store file", input = "a key written with capitals by hand", store = '{"A":5}', loads = "5"},
-  {where = "_G store file", input = "two keys that differ only in case", store = '{"a":2,"A":1}', loads = "2"},
+  {where = "_G store file", input = "two keys that differ only in case", store = '{"a":2,"A":1}', loads = "2",
+   warns = {'key "A" is left out: "a" is the same key in another case and wins; the next write of the store drops "A"'}},
   {where = "_G store file", input = "four keys that differ only in case", store = '{"AB":4,"aB":1,"Ab":2,"ab":3}',
-   key = "Ab", loads = "3"},
+   key = "Ab", loads = "3", warns = {'key "AB" is left out: "ab"', 'key "Ab" is left out: "ab"',
+   'key "aB" is left out: "ab"'}},
   {where = "_G store file", input = "three keys that differ only in case, none in lower case",
-   store = '{"AB":4,"aB":1,"Ab":2}', key = "ab", loads = "1"},
+   store = '{"AB":4,"aB":1,"Ab":2}', key = "ab", loads = "1",
+   warns = {'key "AB" is left out: "aB"', 'key "Ab" is left out: "aB"'}},
+  {where = "_G store file", input = "an empty key", store = '{"":1,"a":2}', loads = "2",
+   warns = {'key "" (0 bytes) can never be read: keys are 1 to 256 bytes long; it is kept'}},
+  {where = "_G store file", input = "a key of 257 bytes", store = '{"' .. ("k"):rep(257) .. '":1,"a":2}', loads = "2",
+   warns = {'key "' .. ("k"):rep(40) .. '"... (257 bytes) can never be read'}},
   {where = "_G store file", input = "a temp file of a bot killed mid-write (.store.json.PID.tmp, PID gone)",
    store = '{"a":1}', beside = ".store.json.999999999.tmp", loads = "1", swept = true},
   {where = "_G store file", input = "a folder", make = "mkdir", damaged = "not a regular file"},
@@ -281,6 +288,10 @@ local CATALOGUE = {
   {where = "command line", input = "-p hex", args = {"-p", "v=0x1F", "SCRIPT"}, prints = "string 0x1F"},
   {where = "command line", input = "-p with a name that is not an identifier", args = {"-p", "a-b=1", "SCRIPT"},
    fails = "invalid parameter 'a-b=1'"},
+  {where = "command line", input = "--market with a day the calendar does not have", args = {"--market",
+   "sim:bars=10,start=2023-02-29", "SCRIPT"}, fails = "invalid value for start: '2023-02-29'"},
+  {where = "command line", input = "--market with an offset past 23:59", args = {"--market",
+   "sim:bars=10,start=2024-01-01T00:00+24:00", "SCRIPT"}, fails = "invalid value for start: '2024-01-01T00:00+24:00'"},
   {where = "command line", input = "--data-dir ''", args = {"--data-dir", "", "SCRIPT"},
    fails = "--data-dir needs a folder"},
   {where = "command line", input = "--channel local:FILE (not a folder)",
@@ -338,8 +349,11 @@ local OUTCOME = {
     if r.damaged then
       return "exit 2, one line naming the file: " .. code(r.damaged) .. "; the file is left as it is"
     end
+    local warns = {}
+    for i, w in ipairs(r.warns or {}) do warns[i] = code(w) end
     return "loads: `_G(\"" .. (r.key or "a") .. "\")` is " .. code(r.loads)
       .. (r.swept and "; the temp file is removed" or "")
+      .. (r.warns and "; warns, one line each: " .. table.concat(warns, ", ") or "")
   end,
   ["config file"] = function(r)
     if r.fails then
@@ -789,6 +803,9 @@ DRIVERS["_G store file"] = function(r)
   else
     exited(b, 0)
     assert.are.equal(r.loads, b.by.a[2])
+    local got = warnings(b.err)
+    assert.are.equal(#(r.warns or {}), #got, b.err)
+    for _, w in ipairs(r.warns or {}) do assert.matches("_G store " .. store .. ": " .. w, b.err, 1, true) end
   end
   if r.beside then assert.are.equal(not r.swept, h.exists(bdir .. "/" .. r.beside), "the temp file is still there") end
 end

@@ -587,6 +587,23 @@ function onexit() while true do Sleep(1000) end end
       assert.is_truthy(line:find("--from", 1, true), line)
     end)
 
+    it("takes times on days the calendar has, 29 February of a leap year included, and refuses others", function()
+      local dir = h.tmpdir()
+      local script = h.script(dir, LOOP)
+      local leap = 1709164800000    -- 2024-02-29T00:00:00Z
+      local r = replay({ "--market", "sim:seed=5,bars=30,start=2024-02-29", "--from", "2024-02-29T00:05:00+00:00",
+        script .. "@leap" }, { dir = dir })
+      ok(r)
+      assert.are.equal(tostring(leap + 5 * MIN), tagged(r, "wake")[1][3])
+      for _, bad in ipairs({ "2023-02-29", "2024-02-30", "2024-04-31", "2024-02-29T24:00:00Z", "2024-02-29T00:60Z",
+        "2024-02-29T00:00+24:00", "2024-02-29T00:00+01:60" }) do
+        local line = usage_error(replay({ "--market", "sim:seed=5,bars=30,start=2024-02-29", "--from", bad, script },
+          { dir = dir }))
+        assert.are.equal("stratrun: option --from: '" .. bad .. "' is neither ISO 8601 (2024-01-31T12:00:00Z) nor "
+          .. "milliseconds", line)
+      end
+    end)
+
     it("an open-ended market without --to is a usage error", function()
       local dir = h.tmpdir()
       local script = h.script(dir, LOOP)

@@ -92,11 +92,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(ms == v, "%.*s read as %" PRId64, (int)(b - a), s + a, ms);
     }
 
-    /* An ISO date: within its year, give or take the day overflow (31 in any month), a leap second and an
-     * offset of up to 99:99. */
+    /* An ISO date: a day that exists in its month (29 February in leap years only), and an instant within its
+     * year, give or take a leap second and an offset of up to 23:59. */
     if (b - a >= 10 && s[a + 4] == '-') {
         int y = (s[a] - '0') * 1000 + (s[a + 1] - '0') * 100 + (s[a + 2] - '0') * 10 + (s[a + 3] - '0');
-        int64_t lo = (year_start_days(y) - 5) * DAY_MS, hi = (year_start_days(y + 1) + 5) * DAY_MS;
+        int mo = (s[a + 5] - '0') * 10 + (s[a + 6] - '0'), d = (s[a + 8] - '0') * 10 + (s[a + 9] - '0');
+        int leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        FUZZ_CHECK(mo >= 1 && mo <= 12 && d >= 1 && d <= mdays[mo - 1] + (mo == 2 && leap), "%.*s: no such day",
+                   (int)(b - a), s + a);
+        int64_t lo = (year_start_days(y) - 2) * DAY_MS, hi = (year_start_days(y + 1) + 2) * DAY_MS;
         FUZZ_CHECK(ms >= lo && ms < hi, "%.*s read as %" PRId64 ", outside year %d", (int)(b - a), s + a, ms, y);
     }
 
