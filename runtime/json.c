@@ -1294,8 +1294,9 @@ static int enc_table(enc *e, int idx, int level)
     if (lua_tointeger(L, -2) == 1) {
         /* Optimistic array: lua_next walks the array part in order, so a sequence usually shows 1, 2, 3...
          * A table that turns out not to be one is started over, which writes its elements a second time. That is
-         * cheap for scalars, but a nested table must never be written twice: a chain of sparse arrays 30 deep
-         * would take 2^30 passes. So the rest of the keys are checked before the first table element. */
+         * cheap for scalars, but a nested table must not be written twice: a chain of sparse arrays 30 deep would
+         * take 2^30 passes. So the rest of the keys are checked before the first table element. (A weak table that
+         * loses an element to the collector during the write still starts over, once.) */
         int checked = 0;
         mark = e->out->len;
         if (put_char(e, '['))

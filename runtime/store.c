@@ -208,11 +208,12 @@ failed:
     return 2;
 }
 
-/* Pushes key k as a JSON string for a message, cut after 40 bytes (at a character's start) with "..." after it. */
-static void push_quoted(lua_State *L, const char *k, size_t n)
+/* Pushes key k as a message shows it: a JSON string, whole up to 256 bytes; a longer one cut after 40 bytes (at a
+ * character's start), followed by "... (N bytes)". */
+static void push_shown(lua_State *L, const char *k, size_t n)
 {
     size_t cut = n;
-    if (cut > 40) {
+    if (cut > 256) {
         cut = 40;
         while (cut > 0 && ((unsigned char)k[cut] & 0xC0) == 0x80)
             cut--;
@@ -222,7 +223,10 @@ static void push_quoted(lua_State *L, const char *k, size_t n)
     lua_pushlstring(L, k, cut);
     json_encode(L, -1, &jb, NULL, 0);   /* valid UTF-8: it came from the decoder, cut at a character's start */
     lua_pop(L, 1);
-    lua_pushfstring(L, "%s%s", jb.p, cut < n ? "..." : "");
+    if (cut < n)
+        lua_pushfstring(L, "%s... (%d bytes)", jb.p, (int)n);
+    else
+        lua_pushstring(L, jb.p);
     jbuf_free(&jb);
 }
 
@@ -309,13 +313,6 @@ static void load(lua_State *L, struct bot *b)
             continue;
         size_t kn;
         const char *k = lua_tolstring(L, -2, &kn);
-        if (kn == 0 || kn > 256) {
-            push_quoted(L, k, kn);
-            lua_pushfstring(L, "_G store %s: key %s (%d bytes) can never be read: keys are 1 to 256 bytes long; "
-                            "it is kept", path, lua_tostring(L, -1), (int)kn);
-            lua_rawseti(L, warns, (lua_Integer)lua_rawlen(L, warns) + 1);
-            lua_pop(L, 1);
-        }
         push_lower(L, k, kn);
         lua_pushvalue(L, -1);
         if (lua_rawget(L, orig) == LUA_TSTRING) {
@@ -341,16 +338,26 @@ static void load(lua_State *L, struct bot *b)
     for (lua_Integer i = 1; i <= nlost; i++) {
         size_t kn;
         const char *k = (lua_rawgeti(L, lost, i), lua_tolstring(L, -1, &kn));
-        push_quoted(L, k, kn);
+        push_shown(L, k, kn);
         push_lower(L, k, kn);
         lua_rawget(L, orig);
         k = lua_tolstring(L, -1, &kn);
-        push_quoted(L, k, kn);
-        lua_pushfstring(L, "_G store %s: key %s is left out: %s is the same key in another case and wins; the next "
-                        "write of the store drops %s", path, lua_tostring(L, -3), lua_tostring(L, -1),
-                        lua_tostring(L, -3));
+        push_shown(L, k, kn);
+        lua_pushfstring(L, "_G store %s: key %s is left out: the same key in another case, %s, wins; the next write "
+                        "of the store drops it", path, lua_tostring(L, -3), lua_tostring(L, -1));
         lua_rawseti(L, warns, (lua_Integer)lua_rawlen(L, warns) + 1);
         lua_pop(L, 4);
+    }
+    for (lua_pushnil(L); lua_next(L, orig); lua_pop(L, 1)) {    /* the keys kept, as written */
+        size_t kn;
+        const char *k = lua_tolstring(L, -1, &kn);
+        if (kn > 0 && kn <= 256)
+            continue;
+        push_shown(L, k, kn);
+        lua_pushfstring(L, "_G store %s: key %s can never be read: keys are 1 to 256 bytes long; it is kept", path,
+                        lua_tostring(L, -1));
+        lua_rawseti(L, warns, (lua_Integer)lua_rawlen(L, warns) + 1);
+        lua_pop(L, 1);
     }
     warn_sorted(L, b, warns);
     lua_pop(L, 4);
