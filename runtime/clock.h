@@ -10,6 +10,7 @@
 
 struct bot;
 
+/* A bot in a replay: its virtual time. A live bot, or NULL (threads that have no bot): the wall clock. */
 int64_t clock_now_ns(const struct bot *b);
 
 static inline int64_t clock_now_us(const struct bot *b)
@@ -22,13 +23,18 @@ static inline int64_t clock_now_ms(const struct bot *b)
     return clock_now_ns(b) / 1000000;
 }
 
-/* Milliseconds of CLOCK_MONOTONIC: for the runtime's own deadlines (retries, reconnects, polling), which are real
+/* CLOCK_MONOTONIC: for the runtime's own deadlines (retries, reconnects, polling, HTTP timeouts), which are real
  * time in a replay too. */
-static inline int64_t clock_mono_ms(void)
+static inline int64_t clock_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline int64_t clock_mono_ms(void)
+{
+    return clock_mono_ns() / 1000000;
 }
 
 #endif

@@ -249,13 +249,6 @@ static int resume(lua_State *L, int status, lua_KContext ctx)
     return timed_out(L, q);
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Where the bot cannot yield: waits on this thread for the job (or a signal). */
 static int block(lua_State *L, struct query *q)
 {
@@ -266,7 +259,7 @@ static int block(lua_State *L, struct query *q)
             return result(L, q);
         if (bot_signal() && b->phase <= PHASE_MAIN)
             return bot_interrupted(L);
-        int64_t left = q->deadline_ns - mono_ns();
+        int64_t left = q->deadline_ns - clock_mono_ns();
         if (left <= 0)
             return timed_out(L, q);
         struct timespec ts = {(time_t)(left / 1000000000), (long)(left % 1000000000)};
@@ -314,7 +307,7 @@ static int f_HttpQuery(lua_State *L)
         q->deadline_ns = clock_now_ns(b) + wait_ns;
         return sched_await(L, q->deadline_ns, 3, resume);
     }
-    q->deadline_ns = mono_ns() + wait_ns;
+    q->deadline_ns = clock_mono_ns() + wait_ns;
     return block(L, q);
 }
 

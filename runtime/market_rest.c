@@ -58,13 +58,6 @@ struct rest {
     struct feed feed[REST_NFEEDS];
 };
 
-static int64_t real_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- checking the venue's bodies (in the poller's own state, under lua_pcall) ---- */
 
 struct check {
@@ -291,7 +284,7 @@ static void feed_url(struct rest *r, enum rest_feed k, char *buf, size_t size)
         long count = market_count(r->m), limit = KLINES_MAX;
         struct candle last;
         if (count > 0 && market_candle(r->m, count - 1, &last) == 0) {
-            int64_t behind = (real_ms() - last.time) / REST_PERIOD_MS + 2;
+            int64_t behind = (clock_now_ms(NULL) - last.time) / REST_PERIOD_MS + 2;
             if (behind < limit)
                 limit = behind < 2 ? 2 : (long)behind;
         }
@@ -335,7 +328,7 @@ static void take(struct rest *r, enum rest_feed k)
             fd->failing = 1;
             if (fetched)
                 log_thread_warning("market %s: %s refused: %s; keeping the one fetched %lld ms ago (stale after "
-                                   "%lld ms)", r->url, feed_names[k], x.why, (long long)(real_ms() - fetched),
+                                   "%lld ms)", r->url, feed_names[k], x.why, (long long)(clock_now_ms(NULL) - fetched),
                                    (long long)r->stale_ms);
             else
                 log_thread_warning("market %s: %s refused: %s; none yet", r->url, feed_names[k], x.why);
@@ -355,7 +348,7 @@ static void take(struct rest *r, enum rest_feed k)
         fd->body = body;
         fd->len = f->resp_len;
     }
-    fd->fetched_ms = real_ms();
+    fd->fetched_ms = clock_now_ms(NULL);
     fd->why[0] = '\0';
     pthread_mutex_unlock(&r->mu);
     if (k != REST_KLINES)

@@ -7,6 +7,7 @@
 local h = require("helpers")
 
 local STRATEGIES = h.source .. "/strategies/"
+local ACL_HELPER = h.source .. "/scripts/redis-acl.lua"
 
 -- For cases whose assertion is a rate of the processes themselves: when STRATRUN_TIME_SCALE says they run slowed
 -- down (scripts/memcheck.sh runs them under valgrind, 10-20 times slower), they are reported pending, not run.
@@ -17,7 +18,6 @@ local function at_full_speed(name, fn)
     it(name, fn)
   end
 end
-local ACL_HELPER = h.source .. "/scripts/redis-acl.lua"
 
 -- Strategies, each run with -p parameters; they report with out() (helpers.report_prelude). Every loop ends by
 -- itself after `seconds` (default 60), so nothing outlives a spec that died.

@@ -4,9 +4,8 @@
  *
  * Checked: no crash or UB (integer overflow included) on any bytes; surrounding whitespace changes nothing; a
  * number of milliseconds reads as itself; an ISO date it accepts names a day its month has (29 February in leap
- * years only) and lands within two days of the year it names; whatever
- * parses, written back as "YYYY-MM-DDTHH:MM:SS.mmmZ" and as a number of milliseconds, parses to the same
- * instant.
+ * years only) and lands within two days of the year it names; whatever parses, written back as
+ * "YYYY-MM-DDTHH:MM:SS.mmmZ" and as a number of milliseconds, parses to the same instant.
  */
 #include "fuzz.h"
 #include "market.h"
