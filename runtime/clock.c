@@ -24,19 +24,23 @@ int64_t clock_now_ns(const struct bot *b)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Sleep(ms): fractions allowed. Under the scheduler it yields: other bots run, and in a replay the clock jumps.
- * A SIGINT or SIGTERM ends it at once by raising the interruption. */
+/* Sleep(ms): fractions allowed. Under the scheduler it yields: other bots run, and in a replay the clock jumps
+ * (Sleep(0) to the next event: sched_next_event). Live, the wait is on CLOCK_MONOTONIC. A stop signal ends main's
+ * Sleep at once (the scheduler runs onexit). */
 static int f_Sleep(lua_State *L)
 {
     double ms = luaL_checknumber(L, 1);
     luaL_argcheck(L, ms >= 0 && ms <= 1e12, 1, "ms must be between 0 and 1e12");
     struct bot *b = bot_of(L);
-    if (bot_signal() && b->phase <= PHASE_MAIN)
-        return bot_interrupted(L);
     if (b->sched && L == b->co && lua_isyieldable(L)) {
-        b->wake_ns = clock_now_ns(b) + (int64_t)(ms * 1e6);
+        if (b->sched->virtual_ && ms == 0)
+            b->wake_ns = sched_next_event(b->sched, b);
+        else
+            b->wake_ns = sched_now(b->sched) + (int64_t)(ms * 1e6);
         return lua_yield(L, 0);
     }
+    if (bot_signal() && b->phase <= PHASE_MAIN)
+        return bot_interrupted(L);
     if (b->sched && b->sched->virtual_)
         return luaL_error(L, "Sleep: in a replay, call Sleep from the strategy's own functions, not inside a "
                           "coroutine or a callback such as a table.sort comparator (the clock cannot move there)");

@@ -38,7 +38,7 @@
  * signal stopped the bot, the state closed), it gives the job up to the HTTP thread, which frees it. */
 struct query {
     struct fetch_job *job;
-    int64_t deadline_ns;        /* awaiting: the bot's clock; blocking: CLOCK_MONOTONIC */
+    int64_t deadline_ns;        /* awaiting: the scheduler's clock (sched_now); blocking: CLOCK_MONOTONIC */
     int debug;
     int wake_fd;                /* blocking: the eventfd the thread writes when done */
 };
@@ -244,7 +244,7 @@ static int resume(lua_State *L, int status, lua_KContext ctx)
     b->awaiting = 0;    /* resumed at the deadline, the scheduler leaves it set */
     if (fetch_done(q->job))
         return result(L, q);
-    if (clock_now_ns(b) < q->deadline_ns)
+    if (sched_now(b->sched) < q->deadline_ns)
         return sched_await(L, q->deadline_ns, ctx, resume);
     return timed_out(L, q);
 }
@@ -304,7 +304,7 @@ static int f_HttpQuery(lua_State *L)
         return result(L, q);
     int64_t wait_ns = (int64_t)(f->timeout_ms + GRACE_MS) * 1000000;
     if (await) {
-        q->deadline_ns = clock_now_ns(b) + wait_ns;
+        q->deadline_ns = sched_now(b->sched) + wait_ns;
         return sched_await(L, q->deadline_ns, 3, resume);
     }
     q->deadline_ns = clock_mono_ns() + wait_ns;

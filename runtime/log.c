@@ -11,6 +11,7 @@
 #include "fsutil.h"
 #include "json.h"
 #include "log.h"
+#include "outq.h"
 #include "scheduler.h"
 
 #include <pthread.h>
@@ -47,14 +48,14 @@ static size_t stamp(int64_t ms, char *buf, size_t size)
 static void panel_erase(void)
 {
     if (panel_lines > 0)
-        fprintf(stdout, "\x1b[%dF\x1b[J", panel_lines);
+        outq_printf(STDOUT_FILENO, "\x1b[%dF\x1b[J", panel_lines);
 }
 
 static void panel_draw(void)
 {
     if (panel && panel_lines > 0) {
-        fputs(panel, stdout);
-        fputc('\n', stdout);
+        outq_write(STDOUT_FILENO, panel, strlen(panel));
+        outq_write(STDOUT_FILENO, "\n", 1);
     }
 }
 
@@ -75,18 +76,12 @@ void log_write(struct bot *b, enum log_level level, const char *msg, size_t len)
     memcpy(line + hn + tn, msg, len);
     line[total - 1] = '\n';
 
-    FILE *out = level == LOG_INFO ? stdout : stderr;
     int redraw = on_tty() && panel_lines > 0;
-    if (redraw) {
+    if (redraw)
         panel_erase();
-        fflush(stdout);
-    }
-    fwrite(line, 1, total, out);
-    fflush(out);
-    if (redraw) {
+    outq_write(level == LOG_INFO ? STDOUT_FILENO : STDERR_FILENO, line, total);
+    if (redraw)
         panel_draw();
-        fflush(stdout);
-    }
     if (b && b->log_fd >= 0 && write(b->log_fd, line, total) < 0) {
         /* A full disk must not stop the strategy; the line still reached the terminal. */
     }
@@ -147,7 +142,7 @@ static void thread_line(const char *tag, const char *fmt, va_list ap)
         return;
     n += (size_t)m < sizeof buf - n - 1 ? (size_t)m : sizeof buf - n - 2;
     buf[n++] = '\n';
-    if (write(STDERR_FILENO, buf, n) < 0) { /* the log files below may still take it */ }
+    outq_write(STDERR_FILENO, buf, n);
     pthread_mutex_lock(&files_mu);
     for (size_t i = 0; i < nfiles; i++)
         if (write(files[i], buf, n) < 0) { /* a full disk must not stop the engine */ }
@@ -170,12 +165,19 @@ void log_thread_info(const char *fmt, ...)
     va_end(ap);
 }
 
+void log_unshown_report(void)
+{
+    for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
+        long n = outq_dropped(fd);
+        if (n > 0)
+            log_thread_warning("%ld lines could not be shown on %s (its reader was gone or stopped reading); the "
+                               "bots' log files have every line", n, fd == STDOUT_FILENO ? "stdout" : "stderr");
+    }
+}
+
 void log_panel_clear(void)
 {
-    if (on_tty() && panel_lines > 0) {
-        /* Leave the last panel on screen, below the log, as the final word of the run. */
-        fflush(stdout);
-    }
+    /* The last panel stays on screen, below the log, as the final word of the run. */
     free(panel);
     panel = NULL;
     panel_lines = 0;
@@ -302,32 +304,29 @@ static int f_LogStatus(lua_State *L)
                 panel_lines += panel[i] == '\n';
         }
         panel_draw();
-        fflush(stdout);
     }
     return 0;
 }
 
-/* (text): renders and writes the status file, under lua_pcall. */
+/* Renders the kept LogStatus text and writes the status file, through the door: (bot) */
 static int flush_protected(lua_State *L)
 {
-    struct bot *b = bot_of(L);
+    struct bot *b = lua_touserdata(L, 1);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "stratrun.panel") != LUA_TSTRING)
+        return 0;
     size_t len;
-    const char *r = render(L, b, 1, &len);
+    const char *r = render(L, b, lua_gettop(L), &len);
     write_status_file(b, r, len);
     return 0;
 }
 
 void log_status_flush(struct bot *b)
 {
-    lua_State *L = b->L;
-    int top = lua_gettop(L);
-    if (lua_getfield(L, LUA_REGISTRYINDEX, "stratrun.panel") == LUA_TSTRING) {
-        lua_pushcfunction(L, flush_protected);
-        lua_insert(L, -2);
-        if (lua_pcall(L, 1, 0, 0) != LUA_OK)
-            log_printf(b, LOG_WARN, "LogStatus: %s", lua_tostring(L, -1));
+    char msg[512];
+    if (bot_door(b, flush_protected, b, msg, sizeof msg) != LUA_OK) {
+        msg[strcspn(msg, "\n")] = '\0';
+        log_printf(b, LOG_WARN, "LogStatus: %s", msg);
     }
-    lua_settop(L, top);
 }
 
 static const luaL_Reg funcs[] = {

@@ -27,6 +27,9 @@ void log_detach(int fd);
 /* Replay: renders the bot's last LogStatus text and writes its status file (LogStatus only keeps the text). */
 void log_status_flush(struct bot *b);
 
+/* Says once, to stderr and every bot's log file, how many lines stdout and stderr could not take (outq.h). */
+void log_unshown_report(void);
+
 /* Clears the status panel from the terminal (at exit), leaving the log above it. */
 void log_panel_clear(void);
 

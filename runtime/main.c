@@ -24,13 +24,28 @@
 #include "log.h"
 #include "market.h"
 #include "options.h"
+#include "outq.h"
 #include "replay.h"
 #include "scheduler.h"
 
 static int usage_error(const char *msg)
 {
-    fprintf(stderr, "stratrun: %s\n", msg);
+    outq_printf(STDERR_FILENO, "stratrun: %s\n", msg);
     return EXIT_USAGE;
+}
+
+/* fds 0-2 closed by whoever started us: /dev/null takes their place, so the first file opened does not become
+ * stdout, and nothing polls or writes a closed descriptor. */
+static void standard_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0) {
+            int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+            if (n >= 0 && n != fd) {
+                dup2(n, fd);
+                close(n);
+            }
+        }
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -49,14 +64,20 @@ int main(int argc, char **argv)
     struct sched s = {0};
     int replay_lock = -1;
 
-    /* Before any thread: libcurl's global state (HttpQuery, the rest market). */
+    standard_fds();
+    /* Before any thread: the signal dispositions (SIGPIPE ignored, the stop signals), libcurl's global state
+     * (HttpQuery, the rest market). Then stdout and stderr go through the output queue. */
+    bot_signals_install();
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (outq_start() == 0)
+        outq_stdio();
     if (options_load(&opt, argc, argv, err, sizeof err) != 0) {
         usage_error(err);
         goto out;
     }
     if (opt.help || opt.version) {
-        fputs(opt.help ? options_usage : "stratrun " STRATRUN_VERSION "\n", stdout);
+        const char *text = opt.help ? options_usage : "stratrun " STRATRUN_VERSION "\n";
+        outq_write(STDOUT_FILENO, text, strlen(text));
         status = EXIT_DONE;
         goto out;
     }
@@ -89,7 +110,6 @@ int main(int argc, char **argv)
         free(opt.channel);
         opt.channel = strdup("memory");
     }
-    bot_signals_install();
     if (!(engine = engine_open(opt.channel, opt.data_dir, err, sizeof err))) {
         usage_error(err);
         goto out;
@@ -109,6 +129,7 @@ int main(int argc, char **argv)
         goto out;
     }
     s.virtual_ = opt.mode == MODE_REPLAY;
+    s.market = market;
     if (s.virtual_ && replay_span(&s, market, &opt, err, sizeof err) != 0) {
         usage_error(err);
         goto out;
@@ -125,8 +146,11 @@ int main(int argc, char **argv)
     log_panel_clear();
     if (s.virtual_)
         replay_finish(&s, &opt, clock_now_ns(NULL) - t0);
-    fflush(stdout);
 out:
+    /* What stdout and stderr could not take is said once, in the bots' log files too (after at most a second for
+     * a slow reader to take what is queued). */
+    outq_flush(1000);
+    log_unshown_report();
     /* Bots first: closing a Lua state runs finalizers, which may still publish. Then the last published states
      * go out, waiting at most one second. */
     for (int i = 0; i < s.nbots; i++)
@@ -139,5 +163,6 @@ out:
     if (replay_lock >= 0)
         close(replay_lock);
     curl_global_cleanup();
+    outq_stop(1000);
     return status;
 }

@@ -44,6 +44,10 @@ const char options_usage[] =
     "  -p ID.NAME=VALUE   the same for bot ID only (run, replay)\n"
     "  --from T, --to T   replay: start and end (ISO 8601 or ms; default: the market data's span)\n"
     "  --json FILE        replay: also write the summary as JSON to FILE\n"
+    "  --memory-limit MB  the most memory each bot's Lua state may use (default 1024)\n"
+    "  --step-limit S     seconds a bot may run without Sleep: live, one warning; a replay stops the bot\n"
+    "                     (default 10)\n"
+    "  --onexit-limit S   seconds onexit may run in a live run before it is cut (default 300)\n"
     "  -h, --help         show this help\n"
     "  -V, --version      show the version\n"
     "\n"
@@ -325,6 +329,57 @@ static void cfg_http(lua_State *L, struct options *o, int tbl)
     }
 }
 
+/* memory_limit, step_limit, onexit_limit: the config key, its bounds, and where it goes. */
+static const struct limit_def {
+    const char *key, *opt, *allowed;
+    double min, max;
+    int whole;
+} limit_defs[] = {
+    {"memory_limit", "--memory-limit", "a whole number of MiB from 16 to 1048576", 16, 1048576, 1},
+    {"step_limit", "--step-limit", "a number of seconds from 0.1 to 86400", 0.1, 86400, 0},
+    {"onexit_limit", "--onexit-limit", "a number of seconds from 0.1 to 86400", 0.1, 86400, 0},
+};
+
+static void limit_set(struct options *o, int which, double v)
+{
+    if (which == 0)
+        o->limits.memory_mb = (long)v;
+    else if (which == 1)
+        o->limits.step_s = v;
+    else
+        o->limits.onexit_s = v;
+}
+
+static int limit_ok(int which, double v)
+{
+    const struct limit_def *d = &limit_defs[which];
+    return v >= d->min && v <= d->max && (!d->whole || v == floor(v));
+}
+
+/* A limit given on the command line: --memory-limit 64. */
+static int limit_cli(struct options *o, int which, const char *v, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (!*v || *end || errno || !limit_ok(which, d)) {
+        snprintf(err, errlen, "option %s: '%.80s' is not allowed (%s)", limit_defs[which].opt, v,
+                 limit_defs[which].allowed);
+        return -1;
+    }
+    limit_set(o, which, d);
+    o->cli_limits |= 1 << which;
+    return 0;
+}
+
+static int limit_index(const char *key)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(key, limit_defs[i].key) == 0)
+            return i;
+    return -1;
+}
+
 /* __newindex of the config's environment: checks one assignment. (env, key, value) */
 static int cfg_assign(lua_State *L)
 {
@@ -369,12 +424,20 @@ static int cfg_assign(lua_State *L)
         if (t != LUA_TTABLE)
             return luaL_error(L, "key 'http' must be a table, not %s", luaL_typename(L, 3));
         cfg_http(L, o, 3);
+    } else if (limit_index(key) >= 0) {
+        int w = limit_index(key);
+        if (t != LUA_TNUMBER || !limit_ok(w, lua_tonumber(L, 3)))
+            return luaL_error(L, "key '%s' must be %s, not %s", key, limit_defs[w].allowed,
+                              t == LUA_TNUMBER ? lua_pushfstring(L, "%s", lua_tostring(L, 3)) : luaL_typename(L, 3));
+        if (!(o->cli_limits & (1 << w)))
+            limit_set(o, w, lua_tonumber(L, 3));
     } else if (strcmp(key, "params") == 0) {
         if (t != LUA_TTABLE)
             return luaL_error(L, "key 'params' must be a table, not %s", luaL_typename(L, 3));
         cfg_param(L, o, c->ncli_params, 3);
     } else {
-        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, http, params)", key);
+        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, http, params, memory_limit, step_limit, "
+                          "onexit_limit)", key);
     }
     return 0;
 }
@@ -518,6 +581,7 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
     o->argc = argc;
     o->argv = argv;
     o->from_ms = o->to_ms = -1;
+    o->limits = (struct limits){.memory_mb = 1024, .step_s = 10, .onexit_s = 300};
     const char *config = NULL;
     int i = 1;
     if (argc > 1 && (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "replay") == 0)) {
@@ -581,6 +645,10 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
             if (!(v = opt_value(argc, argv, &i, "--market", err, errlen)))
                 return -1;
             replace(&o->market, v);
+        } else if (is_opt(a, "--memory-limit") || is_opt(a, "--step-limit") || is_opt(a, "--onexit-limit")) {
+            int w = is_opt(a, "--memory-limit") ? 0 : is_opt(a, "--step-limit") ? 1 : 2;
+            if (!(v = opt_value(argc, argv, &i, limit_defs[w].opt, err, errlen)) || limit_cli(o, w, v, err, errlen))
+                return -1;
         } else if (strncmp(a, "-p", 2) == 0) {
             if (a[2])
                 v = a + 2;

@@ -33,6 +33,14 @@ struct http_opts {
     int in_replay;          /* HttpQuery allowed in a replay (0: refused, replays stay deterministic) */
 };
 
+/* The config's limits, each bot's own: memory_limit (MiB of its Lua state), step_limit (seconds a bot may run
+ * without Sleep: live, a warning; in a replay, the bot is stopped) and onexit_limit (seconds onexit may take live). */
+struct limits {
+    long memory_mb;         /* default 1024 */
+    double step_s;          /* default 10 */
+    double onexit_s;        /* default 300, as the platform allows */
+};
+
 struct bot_spec {
     const char *script;
     char id[ID_MAX + 1];    /* "" until resolved */
@@ -60,6 +68,8 @@ struct options {
     struct param *params;
     size_t nparams;
     struct http_opts http;  /* the config's http table */
+    struct limits limits;   /* memory_limit, step_limit, onexit_limit */
+    int cli_limits;         /* bit per limit set on the command line (they win over the config) */
     const char *record;     /* live: --record FILE, the market's candles appended as CSV (market.c), or NULL */
 
     int help, version;

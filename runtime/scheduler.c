@@ -3,22 +3,56 @@
  */
 #include "scheduler.h"
 #include "bot.h"
+#include "clock.h"
 #include "engine.h"
+#include "log.h"
+#include "market.h"
+#include "outq.h"
+#include "watchdog.h"
 
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
-#define HOOK_LIMIT_NS (300 * (int64_t)1000000000)
-#include <stdio.h>
-#include <time.h>
+#define HOOK_LIMIT_NS (300 * (int64_t)1000000000)   /* replay: onexit's time after the end, as the platforms allow */
+#define SLICE_NS (10 * (int64_t)1000000)            /* live: a bot's turn before it is preempted */
 
-static int64_t real_ns(void)
+int64_t sched_now(const struct sched *s)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return s->virtual_ ? s->now_ns : clock_mono_ns();
+}
+
+int64_t sched_next_event(const struct sched *s, struct bot *b)
+{
+    int64_t now = s->now_ns, next = INT64_MAX;
+    for (int i = 0; i < s->nbots; i++) {
+        const struct bot *o = s->bots[i];
+        if (o == b || o->phase == PHASE_DONE)
+            continue;
+        if (o->wake_ns <= now && !o->yielded) {
+            b->yielded = 1;     /* another bot is due now: it runs first, then b again at the same time */
+            return now;
+        }
+        if (o->wake_ns > now && o->wake_ns < next)
+            next = o->wake_ns;
+    }
+    if (s->market) {
+        /* The close of the candle after the latest closed one: when the market next shows something new. */
+        long i = market_at(s->market, now / 1000000);
+        struct candle c;
+        if (market_candle(s->market, i + 1, &c) == 0) {
+            int64_t close = (c.time + market_period(s->market)) * 1000000;
+            if (close > now && close < next)
+                next = close;
+        }
+    }
+    if (next == INT64_MAX)
+        next = s->end_ns + 1;   /* nothing will ever change: the end of the replay */
+    return next;
 }
 
 static void progress(struct sched *s, int *shown)
@@ -37,8 +71,7 @@ static void progress(struct sched *s, int *shown)
     struct tm tm;
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
-    fprintf(stderr, "\rreplay [%s] %3d%% %s UTC", bar, pct, when);
-    fflush(stderr);
+    outq_printf(STDERR_FILENO, "\rreplay [%s] %3d%% %s UTC", bar, pct, when);
 }
 
 /* The eventfd other threads write when work a bot awaits is done. */
@@ -86,7 +119,7 @@ static int awaited(struct sched *s)
     uint64_t v;
     if (!any || read(notify_fd(), &v, sizeof v) != (ssize_t)sizeof v)
         return 0;
-    int64_t now = real_ns();
+    int64_t now = clock_mono_ns();
     for (int i = 0; i < s->nbots; i++)
         if (s->bots[i]->awaiting) {
             s->bots[i]->awaiting = 0;
@@ -95,10 +128,28 @@ static int awaited(struct sched *s)
     return 1;
 }
 
+/* Live: onexit past onexit_limit is cut. */
+static void cut_late_onexits(struct sched *s)
+{
+    int64_t now = clock_mono_ns();
+    for (int i = 0; i < s->nbots; i++) {
+        struct bot *b = s->bots[i];
+        if ((b->phase == PHASE_ONEXIT || b->phase == PHASE_ONERROR) && now >= b->exit_deadline_ns) {
+            char why[160];
+            snprintf(why, sizeof why, "onexit still running after %g s (onexit_limit); stopped",
+                     b->opt->limits.onexit_s);
+            bot_abandon(b, why);
+        }
+    }
+}
+
 int sched_run(struct sched *s)
 {
-    int64_t now = s->virtual_ ? s->start_ns : real_ns();
+    int64_t now = s->virtual_ ? s->start_ns : clock_mono_ns();
     s->now_ns = now;
+    /* The watchdog sends SIGURG when a step overruns its slice (bot.c's handler makes the bot yield, or in a
+     * replay checks its CPU bound). */
+    watchdog_start(SIGURG, SLICE_NS);
     for (int i = 0; i < s->nbots; i++) {
         bot_start(s->bots[i]);
         s->bots[i]->wake_ns = now;
@@ -107,18 +158,22 @@ int sched_run(struct sched *s)
     for (;;) {
         int sig = bot_signal_received();
         if (sig && !stopped) {
-            /* Every bot ends: onexit runs, and a signal no longer interrupts it. */
+            /* Every bot ends: main gives way to onexit. */
             stopped = 1;
-            bot_signal_disarm();
             for (int i = 0; i < s->nbots; i++) {
                 bot_stop(s->bots[i], 128 + sig);
-                s->bots[i]->wake_ns = s->virtual_ ? s->now_ns : real_ns();
+                s->bots[i]->wake_ns = sched_now(s);
             }
         }
+        if (!s->virtual_)
+            cut_late_onexits(s);
         struct bot *next = NULL;
-        for (int i = 0; i < s->nbots; i++)
-            if (s->bots[i]->phase != PHASE_DONE && (!next || s->bots[i]->wake_ns < next->wake_ns))
-                next = s->bots[i];
+        for (int i = 0; i < s->nbots; i++) {
+            struct bot *b = s->bots[i];
+            if (b->phase != PHASE_DONE && (!next || b->wake_ns < next->wake_ns ||
+                                           (b->wake_ns == next->wake_ns && next->yielded && !b->yielded)))
+                next = b;
+        }
         if (!next)
             break;
         if (s->virtual_) {
@@ -148,7 +203,12 @@ int sched_run(struct sched *s)
              * keep the scheduler busy. */
             if (awaited(s))
                 continue;
-            int64_t wait = next->wake_ns - real_ns();
+            int64_t wait = next->wake_ns - clock_mono_ns();
+            if (next->phase == PHASE_ONEXIT || next->phase == PHASE_ONERROR) {
+                int64_t cut = next->exit_deadline_ns - clock_mono_ns();
+                if (cut < wait)
+                    wait = cut;
+            }
             if (wait > 0) {
                 /* The signal pipe turns readable when a signal arrives, even one that came just before ppoll;
                  * the notify fd when work a bot awaits is done (sched_notify). */
@@ -162,13 +222,17 @@ int sched_run(struct sched *s)
             }
         }
         s->steps++;
+        next->yielded = 0;
         next->awaiting = 0;     /* sched_await sets it again if the bot still waits */
         bot_step(next);
+        if (next->preempted)
+            next->wake_ns = sched_now(s);   /* its turn is over: due again, after the bots due before it */
         /* The bot sleeps: the states it published go out now (see engine_kick). */
         engine_kick(next->engine);
     }
+    watchdog_stop();
     if (s->progress && shown >= 0)
-        fprintf(stderr, "\r%70s\r", "");
+        outq_printf(STDERR_FILENO, "\r%70s\r", "");
     if (stopped)
         return 128 + bot_signal_received();
     for (int i = 0; i < s->nbots; i++)

@@ -1,8 +1,10 @@
 /*
  * scheduler.h: the scheduler that runs one or several bots in one process. Each bot's lifecycle runs in coroutines
  * that Sleep yields; the scheduler always resumes the bot whose wake time is earliest (ties: the order the bots
- * were given). Live, it waits on the real clock; in a replay the clock is virtual: it jumps to the next wake time,
- * so a year of minutes replays in seconds, and the same inputs replay the same way every time.
+ * were given). Live, it waits on CLOCK_MONOTONIC, so a step of the wall clock neither freezes nor rushes a bot,
+ * and a bot that runs past its time slice without Sleep is preempted (bot.c's hook), so the others keep their
+ * turns; in a replay the clock is virtual: it jumps to the next wake time, so a year of minutes replays in seconds,
+ * and the same inputs replay the same way every time.
  */
 #ifndef STRATRUN_SCHEDULER_H
 #define STRATRUN_SCHEDULER_H
@@ -21,7 +23,17 @@ struct sched {
     int nbots;
     int progress;           /* replay: draw a progress bar on stderr */
     long steps;             /* bot resumptions so far: the bench's "bot-iterations" */
+    struct market *market;  /* replay: the market whose candles make Sleep(0)'s events (sched_next_event) */
 };
+
+/* The scheduler's clock: the virtual time in a replay, CLOCK_MONOTONIC live. Wake times are on this clock. */
+int64_t sched_now(const struct sched *s);
+
+/* Replay: Sleep(0)'s wake time for b. When another bot is due now and has not given way itself, now (b runs again
+ * after it: b->yielded); else the next moment anything can change for b: the earliest wake time of another bot
+ * later than now, or the close of the market's next candle, whichever comes first. So a Sleep(0) polling loop
+ * sees what other bots publish at the time they publish it, and always moves the clock forward. */
+int64_t sched_next_event(const struct sched *s, struct bot *b);
 
 /* Work on another thread (an HTTP request): a C function that can await (sched_can_await: a live bot's own
  * coroutine) starts the work, then returns sched_await(L, deadline, ctx, k). Its bot yields and other bots run;

@@ -239,7 +239,7 @@ function onexit() Log("ready") Sleep(1500) Log("onexit finished") end
     assert.are.same({ "ready", "onexit finished" }, h.lines((proc:output())))
   end)
 
-  it("a second SIGINT exits at once while onexit is still running", function()
+  it("a second SIGINT a second or more after the first exits at once while onexit is still running", function()
     local dir = h.tmpdir()
     h.script(dir, [[
 function main() Log("ready") Sleep(60000) end
@@ -249,8 +249,12 @@ function onexit() Log("onexit started") Sleep(60000) Log("onexit finished") end
     assert.is_true(proc:wait_for("ready", 10))
     proc:signal("INT")
     assert.is_true(proc:wait_for("onexit started", 5))
+    os.execute("sleep 1.2")    -- within a second it would be the same stop delivered twice
     proc:signal("INT")
     assert.are.equal(130, finish(proc, 5))
+    local out, err = proc:output()
+    assert.matches("second SIGINT: exiting now; onexit is cut short", err, 1, true)
+    assert.is_nil(out:find("onexit finished", 1, true))
   end)
 end)
 

@@ -1,0 +1,37 @@
+/*
+ * outq.h: the process's stdout and stderr, written by one thread from a bounded queue, so that a terminal or a
+ * pipe that is slow, full or gone never blocks or kills a bot. Lines that cannot be queued (the queue is full) or
+ * written (the reader is gone) are counted; outq_stop says so once. Knows neither bots nor Lua.
+ *
+ * Before outq_start, and after outq_stop, outq_write writes directly (blocking), so tools that never start the
+ * queue (benchmarks, tests) print as before.
+ */
+#ifndef STRATRUN_OUTQ_H
+#define STRATRUN_OUTQ_H
+
+#include <stddef.h>
+
+/* Starts the writer thread. SIGPIPE must be ignored first (a gone reader is then EPIPE, not a kill). Returns 0, or
+ * -1 when no thread could be started (output then stays direct). */
+int outq_start(void);
+
+/* Makes the C library's stdout and stderr (print, io.write, fprintf) write to the queue too, in order with
+ * outq_write: stdout line-buffered, stderr unbuffered. Call before any Lua state opens its io library. */
+void outq_stdio(void);
+
+/* Queues n bytes for fd (STDOUT_FILENO or STDERR_FILENO). Never blocks on the fd; copies p. Safe from any thread. */
+void outq_write(int fd, const char *p, size_t n);
+void outq_printf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Waits until everything queued has been written, at most timeout_ms. Returns 0 when it has; else what is still
+ * queued is dropped and counted, and so is everything written to that fd later (its reader stopped reading). */
+int outq_flush(int timeout_ms);
+
+/* Writes of fd that were dropped (queue full, or the fd gone), counted in outq_write calls. */
+long outq_dropped(int fd);
+
+/* Flushes (at most timeout_ms), then stops the writer. A writer stuck in a write to a stalled reader is left to
+ * the process's exit. */
+void outq_stop(int timeout_ms);
+
+#endif
