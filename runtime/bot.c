@@ -618,6 +618,21 @@ struct start_args {
     int status;
 };
 
+/* Pushes one word of the command line for arg[]; a channel URL's password (redis://user:password@host) is masked:
+ * nothing secret is reachable from a strategy. */
+static void push_arg(lua_State *L, const char *a, int chan)
+{
+    const char *scheme = chan ? strstr(a, "://") : NULL;
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (!colon) {
+        lua_pushstring(L, a);
+        return;
+    }
+    lua_pushfstring(L, "%s***%s", lua_pushlstring(L, a, (size_t)(colon - a + 1)), at);
+    lua_remove(L, -2);
+}
+
 /* The top-level chunk, loaded and made the first phase, through the door: (start_args) */
 static int start_protected(lua_State *L)
 {
@@ -631,7 +646,9 @@ static int start_protected(lua_State *L)
     int before = one ? (int)(o->script_argv - o->argv) : 0;
     lua_createtable(L, one ? o->script_argc : 0, before);
     for (int i = 0; one && i < o->argc; i++) {
-        lua_pushstring(L, o->argv[i]);
+        int chan = i > 0 && i <= before && (strcmp(o->argv[i - 1], "--channel") == 0 ||
+                                            strncmp(o->argv[i], "--channel=", 10) == 0);
+        push_arg(L, o->argv[i], chan);
         lua_rawseti(L, -2, i - before);
     }
     if (!one) {
