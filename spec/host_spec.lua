@@ -101,6 +101,23 @@ describe("the lifecycle", function()
     assert.are.same({ "alpha", "42", "two words" }, got.dots)
     assert.are.equal(3, got.n)
   end)
+
+  it("shows a channel URL's password in arg[] masked, and keeps it out of stratrun.config", function()
+    for _, opts in ipairs { { "--channel", "redis://user:s3cret@127.0.0.1:1" },
+                            { "--channel=redis://:s3cret@127.0.0.1:1" } } do
+      local r = strategy([[
+        local words = {}
+        local i = -1
+        while arg[i] do words[#words + 1] = arg[i]; i = i - 1 end
+        local c = require("stratrun.config")
+        print(table.concat(words, " "), c.channel == nil)
+      ]], { options = opts })
+      assert.are.equal(0, r.code, r.err)
+      assert.is_nil(r.out:find("s3cret", 1, true))
+      assert.matches(":***@127.0.0.1:1", r.out, 1, true)
+      assert.matches("true\n$", r.out)
+    end
+  end)
 end)
 
 describe("an uncaught error", function()
