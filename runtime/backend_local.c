@@ -12,10 +12,10 @@
  */
 #include "backend.h"
 #include "chanframe.h"
+#include "chanid.h"
 #include "clock.h"
 #include "fsutil.h"
 #include "log.h"
-#include "options.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -14,9 +14,9 @@
  */
 #include "backend.h"
 #include "chanframe.h"
+#include "chanid.h"
 #include "clock.h"
 #include "log.h"
-#include "options.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -6,6 +6,7 @@
  * seq and takes no lock at all.
  */
 #include "engine.h"
+#include "chanid.h"
 #include "clock.h"
 #include "log.h"
 
@@ -20,8 +21,6 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "options.h"
 
 #define MAX_BACKEND_FDS 8
 

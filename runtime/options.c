@@ -49,20 +49,6 @@ const char options_usage[] =
     "\n"
     "exit status: 0 done, 1 strategy error, 2 usage or config error, 128+N stopped by signal N\n";
 
-const char *id_check(const char *id, size_t len)
-{
-    if (len == 0)
-        return "is empty";
-    if (len > ID_MAX)
-        return "is longer than 64 characters";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return "has a character outside A-Z a-z 0-9 _ -";
-    }
-    return NULL;
-}
-
 static int set_id(struct options *o, const char *id, size_t len, const char *where, char *err, size_t errlen)
 {
     const char *bad = id_check(id, len);
