@@ -52,10 +52,4 @@ long market_append(struct market *m, const struct candle *c, long n);
  * (rest, sim without bars). Returns 0, or -1 with one line in err. */
 int market_record(struct market *m, const char *path, char *err, size_t errlen);
 
-/* Parses "2024-01-01", "2024-01-01T00:00:00Z", "2024-01-01 00:00:00.250+02:00" or a number of ms. UTC unless an
- * offset is given. Refused: a day the calendar does not have (2023-02-29, 2024-04-31), an hour past 23, a minute
- * past 59, a second past 60 (60 itself, a leap second, is taken) and an offset past 23:59. Returns 0 and sets
- * *ms, or -1. */
-int market_parse_time(const char *s, size_t len, int64_t *ms);
-
 #endif

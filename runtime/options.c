@@ -8,7 +8,7 @@
 #include "options.h"
 #include "fsutil.h"
 #include "json.h"
-#include "market.h"
+#include "timeparse.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -529,7 +529,7 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
             if (!(v = opt_value(argc, argv, &i, name, err, errlen)))
                 return -1;
             int64_t *slot = name[2] == 'f' ? &o->from_ms : &o->to_ms;
-            if (market_parse_time(v, strlen(v), slot) != 0) {
+            if (time_parse(v, strlen(v), slot) != 0) {
                 snprintf(err, errlen, "option %s: '%s' is neither ISO 8601 (2024-01-31T12:00:00Z) nor milliseconds",
                          name, v);
                 return -1;
