@@ -4,9 +4,9 @@
  * (source_csv.c) and rest (source_rest.c); this file names them only in the table market_open picks from.
  */
 #include "market.h"
-#include "json.h"
 #include "log.h"
 #include "market_source.h"
+#include "numfmt.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -112,11 +112,11 @@ static void record(struct market *m, long from)
     for (long i = from; i < m->n; i++) {
         const struct candle *c = &m->c[i];
         char v[5][32];
-        json_fmt_double(c->open, v[0]);
-        json_fmt_double(c->high, v[1]);
-        json_fmt_double(c->low, v[2]);
-        json_fmt_double(c->close, v[3]);
-        json_fmt_double(c->volume, v[4]);
+        fmt_double(c->open, v[0]);
+        fmt_double(c->high, v[1]);
+        fmt_double(c->low, v[2]);
+        fmt_double(c->close, v[3]);
+        fmt_double(c->volume, v[4]);
         fprintf(m->rec, "%" PRId64 ",%s,%s,%s,%s,%s\n", c->time, v[0], v[1], v[2], v[3], v[4]);
     }
     if (fflush(m->rec) != 0 || ferror(m->rec)) {
