@@ -1,6 +1,6 @@
 /*
  * fetch.h: bounded HTTP transfers on libcurl, shared by HttpQuery (http.c) and the rest market's poller
- * (market_rest.c), and the process's HTTP thread that runs HttpQuery's transfers.
+ * (source_rest.c), and the process's HTTP thread that runs HttpQuery's transfers.
  *
  * A request and its response are plain C data (struct fetch): they cross threads under a mutex, never as Lua
  * values. Every transfer is bounded the same way: a timeout for the whole transfer, a cap on the response body
