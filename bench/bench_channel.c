@@ -125,10 +125,18 @@ static int stuck_publish(void *be, const char *id, const char *j, size_t l, int6
     return stuck_sleep();
 }
 static void stuck_subscribe(void *be, const char *id) { (void)be, (void)id; stuck_sleep(); }
+static int64_t stuck_stored_seq(void *be, const char *id) { (void)be, (void)id; stuck_sleep(); return 0; }
 static void stuck_close(void *be) { (void)be; }
 static const struct backend_ops stuck_ops = {
-    "stuck", 0, stuck_open, stuck_pollfds, stuck_timeout, stuck_service, stuck_publish, stuck_subscribe, NULL,
-    stuck_close,
+    .scheme = "stuck",
+    .open = stuck_open,
+    .pollfds = stuck_pollfds,
+    .timeout_ms = stuck_timeout,
+    .service = stuck_service,
+    .publish = stuck_publish,
+    .subscribe = stuck_subscribe,
+    .stored_seq = stuck_stored_seq,
+    .close = stuck_close,
 };
 
 /* ---- 3: following many channels ---- */

@@ -3,7 +3,8 @@
  *
  * The engine (engine.c) owns the one background thread of the process. Every function of a backend except
  * open runs on that thread, so a backend may block (a slow disk, a stuck server) without ever blocking a
- * strategy. A backend never sees Lua: states cross as bytes of JSON of at most CHAN_MAX bytes.
+ * strategy; the one exception is a backend that declares on_caller_thread (memory). A backend never sees Lua:
+ * states cross as bytes of JSON of at most CHAN_MAX bytes. Every function of the vtable is required.
  */
 #ifndef STRATRUN_BACKEND_H
 #define STRATRUN_BACKEND_H
@@ -17,9 +18,12 @@
 struct backend_host {
     void *ctx;
     /* Hands the engine a state read from the backend. json need not be NUL-terminated; the engine copies it.
+     * received_us: when the state reached this process, µs since the epoch (strategies see it as the state's
+     * `received`): the wall clock for a backend outside the process, the publisher's clock for one inside it.
      * The engine drops it when no bot follows id, when len > CHAN_MAX, or when seq is not newer than the state
-     * it holds, so a backend may deliver duplicates and stale states freely. */
-    void (*deliver)(void *ctx, const char *id, const char *json, size_t len, int64_t seq, int64_t published_ms);
+     * it holds, so a backend may deliver duplicates and stale states freely. Takes the engine's lock briefly. */
+    void (*deliver)(void *ctx, const char *id, const char *json, size_t len, int64_t seq, int64_t published_ms,
+                    int64_t received_us);
     /* Does a bot of this process follow id? Cheap (a hash lookup). */
     int (*wanted)(void *ctx, const char *id);
     /* The backend refused an operation on channel id for a reason the strategy must hear of (a permission the
@@ -30,8 +34,13 @@ struct backend_host {
 
 struct backend_ops {
     const char *scheme;     /* "local", "memory": the part of the channel URL before ':' */
-    /* States are delivered on the publisher's own thread, at once, with no background thread (memory). */
-    int inline_delivery;
+    /* 0: the engine starts its background thread and calls every function below (but open) there. 1: there is
+     * no thread: the engine calls stored_seq and publish inside engine_publish, and subscribe inside
+     * engine_channel, on the caller's thread, so a state reaches the followers before SetChannelData returns and a
+     * replay sees the same order every run. Such a backend must never block and may be called from several
+     * threads at once; pollfds, timeout_ms and service are never called; a failed publish is not retried (the
+     * next state replaces it). */
+    int on_caller_thread;
 
     /* Called once, on the main thread at start-up. arg is the URL after "scheme:" ("" when absent). Must not
      * block for long. Returns the backend's state, or NULL with one line in err (a configuration error). */

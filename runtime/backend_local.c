@@ -12,10 +12,10 @@
  */
 #include "backend.h"
 #include "chanframe.h"
+#include "chanid.h"
 #include "clock.h"
 #include "fsutil.h"
 #include "log.h"
-#include "options.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -139,7 +139,7 @@ static void deliver_file(struct local *l, const char *id)
     size_t len;
     int64_t seq, published;
     if (read_state(l, id, buf, &json, &len, &seq, &published, 1) == 1)
-        l->host->deliver(l->host->ctx, id, json, len, seq, published);
+        l->host->deliver(l->host->ctx, id, json, len, seq, published, clock_now_us(NULL));
 }
 
 static int local_pollfds(void *be, struct pollfd *fds, int max)
@@ -257,7 +257,7 @@ static void local_close(void *be)
 
 const struct backend_ops backend_local = {
     .scheme = "local",
-    .inline_delivery = 0,
+    .on_caller_thread = 0,
     .open = local_open,
     .pollfds = local_pollfds,
     .timeout_ms = local_timeout,

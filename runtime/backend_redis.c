@@ -14,9 +14,9 @@
  */
 #include "backend.h"
 #include "chanframe.h"
+#include "chanid.h"
 #include "clock.h"
 #include "log.h"
-#include "options.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -230,7 +230,7 @@ static void deliver_value(struct redis *r, struct sub *s, const char *v, size_t 
         return;
     }
     s->warned = 0;
-    r->h->deliver(r->h->ctx, s->id, f.json, f.len, f.seq, f.published);
+    r->h->deliver(r->h->ctx, s->id, f.json, f.len, f.seq, f.published, clock_now_us(NULL));
 }
 
 static void set_refused(struct redis *r, const char *id, int *flag, const char *what, const char *why)
@@ -631,7 +631,7 @@ static void redis_close(void *be)
 
 const struct backend_ops backend_redis = {
     .scheme = "redis",
-    .inline_delivery = 0,
+    .on_caller_thread = 0,
     .open = redis_open,
     .pollfds = redis_pollfds,
     .timeout_ms = redis_timeout,

@@ -7,6 +7,7 @@
  */
 #include "api.h"
 #include "bot.h"
+#include "chanid.h"
 #include "clock.h"
 #include "engine.h"
 #include "json.h"

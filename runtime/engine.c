@@ -1,11 +1,13 @@
 /*
  * engine.c: the channel engine: a hash table of channels under one mutex, and the background thread that does
- * all backend work (pushes the latest outgoing states, coalesced; follows subscribed channels).
+ * all backend work (pushes the latest outgoing states, coalesced; follows subscribed channels), or, for a backend
+ * that runs on the caller's thread (backend.h), the same work done at once by the caller.
  *
  * The strategy's thread only copies bytes under the lock. A reader's fast path (nothing new) reads one atomic
  * seq and takes no lock at all.
  */
 #include "engine.h"
+#include "chanid.h"
 #include "clock.h"
 #include "log.h"
 
@@ -20,8 +22,6 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "options.h"
 
 #define MAX_BACKEND_FDS 8
 
@@ -71,13 +71,6 @@ struct engine {
     void *be;
     struct backend_host host;
 };
-
-static int64_t wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static uint32_t hash_id(const char *s)
 {
@@ -147,14 +140,15 @@ static void store_locked(struct chan_entry *c, const char *json, size_t len, int
     atomic_store_explicit(&c->seq, seq, memory_order_release);
 }
 
-/* backend_host.deliver: on the engine thread (or the publisher's, for inline backends). */
-static void host_deliver(void *ctx, const char *id, const char *json, size_t len, int64_t seq, int64_t published)
+/* backend_host.deliver: on the engine thread (or the caller's, for a backend on_caller_thread). */
+static void host_deliver(void *ctx, const char *id, const char *json, size_t len, int64_t seq, int64_t published,
+                         int64_t received_us)
 {
     struct engine *e = ctx;
     pthread_mutex_lock(&e->mu);
     struct chan_entry *c = find(e, id, hash_id(id));
     if (c && c->follow)
-        store_locked(c, json, len, seq, published, wall_us());
+        store_locked(c, json, len, seq, published, received_us);
     pthread_mutex_unlock(&e->mu);
 }
 
@@ -184,7 +178,8 @@ static int host_wanted(void *ctx, const char *id)
 /* ---- the background thread ---- */
 
 /* Works through the queue: announces new subscriptions, writes the newest state of each dirty output. Returns 1
- * if a write failed (it stays dirty and is tried again after a pause). */
+ * if a write failed (it stays dirty and is tried again after a pause). On the engine thread, or on the caller's
+ * for a backend on_caller_thread (dispatch). */
 static int drain(struct engine *e)
 {
     char id[ID_MAX + 1];
@@ -213,7 +208,7 @@ static int drain(struct engine *e)
         if (!pub)
             continue;
         /* Entries live as long as the engine, so c stays valid outside the lock. */
-        int64_t stored = !based && e->ops->stored_seq ? e->ops->stored_seq(e->be, id) : 0;
+        int64_t stored = based ? 0 : e->ops->stored_seq(e->be, id);
         pthread_mutex_lock(&e->mu);
         if (!based) {
             /* A restarted publisher continues above what the backend holds, whatever its clock says. */
@@ -257,7 +252,7 @@ static void *engine_main(void *arg)
         struct pollfd p[1 + MAX_BACKEND_FDS];
         p[0] = (struct pollfd){e->wake_fd, POLLIN, 0};
         int nfds = 1 + e->ops->pollfds(e->be, p + 1, MAX_BACKEND_FDS);
-        int timeout = e->ops->timeout_ms ? e->ops->timeout_ms(e->be) : -1;
+        int timeout = e->ops->timeout_ms(e->be);
         if (retry_at) {
             int64_t left = retry_at - clock_mono_ms();
             left = left < 0 ? 0 : left;
@@ -300,6 +295,16 @@ static void *engine_main(void *arg)
     pthread_cond_signal(&e->done);
     pthread_mutex_unlock(&e->mu);
     return NULL;
+}
+
+/* Work was queued by the caller. A backend on the caller's thread does it here and now; otherwise the engine
+ * thread does it when woken: by engine_kick, or at once when a previous state is still waiting (kick was set). */
+static void dispatch(struct engine *e, int urgent)
+{
+    if (e->ops->on_caller_thread)
+        drain(e);
+    else if (atomic_exchange(&e->kick, 1) && urgent)
+        engine_kick(e);
 }
 
 /* ---- the API ---- */
@@ -347,7 +352,7 @@ struct engine *engine_open_backend(const struct backend_ops *ops, const char *ar
     e->be = ops->open(arg, data_dir, &e->host, err, errlen);
     if (!e->be)
         goto fail;
-    if (ops->inline_delivery)
+    if (ops->on_caller_thread)
         goto opened;
     e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (e->wake_fd < 0) {
@@ -455,18 +460,11 @@ struct chan_entry *engine_channel(struct engine *e, const char *id, int follow)
     if (follow && !c->follow) {
         c->follow = 1;
         announce = 1;
-        if (e->ops->inline_delivery) {
-            c->announced = 1;
-            /* Inline backends keep their state here: what this process published is already the state. */
-            if (c->out && c->out->len)
-                store_locked(c, c->out->data, c->out->len, c->out->seq, c->out->published, c->out->published * 1000);
-        } else {
-            enqueue(e, c);
-        }
+        enqueue(e, c);
     }
     pthread_mutex_unlock(&e->mu);
-    if (announce && !e->ops->inline_delivery)
-        atomic_store(&e->kick, 1);
+    if (announce)
+        dispatch(e, 0);
     return c;
 }
 
@@ -485,18 +483,12 @@ int64_t engine_publish(struct engine *e, struct chan_entry *c, const char *json,
     o->len = len;
     memcpy(o->data, json, len);
     o->data[len] = '\0';
-    if (e->ops->inline_delivery) {
-        if (c->follow)
-            store_locked(c, json, len, seq, o->published, now_us);    /* delivered as published: the same clock */
-    } else {
-        o->dirty = 1;
-        enqueue(e, c);
-    }
+    o->dirty = 1;
+    enqueue(e, c);
     pthread_mutex_unlock(&e->mu);
     /* Waking the thread costs a syscall and a context switch: it is left to engine_kick (the strategy is about
      * to sleep), unless a previous state is still waiting for it. */
-    if (!e->ops->inline_delivery && atomic_exchange(&e->kick, 1))
-        engine_kick(e);
+    dispatch(e, 1);
     return seq;
 }
 

@@ -1,17 +1,15 @@
 /*
  * fetch.c: bounded libcurl transfers (fetch.h), and the process's HTTP thread: a curl multi handle fed through a
- * mutex-protected queue, which runs every HttpQuery of every bot at once and signals each completion with
- * sched_notify(). The thread sees only struct fetch_job: plain C data, never a Lua state.
+ * mutex-protected queue, which runs every HttpQuery of every bot at once and signals each completion through the
+ * job's own callback (on_done). The thread sees only struct fetch_job: plain C data, never a Lua state.
  */
 #include "fetch.h"
-#include "scheduler.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- one transfer ---- */
 
@@ -217,15 +215,11 @@ static void complete(struct fetch_job *j)
     pthread_mutex_lock(&mu);
     int abandoned = j->abandoned;
     j->done = 1;
-    if (!abandoned && j->wake_fd >= 0) {
-        uint64_t one = 1;
-        if (write(j->wake_fd, &one, sizeof one) < 0) { /* the counter is non-zero already */ }
-    }
+    if (!abandoned && j->on_done)
+        j->on_done(j->done_arg);    /* under the lock: never after fetch_release */
     pthread_mutex_unlock(&mu);
     if (abandoned)
         free_job(j);
-    else
-        sched_notify();
 }
 
 static void *run(void *arg)
@@ -304,7 +298,6 @@ struct fetch_job *fetch_job_new(void)
 {
     struct fetch_job *j = calloc(1, sizeof *j);
     if (j) {
-        j->wake_fd = -1;
         j->done = 1;    /* not running: fetch_release frees it at once */
     }
     return j;
@@ -351,7 +344,6 @@ void fetch_release(struct fetch_job *j)
     int done = j->done;
     if (!done) {
         j->abandoned = 1;
-        j->wake_fd = -1;
     }
     pthread_mutex_unlock(&mu);
     if (done)

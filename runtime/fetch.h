@@ -1,6 +1,6 @@
 /*
  * fetch.h: bounded HTTP transfers on libcurl, shared by HttpQuery (http.c) and the rest market's poller
- * (market_rest.c), and the process's HTTP thread that runs HttpQuery's transfers.
+ * (source_rest.c), and the process's HTTP thread that runs HttpQuery's transfers.
  *
  * A request and its response are plain C data (struct fetch): they cross threads under a mutex, never as Lua
  * values. Every transfer is bounded the same way: a timeout for the whole transfer, a cap on the response body
@@ -53,28 +53,35 @@ void fetch_finish(struct fetch *f, CURL *h, CURLcode rc);
 
 /* ---- the HTTP thread: one per process, started by the first submit, running a curl multi handle ---- */
 
+/* Called on the HTTP thread when a job's transfer is over (done, failed, or ended by fetch_shutdown), with the
+ * job's done_arg, unless the job was given up (fetch_release) before. It runs under fetch.c's mutex, so it is
+ * never called once fetch_release has returned; it must be quick (write an eventfd, signal a condition) and must
+ * not call any fetch_ function. */
+typedef void (*fetch_done_fn)(void *arg);
+
 struct fetch_job {
     struct fetch f;
-    int wake_fd;                /* -1, or an eventfd the thread writes when the job is done (for a blocked thread) */
+    fetch_done_fn on_done;      /* NULL: none (the owner polls fetch_done) */
+    void *done_arg;
     /* private to fetch.c, under its mutex */
     int done, abandoned;
     struct fetch_job *next;
 };
 
-/* A new job with f zeroed and wake_fd -1, or NULL when out of memory. Until it is submitted, fetch_release frees
+/* A new job with f zeroed and no on_done, or NULL when out of memory. Until it is submitted, fetch_release frees
  * it at once. */
 struct fetch_job *fetch_job_new(void);
 
 /* Queues j on the HTTP thread (starting it on first use). From then on j belongs to the thread until it is done;
- * the thread calls sched_notify() (and writes wake_fd) when it is. Returns 0, or -1 with j->f.error set (the
+ * the thread calls its on_done when it is. Returns 0, or -1 with j->f.error set (the
  * thread could not start); j is then still the caller's. */
 int fetch_submit(struct fetch_job *j);
 
 /* 1 once j's transfer is over: j->f may then be read by the caller. */
 int fetch_done(struct fetch_job *j);
 
-/* The caller gives j up: freed now if it is done, else by the thread when it is (its wake_fd is no longer
- * written: the caller may close it after this call). */
+/* The caller gives j up: freed now if it is done, else by the thread when it is (its on_done is no longer
+ * called: what done_arg points to may be freed after this call). */
 void fetch_release(struct fetch_job *j);
 
 /* Stops the HTTP thread (at exit, after the bots are gone): transfers still running are ended, jobs freed. */

@@ -43,6 +43,18 @@ struct query {
     int wake_fd;                /* blocking: the eventfd the thread writes when done */
 };
 
+/* fetch_job.on_done, on the HTTP thread (never after query_gc has released the job): wakes whoever waits for q,
+ * an awaiting bot through the scheduler, a blocked one through its eventfd. */
+static void query_done(void *arg)
+{
+    struct query *q = arg;
+    if (q->wake_fd >= 0) {
+        uint64_t one = 1;
+        if (write(q->wake_fd, &one, sizeof one) < 0) { /* the counter is non-zero already */ }
+    }
+    sched_notify();
+}
+
 static int query_gc(lua_State *L)
 {
     struct query *q = luaL_checkudata(L, 1, QUERY_MT);
@@ -295,11 +307,10 @@ static int f_HttpQuery(lua_State *L)
         read_options(L, q, f);
 
     int await = sched_can_await(L);
-    if (!await) {
-        if ((q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
-            return luaL_error(L, "HttpQuery: eventfd: %s", strerror(errno));
-        q->job->wake_fd = q->wake_fd;
-    }
+    if (!await && (q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+        return luaL_error(L, "HttpQuery: eventfd: %s", strerror(errno));
+    q->job->on_done = query_done;
+    q->job->done_arg = q;
     if (fetch_submit(q->job) != 0)
         return result(L, q);
     int64_t wait_ns = (int64_t)(f->timeout_ms + GRACE_MS) * 1000000;

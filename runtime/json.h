@@ -54,10 +54,6 @@ int json_decode_depth(lua_State *L, const char *s, size_t len, int max_depth, ch
 /* 1 if s[0..len) is well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF), else 0. */
 int json_utf8_valid(const char *s, size_t len);
 
-/* Writes the shortest decimal form of d that reads back as d ("0.1", "5.0", "1e+300"). d must be finite.
- * buf must hold 32 bytes; returns the length. */
-size_t json_fmt_double(double d, char *buf);
-
 /* The Lua module: json.encode(v) -> string (raises on error), json.decode(s) -> value (raises on error),
  * json.null, json.array([t]) / json.object([t]) (mark a table so that, when empty, it encodes as [] / {}). */
 int luaopen_json(lua_State *L);

@@ -1,12 +1,12 @@
 /*
- * market.h: the market data a paper exchange trades on: candles from a CSV file, from a seeded random walk, or
- * live from a venue's REST API (market_rest.h). One per process, shared by every bot (in a replay all bots see
- * the same market).
+ * market.h: the market data a paper exchange trades on: a store of candles filled by one source (market_source.h:
+ * a CSV file, a seeded random walk, or a venue's REST API), and the recorder behind --record. One per process,
+ * shared by every bot (in a replay all bots see the same market). No Lua: the `market` module is lmarket.c.
  *
  * Candle i covers [time_i, time_i + period). At a moment t the market shows the latest candle that has closed
  * (time_i + period <= t): strategies never see a candle before its end, so a replay cannot look ahead.
  *
- * A rest market's candles are written by its poller thread while the bots read them: every function below takes
+ * A live source's candles are written by its own thread while the bots read them: every function below takes
  * the market's lock, and candles are copied out, never pointed to.
  */
 #ifndef STRATRUN_MARKET_H
@@ -14,7 +14,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <lua.h>
 
 struct candle {
     int64_t time;           /* bar start, ms since the epoch */
@@ -25,7 +24,7 @@ struct market;
 
 /* url: "sim:seed=42[,start=T][,bars=N][,period=MS][,price=P][,vol=V]" (T in ms or ISO 8601; vol is the daily
  * volatility, default 0.03), "csv:PATH", a PATH ending in .csv, or "rest:BASE-URL[,symbol=S][,interval=MS]
- * [,stale=MS][,timeout=MS]" (live, 1-minute candles; market_rest.h). Without bars, a sim market is open-ended: it
+ * [,stale=MS][,timeout=MS]" (live, 1-minute candles; source_rest.c). Without bars, a sim market is open-ended: it
  * starts 1,000 bars before now_ms and grows as the clock moves (live demos). Returns NULL with one line in err. */
 struct market *market_open(const char *url, int64_t now_ms, char *err, size_t errlen);
 void market_free(struct market *m);
@@ -41,9 +40,10 @@ int market_candle(const struct market *m, long i, struct candle *out);
 long market_count(const struct market *m);
 int64_t market_period(const struct market *m);
 const char *market_url(const struct market *m);
+const char *market_kind(const struct market *m);    /* the source's: "sim", "csv", "rest" */
 
-/* For sources that grow on another thread (market_rest.c): appends the candles of c (oldest first) that are newer
- * than the last one held, and hands them to the recorder. Returns how many were appended. */
+/* For sources (market_source.h): appends the candles of c (oldest first) that are newer than the last one held,
+ * and hands them to the recorder. Any thread. Returns how many were appended (fewer when out of memory). */
 long market_append(struct market *m, const struct candle *c, long n);
 
 /* --record FILE: appends the market's candles to path as CSV ("time,open,high,low,close,volume", time in ms,
@@ -52,10 +52,31 @@ long market_append(struct market *m, const struct candle *c, long n);
  * (rest, sim without bars). Returns 0, or -1 with one line in err. */
 int market_record(struct market *m, const char *path, char *err, size_t errlen);
 
-/* Parses "2024-01-01", "2024-01-01T00:00:00Z", "2024-01-01 00:00:00.250+02:00" or a number of ms. UTC unless an
- * offset is given. Refused: a day the calendar does not have (2023-02-29, 2024-04-31), an hour past 23, a minute
- * past 59, a second past 60 (60 itself, a leap second, is taken) and an offset past 23:59. Returns 0 and sets
- * *ms, or -1. */
-int market_parse_time(const char *s, size_t len, int64_t *ms);
+/* ---- what a live venue's source adds (rest); other sources have none of it ---- */
+
+/* The venue's feeds besides the candles. */
+enum market_feed { FEED_TICKER, FEED_DEPTH, FEED_KLINES, FEED_COUNT };
+
+#define MARKET_WHYLEN 300   /* room for why a feed's latest fetch was refused */
+
+/* A setting of the source that market.info() shows: a string (str) or, when str is NULL, an integer. */
+struct market_field {
+    const char *name;
+    const char *str;
+    int64_t num;
+};
+
+/* Fills out (at most max) with the source's settings (rest: symbol, interval, stale); returns how many. */
+int market_fields(const struct market *m, struct market_field *out, int max);
+
+/* When feed was last fetched good (ms since the epoch, 0: never) into *fetched_ms, and why its latest fetch was
+ * refused ("" when it was good) into why (may be NULL). Returns 0, or -1 when the source has no feeds. */
+int market_fetched(struct market *m, enum market_feed feed, int64_t *fetched_ms, char *why, size_t whylen);
+
+/* The last good body of feed (FEED_TICKER or FEED_DEPTH): its length (0: none yet, or no feeds), then a copy of it
+ * into dst when it still has that length (returns 0 and sets *fetched_ms; -1 when a newer body of another length
+ * came in between: ask again). */
+size_t market_body_len(struct market *m, enum market_feed feed);
+int market_body_copy(struct market *m, enum market_feed feed, char *dst, size_t len, int64_t *fetched_ms);
 
 #endif

@@ -8,7 +8,8 @@
 #include "options.h"
 #include "fsutil.h"
 #include "json.h"
-#include "market.h"
+#include "stdlib_embed.h"
+#include "timeparse.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -52,20 +53,6 @@ const char options_usage[] =
     "  -V, --version      show the version\n"
     "\n"
     "exit status: 0 done, 1 strategy error, 2 usage or config error, 128+N stopped by signal N\n";
-
-const char *id_check(const char *id, size_t len)
-{
-    if (len == 0)
-        return "is empty";
-    if (len > ID_MAX)
-        return "is longer than 64 characters";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return "has a character outside A-Z a-z 0-9 _ -";
-    }
-    return NULL;
-}
 
 static int set_id(struct options *o, const char *id, size_t len, const char *where, char *err, size_t errlen)
 {
@@ -267,37 +254,48 @@ static int cfg_param(lua_State *L, struct options *o, size_t ncli, int tbl)
     return 0;
 }
 
-/* exchange = {...}: the paper exchange's settings, kept as JSON for the bot's state to read. */
+/* Pushes the exchange's own check of its settings (stdlib/exchange_settings.lua), loaded into the config's state
+ * on first use: the exchange owns its section of the config (docs/exchange.md). It gets the base library, string
+ * and math as its globals; the config's chunk still sees none of them (its _ENV is the empty table of cfg_run),
+ * and strings keep no methods. stack: +1 */
+static void push_exchange_check(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "stratrun.exchange_check") == LUA_TFUNCTION)
+        return;
+    lua_pop(L, 1);
+    const struct stdlib_module *m = stratrun_stdlib;
+    while (m->name && strcmp(m->name, "exchange_settings") != 0)
+        m++;
+    if (!m->name)
+        luaL_error(L, "stdlib/exchange_settings.lua is not in this build");
+    luaL_requiref(L, "_G", luaopen_base, 0);
+    luaL_requiref(L, "string", luaopen_string, 1);
+    luaL_requiref(L, "math", luaopen_math, 1);
+    lua_pop(L, 3);
+    lua_pushliteral(L, "");
+    lua_pushnil(L);
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+    if (luaL_loadbufferx(L, m->src, m->size, "=stdlib/exchange_settings.lua", "t") != LUA_OK)
+        lua_error(L);
+    lua_call(L, 0, 1);
+    lua_getfield(L, -1, "check");
+    lua_remove(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.exchange_check");
+}
+
+/* exchange = {...}: the paper exchange's settings, checked by the exchange's own check, kept as JSON for the bot's
+ * state to read. */
 static void cfg_exchange(lua_State *L, struct options *o, int tbl)
 {
-    static const char *const strings[] = {"name", "currency", NULL};
-    static const char *const numbers[] = {"balance", "stocks", "maker_fee", "taker_fee", "slippage", NULL};
-    lua_pushnil(L);
-    while (lua_next(L, tbl)) {
-        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-        int known = 0;
-        for (int i = 0; strings[i]; i++)
-            if (strcmp(k, strings[i]) == 0) {
-                known = 1;
-                if (lua_type(L, -1) != LUA_TSTRING)
-                    luaL_error(L, "exchange.%s must be a string, not %s", k, luaL_typename(L, -1));
-                if (i == 1 && !strchr(lua_tostring(L, -1), '_'))
-                    luaL_error(L, "exchange.currency must be BASE_QUOTE, like BTC_USDT (got '%s')",
-                               lua_tostring(L, -1));
-            }
-        for (int i = 0; numbers[i]; i++)
-            if (strcmp(k, numbers[i]) == 0) {
-                /* balances are amounts; fees and slippage are fractions of a price */
-                double v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1, max = i < 2 ? 1e15 : 1;
-                known = 1;
-                if (!(v >= 0 && v < max))
-                    luaL_error(L, "exchange.%s must be a number from 0 to %s", k, i < 2 ? "1e15" : "below 1");
-            }
-        if (!known)
-            luaL_error(L, "unknown key exchange.%s (allowed: name, currency, balance, stocks, maker_fee, "
-                       "taker_fee, slippage)", k);
-        lua_pop(L, 1);
-    }
+    push_exchange_check(L);
+    lua_pushvalue(L, tbl);
+    lua_call(L, 1, 2);
+    /* stack: settings or nil, why */
+    if (lua_isnil(L, -2))
+        luaL_error(L, "%s", lua_tostring(L, -1));
+    lua_pop(L, 2);
     jbuf jb;
     char err[JSON_ERRLEN];
     jbuf_init(&jb);
@@ -607,7 +605,7 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
             if (!(v = opt_value(argc, argv, &i, name, err, errlen)))
                 return -1;
             int64_t *slot = name[2] == 'f' ? &o->from_ms : &o->to_ms;
-            if (market_parse_time(v, strlen(v), slot) != 0) {
+            if (time_parse(v, strlen(v), slot) != 0) {
                 snprintf(err, errlen, "option %s: '%s' is neither ISO 8601 (2024-01-31T12:00:00Z) nor milliseconds",
                          name, v);
                 return -1;

@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <lua.h>
 
-#define ID_MAX 64
+#include "chanid.h"
+
 #define OPT_ERRLEN 512
 
 enum param_type { PARAM_INT, PARAM_FLOAT, PARAM_BOOL, PARAM_STRING };
@@ -85,9 +86,6 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
 int options_resolve(struct options *o, char *err, size_t errlen);
 
 void options_free(struct options *o);
-
-/* Checks a bot or channel ID: 1 to 64 characters of [A-Za-z0-9_-]. Returns NULL, or what is wrong with it. */
-const char *id_check(const char *id, size_t len);
 
 /* Sets the parameters of bot id as globals of L: NAME=VALUE for every bot, then ID.NAME=VALUE for this one. */
 void options_push_params(const struct options *o, lua_State *L, const char *id);

@@ -1,5 +1,5 @@
 -- exchange.lua: the `exchange` object strategies trade through: a paper exchange on the process's market data
--- (the `market` module, runtime/market.c), with the platform's call names and shapes. docs/exchange.md explains
+-- (the `market` module, runtime/lmarket.c), with the platform's call names and shapes. docs/exchange.md explains
 -- the model (what the market shows at a time, fills, fees, slippage, depth, defaults).
 --
 -- Each bot has its own Lua state, so its own instance and account. Nothing runs in the background: every call
@@ -11,7 +11,7 @@
 -- for CancelOrder) and log one line naming the call. Programming mistakes (an argument of the wrong type, an
 -- invalid exchange config) raise.
 --
--- On a live rest market (market.info().kind == "rest", runtime/market_rest.c) GetTicker and GetDepth map the venue's
+-- On a live rest market (market.info().kind == "rest", runtime/source_rest.c) GetTicker and GetDepth map the venue's
 -- latest snapshots (raw JSON the poller checked, from market.snapshot) to the platform's shapes, and every call that
 -- reads prices first checks that its feed is fresh (market.fetched): data older than the market's `stale` returns
 -- nil and logs why, rather than trade on old prices. Orders fill against the candles as everywhere else.
@@ -36,52 +36,10 @@ local PERIODS = {
   PERIOD_D1 = 86400, PERIOD_D3 = 259200, PERIOD_W1 = 604800,
 }
 
-local DEFAULTS = {
-  name = "Paper", currency = "BTC_USDT", balance = 10000, stocks = 0,
-  maker_fee = 0.001, taker_fee = 0.002, slippage = 0,
-}
-
 local json_array = (json and json.array) or function(t) return t end
 
--- A number as messages show it.
-local function show(x)
-  if type(x) ~= "number" then return tostring(x) end
-  if x ~= x then return "nan" end
-  if math.type(x) == "integer" then return tostring(x) end
-  return string.format("%.10g", x)
-end
-
-local function finite(x)
-  return x == x and x > -math.huge and x < math.huge
-end
-
--- The settings from the config's exchange table, with defaults; or nil and what is wrong.
-local function settings(cfg)
-  if type(cfg) ~= "table" then return nil, "the exchange config must be a table, not " .. type(cfg) end
-  local s = {}
-  for k, v in pairs(cfg) do
-    if DEFAULTS[k] == nil then return nil, "unknown key exchange." .. tostring(k) end
-    if type(v) ~= type(DEFAULTS[k]) then
-      return nil, string.format("exchange.%s must be a %s, not %s", k, type(DEFAULTS[k]), type(v))
-    end
-  end
-  for k, d in pairs(DEFAULTS) do
-    local v = cfg[k]
-    if v == nil then v = d end
-    if type(v) == "number" then
-      if not (finite(v) and v >= 0) then return nil, "exchange." .. k .. " must be a finite number >= 0, got " .. show(v) end
-      if (k == "maker_fee" or k == "taker_fee" or k == "slippage") and v >= 1 then
-        return nil, "exchange." .. k .. " is a fraction and must be < 1, got " .. show(v)
-      end
-      v = v + 0.0
-    end
-    s[k] = v
-  end
-  s.base, s.quote = s.currency:match("^([^_]+)_([^_]+)$")
-  if not s.base then return nil, "exchange.currency must be BASE_QUOTE such as BTC_USDT, got '" .. s.currency .. "'" end
-  if s.name == "" then return nil, "exchange.name must not be empty" end
-  return s
-end
+local settings_module = require("exchange_settings")
+local settings, show, finite = settings_module.check, settings_module.show, settings_module.finite
 
 -- A new paper exchange. opts: config (the exchange settings table), market (the market module, or anything with
 -- its at, candle and info), now (a function returning the clock in ms), log (a function taking one line).

@@ -15,6 +15,7 @@
  */
 #include "fuzz.h"
 #include "market.h"
+#include "timeparse.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -96,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strncmp(k, "start=", 6) == 0)
             start = k + 6;
     int64_t t;
-    if (start && market_parse_time(start, strcspn(start, ","), &t) == 0)
+    if (start && time_parse(start, strcspn(start, ","), &t) == 0)
         FUZZ_CHECK(c0.time == t, "start=%.*s is %" PRId64 ", the first candle is at %" PRId64,
                    (int)strcspn(start, ","), start, t, c0.time);
     int64_t first, last;

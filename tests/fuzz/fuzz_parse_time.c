@@ -1,5 +1,5 @@
 /*
- * fuzz_parse_time.c: market_parse_time (runtime/market.c), which reads the time column of market CSV files,
+ * fuzz_parse_time.c: time_parse (runtime/timeparse.c), which reads the time column of market CSV files,
  * --from/--to and sim's start=: ISO 8601 dates and times with an optional fraction and offset, or milliseconds.
  *
  * Checked: no crash or UB (integer overflow included) on any bytes; surrounding whitespace changes nothing; a
@@ -8,7 +8,7 @@
  * "YYYY-MM-DDTHH:MM:SS.mmmZ" and as a number of milliseconds, parses to the same instant.
  */
 #include "fuzz.h"
-#include "market.h"
+#include "timeparse.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
     int64_t ms = INT64_MIN;
-    int rc = market_parse_time(s, size, &ms);
+    int rc = time_parse(s, size, &ms);
     FUZZ_CHECK(rc == 0 || rc == -1, "returned %d", rc);
 
     /* Whitespace around it changes nothing. */
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(padded + 2, s, size);
     memcpy(padded + 2 + size, "\r\n", 2);
     int64_t ms2 = INT64_MIN;
-    int rc2 = market_parse_time(padded, size + 4, &ms2);
+    int rc2 = time_parse(padded, size + 4, &ms2);
     free(padded);
     FUZZ_CHECK(rc2 == rc && (rc != 0 || ms2 == ms), "whitespace changed the result: %d %" PRId64 " vs %d %" PRId64,
                rc, ms, rc2, ms2);
@@ -109,13 +109,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char buf[64];
     if (format_iso(ms, buf, sizeof buf) == 0) {
         int64_t back = INT64_MIN;
-        FUZZ_CHECK(market_parse_time(buf, strlen(buf), &back) == 0 && back == ms,
+        FUZZ_CHECK(time_parse(buf, strlen(buf), &back) == 0 && back == ms,
                    "%" PRId64 " written as %s reads as %" PRId64, ms, buf, back);
     }
     if (ms >= 0) {
         snprintf(buf, sizeof buf, "%" PRId64, ms);
         int64_t back = INT64_MIN;
-        FUZZ_CHECK(market_parse_time(buf, strlen(buf), &back) == 0 && back == ms, "%s reads as %" PRId64, buf, back);
+        FUZZ_CHECK(time_parse(buf, strlen(buf), &back) == 0 && back == ms, "%s reads as %" PRId64, buf, back);
     }
     return 0;
 }

@@ -1,17 +1,22 @@
 /*
- * market_rest.c: live market data polled from a Binance-compatible REST API (market_rest.h, docs/http.md).
+ * source_rest.c: the live market source "rest:BASE-URL[,symbol=BTC_USDT][,interval=MS][,stale=MS][,timeout=MS]"
+ * (market_source.h, docs/http.md). A background poller thread fetches the Binance-compatible public endpoints
+ * every interval: /api/v3/ticker/24hr, /api/v3/depth (limit 20) and /api/v3/klines (1m). Closed klines go into the
+ * market's candles (market_append); the latest good ticker and depth bodies are kept raw, with their fetch time,
+ * for stdlib/exchange.lua to decode. A body that is not what the venue documents (an HTTP error, malformed,
+ * truncated or too large) is refused with one warning and the last good one is kept, until it goes stale. An
+ * unreachable venue is not an error at start (a warning; the data is then missing, and the exchange says so).
  *
- * One poller thread per market, with its own curl multi handle and one easy handle per feed, fetches the three
- * feeds at once every interval. The venue's bodies are never trusted: each is decoded with the runtime's codec
- * in a Lua state private to the poller (no Lua value ever leaves it) and checked against the documented shape
- * before anything is kept. The bots' thread reads only plain C data, under the mutex.
+ * The poller has its own curl multi handle and one easy handle per feed, and fetches the three feeds at once.
+ * The venue's bodies are never trusted: each is decoded with the runtime's codec in a Lua state private to the
+ * poller (no Lua value ever leaves it) and checked against the documented shape before anything is kept. The
+ * bots' thread reads only plain C data, under the mutex.
  */
-#include "market_rest.h"
+#include "market_source.h"
 #include "clock.h"
 #include "fetch.h"
 #include "json.h"
 #include "log.h"
-#include "market.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -25,11 +30,13 @@
 
 #include <lauxlib.h>
 
+#define REST_PERIOD_MS 60000            /* the klines' interval: 1m */
+#define REST_MAX_BYTES (1L << 20)       /* cap on one response body */
 #define KLINES_MAX 500          /* per request, as the venue allows */
 #define DEPTH_LEVELS 20
 #define LEVELS_MAX 5000         /* more levels than this on one side is not a depth snapshot of limit 20 */
 
-static const char *const feed_names[REST_NFEEDS] = {"ticker", "depth", "klines"};
+static const char *const feed_names[FEED_COUNT] = {"ticker", "depth", "klines"};
 
 struct feed {
     CURL *h;
@@ -39,7 +46,7 @@ struct feed {
     char *body;                 /* the last good body (ticker, depth) */
     size_t len;
     int64_t fetched_ms;         /* when it was fetched; 0: never */
-    char why[REST_WHYLEN];      /* why the latest fetch was refused; "" when it was good */
+    char why[MARKET_WHYLEN];      /* why the latest fetch was refused; "" when it was good */
 };
 
 struct rest {
@@ -55,16 +62,16 @@ struct rest {
     int started;
     atomic_int stop;
     pthread_mutex_t mu;
-    struct feed feed[REST_NFEEDS];
+    struct feed feed[FEED_COUNT];
 };
 
 /* ---- checking the venue's bodies (in the poller's own state, under lua_pcall) ---- */
 
 struct check {
     struct rest *r;
-    enum rest_feed feed;
+    enum market_feed feed;
     const struct fetch *f;
-    char why[REST_WHYLEN];      /* set when the body is refused */
+    char why[MARKET_WHYLEN];      /* set when the body is refused */
     struct candle *c;           /* klines: the closed ones, malloc'd */
     long n;
 };
@@ -262,9 +269,9 @@ static int check_p(lua_State *L)
         return 0;
     }
     /* stack: the decoded body */
-    if (x->feed == REST_TICKER)
+    if (x->feed == FEED_TICKER)
         check_ticker(L, x);
-    else if (x->feed == REST_DEPTH)
+    else if (x->feed == FEED_DEPTH)
         check_depth(L, x);
     else
         check_klines(L, x);
@@ -273,11 +280,11 @@ static int check_p(lua_State *L)
 
 /* ---- the poller ---- */
 
-static void feed_url(struct rest *r, enum rest_feed k, char *buf, size_t size)
+static void feed_url(struct rest *r, enum market_feed k, char *buf, size_t size)
 {
-    if (k == REST_TICKER) {
+    if (k == FEED_TICKER) {
         snprintf(buf, size, "%s/api/v3/ticker/24hr?symbol=%s", r->base, r->venue);
-    } else if (k == REST_DEPTH) {
+    } else if (k == FEED_DEPTH) {
         snprintf(buf, size, "%s/api/v3/depth?symbol=%s&limit=%d", r->base, r->venue, DEPTH_LEVELS);
     } else {
         /* Enough klines to cover the time since the last candle held (all 500 at first, or after a long outage). */
@@ -293,7 +300,7 @@ static void feed_url(struct rest *r, enum rest_feed k, char *buf, size_t size)
 }
 
 /* What fetching feed k gave: kept when it is good, else refused with a warning (once, until it recovers). */
-static void take(struct rest *r, enum rest_feed k)
+static void take(struct rest *r, enum market_feed k)
 {
     struct feed *fd = &r->feed[k];
     struct fetch *f = &fd->f;
@@ -316,7 +323,7 @@ static void take(struct rest *r, enum rest_feed k)
         lua_settop(r->L, 0);
     }
     char *body = NULL;
-    if (!x.why[0] && k != REST_KLINES && !(body = malloc(f->resp_len + 1)))
+    if (!x.why[0] && k != FEED_KLINES && !(body = malloc(f->resp_len + 1)))
         snprintf(x.why, sizeof x.why, "out of memory");
     if (x.why[0]) {
         free(x.c);
@@ -335,7 +342,7 @@ static void take(struct rest *r, enum rest_feed k)
         }
         return;
     }
-    if (k == REST_KLINES) {
+    if (k == FEED_KLINES) {
         market_append(r->m, x.c, x.n);
         free(x.c);
     } else {
@@ -344,14 +351,14 @@ static void take(struct rest *r, enum rest_feed k)
     }
     pthread_mutex_lock(&r->mu);
     char *old = fd->body;
-    if (k != REST_KLINES) {
+    if (k != FEED_KLINES) {
         fd->body = body;
         fd->len = f->resp_len;
     }
     fd->fetched_ms = clock_now_ms(NULL);
     fd->why[0] = '\0';
     pthread_mutex_unlock(&r->mu);
-    if (k != REST_KLINES)
+    if (k != FEED_KLINES)
         free(old);
     if (fd->failing) {
         fd->failing = 0;
@@ -363,10 +370,10 @@ static void take(struct rest *r, enum rest_feed k)
 static void poll_round(struct rest *r)
 {
     char url[1024];
-    int added[REST_NFEEDS] = {0};
-    for (int k = 0; k < REST_NFEEDS; k++) {
+    int added[FEED_COUNT] = {0};
+    for (int k = 0; k < FEED_COUNT; k++) {
         struct fetch *f = &r->feed[k].f;
-        feed_url(r, (enum rest_feed)k, url, sizeof url);
+        feed_url(r, (enum market_feed)k, url, sizeof url);
         free(f->url);
         f->url = strdup(url);
         f->timeout_ms = r->timeout_ms;
@@ -389,19 +396,19 @@ static void poll_round(struct rest *r)
         CURLMsg *msg;
         int left;
         while ((msg = curl_multi_info_read(r->multi, &left)))
-            for (int k = 0; k < REST_NFEEDS; k++)
+            for (int k = 0; k < FEED_COUNT; k++)
                 if (msg->msg == CURLMSG_DONE && msg->easy_handle == r->feed[k].h)
                     fetch_finish(&r->feed[k].f, r->feed[k].h, msg->data.result);
         if (running)
             curl_multi_poll(r->multi, NULL, 0, 1000, NULL);
     }
-    for (int k = 0; k < REST_NFEEDS; k++)
+    for (int k = 0; k < FEED_COUNT; k++)
         if (added[k])
             curl_multi_remove_handle(r->multi, r->feed[k].h);
     if (atomic_load(&r->stop))
         return;
-    for (int k = 0; k < REST_NFEEDS; k++)
-        take(r, (enum rest_feed)k);
+    for (int k = 0; k < FEED_COUNT; k++)
+        take(r, (enum market_feed)k);
 }
 
 static void *poller(void *arg)
@@ -520,8 +527,18 @@ static int parse_args(struct rest *r, const char *args, char *err, size_t errlen
     return 0;
 }
 
-struct rest *rest_open(struct market *m, const char *url, const char *args, char *err, size_t errlen)
+static void rest_close(void *src);
+
+static const char *rest_match(const char *url)
 {
+    return strncmp(url, "rest:", 5) == 0 ? url + 5 : NULL;
+}
+
+/* Parses args, fetches every feed once (so the bots start with data, or with a warning), and starts the poller. */
+static void *rest_open(struct market *m, const char *url, const char *args, int64_t now_ms, struct market_shape *shape,
+                       char *err, size_t errlen)
+{
+    (void)now_ms;
     struct rest *r = calloc(1, sizeof *r);
     if (!r || !(r->url = strdup(url))) {
         free(r);
@@ -538,7 +555,7 @@ struct rest *rest_open(struct market *m, const char *url, const char *args, char
     r->multi = curl_multi_init();
     r->L = luaL_newstate();
     int ok = r->multi && r->L;
-    for (int k = 0; ok && k < REST_NFEEDS; k++)
+    for (int k = 0; ok && k < FEED_COUNT; k++)
         ok = (r->feed[k].h = curl_easy_init()) != NULL;
     if (!ok) {
         snprintf(err, errlen, "market '%s': out of memory", url);
@@ -552,19 +569,21 @@ struct rest *rest_open(struct market *m, const char *url, const char *args, char
         return NULL;
     }
     r->started = 1;
+    shape->period = REST_PERIOD_MS;
+    shape->open_ended = 1;
     return r;
 }
 
-void rest_close(struct rest *r)
+/* Stops the poller and frees r. */
+static void rest_close(void *src)
 {
-    if (!r)
-        return;
+    struct rest *r = src;
     if (r->started) {
         atomic_store(&r->stop, 1);
         curl_multi_wakeup(r->multi);
         pthread_join(r->thread, NULL);
     }
-    for (int k = 0; k < REST_NFEEDS; k++) {
+    for (int k = 0; k < FEED_COUNT; k++) {
         if (r->feed[k].h)
             curl_easy_cleanup(r->feed[k].h);
         fetch_clear(&r->feed[k].f);
@@ -580,23 +599,20 @@ void rest_close(struct rest *r)
     free(r);
 }
 
-const char *rest_symbol(const struct rest *r)
+/* market.info()'s symbol (the platform's form, "BTC_USDT"), interval and stale (ms). */
+static int rest_fields(void *src, struct market_field *out, int max)
 {
-    return r->symbol;
+    const struct rest *r = src;
+    const struct market_field f[] = {
+        {"symbol", r->symbol, 0}, {"interval", NULL, r->interval_ms}, {"stale", NULL, r->stale_ms}};
+    int n = max < 3 ? max : 3;
+    memcpy(out, f, (size_t)n * sizeof *f);
+    return n;
 }
 
-int64_t rest_stale_ms(const struct rest *r)
+static int64_t rest_fetched(void *src, enum market_feed feed, char *why, size_t whylen)
 {
-    return r->stale_ms;
-}
-
-int64_t rest_interval_ms(const struct rest *r)
-{
-    return r->interval_ms;
-}
-
-int64_t rest_fetched(struct rest *r, enum rest_feed feed, char *why, size_t whylen)
-{
+    struct rest *r = src;
     pthread_mutex_lock(&r->mu);
     int64_t t = r->feed[feed].fetched_ms;
     if (why)
@@ -605,16 +621,18 @@ int64_t rest_fetched(struct rest *r, enum rest_feed feed, char *why, size_t whyl
     return t;
 }
 
-size_t rest_body_len(struct rest *r, enum rest_feed feed)
+static size_t rest_body_len(void *src, enum market_feed feed)
 {
+    struct rest *r = src;
     pthread_mutex_lock(&r->mu);
     size_t len = r->feed[feed].body ? r->feed[feed].len : 0;
     pthread_mutex_unlock(&r->mu);
     return len;
 }
 
-int rest_body_copy(struct rest *r, enum rest_feed feed, char *dst, size_t len, int64_t *fetched_ms)
+static int rest_body_copy(void *src, enum market_feed feed, char *dst, size_t len, int64_t *fetched_ms)
 {
+    struct rest *r = src;
     pthread_mutex_lock(&r->mu);
     const struct feed *fd = &r->feed[feed];
     int rc = fd->body && fd->len == len ? 0 : -1;
@@ -625,3 +643,14 @@ int rest_body_copy(struct rest *r, enum rest_feed feed, char *dst, size_t len, i
     pthread_mutex_unlock(&r->mu);
     return rc;
 }
+
+const struct market_source_ops source_rest = {
+    .kind = "rest",
+    .match = rest_match,
+    .open = rest_open,
+    .fields = rest_fields,
+    .fetched = rest_fetched,
+    .body_len = rest_body_len,
+    .body_copy = rest_body_copy,
+    .close = rest_close,
+};

@@ -1,0 +1,60 @@
+-- exchange_settings.lua: the one check of the paper exchange's settings (the config's `exchange` table), and their
+-- defaults. stdlib/exchange.lua builds every exchange from what check returns; the config loader
+-- (runtime/options.c) runs the same check on the config file's table when it is assigned, so a wrong setting stops
+-- stratrun at start (exit status 2, the file and line named). docs/exchange.md says why the check lives here.
+--
+-- Plain Lua on plain values, through the string and math tables only: it also runs in the config's sandboxed
+-- state, where strings have no methods.
+
+local DEFAULTS = {
+  name = "Paper", currency = "BTC_USDT", balance = 10000, stocks = 0,
+  maker_fee = 0.001, taker_fee = 0.002, slippage = 0,
+}
+local ALLOWED = "name, currency, balance, stocks, maker_fee, taker_fee, slippage"
+local FRACTION = { maker_fee = true, taker_fee = true, slippage = true }    -- of a price: below 1
+local AMOUNT_MAX = 1e15                                                     -- balance, stocks
+
+-- A number as messages show it.
+local function show(x)
+  if type(x) ~= "number" then return tostring(x) end
+  if x ~= x then return "nan" end
+  if math.type(x) == "integer" then return tostring(x) end
+  return string.format("%.10g", x)
+end
+
+local function finite(x)
+  return x == x and x > -math.huge and x < math.huge
+end
+
+-- The settings of cfg, defaults filled in, with base and quote split from currency; or nil and what is wrong.
+local function check(cfg)
+  if type(cfg) ~= "table" then return nil, "the exchange config must be a table, not " .. type(cfg) end
+  for k, v in pairs(cfg) do
+    if DEFAULTS[k] == nil then return nil, "unknown key exchange." .. tostring(k) .. " (allowed: " .. ALLOWED .. ")" end
+    if type(v) ~= type(DEFAULTS[k]) then
+      return nil, string.format("exchange.%s must be a %s, not %s", k, type(DEFAULTS[k]), type(v))
+    end
+  end
+  local s = {}
+  for k, d in pairs(DEFAULTS) do
+    local v = cfg[k]
+    if v == nil then v = d end
+    if type(v) == "number" then
+      if not (finite(v) and v >= 0) then return nil, "exchange." .. k .. " must be a finite number >= 0, got " .. show(v) end
+      if FRACTION[k] and v >= 1 then
+        return nil, "exchange." .. k .. " is a fraction and must be < 1, got " .. show(v)
+      end
+      if not FRACTION[k] and v > AMOUNT_MAX then
+        return nil, "exchange." .. k .. " is an amount and must be <= 1e15, got " .. show(v)
+      end
+      v = v + 0.0
+    end
+    s[k] = v
+  end
+  s.base, s.quote = string.match(s.currency, "^([^_]+)_([^_]+)$")
+  if not s.base then return nil, "exchange.currency must be BASE_QUOTE such as BTC_USDT, got '" .. s.currency .. "'" end
+  if s.name == "" then return nil, "exchange.name must not be empty" end
+  return s
+end
+
+return { check = check, show = show, finite = finite }
