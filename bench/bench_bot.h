@@ -15,10 +15,10 @@
 #include <lua.h>
 
 #include "bench.h"
-#include "bot.h"
-#include "engine.h"
-#include "market.h"
-#include "options.h"
+#include "host/bot.h"
+#include "core/engine.h"
+#include "data/market.h"
+#include "host/options.h"
 
 /* A bot with its own channel id on engine e, trading on a small seeded walk (the runtime's exchange wants a
  * market). o keeps the options the bot points to; free(o->data_dir) after bot_free. */

@@ -28,7 +28,7 @@
 #include <lua.h>
 
 #include "bench_bot.h"
-#include "fsutil.h"
+#include "core/fsutil.h"
 
 
 /* ---- 1 and 2: calls in the strategy's thread ---- */

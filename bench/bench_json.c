@@ -16,7 +16,8 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "json.h"
+#include "data/json.h"
+#include "lua/api.h"
 
 #define WARMUP 20000
 

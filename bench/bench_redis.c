@@ -30,7 +30,7 @@
 #include <lua.h>
 
 #include "bench_bot.h"
-#include "fsutil.h"
+#include "core/fsutil.h"
 
 
 /* ---- the server ---- */

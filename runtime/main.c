@@ -16,17 +16,18 @@
 
 #include <curl/curl.h>
 
-#include "bot.h"
-#include "clock.h"
-#include "engine.h"
-#include "fetch.h"
-#include "fsutil.h"
-#include "log.h"
-#include "market.h"
-#include "options.h"
-#include "outq.h"
-#include "replay.h"
-#include "scheduler.h"
+#include "host/bot.h"
+#include "core/clock.h"
+#include "core/engine.h"
+#include "core/fetch.h"
+#include "core/fsutil.h"
+#include "core/logsink.h"
+#include "lua/log.h"
+#include "data/market.h"
+#include "host/options.h"
+#include "core/outq.h"
+#include "host/replay.h"
+#include "host/scheduler.h"
 
 static int usage_error(const char *msg)
 {
@@ -120,7 +121,7 @@ int main(int argc, char **argv)
         usage_error(err);
         goto out;
     }
-    if (!(market = market_open(opt.market, clock_now_ms(NULL), err, sizeof err))) {
+    if (!(market = market_open(opt.market, clock_wall_ms(), err, sizeof err))) {
         usage_error(err);
         goto out;
     }
@@ -141,11 +142,11 @@ int main(int argc, char **argv)
             usage_error(err);
             goto out;
         }
-    int64_t t0 = clock_now_ns(NULL);
+    int64_t t0 = clock_wall_ns();
     status = sched_run(&s);
     log_panel_clear();
     if (s.virtual_)
-        replay_finish(&s, &opt, clock_now_ns(NULL) - t0);
+        replay_finish(&s, &opt, clock_wall_ns() - t0);
 out:
     /* What stdout and stderr could not take is said once, in the bots' log files too (after at most a second for
      * a slow reader to take what is queued). */

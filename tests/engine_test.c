@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine.h"
-#include "fsutil.h"
+#include "core/engine.h"
+#include "core/fsutil.h"
 
 static int passed, failed;
 

@@ -12,10 +12,10 @@
  *  3. that frame with one byte changed: a changed byte of the JSON must be refused (a CRC-32 catches every
  *     single-byte error), a changed header byte must be refused or read as a consistent header.
  */
-#include "chanframe.h"
-#include "fsutil.h"
+#include "core/chanframe.h"
+#include "core/fsutil.h"
 #include "fuzz.h"
-#include "json.h"
+#include "data/json.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

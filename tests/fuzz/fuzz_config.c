@@ -9,8 +9,8 @@
  * identifiers with a value of their type, the exchange settings are a JSON object, and the config is named.
  */
 #include "fuzz.h"
-#include "json.h"
-#include "options.h"
+#include "data/json.h"
+#include "host/options.h"
 
 #include <stdio.h>
 #include <stdlib.h>

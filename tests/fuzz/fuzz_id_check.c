@@ -7,8 +7,8 @@
  * `run x.lua@ID` load exactly when the ID is valid, and keep it as given.
  */
 #include "fuzz.h"
-#include "chanid.h"
-#include "options.h"
+#include "core/chanid.h"
+#include "host/options.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -13,7 +13,7 @@
  *    encodes again to the same bytes.
  */
 #include "fuzz.h"
-#include "json.h"
+#include "data/json.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -16,7 +16,7 @@
  *    the output buffer is back to what it held.
  */
 #include "fuzz.h"
-#include "json.h"
+#include "data/json.h"
 
 #include <math.h>
 #include <stdio.h>

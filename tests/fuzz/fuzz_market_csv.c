@@ -8,7 +8,7 @@
  * close and none before the first one closes.
  */
 #include "fuzz.h"
-#include "market.h"
+#include "data/market.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -14,8 +14,8 @@
  * market_record appends or refuses with a message.
  */
 #include "fuzz.h"
-#include "market.h"
-#include "timeparse.h"
+#include "data/market.h"
+#include "core/timeparse.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
  * "YYYY-MM-DDTHH:MM:SS.mmmZ" and as a number of milliseconds, parses to the same instant.
  */
 #include "fuzz.h"
-#include "timeparse.h"
+#include "core/timeparse.h"
 
 #include <inttypes.h>
 #include <stdio.h>

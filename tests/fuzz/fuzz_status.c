@@ -10,7 +10,7 @@
  * breaks); when the input is valid UTF-8 so are the panel and the warnings.
  */
 #include "fuzz.h"
-#include "stdlib_embed.h"
+#include "lua/stdlib_embed.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* fuzz_util.c: the helpers every fuzz target shares (fuzz.h). */
 #include "fuzz.h"
-#include "json.h"
+#include "data/json.h"
 
 #include <fcntl.h>
 #include <math.h>

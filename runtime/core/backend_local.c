@@ -1,0 +1,269 @@
+/*
+ * backend_local.c: serverless channels for bots in any number of processes on one host.
+ *
+ * One file per channel in the channel folder, named by the channel ID (IDs are [A-Za-z0-9_-] only, so a name
+ * never leaves the folder). A publisher writes a temp file and rename(2)s it over the channel file, so a reader
+ * sees the old state or the new one, never a torn one, even if the publisher is killed mid-write. Followers
+ * learn of a rename through inotify on the folder: no polling. docs/channels.md has the measurements behind
+ * this choice.
+ *
+ * A file holds one framed state (chanframe.h). Anything else (a foreign file, a truncated one, one over the size
+ * limit) is skipped with one warning.
+ */
+#include "core/backend.h"
+#include "core/chanframe.h"
+#include "core/chanid.h"
+#include "core/clock.h"
+#include "core/fsutil.h"
+#include "core/logsink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Renames into the folder (every publish), and the folder itself going away; IN_ONLYDIR: a file put in the
+ * folder's place is not taken for the folder come back. */
+#define WATCH_MASK (IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define FILE_MAX CHANFRAME_MAX
+
+struct sub {
+    char id[ID_MAX + 1];
+    int warned;     /* a warning was given for its file; reset by the next valid state */
+};
+
+struct local {
+    char dir[PATH_MAX];
+    int ino;
+    int watch;                  /* -1 while the folder is gone: retried every second, from next_try on */
+    int64_t next_try;           /* CLOCK_MONOTONIC ms */
+    const struct backend_host *host;
+    int write_failing;
+    struct sub *subs;
+    size_t nsubs, cap;
+};
+
+static void *local_open(const char *arg, const char *data_dir, const struct backend_host *host, char *err,
+                        size_t errlen)
+{
+    struct local *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->host = host;
+    l->ino = -1;
+    int n = arg[0] ? snprintf(l->dir, sizeof l->dir, "%s", arg)
+                   : snprintf(l->dir, sizeof l->dir, "%s/channels", data_dir);
+    if (n <= 0 || (size_t)n >= sizeof l->dir - ID_MAX - 32) {
+        snprintf(err, errlen, "channel folder path too long: %.80s", arg[0] ? arg : data_dir);
+        goto fail;
+    }
+    if (fs_mkdirs(l->dir, err, errlen) != 0)
+        goto fail;
+    l->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (l->ino < 0 || (l->watch = inotify_add_watch(l->ino, l->dir, WATCH_MASK)) < 0) {
+        snprintf(err, errlen, "cannot watch channel folder %s: %s", l->dir, strerror(errno));
+        goto fail;
+    }
+    fs_sweep_temp_files(l->dir);
+    return l;
+fail:
+    if (l->ino >= 0)
+        close(l->ino);
+    free(l);
+    return NULL;
+}
+
+static struct sub *find_sub(struct local *l, const char *id)
+{
+    for (size_t i = 0; i < l->nsubs; i++)
+        if (strcmp(l->subs[i].id, id) == 0)
+            return &l->subs[i];
+    return NULL;
+}
+
+static void warn_once(struct local *l, const char *id, const char *why)
+{
+    struct sub *s = find_sub(l, id);
+    if (s && s->warned)
+        return;
+    if (s)
+        s->warned = 1;
+    log_thread_warning("channel %s: skipped %s/%s: %s", id, l->dir, id, why);
+}
+
+/* Reads and checks the channel file of id. Returns 1 with the state, 0 when there is no file, -1 (warned) when
+ * the file is not a valid channel state. */
+static int read_state(struct local *l, const char *id, char *buf, const char **json, size_t *len, int64_t *seq,
+                      int64_t *published, int warn)
+{
+    char path[PATH_MAX + ID_MAX + 2];
+    snprintf(path, sizeof path, "%s/%s", l->dir, id);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno != ENOENT && warn)
+            warn_once(l, id, strerror(errno));
+        return errno == ENOENT ? 0 : -1;
+    }
+    /* One byte more than a valid file can have: a larger file is refused before anything is decoded. */
+    ssize_t n = read(fd, buf, FILE_MAX + 1);
+    close(fd);
+    struct chanframe f;
+    const char *why = n < 0 ? strerror(errno) : chanframe_parse(buf, (size_t)n, &f);
+    if (why) {
+        if (warn)
+            warn_once(l, id, why);
+        return -1;
+    }
+    struct sub *s = find_sub(l, id);
+    if (s)
+        s->warned = 0;
+    *json = f.json;
+    *len = f.len;
+    *seq = f.seq;
+    *published = f.published;
+    return 1;
+}
+
+static void deliver_file(struct local *l, const char *id)
+{
+    char buf[FILE_MAX + 1];
+    const char *json;
+    size_t len;
+    int64_t seq, published;
+    if (read_state(l, id, buf, &json, &len, &seq, &published, 1) == 1)
+        l->host->deliver(l->host->ctx, id, json, len, seq, published, clock_wall_us());
+}
+
+static int local_pollfds(void *be, struct pollfd *fds, int max)
+{
+    (void)max;
+    fds[0] = (struct pollfd){((struct local *)be)->ino, POLLIN, 0};
+    return 1;
+}
+
+static void local_subscribe(void *be, const char *id)
+{
+    struct local *l = be;
+    if (!find_sub(l, id)) {
+        if (l->nsubs == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 16;
+            struct sub *ns = realloc(l->subs, cap * sizeof *ns);
+            if (!ns)
+                return;
+            l->subs = ns;
+            l->cap = cap;
+        }
+        memset(&l->subs[l->nsubs], 0, sizeof l->subs[0]);
+        strncpy(l->subs[l->nsubs++].id, id, ID_MAX);
+    }
+    deliver_file(l, id);
+}
+
+/* An absolute deadline: a bot that wakes the engine more often than once a second must not put the retry off. */
+static int local_timeout(void *be)
+{
+    struct local *l = be;
+    if (l->watch >= 0)
+        return -1;
+    int64_t left = l->next_try - clock_mono_ms();
+    return left <= 0 ? 0 : left > 1000 ? 1000 : (int)left;
+}
+
+static void local_service(void *be)
+{
+    struct local *l = be;
+    if (l->watch < 0 && clock_mono_ms() >= l->next_try) {
+        if ((l->watch = inotify_add_watch(l->ino, l->dir, WATCH_MASK)) >= 0) {
+            log_thread_warning("channel folder %s is back; following it again", l->dir);
+            for (size_t i = 0; i < l->nsubs; i++)
+                deliver_file(l, l->subs[i].id);
+        } else {
+            l->next_try = clock_mono_ms() + 1000;
+        }
+    }
+    char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (;;) {
+        ssize_t n = read(l->ino, buf, sizeof buf);
+        if (n <= 0)
+            return;
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            p += sizeof *ev + ev->len;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                /* Events were lost: read every followed channel again. */
+                for (size_t i = 0; i < l->nsubs; i++)
+                    deliver_file(l, l->subs[i].id);
+                continue;
+            }
+            if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) && l->watch >= 0) {
+                /* The folder was removed or moved: watch its path again once it is back (local_timeout). */
+                log_thread_warning("channel folder %s was removed or moved; following resumes when it is back",
+                                   l->dir);
+                inotify_rm_watch(l->ino, l->watch);
+                l->watch = -1;
+                l->next_try = clock_mono_ms() + 1000;
+                continue;
+            }
+            if (ev->len == 0 || ev->name[0] == '.' || id_check(ev->name, strlen(ev->name)))
+                continue;   /* temp files and names that are not channel IDs */
+            if (l->host->wanted(l->host->ctx, ev->name))
+                deliver_file(l, ev->name);
+        }
+    }
+}
+
+static int local_publish(void *be, const char *id, const char *json, size_t len, int64_t seq, int64_t published)
+{
+    struct local *l = be;
+    char buf[FILE_MAX + 1], path[PATH_MAX + ID_MAX + 2], err[300];
+    size_t n = chanframe_format(buf, json, len, seq, published);
+    snprintf(path, sizeof path, "%s/%s", l->dir, id);
+    if (fs_write_atomic(path, buf, n, err, sizeof err) != 0) {
+        if (!l->write_failing)
+            log_thread_warning("channel %s: %s; will retry", id, err);
+        l->write_failing = 1;
+        return -1;
+    }
+    if (l->write_failing)
+        log_thread_warning("channel %s: writing works again", id);
+    l->write_failing = 0;
+    return 0;
+}
+
+static int64_t local_stored_seq(void *be, const char *id)
+{
+    char buf[FILE_MAX + 1];
+    const char *json;
+    size_t len;
+    int64_t seq, published;
+    return read_state(be, id, buf, &json, &len, &seq, &published, 0) == 1 ? seq : 0;
+}
+
+static void local_close(void *be)
+{
+    struct local *l = be;
+    close(l->ino);
+    free(l->subs);
+    free(l);
+}
+
+const struct backend_ops backend_local = {
+    .scheme = "local",
+    .on_caller_thread = 0,
+    .open = local_open,
+    .pollfds = local_pollfds,
+    .timeout_ms = local_timeout,
+    .service = local_service,
+    .publish = local_publish,
+    .subscribe = local_subscribe,
+    .stored_seq = local_stored_seq,
+    .close = local_close,
+};

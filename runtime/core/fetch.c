@@ -1,0 +1,370 @@
+/*
+ * fetch.c: bounded libcurl transfers (fetch.h), and the process's HTTP thread: a curl multi handle fed through a
+ * mutex-protected queue, which runs every HttpQuery of every bot at once and signals each completion through the
+ * job's own callback (on_done). The thread sees only struct fetch_job: plain C data, never a Lua state.
+ */
+#include "core/fetch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- one transfer ---- */
+
+void fetch_clear(struct fetch *f)
+{
+    free(f->url);
+    free(f->method);
+    free(f->body);
+    curl_slist_free_all(f->headers);
+    free(f->cookie);
+    free(f->resp);
+    free(f->head);
+    memset(f, 0, sizeof *f);
+}
+
+/* Appends n bytes to a growable buffer, keeping it NUL-terminated. Returns 0, or -1 when out of memory. */
+static int append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 4096;
+        while (c < *len + n + 1)
+            c *= 2;
+        char *nb = realloc(*buf, c);
+        if (!nb)
+            return -1;
+        *buf = nb;
+        *cap = c;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return 0;
+}
+
+/* The body, up to the cap: past it the transfer is aborted (returning less than n makes curl stop). */
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct fetch *f = ud;
+    size_t n = size * nmemb;
+    if (n > f->max_bytes - f->resp_len) {
+        f->too_large = 1;
+        snprintf(f->error, sizeof f->error, "response body larger than %zu bytes", f->max_bytes);
+        return 0;
+    }
+    if (append(&f->resp, &f->resp_len, &f->resp_cap, p, n) != 0) {
+        snprintf(f->error, sizeof f->error, "out of memory reading the response");
+        return 0;
+    }
+    return n;
+}
+
+/* The header lines of the last response only: a status line starts a new response (after a redirect, or a
+ * 100 Continue). */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct fetch *f = ud;
+    size_t n = size * nmemb;
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0)
+        f->head_len = 0;
+    if (f->head_len + n > FETCH_MAX_HEAD) {
+        snprintf(f->error, sizeof f->error, "response headers larger than %d bytes", FETCH_MAX_HEAD);
+        return 0;
+    }
+    if (append(&f->head, &f->head_len, &f->head_cap, p, n) != 0) {
+        snprintf(f->error, sizeof f->error, "out of memory reading the response");
+        return 0;
+    }
+    return n;
+}
+
+int fetch_setup(CURL *h, struct fetch *f)
+{
+    curl_easy_reset(h);
+    f->status = 0;
+    f->resp_len = f->head_len = 0;
+    f->too_large = 0;
+    f->error[0] = '\0';
+    const char *method = f->method ? f->method : f->body ? "POST" : "GET";
+    CURLcode rc = CURLE_OK;
+#define SET(opt, val) if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val)
+    SET(CURLOPT_URL, f->url);
+    SET(CURLOPT_NOSIGNAL, 1L);                 /* threads: no SIGALRM for DNS timeouts */
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_FOLLOWLOCATION, 1L);
+    SET(CURLOPT_MAXREDIRS, (long)FETCH_MAX_REDIRECTS);
+    SET(CURLOPT_TIMEOUT_MS, f->timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, f->timeout_ms);
+    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->max_bytes);
+    SET(CURLOPT_ACCEPT_ENCODING, "");          /* whatever curl decodes; the cap counts decoded bytes */
+    SET(CURLOPT_USERAGENT, "stratrun/" STRATRUN_VERSION);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, f);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, f);
+    if (f->headers)
+        SET(CURLOPT_HTTPHEADER, f->headers);
+    if (f->cookie)
+        SET(CURLOPT_COOKIE, f->cookie);
+    if (strcmp(method, "GET") == 0 && !f->body) {
+        SET(CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(method, "HEAD") == 0) {
+        SET(CURLOPT_NOBODY, 1L);
+    } else {
+        if (strcmp(method, "POST") != 0)
+            SET(CURLOPT_CUSTOMREQUEST, method);
+        if (f->body || strcmp(method, "POST") == 0) {
+            SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)f->body_len);
+            SET(CURLOPT_POSTFIELDS, f->body ? f->body : "");
+        }
+    }
+#undef SET
+    if (rc != CURLE_OK) {
+        snprintf(f->error, sizeof f->error, "cannot set up the request: %s", curl_easy_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+void fetch_finish(struct fetch *f, CURL *h, CURLcode rc)
+{
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    f->status = status;
+    if (rc == CURLE_OK || f->error[0])     /* done, or a callback said why it stopped */
+        return;
+    long oserr = 0;
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        snprintf(f->error, sizeof f->error, "timed out after %ld ms", f->timeout_ms);
+        break;
+    case CURLE_COULDNT_CONNECT:
+        curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+        snprintf(f->error, sizeof f->error, "cannot connect: %s",
+                 oserr ? strerror((int)oserr) : curl_easy_strerror(rc));
+        break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+        snprintf(f->error, sizeof f->error, "cannot resolve the host name");
+        break;
+    case CURLE_TOO_MANY_REDIRECTS:
+        snprintf(f->error, sizeof f->error, "too many redirects (more than %d)", FETCH_MAX_REDIRECTS);
+        break;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        snprintf(f->error, sizeof f->error, "unsupported protocol (only http and https, redirects included)");
+        break;
+    case CURLE_URL_MALFORMAT:
+        snprintf(f->error, sizeof f->error, "malformed URL");
+        break;
+    case CURLE_FILESIZE_EXCEEDED:
+        f->too_large = 1;
+        snprintf(f->error, sizeof f->error, "response body larger than %zu bytes", f->max_bytes);
+        break;
+    case CURLE_PARTIAL_FILE:
+        snprintf(f->error, sizeof f->error, "truncated response: the connection closed before the whole body "
+                 "arrived (%zu bytes received)", f->resp_len);
+        break;
+    case CURLE_GOT_NOTHING:
+        snprintf(f->error, sizeof f->error, "the server closed the connection without a response");
+        break;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+        snprintf(f->error, sizeof f->error, "connection lost: %s", curl_easy_strerror(rc));
+        break;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        snprintf(f->error, sizeof f->error, "TLS error: %s", curl_easy_strerror(rc));
+        break;
+    default:
+        snprintf(f->error, sizeof f->error, "%s", curl_easy_strerror(rc));
+    }
+}
+
+/* ---- the HTTP thread ---- */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct fetch_job *queue, **queue_tail = &queue;     /* submitted, not yet started: oldest first */
+static CURLM *multi;                                        /* non-NULL while the thread runs */
+static pthread_t thread;
+static int stopping;
+
+/* The thread's own list of transfers in progress (with their easy handles as CURLOPT_PRIVATE's target). */
+struct active {
+    struct fetch_job *j;
+    CURL *h;
+    struct active *next;
+};
+
+static void free_job(struct fetch_job *j)
+{
+    fetch_clear(&j->f);
+    free(j);
+}
+
+/* j is over: its owner may read it now (or it is freed, when its owner gave it up). */
+static void complete(struct fetch_job *j)
+{
+    pthread_mutex_lock(&mu);
+    int abandoned = j->abandoned;
+    j->done = 1;
+    if (!abandoned && j->on_done)
+        j->on_done(j->done_arg);    /* under the lock: never after fetch_release */
+    pthread_mutex_unlock(&mu);
+    if (abandoned)
+        free_job(j);
+}
+
+static void *run(void *arg)
+{
+    (void)arg;
+    struct active *act = NULL;
+    for (;;) {
+        pthread_mutex_lock(&mu);
+        struct fetch_job *take = queue;
+        queue = NULL;
+        queue_tail = &queue;
+        int stop = stopping;
+        pthread_mutex_unlock(&mu);
+        while (take) {
+            struct fetch_job *j = take;
+            take = j->next;
+            if (stop) {
+                snprintf(j->f.error, sizeof j->f.error, "stratrun is stopping");
+                complete(j);
+                continue;
+            }
+            CURL *h = curl_easy_init();
+            struct active *a = h ? malloc(sizeof *a) : NULL;
+            if (!a || fetch_setup(h, &j->f) != 0 || curl_multi_add_handle(multi, h) != CURLM_OK) {
+                if (!j->f.error[0])
+                    snprintf(j->f.error, sizeof j->f.error, "cannot start the transfer: out of memory");
+                if (h)
+                    curl_easy_cleanup(h);
+                free(a);
+                complete(j);
+                continue;
+            }
+            *a = (struct active){j, h, act};
+            act = a;
+        }
+        if (stop)
+            break;
+        int running = 0;
+        curl_multi_perform(multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(multi, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            CURL *h = msg->easy_handle;
+            CURLcode rc = msg->data.result;
+            for (struct active **p = &act; *p; p = &(*p)->next) {
+                if ((*p)->h != h)
+                    continue;
+                struct active *a = *p;
+                *p = a->next;
+                fetch_finish(&a->j->f, h, rc);
+                curl_multi_remove_handle(multi, h);
+                curl_easy_cleanup(h);
+                complete(a->j);
+                free(a);
+                break;
+            }
+        }
+        /* Sleeps until a socket is ready, a timeout of curl's is due, or fetch_submit/fetch_shutdown wake it. */
+        curl_multi_poll(multi, NULL, 0, 1000, NULL);
+    }
+    while (act) {
+        struct active *a = act;
+        act = a->next;
+        curl_multi_remove_handle(multi, a->h);
+        curl_easy_cleanup(a->h);
+        snprintf(a->j->f.error, sizeof a->j->f.error, "stratrun is stopping");
+        complete(a->j);
+        free(a);
+    }
+    return NULL;
+}
+
+struct fetch_job *fetch_job_new(void)
+{
+    struct fetch_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->done = 1;    /* not running: fetch_release frees it at once */
+    }
+    return j;
+}
+
+int fetch_submit(struct fetch_job *j)
+{
+    pthread_mutex_lock(&mu);
+    if (!multi && !stopping) {
+        multi = curl_multi_init();
+        if (multi && pthread_create(&thread, NULL, run, NULL) != 0) {
+            curl_multi_cleanup(multi);
+            multi = NULL;
+        }
+    }
+    if (!multi || stopping) {
+        j->done = 1;
+        pthread_mutex_unlock(&mu);
+        snprintf(j->f.error, sizeof j->f.error, "cannot start the HTTP thread");
+        return -1;
+    }
+    j->done = 0;
+    j->next = NULL;
+    *queue_tail = j;
+    queue_tail = &j->next;
+    curl_multi_wakeup(multi);
+    pthread_mutex_unlock(&mu);
+    return 0;
+}
+
+int fetch_done(struct fetch_job *j)
+{
+    pthread_mutex_lock(&mu);
+    int done = j->done;
+    pthread_mutex_unlock(&mu);
+    return done;
+}
+
+void fetch_release(struct fetch_job *j)
+{
+    if (!j)
+        return;
+    pthread_mutex_lock(&mu);
+    int done = j->done;
+    if (!done) {
+        j->abandoned = 1;
+    }
+    pthread_mutex_unlock(&mu);
+    if (done)
+        free_job(j);
+}
+
+void fetch_shutdown(void)
+{
+    pthread_mutex_lock(&mu);
+    CURLM *m = multi;
+    if (m) {
+        stopping = 1;
+        curl_multi_wakeup(m);
+    }
+    pthread_mutex_unlock(&mu);
+    if (!m)
+        return;
+    pthread_join(thread, NULL);
+    pthread_mutex_lock(&mu);
+    curl_multi_cleanup(multi);
+    multi = NULL;
+    stopping = 0;
+    pthread_mutex_unlock(&mu);
+}

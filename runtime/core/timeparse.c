@@ -1,0 +1,107 @@
+/* timeparse.c: reading a moment given as ISO 8601 or as milliseconds (timeparse.h). */
+#include "core/timeparse.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    /* Howard Hinnant's algorithm: days since 1970-01-01 in the proleptic Gregorian calendar. */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int digits(const char **p, const char *end, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (*p >= end || !isdigit((unsigned char)**p))
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int time_parse(const char *s, size_t len, int64_t *ms)
+{
+    const char *p = s, *end = s + len;
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    while (end > p && isspace((unsigned char)end[-1]))
+        end--;
+    if (p == end)
+        return -1;
+    if (end - p < 10 || p[4] != '-') {     /* a number of milliseconds */
+        char buf[32], *e;
+        if (end - p >= (long)sizeof buf)
+            return -1;
+        memcpy(buf, p, (size_t)(end - p));
+        buf[end - p] = '\0';
+        errno = 0;
+        double v = strtod(buf, &e);
+        if (*e || errno || !isfinite(v) || v < -9e15 || v > 9e15)
+            return -1;
+        *ms = (int64_t)v;
+        return 0;
+    }
+    int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, fracdigits = 0;
+    if (digits(&p, end, 4, &y) || *p++ != '-' || digits(&p, end, 2, &mo) || *p++ != '-' || digits(&p, end, 2, &d))
+        return -1;
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+        return -1;
+    if (p < end && (*p == 'T' || *p == ' ')) {
+        p++;
+        if (digits(&p, end, 2, &h) || p >= end || *p++ != ':' || digits(&p, end, 2, &mi))
+            return -1;
+        if (p < end && *p == ':') {
+            p++;
+            if (digits(&p, end, 2, &sec))
+                return -1;
+            if (p < end && *p == '.') {
+                p++;
+                while (p < end && isdigit((unsigned char)*p)) {
+                    if (fracdigits < 3) {
+                        frac = frac * 10 + (*p - '0');
+                        fracdigits++;
+                    }
+                    p++;
+                }
+                while (fracdigits > 0 && fracdigits < 3) {
+                    frac *= 10;
+                    fracdigits++;
+                }
+            }
+        }
+        if (h > 23 || mi > 59 || sec > 60)
+            return -1;
+    }
+    int64_t offset = 0;
+    if (p < end && (*p == 'Z' || *p == 'z')) {
+        p++;
+    } else if (p < end && (*p == '+' || *p == '-')) {
+        int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+        if (digits(&p, end, 2, &oh))
+            return -1;
+        if (p < end && *p == ':')
+            p++;
+        if (p < end && digits(&p, end, 2, &om))
+            return -1;
+        if (oh > 23 || om > 59)
+            return -1;
+        offset = sign * (oh * 3600 + om * 60);
+    }
+    if (p != end)
+        return -1;
+    *ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - offset) * 1000 + frac;
+    return 0;
+}

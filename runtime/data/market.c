@@ -1,0 +1,299 @@
+/*
+ * market.c: the market's candle store (market.h): the candles of one source (market_source.h) under one lock,
+ * found by time with a binary search, and the recorder behind --record. The sources are sim (source_sim.c), csv
+ * (source_csv.c) and rest (source_rest.c); this file names them only in the table market_open picks from.
+ */
+#include "data/market.h"
+#include "core/logsink.h"
+#include "data/market_source.h"
+#include "core/numfmt.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct market {
+    char *url;
+    pthread_mutex_t mu;         /* guards the candles and the recorder: a live source's thread appends to them */
+    struct candle *c;
+    long n, cap;
+    int64_t period;
+    int open_ended;             /* no last candle: a live sim (grows with the clock) or a rest market */
+    const struct market_source_ops *ops;
+    void *src;                  /* the source's state; NULL until it opened */
+    FILE *rec;                  /* --record: the CSV the new candles go to, or NULL */
+    char *rec_path;
+};
+
+#define LOCK(m) pthread_mutex_lock(&((struct market *)(m))->mu)
+#define UNLOCK(m) pthread_mutex_unlock(&((struct market *)(m))->mu)
+
+/* Under the lock. */
+static int push_candle(struct market *m, const struct candle *c)
+{
+    if (m->n == m->cap) {
+        long cap = m->cap ? m->cap * 2 : 1024;
+        struct candle *nc = realloc(m->c, (size_t)cap * sizeof *nc);
+        if (!nc)
+            return -1;
+        m->c = nc;
+        m->cap = cap;
+    }
+    m->c[m->n++] = *c;
+    return 0;
+}
+
+static const struct market_source_ops *const sources[] = {&source_sim, &source_csv, &source_rest, NULL};
+
+struct market *market_open(const char *url, int64_t now_ms, char *err, size_t errlen)
+{
+    struct market *m = calloc(1, sizeof *m);
+    if (!m || !(m->url = strdup(url))) {
+        free(m);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&m->mu, NULL);
+    const char *args = NULL;
+    for (int i = 0; sources[i] && !args; i++)
+        if ((args = sources[i]->match(url)))
+            m->ops = sources[i];
+    if (!args) {
+        snprintf(err, errlen, "unknown market '%s' (allowed: sim:seed=N,..., csv:PATH, PATH.csv, rest:URL)", url);
+        market_free(m);
+        return NULL;
+    }
+    struct market_shape shape = {0, 0};
+    if (!(m->src = m->ops->open(m, url, args, now_ms, &shape, err, errlen))) {
+        market_free(m);
+        return NULL;
+    }
+    LOCK(m);
+    m->period = shape.period;
+    m->open_ended = shape.open_ended;
+    UNLOCK(m);
+    return m;
+}
+
+void market_free(struct market *m)
+{
+    if (!m)
+        return;
+    if (m->src)
+        m->ops->close(m->src);  /* first: a live source's thread appends candles */
+    if (m->rec)
+        fclose(m->rec);
+    free(m->rec_path);
+    pthread_mutex_destroy(&m->mu);
+    free(m->c);
+    free(m->url);
+    free(m);
+}
+
+void market_span(const struct market *m, int64_t *first_close_ms, int64_t *last_close_ms)
+{
+    LOCK(m);
+    *first_close_ms = m->n ? m->c[0].time + m->period : INT64_MAX;
+    *last_close_ms = m->open_ended || !m->n ? INT64_MAX : m->c[m->n - 1].time + m->period;
+    UNLOCK(m);
+}
+
+/* ---- the recorder ---- */
+
+/* Writes candles from..n-1 to the record file. Under the lock. */
+static void record(struct market *m, long from)
+{
+    if (!m->rec)
+        return;
+    for (long i = from; i < m->n; i++) {
+        const struct candle *c = &m->c[i];
+        char v[5][32];
+        fmt_double(c->open, v[0]);
+        fmt_double(c->high, v[1]);
+        fmt_double(c->low, v[2]);
+        fmt_double(c->close, v[3]);
+        fmt_double(c->volume, v[4]);
+        fprintf(m->rec, "%" PRId64 ",%s,%s,%s,%s,%s\n", c->time, v[0], v[1], v[2], v[3], v[4]);
+    }
+    if (fflush(m->rec) != 0 || ferror(m->rec)) {
+        log_thread_warning("--record %s: cannot write: %s; recording stopped", m->rec_path, strerror(errno));
+        fclose(m->rec);
+        m->rec = NULL;
+    }
+}
+
+static const char record_header[] = "time,open,high,low,close,volume\n";
+
+/* The time of the last row of a record file (INT64_MIN when it has only its header). Returns 0, or -1 with err. */
+static int record_tail(FILE *f, const char *path, int64_t *last, char *err, size_t errlen)
+{
+    char buf[4096];
+    size_t hl = sizeof record_header - 1;
+    if (fseek(f, 0, SEEK_SET) != 0 || fread(buf, 1, hl, f) != hl || memcmp(buf, record_header, hl) != 0) {
+        snprintf(err, errlen, "--record %s: the file is not empty and does not start with the header %.*s", path,
+                 (int)hl - 1, record_header);
+        return -1;
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f), from = size > (long)sizeof buf ? size - (long)sizeof buf : 0;
+    fseek(f, from, SEEK_SET);
+    size_t n = fread(buf, 1, (size_t)(size - from), f);
+    if (n == 0 || buf[n - 1] != '\n') {
+        snprintf(err, errlen, "--record %s: its last line is incomplete (a write was cut off); repair or move the file",
+                 path);
+        return -1;
+    }
+    size_t start = n - 1;
+    while (start > 0 && buf[start - 1] != '\n')
+        start--;
+    *last = INT64_MIN;
+    if ((size_t)size == hl)
+        return 0;
+    char *e;
+    errno = 0;
+    long long t = strtoll(buf + start, &e, 10);
+    if (errno || *e != ',') {
+        snprintf(err, errlen, "--record %s: its last row does not start with a time in ms", path);
+        return -1;
+    }
+    *last = t;
+    return 0;
+}
+
+int market_record(struct market *m, const char *path, char *err, size_t errlen)
+{
+    if (!m->open_ended) {
+        snprintf(err, errlen, "--record needs a market that grows live (rest:URL, or sim without bars); '%s' is "
+                 "recorded data already", m->url);
+        return -1;
+    }
+    FILE *f = fopen(path, "a+");
+    if (!f) {
+        snprintf(err, errlen, "--record %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int64_t last = INT64_MIN;
+    fseek(f, 0, SEEK_END);
+    if (ftell(f) == 0) {
+        fputs(record_header, f);
+    } else if (record_tail(f, path, &last, err, errlen) != 0) {
+        fclose(f);
+        return -1;
+    }
+    if (!(m->rec_path = strdup(path))) {
+        fclose(f);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    LOCK(m);
+    m->rec = f;
+    long from = 0;
+    while (from < m->n && m->c[from].time <= last)
+        from++;
+    record(m, from);
+    int ok = m->rec != NULL;
+    UNLOCK(m);
+    if (!ok) {
+        snprintf(err, errlen, "--record %s: cannot write: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+long market_append(struct market *m, const struct candle *c, long n)
+{
+    LOCK(m);
+    long from = m->n, i = 0;
+    if (m->n > 0)
+        while (i < n && c[i].time <= m->c[m->n - 1].time)
+            i++;
+    for (; i < n; i++)
+        if (push_candle(m, &c[i]) != 0)
+            break;
+    record(m, from);
+    long added = m->n - from;
+    UNLOCK(m);
+    return added;
+}
+
+long market_at(struct market *m, int64_t t_ms)
+{
+    if (m->ops->advance)
+        m->ops->advance(m->src, m, t_ms);
+    LOCK(m);
+    /* The last candle with time + period <= t: a binary search (CSV data may have gaps). */
+    long lo = 0, hi = m->n - 1, found = -1;
+    while (lo <= hi) {
+        long mid = lo + (hi - lo) / 2;
+        if (m->c[mid].time + m->period <= t_ms) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    UNLOCK(m);
+    return found;
+}
+
+int market_candle(const struct market *m, long i, struct candle *out)
+{
+    LOCK(m);
+    int rc = i >= 0 && i < m->n ? 0 : -1;
+    if (rc == 0)
+        *out = m->c[i];
+    UNLOCK(m);
+    return rc;
+}
+
+long market_count(const struct market *m)
+{
+    LOCK(m);
+    long n = m->n;
+    UNLOCK(m);
+    return n;
+}
+
+int64_t market_period(const struct market *m)
+{
+    return m->period;
+}
+
+const char *market_url(const struct market *m)
+{
+    return m->url;
+}
+
+const char *market_kind(const struct market *m)
+{
+    return m->ops->kind;
+}
+
+/* ---- a live venue's feeds: the source's, when it has them ---- */
+
+int market_fields(const struct market *m, struct market_field *out, int max)
+{
+    return m->ops->fields ? m->ops->fields(m->src, out, max) : 0;
+}
+
+int market_fetched(struct market *m, enum market_feed feed, int64_t *fetched_ms, char *why, size_t whylen)
+{
+    if (!m->ops->fetched)
+        return -1;
+    *fetched_ms = m->ops->fetched(m->src, feed, why, whylen);
+    return 0;
+}
+
+size_t market_body_len(struct market *m, enum market_feed feed)
+{
+    return m->ops->body_len ? m->ops->body_len(m->src, feed) : 0;
+}
+
+int market_body_copy(struct market *m, enum market_feed feed, char *dst, size_t len, int64_t *fetched_ms)
+{
+    return m->ops->body_copy ? m->ops->body_copy(m->src, feed, dst, len, fetched_ms) : -1;
+}

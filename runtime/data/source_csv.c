@@ -1,0 +1,189 @@
+/*
+ * source_csv.c: the market source "csv:PATH" (or a PATH ending in .csv): candles read from a file with the header
+ * time,open,high,low,close,volume (any order, any case), as --record writes them. Every row is checked before the
+ * market takes any: prices finite and non-negative, high and low around open and close, times strictly
+ * increasing. The period is the smallest gap between two candles (gaps in the data are allowed).
+ */
+#include "data/market_source.h"
+#include "core/fsutil.h"
+#include "core/timeparse.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define BATCH 1024      /* candles read before each market_append */
+
+/* Hands the *nb candles of batch to m. Returns 0, or -1 with err. */
+static int flush(struct market *m, const char *path, const struct candle *batch, int *nb, char *err, size_t errlen)
+{
+    int n = *nb;
+    *nb = 0;
+    if (market_append(m, batch, n) == n)
+        return 0;
+    snprintf(err, errlen, "market %s: out of memory", path);
+    return -1;
+}
+
+/* Reads the file at path into m and sets *period. Returns 0, or -1 with err (m may then hold some candles). */
+static int read_csv(struct market *m, const char *path, int64_t *period, char *err, size_t errlen)
+{
+    struct candle batch[BATCH];
+    int nb = 0;
+    long rows = 0;
+    int64_t prev = 0;
+    char *text;
+    size_t len;
+    char msg[300];
+    if (fs_read_all(path, (size_t)2 << 30, &text, &len, msg, sizeof msg) != 0) {
+        snprintf(err, errlen, "market: %s", msg);
+        return -1;
+    }
+    enum { T, O, H, L, C, V, NCOL };
+    static const char *const names[NCOL] = {"time", "open", "high", "low", "close", "volume"};
+    int col[NCOL], ncols = 0, rc = -1;
+    long line = 1;
+    char *p = text, *end = text + len;
+    /* the header: the six names, in any order, any case */
+    for (int i = 0; i < NCOL; i++)
+        col[i] = -1;
+    char *eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol)
+        eol = end;
+    for (char *f = p; f <= eol && f < end;) {
+        char *fe = f;
+        while (fe < eol && *fe != ',')
+            fe++;
+        char *a = f, *b = fe;
+        while (a < b && isspace((unsigned char)*a))
+            a++;
+        while (b > a && isspace((unsigned char)b[-1]))
+            b--;
+        for (int i = 0; i < NCOL; i++)
+            if ((size_t)(b - a) == strlen(names[i]) && strncasecmp(a, names[i], (size_t)(b - a)) == 0)
+                col[i] = ncols;
+        ncols++;
+        f = fe + 1;
+    }
+    for (int i = 0; i < NCOL; i++)
+        if (col[i] < 0) {
+            snprintf(err, errlen, "market %s:1: the header must name the columns time,open,high,low,close,volume "
+                     "(missing '%s')", path, names[i]);
+            goto out;
+        }
+    for (p = eol + 1; p < end; p = eol + 1) {
+        line++;
+        eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        char *a = p;
+        while (a < eol && isspace((unsigned char)*a))
+            a++;
+        if (a == eol)
+            continue;   /* blank line */
+        struct candle c;
+        double v[NCOL] = {0};
+        int field = 0;
+        for (char *f = p; f <= eol; field++) {
+            char *fe = f;
+            while (fe < eol && *fe != ',')
+                fe++;
+            for (int i = 0; i < NCOL; i++) {
+                if (col[i] != field)
+                    continue;
+                if (i == T) {
+                    int64_t t;
+                    if (time_parse(f, (size_t)(fe - f), &t) != 0) {
+                        snprintf(err, errlen, "market %s:%ld: time '%.*s' is neither milliseconds nor ISO 8601",
+                                 path, line, (int)(fe - f > 40 ? 40 : fe - f), f);
+                        goto out;
+                    }
+                    c.time = t;
+                } else {
+                    char num[64], *e;
+                    size_t nl = (size_t)(fe - f);
+                    if (nl >= sizeof num)
+                        nl = sizeof num - 1;
+                    memcpy(num, f, nl);
+                    num[nl] = '\0';
+                    v[i] = strtod(num, &e);
+                    while (*e && isspace((unsigned char)*e))
+                        e++;
+                    if (e == num || *e || !isfinite(v[i]) || v[i] < 0) {
+                        snprintf(err, errlen, "market %s:%ld: %s '%s' is not a non-negative number", path, line,
+                                 names[i], num);
+                        goto out;
+                    }
+                }
+            }
+            f = fe + 1;
+        }
+        if (field < ncols) {
+            snprintf(err, errlen, "market %s:%ld: %d fields, the header has %d", path, line, field, ncols);
+            goto out;
+        }
+        c.open = v[O], c.high = v[H], c.low = v[L], c.close = v[C], c.volume = v[V];
+        if (c.high < fmax(c.open, c.close) || c.low > fmin(c.open, c.close)) {
+            snprintf(err, errlen, "market %s:%ld: high/low do not contain open and close", path, line);
+            goto out;
+        }
+        if (rows > 0 && c.time <= prev) {
+            snprintf(err, errlen, "market %s:%ld: time goes backwards or repeats", path, line);
+            goto out;
+        }
+        /* The period: the smallest gap between two candles (gaps in the data are allowed). */
+        if (rows == 0)
+            *period = INT64_MAX;
+        else if (c.time - prev < *period)
+            *period = c.time - prev;
+        prev = c.time;
+        rows++;
+        batch[nb++] = c;
+        if (nb == BATCH && flush(m, path, batch, &nb, err, errlen) != 0)
+            goto out;
+    }
+    if (flush(m, path, batch, &nb, err, errlen) != 0)
+        goto out;
+    if (rows < 2) {
+        snprintf(err, errlen, "market %s: needs at least two candles", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(text);
+    return rc;
+}
+
+static const char *csv_match(const char *url)
+{
+    size_t n = strlen(url);
+    if (strncmp(url, "csv:", 4) == 0)
+        return url + 4;
+    return n > 4 && strcmp(url + n - 4, ".csv") == 0 ? url : NULL;
+}
+
+static void *csv_open(struct market *m, const char *url, const char *args, int64_t now_ms, struct market_shape *shape,
+                      char *err, size_t errlen)
+{
+    (void)url, (void)now_ms;
+    static int token;   /* any non-NULL pointer: the source has no state once read */
+    if (read_csv(m, args, &shape->period, err, errlen) != 0)
+        return NULL;
+    shape->open_ended = 0;
+    return &token;
+}
+
+static void csv_close(void *src)
+{
+    (void)src;
+}
+
+const struct market_source_ops source_csv = {
+    .kind = "csv",
+    .match = csv_match,
+    .open = csv_open,
+    .close = csv_close,
+};

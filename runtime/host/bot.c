@@ -1,0 +1,850 @@
+/*
+ * bot.c: one strategy's life: its Lua state and folder, its lifecycle as phases run in coroutines (top-level
+ * chunk, init, main, then onexit, or onerror after an error), error reports with tracebacks, and what SIGINT and
+ * SIGTERM do to it. scheduler.c decides which bot runs when.
+ */
+#include "host/bot.h"
+#include "lua/api.h"
+#include "core/fsutil.h"
+#include "data/json.h"
+#include "core/logsink.h"
+#include "lua/log.h"
+#include "core/outq.h"
+#include "core/watchdog.h"
+#include "core/clock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+/* ---- signals and the hook ---- */
+
+/* Only the scheduler's thread runs Lua. The handlers below run on it and, as lua.c's do, only set a hook on the
+ * thread it runs now; the hook (normal context, at the next instruction) decides what to do. */
+static volatile sig_atomic_t got_signal;     /* the first SIGINT, SIGTERM or SIGHUP, or 0 */
+static volatile sig_atomic_t overrun_seen;   /* the watchdog's SIGURG: the running step used up its slice */
+static int64_t first_signal_ns;              /* CLOCK_MONOTONIC of the first stop signal */
+static lua_State *volatile current;          /* the thread the scheduler's thread runs now, or NULL */
+static int sigpipe_fd[2] = {-1, -1};
+static int watching;                         /* a step of some bot runs under the watchdog */
+
+#define SLICE_NS (10 * (int64_t)1000000)     /* a bot's time slice before it is preempted (live) */
+#define RESEND_NS ((int64_t)1000000000)      /* the same stop signal again within this is the same stop */
+
+static void hook(lua_State *L, lua_Debug *ar);
+
+static int signal_ends(const struct bot *b)
+{
+    return got_signal && b->phase <= PHASE_MAIN && !b->stopped;
+}
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static const char *signame(int sig)
+{
+    return sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT";
+}
+
+static void on_stop_signal(int sig)
+{
+    int saved = errno;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (got_signal) {
+        if (now - first_signal_ns < RESEND_NS) {
+            errno = saved;
+            return;     /* the same stop delivered twice (timeout(1) signals the process, then its group) */
+        }
+        char msg[96] = "stratrun: second ";
+        strcat(msg, signame(sig));
+        strcat(msg, ": exiting now; onexit is cut short\n");
+        if (write(STDERR_FILENO, msg, strlen(msg)) < 0) { /* nothing left to tell */ }
+        _exit(128 + sig);
+    }
+    got_signal = sig;
+    first_signal_ns = now;
+    if (write(sigpipe_fd[1], "!", 1) < 0) { /* the pipe only needs to be readable */ }
+    if (current)
+        lua_sethook(current, hook, LUA_MASKCOUNT, 1);
+    errno = saved;
+}
+
+static void on_overrun(int sig)
+{
+    (void)sig;
+    overrun_seen = 1;
+    if (current)
+        lua_sethook(current, hook, LUA_MASKCOUNT, 1);
+}
+
+void bot_signals_install(void)
+{
+    if (pipe2(sigpipe_fd, O_CLOEXEC | O_NONBLOCK) != 0)
+        sigpipe_fd[0] = sigpipe_fd[1] = -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = 0;    /* no SA_RESTART: a blocking call returns EINTR */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = on_overrun;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGURG, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sa.sa_flags = 0;
+    sigaction(SIGPIPE, &sa, NULL);     /* a reader gone is EPIPE (outq.c), not the end of every bot */
+}
+
+int bot_signal_received(void)
+{
+    return got_signal;
+}
+
+int bot_signal(void)
+{
+    return got_signal;
+}
+
+int bot_signal_fd(void)
+{
+    return sigpipe_fd[0];
+}
+
+int bot_interrupted(lua_State *L)
+{
+    return luaL_error(L, "interrupted by %s", signame(got_signal));
+}
+
+void bot_end(struct bot *b, int status, const char *why)
+{
+    if (b->end_req)
+        return;     /* the first reason stands */
+    b->end_req = 1;
+    b->end_status = status;
+    snprintf(b->end_why, sizeof b->end_why, "%s", why ? why : "");
+    if (current && bot_of(current) == b)
+        lua_sethook(current, hook, LUA_MASKCOUNT, 1);
+}
+
+/* The running step has used up a slice (the watchdog's SIGURG). Live: the bot yields at the next instruction where
+ * it can, so the other bots keep their turns, and it is warned once when it has run step_limit without Sleep; where
+ * it cannot yield for step_limit, it is ended. A replay never preempts (that would make it depend on the machine's
+ * speed): a bot that runs step_limit of CPU without Sleep is ended there, so a replay always ends. */
+static int overrun(lua_State *L, struct bot *b)
+{
+    double limit = b->opt->limits.step_s;
+    int64_t limit_ns = (int64_t)(limit * 1e9);
+    if (b->sched && b->sched->virtual_) {
+        int64_t cpu = thread_cpu_ns();
+        if (b->step_cpu_ns < 0)
+            b->step_cpu_ns = cpu - SLICE_NS;    /* a slice had run already when the first overrun came */
+        if (cpu - b->step_cpu_ns >= limit_ns) {
+            char when[32], why[512];
+            time_t t = (time_t)(b->sched->now_ns / 1000000000);
+            struct tm tm;
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
+            snprintf(why, sizeof why, "bot %s ran %g s of CPU at %s UTC without Sleep: a replay moves a bot's clock "
+                     "only in Sleep (step_limit)", b->id, limit, when);
+            bot_end(b, EXIT_STRATEGY, why);
+        }
+        return 0;
+    }
+    int64_t now = clock_mono_ns();
+    if (L == b->co && lua_isyieldable(L)) {
+        if (!b->busy_warned && now - b->awake_since_ns >= limit_ns) {
+            b->busy_warned = 1;
+            log_printf(b, LOG_WARN, "bot %s has run %g s without Sleep; the other bots keep their turns, but a "
+                       "strategy's loop should Sleep (step_limit)", b->id, limit);
+        }
+        return 1;
+    }
+    if (now - b->step_start_ns >= limit_ns) {
+        char why[512];
+        snprintf(why, sizeof why, "bot %s ran %g s without Sleep where it cannot be preempted (a coroutine of its "
+                 "own, a metamethod, or a callback such as a sort comparator); stopped (step_limit)", b->id, limit);
+        bot_end(b, EXIT_STRATEGY, why);
+    }
+    return 1;
+}
+
+/* Count hook, set by the handlers above, by bot_end and by os.exit. It yields the phase's coroutine back to the
+ * scheduler when the bot must end or give up its turn; where it cannot yield (inside a coroutine of the strategy's
+ * own, a non-yieldable callback, a finalizer) an ending bot gets an error at every instruction, which no pcall can
+ * keep from reaching the phase's coroutine. */
+static void hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    struct bot *b = bot_of(L);
+    lua_sethook(L, NULL, 0, 0);
+    int turn = 0;
+    if (overrun_seen) {
+        overrun_seen = 0;
+        turn = overrun(L, b);
+    }
+    int ending = b->end_req || signal_ends(b);
+    if (!ending && !turn)
+        return;
+    if (L == b->co && lua_isyieldable(L)) {
+        b->preempted = !ending;
+        lua_yield(L, 0);    /* in a hook: the coroutine yields when the hook returns */
+        return;
+    }
+    if (ending) {
+        lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+        if (b->end_req)
+            luaL_error(L, "%s", *b->end_why ? b->end_why : "the bot is ending");
+        bot_interrupted(L);
+    }
+    lua_sethook(L, hook, LUA_MASKCOUNT, 1000);  /* yield when it can */
+}
+
+/* A lifecycle step of b runs under the watchdog (preemption, the replay's CPU bound). */
+static void bot_watch_begin(struct bot *b)
+{
+    current = b->co;
+    b->step_cpu_ns = -1;
+    b->step_start_ns = clock_mono_ns();
+    if (!b->preempted)
+        b->awake_since_ns = b->step_start_ns;
+    b->preempted = 0;
+    watching = 1;
+    watchdog_begin();
+}
+
+static void bot_watch_end(struct bot *b)
+{
+    (void)b;
+    watchdog_end();
+    watching = 0;
+    current = NULL;
+}
+
+/* ---- the strategy's own coroutines, os.exit ---- */
+
+/* coroutine.resume and the functions coroutine.wrap returns, tracked: while a coroutine of the strategy's runs,
+ * the signal handlers must set their hook on it. upvalue 1: the original function; upvalue 2 (wrap): the thread. */
+static int tracked(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, lua_isthread(L, lua_upvalueindex(2)) ? lua_upvalueindex(2) : 1);
+    struct bot *b = bot_of(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_State *prev = current;
+    if (co && prev) {
+        current = co;
+        if (b->end_req || signal_ends(b))
+            lua_sethook(co, hook, LUA_MASKCOUNT, 1);
+    }
+    int st = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    current = prev;
+    if (prev && (b->end_req || signal_ends(b)))
+        lua_sethook(prev, hook, LUA_MASKCOUNT, 1);
+    if (st != LUA_OK)
+        return lua_error(L);
+    return lua_gettop(L);
+}
+
+/* coroutine.wrap(f): the original's function, whose upvalue 1 is its coroutine, behind tracked. */
+static int tracked_wrap(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    lua_getupvalue(L, -1, 1);       /* stack: wrapfn thread */
+    lua_pushcclosure(L, tracked, 2);
+    return 1;
+}
+
+/* os.exit([code]): ends this bot, not the process: its onexit runs, and code is its exit status (true 0, false 1). */
+static int f_exit(lua_State *L)
+{
+    struct bot *b = bot_of(L);
+    int status = lua_isboolean(L, 1) ? (lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE)
+                                     : (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+    bot_end(b, status, NULL);
+    if (L == b->co && lua_isyieldable(L))
+        return lua_yield(L, 0);
+    lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+    return luaL_error(L, "os.exit(%d)", status);
+}
+
+static void install_controls(lua_State *L)
+{
+    lua_getglobal(L, "coroutine");
+    lua_getfield(L, -1, "resume");
+    lua_pushcclosure(L, tracked, 1);
+    lua_setfield(L, -2, "resume");
+    lua_getfield(L, -1, "wrap");
+    lua_pushcclosure(L, tracked_wrap, 1);
+    lua_setfield(L, -2, "wrap");
+    lua_pop(L, 1);
+    lua_getglobal(L, "os");
+    lua_pushcfunction(L, f_exit);
+    lua_setfield(L, -2, "exit");
+    lua_pop(L, 1);
+}
+
+/* ---- the one door ---- */
+
+/* Pushes the error object at idx as a string. A failing or odd __tostring is named, never raised. */
+static void push_message(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    int t = lua_type(L, idx);
+    if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+        lua_pushvalue(L, idx);
+        lua_tostring(L, -1);
+        return;
+    }
+    if (luaL_getmetafield(L, idx, "__tostring") != LUA_TNIL) {
+        lua_pushvalue(L, idx);
+        if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+            if (lua_type(L, -1) == LUA_TSTRING)
+                return;
+            const char *got = luaL_typename(L, -1);
+            lua_pop(L, 1);
+            lua_pushfstring(L, "error object is a %s whose __tostring returned a %s", luaL_typename(L, idx), got);
+            return;
+        }
+        const char *inner = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1);
+        lua_pushfstring(L, "error object is a %s whose __tostring failed: %s", luaL_typename(L, idx), inner);
+        lua_remove(L, -2);
+        return;
+    }
+    lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, idx));
+}
+
+/* The door's message handler: the message as a string, with a traceback. */
+static int msghandler(lua_State *L)
+{
+    push_message(L, 1);
+    luaL_traceback(L, L, lua_tostring(L, -1), 1);
+    return 1;
+}
+
+/* The host is about to run code in b's state L: the signal handlers' hook goes there, and unless a step of a bot
+ * is watched already, the watchdog watches this one. Returns whether it began a watched step. */
+static int door_enter(struct bot *b, lua_State *L)
+{
+    current = L;
+    if (watching)
+        return 0;
+    b->step_cpu_ns = -1;
+    b->step_start_ns = clock_mono_ns();
+    watching = 1;
+    watchdog_begin();
+    return 1;
+}
+
+static void door_leave(int outer, lua_State *prev)
+{
+    if (outer) {
+        watchdog_end();
+        watching = 0;
+    }
+    current = prev;
+}
+
+int bot_door(struct bot *b, lua_CFunction f, void *ud, char *msg, size_t msglen)
+{
+    lua_State *L = b->L;
+    if (!L) {
+        if (msg)
+            snprintf(msg, msglen, "the bot's Lua state was closed (it ran out of memory)");
+        return LUA_ERRMEM;
+    }
+    lua_State *prev = current;
+    int outer = door_enter(b, L);
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, msghandler);
+    lua_pushcfunction(L, f);
+    lua_pushlightuserdata(L, ud);
+    int st = lua_pcall(L, 1, 0, top + 1);
+    if (st != LUA_OK && msg)
+        snprintf(msg, msglen, "%s", lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "not enough memory");
+    lua_settop(L, top);
+    door_leave(outer, prev);
+    return st;
+}
+
+/* ---- creation ---- */
+
+/* Each bot's Lua state allocates through this, against its own cap (memory_limit): a bot over it gets Lua's "not
+ * enough memory" error, and the other bots never pay for its leak. */
+static void *bot_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct bot *b = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        b->mem_used -= old;
+        return NULL;
+    }
+    if (nsize > old && b->mem_used + (nsize - old) > b->mem_limit)
+        return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p)
+        b->mem_used = b->mem_used - old + nsize;
+    return p;
+}
+
+/* package.loaded["stratrun.config"]: what stdlib modules (the exchange) need of the bot's settings. The channel
+ * URL is not there: it may hold a Redis password, and nothing secret is reachable from a strategy. */
+static void push_config(lua_State *L, const struct options *o, const char *id)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, o->data_dir);
+    lua_setfield(L, -2, "data_dir");
+    lua_pushstring(L, o->market);
+    lua_setfield(L, -2, "market");
+    char err[JSON_ERRLEN];
+    if (!o->exchange || json_decode(L, o->exchange, strlen(o->exchange), err, sizeof err) != 0)
+        lua_newtable(L);
+    lua_setfield(L, -2, "exchange");
+    lua_setfield(L, -2, "stratrun.config");
+    lua_pop(L, 1);
+}
+
+/* Opens the runtime API in a new state, through the door: (bot) */
+static int open_runtime(lua_State *L)
+{
+    struct bot *b = lua_touserdata(L, 1);
+    push_config(L, b->opt, b->id);
+    api_open(L);
+    install_controls(L);
+    /* The store and the channel were opened by their modules; they report failures (a corrupt store) here. */
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "stratrun.openerror") == LUA_TSTRING)
+        return lua_error(L);
+    lua_pop(L, 1);
+    options_push_params(b->opt, L, b->id);
+    return 0;
+}
+
+struct bot *bot_new(const struct options *opt, const struct bot_spec *spec, struct engine *engine,
+                    struct market *market, struct sched *sched, char *err, size_t errlen)
+{
+    struct bot *b = calloc(1, sizeof *b);
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    b->log_fd = b->lock_fd = -1;
+    b->co_ref = LUA_NOREF;
+    b->phase = PHASE_DONE;
+    b->opt = opt;
+    b->http = &opt->http;
+    b->engine = engine;
+    b->market = market;
+    b->sched = sched;
+    b->script = spec->script;
+    b->mem_limit = (size_t)opt->limits.memory_mb << 20;
+    memcpy(b->id, spec->id, sizeof b->id);
+    size_t n = strlen(opt->data_dir) + strlen(b->id) + 8;
+    b->dir = malloc(n);
+    if (!b->dir) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    snprintf(b->dir, n, "%s/bots/%s", opt->data_dir, b->id);
+    if (fs_mkdirs(b->dir, err, errlen) != 0)
+        goto fail;
+
+    /* One process per bot ID: two would overwrite each other's store and channel. */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/lock", b->dir);
+    b->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (b->lock_fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (flock(b->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen, "bot %s is already running (another process holds %s)", b->id, path);
+        goto fail;
+    }
+    fs_sweep_temp_files(b->dir);   /* store.json or status.txt temp files of a run killed mid-write */
+    snprintf(path, sizeof path, "%s/log.txt", b->dir);
+    b->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (b->log_fd < 0) {
+        snprintf(err, errlen, "cannot open log %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    log_attach(b->log_fd);
+
+    b->L = lua_newstate(bot_alloc, b);
+    if (!b->L) {
+        snprintf(err, errlen, "cannot create a Lua state: out of memory");
+        goto fail;
+    }
+    *(struct bot **)lua_getextraspace(b->L) = b;
+    char msg[1024];
+    if (bot_door(b, open_runtime, b, msg, sizeof msg) != LUA_OK) {
+        /* The first line: the store's and channel's own messages need no traceback at start. */
+        msg[strcspn(msg, "\n")] = '\0';
+        snprintf(err, errlen, "%s", msg);
+        goto fail;
+    }
+    return b;
+fail:
+    bot_free(b);
+    return NULL;
+}
+
+void bot_close_state(struct bot *b)
+{
+    if (!b->L)
+        return;
+    /* Finalizers run now, under the watchdog: one that never returns is ended like a bot that must end. */
+    b->phase = PHASE_DONE;
+    b->co = NULL;
+    b->co_ref = LUA_NOREF;
+    lua_State *L = b->L, *prev = current;
+    int outer = door_enter(b, L);
+    b->end_req = 0;
+    bot_end(b, b->status, "");
+    lua_close(L);
+    door_leave(outer, prev);
+    b->L = NULL;
+    b->end_req = 0;
+}
+
+void bot_free(struct bot *b)
+{
+    if (!b)
+        return;
+    bot_close_state(b);
+    if (b->log_fd >= 0) {
+        log_detach(b->log_fd);
+        close(b->log_fd);
+    }
+    if (b->lock_fd >= 0)
+        close(b->lock_fd);
+    free(b->dir);
+    free(b);
+}
+
+/* ---- the lifecycle ---- */
+
+/* Everything below touches the bot's state only through the door, so that a hostile value (a failing __index on
+ * _G, a __tostring that raises, an allocation over the cap) is an error, never a panic. */
+
+struct begin_args {
+    struct bot *b;
+    enum phase ph;
+    const char *hook;       /* a global function to run; NULL: the function is on b->L's stack already */
+    const char *arg;        /* the hook's one argument, or NULL */
+    int nargs;              /* with hook NULL: arguments above the function */
+    int started;            /* out: the phase began */
+};
+
+/* Makes a hook, or the function below nargs arguments on the door's stack, the body of a new coroutine.
+ * Hooks are read from the globals table raw: a strict-mode __index on _G is not asked for functions that the
+ * script did not define. */
+static int begin_protected(lua_State *L)
+{
+    struct begin_args *a = lua_touserdata(L, 1);
+    lua_remove(L, 1);
+    struct bot *b = a->b;
+    int nargs = a->nargs;
+    if (a->hook) {
+        lua_pushglobaltable(L);
+        lua_pushstring(L, a->hook);
+        if (lua_rawget(L, -2) != LUA_TFUNCTION)
+            return 0;
+        lua_remove(L, -2);      /* the globals table */
+        nargs = 0;
+        if (a->arg) {
+            lua_pushstring(L, a->arg);
+            nargs = 1;
+        }
+    }
+    lua_State *co = lua_newthread(L);
+    lua_insert(L, -2 - nargs);
+    lua_xmove(L, co, 1 + nargs);
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);     /* pops the thread */
+    luaL_unref(L, LUA_REGISTRYINDEX, b->co_ref);
+    b->co_ref = ref;
+    b->co = co;
+    b->nargs = nargs;
+    b->phase = a->ph;
+    if (a->ph == PHASE_ONEXIT || a->ph == PHASE_ONERROR)    /* live, onexit_limit bounds it (scheduler.c) */
+        b->exit_deadline_ns = clock_mono_ns() + (int64_t)(b->opt->limits.onexit_s * 1e9);
+    a->started = 1;
+    return 0;
+}
+
+static void finish(struct bot *b)
+{
+    if (b->L && b->co_ref != LUA_NOREF)
+        luaL_unref(b->L, LUA_REGISTRYINDEX, b->co_ref);    /* never raises: the free list exists already */
+    b->co_ref = LUA_NOREF;
+    b->co = NULL;
+    b->phase = PHASE_DONE;
+}
+
+/* Starts phase ph with global function fname if the script defines it; returns 0 if it does not (or if the
+ * state cannot even start it: then the bot is done, with the reason logged). */
+static int begin_hook(struct bot *b, enum phase ph, const char *fname, const char *arg)
+{
+    struct begin_args a = {b, ph, fname, arg, 0, 0};
+    char msg[1024];
+    if (bot_door(b, begin_protected, &a, msg, sizeof msg) != LUA_OK) {
+        log_printf(b, LOG_ERROR, "cannot start %s: %s", fname, msg);
+        b->status = EXIT_STRATEGY;
+        return 0;
+    }
+    return a.started;
+}
+
+struct start_args {
+    struct bot *b;
+    int status;
+};
+
+/* Pushes one word of the command line for arg[]; a channel URL's password (redis://user:password@host) is masked:
+ * nothing secret is reachable from a strategy. */
+static void push_arg(lua_State *L, const char *a, int chan)
+{
+    const char *scheme = chan ? strstr(a, "://") : NULL;
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (!colon) {
+        lua_pushstring(L, a);
+        return;
+    }
+    lua_pushfstring(L, "%s***%s", lua_pushlstring(L, a, (size_t)(colon - a + 1)), at);
+    lua_remove(L, -2);
+}
+
+/* The top-level chunk, loaded and made the first phase, through the door: (start_args) */
+static int start_protected(lua_State *L)
+{
+    struct start_args *a = lua_touserdata(L, 1);
+    lua_remove(L, 1);
+    struct bot *b = a->b;
+    const struct options *o = b->opt;
+    int one = o->mode == MODE_ONE;
+
+    /* arg, as lua.c sets it: arg[0] the script, arg[1..] its arguments, arg[-n] the command before it. */
+    int before = one ? (int)(o->script_argv - o->argv) : 0;
+    lua_createtable(L, one ? o->script_argc : 0, before);
+    for (int i = 0; one && i < o->argc; i++) {
+        int chan = i > 0 && i <= before && (strcmp(o->argv[i - 1], "--channel") == 0 ||
+                                            strncmp(o->argv[i], "--channel=", 10) == 0);
+        push_arg(L, o->argv[i], chan);
+        lua_rawseti(L, -2, i - before);
+    }
+    if (!one) {
+        lua_pushstring(L, b->script);
+        lua_rawseti(L, -2, 0);
+    }
+    lua_setglobal(L, "arg");
+
+    int status = luaL_loadfilex(L, b->script, "t");
+    if (status == LUA_ERRFILE) {
+        outq_printf(STDERR_FILENO, "stratrun: %s\n", lua_tostring(L, -1));
+        a->status = EXIT_USAGE;
+        return 0;
+    }
+    if (status != LUA_OK) {     /* a syntax error: "file:line: message" */
+        if (status == LUA_ERRMEM)
+            return lua_error(L);
+        log_write(b, LOG_ERROR, lua_tostring(L, -1), lua_rawlen(L, -1));
+        a->status = EXIT_STRATEGY;
+        return 0;
+    }
+    int nargs = one ? o->script_argc - 1 : 0;
+    for (int i = 1; i <= nargs; i++)
+        lua_pushstring(L, o->script_argv[i]);
+    struct begin_args ba = {b, PHASE_CHUNK, NULL, NULL, nargs, 0};
+    lua_pushlightuserdata(L, &ba);
+    lua_insert(L, 1);
+    return begin_protected(L);
+}
+
+int bot_start(struct bot *b)
+{
+    struct start_args a = {b, 0};
+    char msg[1024];
+    if (bot_door(b, start_protected, &a, msg, sizeof msg) != LUA_OK) {
+        log_printf(b, LOG_ERROR, "cannot start %s: %s", b->script, msg);
+        a.status = EXIT_STRATEGY;
+    }
+    if (a.status)
+        b->status = a.status;
+    return a.status;
+}
+
+/* A global function of the script, read raw, through the door: (struct hook_probe) */
+struct hook_probe {
+    const char *name;
+    int present;
+};
+
+static int probe_protected(lua_State *L)
+{
+    struct hook_probe *p = lua_touserdata(L, 1);
+    lua_pushglobaltable(L);
+    lua_pushstring(L, p->name);
+    p->present = lua_rawget(L, -2) == LUA_TFUNCTION;
+    return 0;
+}
+
+static int defines(struct bot *b, const char *name)
+{
+    struct hook_probe p = {name, 0};
+    return bot_door(b, probe_protected, &p, NULL, 0) == LUA_OK && p.present;
+}
+
+/* After a phase returned: what comes next. */
+static void next_phase(struct bot *b)
+{
+    switch (b->phase) {
+    case PHASE_CHUNK:
+        if (!defines(b, "main")) {
+            finish(b);      /* a plain chunk: done when it returns */
+            return;
+        }
+        if (begin_hook(b, PHASE_INIT, "init", NULL))
+            return;
+        __attribute__((fallthrough));   /* no init: main next */
+    case PHASE_INIT:
+        if (!begin_hook(b, PHASE_MAIN, "main", NULL))
+            finish(b);
+        return;
+    case PHASE_MAIN:
+        if (!begin_hook(b, PHASE_ONEXIT, "onexit", NULL))
+            finish(b);
+        return;
+    default:
+        finish(b);
+    }
+}
+
+/* Reports the error on top of the failed co, through the door: the message in the log and on stderr, the
+ * traceback on stderr; the message is kept in b->end_why for onerror. (bot) */
+static int report_protected(lua_State *L)
+{
+    struct bot *b = lua_touserdata(L, 1);
+    lua_xmove(b->co, L, 1);     /* the error object; a dead coroutine cannot run __tostring itself */
+    push_message(L, -1);
+    luaL_traceback(L, b->co, NULL, 0);
+    size_t len, tl;
+    const char *msg = lua_tolstring(L, -2, &len), *tb = lua_tolstring(L, -1, &tl);
+    log_write(b, LOG_ERROR, msg, len);
+    snprintf(b->end_why, sizeof b->end_why, "%s", msg);
+    outq_write(STDERR_FILENO, tb, tl);
+    outq_write(STDERR_FILENO, "\n", 1);
+    return 0;
+}
+
+static void report(struct bot *b, int st)
+{
+    char msg[512];
+    if (bot_door(b, report_protected, b, msg, sizeof msg) != LUA_OK) {
+        /* Even the message could not be made (out of memory): say what is known. */
+        log_printf(b, LOG_ERROR, "%s (%s)", st == LUA_ERRMEM ? "not enough memory" : "error", msg);
+        snprintf(b->end_why, sizeof b->end_why, "%s", st == LUA_ERRMEM ? "not enough memory" : msg);
+    }
+}
+
+void bot_abandon(struct bot *b, const char *why)
+{
+    if (b->phase == PHASE_DONE)
+        return;
+    log_write(b, LOG_ERROR, why, strlen(why));
+    b->status = EXIT_STRATEGY;
+    finish(b);
+}
+
+void bot_stop(struct bot *b, int status)
+{
+    b->awaiting = 0;    /* what it awaited is abandoned with main */
+    if (b->phase <= PHASE_MAIN && b->phase != PHASE_DONE && !b->stopped) {
+        b->status = status;
+        b->stopped = 1;
+        if (!begin_hook(b, PHASE_ONEXIT, "onexit", NULL))
+            finish(b);
+    }
+}
+
+/* The current phase was asked to end (bot_end, a stop signal): main gives way to onexit, a hook just ends. */
+static void end_phase(struct bot *b)
+{
+    if (!b->end_req) {      /* a stop signal: main ends, onexit runs (the scheduler stops the other bots) */
+        bot_stop(b, 128 + got_signal);
+        return;
+    }
+    b->end_req = 0;
+    if (*b->end_why)
+        log_write(b, LOG_ERROR, b->end_why, strlen(b->end_why));
+    if (b->end_status >= 0)
+        b->status = b->end_status;
+    if (b->phase <= PHASE_MAIN)
+        bot_stop(b, b->status);
+    else
+        finish(b);
+}
+
+int bot_step(struct bot *b)
+{
+    while (b->phase != PHASE_DONE) {
+        int nres;
+        bot_watch_begin(b);
+        int st = lua_resume(b->co, NULL, b->nargs, &nres);
+        bot_watch_end(b);
+        b->nargs = 0;
+        int ending = b->end_req || signal_ends(b);
+        if (st == LUA_YIELD || st == LUA_OK)
+            lua_pop(b->co, nres);
+        if (ending) {
+            b->preempted = 0;
+            end_phase(b);
+            continue;
+        }
+        if (st == LUA_YIELD)
+            return 1;   /* Sleep set wake_ns, or a time slice is over (b->preempted) */
+        if (st == LUA_OK) {
+            next_phase(b);
+            continue;
+        }
+        enum phase failed = b->phase;
+        if (st == LUA_ERRMEM)
+            b->out_of_memory = 1;
+        report(b, st);
+        b->status = EXIT_STRATEGY;
+        /* The failed coroutine goes now: what it held (all of it, when the bot ran out of memory) can be collected
+         * before onerror runs. */
+        luaL_unref(b->L, LUA_REGISTRYINDEX, b->co_ref);
+        b->co_ref = LUA_NOREF;
+        b->co = NULL;
+        char why[sizeof b->end_why];
+        memcpy(why, b->end_why, sizeof why);
+        b->end_why[0] = '\0';
+        if (failed <= PHASE_MAIN && begin_hook(b, PHASE_ONERROR, "onerror", why))
+            continue;
+        finish(b);
+    }
+    if (b->out_of_memory)
+        bot_close_state(b);     /* its memory returns now, not at the end of the process */
+    return 0;
+}

@@ -1,0 +1,804 @@
+/*
+ * options.c: the command line, the config file and the bot's identity.
+ *
+ * The config file is Lua evaluated in an empty environment, in a state of its own with a memory cap and an
+ * instruction budget, so a config can neither reach the OS (no os, io or require) nor hang the start.
+ * Every assignment is checked as it happens, which lets an error name the line that made it.
+ */
+#include "host/options.h"
+#include "core/fsutil.h"
+#include "data/json.h"
+#include "lua/stdlib_embed.h"
+#include "core/timeparse.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+const char options_usage[] =
+    "usage: stratrun [options] SCRIPT.lua [ARGS...]      one bot, live\n"
+    "       stratrun run [options] SCRIPT.lua[@ID] ...    several bots in one process, live\n"
+    "       stratrun replay [options] SCRIPT.lua[@ID] ... several bots on a virtual clock over the market data\n"
+    "\n"
+    "Runs trading strategies written in Lua: init(), then main(), then onexit().\n"
+    "\n"
+    "options:\n"
+    "  --id ID            the bot's live ID (1-64 of A-Z a-z 0-9 _ -); its channel has the same name\n"
+    "  --config FILE      config file (default: ./stratrun.conf when present)\n"
+    "  --data-dir DIR     where stores, logs, status and local channels live\n"
+    "                     (default: $STRATRUN_HOME, else ~/.local/state/stratrun)\n"
+    "  --channel URL      channel backend: local (default), local:DIR, memory,\n"
+    "                     redis://[user:password@]host:port[/db]\n"
+    "  --market URL       market data: sim:seed=N,... (default sim:seed=42), csv:PATH,\n"
+    "                     rest:BASE-URL[,symbol=BTC_USDT,interval=MS,stale=MS] (live prices)\n"
+    "  --record FILE      live: append the market's closed candles to FILE as CSV (replay reads it)\n"
+    "  -p NAME=VALUE      set strategy parameter NAME (a global) before init(); repeatable\n"
+    "  -p ID.NAME=VALUE   the same for bot ID only (run, replay)\n"
+    "  --from T, --to T   replay: start and end (ISO 8601 or ms; default: the market data's span)\n"
+    "  --json FILE        replay: also write the summary as JSON to FILE\n"
+    "  --memory-limit MB  the most memory each bot's Lua state may use (default 1024)\n"
+    "  --step-limit S     seconds a bot may run without Sleep: live, one warning; a replay stops the bot\n"
+    "                     (default 10)\n"
+    "  --onexit-limit S   seconds onexit may run in a live run before it is cut (default 300)\n"
+    "  -h, --help         show this help\n"
+    "  -V, --version      show the version\n"
+    "\n"
+    "exit status: 0 done, 1 strategy error, 2 usage or config error, 128+N stopped by signal N\n";
+
+static int set_id(struct options *o, const char *id, size_t len, const char *where, char *err, size_t errlen)
+{
+    const char *bad = id_check(id, len);
+    if (bad) {
+        snprintf(err, errlen, "%sinvalid bot ID '%.*s': it %s (an ID is 1-64 characters of A-Z a-z 0-9 _ -)",
+                 where, (int)(len > 80 ? 80 : len), id, bad);
+        return -1;
+    }
+    memcpy(o->id, id, len);
+    o->id[len] = '\0';
+    return 0;
+}
+
+static int valid_name(const char *s, size_t len)
+{
+    if (len == 0 || (s[0] >= '0' && s[0] <= '9'))
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Adds or replaces a parameter; the caller fills the value. */
+static struct param *param_slot(struct options *o, const char *name, size_t len)
+{
+    for (size_t i = 0; i < o->nparams; i++)
+        if (strlen(o->params[i].name) == len && memcmp(o->params[i].name, name, len) == 0) {
+            free(o->params[i].s);
+            o->params[i].s = NULL;
+            return &o->params[i];
+        }
+    struct param *np = realloc(o->params, (o->nparams + 1) * sizeof *np);
+    if (!np)
+        return NULL;
+    o->params = np;
+    struct param *p = &np[o->nparams++];
+    memset(p, 0, sizeof *p);
+    p->name = strndup(name, len);
+    return p->name ? p : NULL;
+}
+
+/* -p NAME=VALUE or -p ID.NAME=VALUE (for bot ID only): VALUE reads as an integer, a float, true/false, or
+ * else a string. */
+static int parse_param(struct options *o, const char *arg, char *err, size_t errlen)
+{
+    const char *eq = strchr(arg, '=');
+    const char *dot = eq ? memchr(arg, '.', (size_t)(eq - arg)) : NULL;
+    const char *name = dot ? dot + 1 : arg;
+    if (!eq || !valid_name(name, (size_t)(eq - name)) || (dot && id_check(arg, (size_t)(dot - arg)))) {
+        snprintf(err, errlen, "invalid parameter '%s': expected -p NAME=VALUE or -p BOTID.NAME=VALUE, with NAME a "
+                 "Lua identifier", arg);
+        return -1;
+    }
+    struct param *p = param_slot(o, arg, (size_t)(eq - arg));
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *v = eq + 1;
+    char *end;
+    if (*v) {
+        errno = 0;
+        long long i = strtoll(v, &end, 10);
+        if (*end == '\0' && errno == 0) {
+            p->type = PARAM_INT;
+            p->i = i;
+            return 0;
+        }
+        errno = 0;
+        double d = strtod(v, &end);
+        if (*end == '\0' && errno == 0 && v[0] != 'n' && v[0] != 'N' && v[0] != 'i' && v[0] != 'I' &&
+            !(v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))) {
+            p->type = PARAM_FLOAT;
+            p->d = d;
+            return 0;
+        }
+    }
+    if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+        p->type = PARAM_BOOL;
+        p->b = v[0] == 't';
+        return 0;
+    }
+    p->type = PARAM_STRING;
+    p->s = strdup(v);
+    return p->s ? 0 : -1;
+}
+
+static void replace(char **slot, const char *v)
+{
+    free(*slot);
+    *slot = v ? strdup(v) : NULL;
+}
+
+/* ---- the config file ---- */
+
+struct cfg_ctx {
+    struct options *o;
+    const char *file;
+    size_t mem, memcap;
+    long budget;            /* instruction-hook calls left */
+    char cli_id;            /* the command line set these: the config must not override them */
+    char cli_data_dir, cli_channel, cli_market;
+    size_t ncli_params;     /* o->params[0..ncli_params) came from -p and win over the config's */
+};
+
+static void *cfg_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct cfg_ctx *c = ud;
+    if (!ptr)
+        osize = 0;
+    if (nsize == 0) {
+        free(ptr);
+        c->mem -= osize;
+        return NULL;
+    }
+    if (nsize > osize && c->mem + (nsize - osize) > c->memcap)
+        return NULL;    /* Lua raises "not enough memory" */
+    void *np = realloc(ptr, nsize);
+    if (np)
+        c->mem = c->mem - osize + nsize;
+    return np;
+}
+
+static struct cfg_ctx *cfg_of(lua_State *L)
+{
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+static void cfg_hook(lua_State *L, lua_Debug *ar)
+{
+    if (--cfg_of(L)->budget <= 0) {
+        lua_getinfo(L, "Sl", ar);
+        luaL_error(L, "%s:%d: runs too long (more than 10 million instructions); a config only assigns values",
+                   ar->short_src, ar->currentline);
+    }
+}
+
+/* The string at idx, which must not hold a NUL byte: C would read it cut short at the NUL (data_dir = "d\0x"
+ * would run in ./d). */
+static const char *cfg_string(lua_State *L, int idx, const char *what)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    if (strlen(s) != len)
+        luaL_error(L, "%s holds a NUL byte after \"%s\"; it must be text without one", what, s);
+    return s;
+}
+
+static int cfg_param(lua_State *L, struct options *o, size_t ncli, int tbl)
+{
+    /* stack: ... params-table */
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        size_t len = 0;
+        const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+        if (!name || !valid_name(name, len))
+            return luaL_error(L, "params: every key must be a Lua identifier");
+        int from_cli = 0;
+        for (size_t i = 0; i < ncli; i++)
+            from_cli |= strcmp(o->params[i].name, name) == 0;
+        if (from_cli) {     /* -p NAME=... was given: it wins */
+            lua_pop(L, 1);
+            continue;
+        }
+        struct param *p = param_slot(o, name, len);
+        if (!p)
+            return luaL_error(L, "out of memory");
+        switch (lua_type(L, -1)) {
+        case LUA_TNUMBER:
+            if (lua_isinteger(L, -1)) {
+                p->type = PARAM_INT;
+                p->i = lua_tointeger(L, -1);
+            } else {
+                p->type = PARAM_FLOAT;
+                p->d = lua_tonumber(L, -1);
+            }
+            break;
+        case LUA_TBOOLEAN:
+            p->type = PARAM_BOOL;
+            p->b = lua_toboolean(L, -1);
+            break;
+        case LUA_TSTRING:
+            p->type = PARAM_STRING;
+            lua_pushfstring(L, "params.%s", name);
+            p->s = strdup(cfg_string(L, -2, lua_tostring(L, -1)));
+            lua_pop(L, 1);
+            break;
+        default:
+            return luaL_error(L, "params.%s must be a number, boolean or string, not %s", name, luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* Pushes the exchange's own check of its settings (stdlib/exchange_settings.lua), loaded into the config's state
+ * on first use: the exchange owns its section of the config (docs/exchange.md). It gets the base library, string
+ * and math as its globals; the config's chunk still sees none of them (its _ENV is the empty table of cfg_run),
+ * and strings keep no methods. stack: +1 */
+static void push_exchange_check(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "stratrun.exchange_check") == LUA_TFUNCTION)
+        return;
+    lua_pop(L, 1);
+    const struct stdlib_module *m = stratrun_stdlib;
+    while (m->name && strcmp(m->name, "exchange_settings") != 0)
+        m++;
+    if (!m->name)
+        luaL_error(L, "stdlib/exchange_settings.lua is not in this build");
+    luaL_requiref(L, "_G", luaopen_base, 0);
+    luaL_requiref(L, "string", luaopen_string, 1);
+    luaL_requiref(L, "math", luaopen_math, 1);
+    lua_pop(L, 3);
+    lua_pushliteral(L, "");
+    lua_pushnil(L);
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+    if (luaL_loadbufferx(L, m->src, m->size, "=stdlib/exchange_settings.lua", "t") != LUA_OK)
+        lua_error(L);
+    lua_call(L, 0, 1);
+    lua_getfield(L, -1, "check");
+    lua_remove(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.exchange_check");
+}
+
+/* exchange = {...}: the paper exchange's settings, checked by the exchange's own check, kept as JSON for the bot's
+ * state to read. */
+static void cfg_exchange(lua_State *L, struct options *o, int tbl)
+{
+    push_exchange_check(L);
+    lua_pushvalue(L, tbl);
+    lua_call(L, 1, 2);
+    /* stack: settings or nil, why */
+    if (lua_isnil(L, -2))
+        luaL_error(L, "%s", lua_tostring(L, -1));
+    lua_pop(L, 2);
+    jbuf jb;
+    char err[JSON_ERRLEN];
+    jbuf_init(&jb);
+    if (json_encode(L, tbl, &jb, err, sizeof err) == 0)
+        replace(&o->exchange, jb.p);
+    jbuf_free(&jb);
+}
+
+/* http = {...}: HttpQuery's limits (http.c). */
+static void cfg_http(lua_State *L, struct options *o, int tbl)
+{
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        if (strcmp(k, "timeout") == 0 || strcmp(k, "max_bytes") == 0) {
+            double v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0, max = k[0] == 't' ? 600000 : 1 << 30;
+            if (!(v >= 1 && v <= max && floor(v) == v))
+                luaL_error(L, "http.%s must be a whole number from 1 to %s", k,
+                           k[0] == 't' ? "600000 (ms)" : "1073741824 (bytes)");
+            *(k[0] == 't' ? &o->http.timeout_ms : &o->http.max_bytes) = (long)v;
+        } else if (strcmp(k, "in_replay") == 0) {
+            if (lua_type(L, -1) != LUA_TBOOLEAN)
+                luaL_error(L, "http.in_replay must be a boolean, not %s", luaL_typename(L, -1));
+            o->http.in_replay = lua_toboolean(L, -1);
+        } else {
+            luaL_error(L, "unknown key http.%s (allowed: timeout, max_bytes, in_replay)", k);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* memory_limit, step_limit, onexit_limit: the config key, its bounds, and where it goes. */
+static const struct limit_def {
+    const char *key, *opt, *allowed;
+    double min, max;
+    int whole;
+} limit_defs[] = {
+    {"memory_limit", "--memory-limit", "a whole number of MiB from 16 to 1048576", 16, 1048576, 1},
+    {"step_limit", "--step-limit", "a number of seconds from 0.1 to 86400", 0.1, 86400, 0},
+    {"onexit_limit", "--onexit-limit", "a number of seconds from 0.1 to 86400", 0.1, 86400, 0},
+};
+
+static void limit_set(struct options *o, int which, double v)
+{
+    if (which == 0)
+        o->limits.memory_mb = (long)v;
+    else if (which == 1)
+        o->limits.step_s = v;
+    else
+        o->limits.onexit_s = v;
+}
+
+static int limit_ok(int which, double v)
+{
+    const struct limit_def *d = &limit_defs[which];
+    return v >= d->min && v <= d->max && (!d->whole || v == floor(v));
+}
+
+/* A limit given on the command line: --memory-limit 64. */
+static int limit_cli(struct options *o, int which, const char *v, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (!*v || *end || errno || !limit_ok(which, d)) {
+        snprintf(err, errlen, "option %s: '%.80s' is not allowed (%s)", limit_defs[which].opt, v,
+                 limit_defs[which].allowed);
+        return -1;
+    }
+    limit_set(o, which, d);
+    o->cli_limits |= 1 << which;
+    return 0;
+}
+
+static int limit_index(const char *key)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(key, limit_defs[i].key) == 0)
+            return i;
+    return -1;
+}
+
+/* __newindex of the config's environment: checks one assignment. (env, key, value) */
+static int cfg_assign(lua_State *L)
+{
+    struct cfg_ctx *c = cfg_of(L);
+    struct options *o = c->o;
+    const char *key = lua_type(L, 2) == LUA_TSTRING ? cfg_string(L, 2, "a key") : "?";
+    int t = lua_type(L, 3);
+    if (strcmp(key, "id") == 0) {
+        if (t == LUA_TNUMBER && lua_isinteger(L, 3) && lua_tointeger(L, 3) >= 0)
+            lua_pushfstring(L, "%I", lua_tointeger(L, 3));
+        else if (t == LUA_TSTRING)
+            lua_pushvalue(L, 3);
+        else
+            return luaL_error(L, "key 'id' must be a string or a non-negative integer, not %s", luaL_typename(L, 3));
+        size_t len;
+        const char *id = lua_tolstring(L, -1, &len);
+        char msg[OPT_ERRLEN], keep[ID_MAX + 1];
+        memcpy(keep, o->id, sizeof keep);
+        if (set_id(o, id, len, "", msg, sizeof msg) != 0)
+            return luaL_error(L, "key 'id': %s", msg);
+        if (c->cli_id || o->mode != MODE_ONE)
+            memcpy(o->id, keep, sizeof keep);   /* --id wins; run and replay name their bots with SCRIPT@ID */
+    } else if (strcmp(key, "data_dir") == 0 || strcmp(key, "channel") == 0) {
+        if (t != LUA_TSTRING)
+            return luaL_error(L, "key '%s' must be a string, not %s", key, luaL_typename(L, 3));
+        const char *v = cfg_string(L, 3, lua_pushfstring(L, "key '%s'", key));
+        if (key[0] == 'd' && !c->cli_data_dir)
+            replace(&o->data_dir, v);
+        if (key[0] == 'c' && !c->cli_channel)
+            replace(&o->channel, v);
+    } else if (strcmp(key, "market") == 0) {
+        if (t != LUA_TSTRING)
+            return luaL_error(L, "key 'market' must be a string, not %s", luaL_typename(L, 3));
+        const char *v = cfg_string(L, 3, "key 'market'");
+        if (!c->cli_market)
+            replace(&o->market, v);
+    } else if (strcmp(key, "exchange") == 0) {
+        if (t != LUA_TTABLE)
+            return luaL_error(L, "key 'exchange' must be a table, not %s", luaL_typename(L, 3));
+        cfg_exchange(L, o, 3);
+    } else if (strcmp(key, "http") == 0) {
+        if (t != LUA_TTABLE)
+            return luaL_error(L, "key 'http' must be a table, not %s", luaL_typename(L, 3));
+        cfg_http(L, o, 3);
+    } else if (limit_index(key) >= 0) {
+        int w = limit_index(key);
+        if (t != LUA_TNUMBER || !limit_ok(w, lua_tonumber(L, 3)))
+            return luaL_error(L, "key '%s' must be %s, not %s", key, limit_defs[w].allowed,
+                              t == LUA_TNUMBER ? lua_pushfstring(L, "%s", lua_tostring(L, 3)) : luaL_typename(L, 3));
+        if (!(o->cli_limits & (1 << w)))
+            limit_set(o, w, lua_tonumber(L, 3));
+    } else if (strcmp(key, "params") == 0) {
+        if (t != LUA_TTABLE)
+            return luaL_error(L, "key 'params' must be a table, not %s", luaL_typename(L, 3));
+        cfg_param(L, o, c->ncli_params, 3);
+    } else {
+        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, http, params, memory_limit, step_limit, "
+                          "onexit_limit)", key);
+    }
+    return 0;
+}
+
+static int cfg_run(lua_State *L)
+{
+    struct cfg_ctx *c = cfg_of(L);
+    /* stack: chunk */
+    lua_newtable(L);                    /* the environment: empty */
+    lua_newtable(L);
+    lua_pushcfunction(L, cfg_assign);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, -2);
+    lua_setupvalue(L, 1, 1);            /* _ENV of the chunk */
+    lua_sethook(L, cfg_hook, LUA_MASKCOUNT, 1000);
+    c->budget = 10000;                  /* 10,000 x 1,000 instructions */
+    lua_call(L, 0, 0);
+    return 0;
+}
+
+static int load_config(struct options *o, const char *file, int explicit_, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(file, &st) != 0) {
+        if (!explicit_)
+            return 0;
+        snprintf(err, errlen, "cannot read config %s: %s", file, strerror(errno));
+        return -1;
+    }
+    char *text;
+    size_t len;
+    char msg[OPT_ERRLEN];
+    if (fs_read_all(file, 1 << 20, &text, &len, msg, sizeof msg) != 0) {
+        snprintf(err, errlen, "config: %s", msg);
+        return -1;
+    }
+    struct cfg_ctx c = { .o = o, .file = file, .memcap = 16u << 20, .ncli_params = o->nparams,
+                         .cli_id = o->id[0] != 0, .cli_data_dir = o->data_dir != NULL,
+                         .cli_channel = o->channel != NULL, .cli_market = o->market != NULL };
+    lua_State *L = lua_newstate(cfg_alloc, &c);
+    int rc = -1;
+    if (!L) {
+        snprintf(err, errlen, "out of memory");
+        free(text);
+        return -1;
+    }
+    char chunkname[300];
+    snprintf(chunkname, sizeof chunkname, "@%s", file);
+    /* Text only: a precompiled chunk could do anything the VM allows. */
+    if (luaL_loadbufferx(L, text, len, chunkname, "t") == LUA_OK) {
+        lua_pushcfunction(L, cfg_run);
+        lua_insert(L, 1);
+        rc = lua_pcall(L, 1, 0, 0) == LUA_OK ? 0 : -1;
+    }
+    if (rc != 0) {
+        /* Most messages carry "file:line:" (Lua's own, and the checker's via luaL_error); those raised without a
+         * position (out of memory, a binary chunk, C stack overflow) get the file name. */
+        const char *m = lua_tostring(L, -1);
+        if (!m)
+            m = "error";
+        size_t fl = strlen(file);
+        if ((strncmp(m, file, fl) == 0 && m[fl] == ':') || strncmp(m, "...", 3) == 0)
+            snprintf(err, errlen, "config %s", m);
+        else
+            snprintf(err, errlen, "config %s: %s", file, m);
+    }
+    lua_close(L);
+    free(text);
+    if (rc == 0)
+        o->config = strdup(file);
+    return rc;
+}
+
+/* ---- the command line ---- */
+
+/* run/replay: SCRIPT[@ID] ...; without @ID the ID is the script's file name without .lua. */
+static int parse_bots(struct options *o, int n, char **args, char *err, size_t errlen)
+{
+    if (!(o->bots = calloc((size_t)n, sizeof *o->bots))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int k = 0; k < n; k++) {
+        struct bot_spec *b = &o->bots[k];
+        const char *a = args[k], *at = strrchr(a, '@'), *slash = strrchr(a, '/');
+        if (a[0] == '-') {
+            snprintf(err, errlen, "option '%s' after the scripts: options go before them (see stratrun --help)", a);
+            return -1;
+        }
+        o->nbots = k + 1;   /* from here on options_free frees this bot's script */
+        if (at && (!slash || at > slash)) {
+            char *script = strndup(a, (size_t)(at - a));
+            b->script = script;
+            if (!script || set_id(o, at + 1, strlen(at + 1), "", err, errlen) != 0)
+                return -1;
+        } else {
+            const char *base = slash ? slash + 1 : a;
+            size_t len = strlen(base);
+            if (len > 4 && strcmp(base + len - 4, ".lua") == 0)
+                len -= 4;
+            b->script = strdup(a);
+            if (!b->script || set_id(o, base, len, "the script name as ", err, errlen) != 0) {
+                if (b->script)
+                    snprintf(err + strlen(err), errlen - strlen(err), "; give one with %s@ID", a);
+                return -1;
+            }
+        }
+        memcpy(b->id, o->id, sizeof b->id);
+        o->id[0] = '\0';
+        for (int j = 0; j < k; j++)
+            if (strcmp(o->bots[j].id, b->id) == 0) {
+                snprintf(err, errlen, "two bots with ID '%s': give each its own with SCRIPT@ID", b->id);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+static const char *opt_value(int argc, char **argv, int *i, const char *name, char *err, size_t errlen)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) == 0 && a[n] == '=')
+        return a + n + 1;
+    if (*i + 1 >= argc) {
+        snprintf(err, errlen, "option %s needs a value (see stratrun --help)", name);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int is_opt(const char *a, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+}
+
+int options_load(struct options *o, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    o->argc = argc;
+    o->argv = argv;
+    o->from_ms = o->to_ms = -1;
+    o->limits = (struct limits){.memory_mb = 1024, .step_s = 10, .onexit_s = 300};
+    const char *config = NULL;
+    int i = 1;
+    if (argc > 1 && (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "replay") == 0)) {
+        o->mode = argv[1][1] == 'u' ? MODE_RUN : MODE_REPLAY;
+        i = 2;
+    }
+    for (; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || a[1] == '\0')
+            break;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            o->help = 1;
+            return 0;
+        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            o->version = 1;
+            return 0;
+        } else if (o->mode == MODE_REPLAY && (is_opt(a, "--from") || is_opt(a, "--to"))) {
+            const char *name = is_opt(a, "--from") ? "--from" : "--to";
+            if (!(v = opt_value(argc, argv, &i, name, err, errlen)))
+                return -1;
+            int64_t *slot = name[2] == 'f' ? &o->from_ms : &o->to_ms;
+            if (time_parse(v, strlen(v), slot) != 0) {
+                snprintf(err, errlen, "option %s: '%s' is neither ISO 8601 (2024-01-31T12:00:00Z) nor milliseconds",
+                         name, v);
+                return -1;
+            }
+        } else if (o->mode == MODE_REPLAY && is_opt(a, "--json")) {
+            if (!(o->json_out = opt_value(argc, argv, &i, "--json", err, errlen)))
+                return -1;
+        } else if (is_opt(a, "--record")) {
+            if (o->mode == MODE_REPLAY) {
+                snprintf(err, errlen, "option --record is for live runs: a replay reads recorded candles "
+                         "(--market csv:FILE)");
+                return -1;
+            }
+            if (!(o->record = opt_value(argc, argv, &i, "--record", err, errlen)))
+                return -1;
+        } else if (o->mode == MODE_ONE && is_opt(a, "--id")) {
+            if (!(v = opt_value(argc, argv, &i, "--id", err, errlen)) || set_id(o, v, strlen(v), "", err, errlen))
+                return -1;
+        } else if (is_opt(a, "--config")) {
+            if (!(config = opt_value(argc, argv, &i, "--config", err, errlen)))
+                return -1;
+        } else if (is_opt(a, "--data-dir")) {
+            if (!(v = opt_value(argc, argv, &i, "--data-dir", err, errlen)))
+                return -1;
+            if (!*v) {
+                snprintf(err, errlen, "option --data-dir needs a folder, not an empty string");
+                return -1;
+            }
+            replace(&o->data_dir, v);
+        } else if (is_opt(a, "--channel")) {
+            if (!(v = opt_value(argc, argv, &i, "--channel", err, errlen)))
+                return -1;
+            replace(&o->channel, v);
+        } else if (is_opt(a, "--market")) {
+            if (!(v = opt_value(argc, argv, &i, "--market", err, errlen)))
+                return -1;
+            replace(&o->market, v);
+        } else if (is_opt(a, "--memory-limit") || is_opt(a, "--step-limit") || is_opt(a, "--onexit-limit")) {
+            int w = is_opt(a, "--memory-limit") ? 0 : is_opt(a, "--step-limit") ? 1 : 2;
+            if (!(v = opt_value(argc, argv, &i, limit_defs[w].opt, err, errlen)) || limit_cli(o, w, v, err, errlen))
+                return -1;
+        } else if (strncmp(a, "-p", 2) == 0) {
+            if (a[2])
+                v = a + 2;
+            else if (i + 1 < argc)
+                v = argv[++i];
+            else {
+                snprintf(err, errlen, "option -p needs NAME=VALUE (see stratrun --help)");
+                return -1;
+            }
+            if (parse_param(o, v, err, errlen))
+                return -1;
+        } else {
+            snprintf(err, errlen, "unknown option '%s' (see stratrun --help)", a);
+            return -1;
+        }
+    }
+    if (i >= argc) {
+        snprintf(err, errlen, "no strategy script given (usage: stratrun [options] SCRIPT.lua; see --help)");
+        return -1;
+    }
+    if (o->mode == MODE_ONE) {
+        o->script = argv[i];
+        o->script_argv = argv + i;
+        o->script_argc = argc - i;
+        if (!(o->bots = calloc(1, sizeof *o->bots)))
+            return -1;
+        o->bots[0].script = argv[i];
+        o->nbots = 1;
+    } else if (parse_bots(o, argc - i, argv + i, err, errlen) != 0) {
+        return -1;
+    }
+
+    /* The config is read after the command line, and never overrides what the command line set. */
+    return load_config(o, config ? config : "stratrun.conf", config != NULL, err, errlen);
+}
+
+/* ---- identity ---- */
+
+static int generated_id(struct options *o, char *err, size_t errlen)
+{
+    char real[PATH_MAX], path[PATH_MAX + 64], dir[PATH_MAX];
+    if (!realpath(o->script, real)) {
+        snprintf(err, errlen, "cannot read strategy %s: %s", o->script, strerror(errno));
+        return -1;
+    }
+    snprintf(dir, sizeof dir, "%s/ids", o->data_dir);
+    if (fs_mkdirs(dir, err, errlen) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/%016llx", dir, (unsigned long long)fs_fnv1a(real, strlen(real)));
+    char *kept;
+    size_t len;
+    char msg[OPT_ERRLEN];
+    if (fs_read_all(path, 128, &kept, &len, msg, sizeof msg) == 0) {
+        while (len > 0 && (kept[len - 1] == '\n' || kept[len - 1] == ' '))
+            len--;
+        int rc = set_id(o, kept, len, "kept ", err, errlen);
+        free(kept);
+        return rc;
+    }
+    /* Six digits like the hosted platforms' live IDs, not yet used in this data dir. */
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned int r;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+            r = (unsigned int)getpid() * 2654435761u + (unsigned int)tries;
+        char id[16], bot[PATH_MAX + 32];
+        snprintf(id, sizeof id, "%u", 100000 + r % 900000);
+        snprintf(bot, sizeof bot, "%s/bots/%s", o->data_dir, id);
+        struct stat st;
+        if (stat(bot, &st) == 0)
+            continue;
+        char line[32];
+        int n = snprintf(line, sizeof line, "%s\n", id);
+        if (fs_write_atomic(path, line, (size_t)n, err, errlen) != 0)
+            return -1;
+        memcpy(o->id, id, strlen(id) + 1);
+        fprintf(stderr, "stratrun: no --id given; %s runs as bot %s (kept in %s)\n", o->script, id, path);
+        return 0;
+    }
+    snprintf(err, errlen, "could not generate a free bot ID in %s", o->data_dir);
+    return -1;
+}
+
+int options_resolve(struct options *o, char *err, size_t errlen)
+{
+    if (!o->data_dir) {
+        const char *home = getenv("STRATRUN_HOME");
+        if (home && *home) {
+            o->data_dir = strdup(home);
+        } else {
+            home = getenv("HOME");
+            char buf[PATH_MAX];
+            snprintf(buf, sizeof buf, "%s/.local/state/stratrun", home && *home ? home : ".");
+            o->data_dir = strdup(buf);
+        }
+    }
+    if (!o->channel)
+        o->channel = strdup("local");
+    if (!o->market)
+        o->market = strdup("sim:seed=42");
+    if (!o->data_dir || !o->channel || !o->market) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (fs_mkdirs(o->data_dir, err, errlen) != 0)
+        return -1;
+    if (o->mode == MODE_ONE) {
+        if (!o->id[0] && generated_id(o, err, errlen) != 0)
+            return -1;
+        memcpy(o->bots[0].id, o->id, sizeof o->id);
+    }
+    return 0;
+}
+
+void options_free(struct options *o)
+{
+    for (size_t i = 0; i < o->nparams; i++) {
+        free(o->params[i].name);
+        free(o->params[i].s);
+    }
+    free(o->params);
+    if (o->mode != MODE_ONE)
+        for (int i = 0; i < o->nbots; i++)
+            free((char *)o->bots[i].script);
+    free(o->bots);
+    o->bots = NULL;
+    o->nbots = 0;
+    free(o->data_dir);
+    free(o->channel);
+    free(o->market);
+    free(o->exchange);
+    free(o->config);
+    o->params = NULL;
+    o->nparams = 0;
+    o->data_dir = o->channel = o->market = o->exchange = o->config = NULL;
+}
+
+void options_push_params(const struct options *o, lua_State *L, const char *id)
+{
+    size_t idlen = strlen(id);
+    /* Parameters for every bot first, then those for this bot only (ID.NAME), which win. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < o->nparams; i++) {
+            const struct param *p = &o->params[i];
+            const char *dot = strchr(p->name, '.');
+            if (pass == 0 ? dot != NULL : !(dot && (size_t)(dot - p->name) == idlen && !memcmp(p->name, id, idlen)))
+                continue;
+            switch (p->type) {
+            case PARAM_INT: lua_pushinteger(L, p->i); break;
+            case PARAM_FLOAT: lua_pushnumber(L, p->d); break;
+            case PARAM_BOOL: lua_pushboolean(L, p->b); break;
+            case PARAM_STRING: lua_pushstring(L, p->s); break;
+            }
+            lua_setglobal(L, dot ? dot + 1 : p->name);
+        }
+}

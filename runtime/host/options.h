@@ -1,0 +1,88 @@
+/*
+ * options.h: what a run of stratrun was asked to do, from the command line and the config file.
+ * Command-line options override the config file; the config file overrides the environment and defaults.
+ */
+#ifndef STRATRUN_OPTIONS_H
+#define STRATRUN_OPTIONS_H
+
+#include <stddef.h>
+#include <lua.h>
+
+#include "lua/ctx.h"
+
+#define OPT_ERRLEN 512
+
+enum param_type { PARAM_INT, PARAM_FLOAT, PARAM_BOOL, PARAM_STRING };
+
+struct param {
+    char *name;
+    enum param_type type;
+    lua_Integer i;
+    double d;
+    int b;
+    char *s;
+};
+
+/* stratrun SCRIPT [ARGS]: one bot, live. stratrun run A.lua[@ID] B.lua[@ID]...: several bots in one process,
+ * live. stratrun replay ...: several bots on a virtual clock over the market data. */
+enum mode { MODE_ONE, MODE_RUN, MODE_REPLAY };
+
+/* The config's limits, each bot's own: memory_limit (MiB of its Lua state), step_limit (seconds a bot may run
+ * without Sleep: live, a warning; in a replay, the bot is stopped) and onexit_limit (seconds onexit may take live). */
+struct limits {
+    long memory_mb;         /* default 1024 */
+    double step_s;          /* default 10 */
+    double onexit_s;        /* default 300, as the platform allows */
+};
+
+struct bot_spec {
+    const char *script;
+    char id[ID_MAX + 1];    /* "" until resolved */
+};
+
+struct options {
+    enum mode mode;
+    struct bot_spec *bots;  /* every mode: the bots to run, in the scheduler's tie-breaking order */
+    int nbots;
+    int64_t from_ms, to_ms; /* replay: --from, --to (-1: the market's own span) */
+    const char *json_out;   /* replay: --json FILE */
+
+    const char *script;     /* MODE_ONE: the strategy file; NULL with --help / --version */
+    int script_argc;        /* arguments after the script, passed to it as arg[1..] */
+    char **script_argv;     /* script_argv[0] is the script itself */
+    char **argv;            /* the whole command line, for arg[-n] */
+    int argc;
+
+    char *config;           /* the config file read, or NULL */
+    char id[ID_MAX + 1];    /* MODE_ONE: --id or the config's id; "" until resolved */
+    char *data_dir;
+    char *channel;          /* the channel backend URL ("local", "local:DIR", "memory") */
+    char *market;           /* the market data source ("sim:seed=42", "csv:PATH") */
+    char *exchange;         /* the paper exchange's settings: JSON text of the config's exchange table, or NULL */
+    struct param *params;
+    size_t nparams;
+    struct http_opts http;  /* the config's http table */
+    struct limits limits;   /* memory_limit, step_limit, onexit_limit */
+    int cli_limits;         /* bit per limit set on the command line (they win over the config) */
+    const char *record;     /* live: --record FILE, the market's candles appended as CSV (market.c), or NULL */
+
+    int help, version;
+};
+
+/* Parses argv and, unless --help/--version was asked, loads the config file (--config, or ./stratrun.conf when
+ * present). Returns 0, or -1 with one line in err (a usage or config error: exit status 2). */
+int options_load(struct options *o, int argc, char **argv, char *err, size_t errlen);
+
+/* Resolves the data dir (creating it) and the bot IDs (for one bot without --id or a config id: generated once
+ * and kept in the data dir; in run and replay: SCRIPT@ID, else the script's file name). Returns 0, or -1 with one
+ * line in err. */
+int options_resolve(struct options *o, char *err, size_t errlen);
+
+void options_free(struct options *o);
+
+/* Sets the parameters of bot id as globals of L: NAME=VALUE for every bot, then ID.NAME=VALUE for this one. */
+void options_push_params(const struct options *o, lua_State *L, const char *id);
+
+extern const char options_usage[];
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * api.c: loads every runtime module into a fresh strategy state, in one table, and makes the Lua code under
+ * stdlib/ (embedded in the binary) available to require.
+ */
+#include "lua/api.h"
+#include "lua/stdlib_embed.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+/* Modules whose functions are globals, as on the platforms. They are not entered in package.loaded, so
+ * tracebacks name their functions plainly ("Log", not "stratrun.log.Log"). */
+static const lua_CFunction global_modules[] = {
+    luaopen_log, luaopen_clock, luaopen_format, luaopen_store, luaopen_channel, luaopen_http, NULL
+};
+
+/* package.preload loader for an embedded stdlib module; upvalue 1 is its index in stratrun_stdlib. */
+static int load_embedded(lua_State *L)
+{
+    const struct stdlib_module *m = &stratrun_stdlib[lua_tointeger(L, lua_upvalueindex(1))];
+    char chunkname[64];
+    snprintf(chunkname, sizeof chunkname, "=stdlib/%s.lua", m->name);
+    if (luaL_loadbufferx(L, m->src, m->size, chunkname, "t") != LUA_OK)
+        return lua_error(L);
+    lua_pushvalue(L, 1);    /* the module name, as require passes it */
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+void api_open(lua_State *L)
+{
+    luaL_openlibs(L);
+    for (const lua_CFunction *open = global_modules; *open; open++) {
+        lua_pushcfunction(L, *open);
+        lua_call(L, 0, 0);
+    }
+    /* json is a module (require "json") and a global, as JSON is on the platforms. */
+    luaL_requiref(L, "json", luaopen_json, 1);
+    lua_pop(L, 1);
+    luaL_requiref(L, "market", luaopen_market, 0);
+    lua_pop(L, 1);
+
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    for (lua_Integer i = 0; stratrun_stdlib[i].name; i++) {
+        lua_pushinteger(L, i);
+        lua_pushcclosure(L, load_embedded, 1);
+        lua_setfield(L, -2, stratrun_stdlib[i].name);
+    }
+    lua_pop(L, 1);
+
+    /* Globals that stdlib modules provide: the exchange strategies trade through, the TA indicators. */
+    static const char *const globals[][2] = {{"exchange", "exchange"}, {"TA", "ta"}};
+    for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++) {
+        lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+        int present = lua_getfield(L, -1, globals[i][1]) != LUA_TNIL;
+        lua_pop(L, 2);
+        if (!present)
+            continue;
+        lua_getglobal(L, "require");
+        lua_pushstring(L, globals[i][1]);
+        lua_call(L, 1, 1);
+        lua_setglobal(L, globals[i][0]);
+    }
+}

@@ -1,0 +1,21 @@
+/*
+ * api.h: the Lua-facing modules of the runtime, one C file each, and the one place that loads them all.
+ */
+#ifndef STRATRUN_API_H
+#define STRATRUN_API_H
+
+#include <lua.h>
+
+/* Opens the standard libraries, every runtime module below, and makes the embedded stdlib modules require-able. */
+void api_open(lua_State *L);
+
+int luaopen_json(lua_State *L);      /* ljson.c:   json.encode, json.decode, json.null, json.array, json.object */
+int luaopen_log(lua_State *L);       /* log.c:     Log, LogStatus */
+int luaopen_clock(lua_State *L);     /* clock.c:   Sleep, Unix, UnixNano */
+int luaopen_format(lua_State *L);    /* format.c:  _D, _N */
+int luaopen_store(lua_State *L);     /* store.c:   _G() as the bot's ID and persistent key-value store */
+int luaopen_channel(lua_State *L);   /* channel.c: SetChannelData, GetChannelData */
+int luaopen_http(lua_State *L);      /* http.c:    HttpQuery */
+int luaopen_market(lua_State *L);    /* lmarket.c: require "market": candle and snapshot primitives for stdlib/exchange.lua */
+
+#endif
