@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "data/market_source.h"
+
 struct candle {
     int64_t time;           /* bar start, ms since the epoch */
     double open, high, low, close, volume;
@@ -53,18 +55,6 @@ long market_append(struct market *m, const struct candle *c, long n);
 int market_record(struct market *m, const char *path, char *err, size_t errlen);
 
 /* ---- what a live venue's source adds (rest); other sources have none of it ---- */
-
-/* The venue's feeds besides the candles. */
-enum market_feed { FEED_TICKER, FEED_DEPTH, FEED_KLINES, FEED_COUNT };
-
-#define MARKET_WHYLEN 300   /* room for why a feed's latest fetch was refused */
-
-/* A setting of the source that market.info() shows: a string (str) or, when str is NULL, an integer. */
-struct market_field {
-    const char *name;
-    const char *str;
-    int64_t num;
-};
 
 /* Fills out (at most max) with the source's settings (rest: symbol, interval, stale); returns how many. */
 int market_fields(const struct market *m, struct market_field *out, int max);

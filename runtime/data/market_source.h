@@ -10,7 +10,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "data/market.h"
+struct market;
+
+/* The venue's feeds besides the candles. */
+enum market_feed { FEED_TICKER, FEED_DEPTH, FEED_KLINES, FEED_COUNT };
+
+#define MARKET_WHYLEN 300   /* room for why a feed's latest fetch was refused */
+
+/* A setting of the source that market.info() shows: a string (str) or, when str is NULL, an integer. */
+struct market_field {
+    const char *name;
+    const char *str;
+    int64_t num;
+};
+
 
 /* What open tells the market about the candles it will hold. */
 struct market_shape {

@@ -4,7 +4,7 @@
  * market takes any: prices finite and non-negative, high and low around open and close, times strictly
  * increasing. The period is the smallest gap between two candles (gaps in the data are allowed).
  */
-#include "data/market_source.h"
+#include "data/market.h"
 #include "core/fsutil.h"
 #include "core/timeparse.h"
 

@@ -12,7 +12,7 @@
  * poller (no Lua value ever leaves it) and checked against the documented shape before anything is kept. The
  * bots' thread reads only plain C data, under the mutex.
  */
-#include "data/market_source.h"
+#include "data/market.h"
 #include "core/clock.h"
 #include "core/fetch.h"
 #include "data/json.h"

@@ -3,7 +3,7 @@
  * seeded random walk of candles, the same for the same settings on every machine. With bars it is a fixed span
  * (replays); without, 1,000 bars of history before now, then it grows as the clock moves (live demos).
  */
-#include "data/market_source.h"
+#include "data/market.h"
 #include "core/timeparse.h"
 
 #include <errno.h>
