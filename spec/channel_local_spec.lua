@@ -1,4 +1,4 @@
--- Spec for the `local` channel backend (runtime/backend_local.c) across processes: real stratrun processes share
+-- Spec for the `local` channel backend (runtime/core/backend_local.c) across processes: real stratrun processes share
 -- one data dir, as bots on one host do. Publishers, readers and the repo's sample strategies run side by side;
 -- the spec kills, corrupts and restarts them and checks what the readers saw. The single-process semantics,
 -- on every backend, are in channel_spec.lua.

@@ -1,4 +1,4 @@
--- Spec for the redis channel backend (runtime/backend_redis.c) across processes and servers: real stratrun
+-- Spec for the redis channel backend (runtime/core/backend_redis.c) across processes and servers: real stratrun
 -- processes, each with its own data dir as on separate servers, talk through real redis-server processes that the
 -- spec starts, breaks (stops, restarts empty, freezes with SIGSTOP, overfills, plants foreign values in) and stops,
 -- and through the ACL recipe printed by scripts/redis-acl.lua. The single-process semantics, on every backend,

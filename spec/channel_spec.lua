@@ -1,4 +1,4 @@
--- Spec for channels (runtime/channel.c, engine.c and every backend): SetChannelData and GetChannelData as a
+-- Spec for channels (runtime/lua/channel.c, engine.c and every backend): SetChannelData and GetChannelData as a
 -- strategy uses them. Each case runs a small strategy in a real stratrun process that reports what it saw with
 -- out() (helpers.report_prelude); the spec parses and checks it. The same cases run against every backend:
 -- memory, local, and redis against a redis-server this spec starts on a free loopback port (emptied before each

@@ -10,7 +10,7 @@ local T0 = 1704067200000        -- 2024-01-01T00:00:00Z, a Monday: the first can
 
 local function close_of(k) return T0 + k * P end
 
--- A market with the interface of runtime/market.c's module (indices 1-based, candle k shown once it closed),
+-- A market with the interface of runtime/data/market.c's module (indices 1-based, candle k shown once it closed),
 -- over candles {time, open, high, low, close, volume}. It counts candle() calls.
 local function fake_market(candles, period)
   local m = { candle_calls = 0 }

@@ -1,4 +1,4 @@
--- Spec for runtime/format.c (_N, _D) and runtime/clock.c (Unix, UnixNano, Sleep). These specs run inside stratrun,
+-- Spec for runtime/lua/format.c (_N, _D) and runtime/lua/clock.c (Unix, UnixNano, Sleep). These specs run inside stratrun,
 -- so the functions are called directly; only the time zone check starts a process of its own.
 local h = require("helpers")
 

@@ -382,7 +382,7 @@ function M.redis_stop_all()
   redis_servers = {}
 end
 
--- CRC-32 (IEEE) and the frame a channel state travels in outside the process (runtime/chanframe.h), so a spec
+-- CRC-32 (IEEE) and the frame a channel state travels in outside the process (runtime/core/chanframe.h), so a spec
 -- can plant states in a backend the way a foreign writer could:
 --   SRCH1 <seq> <published ms> <length of JSON> <crc32 of JSON, 8 hex digits>\n<JSON>
 function M.crc32(s)

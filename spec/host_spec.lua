@@ -1,4 +1,4 @@
--- Spec for the host (runtime/bot.c, runtime/options.c, runtime/main.c): the lifecycle of a strategy, signals, the
+-- Spec for the host (runtime/host/bot.c, runtime/host/options.c, runtime/main.c): the lifecycle of a strategy, signals, the
 -- command line, the config file and the bot's identity, all through real stratrun processes.
 local h = require("helpers")
 

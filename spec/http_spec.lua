@@ -1,4 +1,4 @@
--- Spec for HttpQuery (runtime/http.c, runtime/fetch.c), as docs/http.md describes it.
+-- Spec for HttpQuery (runtime/lua/http.c, runtime/core/fetch.c), as docs/http.md describes it.
 --
 -- Every request goes to a local server on loopback (tests/httpd.c through spec/httpd.lua) that plays each
 -- behaviour of a real server: slow answers, error statuses, truncated and huge bodies, redirects, closed

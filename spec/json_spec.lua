@@ -1,4 +1,4 @@
--- Spec for the json module (runtime/json.c), run by busted inside the stratrun binary.
+-- Spec for the json module (runtime/data/json.c), run by busted inside the stratrun binary.
 
 local json = require("json")
 

@@ -1,4 +1,4 @@
--- Spec for runtime/log.c: Log and LogStatus, seen from outside: what a strategy prints, what lands in the bot's
+-- Spec for runtime/lua/log.c: Log and LogStatus, seen from outside: what a strategy prints, what lands in the bot's
 -- log file and status file.
 local h = require("helpers")
 

@@ -1,4 +1,4 @@
--- Spec for the live rest market (runtime/market_rest.c, market.c, the rest branch of stdlib/exchange.lua) and the
+-- Spec for the live rest market (runtime/data/source_rest.c, market.c, the rest branch of stdlib/exchange.lua) and the
 -- recorder (--record), as docs/http.md describes them.
 --
 -- A local server on loopback (tests/httpd.c through spec/httpd.lua) plays the venue with responses in Binance's

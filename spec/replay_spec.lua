@@ -1,4 +1,4 @@
--- Spec for `stratrun replay` (runtime/scheduler.c, clock.c, replay.c, main.c, market.c) and for several bots in
+-- Spec for `stratrun replay` (runtime/host/scheduler.c, clock.c, replay.c, main.c, market.c) and for several bots in
 -- one live process (`stratrun run`): virtual time, the scheduler's order, channels between bots, the span, the
 -- fresh _G, errors, the summary, and the documented scenarios (master/follower, monitor) replayed with the
 -- samples in strategies/.

@@ -1,4 +1,4 @@
--- Spec for runtime/store.c: _G, the bot's persistent key-value store, through real stratrun processes that share
+-- Spec for runtime/lua/store.c: _G, the bot's persistent key-value store, through real stratrun processes that share
 -- a data dir, so persistence, damage and kill -9 are seen the way a user sees them.
 local h = require("helpers")
 

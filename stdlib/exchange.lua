@@ -1,5 +1,5 @@
 -- exchange.lua: the `exchange` object strategies trade through: a paper exchange on the process's market data
--- (the `market` module, runtime/lmarket.c), with the platform's call names and shapes. docs/exchange.md explains
+-- (the `market` module, runtime/lua/lmarket.c), with the platform's call names and shapes. docs/exchange.md explains
 -- the model (what the market shows at a time, fills, fees, slippage, depth, defaults).
 --
 -- Each bot has its own Lua state, so its own instance and account. Nothing runs in the background: every call
@@ -11,7 +11,7 @@
 -- for CancelOrder) and log one line naming the call. Programming mistakes (an argument of the wrong type, an
 -- invalid exchange config) raise.
 --
--- On a live rest market (market.info().kind == "rest", runtime/source_rest.c) GetTicker and GetDepth map the venue's
+-- On a live rest market (market.info().kind == "rest", runtime/data/source_rest.c) GetTicker and GetDepth map the venue's
 -- latest snapshots (raw JSON the poller checked, from market.snapshot) to the platform's shapes, and every call that
 -- reads prices first checks that its feed is fresh (market.fetched): data older than the market's `stale` returns
 -- nil and logs why, rather than trade on old prices. Orders fill against the candles as everywhere else.

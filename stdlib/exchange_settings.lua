@@ -1,6 +1,6 @@
 -- exchange_settings.lua: the one check of the paper exchange's settings (the config's `exchange` table), and their
 -- defaults. stdlib/exchange.lua builds every exchange from what check returns; the config loader
--- (runtime/options.c) runs the same check on the config file's table when it is assigned, so a wrong setting stops
+-- (runtime/host/options.c) runs the same check on the config file's table when it is assigned, so a wrong setting stops
 -- stratrun at start (exit status 2, the file and line named). docs/exchange.md says why the check lives here.
 --
 -- Plain Lua on plain values, through the string and math tables only: it also runs in the config's sandboxed

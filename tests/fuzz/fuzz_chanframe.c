@@ -1,5 +1,5 @@
 /*
- * fuzz_chanframe.c: chanframe_parse (runtime/chanframe.c), the reader of what another process left behind: a
+ * fuzz_chanframe.c: chanframe_parse (runtime/core/chanframe.c), the reader of what another process left behind: a
  * channel file of the local backend, a value found in Redis. A frame it accepts is then decoded with json_decode,
  * as GetChannelData does.
  *

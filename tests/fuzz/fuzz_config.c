@@ -1,5 +1,5 @@
 /*
- * fuzz_config.c: the config loader (runtime/options.c) on arbitrary file content, as
+ * fuzz_config.c: the config loader (runtime/host/options.c) on arbitrary file content, as
  *     stratrun --config FILE x.lua
  * reads it: Lua text evaluated in an empty environment with a memory cap and an instruction budget, every
  * assignment checked.

@@ -1,5 +1,5 @@
 /*
- * fuzz_id_check.c: ID validation (id_check, runtime/chanid.h). Bot and channel IDs name files of the data dir
+ * fuzz_id_check.c: ID validation (id_check, runtime/core/chanid.h). Bot and channel IDs name files of the data dir
  * and keys in Redis, and arrive from the command line, configs, other bots' channel names and Redis.
  *
  * Checked: id_check accepts exactly 1 to ID_MAX bytes of [A-Za-z0-9_-] (so never "", ".", "..", a slash, a NUL

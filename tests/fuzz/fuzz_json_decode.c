@@ -1,5 +1,5 @@
 /*
- * fuzz_json_decode.c: json_decode (runtime/json.c) on arbitrary bytes: channel states, the _G store, config
+ * fuzz_json_decode.c: json_decode (runtime/data/json.c) on arbitrary bytes: channel states, the _G store, config
  * exchange tables and json.decode all go through it.
  *
  * Checked against a reference decoder written here, plainly and apart from the codec (RFC 8259 plus json.h's

@@ -1,5 +1,5 @@
 /*
- * fuzz_json_encode.c: json_encode (runtime/json.c) of Lua values built from the fuzz bytes: nested tables,
+ * fuzz_json_encode.c: json_encode (runtime/data/json.c) of Lua values built from the fuzz bytes: nested tables,
  * sequences and sparse arrays, integer, float, boolean and odd keys, integers and floats of every bit pattern
  * (NaN, infinities, -0.0, subnormals), strings of arbitrary bytes (invalid UTF-8, NUL, controls), json.null,
  * json.array / json.object marks, foreign metatables whose metamethods raise, weak tables, functions, userdata,

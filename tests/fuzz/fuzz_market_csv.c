@@ -1,5 +1,5 @@
 /*
- * fuzz_market_csv.c: the CSV market reader, market_open("csv:PATH") (runtime/market.c), on arbitrary file
+ * fuzz_market_csv.c: the CSV market reader, market_open("csv:PATH") (runtime/data/market.c), on arbitrary file
  * content: recorded or downloaded candles that a replay or the paper exchange trades on.
  *
  * Checked: it opens or refuses with a message, without crash, UB or leak (market_free); what it opens holds at

@@ -1,5 +1,5 @@
 /*
- * fuzz_market_url.c: the settings of a simulated market, market_open("sim:...") (runtime/market.c), as the config's
+ * fuzz_market_url.c: the settings of a simulated market, market_open("sim:...") (runtime/data/market.c), as the config's
  * market key and --market give them (seed, start as ISO 8601 or ms, bars, period, price, vol), and --record, which
  * appends a live market's candles to a CSV file that a replay reads back.
  *

@@ -1,5 +1,5 @@
 /*
- * fuzz_parse_time.c: time_parse (runtime/timeparse.c), which reads the time column of market CSV files,
+ * fuzz_parse_time.c: time_parse (runtime/core/timeparse.c), which reads the time column of market CSV files,
  * --from/--to and sim's start=: ISO 8601 dates and times with an optional fraction and offset, or milliseconds.
  *
  * Checked: no crash or UB (integer overflow included) on any bytes; surrounding whitespace changes nothing; a
