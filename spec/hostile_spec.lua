@@ -858,11 +858,11 @@ local ROWS = {
    expect = "exit 143, 130 or 129 within 2 s; `onexit` runs (the other bot's too); under 20 log lines after the "
       .. "signal (no flood)"},
   {issue = 4, input = "`while true do end` beside a bot that logs every 100 ms (`step_limit = 1`)", where = {"run"},
-   drive = busy_beside(BUSY),
+   drive = busy_beside(BUSY), rate = true,
    expect = "the other bot logs at least 90 % of the lines it logs alone (27 of 30 in 3 s); one warning, once, naming the busy bot, `... "
       .. "without Sleep`, after 1 s; SIGTERM: exit 143, both `onexit` run"},
   {issue = 4, input = "a loop calling a Lua function, never sleeping, beside a bot that logs every 100 ms",
-   where = {"run"}, drive = busy_beside(BUSY_CALLS),
+   where = {"run"}, drive = busy_beside(BUSY_CALLS), rate = true,
    expect = "the same: at least 27 of 30 lines, one warning, exit 143 on SIGTERM, both `onexit` run"},
   {issue = 4, input = "an `onexit` busy for 3 s (`os.clock` loop) in the first bot, on SIGTERM", where = {"run"},
    drive = busy_onexit,
@@ -899,7 +899,7 @@ local ROWS = {
    drive = stalled,
    expect = "every bot runs on (the log files grow); SIGTERM: exit 143 within 3 s, `onexit` runs"},
   {issue = 9, input = "the wall clock stepped one hour back, then forward (libfaketime)", where = {"stratrun", "run"},
-   drive = clock_step,
+   drive = clock_step, rate = true,
    expect = "a bot sleeping 100 ms a time logs 10 to 20 lines in the 1.5 s after each step (no pause, no burst), "
       .. "stamped with the stepped clock; SIGTERM: exit 143"},
   {issue = 10, input = "`while true do end` in a replay, `step_limit = 1`", where = {"replay"}, drive = replay_spin,
@@ -946,7 +946,13 @@ describe("hostile strategies and hostile environments", function()
 
   for i, r in ipairs(ROWS) do
     for _, where in ipairs(r.where) do
-      it(string.format("#%d %s: %s -> %s", i, where, r.input, r.expect), function() r.drive(where) end)
+      local name = string.format("#%d %s: %s -> %s", i, where, r.input, r.expect)
+      if r.rate and T > 1 then
+        -- A rate (lines per second) means nothing in a process 10-20 times slower (valgrind): as channel_redis_spec.
+        pending(name .. " (a rate: not under STRATRUN_TIME_SCALE > 1)")
+      else
+        it(name, function() r.drive(where) end)
+      end
     end
   end
 
