@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole test suite (docs/reliability.md): the specs on a normal build (the bad-input catalogue included),
-# the soak, the specs under valgrind memcheck, the specs again under AddressSanitizer + UndefinedBehaviorSanitizer,
-# the threaded parts (channel engine, HTTP thread, rest poller) under ThreadSanitizer, and the fuzz targets for a
-# bounded time each (STRATRUN_FUZZ_SECONDS, default 60). Needs what scripts/setup.sh installs.
+# builds with gcc at -O3 (Release) and with clang, the soak, the specs under valgrind memcheck, the specs again
+# under AddressSanitizer + UndefinedBehaviorSanitizer, the threaded parts (channel engine, HTTP thread, rest poller)
+# under ThreadSanitizer, and the fuzz targets for a bounded time each (STRATRUN_FUZZ_SECONDS, default 60). Every build has warnings as errors (STRATRUN_WERROR).
+# Needs what scripts/setup.sh installs.
 #   scripts/test.sh            everything
 #   scripts/test.sh quick      the specs on the normal build only
+#   scripts/test.sh builds     the gcc Release and clang builds only (nothing runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -16,13 +18,29 @@ run() {   # run NAME BUILD_DIR [cmake options...] -- [ctest options...]
   [ $# -gt 0 ] && shift
   topts=("$@")
   echo "=== $name"
-  cmake -S . -B "$dir" "${copts[@]}" > /dev/null
+  cmake -S . -B "$dir" -DSTRATRUN_WERROR=ON "${copts[@]}" > /dev/null
   cmake --build "$dir" -j "$jobs" > /dev/null
   ctest --test-dir "$dir" --output-on-failure -j "$jobs" "${topts[@]}"
 }
 
+# Every target with the optimiser's warnings of gcc at -O3, and with clang's; built, not run (the fuzz targets are
+# built with clang by scripts/fuzz.sh).
+builds() {
+  echo "=== Release build with gcc, warnings as errors"
+  cmake -S . -B build-release -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release -DSTRATRUN_WERROR=ON > /dev/null
+  cmake --build build-release -j "$jobs" > /dev/null
+  echo "=== Release build with clang, warnings as errors"
+  cmake -S . -B build-clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release -DSTRATRUN_WERROR=ON > /dev/null
+  cmake --build build-clang -j "$jobs" > /dev/null
+}
+
+case ${1:-} in
+  quick)  run "specs" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -LE soak; exit 0 ;;
+  builds) builds; exit 0 ;;
+esac
+
 run "specs" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -LE soak
-[ "${1:-}" = quick ] && exit 0
+builds
 
 echo "=== soak"
 ctest --test-dir build --output-on-failure -V -L soak     # -V: the figures are in the log
