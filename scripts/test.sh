@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (docs/reliability.md): the specs on a normal build (the bad-input catalogue included),
-# builds with gcc at -O3 (Release) and with clang, the soak, the specs under valgrind memcheck, the specs again
-# under AddressSanitizer + UndefinedBehaviorSanitizer, the threaded parts (channel engine, HTTP thread, rest poller)
-# under ThreadSanitizer, and the fuzz targets for a bounded time each (STRATRUN_FUZZ_SECONDS, default 60). Every build has warnings as errors (STRATRUN_WERROR).
-# Needs what scripts/setup.sh installs.
+# Runs the whole test suite (docs/reliability.md): the specs on a normal build (the bad-input catalogue included);
+# builds with gcc at -O3 (Release) and with clang, and a configure without busted; the soak, the specs under
+# valgrind memcheck, the specs again under AddressSanitizer + UndefinedBehaviorSanitizer, the threaded parts
+# (channel engine, HTTP thread, rest poller) under ThreadSanitizer, and the fuzz targets for a bounded time each
+# (STRATRUN_FUZZ_SECONDS, default 60). Every build has warnings as errors (STRATRUN_WERROR). Needs what
+# scripts/setup.sh installs.
 #   scripts/test.sh            everything
 #   scripts/test.sh quick      the specs on the normal build only
-#   scripts/test.sh builds     the gcc Release and clang builds only (nothing runs)
+#   scripts/test.sh builds     the builds and the configure without busted only (nothing runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -32,6 +33,25 @@ builds() {
   echo "=== Release build with clang, warnings as errors"
   cmake -S . -B build-clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release -DSTRATRUN_WERROR=ON > /dev/null
   cmake --build build-clang -j "$jobs" > /dev/null
+
+  # busted is needed for the specs only: with no busted to find (a PATH of every tool but busted, and not CMake's
+  # own search of /usr/bin), the configure works, says so, and adds no spec.
+  echo "=== configure without busted"
+  local tools dirs d log tests
+  tools=$(mktemp -d)
+  IFS=: read -ra dirs <<< "$PATH"
+  for d in "${dirs[@]}"; do     # the first of a name on PATH is linked, as a search of PATH finds it
+    [ -d "$d" ] && find -L "$d" -maxdepth 1 -type f ! -name busted -exec ln -s -t "$tools" {} + 2> /dev/null || true
+  done
+  rm -rf build-nobusted
+  log=$(PATH=$tools cmake -S . -B build-nobusted -DCMAKE_FIND_USE_CMAKE_SYSTEM_PATH=OFF -DSTRATRUN_WERROR=ON)
+  rm -rf "$tools"
+  grep -qxF -- "-- busted not found: the specs (spec/*_spec.lua) are not added to the tests" <<< "$log" ||
+    { echo "configure without busted: no line saying the specs are left out" >&2; exit 1; }
+  tests=$(ctest --test-dir build-nobusted -N -C slow)
+  if grep -q '_spec$' <<< "$tests"; then
+    echo "configure without busted: specs were added" >&2; exit 1
+  fi
 }
 
 case ${1:-} in
