@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (docs/reliability.md): the specs on a normal build (the bad-input catalogue included);
-# builds with gcc at -O3 (Release) and with clang, and a configure without busted; the soak, the specs under
-# valgrind memcheck, the specs again under AddressSanitizer + UndefinedBehaviorSanitizer, the threaded parts
-# (channel engine, HTTP thread, rest poller) under ThreadSanitizer, and the fuzz targets for a bounded time each
-# (STRATRUN_FUZZ_SECONDS, default 60). Every build has warnings as errors (STRATRUN_WERROR). Needs what
+# Runs the whole test suite (docs/reliability.md): the specs of both tiers on a normal build (the bad-input catalogue
+# included) and the install; builds with gcc at -O3 (Release) and with clang, and a configure without busted; the
+# soak, the specs under valgrind memcheck, the specs again under AddressSanitizer + UndefinedBehaviorSanitizer, the
+# threaded parts (channel engine, HTTP thread, rest poller) under ThreadSanitizer, and the fuzz targets for a bounded
+# time each (STRATRUN_FUZZ_SECONDS, default 60). Every build has warnings as errors (STRATRUN_WERROR). Needs what
 # scripts/setup.sh installs.
 #   scripts/test.sh            everything
-#   scripts/test.sh quick      the specs on the normal build only
+#   scripts/test.sh quick      the specs of both tiers on the normal build only
 #   scripts/test.sh builds     the builds and the configure without busted only (nothing runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,24 +55,24 @@ builds() {
 }
 
 case ${1:-} in
-  quick)  run "specs" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -LE soak; exit 0 ;;
+  quick)  run "specs, both tiers" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -C slow -LE soak; exit 0 ;;
   builds) builds; exit 0 ;;
 esac
 
-run "specs" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -LE soak
+run "specs, both tiers" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -C slow -LE soak
 builds
 
 echo "=== soak"
-ctest --test-dir build --output-on-failure -V -L soak     # -V: the figures are in the log
+ctest --test-dir build --output-on-failure -V -C slow -L soak     # -V: the figures are in the log
 
 echo "=== specs under valgrind memcheck"
 bash scripts/memcheck.sh build
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run "specs under ASan+UBSan" build-asan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_SANITIZE=ON -- -LE soak
+run "specs under ASan+UBSan" build-asan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_SANITIZE=ON -- -C slow -LE soak
 
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-run "threads under TSan" build-tsan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_TSAN=ON -- -L "engine|http"
+run "threads under TSan" build-tsan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_TSAN=ON -- -C slow -L "engine|http"
 echo "=== the soak under TSan"
 build-tsan/stratrun --data-dir build-tsan/soak-home --id soak-driver tests/soak.lua 30 --redis-seconds 20 --no-rss
 
