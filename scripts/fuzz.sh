@@ -12,7 +12,7 @@ dir=build-fuzz
 echo "=== fuzz targets, ${seconds}s each"
 # -O1 -g without NDEBUG: fast enough to fuzz, asserts kept, readable stacks.
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER=clang -DSTRATRUN_FUZZ=ON -DSTRATRUN_FUZZ_SECONDS="$seconds" \
-      -DSTRATRUN_FUZZ_SEED="${STRATRUN_FUZZ_SEED:-1}" \
+      -DSTRATRUN_FUZZ_SEED="${STRATRUN_FUZZ_SEED:-1}" -DSTRATRUN_WERROR=ON \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" > /dev/null
 cmake --build "$dir" -j "$(nproc)" > /dev/null
 rm -f "$dir"/tests/fuzz/fuzz-logs/*.log

@@ -235,12 +235,16 @@ static void deliver_value(struct redis *r, struct sub *s, const char *v, size_t 
 
 static void set_refused(struct redis *r, const char *id, int *flag, const char *what, const char *why)
 {
-    char msg[400];
-    snprintf(msg, sizeof msg, "Redis at %s refused %s channel %s: %s", r->where, what, id, why);
+    /* why is the server's reply, of any length, after a host name of up to 255 bytes: the line is allocated to
+     * its size so that none of it is cut. Out of memory, the reply alone still says why. */
+    char *msg;
+    if (asprintf(&msg, "Redis at %s refused %s channel %s: %s", r->where, what, id, why) < 0)
+        msg = NULL;
     if (!*flag)
-        log_thread_warning("%s", msg);
+        log_thread_warning("%s", msg ? msg : why);
     *flag = 1;
-    r->h->refused(r->h->ctx, id, msg);
+    r->h->refused(r->h->ctx, id, msg ? msg : why);
+    free(msg);
 }
 
 static void clear_refused(struct redis *r, const char *id, int *flag)
