@@ -8,46 +8,43 @@
 set -euo pipefail
 cd "${1:-$(dirname "$0")/../runtime}"
 
-layer() {   # layer PATH -> its rank, or nothing for a path outside the layers
-  case $1 in
-    core/*) echo 0 ;; data/*) echo 1 ;; lua/*) echo 2 ;; host/*) echo 3 ;; main.c) echo 4 ;;
-  esac
-}
-
-bad=0
+files=$(find . -name '*.[ch]' | sed 's|^\./||' | sort)
 edges=$(mktemp)
 trap 'rm -f "$edges"' EXIT
-while IFS= read -r file; do
-  from=$(layer "$file")
-  [ -n "$from" ] || { echo "check-layers: $file is in no layer (core/, data/, lua/, host/ or main.c)"; bad=1; continue; }
-  while IFS=: read -r line inc; do
-    [ -n "$inc" ] || continue
-    if [ ! -f "$inc" ]; then
-      # a generated header of the build (stdlib_embed.c's) or a bare name that hides the layer
-      base=$(basename "$inc")
-      if [ "$inc" = "$base" ] && compgen -G "*/$base" > /dev/null; then
-        echo "check-layers: $file:$line includes \"$inc\": name it by its layer path ($(cd . && ls */"$base" | head -1))"
-        bad=1
-      fi
-      continue
-    fi
-    to=$(layer "$inc")
-    if [ "$to" -gt "$from" ]; then
-      echo "check-layers: $file:$line includes \"$inc\", a layer above it"
-      bad=1
-    fi
-    a=${file%.*} b=${inc%.*}
-    [ "$a" = "$b" ] || echo "$a $b" >> "$edges"
-  done < <(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$file" | sed -E 's/^([0-9]+):.*"([^"]+)".*/\1:\2/')
-done < <(find . -name '*.[ch]' | sed 's|^\./||' | sort)
+# One pass over every include: "file:line:header" in, violations out (and module edges into $edges).
+report=$( { printf '%s\n' "$files" | sed 's/^/F:/'
+            grep -Hn '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' $files /dev/null |
+              sed -E 's/^([^:]+):([0-9]+):.*"([^"]+)".*/I:\1:\2:\3/'; } |
+  awk -v edges="$edges" '
+    function layer(p) {
+      if (p ~ /^core\//) return 0; if (p ~ /^data\//) return 1; if (p ~ /^lua\//) return 2
+      if (p ~ /^host\//) return 3; if (p == "main.c") return 4; return -1
+    }
+    function module(p) { sub(/\.[ch]$/, "", p); return p }
+    /^F:/ { f = substr($0, 3); exists[f] = 1; n = split(f, parts, "/"); base[parts[n]] = base[parts[n]] ? base[parts[n]] : f
+            if (layer(f) < 0) print "check-layers: " f " is in no layer (core/, data/, lua/, host/ or main.c)"; next }
+    /^I:/ { split(substr($0, 3), a, ":"); inc[++ni] = a[1] SUBSEP a[2] SUBSEP a[3] }
+    END {
+      for (i = 1; i <= ni; i++) {
+        split(inc[i], a, SUBSEP); file = a[1]; line = a[2]; h = a[3]
+        if (!(h in exists)) {
+          if (h !~ /\// && (h in base))
+            print "check-layers: " file ":" line " includes \"" h "\": name it by its layer path (" base[h] ")"
+          continue      # a system or generated header
+        }
+        if (layer(h) > layer(file)) print "check-layers: " file ":" line " includes \"" h "\", a layer above it"
+        if (module(file) != module(h)) print module(file), module(h) > edges
+      }
+    }') || true
+bad=0
+[ -z "$report" ] || { echo "$report"; bad=1; }
 
 # A cycle among modules: tsort names the modules on it.
-if ! cycle=$(sort -u "$edges" | tsort 2>&1 >/dev/null); [ -n "${cycle:-}" ]; then
-  if [ -n "$cycle" ]; then
-    echo "check-layers: include cycle among modules:"
-    echo "$cycle" | sed 's/^tsort: /  /'
-    bad=1
-  fi
+cycle=$(sort -u "$edges" | tsort 2>&1 > /dev/null) || true
+if [ -n "$cycle" ]; then
+  echo "check-layers: include cycle among modules:"
+  echo "$cycle" | sed 's/^tsort: /  /'
+  bad=1
 fi
 
 if [ "$bad" -ne 0 ]; then
