@@ -2,7 +2,7 @@
 # Runs the whole test suite (docs/reliability.md): the specs of both tiers on a normal build (the bad-input catalogue
 # included) and the install; builds with gcc at -O3 (Release) and with clang, and a configure without busted; the
 # soak, the specs under valgrind memcheck, the specs again under AddressSanitizer + UndefinedBehaviorSanitizer, the
-# threaded parts (channel engine, HTTP thread, rest poller) under ThreadSanitizer, and the fuzz targets for a bounded
+# threaded parts (channel engine, HTTP thread, rest poller, output queue, step watchdog) under ThreadSanitizer, and the fuzz targets for a bounded
 # time each (STRATRUN_FUZZ_SECONDS, default 60). Every build has warnings as errors (STRATRUN_WERROR). Needs what
 # scripts/setup.sh installs.
 #   scripts/test.sh            everything
@@ -72,7 +72,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 run "specs under ASan+UBSan" build-asan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_SANITIZE=ON -- -C slow -LE soak
 
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-run "threads under TSan" build-tsan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_TSAN=ON -- -C slow -L "engine|http"
+run "threads under TSan" build-tsan -DCMAKE_BUILD_TYPE=Debug -DSTRATRUN_TSAN=ON -- -C slow -L "engine|http|threads"
 echo "=== the soak under TSan"
 build-tsan/stratrun --data-dir build-tsan/soak-home --id soak-driver tests/soak.lua 30 --redis-seconds 20 --no-rss
 
