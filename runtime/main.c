@@ -26,6 +26,7 @@
 #include "data/market.h"
 #include "host/options.h"
 #include "core/outq.h"
+#include "core/watchdog.h"
 #include "host/replay.h"
 #include "host/scheduler.h"
 
@@ -142,6 +143,7 @@ int main(int argc, char **argv)
             usage_error(err);
             goto out;
         }
+    bot_watchdog_start();
     int64_t t0 = clock_wall_ns();
     status = sched_run(&s);
     log_panel_clear();
@@ -164,6 +166,7 @@ out:
     if (replay_lock >= 0)
         close(replay_lock);
     curl_global_cleanup();
+    watchdog_stop();
     outq_stop(1000);
     return status;
 }

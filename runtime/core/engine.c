@@ -7,6 +7,7 @@
  * seq and takes no lock at all.
  */
 #include "core/engine.h"
+#include "core/thread.h"
 #include "core/chanid.h"
 #include "core/clock.h"
 #include "core/logsink.h"
@@ -359,12 +360,7 @@ struct engine *engine_open_backend(const struct backend_ops *ops, const char *ar
         snprintf(err, errlen, "cannot create the channel engine's eventfd: %s", strerror(errno));
         goto fail;
     }
-    /* Signals go to the strategy's thread, where they interrupt Sleep; never to this one. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int rc = pthread_create(&e->thread, NULL, engine_main, e);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = thread_start(&e->thread, engine_main, e);     /* signals go to the strategy's thread */
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the channel engine's thread: %s", strerror(rc));
         goto fail;

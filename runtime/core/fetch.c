@@ -4,6 +4,7 @@
  * job's own callback (on_done). The thread sees only struct fetch_job: plain C data, never a Lua state.
  */
 #include "core/fetch.h"
+#include "core/thread.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -308,7 +309,7 @@ int fetch_submit(struct fetch_job *j)
     pthread_mutex_lock(&mu);
     if (!multi && !stopping) {
         multi = curl_multi_init();
-        if (multi && pthread_create(&thread, NULL, run, NULL) != 0) {
+        if (multi && thread_start(&thread, run, NULL) != 0) {
             curl_multi_cleanup(multi);
             multi = NULL;
         }

@@ -1,39 +1,52 @@
 /*
- * outq.c: stdout and stderr through one writer thread (outq.h). The queue is a list of copied chunks, bounded in
- * bytes; the writer takes them in order, so stdout and stderr interleave as they were written.
+ * outq.c: stdout and stderr through writer threads (outq.h). Each of the two has its own queue, a list of copied
+ * chunks bounded in bytes, and its own writer, so a stdout reader that stops reading never holds up stderr.
  */
 #include "core/outq.h"
+#include "core/thread.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#define QUEUE_MAX (8u << 20)    /* bytes waiting at most: a stalled reader costs at most this much memory */
+#define QUEUE_MAX (8u << 20)    /* bytes waiting at most per fd: a stalled reader costs at most this much memory */
 
 struct chunk {
     struct chunk *next;
-    int fd;
     size_t len;
     char data[];
 };
 
+struct stream {
+    int fd;
+    pthread_cond_t more;        /* a chunk was queued, or stop */
+    pthread_cond_t drained;     /* the writer finished a chunk */
+    struct chunk *head, *tail;
+    size_t queued;              /* bytes in the list */
+    int writing;                /* the writer holds a chunk it took off the list */
+    int gone;                   /* a write failed (the reader is gone), or a flush gave up on it (stalled) */
+    long dropped;
+    pthread_t writer;
+    int started;
+};
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t more = PTHREAD_COND_INITIALIZER;     /* a chunk was queued, or stop */
-static pthread_cond_t drained = PTHREAD_COND_INITIALIZER;  /* the writer finished a chunk */
-static struct chunk *head, *tail;
-static size_t queued;           /* bytes in the list */
-static int writing;             /* the writer holds a chunk it took off the list */
+static struct stream streams[2] = {
+    {.fd = STDOUT_FILENO, .more = PTHREAD_COND_INITIALIZER, .drained = PTHREAD_COND_INITIALIZER},
+    {.fd = STDERR_FILENO, .more = PTHREAD_COND_INITIALIZER, .drained = PTHREAD_COND_INITIALIZER},
+};
 static int running, stopping;
-static int gave_up;             /* a flush timed out: the writer is stuck in a write; later flushes do not wait */
-static int gone[3];             /* fd 1 or 2 failed: its reader is gone */
-static long dropped[3];
-static pthread_t writer;
+
+static struct stream *stream_of(int fd)
+{
+    return fd == STDOUT_FILENO ? &streams[0] : fd == STDERR_FILENO ? &streams[1] : NULL;
+}
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -52,30 +65,30 @@ static int write_all(int fd, const char *p, size_t n)
 
 static void *writer_main(void *arg)
 {
-    (void)arg;
+    struct stream *st = arg;
     pthread_mutex_lock(&mu);
     for (;;) {
-        while (!head && !stopping)
-            pthread_cond_wait(&more, &mu);
-        if (!head)
+        while (!st->head && !stopping)
+            pthread_cond_wait(&st->more, &mu);
+        if (!st->head)
             break;
-        struct chunk *c = head;
-        head = c->next;
-        if (!head)
-            tail = NULL;
-        queued -= c->len;
-        writing = 1;
-        int dead = gone[c->fd];
+        struct chunk *c = st->head;
+        st->head = c->next;
+        if (!st->head)
+            st->tail = NULL;
+        st->queued -= c->len;
+        st->writing = 1;
+        int dead = st->gone;
         pthread_mutex_unlock(&mu);
-        int failed = !dead && write_all(c->fd, c->data, c->len) != 0;
+        int failed = !dead && write_all(st->fd, c->data, c->len) != 0;
         pthread_mutex_lock(&mu);
         if (dead || failed) {
-            gone[c->fd] = 1;
-            dropped[c->fd]++;
+            st->gone = 1;
+            st->dropped++;
         }
-        writing = 0;
+        st->writing = 0;
         free(c);
-        pthread_cond_broadcast(&drained);
+        pthread_cond_broadcast(&st->drained);
     }
     pthread_mutex_unlock(&mu);
     return NULL;
@@ -84,16 +97,20 @@ static void *writer_main(void *arg)
 int outq_start(void)
 {
     pthread_mutex_lock(&mu);
-    int ok = running || pthread_create(&writer, NULL, writer_main, NULL) == 0;
-    if (ok)
-        running = 1;
+    int ok = 1;
+    for (int i = 0; i < 2 && !running; i++)
+        if (!streams[i].started && thread_start(&streams[i].writer, writer_main, &streams[i]) == 0)
+            streams[i].started = 1;
+    ok = streams[0].started && streams[1].started;
+    running = ok;
     pthread_mutex_unlock(&mu);
     return ok ? 0 : -1;
 }
 
 void outq_write(int fd, const char *p, size_t n)
 {
-    if (fd != STDOUT_FILENO && fd != STDERR_FILENO)
+    struct stream *st = stream_of(fd);
+    if (!st)
         return;
     pthread_mutex_lock(&mu);
     if (!running || stopping) {
@@ -102,20 +119,19 @@ void outq_write(int fd, const char *p, size_t n)
         return;
     }
     struct chunk *c = NULL;
-    if (!gone[fd] && queued + n <= QUEUE_MAX && (c = malloc(sizeof *c + n))) {
+    if (!st->gone && st->queued + n <= QUEUE_MAX && (c = malloc(sizeof *c + n))) {
         c->next = NULL;
-        c->fd = fd;
         c->len = n;
         memcpy(c->data, p, n);
-        if (tail)
-            tail->next = c;
+        if (st->tail)
+            st->tail->next = c;
         else
-            head = c;
-        tail = c;
-        queued += n;
-        pthread_cond_signal(&more);
+            st->head = c;
+        st->tail = c;
+        st->queued += n;
+        pthread_cond_signal(&st->more);
     } else {
-        dropped[fd]++;
+        st->dropped++;
     }
     pthread_mutex_unlock(&mu);
 }
@@ -131,6 +147,20 @@ void outq_printf(int fd, const char *fmt, ...)
         outq_write(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+/* Drops what st holds, counted, and everything written to it later: its reader stopped reading. */
+static void give_up(struct stream *st)
+{
+    while (st->head) {
+        struct chunk *c = st->head;
+        st->head = c->next;
+        st->dropped++;
+        st->queued -= c->len;
+        free(c);
+    }
+    st->tail = NULL;
+    st->gone = 1;
+}
+
 int outq_flush(int timeout_ms)
 {
     struct timespec until;
@@ -141,34 +171,29 @@ int outq_flush(int timeout_ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000;
     }
+    int all = 1;
     pthread_mutex_lock(&mu);
-    int rc = 0;
-    while (running && !gave_up && (head || writing) && rc == 0)
-        rc = pthread_cond_timedwait(&drained, &mu, &until);
-    int done = !head && !writing;
-    if (!done) {
-        /* The reader is too slow or stalled: what waits is dropped and counted, and so is what comes later. */
-        while (head) {
-            struct chunk *c = head;
-            head = c->next;
-            dropped[c->fd]++;
-            gone[c->fd] = 1;
-            queued -= c->len;
-            free(c);
+    for (int i = 0; i < 2; i++) {
+        struct stream *st = &streams[i];
+        int rc = 0;
+        while (running && !st->gone && (st->head || st->writing) && rc == 0)
+            rc = pthread_cond_timedwait(&st->drained, &mu, &until);
+        if (st->head || (st->writing && !st->gone)) {
+            give_up(st);
+            all = 0;
         }
-        tail = NULL;
-        gave_up = 1;
     }
     pthread_mutex_unlock(&mu);
-    return done ? 0 : -1;
+    return all ? 0 : -1;
 }
 
 long outq_dropped(int fd)
 {
-    if (fd != STDOUT_FILENO && fd != STDERR_FILENO)
+    struct stream *st = stream_of(fd);
+    if (!st)
         return 0;
     pthread_mutex_lock(&mu);
-    long n = dropped[fd];
+    long n = st->dropped;
     pthread_mutex_unlock(&mu);
     return n;
 }
@@ -194,7 +219,8 @@ void outq_stdio(void)
     }
     fflush(stdout);
     fflush(stderr);
-    setvbuf(out, NULL, _IOLBF, 0);
+    /* Unbuffered: io.write("x ") then Log("y") reach the queue in that order. */
+    setvbuf(out, NULL, _IONBF, 0);
     setvbuf(err, NULL, _IONBF, 0);
     stdout = out;
     stderr = err;
@@ -208,15 +234,22 @@ void outq_stop(int timeout_ms)
     pthread_mutex_unlock(&mu);
     if (!was)
         return;
-    int drained_ok = outq_flush(timeout_ms) == 0;
+    outq_flush(timeout_ms);
     pthread_mutex_lock(&mu);
     stopping = 1;
-    pthread_cond_signal(&more);
+    int stuck[2];
+    for (int i = 0; i < 2; i++) {
+        stuck[i] = streams[i].writing;
+        pthread_cond_signal(&streams[i].more);
+    }
     pthread_mutex_unlock(&mu);
-    if (drained_ok)
-        pthread_join(writer, NULL);
-    else
-        pthread_detach(writer);     /* stuck writing to a reader that stopped reading: exit ends it */
+    for (int i = 0; i < 2; i++) {
+        if (stuck[i])
+            pthread_detach(streams[i].writer);  /* stuck writing to a reader that stopped reading: exit ends it */
+        else
+            pthread_join(streams[i].writer, NULL);
+        streams[i].started = 0;
+    }
     pthread_mutex_lock(&mu);
     running = 0;
     pthread_mutex_unlock(&mu);

@@ -1,6 +1,7 @@
 /*
- * outq.h: the process's stdout and stderr, written by one thread from a bounded queue, so that a terminal or a
- * pipe that is slow, full or gone never blocks or kills a bot. Lines that cannot be queued (the queue is full) or
+ * outq.h: the process's stdout and stderr, each written by a thread of its own from a bounded queue, so that a
+ * terminal or a pipe that is slow, full or gone never blocks or kills a bot, and a stalled stdout never holds up
+ * stderr. Lines that cannot be queued (the queue is full) or
  * written (the reader is gone) are counted; outq_stop says so once. Knows neither bots nor Lua.
  *
  * Before outq_start, and after outq_stop, outq_write writes directly (blocking), so tools that never start the
@@ -15,8 +16,8 @@
  * -1 when no thread could be started (output then stays direct). */
 int outq_start(void);
 
-/* Makes the C library's stdout and stderr (print, io.write, fprintf) write to the queue too, in order with
- * outq_write: stdout line-buffered, stderr unbuffered. Call before any Lua state opens its io library. */
+/* Makes the C library's stdout and stderr (print, io.write, fprintf) write to the queues too, unbuffered, so they
+ * stay in order with outq_write on the same fd. Call before any Lua state opens its io library. */
 void outq_stdio(void);
 
 /* Queues n bytes for fd (STDOUT_FILENO or STDERR_FILENO). Never blocks on the fd; copies p. Safe from any thread. */

@@ -3,6 +3,7 @@
  * futex while it is even, and otherwise sleeps until the running step's slice is over and checks seq again.
  */
 #include "core/watchdog.h"
+#include "core/thread.h"
 #include "core/clock.h"
 
 #include <errno.h>
@@ -71,12 +72,7 @@ int watchdog_start(int sig, int64_t slice_ns)
     slice = slice_ns;
     target = pthread_self();
     atomic_store(&quit, 0);
-    /* The watchdog thread takes no signal of the process: they are the scheduler's. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int rc = pthread_create(&thread, NULL, watch, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = thread_start(&thread, watch, NULL);   /* the process's signals are the scheduler's */
     if (rc != 0)
         return -1;
     started = 1;

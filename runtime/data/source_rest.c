@@ -13,6 +13,7 @@
  * bots' thread reads only plain C data, under the mutex.
  */
 #include "data/market.h"
+#include "core/thread.h"
 #include "core/clock.h"
 #include "core/fetch.h"
 #include "data/json.h"
@@ -563,7 +564,7 @@ static void *rest_open(struct market *m, const char *url, const char *args, int6
         return NULL;
     }
     poll_round(r);
-    if (pthread_create(&r->thread, NULL, poller, r) != 0) {
+    if (thread_start(&r->thread, poller, r) != 0) {
         snprintf(err, errlen, "market '%s': cannot start the poller thread", url);
         rest_close(r);
         return NULL;

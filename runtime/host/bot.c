@@ -36,6 +36,7 @@ static int64_t first_signal_ns;              /* CLOCK_MONOTONIC of the first sto
 static lua_State *volatile current;          /* the thread the scheduler's thread runs now, or NULL */
 static int sigpipe_fd[2] = {-1, -1};
 static int watching;                         /* a step of some bot runs under the watchdog */
+static int in_door;                          /* the host runs code in a bot's state (bot_door) */
 
 #define SLICE_NS (10 * (int64_t)1000000)     /* a bot's time slice before it is preempted (live) */
 #define RESEND_NS ((int64_t)1000000000)      /* the same stop signal again within this is the same stop */
@@ -76,8 +77,8 @@ static void on_stop_signal(int sig)
         if (write(STDERR_FILENO, msg, strlen(msg)) < 0) { /* nothing left to tell */ }
         _exit(128 + sig);
     }
+    first_signal_ns = now;      /* before got_signal: a handler on another thread reads them in this order */
     got_signal = sig;
-    first_signal_ns = now;
     if (write(sigpipe_fd[1], "!", 1) < 0) { /* the pipe only needs to be readable */ }
     if (current)
         lua_sethook(current, hook, LUA_MASKCOUNT, 1);
@@ -125,6 +126,17 @@ int bot_signal(void)
 int bot_signal_fd(void)
 {
     return sigpipe_fd[0];
+}
+
+void bot_signal_drain(void)
+{
+    char buf[64];
+    while (sigpipe_fd[0] >= 0 && read(sigpipe_fd[0], buf, sizeof buf) > 0) { }
+}
+
+void bot_watchdog_start(void)
+{
+    watchdog_start(SIGURG, SLICE_NS);
 }
 
 int bot_interrupted(lua_State *L)
@@ -175,13 +187,28 @@ static int overrun(lua_State *L, struct bot *b)
         }
         return 1;
     }
-    if (now - b->step_start_ns >= limit_ns) {
+    bot_overran(b);
+    return 1;
+}
+
+int bot_overran(struct bot *b)
+{
+    if (b->end_req)
+        return 1;
+    /* Alone in its process, a bot starves nobody: only a stop ends it. The host's own calls into it (an error
+     * object's __tostring, the replay summary) are bounded all the same: the host waits on them. */
+    if (!in_door && (!b->sched || b->sched->virtual_ || b->sched->nbots < 2))
+        return 0;
+    int64_t limit_ns = (int64_t)(b->opt->limits.step_s * 1e9);
+    if (clock_mono_ns() - b->step_start_ns >= limit_ns) {
+        double limit = b->opt->limits.step_s;
         char why[512];
         snprintf(why, sizeof why, "bot %s ran %g s without Sleep where it cannot be preempted (a coroutine of its "
                  "own, a metamethod, or a callback such as a sort comparator); stopped (step_limit)", b->id, limit);
         bot_end(b, EXIT_STRATEGY, why);
+        return 1;
     }
-    return 1;
+    return 0;
 }
 
 /* Count hook, set by the handlers above, by bot_end and by os.exit. It yields the phase's coroutine back to the
@@ -203,6 +230,7 @@ static void hook(lua_State *L, lua_Debug *ar)
         return;
     if (L == b->co && lua_isyieldable(L)) {
         b->preempted = !ending;
+        b->yield_ok = 1;
         lua_yield(L, 0);    /* in a hook: the coroutine yields when the hook returns */
         return;
     }
@@ -272,15 +300,28 @@ static int tracked_wrap(lua_State *L)
     return 1;
 }
 
+/* coroutine.yield(...): in a phase's own coroutine (main, init, onexit...) it is, as in plain Lua, an error; only
+ * Sleep and the runtime yield there. */
+static int guarded_yield(lua_State *L)
+{
+    struct bot *b = bot_of(L);
+    if (L == b->co)
+        return luaL_error(L, "attempt to yield from outside a coroutine");
+    return lua_yieldk(L, lua_gettop(L), 0, NULL);
+}
+
 /* os.exit([code]): ends this bot, not the process: its onexit runs, and code is its exit status (true 0, false 1). */
 static int f_exit(lua_State *L)
 {
     struct bot *b = bot_of(L);
+    /* As exit(3) takes it: the low 8 bits (os.exit(-1) is 255). */
     int status = lua_isboolean(L, 1) ? (lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE)
-                                     : (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+                                     : (int)((lua_Unsigned)luaL_optinteger(L, 1, EXIT_SUCCESS) & 0xFF);
     bot_end(b, status, NULL);
-    if (L == b->co && lua_isyieldable(L))
+    if (L == b->co && lua_isyieldable(L)) {
+        b->yield_ok = 1;
         return lua_yield(L, 0);
+    }
     lua_sethook(L, hook, LUA_MASKCOUNT, 1);
     return luaL_error(L, "os.exit(%d)", status);
 }
@@ -294,6 +335,11 @@ static void install_controls(lua_State *L)
     lua_getfield(L, -1, "wrap");
     lua_pushcclosure(L, tracked_wrap, 1);
     lua_setfield(L, -2, "wrap");
+    lua_getfield(L, -1, "close");     /* runs the coroutine's __close handlers on it */
+    lua_pushcclosure(L, tracked, 1);
+    lua_setfield(L, -2, "close");
+    lua_pushcfunction(L, guarded_yield);
+    lua_setfield(L, -2, "yield");
     lua_pop(L, 1);
     lua_getglobal(L, "os");
     lua_pushcfunction(L, f_exit);
@@ -372,6 +418,7 @@ int bot_door(struct bot *b, lua_CFunction f, void *ud, char *msg, size_t msglen)
     }
     lua_State *prev = current;
     int outer = door_enter(b, L);
+    in_door++;
     int top = lua_gettop(L);
     lua_pushcfunction(L, msghandler);
     lua_pushcfunction(L, f);
@@ -380,6 +427,7 @@ int bot_door(struct bot *b, lua_CFunction f, void *ud, char *msg, size_t msglen)
     if (st != LUA_OK && msg)
         snprintf(msg, msglen, "%s", lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "not enough memory");
     lua_settop(L, top);
+    in_door--;
     door_leave(outer, prev);
     return st;
 }
@@ -513,17 +561,16 @@ void bot_close_state(struct bot *b)
 {
     if (!b->L)
         return;
-    /* Finalizers run now, under the watchdog: one that never returns is ended like a bot that must end. */
+    /* Finalizers run now. Lua runs them with hooks off, so nothing can interrupt one (docs/bots.md); no handler
+     * may point at the state while it is freed. */
     b->phase = PHASE_DONE;
     b->co = NULL;
     b->co_ref = LUA_NOREF;
-    lua_State *L = b->L, *prev = current;
-    int outer = door_enter(b, L);
-    b->end_req = 0;
-    bot_end(b, b->status, "");
-    lua_close(L);
-    door_leave(outer, prev);
+    lua_State *L = b->L;
+    if (current && bot_of(current) == b)
+        current = NULL;
     b->L = NULL;
+    lua_close(L);
     b->end_req = 0;
 }
 
@@ -578,6 +625,7 @@ static int begin_protected(lua_State *L)
         }
     }
     lua_State *co = lua_newthread(L);
+    lua_sethook(co, NULL, 0, 0);    /* not the hook the main state may carry from the door */
     lua_insert(L, -2 - nargs);
     lua_xmove(L, co, 1 + nargs);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);     /* pops the thread */
@@ -754,13 +802,52 @@ static int report_protected(lua_State *L)
     snprintf(b->end_why, sizeof b->end_why, "%s", msg);
     outq_write(STDERR_FILENO, tb, tl);
     outq_write(STDERR_FILENO, "\n", 1);
+    lua_pushvalue(L, 2);        /* the error object goes back: the coroutine's __close handlers get it */
+    lua_xmove(L, b->co, 1);
     return 0;
+}
+
+/* Runs the pending to-be-closed variables of b->co, a phase that failed or that a stop ended, as Lua closes a
+ * coroutine: through the door, with the hook on that coroutine. (bot) */
+static int close_protected(lua_State *L)
+{
+    struct bot *b = lua_touserdata(L, 1);
+    lua_State *co = b->co, *prev = current;
+    current = co;
+#if LUA_VERSION_RELEASE_NUM >= 50406
+    int st = lua_closethread(co, L);
+#else
+    int st = lua_resetthread(co);
+#endif
+    current = prev;
+    if (st != LUA_OK && lua_gettop(co) > 0 && lua_type(co, -1) != LUA_TNIL) {
+        lua_xmove(co, L, 1);
+        return lua_error(L);
+    }
+    return 0;
+}
+
+/* The door around close_protected; an error in a __close handler is logged. failed: the phase failed already
+ * (its error object is what the handlers get, and an unchanged one is not an error of its own). */
+static void close_pending(struct bot *b, int failed)
+{
+    if (!b->co || !b->L)
+        return;
+    int st = lua_status(b->co);
+    failed |= st != LUA_OK && st != LUA_YIELD;  /* it died of an error (a stop raised where it could not yield) */
+    char msg[512];
+    if (bot_door(b, close_protected, b, msg, sizeof msg) != LUA_OK && !failed) {
+        msg[strcspn(msg, "\n")] = '\0';
+        log_printf(b, LOG_ERROR, "closing %s's to-be-closed variables: %s", b->id, msg);
+    }
 }
 
 static void report(struct bot *b, int st)
 {
     char msg[512];
-    if (bot_door(b, report_protected, b, msg, sizeof msg) != LUA_OK) {
+    int ok = bot_door(b, report_protected, b, msg, sizeof msg) == LUA_OK;
+    b->end_req = 0;     /* a bound that cut the report (a __tostring that never returns) ends the report only */
+    if (!ok) {
         /* Even the message could not be made (out of memory): say what is known. */
         log_printf(b, LOG_ERROR, "%s (%s)", st == LUA_ERRMEM ? "not enough memory" : "error", msg);
         snprintf(b->end_why, sizeof b->end_why, "%s", st == LUA_ERRMEM ? "not enough memory" : msg);
@@ -782,6 +869,7 @@ void bot_stop(struct bot *b, int status)
     if (b->phase <= PHASE_MAIN && b->phase != PHASE_DONE && !b->stopped) {
         b->status = status;
         b->stopped = 1;
+        close_pending(b, 0);    /* main's <close> variables, as a coroutine.close would */
         if (!begin_hook(b, PHASE_ONEXIT, "onexit", NULL))
             finish(b);
     }
@@ -810,6 +898,7 @@ int bot_step(struct bot *b)
     while (b->phase != PHASE_DONE) {
         int nres;
         bot_watch_begin(b);
+        b->yield_ok = 0;
         int st = lua_resume(b->co, NULL, b->nargs, &nres);
         bot_watch_end(b);
         b->nargs = 0;
@@ -821,8 +910,13 @@ int bot_step(struct bot *b)
             end_phase(b);
             continue;
         }
-        if (st == LUA_YIELD)
+        if (st == LUA_YIELD && b->yield_ok)
             return 1;   /* Sleep set wake_ns, or a time slice is over (b->preempted) */
+        if (st == LUA_YIELD) {      /* a yield that is neither: ended, as plain Lua refuses it in main */
+            bot_end(b, EXIT_STRATEGY, "attempt to yield from outside a coroutine");
+            end_phase(b);
+            continue;
+        }
         if (st == LUA_OK) {
             next_phase(b);
             continue;
@@ -831,6 +925,7 @@ int bot_step(struct bot *b)
         if (st == LUA_ERRMEM)
             b->out_of_memory = 1;
         report(b, st);
+        close_pending(b, 1);
         b->status = EXIT_STRATEGY;
         /* The failed coroutine goes now: what it held (all of it, when the bot ran out of memory) can be collected
          * before onerror runs. */

@@ -50,5 +50,10 @@ void bot_free(struct bot *b);
  * watchdog's: the running bot has used up its time slice. */
 void bot_signals_install(void);
 int bot_signal_received(void);  /* the stop signal received, or 0 */
+void bot_signal_drain(void);    /* reads the signal pipe empty once the stop has been seen */
+
+/* Starts the watchdog (core/watchdog.h) that preempts bots (SIGURG after a 10 ms slice); the process stops it at
+ * exit, after the replay summary and the bots' last door calls. */
+void bot_watchdog_start(void);
 
 #endif

@@ -8,7 +8,6 @@
 #include "lua/log.h"
 #include "data/market.h"
 #include "core/outq.h"
-#include "core/watchdog.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -19,7 +18,6 @@
 #include <unistd.h>
 
 #define HOOK_LIMIT_NS (300 * (int64_t)1000000000)   /* replay: onexit's time after the end, as the platforms allow */
-#define SLICE_NS (10 * (int64_t)1000000)            /* live: a bot's turn before it is preempted */
 
 int64_t sched_now(const struct sched *s)
 {
@@ -52,7 +50,7 @@ int64_t sched_next_event(const struct sched *s, struct bot *b)
     }
     if (next == INT64_MAX)
         next = s->end_ns + 1;   /* nothing will ever change: the end of the replay */
-    return next;
+    return next > now ? next : now + 1000000;  /* after the end (onexit): a millisecond, so the clock still moves */
 }
 
 static void progress(struct sched *s, int *shown)
@@ -106,6 +104,7 @@ int sched_await(lua_State *L, int64_t deadline_ns, lua_KContext ctx, lua_KFuncti
     struct bot *b = bot_of(L);
     b->wake_ns = deadline_ns;
     b->awaiting = 1;
+    b->yield_ok = 1;
     return lua_yieldk(L, 0, ctx, k);
 }
 
@@ -147,9 +146,6 @@ int sched_run(struct sched *s)
 {
     int64_t now = s->virtual_ ? s->start_ns : clock_mono_ns();
     s->now_ns = now;
-    /* The watchdog sends SIGURG when a step overruns its slice (bot.c's handler makes the bot yield, or in a
-     * replay checks its CPU bound). */
-    watchdog_start(SIGURG, SLICE_NS);
     for (int i = 0; i < s->nbots; i++) {
         bot_start(s->bots[i]);
         s->bots[i]->wake_ns = now;
@@ -158,8 +154,9 @@ int sched_run(struct sched *s)
     for (;;) {
         int sig = bot_signal_received();
         if (sig && !stopped) {
-            /* Every bot ends: main gives way to onexit. */
+            /* Every bot ends: main gives way to onexit. The signal pipe is read empty, or ppoll below spins. */
             stopped = 1;
+            bot_signal_drain();
             for (int i = 0; i < s->nbots; i++) {
                 bot_stop(s->bots[i], 128 + sig);
                 s->bots[i]->wake_ns = sched_now(s);
@@ -230,7 +227,6 @@ int sched_run(struct sched *s)
         /* The bot sleeps: the states it published go out now (see engine_kick). */
         engine_kick(next->engine);
     }
-    watchdog_stop();
     if (s->progress && shown >= 0)
         outq_printf(STDERR_FILENO, "\r%70s\r", "");
     if (stopped)

@@ -64,4 +64,7 @@ void api_open(lua_State *L)
         lua_call(L, 1, 1);
         lua_setglobal(L, globals[i][0]);
     }
+    /* Last, so that nothing above is loaded through what it takes away. */
+    lua_pushcfunction(L, luaopen_guard);
+    lua_call(L, 0, 0);
 }

@@ -18,4 +18,7 @@ int luaopen_channel(lua_State *L);   /* channel.c: SetChannelData, GetChannelDat
 int luaopen_http(lua_State *L);      /* http.c:    HttpQuery */
 int luaopen_market(lua_State *L);    /* lmarket.c: require "market": candle and snapshot primitives for stdlib/exchange.lua */
 
+int luaopen_guard(lua_State *L);     /* guard.c:   load, loadfile, dofile, require text only; debug without what reaches into
+                                      * the runtime (opened last) */
+
 #endif

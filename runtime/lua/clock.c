@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <math.h>
 #include <poll.h>
 #include <time.h>
 
@@ -36,6 +35,7 @@ static int f_Sleep(lua_State *L)
             b->wake_ns = sched_next_event(b->sched, b);
         else
             b->wake_ns = sched_now(b->sched) + (int64_t)(ms * 1e6);
+        b->yield_ok = 1;
         return lua_yield(L, 0);
     }
     if (bot_signal() && b->phase <= PHASE_MAIN)
@@ -43,32 +43,24 @@ static int f_Sleep(lua_State *L)
     if (b->sched && b->sched->virtual_)
         return luaL_error(L, "Sleep: in a replay, call Sleep from the strategy's own functions, not inside a "
                           "coroutine or a callback such as a table.sort comparator (the clock cannot move there)");
-    /* Not under the scheduler (or inside a coroutine of the strategy's own): block this thread. What it
-     * published goes out now (see engine_kick). */
+    /* Not under the scheduler (or inside a coroutine of the strategy's own): block this thread, on the monotonic
+     * clock. What it published goes out now (see engine_kick). The other bots of the process wait meanwhile, so
+     * the wait ends early when the bot must end (bot_overran: step_limit with other bots waiting). */
     engine_kick(b->engine);
-    struct timespec now, end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    double whole = floor(ms / 1000);
-    end.tv_sec += (time_t)whole;
-    end.tv_nsec += (long)((ms - whole * 1000) * 1e6);
-    if (end.tv_nsec >= 1000000000) {
-        end.tv_sec++;
-        end.tv_nsec -= 1000000000;
-    }
+    int64_t end = clock_mono_ns() + (int64_t)(ms * 1e6);
     for (;;) {
         if (bot_signal() && b->phase <= PHASE_MAIN)
             return bot_interrupted(L);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        struct timespec left = {end.tv_sec - now.tv_sec, end.tv_nsec - now.tv_nsec};
-        if (left.tv_nsec < 0) {
-            left.tv_sec--;
-            left.tv_nsec += 1000000000;
-        }
-        if (left.tv_sec < 0)
+        if (bot_overran(b))
+            return luaL_error(L, "%s", *b->end_why ? b->end_why : "the bot is ending");
+        int64_t left = end - clock_mono_ns();
+        if (left <= 0)
             return 0;
-        /* The signal pipe turns readable when a signal arrives, even one that came just before ppoll. */
-        struct pollfd p = {bot_signal_fd(), POLLIN, 0};
-        if (ppoll(&p, p.fd >= 0 ? 1 : 0, &left, NULL) < 0 && errno != EINTR)
+        /* The signal pipe turns readable when a stop signal arrives, even one that came just before ppoll; the
+         * watchdog's SIGURG (every slice while other bots wait) interrupts it too. */
+        struct timespec ts = {(time_t)(left / 1000000000), (long)(left % 1000000000)};
+        struct pollfd p = {b->phase <= PHASE_MAIN ? bot_signal_fd() : -1, POLLIN, 0};
+        if (ppoll(&p, p.fd >= 0 ? 1 : 0, &ts, NULL) < 0 && errno != EINTR)
             return luaL_error(L, "Sleep: %s", "ppoll failed");
     }
 }

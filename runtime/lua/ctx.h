@@ -59,6 +59,7 @@ struct bot {
     char end_why[1024];          /* logged once when it ends ("" when nothing needs saying) */
     int stopped;                /* bot_stop already ended main */
     int preempted;              /* the last yield was a time slice, not Sleep */
+    int yield_ok;               /* the phase's last yield was the runtime's own (Sleep, an await, the hook) */
     int yielded;                /* replay: Sleep(0) gave way to the bots due at the same time (scheduler.c) */
     int64_t awake_since_ns;     /* CLOCK_MONOTONIC: when it last returned from Sleep (the busy warning) */
     int64_t step_start_ns;      /* CLOCK_MONOTONIC: when the running step began */
@@ -108,6 +109,10 @@ static inline int64_t clock_now_ms(const struct bot *b)
 
 int bot_signal(void);           /* the stop signal received, or 0 */
 int bot_signal_fd(void);        /* readable once a stop signal has arrived (for ppoll in calls that block) */
+
+/* For calls that block their thread: 1 when the bot must end now (bot_end was called, or it has run step_limit
+ * where it cannot be preempted while other bots wait); b->end_why says why. */
+int bot_overran(struct bot *b);
 
 /* Raised (as a Lua error) by calls that block their thread (where they cannot yield) when a stop arrives. */
 int bot_interrupted(lua_State *L);

@@ -274,7 +274,7 @@ static int block(lua_State *L, struct query *q)
         if (left <= 0)
             return timed_out(L, q);
         struct timespec ts = {(time_t)(left / 1000000000), (long)(left % 1000000000)};
-        struct pollfd p[2] = {{q->wake_fd, POLLIN, 0}, {bot_signal_fd(), POLLIN, 0}};
+        struct pollfd p[2] = {{q->wake_fd, POLLIN, 0}, {b->phase <= PHASE_MAIN ? bot_signal_fd() : -1, POLLIN, 0}};
         if (ppoll(p, p[1].fd >= 0 ? 2 : 1, &ts, NULL) < 0 && errno != EINTR)
             return luaL_error(L, "HttpQuery: ppoll failed: %s", strerror(errno));
     }
