@@ -286,7 +286,8 @@ end)()
 
 -- ThreadSanitizer holds an asynchronous signal until the thread enters a call it intercepts; a bot busy in Lua
 -- (liblua is not instrumented) never does, so the watchdog's SIGURG and a stop never reach it there. Rows that need
--- a signal to reach a busy bot, or a clock step (libfaketime under TSan), report pending in a TSan build.
+-- a signal to reach a busy bot, a clock step (libfaketime under TSan), or count another bot's ticks (TSan slows
+-- every bot several times), report pending in a TSan build (no_tsan).
 local TSAN = (function()
   local f = io.popen("ldd " .. q(h.bin) .. " 2>/dev/null")
   local s = f:read("a")
@@ -868,21 +869,21 @@ local ROWS = {
    expect = "exit 143, 130 or 129 within 2 s; `onexit` runs (the other bot's too); under 20 log lines after the "
       .. "signal (no flood)"},
   {issue = 4, input = "`while true do end` beside a bot that logs every 100 ms (`step_limit = 1`)", where = {"run"},
-   drive = busy_beside(BUSY), rate = true, busy_signal = true,
+   drive = busy_beside(BUSY), rate = true, no_tsan = true,
    expect = "the other bot logs at least 90 % of the lines it logs alone (27 of 30 in 3 s); one warning, once, naming the busy bot, `... "
       .. "without Sleep`, after 1 s; SIGTERM: exit 143, both `onexit` run"},
   {issue = 4, input = "a loop calling a Lua function, never sleeping, beside a bot that logs every 100 ms",
-   where = {"run"}, drive = busy_beside(BUSY_CALLS), rate = true, busy_signal = true,
+   where = {"run"}, drive = busy_beside(BUSY_CALLS), rate = true, no_tsan = true,
    expect = "the same: at least 27 of 30 lines, one warning, exit 143 on SIGTERM, both `onexit` run"},
   {issue = 4, input = "an `onexit` busy for 3 s (`os.clock` loop) in the first bot, on SIGTERM", where = {"run"},
-   drive = busy_onexit, busy_signal = true,
+   drive = busy_onexit, no_tsan = true,
    expect = "the other bot's `onexit` runs at once (within 1.5 s), before the busy one ends; exit 143"},
   {issue = 5, input = "`local t = {} while true do t[#t+1] = string.rep(\"x\", 1e6) .. #t end` with `memory_limit = "
-      .. "64` in the config", where = {"stratrun", "run"}, drive = memory_cap(nil, "memory_limit = 64\n"),
+      .. "64` in the config", where = {"stratrun", "run"}, drive = memory_cap(nil, "memory_limit = 64\n"), no_tsan = true,
    expect = "`not enough memory` in its log; its `onerror` runs; its status 1, exit 1, never killed (137); the "
       .. "other bot keeps logging and ends normally"},
   {issue = 5, input = "the same with `--memory-limit 300`", where = {"run"},
-   drive = memory_cap({"--memory-limit", "300"}, nil, true), busy_signal = true,
+   drive = memory_cap({"--memory-limit", "300"}, nil, true), no_tsan = true,
    expect = "the same; once the bot has failed its state is closed and the memory returned: VmRSS under 100 MB "
       .. "after a peak over 250 MB"},
   {issue = 5, input = "`memory_limit` (`--memory-limit`) of -1, `\"x\"` or 0; 2048", where = {"config file",
@@ -909,10 +910,10 @@ local ROWS = {
    drive = stalled,
    expect = "every bot runs on (the log files grow); SIGTERM: exit 143 within 3 s, `onexit` runs"},
   {issue = 9, input = "the wall clock stepped one hour back, then forward (libfaketime)", where = {"stratrun", "run"},
-   drive = clock_step, rate = true, busy_signal = true,
+   drive = clock_step, rate = true, no_tsan = true,
    expect = "a bot sleeping 100 ms a time logs 10 to 20 lines in the 1.5 s after each step (no pause, no burst), "
       .. "stamped with the stepped clock; SIGTERM: exit 143"},
-  {issue = 10, input = "`while true do end` in a replay, `step_limit = 1`", where = {"replay"}, drive = replay_spin, busy_signal = true,
+  {issue = 10, input = "`while true do end` in a replay, `step_limit = 1`", where = {"replay"}, drive = replay_spin, no_tsan = true,
    expect = "the bot is stopped with one line `ran 1 s of CPU at ... without Sleep ... a replay moves a bot's clock "
       .. "only in Sleep`; the other bot runs to the end; the summary prints; exit 1"},
   {issue = 10, input = "`while not GetChannelData(\"nobody\") do Sleep(0) end` in a replay of 2000 bars",
@@ -923,7 +924,7 @@ local ROWS = {
    drive = replay_poll_pub,
    expect = "the poller sees the state at the publisher's virtual time"},
   {issue = 11, input = "two SIGTERMs 50 ms apart (as `timeout` sends them), `onexit` taking 1 s",
-   where = {"stratrun", "run", "replay"}, drive = double_term, busy_signal = true,
+   where = {"stratrun", "run", "replay"}, drive = double_term, no_tsan = true,
    expect = "`onexit` is not cut short; exit 143; the replay summary prints"},
   {issue = 11, input = "a second SIGINT 1.2 s after the first, `onexit` in `Sleep(5000)`", where = {"stratrun", "run"},
    drive = second_int,
@@ -957,8 +958,8 @@ describe("hostile strategies and hostile environments", function()
   for i, r in ipairs(ROWS) do
     for _, where in ipairs(r.where) do
       local name = string.format("#%d %s: %s -> %s", i, where, r.input, r.expect)
-      if r.busy_signal and TSAN then
-        pending(name .. " (needs a signal to reach a busy bot: not under ThreadSanitizer)")
+      if r.no_tsan and TSAN then
+        pending(name .. " (needs a signal to reach a busy bot, or counts ticks: not under ThreadSanitizer)")
       elseif r.rate and T > 1 then
         -- A rate (lines per second) means nothing in a process 10-20 times slower (valgrind): as channel_redis_spec.
         pending(name .. " (a rate: not under STRATRUN_TIME_SCALE > 1)")
