@@ -808,10 +808,16 @@ static int report_protected(lua_State *L)
 }
 
 /* Runs the pending to-be-closed variables of b->co, a phase that failed or that a stop ended, as Lua closes a
- * coroutine: through the door, with the hook on that coroutine. (bot) */
+ * coroutine: through the door, with the hook on that coroutine. (close_args) */
+struct close_args {
+    struct bot *b;
+    int failed;     /* the coroutine died of an error: its error object is not raised again */
+};
+
 static int close_protected(lua_State *L)
 {
-    struct bot *b = lua_touserdata(L, 1);
+    struct close_args *a = lua_touserdata(L, 1);
+    struct bot *b = a->b;
     lua_State *co = b->co, *prev = current;
     current = co;
 #if LUA_VERSION_RELEASE_NUM >= 50406
@@ -820,7 +826,7 @@ static int close_protected(lua_State *L)
     int st = lua_resetthread(co);
 #endif
     current = prev;
-    if (st != LUA_OK && lua_gettop(co) > 0 && lua_type(co, -1) != LUA_TNIL) {
+    if (st != LUA_OK && !a->failed && lua_gettop(co) > 0 && lua_type(co, -1) != LUA_TNIL) {
         lua_xmove(co, L, 1);
         return lua_error(L);
     }
@@ -836,7 +842,8 @@ static void close_pending(struct bot *b, int failed)
     int st = lua_status(b->co);
     failed |= st != LUA_OK && st != LUA_YIELD;  /* it died of an error (a stop raised where it could not yield) */
     char msg[512];
-    if (bot_door(b, close_protected, b, msg, sizeof msg) != LUA_OK && !failed) {
+    struct close_args a = {b, failed};
+    if (bot_door(b, close_protected, &a, msg, sizeof msg) != LUA_OK) {
         msg[strcspn(msg, "\n")] = '\0';
         log_printf(b, LOG_ERROR, "closing %s's to-be-closed variables: %s", b->id, msg);
     }
