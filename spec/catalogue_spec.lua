@@ -901,18 +901,6 @@ describe("the bad-input catalogue", function()
   end
 
   it("is the table docs/reliability.md shows", function()
-    local doc = h.read(h.source .. "/docs/reliability.md") or ""
-    local want = markdown()
-    local at = doc:find(want[1] .. "\n", 1, true)
-    assert.is_truthy(at, "docs/reliability.md has no catalogue table")
-    local shown = {}
-    for line in doc:sub(at):gmatch("[^\n]*") do
-      if line:sub(1, 1) ~= "|" then break end
-      shown[#shown + 1] = line
-    end
-    for i = 1, math.max(#want, #shown) do
-      assert.are.equal(want[i], shown[i], "docs/reliability.md's table differs at line " .. i .. " (regenerate it; "
-        .. "see the top of spec/catalogue_spec.lua)")
-    end
+    h.assert_doc_table(markdown(), "catalogue table", "spec/catalogue_spec.lua")
   end)
 end)

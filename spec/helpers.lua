@@ -398,4 +398,31 @@ function M.chanframe(seq, published, json_text)
   return string.format("SRCH1 %d %d %d %08x\n%s", seq, published, #json_text, M.crc32(json_text), json_text)
 end
 
+-- Days since 1970-01-01 of a civil date (proleptic Gregorian), for reading log stamps as UTC.
+function M.days_from_civil(y, m, d)
+  y = m <= 2 and y - 1 or y
+  local era = (y >= 0 and y or y - 399) // 400
+  local yoe = y - era * 400
+  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  return era * 146097 + doe - 719468
+end
+
+-- Asserts that docs/reliability.md shows the markdown table want (a list of lines) line for line; what names the
+-- table in the failure, spec the file that prints it.
+function M.assert_doc_table(want, what, spec)
+  local doc = M.read(M.source .. "/docs/reliability.md") or ""
+  local at = doc:find(want[1] .. "\n", 1, true)
+  assert(at, "docs/reliability.md has no " .. what)
+  local shown = {}
+  for line in doc:sub(at):gmatch("[^\n]*") do
+    if line:sub(1, 1) ~= "|" then break end
+    shown[#shown + 1] = line
+  end
+  for i = 1, math.max(#want, #shown) do
+    assert(want[i] == shown[i], "docs/reliability.md's table differs at line " .. i .. " (regenerate it; see the top "
+      .. "of " .. spec .. "): want " .. tostring(want[i]) .. ", shown " .. tostring(shown[i]))
+  end
+end
+
 return M

@@ -164,22 +164,13 @@ end
 
 -- ---- reading what the processes wrote ----
 
-local function days_from_civil(y, m, d)
-  y = m <= 2 and y - 1 or y
-  local era = (y >= 0 and y or y - 399) // 400
-  local yoe = y - era * 400
-  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return era * 146097 + doe - 719468
-end
-
 -- The log lines of text as {ms = the stamp (read as UTC), msg = the rest without "[ID] "}.
 local function entries(text)
   local list = {}
   for line in text:gmatch("[^\n]+") do
     local Y, M, D, hh, mm, ss, ms, rest = line:match("^(%d+)%-(%d+)%-(%d+) (%d+):(%d+):(%d+)%.(%d+) (.*)$")
     if Y then
-      local days = days_from_civil(tonumber(Y), tonumber(M), tonumber(D))
+      local days = h.days_from_civil(tonumber(Y), tonumber(M), tonumber(D))
       list[#list + 1] = {ms = ((days * 24 + tonumber(hh)) * 60 + tonumber(mm)) * 60000 + tonumber(ss) * 1000
                               + tonumber(ms), msg = (rest:gsub("^%[[%w_-]+%] ", ""))}
     end
@@ -970,18 +961,6 @@ describe("hostile strategies and hostile environments", function()
   end
 
   it("is the table docs/reliability.md shows", function()
-    local doc = h.read(h.source .. "/docs/reliability.md") or ""
-    local want = markdown()
-    local at = doc:find(want[1] .. "\n", 1, true)
-    assert.is_truthy(at, "docs/reliability.md has no table of hostile inputs")
-    local shown = {}
-    for line in doc:sub(at):gmatch("[^\n]*") do
-      if line:sub(1, 1) ~= "|" then break end
-      shown[#shown + 1] = line
-    end
-    for i = 1, math.max(#want, #shown) do
-      assert.are.equal(want[i], shown[i], "docs/reliability.md's table differs at line " .. i .. " (regenerate it; "
-        .. "see the top of spec/hostile_spec.lua)")
-    end
+    h.assert_doc_table(markdown(), "table of hostile inputs", "spec/hostile_spec.lua")
   end)
 end)

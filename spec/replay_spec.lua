@@ -53,15 +53,6 @@ local function tagged(r, tag)
 end
 
 -- Log lines of text as {ms = virtual time, id = bot ID or nil, msg = the rest}; stamps read as UTC.
-local function days_from_civil(y, m, d)
-  y = m <= 2 and y - 1 or y
-  local era = (y >= 0 and y or y - 399) // 400
-  local yoe = y - era * 400
-  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return era * 146097 + doe - 719468
-end
-
 local function log_lines(text)
   local t = {}
   for line in text:gmatch("[^\n]+") do
@@ -69,7 +60,7 @@ local function log_lines(text)
     if y then
       local id, msg = rest:match("^%[([%w_%-]+)%] (.*)$")
       t[#t + 1] = {
-        ms = ((days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(hh) * 3600
+        ms = ((h.days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(hh) * 3600
           + tonumber(mi) * 60 + tonumber(ss)) * 1000) + tonumber(ms),
         id = id, msg = msg or rest, line = line,
       }
