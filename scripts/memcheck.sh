@@ -15,10 +15,12 @@ build=${1:-build}
 [ $# -gt 0 ] && shift
 SPECS=("$@")
 if [ ${#SPECS[@]} -eq 0 ]; then
-  SPECS=(catalogue_spec catalogue_slow_spec)
+  # The longest first. catalogue_slow_spec is left out: it checks the catalogue's harness against a wrong row,
+  # through the same code as catalogue_spec, and costs 5 minutes under valgrind.
+  SPECS=(catalogue_spec hostile_spec)
   for f in spec/*_spec.lua; do
     name=$(basename "$f" .lua)
-    case $name in catalogue_spec|catalogue_slow_spec) ;; *) SPECS+=("$name") ;; esac
+    case $name in catalogue_spec|catalogue_slow_spec|hostile_spec) ;; *) SPECS+=("$name") ;; esac
   done
 fi
 # Processes under valgrind run 10-20 times slower: limits that only catch hangs stretch (spec/helpers.lua).
@@ -46,7 +48,7 @@ VG=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=defin
 } > "$work/stratrun"
 chmod +x "$work/stratrun"
 
-# run_spec NAME: the busted runner under valgrind, at most 15 minutes and 8 GB of address space per process (a
+# run_spec NAME: the busted runner under valgrind, at most 30 minutes and 8 GB of address space per process (a
 # runaway allocation fails the spec instead of starving the machine). The shells it starts run natively (they
 # start the wrapper, which is valgrind again), so every stratrun process is checked and nothing else.
 run_spec() {
@@ -54,7 +56,7 @@ run_spec() {
   local t0=$SECONDS
   ulimit -v 8388608
   if STRATRUN_BIN="$work/stratrun" STRATRUN_SOURCE="$src" STRATRUN_TEST_TMP="$work/tmp/$name" \
-     STRATRUN_HTTPD="$httpd" timeout --foreground -k 10 900 "${VG[@]}" --trace-children-skip='*/sh,*/dash,*/bash' --log-file="$logs/runner-$name.%p.log" \
+     STRATRUN_HTTPD="$httpd" timeout --foreground -k 10 1800 "${VG[@]}" --trace-children-skip='*/sh,*/dash,*/bash' --log-file="$logs/runner-$name.%p.log" \
      "$bin" --data-dir "$work/home/$name" --id spec-runner "$(command -v busted)" --ignore-lua -C "$src" \
      -o TAP "$src/spec/$name.lua" > "$work/$name.out" 2>&1; then
     echo "memcheck: $name passed in $((SECONDS - t0)) s"
