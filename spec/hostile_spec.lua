@@ -874,7 +874,7 @@ local ROWS = {
    expect = "`not enough memory` in its log; its `onerror` runs; its status 1, exit 1, never killed (137); the "
       .. "other bot keeps logging and ends normally"},
   {issue = 5, input = "the same with `--memory-limit 300`", where = {"run"},
-   drive = memory_cap({"--memory-limit", "300"}, nil, true), no_tsan = true,
+   drive = memory_cap({"--memory-limit", "300"}, nil, true), no_tsan = true, rate = true,
    expect = "the same; once the bot has failed its state is closed and the memory returned: VmRSS under 100 MB "
       .. "after a peak over 250 MB"},
   {issue = 5, input = "`memory_limit` (`--memory-limit`) of -1, `\"x\"` or 0; 2048", where = {"config file",
