@@ -33,6 +33,8 @@ builds() {
   echo "=== Release build with clang, warnings as errors"
   cmake -S . -B build-clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release -DSTRATRUN_WERROR=ON > /dev/null
   cmake --build build-clang -j "$jobs" > /dev/null
+  echo "=== fuzz targets, built (they run last)"
+  bash scripts/fuzz.sh build
 
   # busted is needed for the specs only: with no busted to find (a PATH of every tool but busted, and not CMake's
   # own search of /usr/bin), the configure works, says so, and adds no spec.

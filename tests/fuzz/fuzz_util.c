@@ -1,6 +1,7 @@
 /* fuzz_util.c: the helpers every fuzz target shares (fuzz.h). */
 #include "fuzz.h"
 #include "data/json.h"
+#include "lua/api.h"
 
 #include <fcntl.h>
 #include <math.h>
