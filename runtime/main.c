@@ -87,6 +87,13 @@ int main(int argc, char **argv)
         usage_error(err);
         goto out;
     }
+    for (int i = 0; opt.mode != MODE_ONE && i < opt.nbots; i++)
+        if (bot_check_script(opt.bots[i].script, err, sizeof err) != 0) {
+            char line[OPT_ERRLEN + 64];
+            snprintf(line, sizeof line, "%s (no bot was started)", err);
+            usage_error(line);
+            goto out;
+        }
     if (opt.mode == MODE_REPLAY) {
         /* A replay starts from nothing, as the platforms clear a backtest's _G: its own folder, emptied, by one
          * replay at a time (the lock is held until exit). */

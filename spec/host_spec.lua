@@ -200,6 +200,30 @@ describe("a missing script", function()
   end)
 end)
 
+describe("stratrun run and replay with one missing or broken script", function()
+  -- Every script is checked before any bot starts: the good bot never runs (no log line, no bot folder), the
+  -- command exits 2 with one line naming the bad script.
+  for _, case in ipairs({
+    {"missing", nil, "cannot open missing%.lua"},
+    {"broken", "function main( Log(1) end\n", "broken%.lua:1:"},
+  }) do
+    for _, mode in ipairs({"run", "replay"}) do
+      it(mode .. ": a " .. case[1] .. " script refuses the whole command before any bot starts", function()
+        local dir = h.tmpdir()
+        h.script(dir, 'function main() Log("good ran") Sleep(100) end\n', "good.lua")
+        if case[2] then h.script(dir, case[2], case[1] .. ".lua") end
+        local r = h.run{mode, "--data-dir", dir .. "/d", "good.lua", case[1] .. ".lua", dir = dir, timeout = 10}
+        assert.are.equal(2, r.code, r.err)
+        assert.is_true(one_line(r.err), r.err)
+        assert.matches(case[3], r.err)
+        assert.matches("no bot was started", r.err, 1, true)
+        assert.is_nil(r.out:find("good ran", 1, true), r.out)
+        assert.is_false(h.exists(dir .. "/d/bots/good") or h.exists(dir .. "/d/replay/bots/good"))
+      end)
+    end
+  end
+end)
+
 describe("signals", function()
   local SLEEPER = [[
 function main() Log("ready") Sleep(60000) Log("sleep returned") end

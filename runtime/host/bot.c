@@ -729,6 +729,20 @@ static int start_protected(lua_State *L)
     return begin_protected(L);
 }
 
+int bot_check_script(const char *path, char *err, size_t errlen)
+{
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        snprintf(err, errlen, "cannot check %s: out of memory", path);
+        return -1;
+    }
+    int status = luaL_loadfilex(L, path, "t");
+    if (status != LUA_OK)
+        snprintf(err, errlen, "%s", lua_tostring(L, -1));
+    lua_close(L);
+    return status == LUA_OK ? 0 : -1;
+}
+
 int bot_start(struct bot *b)
 {
     struct start_args a = {b, 0};

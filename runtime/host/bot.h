@@ -14,6 +14,11 @@
 struct bot *bot_new(const struct options *opt, const struct bot_spec *spec, struct engine *engine,
                     struct market *market, struct sched *sched, char *err, size_t errlen);
 
+/* Compiles path in a scratch state and throws it away: 0, or -1 with the reason in err (the file cannot be read,
+ * or "file:line: message" for a syntax error). stratrun run and replay check every script first, so that one
+ * missing or broken script refuses the whole command before any bot starts. */
+int bot_check_script(const char *path, char *err, size_t errlen);
+
 /* Loads the script and makes its top-level chunk the first phase. Returns 0, or an exit status (2 when the
  * script cannot be read, 1 on a syntax error, reported) with the bot done. */
 int bot_start(struct bot *b);
