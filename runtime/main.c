@@ -119,7 +119,9 @@ int main(int argc, char **argv)
         free(opt.channel);
         opt.channel = strdup("memory");
     }
-    if (!(engine = engine_open(opt.channel, opt.data_dir, err, sizeof err))) {
+    engine = engine_open(opt.channel, opt.data_dir, err, sizeof err);
+    options_hide_secrets(&opt);
+    if (!engine) {
         usage_error(err);
         goto out;
     }

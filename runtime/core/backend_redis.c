@@ -17,6 +17,7 @@
 #include "core/chanid.h"
 #include "core/clock.h"
 #include "core/logsink.h"
+#include "core/redact.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -134,11 +135,10 @@ static int parse_url(struct redis *r, const char *arg, char *err, size_t errlen)
 bad:
     /* Named without its password: error lines end up in logs. */
     {
-        const char *a2 = strchr(arg, '@'), *c2 = strchr(arg + (arg[0] == '/' ? 2 : 0), ':');
-        int masked = a2 && c2 && c2 < a2;
-        snprintf(err, errlen, "invalid channel URL 'redis:%.*s%s%.200s' (expected redis://[user:password@]host:port"
-                 "[/db][?ttl=MS], ttl from 1000 to 86400000)", masked ? (int)(c2 - arg + 1) : 0, arg,
-                 masked ? "***" : "", masked ? a2 : arg);
+        char url[300], shown[300];
+        snprintf(url, sizeof url, "redis:%s", arg);
+        snprintf(err, errlen, "invalid channel URL '%s' (expected redis://[user:password@]host:port"
+                 "[/db][?ttl=MS], ttl from 1000 to 86400000)", redact_url(url, shown, sizeof shown));
     }
     return -1;
 }

@@ -7,6 +7,7 @@
  * seq and takes no lock at all.
  */
 #include "core/engine.h"
+#include "core/redact.h"
 #include "core/thread.h"
 #include "core/chanid.h"
 #include "core/clock.h"
@@ -330,8 +331,9 @@ struct engine *engine_open(const char *url, const char *data_dir, char *err, siz
     for (int i = 0; backends[i]; i++)
         if (strlen(backends[i]->scheme) == slen && strncmp(url, backends[i]->scheme, slen) == 0)
             return engine_open_backend(backends[i], colon ? colon + 1 : "", data_dir, err, errlen);
+    char shown[300];
     snprintf(err, errlen, "unknown channel backend '%s' (allowed: local, local:DIR, memory, "
-             "redis://[user:password@]host:port[/db])", url);
+             "redis://[user:password@]host:port[/db])", redact_url(url, shown, sizeof shown));
     return NULL;
 }
 

@@ -6,6 +6,7 @@
 #include "host/bot.h"
 #include "lua/api.h"
 #include "core/fsutil.h"
+#include "core/redact.h"
 #include "data/json.h"
 #include "core/logsink.h"
 #include "lua/log.h"
@@ -672,14 +673,13 @@ struct start_args {
  * nothing secret is reachable from a strategy. */
 static void push_arg(lua_State *L, const char *a, int chan)
 {
-    const char *scheme = chan ? strstr(a, "://") : NULL;
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
-    if (!colon) {
+    size_t off, len, opt = strncmp(a, "--channel=", 10) == 0 ? 10 : 0;
+    if (!chan || !redact_span(a + opt, &off, &len)) {
         lua_pushstring(L, a);
         return;
     }
-    lua_pushfstring(L, "%s***%s", lua_pushlstring(L, a, (size_t)(colon - a + 1)), at);
+    off += opt;
+    lua_pushfstring(L, "%s***%s", lua_pushlstring(L, a, off), a + off + len);
     lua_remove(L, -2);
 }
 

@@ -7,6 +7,7 @@
  */
 #include "host/options.h"
 #include "core/fsutil.h"
+#include "core/redact.h"
 #include "data/json.h"
 #include "lua/stdlib_embed.h"
 #include "core/timeparse.h"
@@ -727,6 +728,21 @@ static int generated_id(struct options *o, char *err, size_t errlen)
     }
     snprintf(err, errlen, "could not generate a free bot ID in %s", o->data_dir);
     return -1;
+}
+
+void options_hide_secrets(struct options *o)
+{
+    for (int i = 1; i < o->argc; i++) {
+        if (strncmp(o->argv[i], "--channel=", 10) == 0)
+            redact_in_place(o->argv[i] + 10);
+        else if (strcmp(o->argv[i - 1], "--channel") == 0)
+            redact_in_place(o->argv[i]);
+    }
+    char *pass = getenv("STRATRUN_REDIS_PASSWORD");
+    if (pass) {
+        memset(pass, 0, strlen(pass));
+        unsetenv("STRATRUN_REDIS_PASSWORD");
+    }
 }
 
 int options_resolve(struct options *o, char *err, size_t errlen)

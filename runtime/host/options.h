@@ -73,6 +73,11 @@ struct options {
  * present). Returns 0, or -1 with one line in err (a usage or config error: exit status 2). */
 int options_load(struct options *o, int argc, char **argv, char *err, size_t errlen);
 
+/* Hides the channel URL's password from everything a strategy (or another user's ps) can read of the process: it
+ * is overwritten with '*' in the command line itself (/proc/PID/cmdline), and STRATRUN_REDIS_PASSWORD is wiped
+ * from the environment (/proc/PID/environ, os.getenv, children). Call it once the channel engine has read them. */
+void options_hide_secrets(struct options *o);
+
 /* Resolves the data dir (creating it) and the bot IDs (for one bot without --id or a config id: generated once
  * and kept in the data dir; in run and replay: SCRIPT@ID, else the script's file name). Returns 0, or -1 with one
  * line in err. */
