@@ -861,6 +861,29 @@ describe("in a stratrun process", function()
     }, h.dec(f[6]))
   end)
 
+  it("names order states, types, offsets, positions and log types with the platform's constants", function()
+    -- A grid that compares order.Type with ORDER_TYPE_BUY must see a buy as a buy: with the constants missing it
+    -- compared nil with nil and sent its sell ladder as buys.
+    local dir = h.tmpdir()
+    local file = csv(dir, "m.csv", history)
+    local r = run([[
+      local b = exchange.GetOrder(exchange.Buy(-1, 100))
+      local rest = exchange.Sell(5000, 0.01)
+      local s = exchange.GetOrder(rest)
+      exchange.CancelOrder(rest)
+      local c = exchange.GetOrder(rest)
+      out(b.Type == ORDER_TYPE_BUY, b.Type == ORDER_TYPE_SELL, b.Status == ORDER_STATE_CLOSED,
+          s.Type == ORDER_TYPE_SELL, s.Status == ORDER_STATE_PENDING, c.Status == ORDER_STATE_CANCELED)
+      out(ORDER_STATE_PENDING, ORDER_STATE_CLOSED, ORDER_STATE_CANCELED, ORDER_STATE_UNKNOWN, ORDER_TYPE_BUY,
+          ORDER_TYPE_SELL, ORDER_OFFSET_OPEN, ORDER_OFFSET_CLOSE, PD_LONG, PD_SHORT, PD_LONG_YD, PD_SHORT_YD,
+          LOG_TYPE_BUY, LOG_TYPE_SELL, LOG_TYPE_CANCEL, math.type(ORDER_TYPE_SELL))
+    ]], string.format("market = %q\nexchange = {balance = 1000, stocks = 1}", "csv:" .. file))
+    assert.are.equal(0, r.code, r.err)
+    local rows = h.fields(r.out)
+    assert.are.same({"true", "false", "true", "true", "true", "true"}, rows[1])
+    assert.are.same({"0", "1", "2", "3", "0", "1", "0", "1", "0", "1", "2", "3", "0", "1", "2", "integer"}, rows[2])
+  end)
+
   it("takes the account from the config's exchange table and trades on the CSV's prices", function()
     local dir = h.tmpdir()
     local file = csv(dir, "m.csv", history)

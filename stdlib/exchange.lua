@@ -29,11 +29,20 @@ local BUY, SELL = 0, 1
 local PENDING, CLOSED, CANCELED = 0, 1, 2
 local STATUS_NAME = { [PENDING] = "pending", [CLOSED] = "closed", [CANCELED] = "canceled" }
 
--- The platform's period constants (seconds), for GetRecords(PERIOD_H1).
-local PERIODS = {
+-- The platform's constants, with its values, as globals (a script's own global of the same name wins): periods in
+-- seconds for GetRecords(PERIOD_H1); order states and types (an order's Status and Type), order offsets and
+-- position directions (futures), exchange.Log's types. A strategy comparing order.Type with ORDER_TYPE_BUY must
+-- never compare nil with nil.
+local CONSTANTS = {
   PERIOD_M1 = 60, PERIOD_M3 = 180, PERIOD_M5 = 300, PERIOD_M15 = 900, PERIOD_M30 = 1800,
   PERIOD_H1 = 3600, PERIOD_H2 = 7200, PERIOD_H4 = 14400, PERIOD_H6 = 21600, PERIOD_H12 = 43200,
   PERIOD_D1 = 86400, PERIOD_D3 = 259200, PERIOD_W1 = 604800,
+  ORDER_STATE_PENDING = PENDING, ORDER_STATE_CLOSED = CLOSED, ORDER_STATE_CANCELED = CANCELED,
+  ORDER_STATE_UNKNOWN = 3,
+  ORDER_TYPE_BUY = BUY, ORDER_TYPE_SELL = SELL,
+  ORDER_OFFSET_OPEN = 0, ORDER_OFFSET_CLOSE = 1,
+  PD_LONG = 0, PD_SHORT = 1, PD_LONG_YD = 2, PD_SHORT_YD = 3,
+  LOG_TYPE_BUY = 0, LOG_TYPE_SELL = 1, LOG_TYPE_CANCEL = 2,
 }
 
 local json_array = (json and json.array) or function(t) return t end
@@ -526,7 +535,7 @@ local function new(opts)
   return E
 end
 
-for k, v in pairs(PERIODS) do
+for k, v in pairs(CONSTANTS) do
   if rawget(_ENV, k) == nil then rawset(_ENV, k, v) end
 end
 
