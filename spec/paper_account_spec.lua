@@ -85,7 +85,7 @@ end
     h.sh("mkdir -p " .. h.quote(dir .. "/data/bots/paper"))
     h.write(dir .. "/data/bots/paper/account.json", '{"version": 1, "balance": ')
     local r = h.run { dir = dir, "--data-dir", dir .. "/data", "--id", "paper", "strategy.lua" }
-    assert.are_not.equal(0, r.code)
+    assert.are.equal(2, r.code)
     assert.matches("paper account " .. dir .. "/data/bots/paper/account.json cannot be used", r.out .. r.err, 1,
       true)
     assert.matches("--reset-account", r.out .. r.err, 1, true)
