@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- one transfer ---- */
 
@@ -130,11 +131,35 @@ int fetch_setup(CURL *h, struct fetch *f)
     return 0;
 }
 
+int fetch_header(const struct fetch *f, const char *name, char *out, size_t outlen)
+{
+    size_t n = strlen(name);
+    for (const char *p = f->head, *end = f->head + f->head_len; p && p < end;) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *next = eol ? eol + 1 : end;
+        if ((size_t)(next - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
+            const char *v = p + n + 1, *e = next;
+            while (v < e && (*v == ' ' || *v == '\t'))
+                v++;
+            while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            size_t len = (size_t)(e - v) < outlen - 1 ? (size_t)(e - v) : outlen - 1;
+            memcpy(out, v, len);
+            out[len] = '\0';
+            return 0;
+        }
+        p = next;
+    }
+    return -1;
+}
+
 void fetch_finish(struct fetch *f, CURL *h, CURLcode rc)
 {
     long status = 0;
+    curl_off_t retry = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     f->status = status;
+    f->retry_after_s = curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry) == CURLE_OK && retry > 0 ? (long)retry : 0;
     if (rc == CURLE_OK || f->error[0])     /* done, or a callback said why it stopped */
         return;
     long oserr = 0;
@@ -166,6 +191,15 @@ void fetch_finish(struct fetch *f, CURL *h, CURLcode rc)
     case CURLE_PARTIAL_FILE:
         snprintf(f->error, sizeof f->error, "truncated response: the connection closed before the whole body "
                  "arrived (%zu bytes received)", f->resp_len);
+        break;
+    case CURLE_OUT_OF_MEMORY:
+        /* What libcurl says of a header line longer than its own limit (CURL_MAX_HTTP_HEADER, 100 KB) too: a
+         * status line came, and no body yet. */
+        if (status > 0 && f->resp_len == 0)
+            snprintf(f->error, sizeof f->error, "response header too large: a header line passed libcurl's "
+                     "limit of 100 KB");
+        else
+            snprintf(f->error, sizeof f->error, "out of memory");
         break;
     case CURLE_GOT_NOTHING:
         snprintf(f->error, sizeof f->error, "the server closed the connection without a response");
