@@ -146,3 +146,37 @@ describe("what the venue sends that is not data", function()
     assert.are.equal(0, count(r.err, "Out of memory"), r.err)
   end)
 end)
+
+describe("a process out of file descriptors", function()
+  after_each(function() h.kill_all(procs) end)
+
+  it("says too many open files, not that it cannot connect, and recovers when descriptors are free", function()
+    local srv = new_venue()
+    local dir = h.tmpdir()
+    local script = h.script(dir, h.report_prelude .. string.format([[
+local url, refused = %q, %q
+local keep = {}
+while true do
+  local f = io.open("/dev/null")
+  if not f then break end
+  keep[#keep + 1] = f
+end
+local function free(n) for _ = 1, n do table.remove(keep):close() end end
+free(3)
+out("full", select(2, HttpQuery(url)))
+free(10)
+out("freed", #HttpQuery(url))
+out("refused", select(2, HttpQuery(refused)))
+]], srv:url("/api/v3/depth"), "http://127.0.0.1:" .. srv.refused .. "/"))
+    local p = h.spawn { dir = dir, prefix = { "sh", "-c", 'ulimit -n 64; exec "$0" "$@"' },
+      "--data-dir", dir .. "/data", "--id", "fds", script }
+    procs[#procs + 1] = p
+    assert.are.equal(0, p:wait(20), h.read(p.tag .. ".err"))
+    local got = {}
+    for _, f in ipairs(h.fields(h.read(p.tag .. ".out"))) do got[f[1]] = f[2] end
+    assert.matches("^HttpQuery .*: cannot connect: too many open files %(", got.full)
+    assert.matches("ulimit %-n", got.full)
+    assert.is_true(tonumber(got.freed) > 0)
+    assert.matches(": cannot connect: Connection refused$", got.refused)
+  end)
+end)

@@ -6,12 +6,14 @@
 #include "core/fetch.h"
 #include "core/thread.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 /* ---- one transfer ---- */
 
@@ -153,6 +155,35 @@ int fetch_header(const struct fetch *f, const char *name, char *out, size_t outl
     return -1;
 }
 
+/* Whether the process is out of file descriptors, or nearly (fewer than FETCH_FDS_SPARE below its limit): libcurl
+ * reports a socket() that failed with EMFILE as a plain connect or resolve failure, with no errno
+ * (CURLINFO_OS_ERRNO is 0), and frees what it held before saying so. Writes the figures into why. */
+#define FETCH_FDS_SPARE 8
+static int out_of_fds(char *why, size_t whylen)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) {
+        if (errno != EMFILE && errno != ENFILE)
+            return 0;
+        snprintf(why, whylen, "too many open files (all %llu descriptors of ulimit -n are in use)",
+                 (unsigned long long)rl.rlim_cur);
+        return 1;
+    }
+    unsigned long long open = 0;
+    for (struct dirent *de; (de = readdir(d));)
+        open += de->d_name[0] != '.';
+    closedir(d);
+    open--;     /* the folder's own */
+    if (open + FETCH_FDS_SPARE < rl.rlim_cur)
+        return 0;
+    snprintf(why, whylen, "too many open files (%llu of the %llu descriptors ulimit -n allows are open)", open,
+             (unsigned long long)rl.rlim_cur);
+    return 1;
+}
+
 void fetch_finish(struct fetch *f, CURL *h, CURLcode rc)
 {
     long status = 0;
@@ -163,17 +194,24 @@ void fetch_finish(struct fetch *f, CURL *h, CURLcode rc)
     if (rc == CURLE_OK || f->error[0])     /* done, or a callback said why it stopped */
         return;
     long oserr = 0;
+    char why[160];
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
         snprintf(f->error, sizeof f->error, "timed out after %ld ms", f->timeout_ms);
         break;
     case CURLE_COULDNT_CONNECT:
         curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
-        snprintf(f->error, sizeof f->error, "cannot connect: %s",
-                 oserr ? strerror((int)oserr) : curl_easy_strerror(rc));
+        if ((oserr == 0 || oserr == EMFILE) && out_of_fds(why, sizeof why))
+            snprintf(f->error, sizeof f->error, "cannot connect: %s", why);
+        else
+            snprintf(f->error, sizeof f->error, "cannot connect: %s",
+                     oserr ? strerror((int)oserr) : curl_easy_strerror(rc));
         break;
     case CURLE_COULDNT_RESOLVE_HOST:
-        snprintf(f->error, sizeof f->error, "cannot resolve the host name");
+        if (out_of_fds(why, sizeof why))
+            snprintf(f->error, sizeof f->error, "cannot resolve the host name: %s", why);
+        else
+            snprintf(f->error, sizeof f->error, "cannot resolve the host name");
         break;
     case CURLE_TOO_MANY_REDIRECTS:
         snprintf(f->error, sizeof f->error, "too many redirects (more than %d)", FETCH_MAX_REDIRECTS);
