@@ -156,14 +156,22 @@ describe("a process out of file descriptors", function()
     local script = h.script(dir, h.report_prelude .. string.format([[
 local url, refused = %q, %q
 local keep = {}
-while true do
-  local f = io.open("/dev/null")
-  if not f then break end
-  keep[#keep + 1] = f
+local function exhaust()
+  while true do
+    local f = io.open("/dev/null")
+    if not f then return end
+    keep[#keep + 1] = f
+  end
 end
 local function free(n) for _ = 1, n do table.remove(keep):close() end end
-free(3)
+local t0 = Unix()
+exhaust()
+out("cold", select(2, HttpQuery(url)))
+free(10)
+out("warm", #HttpQuery(url))
+exhaust()
 out("full", select(2, HttpQuery(url)))
+out("seconds", Unix() - t0)
 free(10)
 out("freed", #HttpQuery(url))
 out("refused", select(2, HttpQuery(refused)))
@@ -174,9 +182,55 @@ out("refused", select(2, HttpQuery(refused)))
     assert.are.equal(0, p:wait(20), h.read(p.tag .. ".err"))
     local got = {}
     for _, f in ipairs(h.fields(h.read(p.tag .. ".out"))) do got[f[1]] = f[2] end
+    assert.matches("^HttpQuery .*: too many open files %(", got.cold)   -- the HTTP thread starting, or connecting
+    assert.is_true(tonumber(got.warm) > 0)
     assert.matches("^HttpQuery .*: cannot connect: too many open files %(", got.full)
     assert.matches("ulimit %-n", got.full)
+    assert.is_true(tonumber(got.seconds) < 3, "the failures took " .. got.seconds .. " s: not their timeouts")
     assert.is_true(tonumber(got.freed) > 0)
     assert.matches(": cannot connect: Connection refused$", got.refused)
+  end)
+end)
+
+describe("HttpQuery with retry_after = true", function()
+  it("fails on a 429 with the venue's Retry-After and sends nothing more to that host until then", function()
+    local srv = httpd.start()
+    servers[#servers + 1] = srv
+    srv:put("/limited", '{"code":-1003,"msg":"Too many requests."}', { "status 429", "header Retry-After: 2" })
+    srv:put("/banned", "{}", { "status 418" })
+    srv:put("/ok", "fine")
+    local other = httpd.start()
+    servers[#servers + 1] = other
+    other:put("/ok", "other")
+    local dir = h.tmpdir()
+    local script = h.script(dir, h.report_prelude .. string.format([[
+local base, other = %q, %q
+local opt = { retry_after = true }
+out("limited", select(2, HttpQuery(base .. "/limited", opt)))
+out("refused", select(2, HttpQuery(base .. "/ok", opt)))
+out("other", HttpQuery(other .. "/ok", opt))
+out("plain", HttpQuery(base .. "/ok"))
+Sleep(2100)
+out("after", HttpQuery(base .. "/ok", opt))
+out("banned", select(2, HttpQuery(base .. "/banned", opt)))
+local ok, err = pcall(HttpQuery, base .. "/ok", { retry_after = 1 })
+out("misuse", err)
+]], srv.base, other.base))
+    local r = h.run { dir = dir, "--data-dir", dir .. "/data", "--id", "q", script }
+    assert.are.equal(0, r.code, r.err)
+    local got = {}
+    for _, f in ipairs(h.fields(r.out)) do got[f[1]] = f[2] end
+    assert.are.equal("HttpQuery " .. srv.base .. "/limited: 429 Too Many Requests, retry after 2 s", got.limited)
+    assert.matches("^HttpQuery " .. srv.base:gsub("%p", "%%%0") .. "/ok: not sent: http://127%.0%.0%.1:%d+ answered "
+      .. "429 and asked to retry after 2 s; [12] s left$", got.refused)
+    assert.are.equal("other", got.other)
+    assert.are.equal("fine", got.plain, "without retry_after a 429 is an answer, as on the platforms")
+    assert.are.equal("fine", got.after)
+    assert.are.equal("HttpQuery " .. srv.base .. "/banned: 418 I'm a teapot (this address is banned), retry after "
+      .. "120 s (no Retry-After: the default)", got.banned)
+    assert.matches("options.retry_after must be a boolean, not number", got.misuse, 1, true)
+    local paths = {}
+    for _, req in ipairs(srv:requests()) do paths[#paths + 1] = req:match("^GET (%S+)") end
+    assert.are.same({ "/limited", "/ok", "/ok", "/banned" }, paths)
   end)
 end)

@@ -389,7 +389,9 @@ int fetch_submit(struct fetch_job *j)
     if (!multi || stopping) {
         j->done = 1;
         pthread_mutex_unlock(&mu);
-        snprintf(j->f.error, sizeof j->f.error, "cannot start the HTTP thread");
+        char why[160];
+        snprintf(j->f.error, sizeof j->f.error, "cannot start the HTTP thread%s%s",
+                 out_of_fds(why, sizeof why) ? ": " : "", why);
         return -1;
     }
     j->done = 0;
