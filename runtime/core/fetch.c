@@ -190,7 +190,9 @@ void fetch_finish(struct fetch *f, CURL *h, CURLcode rc)
     curl_off_t retry = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     f->status = status;
-    f->retry_after_s = curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry) == CURLE_OK && retry > 0 ? (long)retry : 0;
+    if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry) != CURLE_OK || retry < 0)
+        retry = 0;
+    f->retry_after_s = retry > FETCH_MAX_RETRY_AFTER_S ? FETCH_MAX_RETRY_AFTER_S : (long)retry;
     if (rc == CURLE_OK || f->error[0])     /* done, or a callback said why it stopped */
         return;
     long oserr = 0;

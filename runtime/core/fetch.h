@@ -18,6 +18,7 @@
 #define FETCH_MAX_REDIRECTS 5
 #define FETCH_MAX_HEAD (64 * 1024)      /* the response's header block, on top of the body's cap */
 #define FETCH_ERRLEN 300
+#define FETCH_MAX_RETRY_AFTER_S (3 * 86400)    /* a longer Retry-After counts as this: Binance's longest ban */
 
 struct fetch {
     /* The request: set before the transfer, read-only during it. Strings are malloc'd and owned by the fetch. */
@@ -37,7 +38,8 @@ struct fetch {
     char *head;                 /* the final response's header lines, raw ("Name: value\r\n"...) */
     size_t head_len, head_cap;
     int too_large;              /* the body passed max_bytes: the transfer was aborted */
-    long retry_after_s;         /* the response's Retry-After in seconds (either form), 0 when none */
+    long retry_after_s;         /* the response's Retry-After in seconds (either form), 0 when none; at most
+                                 * FETCH_MAX_RETRY_AFTER_S */
     char error[FETCH_ERRLEN];   /* why the transfer failed; "" when it did not (whatever the status) */
 };
 
