@@ -89,6 +89,11 @@ end
     assert.matches("paper account " .. dir .. "/data/bots/paper/account.json cannot be used", r.out .. r.err, 1,
       true)
     assert.matches("--reset-account", r.out .. r.err, 1, true)
+    h.write(dir .. "/data/bots/paper/account.json",
+      '{"version":1,"currency":"BTC_USDT","balance":1,"stocks":0,"next_id":2,"orders":[{"Id":1}]}')
+    r = h.run { dir = dir, "--data-dir", dir .. "/data", "--id", "paper", "strategy.lua" }
+    assert.are.equal(2, r.code)
+    assert.matches("cannot be used (order 1 of the file is not an order it can read)", r.err, 1, true)
     r = h.run { dir = dir, "--data-dir", dir .. "/data", "--id", "paper", "--reset-account", "strategy.lua" }
     assert.are.equal(0, r.code, r.err)
     assert.matches("10000", r.out, 1, true)

@@ -139,6 +139,27 @@ local function new(opts)
     save_failed = not ok
   end
 
+  -- An order of the account file, or nil when it is not one this exchange wrote.
+  local function order_from(r)
+    if type(r) ~= "table" then return nil end
+    local o = { Symbol = currency }
+    for _, k in ipairs({ "Id", "Time", "Status", "Type" }) do
+      o[k] = math.tointeger(r[k])
+      if not o[k] then return nil end
+    end
+    for _, k in ipairs({ "Price", "Amount", "DealAmount", "AvgPrice" }) do
+      if type(r[k]) ~= "number" then return nil end
+      o[k] = r[k] + 0.0
+    end
+    if o.Price == -1 then o.Price = -1 end
+    if not STATUS_NAME[o.Status] or (o.Type ~= BUY and o.Type ~= SELL) then return nil end
+    if o.Status == PENDING then
+      if type(r.frozen) ~= "number" then return nil end
+      o.frozen = r.frozen + 0.0
+    end
+    return o
+  end
+
   -- Reads the account keep holds, if any, in place of the config's. A file that cannot be read or understood
   -- raises: the bot does not start on a wrong account.
   local function restore()
@@ -150,31 +171,33 @@ local function new(opts)
     local ok, a = pcall(json.decode, text)
     local why = not ok and tostring(a)
       or type(a) ~= "table" and "not a JSON object"
-      or a.version ~= ACCOUNT_VERSION and "version " .. tostring(a.version) .. ", this stratrun reads " .. ACCOUNT_VERSION
+      or a.version ~= ACCOUNT_VERSION and string.format("version %s; this stratrun reads version %d",
+        tostring(a.version), ACCOUNT_VERSION)
       or a.currency ~= currency and "it trades " .. tostring(a.currency) .. ", the exchange now trades " .. currency
       or not (math.tointeger(a.next_id) and type(a.balance) == "number" and type(a.stocks) == "number"
-        and type(a.orders) == "table") and "fields are missing"
+        and type(a.orders) == "table") and "balance, stocks, next_id or orders is missing"
+    local list = {}
+    for i, r in ipairs(not why and a.orders or {}) do
+      list[i] = order_from(r)
+      if not list[i] or list[i].Id >= a.next_id then
+        why = string.format("order %d of the file is not an order it can read", i)
+        break
+      end
+    end
     if why then
       error(string.format("exchange: the paper account %s cannot be used (%s); move it away or start with "
         .. "--reset-account", keep.path, why), 0)
     end
     balance, stocks = a.balance + 0.0, a.stocks + 0.0
     next_id = math.tointeger(a.next_id)
-    n_orders, n_fills, fees = a.n_orders or 0, a.n_fills or 0, (a.fees or 0) + 0.0
+    n_orders, n_fills = math.tointeger(a.n_orders) or 0, math.tointeger(a.n_fills) or 0
+    fees = type(a.fees) == "number" and a.fees + 0.0 or 0.0
     resume_ms = math.tointeger(a.settled)
-    for _, r in ipairs(a.orders) do
-      local o = { Symbol = currency }
-      for _, k in ipairs(ORDER_FIELDS) do o[k] = r[k] end
-      o.Id, o.Time, o.Status, o.Type = math.tointeger(o.Id), math.tointeger(o.Time), math.tointeger(o.Status),
-        math.tointeger(o.Type)
-      for _, k in ipairs({ "Price", "Amount", "DealAmount", "AvgPrice" }) do o[k] = o[k] + 0.0 end
-      if o.Price == -1 then o.Price = -1 end
+    for _, o in ipairs(list) do
       orders[o.Id] = o
-      if o.Status == PENDING then
-        o.frozen = o.frozen + 0.0
-        open[#open + 1] = o
-      end
+      if o.Status == PENDING then open[#open + 1] = o end
     end
+    table.sort(open, function(x, y) return x.Id < y.Id end)   -- fills go in the order the orders were placed
   end
 
   -- The frozen totals, summed again from the pending orders whenever they change, so they never drift from what
