@@ -17,9 +17,9 @@
 -- nil and logs why, rather than trade on old prices. Orders fill against the candles as everywhere else.
 --
 -- A live bot's account persists (opts.keep, the `stratrun.account` module, runtime/lua/account.c): balances, the
--- pending orders, the order-ID counter and the latest KEEP_CLOSED other orders are written to <bot dir>/account.json
--- whenever they change, and read back when the exchange is built, so order IDs kept in _G still name the same
--- orders after a restart. A replay neither reads nor writes it; --reset-account starts afresh.
+-- pending orders, the order-ID counter and the orders of the latest KEEP_CLOSED ids are written to
+-- <bot dir>/account.json whenever they change, and read back when the exchange is built, so order IDs kept in _G
+-- still name the same orders after a restart. A replay neither reads nor writes it; --reset-account starts afresh.
 --
 -- Besides the platform calls: exchange._summary() (for the host's replay summary) and exchange._new{config,
 -- market, now, log, keep} (a separate instance on any market and clock, for the specs).
@@ -27,7 +27,7 @@
 local SPREAD = 0.0001       -- Sell = Last * (1 + SPREAD), Buy = Last * (1 - SPREAD); depth levels step by it
 local LEVELS = 10           -- depth levels on each side
 local DEFAULT_LIMIT = 100   -- records returned by GetRecords without a limit
-local KEEP_CLOSED = 1000    -- filled and canceled orders kept in the account file (the latest), for GetOrder
+local KEEP_CLOSED = 1000    -- the account file keeps the orders of the latest ids (and every pending one), for GetOrder
 local ACCOUNT_VERSION = 1
 local WEEK = 7 * 86400000
 local MONDAY = 4 * 86400000 -- 1970-01-05, a Monday: weekly bars start on Mondays 00:00 UTC
@@ -109,23 +109,22 @@ local function new(opts)
     return false
   end
 
-  -- Writes the account to keep (a live bot's account.json): balances, counters, the pending orders and the latest
-  -- KEEP_CLOSED others. A failed write is logged once, and once more when a write succeeds again; the exchange goes
-  -- on trading in memory meanwhile.
+  -- Writes the account to keep (a live bot's account.json): balances, counters, the pending orders and the orders
+  -- of the latest KEEP_CLOSED ids, in id order. A failed write is logged once, and once more when a write succeeds
+  -- again; the exchange goes on trading in memory meanwhile.
   local function save()
     if not keep then return end
-    local list, closed = {}, {}
-    for _, o in pairs(orders) do
-      if o.Status == PENDING then list[#list + 1] = o else closed[#closed + 1] = o end
-    end
-    table.sort(closed, function(a, b) return a.Id > b.Id end)
-    for i = 1, math.min(#closed, KEEP_CLOSED) do list[#list + 1] = closed[i] end
-    table.sort(list, function(a, b) return a.Id < b.Id end)
-    local out = {}
-    for i, o in ipairs(list) do
+    local out, first = {}, math.max(1, next_id - KEEP_CLOSED)
+    local function add(o)
       local r = {}
       for _, k in ipairs(ORDER_FIELDS) do r[k] = o[k] end
-      out[i] = r
+      out[#out + 1] = r
+    end
+    for i = 1, #open do
+      if open[i].Id < first then add(open[i]) end    -- pending orders older than the latest KEEP_CLOSED ids
+    end
+    for id = first, next_id - 1 do
+      if orders[id] then add(orders[id]) end
     end
     local ok, err = keep.write(json.encode({
       version = ACCOUNT_VERSION, currency = currency, balance = balance, stocks = stocks, next_id = next_id,
