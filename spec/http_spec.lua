@@ -188,7 +188,7 @@ describe("HttpQuery", function()
     raises("bad argument #1 to 'HttpQuery' (string expected, got number)", HttpQuery, 42)
     raises("bad argument #1 to 'HttpQuery' (string expected, got no value)", HttpQuery)
     raises("bad argument #2 to 'HttpQuery' (table expected, got string)", HttpQuery, srv:url("/bye"), "POST")
-    raises("unknown option 'header' (allowed: method, body, headers, cookie, timeout, debug)", HttpQuery,
+    raises("unknown option 'header' (allowed: method, body, headers, cookie, timeout, debug, retry_after)", HttpQuery,
       srv:url("/bye"), { header = {} })
     raises("options.method must be a method name", HttpQuery, srv:url("/bye"), { method = "GET /x" })
     raises("options.method must be a method name", HttpQuery, srv:url("/bye"), { method = 1 })

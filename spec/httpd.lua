@@ -5,6 +5,7 @@
 --   local srv = httpd.start()
 --   srv:put("/api/v3/depth", body, {"delay 2000", "status 503"})   -- a file, and how it is served (tests/httpd.c)
 --   srv:url("/api/v3/depth")   srv.base   srv.refused (a port nothing listens on)
+--   httpd.venue()              a server with Binance's ticker, depth and klines of spec/fixtures/binance in place
 --   srv:requests()             every request so far, raw, oldest first
 --   srv:stop()
 --
@@ -72,6 +73,14 @@ function M.start()
   assert(port, "the test HTTP server did not start: " .. (h.read(dir .. "/httpd.log") or ""))
   return setmetatable({ root = root, dir = dir, port = port, base = "http://127.0.0.1:" .. port,
                         refused = tonumber(h.read(root .. "/.refused"):match("%d+")) }, Server)
+end
+
+function M.venue()
+  local srv = M.start()
+  for _, path in ipairs { "ticker/24hr", "depth", "klines" } do
+    srv:fixture("binance/api/v3/" .. path, "/api/v3/" .. path)
+  end
+  return srv
 end
 
 return M

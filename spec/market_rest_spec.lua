@@ -389,7 +389,8 @@ out("buy", enc(exchange.Buy(-1, 100)))]])
         "symbol must be BASE_QUOTE in capitals, like BTC_USDT (got 'btcusdt')" },
       { "rest:http://127.0.0.1:1,interval=10", "interval must be ms from 100 to 3600000 (got '10')" },
       { "rest:http://127.0.0.1:1,interval=1000,stale=500", "stale (500 ms) must be longer than interval (1000 ms)" },
-      { "rest:http://127.0.0.1:1,period=60", "unknown setting 'period' (allowed: symbol, interval, stale, timeout)" },
+      { "rest:http://127.0.0.1:1,period=60", "unknown setting 'period' (allowed: symbol, interval, stale, timeout, "
+        .. "weight)" },
     } do
       local r = run_on(case[1], "print(1)")
       assert.are.equal(2, r.code, r.err)

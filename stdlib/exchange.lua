@@ -16,12 +16,19 @@
 -- reads prices first checks that its feed is fresh (market.fetched): data older than the market's `stale` returns
 -- nil and logs why, rather than trade on old prices. Orders fill against the candles as everywhere else.
 --
+-- A live bot's account persists (opts.keep, the `stratrun.account` module, runtime/lua/account.c): balances, the
+-- pending orders, the order-ID counter and the orders of the latest KEEP_CLOSED ids are written to
+-- <bot dir>/account.json whenever they change, and read back when the exchange is built, so order IDs kept in _G
+-- still name the same orders after a restart. A replay neither reads nor writes it; --reset-account starts afresh.
+--
 -- Besides the platform calls: exchange._summary() (for the host's replay summary) and exchange._new{config,
--- market, now, log} (a separate instance on any market and clock, for the specs).
+-- market, now, log, keep} (a separate instance on any market and clock, for the specs).
 
 local SPREAD = 0.0001       -- Sell = Last * (1 + SPREAD), Buy = Last * (1 - SPREAD); depth levels step by it
 local LEVELS = 10           -- depth levels on each side
 local DEFAULT_LIMIT = 100   -- records returned by GetRecords without a limit
+local KEEP_CLOSED = 1000    -- the account file keeps the orders of the latest ids (and every pending one), for GetOrder
+local ACCOUNT_VERSION = 1
 local WEEK = 7 * 86400000
 local MONDAY = 4 * 86400000 -- 1970-01-05, a Monday: weekly bars start on Mondays 00:00 UTC
 
@@ -50,8 +57,13 @@ local json_array = (json and json.array) or function(t) return t end
 local settings_module = require("exchange_settings")
 local settings, show, finite = settings_module.check, settings_module.show, settings_module.finite
 
+-- The fields of an order that the account file keeps.
+local ORDER_FIELDS = { "Id", "Time", "Price", "Amount", "DealAmount", "AvgPrice", "Status", "Type", "frozen" }
+
 -- A new paper exchange. opts: config (the exchange settings table), market (the market module, or anything with
--- its at, candle and info), now (a function returning the clock in ms), log (a function taking one line).
+-- its at, candle and info), now (a function returning the clock in ms), log (a function taking one line), keep
+-- (optional: where the account persists, {read = f() -> text | nil [, message], write = f(text) -> true | nil,
+-- message, path = name for messages, reset = start afresh}).
 local function new(opts)
   local market, now, log = opts.market, opts.now, opts.log
   local info = market.info and market.info() or {}
@@ -80,6 +92,9 @@ local function new(opts)
   local seen = 0                      -- candles up to this index have been settled against the pending orders
   local base_ms                       -- the market's period in ms, read once
   local rec, rec_lo, rec_hi, rec_keep = {}, 1, 0, 0   -- record tables of candles rec_lo..rec_hi, shared
+  local keep = opts.keep
+  local resume_ms                     -- a restored account: candles closed by then were settled before the restart
+  local save_failed                   -- the last write of the account failed (said once, and once when it recovers)
 
   local function fail(call, msg)
     log("exchange." .. call .. ": " .. msg)
@@ -101,6 +116,96 @@ local function new(opts)
     end
     log(string.format("exchange.%s: this exchange trades %s only, got symbol '%s'", call, currency, symbol))
     return false
+  end
+
+  -- Writes the account to keep (a live bot's account.json): balances, counters, the pending orders and the orders
+  -- of the latest KEEP_CLOSED ids, in id order. A failed write is logged once, and once more when a write succeeds
+  -- again; the exchange goes on trading in memory meanwhile.
+  local function save()
+    if not keep then return end
+    local out, first = {}, math.max(1, next_id - KEEP_CLOSED)
+    local function add(o)
+      local r = {}
+      for _, k in ipairs(ORDER_FIELDS) do r[k] = o[k] end
+      out[#out + 1] = r
+    end
+    for i = 1, #open do
+      if open[i].Id < first then add(open[i]) end    -- pending orders older than the latest KEEP_CLOSED ids
+    end
+    for id = first, next_id - 1 do
+      if orders[id] then add(orders[id]) end
+    end
+    local ok, err = keep.write(json.encode({
+      version = ACCOUNT_VERSION, currency = currency, balance = balance, stocks = stocks, next_id = next_id,
+      n_orders = n_orders, n_fills = n_fills, fees = fees, settled = t_now, orders = json_array(out),
+    }))
+    if not ok and not save_failed then
+      log("exchange: the paper account is not saved: " .. tostring(err) .. "; trading goes on in memory")
+    elseif ok and save_failed then
+      log("exchange: the paper account is saved again to " .. keep.path)
+    end
+    save_failed = not ok
+  end
+
+  -- An order of the account file, or nil when it is not one this exchange wrote.
+  local function order_from(r)
+    if type(r) ~= "table" then return nil end
+    local o = { Symbol = currency }
+    for _, k in ipairs({ "Id", "Time", "Status", "Type" }) do
+      o[k] = math.tointeger(r[k])
+      if not o[k] then return nil end
+    end
+    for _, k in ipairs({ "Price", "Amount", "DealAmount", "AvgPrice" }) do
+      if type(r[k]) ~= "number" then return nil end
+      o[k] = r[k] + 0.0
+    end
+    if o.Price == -1 then o.Price = -1 end
+    if not STATUS_NAME[o.Status] or (o.Type ~= BUY and o.Type ~= SELL) then return nil end
+    if o.Status == PENDING then
+      if type(r.frozen) ~= "number" then return nil end
+      o.frozen = r.frozen + 0.0
+    end
+    return o
+  end
+
+  -- Reads the account keep holds, if any, in place of the config's. A file that cannot be read or understood
+  -- raises: the bot does not start on a wrong account.
+  local function restore()
+    local text, err = keep.read()
+    if not text then
+      if err then error(string.format("exchange: cannot read the paper account %s: %s", keep.path, err), 0) end
+      return
+    end
+    local ok, a = pcall(json.decode, text)
+    local why = not ok and tostring(a)
+      or type(a) ~= "table" and "not a JSON object"
+      or a.version ~= ACCOUNT_VERSION and string.format("version %s; this stratrun reads version %d",
+        tostring(a.version), ACCOUNT_VERSION)
+      or a.currency ~= currency and "it trades " .. tostring(a.currency) .. ", the exchange now trades " .. currency
+      or not (math.tointeger(a.next_id) and type(a.balance) == "number" and type(a.stocks) == "number"
+        and type(a.orders) == "table") and "balance, stocks, next_id or orders is missing"
+    local list = {}
+    for i, r in ipairs(not why and a.orders or {}) do
+      list[i] = order_from(r)
+      if not list[i] or list[i].Id >= a.next_id then
+        why = string.format("order %d of the file is not an order it can read", i)
+        break
+      end
+    end
+    if why then
+      error(string.format("exchange: the paper account %s cannot be used (%s); move it away or start with "
+        .. "--reset-account", keep.path, why), 0)
+    end
+    balance, stocks = a.balance + 0.0, a.stocks + 0.0
+    next_id = math.tointeger(a.next_id)
+    n_orders, n_fills = math.tointeger(a.n_orders) or 0, math.tointeger(a.n_fills) or 0
+    fees = type(a.fees) == "number" and a.fees + 0.0 or 0.0
+    resume_ms = math.tointeger(a.settled)
+    for _, o in ipairs(list) do
+      orders[o.Id] = o
+      if o.Status == PENDING then open[#open + 1] = o end
+    end
+    table.sort(open, function(x, y) return x.Id < y.Id end)   -- fills go in the order the orders were placed
   end
 
   -- The frozen totals, summed again from the pending orders whenever they change, so they never drift from what
@@ -154,6 +259,7 @@ local function new(opts)
     end
     for i = n + 1, len do open[i] = nil end
     if filled then refreeze() end
+    return filled
   end
 
   -- Reads the clock and settles the candles that closed since the last call. Every call starts here.
@@ -164,15 +270,21 @@ local function new(opts)
       t_cached = t_now
       idx = market.at(t_now)
     end
+    if idx and resume_ms then
+      seen = math.max(seen, market.at(resume_ms) or 0)
+      resume_ms = nil
+    end
     if idx and idx > seen then
+      local filled = false
       if #open > 0 then
         for j = seen + 1, idx do
           local ct, op, hi, lo = market.candle(j)
-          cross(ct, op, hi, lo)
+          filled = cross(ct, op, hi, lo) or filled
           if #open == 0 then break end
         end
       end
       seen = idx
+      if filled then save() end
     end
   end
 
@@ -242,6 +354,7 @@ local function new(opts)
     else
       n_fills = n_fills + 1
     end
+    save()
     return o.Id
   end
 
@@ -385,6 +498,11 @@ local function new(opts)
     return json_array(out)
   end
 
+  if keep and not config_error then
+    if keep.reset then save() else restore() end
+    refreeze()
+  end
+
   -- The public calls. Each is also callable with a colon (exchange:GetTicker()), a common slip when porting.
   local api = {}
 
@@ -505,6 +623,7 @@ local function new(opts)
       end
     end
     refreeze()
+    save()
     return true
   end
 
@@ -540,11 +659,17 @@ for k, v in pairs(CONSTANTS) do
 end
 
 local config = require("stratrun.config")
+local keep                  -- a live bot's account persists; a replay's never does (it must be deterministic)
+if not config.replay then
+  local account = require("stratrun.account")
+  keep = { read = account.read, write = account.write, path = account.path(), reset = config.reset_account }
+end
 local exchange = new {
   config = config.exchange,
   market = require("market"),
   now = function() return UnixNano() // 1000000 end,
   log = function(msg) Log(msg) end,
+  keep = keep,
 }
 exchange._new = new
 return exchange

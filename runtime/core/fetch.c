@@ -6,11 +6,14 @@
 #include "core/fetch.h"
 #include "core/thread.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 
 /* ---- one transfer ---- */
 
@@ -130,25 +133,87 @@ int fetch_setup(CURL *h, struct fetch *f)
     return 0;
 }
 
+int fetch_header(const struct fetch *f, const char *name, char *out, size_t outlen)
+{
+    size_t n = strlen(name);
+    for (const char *p = f->head, *end = f->head + f->head_len; p && p < end;) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *next = eol ? eol + 1 : end;
+        if ((size_t)(next - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
+            const char *v = p + n + 1, *e = next;
+            while (v < e && (*v == ' ' || *v == '\t'))
+                v++;
+            while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            size_t len = (size_t)(e - v) < outlen - 1 ? (size_t)(e - v) : outlen - 1;
+            memcpy(out, v, len);
+            out[len] = '\0';
+            return 0;
+        }
+        p = next;
+    }
+    return -1;
+}
+
+/* Whether the process is out of file descriptors, or nearly (fewer than FETCH_FDS_SPARE below its limit): libcurl
+ * reports a socket() that failed with EMFILE as a plain connect or resolve failure, with no errno
+ * (CURLINFO_OS_ERRNO is 0), and frees what it held before saying so. Writes the figures into why. */
+#define FETCH_FDS_SPARE 8
+static int out_of_fds(char *why, size_t whylen)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) {
+        if (errno != EMFILE && errno != ENFILE)
+            return 0;
+        snprintf(why, whylen, "too many open files (all %llu descriptors of ulimit -n are in use)",
+                 (unsigned long long)rl.rlim_cur);
+        return 1;
+    }
+    unsigned long long open = 0;
+    for (struct dirent *de; (de = readdir(d));)
+        open += de->d_name[0] != '.';
+    closedir(d);
+    open--;     /* the folder's own */
+    if (open + FETCH_FDS_SPARE < rl.rlim_cur)
+        return 0;
+    snprintf(why, whylen, "too many open files (%llu of the %llu descriptors ulimit -n allows are open)", open,
+             (unsigned long long)rl.rlim_cur);
+    return 1;
+}
+
 void fetch_finish(struct fetch *f, CURL *h, CURLcode rc)
 {
     long status = 0;
+    curl_off_t retry = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     f->status = status;
+    if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry) != CURLE_OK || retry < 0)
+        retry = 0;
+    f->retry_after_s = retry > FETCH_MAX_RETRY_AFTER_S ? FETCH_MAX_RETRY_AFTER_S : (long)retry;
     if (rc == CURLE_OK || f->error[0])     /* done, or a callback said why it stopped */
         return;
     long oserr = 0;
+    char why[160];
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
         snprintf(f->error, sizeof f->error, "timed out after %ld ms", f->timeout_ms);
         break;
     case CURLE_COULDNT_CONNECT:
         curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
-        snprintf(f->error, sizeof f->error, "cannot connect: %s",
-                 oserr ? strerror((int)oserr) : curl_easy_strerror(rc));
+        if ((oserr == 0 || oserr == EMFILE) && out_of_fds(why, sizeof why))
+            snprintf(f->error, sizeof f->error, "cannot connect: %s", why);
+        else
+            snprintf(f->error, sizeof f->error, "cannot connect: %s",
+                     oserr ? strerror((int)oserr) : curl_easy_strerror(rc));
         break;
     case CURLE_COULDNT_RESOLVE_HOST:
-        snprintf(f->error, sizeof f->error, "cannot resolve the host name");
+        if (out_of_fds(why, sizeof why))
+            snprintf(f->error, sizeof f->error, "cannot resolve the host name: %s", why);
+        else
+            snprintf(f->error, sizeof f->error, "cannot resolve the host name");
         break;
     case CURLE_TOO_MANY_REDIRECTS:
         snprintf(f->error, sizeof f->error, "too many redirects (more than %d)", FETCH_MAX_REDIRECTS);
@@ -166,6 +231,15 @@ void fetch_finish(struct fetch *f, CURL *h, CURLcode rc)
     case CURLE_PARTIAL_FILE:
         snprintf(f->error, sizeof f->error, "truncated response: the connection closed before the whole body "
                  "arrived (%zu bytes received)", f->resp_len);
+        break;
+    case CURLE_OUT_OF_MEMORY:
+        /* What libcurl says of a header line longer than its own limit (CURL_MAX_HTTP_HEADER, 100 KB) too: a
+         * status line came, and no body yet. */
+        if (status > 0 && f->resp_len == 0)
+            snprintf(f->error, sizeof f->error, "response header too large: a header line passed libcurl's "
+                     "limit of 100 KB");
+        else
+            snprintf(f->error, sizeof f->error, "out of memory");
         break;
     case CURLE_GOT_NOTHING:
         snprintf(f->error, sizeof f->error, "the server closed the connection without a response");
@@ -317,7 +391,9 @@ int fetch_submit(struct fetch_job *j)
     if (!multi || stopping) {
         j->done = 1;
         pthread_mutex_unlock(&mu);
-        snprintf(j->f.error, sizeof j->f.error, "cannot start the HTTP thread");
+        char why[160];
+        snprintf(j->f.error, sizeof j->f.error, "cannot start the HTTP thread%s%s",
+                 out_of_fds(why, sizeof why) ? ": " : "", why);
         return -1;
     }
     j->done = 0;

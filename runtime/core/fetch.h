@@ -18,6 +18,7 @@
 #define FETCH_MAX_REDIRECTS 5
 #define FETCH_MAX_HEAD (64 * 1024)      /* the response's header block, on top of the body's cap */
 #define FETCH_ERRLEN 300
+#define FETCH_MAX_RETRY_AFTER_S (3 * 86400)    /* a longer Retry-After counts as this: Binance's longest ban */
 
 struct fetch {
     /* The request: set before the transfer, read-only during it. Strings are malloc'd and owned by the fetch. */
@@ -37,6 +38,8 @@ struct fetch {
     char *head;                 /* the final response's header lines, raw ("Name: value\r\n"...) */
     size_t head_len, head_cap;
     int too_large;              /* the body passed max_bytes: the transfer was aborted */
+    long retry_after_s;         /* the response's Retry-After in seconds (either form), 0 when none; at most
+                                 * FETCH_MAX_RETRY_AFTER_S */
     char error[FETCH_ERRLEN];   /* why the transfer failed; "" when it did not (whatever the status) */
 };
 
@@ -50,6 +53,10 @@ int fetch_setup(CURL *h, struct fetch *f);
 /* After the transfer of h ended with rc: sets f->status and, when it failed, f->error (a short reason such as
  * "timed out after 500 ms", "connection refused", "response body larger than 1048576 bytes"). */
 void fetch_finish(struct fetch *f, CURL *h, CURLcode rc);
+
+/* The value of the final response's header name (case-insensitive), trimmed, copied into out (cut to outlen - 1
+ * bytes). Returns 0, or -1 when the response has no such header. */
+int fetch_header(const struct fetch *f, const char *name, char *out, size_t outlen);
 
 /* ---- the HTTP thread: one per process, started by the first submit, running a curl multi handle ---- */
 

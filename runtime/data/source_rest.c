@@ -1,11 +1,18 @@
 /*
- * source_rest.c: the live market source "rest:BASE-URL[,symbol=BTC_USDT][,interval=MS][,stale=MS][,timeout=MS]"
- * (market_source.h, docs/http.md). A background poller thread fetches the Binance-compatible public endpoints
- * every interval: /api/v3/ticker/24hr, /api/v3/depth (limit 20) and /api/v3/klines (1m). Closed klines go into the
- * market's candles (market_append); the latest good ticker and depth bodies are kept raw, with their fetch time,
- * for stdlib/exchange.lua to decode. A body that is not what the venue documents (an HTTP error, malformed,
+ * source_rest.c: the live market source
+ * "rest:BASE-URL[,symbol=BTC_USDT][,interval=MS][,stale=MS][,timeout=MS][,weight=N]" (market_source.h,
+ * docs/http.md). A background poller thread fetches the Binance-compatible public endpoints every interval:
+ * /api/v3/ticker/24hr, /api/v3/depth (limit 20) and /api/v3/klines (1m). Closed klines go into the market's candles
+ * (market_append); the latest good ticker and depth bodies are kept raw, with their fetch time, for
+ * stdlib/exchange.lua to decode. A body that is not what the venue documents (an HTTP error, malformed,
  * truncated or too large) is refused with one warning and the last good one is kept, until it goes stale. An
  * unreachable venue is not an error at start (a warning; the data is then missing, and the exchange says so).
+ *
+ * The venue's rate limits are obeyed, as Binance documents them: an HTTP 429 (too many requests) or 418 (the IP
+ * is banned for going on after 429s) stops every request for the Retry-After the venue sends (a default when it
+ * sends none), and a used weight (X-MBX-USED-WEIGHT-1M) at WEIGHT_SLOW of the market's `weight` limit stops them
+ * until the venue's minute ends, so the limit is never reached; one warning when a back-off starts, one line when
+ * requests resume.
  *
  * The poller has its own curl multi handle and one easy handle per feed, and fetches the three feeds at once.
  * The venue's bodies are never trusted: each is decoded with the runtime's codec in a Lua state private to the
@@ -36,6 +43,10 @@
 #define KLINES_MAX 500          /* per request, as the venue allows */
 #define DEPTH_LEVELS 20
 #define LEVELS_MAX 5000         /* more levels than this on one side is not a depth snapshot of limit 20 */
+#define WEIGHT_DEFAULT 6000     /* Binance's REQUEST_WEIGHT limit per minute (GET /api/v3/exchangeInfo) */
+#define WEIGHT_SLOW 0.8         /* stop for the rest of the minute at this fraction of the weight limit */
+#define BACKOFF_429_S 60        /* a 429 without Retry-After: wait this long */
+#define BACKOFF_418_S 120       /* a 418 without Retry-After: Binance's shortest ban */
 
 static const char *const feed_names[FEED_COUNT] = {"ticker", "depth", "klines"};
 
@@ -57,6 +68,9 @@ struct rest {
     char symbol[40], venue[40]; /* BTC_USDT, BTCUSDT */
     int64_t interval_ms, stale_ms;
     long timeout_ms;
+    long weight;                /* the venue's request weight limit per minute; 0: not watched */
+    int64_t pause_until_ms;     /* poller only, CLOCK_MONOTONIC: no request before then (a back-off) */
+    int backing_off;            /* poller only: a back-off was announced and requests have not resumed since */
     CURLM *multi;
     lua_State *L;               /* the poller's own state, for the JSON codec */
     pthread_t thread;
@@ -270,6 +284,16 @@ static int check_p(lua_State *L)
         return 0;
     }
     /* stack: the decoded body */
+    if (is_object(L, 1)) {
+        /* A venue's error, sent with status 200 by some: {"code":-1121,"msg":"Invalid symbol."} */
+        lua_getfield(L, 1, "code");
+        lua_getfield(L, 1, "msg");
+        if (lua_type(L, 2) == LUA_TNUMBER && lua_type(L, 3) == LUA_TSTRING) {
+            snprintf(x->why, sizeof x->why, "the venue's error %s: %s", lua_tostring(L, 2), lua_tostring(L, 3));
+            return 0;
+        }
+        lua_settop(L, 1);
+    }
     if (x->feed == FEED_TICKER)
         check_ticker(L, x);
     else if (x->feed == FEED_DEPTH)
@@ -332,6 +356,8 @@ static void take(struct rest *r, enum market_feed k)
         snprintf(fd->why, sizeof fd->why, "%s", x.why);
         int64_t fetched = fd->fetched_ms;
         pthread_mutex_unlock(&r->mu);
+        if (f->status == 429 || f->status == 418)
+            return;     /* the back-off's own warning says it (backoff) */
         if (!fd->failing) {
             fd->failing = 1;
             if (fetched)
@@ -364,6 +390,48 @@ static void take(struct rest *r, enum market_feed k)
     if (fd->failing) {
         fd->failing = 0;
         log_thread_info("market %s: %s is good again", r->url, feed_names[k]);
+    }
+}
+
+/* After a round: a 429 or 418 stops every request for the venue's Retry-After; a used weight near the limit, until
+ * the venue's minute ends. Says so once, and once more at the first round after the back-off. */
+static void backoff(struct rest *r)
+{
+    long wait_s = 0, status = 0, used = -1;
+    int asked = 0;      /* the wait is the venue's Retry-After */
+    for (int k = 0; k < FEED_COUNT; k++) {
+        const struct fetch *f = &r->feed[k].f;
+        if (f->status == 429 || f->status == 418) {
+            long w = f->retry_after_s ? f->retry_after_s : f->status == 418 ? BACKOFF_418_S : BACKOFF_429_S;
+            if (w >= wait_s) {
+                wait_s = w;
+                asked = f->retry_after_s > 0;
+            }
+            if (status != 418)
+                status = f->status;
+        }
+        char v[32];
+        if (fetch_header(f, "X-MBX-USED-WEIGHT-1M", v, sizeof v) == 0 && atol(v) > used)
+            used = atol(v);
+    }
+    int64_t now = clock_mono_ms();
+    if (status) {
+        r->pause_until_ms = now + wait_s * 1000;
+        log_thread_warning("market %s: the venue answered HTTP %ld %s: no requests for %ld s (%s)", r->url, status,
+                           status == 418 ? "(this IP is banned for requests after a 429)" : "Too Many Requests",
+                           wait_s, asked ? "its Retry-After" : "it sent no Retry-After: the default");
+        r->backing_off = 1;
+    } else if (r->weight > 0 && used >= (long)(r->weight * WEIGHT_SLOW)) {
+        /* The venue counts weight per minute of its clock; ours is close enough, and a second more is safe. */
+        int64_t wall = clock_wall_ms(), left = 60000 - wall % 60000 + 1000;
+        r->pause_until_ms = now + left;
+        log_thread_warning("market %s: used weight %ld of %ld per minute (X-MBX-USED-WEIGHT-1M): no requests for "
+                           "%lld s, until the venue's minute ends", r->url, used, r->weight,
+                           (long long)((left + 999) / 1000));
+        r->backing_off = 1;
+    } else if (r->backing_off) {
+        r->backing_off = 0;
+        log_thread_info("market %s: requests resumed after the back-off", r->url);
     }
 }
 
@@ -410,6 +478,7 @@ static void poll_round(struct rest *r)
         return;
     for (int k = 0; k < FEED_COUNT; k++)
         take(r, (enum market_feed)k);
+    backoff(r);
 }
 
 static void *poller(void *arg)
@@ -421,6 +490,10 @@ static void *poller(void *arg)
         if (wait > 0) {
             /* rest_close wakes it (curl_multi_wakeup) */
             curl_multi_poll(r->multi, NULL, 0, (int)(wait < 1000 ? wait : 1000), NULL);
+            continue;
+        }
+        if (r->pause_until_ms > clock_mono_ms()) {
+            next = r->pause_until_ms;   /* a back-off (backoff) */
             continue;
         }
         next += r->interval_ms;
@@ -471,6 +544,7 @@ static int parse_args(struct rest *r, const char *args, char *err, size_t errlen
     r->interval_ms = 1000;
     r->stale_ms = -1;
     r->timeout_ms = 5000;
+    r->weight = WEIGHT_DEFAULT;
     for (const char *p = comma ? comma + 1 : ""; *p;) {
         const char *c = strchr(p, ',');
         size_t n = c ? (size_t)(c - p) : strlen(p);
@@ -511,8 +585,16 @@ static int parse_args(struct rest *r, const char *args, char *err, size_t errlen
                 return -1;
             }
             r->timeout_ms = (long)v;
+        } else if (kl == 6 && !memcmp(p, "weight", 6)) {
+            if (!num_ok || v < 0 || v > 1000000) {
+                snprintf(err, errlen, "market '%s': weight must be the venue's request weight limit per minute, "
+                         "from 0 (not watched) to 1000000 (got '%s')", r->url, val);
+                return -1;
+            }
+            r->weight = (long)v;
         } else {
-            snprintf(err, errlen, "market '%s': unknown setting '%.*s' (allowed: symbol, interval, stale, timeout)",
+            snprintf(err, errlen, "market '%s': unknown setting '%.*s' (allowed: symbol, interval, stale, timeout, "
+                     "weight)",
                      r->url, (int)kl, p);
             return -1;
         }

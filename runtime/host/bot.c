@@ -459,13 +459,17 @@ static void *bot_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 static void push_config(lua_State *L, const struct options *o, const char *id)
 {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 6);
     lua_pushstring(L, id);
     lua_setfield(L, -2, "id");
     lua_pushstring(L, o->data_dir);
     lua_setfield(L, -2, "data_dir");
     lua_pushstring(L, o->market);
     lua_setfield(L, -2, "market");
+    lua_pushboolean(L, o->mode == MODE_REPLAY);
+    lua_setfield(L, -2, "replay");
+    lua_pushboolean(L, o->reset_account);
+    lua_setfield(L, -2, "reset_account");
     char err[JSON_ERRLEN];
     if (!o->exchange || json_decode(L, o->exchange, strlen(o->exchange), err, sizeof err) != 0)
         lua_newtable(L);

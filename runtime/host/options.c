@@ -40,8 +40,10 @@ const char options_usage[] =
     "  --channel URL      channel backend: local (default), local:DIR, memory,\n"
     "                     redis://[user:password@]host:port[/db]\n"
     "  --market URL       market data: sim:seed=N,... (default sim:seed=42), csv:PATH,\n"
-    "                     rest:BASE-URL[,symbol=BTC_USDT,interval=MS,stale=MS] (live prices)\n"
+    "                     rest:BASE-URL[,symbol=BTC_USDT,interval=MS,stale=MS,weight=N]\n"
+    "                     (live prices)\n"
     "  --record FILE      live: append the market's closed candles to FILE as CSV (replay reads it)\n"
+    "  --reset-account    live: start each bot's paper account afresh (it is kept across restarts)\n"
     "  -p NAME=VALUE      set strategy parameter NAME (a global) before init(); repeatable\n"
     "  -p ID.NAME=VALUE   the same for bot ID only (run, replay)\n"
     "  --from T, --to T   replay: start and end (ISO 8601 or ms; default: the market data's span)\n"
@@ -622,6 +624,13 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
             }
             if (!(o->record = opt_value(argc, argv, &i, "--record", err, errlen)))
                 return -1;
+        } else if (strcmp(a, "--reset-account") == 0) {
+            if (o->mode == MODE_REPLAY) {
+                snprintf(err, errlen, "option --reset-account is for live runs: a replay always starts from the "
+                         "config's account");
+                return -1;
+            }
+            o->reset_account = 1;
         } else if (o->mode == MODE_ONE && is_opt(a, "--id")) {
             if (!(v = opt_value(argc, argv, &i, "--id", err, errlen)) || set_id(o, v, strlen(v), "", err, errlen))
                 return -1;

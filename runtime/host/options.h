@@ -65,6 +65,7 @@ struct options {
     struct limits limits;   /* memory_limit, step_limit, onexit_limit */
     int cli_limits;         /* bit per limit set on the command line (they win over the config) */
     const char *record;     /* live: --record FILE, the market's candles appended as CSV (market.c), or NULL */
+    int reset_account;      /* live: --reset-account, each bot's paper account starts afresh (stdlib/exchange.lua) */
 
     int help, version;
 };

@@ -72,7 +72,9 @@ static void progress(struct sched *s, int *shown)
     outq_printf(STDERR_FILENO, "\rreplay [%s] %3d%% %s UTC", bar, pct, when);
 }
 
-/* The eventfd other threads write when work a bot awaits is done. */
+/* The eventfd other threads write when work a bot awaits is done. Made before the bots start (sched_run): made at
+ * the first await instead, a strategy that has used up its descriptors (ulimit -n) would await a notice that never
+ * comes, and every HttpQuery would return only at its timeout. */
 static int notify = -1;
 static pthread_once_t notify_once = PTHREAD_ONCE_INIT;
 
@@ -96,7 +98,7 @@ void sched_notify(void)
 int sched_can_await(lua_State *L)
 {
     struct bot *b = bot_of(L);
-    return b->sched && !b->sched->virtual_ && L == b->co && lua_isyieldable(L);
+    return b->sched && !b->sched->virtual_ && L == b->co && lua_isyieldable(L) && notify_fd() >= 0;
 }
 
 int sched_await(lua_State *L, int64_t deadline_ns, lua_KContext ctx, lua_KFunction k)
@@ -146,6 +148,8 @@ int sched_run(struct sched *s)
 {
     int64_t now = s->virtual_ ? s->start_ns : clock_mono_ns();
     s->now_ns = now;
+    if (!s->virtual_)
+        notify_fd();
     for (int i = 0; i < s->nbots; i++) {
         bot_start(s->bots[i]);
         s->bots[i]->wake_ns = now;

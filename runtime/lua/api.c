@@ -42,6 +42,8 @@ void api_open(lua_State *L)
     lua_pop(L, 1);
     luaL_requiref(L, "market", luaopen_market, 0);
     lua_pop(L, 1);
+    luaL_requiref(L, "stratrun.account", luaopen_account, 0);
+    lua_pop(L, 1);
 
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (lua_Integer i = 0; stratrun_stdlib[i].name; i++) {

@@ -17,6 +17,7 @@ int luaopen_store(lua_State *L);     /* store.c:   _G() as the bot's ID and pers
 int luaopen_channel(lua_State *L);   /* channel.c: SetChannelData, GetChannelData */
 int luaopen_http(lua_State *L);      /* http.c:    HttpQuery */
 int luaopen_market(lua_State *L);    /* lmarket.c: require "market": candle and snapshot primitives for stdlib/exchange.lua */
+int luaopen_account(lua_State *L);   /* account.c: require "stratrun.account": the paper account's file, for stdlib/exchange.lua */
 
 int luaopen_guard(lua_State *L);     /* guard.c:   load, loadfile, dofile, require text only; debug without what reaches into
                                       * the runtime (opened last) */

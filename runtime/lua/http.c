@@ -7,6 +7,10 @@
  * continuation returns the result. Where the bot cannot yield (inside a coroutine of the strategy's own, a
  * callback such as a table.sort comparator, a replay that allows HttpQuery, a bot without a scheduler) the call
  * blocks this thread until the transfer ends, as Sleep does there; a signal still ends it at once.
+ *
+ * With {retry_after = true} a 429 or 418 answer is a failure (nil, "429 Too Many Requests, retry after 30 s"), and
+ * the host is left alone for that long: further such calls to it, from any bot of the process, fail at once
+ * without a request (the venue's limits are per address, and a venue bans an address that goes on).
  */
 #include "lua/api.h"
 #include "lua/ctx.h"
@@ -18,6 +22,8 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -32,6 +38,9 @@
 /* How long past its timeout a caller waits for the thread to report (curl ends the transfer at the timeout). */
 #define GRACE_MS 2000
 #define QUERY_MT "stratrun.HttpQuery"
+#define BACKOFF_429_S 60        /* a 429 without Retry-After: wait this long */
+#define BACKOFF_418_S 120       /* a 418 without Retry-After: Binance's shortest ban */
+#define HOSTS_MAX 64            /* hosts remembered at once; the one whose wait ends first makes room */
 
 /* Anchors a request on the caller's stack while it runs. Collected with a coroutine abandoned mid-request (a
  * signal stopped the bot, the state closed), it gives the job up to the HTTP thread, which frees it. */
@@ -40,7 +49,75 @@ struct query {
     int64_t deadline_ns;        /* awaiting: the scheduler's clock (sched_now); blocking: CLOCK_MONOTONIC */
     int debug;
     int wake_fd;                /* blocking: the eventfd the thread writes when done */
+    int retry_after;            /* options.retry_after: a 429 or 418 fails, and the host is left alone */
 };
+
+/* ---- hosts that asked to be left alone (retry_after), shared by the bots of the process ---- */
+
+struct backoff {
+    char host[300];             /* scheme://host:port */
+    int64_t until_ns;           /* CLOCK_MONOTONIC */
+    long status;
+    long wait_s;
+};
+
+static pthread_mutex_t backoff_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct backoff backoffs[HOSTS_MAX];
+
+/* scheme://host:port of url, lower-cased by libcurl, into out. Returns 0, or -1 when url has none. */
+static int host_of(const char *url, char *out, size_t outlen)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    int rc = -1;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        for (char *c = host; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        rc = snprintf(out, outlen, "%s://%s:%s", scheme, host, port) < (int)outlen ? 0 : -1;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+/* Whether host is waiting out a 429 or 418: copies its entry into *out. */
+static int backoff_find(const char *host, struct backoff *out)
+{
+    int64_t now = clock_mono_ns();
+    int found = 0;
+    pthread_mutex_lock(&backoff_mu);
+    for (int i = 0; i < HOSTS_MAX && !found; i++)
+        if (backoffs[i].until_ns > now && strcmp(backoffs[i].host, host) == 0)
+            *out = backoffs[i], found = 1;
+    pthread_mutex_unlock(&backoff_mu);
+    return found;
+}
+
+static void backoff_add(const char *host, long status, long wait_s)
+{
+    int64_t until = clock_mono_ns() + (int64_t)wait_s * 1000000000;
+    pthread_mutex_lock(&backoff_mu);
+    int slot = 0;
+    for (int i = 0; i < HOSTS_MAX; i++) {
+        if (strcmp(backoffs[i].host, host) == 0) {
+            slot = i;
+            break;
+        }
+        if (backoffs[i].until_ns < backoffs[slot].until_ns)
+            slot = i;
+    }
+    struct backoff *e = &backoffs[slot];
+    if (strcmp(e->host, host) != 0 || until > e->until_ns) {
+        snprintf(e->host, sizeof e->host, "%s", host);
+        e->until_ns = until, e->status = status, e->wait_s = wait_s;
+    }
+    pthread_mutex_unlock(&backoff_mu);
+}
 
 /* fetch_job.on_done, on the HTTP thread (never after query_gc has released the job): wakes whoever waits for q,
  * an awaiting bot through the scheduler, a blocked one through its eventfd. */
@@ -126,7 +203,8 @@ static void read_options(lua_State *L, struct query *q, struct fetch *f)
         int t = lua_type(L, -1);
         size_t len;
         if (!k) {
-            luaL_error(L, "HttpQuery: option names are strings (method, body, headers, cookie, timeout, debug)");
+            luaL_error(L, "HttpQuery: option names are strings (method, body, headers, cookie, timeout, debug, "
+                       "retry_after)");
         } else if (strcmp(k, "method") == 0) {
             const char *m = t == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
             int ok = m && len >= 1 && len <= 16;
@@ -163,8 +241,13 @@ static void read_options(lua_State *L, struct query *q, struct fetch *f)
             if (t != LUA_TBOOLEAN)
                 luaL_error(L, "HttpQuery: options.debug must be a boolean, not %s", luaL_typename(L, -1));
             q->debug = lua_toboolean(L, -1);
+        } else if (strcmp(k, "retry_after") == 0) {
+            if (t != LUA_TBOOLEAN)
+                luaL_error(L, "HttpQuery: options.retry_after must be a boolean, not %s", luaL_typename(L, -1));
+            q->retry_after = lua_toboolean(L, -1);
         } else {
-            luaL_error(L, "HttpQuery: unknown option '%s' (allowed: method, body, headers, cookie, timeout, debug)", k);
+            luaL_error(L, "HttpQuery: unknown option '%s' (allowed: method, body, headers, cookie, timeout, debug, "
+                       "retry_after)", k);
         }
     }
 }
@@ -215,10 +298,19 @@ static int result(lua_State *L, struct query *q)
 {
     struct fetch *f = &q->job->f;
     int n = 1;
+    char host[300];
     if (f->error[0]) {
         lua_pushnil(L);
         lua_pushfstring(L, "HttpQuery %s: %s%s", f->url, f->error,
                         f->too_large ? " (the cap is http.max_bytes in the config)" : "");
+        n = 2;
+    } else if (q->retry_after && (f->status == 429 || f->status == 418) && host_of(f->url, host, sizeof host) == 0) {
+        long wait_s = f->retry_after_s ? f->retry_after_s : f->status == 418 ? BACKOFF_418_S : BACKOFF_429_S;
+        backoff_add(host, f->status, wait_s);
+        lua_pushnil(L);
+        lua_pushfstring(L, "HttpQuery %s: %d %s, retry after %d s%s", f->url, (int)f->status,
+                        f->status == 418 ? "I'm a teapot (this address is banned)" : "Too Many Requests",
+                        (int)wait_s, f->retry_after_s ? "" : " (no Retry-After: the default)");
         n = 2;
     } else if (!q->debug) {
         lua_pushlstring(L, f->resp ? f->resp : "", f->resp_len);
@@ -292,7 +384,7 @@ static int f_HttpQuery(lua_State *L)
         return luaL_error(L, "HttpQuery: refused in a replay, which must stay deterministic (a server's answers "
                           "change); set http = { in_replay = true } in the config to allow it");
     struct query *q = lua_newuserdatauv(L, sizeof *q, 0);
-    *q = (struct query){NULL, 0, 0, -1};
+    *q = (struct query){.wake_fd = -1};
     luaL_setmetatable(L, QUERY_MT);
     if (!(q->job = fetch_job_new()))
         return luaL_error(L, "HttpQuery: out of memory");
@@ -304,6 +396,15 @@ static int f_HttpQuery(lua_State *L)
     f->max_bytes = (size_t)(b->http->max_bytes > 0 ? b->http->max_bytes : DEFAULT_MAX_BYTES);
     if (lua_istable(L, 2))
         read_options(L, q, f);
+    char host[300];
+    struct backoff bo;
+    if (q->retry_after && host_of(f->url, host, sizeof host) == 0 && backoff_find(host, &bo)) {
+        int64_t left = (bo.until_ns - clock_mono_ns() + 999999999) / 1000000000;
+        lua_pushnil(L);
+        lua_pushfstring(L, "HttpQuery %s: not sent: %s answered %d and asked to retry after %d s; %d s left",
+                        f->url, host, (int)bo.status, (int)bo.wait_s, (int)left);
+        return 2;
+    }
 
     int await = sched_can_await(L);
     if (!await && (q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
