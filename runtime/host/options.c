@@ -605,9 +605,15 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
             if (!(v = opt_value(argc, argv, &i, name, err, errlen)))
                 return -1;
             int64_t *slot = name[2] == 'f' ? &o->from_ms : &o->to_ms;
-            if (time_parse(v, strlen(v), slot) != 0) {
+            int r = time_parse(v, strlen(v), TIME_MS, slot);
+            if (r == -1) {
                 snprintf(err, errlen, "option %s: '%s' is neither ISO 8601 (2024-01-31T12:00:00Z) nor milliseconds",
                          name, v);
+                return -1;
+            }
+            if (r != 0) {
+                snprintf(err, errlen, "option %s: '%s' is out of range: the clock holds " TIME_RANGE
+                         " (as ms: -9223372036854 to 9223372036854)", name, v);
                 return -1;
             }
         } else if (o->mode == MODE_REPLAY && is_opt(a, "--json")) {
