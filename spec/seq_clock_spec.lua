@@ -138,4 +138,12 @@ describe("times in CSV files", function()
     assert.truthy(r.out:find("1960-01-01 00:01:00.250 T -315619199750", 1, true), r.out)
     assert.falsy(r.out:find("%.%-%d"), r.out)
   end)
+
+  it("honours a --from before 1970 (it was taken for 'not given')", function()
+    local r, seen = replay_csv("time,open,high,low,close,volume\n1960-01-01T00:00:00.250Z,1,1,1,1,1\n"
+      .. "1960-01-01T00:01:00.250Z,1,1,1,1,1\n1960-01-01T00:02:00.250Z,1,1,1,1,1\n",
+      { "--from", "1960-01-01T00:02:00.250Z" })
+    assert.are.equal(0, r.code, r.out .. r.err)
+    assert.are.same({ -315619139750, "1960-01-01 00:01:00.250" }, seen[1])
+  end)
 end)

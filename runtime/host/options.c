@@ -578,7 +578,7 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
     memset(o, 0, sizeof *o);
     o->argc = argc;
     o->argv = argv;
-    o->from_ms = o->to_ms = -1;
+    o->from_ms = o->to_ms = INT64_MIN;
     o->limits = (struct limits){.memory_mb = 1024, .step_s = 10, .onexit_s = 300};
     const char *config = NULL;
     int i = 1;
