@@ -147,3 +147,146 @@ describe("times in CSV files", function()
     assert.are.same({ -315619139750, "1960-01-01 00:01:00.250" }, seen[1])
   end)
 end)
+
+-- ---- seq across restarts ----
+
+local ACL_HELPER = h.source .. "/scripts/redis-acl.lua"
+
+-- follows `follow` and prints "S <seq> <v>" for every new state, until the file `stop` exists or 60 s pass
+local READER = h.report_prelude .. [[
+function main()
+  local last, deadline = nil, UnixNano() + 60 * 1000000000
+  out("ready")
+  while UnixNano() < deadline do
+    local v, m = GetChannelData(follow)
+    if type(m) == "table" and m.seq ~= last then
+      out("S", m.seq, v and v.v, m.clock_ahead and "ahead" or "-", m.skew_ms or 0)
+      last = m.seq
+    elseif type(m) == "string" then
+      out("E", m)
+    end
+    local f = io.open(stop, "rb")
+    if f then f:close() break end
+    Sleep(2)
+  end
+end
+]]
+
+-- publishes {v = from}, {v = from + 1}, ... {v = to}, `gap` ms apart, then exits
+local PUBLISHER = [[
+function main()
+  for v = tonumber(from), tonumber(to) do
+    assert(SetChannelData({v = v}))
+    Sleep(tonumber(gap) or 100)
+  end
+end
+]]
+
+local running = {}
+
+-- Runs PUBLISHER as bot "pub" on channel, from its data dir under dir (the same for every run: a restart), with
+-- prefix before the binary (faketime) and env; waits for its end.
+local function publish(dir, channel, from, to, prefix, env)
+  local p = h.spawn{"--data-dir", dir .. "/pub", "--id", "pub", "--channel", channel, "-p", "from=" .. from,
+                    "-p", "to=" .. to, h.script(dir, PUBLISHER, "publisher.lua"), dir = dir, prefix = prefix,
+                    env = env}
+  running[#running + 1] = p
+  local code = p:wait(60)
+  local out, err = p:output()
+  assert.are.equal(0, code, out .. err)
+  return out, err
+end
+
+-- The states a reader printed: {seq, v} in order.
+local function states(reader)
+  local list = {}
+  for _, f in ipairs(h.fields((reader:output()))) do
+    if f[1] == "S" then list[#list + 1] = { seq = tonumber(f[2]), v = tonumber(f[3]), ahead = f[4],
+                                            skew = tonumber(f[5]) } end
+  end
+  return list
+end
+
+local function start_reader(dir, channel, env)
+  local r = h.spawn{"--data-dir", dir .. "/reader", "--id", "rdr", "--channel", channel, "-p", "follow=pub",
+                    "-p", "stop=" .. dir .. "/stop", h.script(dir, READER, "reader.lua"), dir = dir, env = env}
+  running[#running + 1] = r
+  assert.is_true(r:wait_for("ready"), table.concat({r:output()}, "\n"))
+  return r
+end
+
+-- The reader saw 1..5 from the first publisher, then every state of the restarted one, 101..140, in order.
+local function saw_every_state(reader, dir)
+  assert.truthy(h.eventually(function()
+    local s = states(reader)
+    return #s > 0 and s[#s].v == 140
+  end, 20), "the reader never saw the restarted publisher's last state:\n" .. table.concat({reader:output()}, "\n"))
+  h.write(dir .. "/stop", "")
+  reader:wait(10)
+  local s, seen = states(reader), {}
+  for i, st in ipairs(s) do
+    seen[#seen + 1] = st.v
+    if i > 1 then assert.is_true(st.seq > s[i - 1].seq, "seq went back") end
+  end
+  local want = {}
+  for v = 101, 140 do want[#want + 1] = v end
+  local from = #seen - 39
+  assert.are.same(want, { table.unpack(seen, from > 0 and from or 1) },
+    "not every new state was seen: " .. table.concat(seen, " "))
+  assert.are.equal(5, seen[from - 1], "the first publisher's last state: " .. table.concat(seen, " "))
+end
+
+describe("seq across restarts, whatever the clocks do", function()
+  after_each(function()
+    h.kill_all(running)
+    h.redis_stop_all()
+  end)
+
+  it("local: a publisher restarted 10 minutes behind after its channel file was deleted is seen at once", function()
+    local dir = h.tmpdir()
+    local channel = "local:" .. dir .. "/channels"
+    local reader = start_reader(dir, channel)
+    publish(dir, channel, 1, 5)
+    assert.truthy(h.eventually(function() local s = states(reader) return #s > 0 and s[#s].v == 5 end))
+    assert.is_true(os.remove(dir .. "/channels/pub"))
+    publish(dir, channel, 101, 140, {"faketime", "-f", "-10m"})
+    saw_every_state(reader, dir)
+  end)
+
+  it("redis: a publisher restarted 10 minutes behind after its key expired is seen at once, under the ACL recipe",
+    function()
+    local admin = "admin-" .. math.random(1, 1e9)
+    local server, dir = h.redis{password = admin}, h.tmpdir()
+    local r = h.run{"--data-dir", dir .. "/helper", "--id", "acl-helper", ACL_HELPER, "pub", "rdr:pub", dir = dir}
+    assert.are.equal(0, r.code, r.err)
+    h.write(dir .. "/acl.txt", r.out)
+    assert.are.equal("OK\nOK\n", (server:pipe(dir .. "/acl.txt")))
+    local pw = {}
+    for id, p in r.out:gmatch("ACL SETUSER stratrun%-(%S+) reset on >(%x+) ") do pw[id] = p end
+    local url = function(id) return server:url{user = "stratrun-" .. id, ttl = 1000} end
+    local reader = start_reader(dir, url("rdr"), {STRATRUN_REDIS_PASSWORD = pw.rdr})
+    local _, err = publish(dir, url("pub"), 1, 5, nil, {STRATRUN_REDIS_PASSWORD = pw.pub})
+    assert.falsy(err:find("seq", 1, true), err)
+    assert.truthy(h.eventually(function() local s = states(reader) return #s > 0 and s[#s].v == 5 end))
+    -- the state's key expires (ttl 1 s); the seq floor stays
+    assert.truthy(h.eventually(function() return server:cli("EXISTS", "stratrun:ch:pub"):match("^0") end, 10))
+    assert.matches("^%d+", (server:cli("GET", "stratrun:seq:pub")))
+    assert.matches("^%-1", (server:cli("TTL", "stratrun:seq:pub")))
+    _, err = publish(dir, url("pub"), 101, 140, {"faketime", "-f", "-10m"}, {STRATRUN_REDIS_PASSWORD = pw.pub})
+    assert.falsy(err:find("seq", 1, true), err)
+    saw_every_state(reader, dir)
+  end)
+
+  it("redis: a user made by the old recipe (no seq key) still publishes, with one warning", function()
+    local admin = "admin-" .. math.random(1, 1e9)
+    local server, dir = h.redis{password = admin}, h.tmpdir()
+    h.write(dir .. "/acl.txt", "ACL SETUSER stratrun-pub reset on >pw1 resetkeys ~stratrun:ch:pub resetchannels "
+      .. "&stratrun:ch:pub -@all +auth +select +ping +get +mget +set +pexpire +publish +subscribe\n")
+    assert.are.equal("OK\n", (server:pipe(dir .. "/acl.txt")))
+    local _, err = publish(dir, server:url{user = "stratrun-pub"}, 1, 5, nil, {STRATRUN_REDIS_PASSWORD = "pw1"})
+    local said = h.warnings(err, "cannot keep its seq in key stratrun:seq:pub")
+    assert.are.equal(1, #said, err)
+    assert.truthy(said[1]:find("NOPERM", 1, true) and said[1]:find("scripts/redis-acl.lua", 1, true), said[1])
+    assert.matches("v\":5", (server:cli("GET", "stratrun:ch:pub")))
+  end)
+end)
