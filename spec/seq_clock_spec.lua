@@ -160,7 +160,7 @@ function main()
   while UnixNano() < deadline do
     local v, m = GetChannelData(follow)
     if type(m) == "table" and m.seq ~= last then
-      out("S", m.seq, v and v.v, m.clock_ahead and "ahead" or "-", m.skew_ms or 0)
+      out("S", m.seq, v and v.v, m.clock_ahead and "ahead" or "-", m.ahead_ms or 0)
       last = m.seq
     elseif type(m) == "string" then
       out("E", m)
@@ -288,5 +288,38 @@ describe("seq across restarts, whatever the clocks do", function()
     assert.are.equal(1, #said, err)
     assert.truthy(said[1]:find("NOPERM", 1, true) and said[1]:find("scripts/redis-acl.lua", 1, true), said[1])
     assert.matches("v\":5", (server:cli("GET", "stratrun:ch:pub")))
+  end)
+end)
+
+-- ---- a publisher's clock ahead ----
+
+describe("a publisher whose clock is ahead", function()
+  after_each(function() h.kill_all(running) end)
+
+  it("is marked in meta (clock_ahead, ahead_ms), and the sample monitor does not show it Running forever",
+    function()
+    local dir = h.tmpdir()
+    local channel = "local:" .. dir .. "/channels"
+    local reader = start_reader(dir, channel)
+    local mon = h.spawn{"--data-dir", dir .. "/mon", "--id", "mon", "--channel", channel, "-p", "bots=pub",
+                        "-p", "interval=100", "-p", "stale=3000", h.source .. "/strategies/monitor.lua", dir = dir}
+    running[#running + 1] = mon
+    local status = function() return h.read(dir .. "/mon/bots/mon/status.txt") or "" end
+    -- in time: no mark
+    publish(dir, channel, 1, 2)
+    assert.truthy(h.eventually(function() local s = states(reader) return #s > 0 and s[#s].v == 2 end))
+    local s = states(reader)
+    assert.are.equal("-", s[#s].ahead)
+    assert.truthy(h.eventually(function() return status():find("| pub%s+| Running%s+|") end), status())
+    -- 10 minutes ahead
+    publish(dir, channel, 3, 5, {"faketime", "-f", "+10m"})
+    assert.truthy(h.eventually(function() local s = states(reader) return #s > 0 and s[#s].v == 5 end))
+    s = states(reader)
+    assert.are.equal("ahead", s[#s].ahead)
+    assert.is_true(s[#s].skew > 590000 and s[#s].skew < 610000, tostring(s[#s].skew))
+    -- the publisher is gone: after `stale` ms the monitor says Abnormal, marked, not Running for 10 minutes
+    assert.truthy(h.eventually(function() return status():find("| pub%s+| Abnormal %(clock %+600 s%)") end, 15),
+      status())
+    h.write(dir .. "/stop", "")
   end)
 end)

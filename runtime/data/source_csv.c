@@ -2,9 +2,9 @@
  * source_csv.c: the market source "csv:PATH" (or a PATH ending in .csv): candles read from a file with the header
  * time,open,high,low,close,volume (any order, any case), as --record writes them, or from a Binance kline file as
  * the venue publishes it (no header row, 12 columns starting open_time,open,high,low,close,volume; open_time in ms
- * before 2025, in µs since). Times in numbers are told apart by magnitude (timeparse.h). Every row is checked before the
- * market takes any: prices finite and non-negative, high and low around open and close, times strictly
- * increasing. The period is the smallest gap between two candles (gaps in the data are allowed).
+ * before 2025, in µs since). Times in numbers are told apart by magnitude (timeparse.h). Every row is checked
+ * before the market takes any: prices finite and non-negative, high and low around open and close, times strictly
+ * increasing, within the clock. The period is the smallest gap between two candles (gaps in the data are allowed).
  */
 #include "data/market.h"
 #include "core/fsutil.h"
