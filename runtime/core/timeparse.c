@@ -51,11 +51,11 @@ static int number(const char *p, const char *end, enum time_unit unit, int64_t *
     /* per: units per ms (0: seconds); max: the largest magnitude the clock holds in that unit */
     double mag = fabs(v);
     int64_t per = 1, max = TIME_MAX_MS;
-    if (unit == TIME_BY_MAGNITUDE && mag >= 1e17)
+    if (unit == TIME_BY_MAGNITUDE && mag >= 1e16)
         per = 1000000, max = INT64_MAX;
-    else if (unit == TIME_BY_MAGNITUDE && mag >= 1e14)
+    else if (unit == TIME_BY_MAGNITUDE && mag >= 1e13)
         per = 1000, max = INT64_MAX / 1000;
-    else if (unit == TIME_BY_MAGNITUDE && mag >= 1e9 && mag < 1e11)
+    else if (unit == TIME_BY_MAGNITUDE && mag >= 1e9 && mag < 1e10)
         per = 0, max = TIME_MAX_MS / 1000;
     if (mag > (double)max || (integer && (i > max || i < -max)))
         return -2;

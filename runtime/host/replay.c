@@ -41,7 +41,7 @@ int replay_span(struct sched *s, const struct market *m, const struct options *o
 
 static void fmt_time(int64_t ms, char *buf, size_t size)
 {
-    time_t t = (time_t)(ms / 1000);
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);     /* floored: times before 1970 too */
     struct tm tm;
     strftime(buf, size, "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
 }
