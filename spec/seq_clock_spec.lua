@@ -253,6 +253,16 @@ describe("seq across restarts, whatever the clocks do", function()
     saw_every_state(reader, dir)
   end)
 
+  it("local: restarts in a row never push seq more than a minute ahead of the clock", function()
+    local dir = h.tmpdir()
+    local channel = "local:" .. dir .. "/channels"
+    for k = 1, 6 do publish(dir, channel, k, k) end
+    local seq = tonumber(h.read(dir .. "/channels/pub"):match("^SRCH1 (%d+) "))
+    local ahead_s = (seq - UnixNano() // 1000) / 1e6
+    assert.is_true(ahead_s > 0 and ahead_s < 61, string.format("seq is %.1f s ahead of the clock", ahead_s))
+    assert.is_true(tonumber(h.read(dir .. "/channels/.pub.seq")) >= seq)
+  end)
+
   it("redis: a publisher restarted 10 minutes behind after its key expired is seen at once, under the ACL recipe",
     function()
     local admin = "admin-" .. math.random(1, 1e9)

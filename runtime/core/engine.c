@@ -26,7 +26,8 @@
 
 #define MAX_BACKEND_FDS 8
 /* The seq floor a publisher saves runs this far ahead of the seq it publishes, so the backend writes it about once
- * a minute, not with every state. */
+ * a minute, not with every state. A seq already ahead of the clock (just after a restart, or a clock behind) is
+ * saved as it is, with every state, so restarts in a row never push seq more than this ahead of the clock. */
 #define SEQ_AHEAD_US INT64_C(60000000)
 
 struct chan_out {               /* a channel this process publishes */
@@ -234,10 +235,11 @@ static int drain(struct engine *e)
         pthread_mutex_unlock(&e->mu);
         /* The floor first: a state is never visible with a seq above what a restart would continue from. A
          * floor the backend cannot keep is said by the backend, and the state is written all the same. */
-        if (o.seq > o.floor && e->ops->save_seq(e->be, id, o.seq + SEQ_AHEAD_US) == 0) {
+        int64_t floor = o.seq > clock_wall_us() ? o.seq : o.seq + SEQ_AHEAD_US;
+        if (o.seq > o.floor && e->ops->save_seq(e->be, id, floor) == 0) {
             pthread_mutex_lock(&e->mu);
-            if (c->out->floor < o.seq + SEQ_AHEAD_US)
-                c->out->floor = o.seq + SEQ_AHEAD_US;
+            if (c->out->floor < floor)
+                c->out->floor = floor;
             pthread_mutex_unlock(&e->mu);
         }
         if (e->ops->publish(e->be, id, o.data, o.len, o.seq, o.published) != 0) {
