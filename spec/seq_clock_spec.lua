@@ -139,6 +139,27 @@ describe("times in CSV files", function()
     assert.falsy(r.out:find("%.%-%d"), r.out)
   end)
 
+  it("ends a replay at the clock's end: a Sleep past 2262 does not wrap to 1677", function()
+    local dir = h.tmpdir()
+    h.write(dir .. "/m.csv", "time,open,high,low,close,volume\n2262-04-11T23:45:00Z,1,1,1,1,1\n"
+      .. "2262-04-11T23:46:00Z,1,1,1,1,1\n")
+    local r = h.run{"replay", "--data-dir", dir .. "/data", "--market", "csv:" .. dir .. "/m.csv", dir = dir,
+                    env = {TZ = "UTC"}, timeout = 20, h.script(dir, [[
+function main() Sleep(1e12) Log("never") end
+function onexit() while true do Log("onexit", _D(nil, "yyyy-MM-dd HH:mm:ss.SSS")) Sleep(60000) end end
+]]) .. "@b"}
+    assert.are.equal(1, r.code, r.out .. r.err)
+    assert.falsy(r.out:find("never", 1, true), r.out)
+    assert.truthy((r.out .. r.err):find("onexit still running 5 minutes after the end of the replay; stopped", 1,
+      true), r.out .. r.err)
+    local n = 0
+    for d in r.out:gmatch("onexit (%d+%-%d+%-%d+ [%d:.]+)") do
+      n = n + 1
+      assert.is_true(d >= "2262-04-11 23:46:00.000" and d <= "2262-04-11 23:47:16.854", d)
+    end
+    assert.is_true(n >= 1 and n <= 3, r.out)
+  end)
+
   it("honours a --from before 1970 (it was taken for 'not given')", function()
     local r, seen = replay_csv("time,open,high,low,close,volume\n1960-01-01T00:00:00.250Z,1,1,1,1,1\n"
       .. "1960-01-01T00:01:00.250Z,1,1,1,1,1\n1960-01-01T00:02:00.250Z,1,1,1,1,1\n",
