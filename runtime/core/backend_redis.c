@@ -7,8 +7,8 @@
  * those channels on one connection and, when told, read the keys on another (one MGET for a burst): a
  * notification only says "look", so a forged PUBLISH cannot plant a state; only the key's owner may write the key
  * (the ACL recipe in docs/redis.md). The seq floor of each published channel lives in stratrun:seq:ID without
- * TTL (redis_save_seq), so seq grows across restarts. After any reconnect: SUBSCRIBE again, MGET every followed key, write the own
- * states again; the engine drops whatever is not newer than what it holds.
+ * TTL (redis_save_seq), so seq grows across restarts. After any reconnect: SUBSCRIBE again, MGET every followed
+ * key, write the own states again; the engine drops whatever is not newer than what it holds.
  *
  * hiredis is used synchronously, only on the engine's thread, with a 1 s timeout on every command: a stuck server
  * delays the engine thread, never a strategy.
