@@ -15,8 +15,7 @@
 
 size_t logsink_stamp(int64_t ms, char *buf, size_t size)
 {
-    /* floored, so a time before 1970 never shows a negative millisecond part */
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    time_t t = (time_t)clock_floor_s(ms);
     struct tm tm;
     localtime_r(&t, &tm);
     size_t n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);

@@ -4,6 +4,7 @@
  */
 #include "host/replay.h"
 #include "host/bot.h"
+#include "core/clock.h"
 #include "core/fsutil.h"
 #include "data/json.h"
 #include "lua/log.h"
@@ -41,7 +42,7 @@ int replay_span(struct sched *s, const struct market *m, const struct options *o
 
 static void fmt_time(int64_t ms, char *buf, size_t size)
 {
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);     /* floored: times before 1970 too */
+    time_t t = (time_t)clock_floor_s(ms);
     struct tm tm;
     strftime(buf, size, "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
 }
