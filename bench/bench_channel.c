@@ -126,6 +126,7 @@ static int stuck_publish(void *be, const char *id, const char *j, size_t l, int6
 }
 static void stuck_subscribe(void *be, const char *id) { (void)be, (void)id; stuck_sleep(); }
 static int64_t stuck_stored_seq(void *be, const char *id) { (void)be, (void)id; stuck_sleep(); return 0; }
+static int stuck_save_seq(void *be, const char *id, int64_t f) { (void)be, (void)id, (void)f; return stuck_sleep(); }
 static void stuck_close(void *be) { (void)be; }
 static const struct backend_ops stuck_ops = {
     .scheme = "stuck",
@@ -136,6 +137,7 @@ static const struct backend_ops stuck_ops = {
     .publish = stuck_publish,
     .subscribe = stuck_subscribe,
     .stored_seq = stuck_stored_seq,
+    .save_seq = stuck_save_seq,
     .close = stuck_close,
 };
 

@@ -6,7 +6,8 @@
 --
 -- One user per bot, named stratrun-<id>, which may:
 --   write its own key stratrun:ch:<id> (SET with a TTL, PEXPIRE) and read it back (GET: a restarted bot continues
---   above the stored seq); read the keys of the channels it follows (GET, MGET: %R~, read only);
+--   above the stored seq); write and read its seq floor stratrun:seq:<id> (SET without TTL, GET: seq grows across
+--   restarts even after the state expired); read the keys of the channels it follows (GET, MGET: %R~, read only);
 --   PUBLISH on its own notification channel and SUBSCRIBE to those of the channels it follows (&);
 --   AUTH, SELECT and PING, which the connection itself needs. Nothing else: no KEYS, no CONFIG, no FLUSHALL.
 -- Redis grants a pub/sub channel for PUBLISH and SUBSCRIBE together, so a follower may also PUBLISH on the channels
@@ -68,7 +69,7 @@ if #bots == 0 then fail("no bot given\n" .. USAGE) end
 for _, bot in ipairs(bots) do
   local key = "stratrun:ch:" .. bot.id
   local password = placeholder and "{password of " .. bot.id .. "}" or random_hex(16)
-  local keys, channels = {"~" .. key}, {"&" .. key}
+  local keys, channels = {"~" .. key, "~stratrun:seq:" .. bot.id}, {"&" .. key}
   for _, f in ipairs(bot.follows) do
     if f ~= bot.id then
       keys[#keys + 1] = "%R~stratrun:ch:" .. f

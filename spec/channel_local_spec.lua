@@ -582,7 +582,7 @@ end
                              "/tmp/" .. name, env.channels .. "/a"}) do
         assert.is_false(h.exists(path), path .. " was created")
       end
-      assert.are.same({"reader"}, listdir(env.channels))    -- the bot's own channel, nothing else
+      assert.are.same({".reader.seq", "reader"}, listdir(env.channels))   -- its own channel and seq floor, nothing else
     end)
 
     it("that is hostile is refused as a bot's --id (exit 2) before anything is written", function()

@@ -63,8 +63,16 @@ struct backend_ops {
     /* Starts following id and delivers its current state if there is one. */
     void (*subscribe)(void *be, const char *id);
 
-    /* The seq of the state stored for id, 0 when none: a restarted publisher continues above it. */
+    /* The highest seq the backend holds for id, from its stored state or the floor save_seq left, 0 when none: a
+     * restarted publisher continues above it. -1: the backend cannot tell now (unreachable); the engine writes
+     * nothing for id before it can. */
     int64_t (*stored_seq)(void *be, const char *id);
+
+    /* Keeps floor, a seq at least the highest id has published, where it outlives the state itself (a Redis key
+     * without TTL, a file beside the channel file), for stored_seq. Called before a state whose seq passes the
+     * last floor is written; the engine saves floors ahead of its seq, so this runs about once a minute per
+     * channel. Returns 0, or -1 after saying why (once per condition). */
+    int (*save_seq)(void *be, const char *id, int64_t floor);
 
     void (*close)(void *be);
 };

@@ -45,6 +45,7 @@ struct local {
     int64_t next_try;           /* CLOCK_MONOTONIC ms */
     const struct backend_host *host;
     int write_failing;
+    int seq_failing;            /* saving a seq floor failed (said once) */
     struct sub *subs;
     size_t nsubs, cap;
 };
@@ -238,13 +239,46 @@ static int local_publish(void *be, const char *id, const char *json, size_t len,
     return 0;
 }
 
+/* The seq floor of id lives in the file .ID.seq beside the channel file (a name readers skip), so a restarted
+ * publisher continues above it when the channel file was deleted. */
+static void seq_path(const struct local *l, const char *id, char *path, size_t size)
+{
+    snprintf(path, size, "%s/.%s.seq", l->dir, id);
+}
+
 static int64_t local_stored_seq(void *be, const char *id)
 {
-    char buf[FILE_MAX + 1];
+    struct local *l = be;
+    char buf[FILE_MAX + 1], path[PATH_MAX + ID_MAX + 8], *text, err[300];
     const char *json;
     size_t len;
     int64_t seq, published;
-    return read_state(be, id, buf, &json, &len, &seq, &published, 0) == 1 ? seq : 0;
+    if (read_state(l, id, buf, &json, &len, &seq, &published, 0) != 1)
+        seq = 0;
+    seq_path(l, id, path, sizeof path);
+    if (fs_read_all(path, 32, &text, &len, err, sizeof err) == 0) {
+        long long floor = strtoll(text, NULL, 10);
+        if (floor > seq)
+            seq = floor;
+        free(text);
+    }
+    return seq;
+}
+
+static int local_save_seq(void *be, const char *id, int64_t floor)
+{
+    struct local *l = be;
+    char path[PATH_MAX + ID_MAX + 8], text[24], err[300];
+    seq_path(l, id, path, sizeof path);
+    int n = snprintf(text, sizeof text, "%lld\n", (long long)floor);
+    if (fs_write_atomic(path, text, (size_t)n, err, sizeof err) != 0) {
+        if (!l->seq_failing)
+            log_thread_warning("channel %s: %s: a restart of its publisher may not continue its seq", id, err);
+        l->seq_failing = 1;
+        return -1;
+    }
+    l->seq_failing = 0;
+    return 0;
 }
 
 static void local_close(void *be)
@@ -265,5 +299,6 @@ const struct backend_ops backend_local = {
     .publish = local_publish,
     .subscribe = local_subscribe,
     .stored_seq = local_stored_seq,
+    .save_seq = local_save_seq,
     .close = local_close,
 };

@@ -6,8 +6,9 @@
  * is followed by PUBLISH stratrun:ch:ID <seq> on the pub/sub channel of the same name. Followers SUBSCRIBE to
  * those channels on one connection and, when told, read the keys on another (one MGET for a burst): a
  * notification only says "look", so a forged PUBLISH cannot plant a state; only the key's owner may write the key
- * (the ACL recipe in docs/redis.md). After any reconnect: SUBSCRIBE again, MGET every followed key, write the own
- * states again; the engine drops whatever is not newer than what it holds.
+ * (the ACL recipe in docs/redis.md). The seq floor of each published channel lives in stratrun:seq:ID without
+ * TTL (redis_save_seq), so seq grows across restarts. After any reconnect: SUBSCRIBE again, MGET every followed
+ * key, write the own states again; the engine drops whatever is not newer than what it holds.
  *
  * hiredis is used synchronously, only on the engine's thread, with a 1 s timeout on every command: a stuck server
  * delays the engine thread, never a strategy.
@@ -33,6 +34,8 @@
 
 #define KEY_PREFIX "stratrun:ch:"
 #define KEY_MAX (sizeof KEY_PREFIX + ID_MAX)
+#define SEQ_KEY_PREFIX "stratrun:seq:"
+#define SEQ_KEY_MAX (sizeof SEQ_KEY_PREFIX + ID_MAX)
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define TIMEOUT_MS 1000
@@ -60,6 +63,7 @@ struct redis {
     redisContext *cmd, *push;
     int64_t next_try, next_refresh;
     int backoff, down_said, ever_up;
+    int seq_said;           /* a seq floor could not be kept (said once, until one is kept again) */
     struct sub *subs;
     size_t nsubs, subcap;
     struct own *owns;
@@ -599,25 +603,70 @@ static void redis_subscribe(void *be, const char *id)
         lost(r, r->push->errstr[0] ? r->push->errstr : "connection lost");
 }
 
+/* The seq floor of a channel lives in key stratrun:seq:ID, without TTL, so a publisher restarted after its
+ * state's key expired continues above it. The ACL recipe lets each bot write its own. */
+static void seq_key_of(char *buf, const char *id)
+{
+    snprintf(buf, SEQ_KEY_MAX, SEQ_KEY_PREFIX "%s", id);
+}
+
+/* Says once (until it works again) that the seq floor of id cannot be kept. */
+static void seq_refused(struct redis *r, const char *id, const char *why)
+{
+    if (!r->seq_said)
+        log_thread_warning("channel %s: cannot keep its seq in key " SEQ_KEY_PREFIX "%s: %s; a restart of its "
+                           "publisher after its state expired may go unseen until its clock passes the old seq%s",
+                           id, id, why, is_noperm(why) ? " (give the bot's ACL user the key: scripts/redis-acl.lua)"
+                           : "");
+    r->seq_said = 1;
+}
+
 static int64_t redis_stored_seq(void *be, const char *id)
 {
     struct redis *r = be;
     if (!r->cmd)
-        return 0;
-    char key[KEY_MAX], why[300];
+        return -1;
+    char key[KEY_MAX], skey[SEQ_KEY_MAX], why[300];
     key_of(key, id);
-    redisReply *reply = redisCommand(r->cmd, "GET %s", key);
-    int64_t seq = 0;
-    if (failed(r->cmd, reply, why, sizeof why)) {
-        if (!reply)
-            lost(r, why);
-    } else if (reply->type == REDIS_REPLY_STRING) {
-        struct chanframe f;
-        if (!chanframe_parse(reply->str, (size_t)reply->len, &f))
-            seq = f.seq;
+    seq_key_of(skey, id);
+    redisAppendCommand(r->cmd, "GET %s", key);
+    redisAppendCommand(r->cmd, "GET %s", skey);
+    redisReply *state = NULL, *floor = NULL;
+    if (redisGetReply(r->cmd, (void **)&state) != REDIS_OK || redisGetReply(r->cmd, (void **)&floor) != REDIS_OK) {
+        freeReplyObject(state);
+        lost(r, r->cmd->errstr[0] ? r->cmd->errstr : "connection lost");
+        return -1;
     }
-    freeReplyObject(reply);
+    int64_t seq = 0;
+    struct chanframe f;
+    if (state->type == REDIS_REPLY_STRING && !chanframe_parse(state->str, (size_t)state->len, &f))
+        seq = f.seq;
+    if (failed(r->cmd, floor, why, sizeof why))
+        seq_refused(r, id, why);
+    else if (floor->type == REDIS_REPLY_STRING && strtoll(floor->str, NULL, 10) > seq)
+        seq = strtoll(floor->str, NULL, 10);
+    freeReplyObject(state);
+    freeReplyObject(floor);
     return seq;
+}
+
+static int redis_save_seq(void *be, const char *id, int64_t floor)
+{
+    struct redis *r = be;
+    if (!r->cmd)
+        return -1;
+    char skey[SEQ_KEY_MAX], why[300];
+    seq_key_of(skey, id);
+    redisReply *reply = redisCommand(r->cmd, "SET %s %lld", skey, (long long)floor);
+    int bad = failed(r->cmd, reply, why, sizeof why);
+    if (!reply)
+        lost(r, why);
+    else if (bad)
+        seq_refused(r, id, why);
+    else
+        r->seq_said = 0;
+    freeReplyObject(reply);
+    return bad ? -1 : 0;
 }
 
 static void redis_close(void *be)
@@ -643,5 +692,6 @@ const struct backend_ops backend_redis = {
     .publish = redis_publish,
     .subscribe = redis_subscribe,
     .stored_seq = redis_stored_seq,
+    .save_seq = redis_save_seq,
     .close = redis_close,
 };

@@ -26,6 +26,12 @@ static inline int64_t clock_wall_ms(void)
     return clock_wall_ns() / 1000000;
 }
 
+/* The whole seconds of a time in ms, floored: its ms part (ms - s * 1000) is never negative, before 1970 too. */
+static inline int64_t clock_floor_s(int64_t ms)
+{
+    return ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+}
+
 /* CLOCK_MONOTONIC: for the runtime's own deadlines (retries, reconnects, polling, HTTP timeouts, Sleep), which are
  * real time in a replay too. */
 static inline int64_t clock_mono_ns(void)

@@ -26,10 +26,15 @@
 #include <unistd.h>
 
 #define MAX_BACKEND_FDS 8
+/* The seq floor a publisher saves runs this far ahead of the seq it publishes, so the backend writes it about once
+ * a minute, not with every state. A seq already ahead of the clock (just after a restart, or a clock behind) is
+ * saved as it is, with every state, so restarts in a row never push seq more than this ahead of the clock. */
+#define SEQ_AHEAD_US INT64_C(60000000)
 
 struct chan_out {               /* a channel this process publishes */
     int dirty;                  /* a state waits to be written */
     int based;                  /* the backend's stored seq has been read */
+    int64_t floor;              /* the seq floor the backend holds for it (save_seq); 0: none saved yet */
     int64_t last_seq;
     int64_t seq, published;
     size_t len;
@@ -212,6 +217,12 @@ static int drain(struct engine *e)
         /* Entries live as long as the engine, so c stays valid outside the lock. */
         int64_t stored = based ? 0 : e->ops->stored_seq(e->be, id);
         pthread_mutex_lock(&e->mu);
+        if (stored < 0) {
+            /* The backend cannot tell now: nothing is written before it can, or the seq could go back. */
+            pthread_mutex_unlock(&e->mu);
+            failed = 1;
+            continue;
+        }
         if (!based) {
             /* A restarted publisher continues above what the backend holds, whatever its clock says. */
             c->out->based = 1;
@@ -223,6 +234,15 @@ static int drain(struct engine *e)
         c->out->dirty = 0;
         o = *c->out;
         pthread_mutex_unlock(&e->mu);
+        /* The floor first: a state is never visible with a seq above what a restart would continue from. A
+         * floor the backend cannot keep is said by the backend, and the state is written all the same. */
+        int64_t floor = o.seq > clock_wall_us() ? o.seq : o.seq + SEQ_AHEAD_US;
+        if (o.seq > o.floor && e->ops->save_seq(e->be, id, floor) == 0) {
+            pthread_mutex_lock(&e->mu);
+            if (c->out->floor < floor)
+                c->out->floor = floor;
+            pthread_mutex_unlock(&e->mu);
+        }
         if (e->ops->publish(e->be, id, o.data, o.len, o.seq, o.published) != 0) {
             /* Kept for a retry unless a newer state replaced it meanwhile (that one is queued already). */
             pthread_mutex_lock(&e->mu);

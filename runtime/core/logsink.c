@@ -15,11 +15,11 @@
 
 size_t logsink_stamp(int64_t ms, char *buf, size_t size)
 {
-    time_t t = (time_t)(ms / 1000);
+    time_t t = (time_t)clock_floor_s(ms);
     struct tm tm;
     localtime_r(&t, &tm);
     size_t n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
-    return n + (size_t)snprintf(buf + n, size - n, ".%03d ", (int)(ms % 1000));
+    return n + (size_t)snprintf(buf + n, size - n, ".%03d ", (int)(ms - (int64_t)t * 1000));
 }
 
 /* The log files of the process's bots: warnings from the engine thread go to each of them. */

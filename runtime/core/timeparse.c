@@ -1,4 +1,4 @@
-/* timeparse.c: reading a moment given as ISO 8601 or as milliseconds (timeparse.h). */
+/* timeparse.c: reading a moment given as ISO 8601 or as a number (timeparse.h). */
 #include "core/timeparse.h"
 
 #include <ctype.h>
@@ -30,7 +30,43 @@ static int digits(const char **p, const char *end, int n, int *out)
     return 0;
 }
 
-int time_parse(const char *s, size_t len, int64_t *ms)
+/* A number of unit (TIME_MS or told by magnitude, timeparse.h) in [p, end). Returns as time_parse. */
+static int number(const char *p, const char *end, enum time_unit unit, int64_t *ms)
+{
+    char buf[32], *e;
+    if (end - p >= (long)sizeof buf)
+        return -1;
+    memcpy(buf, p, (size_t)(end - p));
+    buf[end - p] = '\0';
+    /* Integers are read exactly (a time in ns needs all 19 digits); anything else as a double. */
+    errno = 0;
+    long long i = strtoll(buf, &e, 10);
+    int integer = !*e && !errno;
+    errno = 0;
+    double v = integer ? (double)i : strtod(buf, &e);
+    if (*e || isnan(v))
+        return -1;
+    if (errno || !isfinite(v))
+        return -2;
+    /* per: units per ms (0: seconds); max: the largest magnitude the clock holds in that unit */
+    double mag = fabs(v);
+    int64_t per = 1, max = TIME_MAX_MS;
+    if (unit == TIME_BY_MAGNITUDE && mag >= 1e16)
+        per = 1000000, max = INT64_MAX;
+    else if (unit == TIME_BY_MAGNITUDE && mag >= 1e13)
+        per = 1000, max = INT64_MAX / 1000;
+    else if (unit == TIME_BY_MAGNITUDE && mag >= 1e9 && mag < 1e10)
+        per = 0, max = TIME_MAX_MS / 1000;
+    if (mag > (double)max || (integer && (i > max || i < -max)))
+        return -2;
+    if (per == 0)
+        *ms = integer ? i * 1000 : (int64_t)floor(v * 1000);
+    else
+        *ms = integer ? (i >= 0 ? i / per : -((-i + per - 1) / per)) : (int64_t)floor(v / (double)per);
+    return 0;
+}
+
+int time_parse(const char *s, size_t len, enum time_unit unit, int64_t *ms)
 {
     const char *p = s, *end = s + len;
     while (p < end && isspace((unsigned char)*p))
@@ -39,19 +75,8 @@ int time_parse(const char *s, size_t len, int64_t *ms)
         end--;
     if (p == end)
         return -1;
-    if (end - p < 10 || p[4] != '-') {     /* a number of milliseconds */
-        char buf[32], *e;
-        if (end - p >= (long)sizeof buf)
-            return -1;
-        memcpy(buf, p, (size_t)(end - p));
-        buf[end - p] = '\0';
-        errno = 0;
-        double v = strtod(buf, &e);
-        if (*e || errno || !isfinite(v) || v < -9e15 || v > 9e15)
-            return -1;
-        *ms = (int64_t)v;
-        return 0;
-    }
+    if (end - p < 10 || p[4] != '-')
+        return number(p, end, unit, ms);
     int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, fracdigits = 0;
     if (digits(&p, end, 4, &y) || *p++ != '-' || digits(&p, end, 2, &mo) || *p++ != '-' || digits(&p, end, 2, &d))
         return -1;
@@ -102,6 +127,9 @@ int time_parse(const char *s, size_t len, int64_t *ms)
     }
     if (p != end)
         return -1;
-    *ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - offset) * 1000 + frac;
+    int64_t t = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - offset) * 1000 + frac;
+    if (t < -TIME_MAX_MS || t > TIME_MAX_MS)
+        return -2;
+    *ms = t;
     return 0;
 }

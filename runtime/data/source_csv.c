@@ -1,8 +1,10 @@
 /*
  * source_csv.c: the market source "csv:PATH" (or a PATH ending in .csv): candles read from a file with the header
- * time,open,high,low,close,volume (any order, any case), as --record writes them. Every row is checked before the
- * market takes any: prices finite and non-negative, high and low around open and close, times strictly
- * increasing. The period is the smallest gap between two candles (gaps in the data are allowed).
+ * time,open,high,low,close,volume (any order, any case), as --record writes them, or from a Binance kline file as
+ * the venue publishes it (no header row, 12 columns starting open_time,open,high,low,close,volume; open_time in ms
+ * before 2025, in µs since). Times in numbers are told apart by magnitude (timeparse.h). Every row is checked
+ * before the market takes any: prices finite and non-negative, high and low around open and close, times strictly
+ * increasing, within the clock. The period is the smallest gap between two candles (gaps in the data are allowed).
  */
 #include "data/market.h"
 #include "core/fsutil.h"
@@ -47,12 +49,15 @@ static int read_csv(struct market *m, const char *path, int64_t *period, char *e
     int col[NCOL], ncols = 0, rc = -1;
     long line = 1;
     char *p = text, *end = text + len;
-    /* the header: the six names, in any order, any case */
+    /* the header: the six names, in any order, any case ("open_time" for time, as Binance's header has it) */
     for (int i = 0; i < NCOL; i++)
         col[i] = -1;
     char *eol = memchr(p, '\n', (size_t)(end - p));
     if (!eol)
         eol = end;
+    int64_t t0;
+    char *f0e = memchr(p, ',', (size_t)(eol - p));
+    int headerless = f0e && time_parse(p, (size_t)(f0e - p), TIME_BY_MAGNITUDE, &t0) != -1;
     for (char *f = p; f <= eol && f < end;) {
         char *fe = f;
         while (fe < eol && *fe != ',')
@@ -63,10 +68,24 @@ static int read_csv(struct market *m, const char *path, int64_t *period, char *e
         while (b > a && isspace((unsigned char)b[-1]))
             b--;
         for (int i = 0; i < NCOL; i++)
-            if ((size_t)(b - a) == strlen(names[i]) && strncasecmp(a, names[i], (size_t)(b - a)) == 0)
+            if (((size_t)(b - a) == strlen(names[i]) && strncasecmp(a, names[i], (size_t)(b - a)) == 0) ||
+                (i == T && b - a == 9 && strncasecmp(a, "open_time", 9) == 0))
                 col[i] = ncols;
         ncols++;
         f = fe + 1;
+    }
+    if (headerless) {
+        /* Binance's kline layout: open_time, open, high, low, close, volume, close_time, quote_volume, count,
+         * taker_buy_volume, taker_buy_quote_volume, ignore */
+        if (ncols != 12) {
+            snprintf(err, errlen, "market %s:1: %d columns and no header: a file without a header row must be a "
+                     "Binance kline file (12 columns); others need the header time,open,high,low,close,volume",
+                     path, ncols);
+            goto out;
+        }
+        for (int i = 0; i < NCOL; i++)
+            col[i] = i;
+        line = 0;
     }
     for (int i = 0; i < NCOL; i++)
         if (col[i] < 0) {
@@ -74,7 +93,7 @@ static int read_csv(struct market *m, const char *path, int64_t *period, char *e
                      "(missing '%s')", path, names[i]);
             goto out;
         }
-    for (p = eol + 1; p < end; p = eol + 1) {
+    for (p = headerless ? p : eol + 1; p < end; p = eol + 1) {
         line++;
         eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol)
@@ -96,9 +115,16 @@ static int read_csv(struct market *m, const char *path, int64_t *period, char *e
                     continue;
                 if (i == T) {
                     int64_t t;
-                    if (time_parse(f, (size_t)(fe - f), &t) != 0) {
-                        snprintf(err, errlen, "market %s:%ld: time '%.*s' is neither milliseconds nor ISO 8601",
+                    int r = time_parse(f, (size_t)(fe - f), TIME_BY_MAGNITUDE, &t);
+                    if (r == -1) {
+                        snprintf(err, errlen, "market %s:%ld: time '%.*s' is neither a number nor ISO 8601",
                                  path, line, (int)(fe - f > 40 ? 40 : fe - f), f);
+                        goto out;
+                    }
+                    if (r != 0) {
+                        snprintf(err, errlen, "market %s:%ld: time '%.*s' is out of range: the clock holds "
+                                 TIME_RANGE "; numbers are " TIME_UNITS, path, line,
+                                 (int)(fe - f > 40 ? 40 : fe - f), f);
                         goto out;
                     }
                     c.time = t;
@@ -149,6 +175,11 @@ static int read_csv(struct market *m, const char *path, int64_t *period, char *e
         goto out;
     if (rows < 2) {
         snprintf(err, errlen, "market %s: needs at least two candles", path);
+        goto out;
+    }
+    if (prev > TIME_MAX_MS - *period) {
+        snprintf(err, errlen, "market %s: the last candle closes after 2262-04-11T23:47:16.854Z, the end of the "
+                 "clock (" TIME_RANGE ")", path);
         goto out;
     }
     rc = 0;

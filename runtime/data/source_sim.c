@@ -148,7 +148,13 @@ static void *sim_open(struct market *m, const char *url, const char *args, int64
         else if (kl == 3 && !memcmp(p, "vol", 3))
             vol = strtod(val, &e), ok = vol >= 0 && vol < 10;
         else if (kl == 5 && !memcmp(p, "start", 5)) {
-            ok = have_start = time_parse(val, vl, &start) == 0;
+            int r = time_parse(val, vl, TIME_MS, &start);
+            if (r == -2) {
+                snprintf(err, errlen, "market '%s': start '%.*s' is out of range: the clock holds " TIME_RANGE
+                         " (as ms: -9223372036854 to 9223372036854)", url, (int)vl, val);
+                goto fail;
+            }
+            ok = have_start = r == 0;
             e = val + vl;
         } else {
             snprintf(err, errlen,
@@ -171,11 +177,12 @@ static void *sim_open(struct market *m, const char *url, const char *args, int64
         if (!have_start)
             start = (now_ms / s->period - bars) * s->period;
     } else if (!have_start) {
-        time_parse("2024-01-01", 10, &start);
+        time_parse("2024-01-01", 10, TIME_MS, &start);
     }
-    /* The whole span must fit in int64 milliseconds (and in what time_parse reads back). */
-    if ((double)start + (double)bars * (double)s->period > 9e15 || (double)start < -9e15) {
-        snprintf(err, errlen, "market '%s': start + bars x period is out of range", url);
+    /* The whole span must fit in the clock. */
+    if ((double)start + (double)bars * (double)s->period > (double)TIME_MAX_MS) {
+        snprintf(err, errlen, "market '%s': start + bars x period ends after 2262-04-11T23:47:16.854Z, the end of "
+                 "the clock", url);
         goto fail;
     }
     if (make_bars(s, m, start, bars, 0) != 0) {

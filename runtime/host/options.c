@@ -581,7 +581,7 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
     memset(o, 0, sizeof *o);
     o->argc = argc;
     o->argv = argv;
-    o->from_ms = o->to_ms = -1;
+    o->from_ms = o->to_ms = INT64_MIN;
     o->limits = (struct limits){.memory_mb = 1024, .step_s = 10, .onexit_s = 300};
     const char *config = NULL;
     int i = 1;
@@ -608,9 +608,15 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
             if (!(v = opt_value(argc, argv, &i, name, err, errlen)))
                 return -1;
             int64_t *slot = name[2] == 'f' ? &o->from_ms : &o->to_ms;
-            if (time_parse(v, strlen(v), slot) != 0) {
+            int r = time_parse(v, strlen(v), TIME_MS, slot);
+            if (r == -1) {
                 snprintf(err, errlen, "option %s: '%s' is neither ISO 8601 (2024-01-31T12:00:00Z) nor milliseconds",
                          name, v);
+                return -1;
+            }
+            if (r != 0) {
+                snprintf(err, errlen, "option %s: '%s' is out of range: the clock holds " TIME_RANGE
+                         " (as ms: -9223372036854 to 9223372036854)", name, v);
                 return -1;
             }
         } else if (o->mode == MODE_REPLAY && is_opt(a, "--json")) {

@@ -44,7 +44,7 @@ struct options {
     enum mode mode;
     struct bot_spec *bots;  /* every mode: the bots to run, in the scheduler's tie-breaking order */
     int nbots;
-    int64_t from_ms, to_ms; /* replay: --from, --to (-1: the market's own span) */
+    int64_t from_ms, to_ms; /* replay: --from, --to (INT64_MIN: the market's own span) */
     const char *json_out;   /* replay: --json FILE */
 
     const char *script;     /* MODE_ONE: the strategy file; NULL with --help / --version */

@@ -4,6 +4,7 @@
  */
 #include "host/replay.h"
 #include "host/bot.h"
+#include "core/clock.h"
 #include "core/fsutil.h"
 #include "data/json.h"
 #include "lua/log.h"
@@ -25,11 +26,11 @@ int replay_span(struct sched *s, const struct market *m, const struct options *o
 {
     int64_t first, last;
     market_span(m, &first, &last);
-    if (last == INT64_MAX && o->to_ms < 0) {
+    if (last == INT64_MAX && o->to_ms == INT64_MIN) {
         snprintf(err, errlen, "market '%s' has no end: give it bars=N, or give --to", market_url(m));
         return -1;
     }
-    int64_t from = o->from_ms >= 0 ? o->from_ms : first, to = o->to_ms >= 0 ? o->to_ms : last;
+    int64_t from = o->from_ms != INT64_MIN ? o->from_ms : first, to = o->to_ms != INT64_MIN ? o->to_ms : last;
     if (from > to) {
         snprintf(err, errlen, "nothing to replay: --from is after --to or after the market data ends");
         return -1;
@@ -41,7 +42,7 @@ int replay_span(struct sched *s, const struct market *m, const struct options *o
 
 static void fmt_time(int64_t ms, char *buf, size_t size)
 {
-    time_t t = (time_t)(ms / 1000);
+    time_t t = (time_t)clock_floor_s(ms);
     struct tm tm;
     strftime(buf, size, "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
 }

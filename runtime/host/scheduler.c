@@ -189,7 +189,9 @@ int sched_run(struct sched *s)
                 }
                 continue;
             }
-            if (ending && next->wake_ns > s->end_ns + HOOK_LIMIT_NS) {
+            /* at the clock's end (2262) the 5 minutes are cut short: a Sleep past it saturates (Sleep) */
+            int64_t hook_end = s->end_ns > INT64_MAX - HOOK_LIMIT_NS ? INT64_MAX - 1 : s->end_ns + HOOK_LIMIT_NS;
+            if (ending && next->wake_ns > hook_end) {
                 /* As the platforms limit hooks, an onexit still sleeping 5 virtual minutes after the end is cut
                  * off: a replay always ends. */
                 bot_abandon(next, "onexit still running 5 minutes after the end of the replay; stopped");

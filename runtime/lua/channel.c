@@ -21,6 +21,9 @@
 
 /* Upvalue 1 of both functions: channel ID -> struct sub userdata, the channels this bot follows. */
 #define SUBS lua_upvalueindex(1)
+/* A state published more than this ahead of the reader's clock when it arrived is marked meta.clock_ahead: the
+ * publisher's clock is wrong, so its `published` says nothing of how fresh the state is. */
+#define CLOCK_AHEAD_MS 5000
 
 /* One followed channel, for one bot. Its user value is the decoded state. */
 struct sub {
@@ -131,7 +134,8 @@ static int f_SetChannelData(lua_State *L)
 }
 
 /* GetChannelData(robotId): the latest state of that bot's channel as a fresh value, and its metadata
- * {seq, published, received}; nil on the first call (which starts following it) and until it has a state. */
+ * {seq, published, received [, clock_ahead = true, ahead_ms]}; nil on the first call (which starts following it)
+ * and until it has a state. */
 static int f_GetChannelData(lua_State *L)
 {
     struct bot *b = bot_of(L);
@@ -200,6 +204,12 @@ static int f_GetChannelData(lua_State *L)
     lua_setfield(L, -2, "published");
     lua_pushinteger(L, s->received);
     lua_setfield(L, -2, "received");
+    if (s->published - s->received > CLOCK_AHEAD_MS) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "clock_ahead");
+        lua_pushinteger(L, s->published - s->received);
+        lua_setfield(L, -2, "ahead_ms");
+    }
     return 2;
 }
 

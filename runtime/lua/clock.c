@@ -33,8 +33,11 @@ static int f_Sleep(lua_State *L)
     if (b->sched && L == b->co && lua_isyieldable(L)) {
         if (b->sched->virtual_ && ms == 0)
             b->wake_ns = sched_next_event(b->sched, b);
-        else
-            b->wake_ns = sched_now(b->sched) + (int64_t)(ms * 1e6);
+        else {
+            /* saturated: a wake past the clock's end (2262) is "never", not a time before 1970 */
+            int64_t now = sched_now(b->sched), d = (int64_t)(ms * 1e6);
+            b->wake_ns = now > INT64_MAX - d ? INT64_MAX : now + d;
+        }
         b->yield_ok = 1;
         return lua_yield(L, 0);
     }

@@ -26,7 +26,7 @@ static int f_D(lua_State *L)
         ms = (int64_t)floor(d);
     }
     const char *fmt = luaL_optstring(L, 2, "yyyy-MM-dd hh:mm:ss");
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    time_t t = (time_t)clock_floor_s(ms);
     int msec = (int)(ms - (int64_t)t * 1000);
     struct tm tm;
     if (!localtime_r(&t, &tm))

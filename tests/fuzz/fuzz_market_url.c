@@ -35,6 +35,14 @@ static void check_record(struct market *m, const uint8_t *prior, size_t n)
     if (n > 0)
         return;
     long count = market_count(m);
+    /* ms from 1e9 to 1e10 (1970-01-12 to 1970-04-26, and as long before 1970) are read as seconds, by magnitude
+     * (timeparse.h), so such a recording does not read back: docs/replay.md says so. */
+    for (long i = 0; i < count; i++) {
+        struct candle a;
+        market_candle(m, i, &a);
+        if (llabs(a.time) >= 1000000000 && llabs(a.time) < 10000000000)
+            return;
+    }
     char url[600];
     snprintf(url, sizeof url, "csv:%s", path);
     struct market *back = market_open(url, 0, err, sizeof err);
@@ -91,13 +99,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(c.time - prev.time == period, "candle %ld is not one period after the one before (%s)", i, url);
         prev = c;
     }
-    /* The last start= wins, whatever instant it names (the CSV reader takes times before 1970 too). */
+    /* The last start= wins, whatever instant within the clock it names (before 1970 too). */
     const char *start = NULL;
     for (const char *k = url + 4; k; k = strchr(k, ','), k = k ? k + 1 : NULL)
         if (strncmp(k, "start=", 6) == 0)
             start = k + 6;
     int64_t t;
-    if (start && time_parse(start, strcspn(start, ","), &t) == 0)
+    if (start && time_parse(start, strcspn(start, ","), TIME_MS, &t) == 0)
         FUZZ_CHECK(c0.time == t, "start=%.*s is %" PRId64 ", the first candle is at %" PRId64,
                    (int)strcspn(start, ","), start, t, c0.time);
     int64_t first, last;

@@ -59,8 +59,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
     int64_t ms = INT64_MIN;
-    int rc = time_parse(s, size, &ms);
-    FUZZ_CHECK(rc == 0 || rc == -1, "returned %d", rc);
+    int rc = time_parse(s, size, TIME_MS, &ms);
+    FUZZ_CHECK(rc == 0 || rc == -1 || rc == -2, "returned %d", rc);
+    FUZZ_CHECK(rc != 0 || (ms >= -TIME_MAX_MS && ms <= TIME_MAX_MS), "%" PRId64 " is outside the clock", ms);
+    /* By magnitude: the same verdict on text that is not a number, and every time within the clock. */
+    int64_t mm = INT64_MIN;
+    int rcm = time_parse(s, size, TIME_BY_MAGNITUDE, &mm);
+    FUZZ_CHECK((rcm == -1) == (rc == -1), "by magnitude %d, as ms %d", rcm, rc);
+    FUZZ_CHECK(rcm != 0 || (mm >= -TIME_MAX_MS && mm <= TIME_MAX_MS), "%" PRId64 " (by magnitude) is outside the clock",
+               mm);
 
     /* Whitespace around it changes nothing. */
     char *padded = malloc(size + 4);
@@ -69,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(padded + 2, s, size);
     memcpy(padded + 2 + size, "\r\n", 2);
     int64_t ms2 = INT64_MIN;
-    int rc2 = time_parse(padded, size + 4, &ms2);
+    int rc2 = time_parse(padded, size + 4, TIME_MS, &ms2);
     free(padded);
     FUZZ_CHECK(rc2 == rc && (rc != 0 || ms2 == ms), "whitespace changed the result: %d %" PRId64 " vs %d %" PRId64,
                rc, ms, rc2, ms2);
@@ -109,13 +116,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char buf[64];
     if (format_iso(ms, buf, sizeof buf) == 0) {
         int64_t back = INT64_MIN;
-        FUZZ_CHECK(time_parse(buf, strlen(buf), &back) == 0 && back == ms,
+        FUZZ_CHECK(time_parse(buf, strlen(buf), TIME_MS, &back) == 0 && back == ms,
                    "%" PRId64 " written as %s reads as %" PRId64, ms, buf, back);
     }
     if (ms >= 0) {
         snprintf(buf, sizeof buf, "%" PRId64, ms);
         int64_t back = INT64_MIN;
-        FUZZ_CHECK(time_parse(buf, strlen(buf), &back) == 0 && back == ms, "%s reads as %" PRId64, buf, back);
+        FUZZ_CHECK(time_parse(buf, strlen(buf), TIME_MS, &back) == 0 && back == ms, "%s reads as %" PRId64, buf,
+                   back);
     }
     return 0;
 }
