@@ -21,7 +21,11 @@
 #include <lauxlib.h>
 
 #define STORE_KEY "stratrun.store"      /* registry: lowercased key -> JSON text of the value */
+/* A write that would make store.json larger than STORE_LIMIT is refused; a start reads up to STORE_FILE_MAX, so a
+ * store stratrun wrote always loads (and one edited by hand may be somewhat larger). */
+#define STORE_LIMIT (32u << 20)
 #define STORE_FILE_MAX (64u << 20)
+#define STORE_FAIL_KEY "stratrun.store_fail"  /* registry: errno of the failure last logged, while writes fail */
 
 static void store_path(const struct bot *b, char *buf, size_t size)
 {
@@ -41,7 +45,8 @@ static int cmp_key(const void *a, const void *b)
     return c ? c : (x->n > y->n) - (x->n < y->n);
 }
 
-/* Writes the registry table to the store file, keys sorted. Returns 0, or -1 with err. */
+/* Writes the registry table to the store file, keys sorted. Returns 0, or -1 with errno set and err (EFBIG: over
+ * STORE_LIMIT, nothing written). */
 static int persist(lua_State *L, char *err, size_t errlen)
 {
     struct bot *b = bot_of(L);
@@ -93,10 +98,19 @@ static int persist(lua_State *L, char *err, size_t errlen)
     free(keys);
     size_t len;
     const char *text = lua_tolstring(L, -1, &len);
-    char path[4200];
-    store_path(b, path, sizeof path);
-    int rc = fs_write_atomic(path, text, len, err, errlen);
+    int rc = -1;
+    if (len > STORE_LIMIT) {
+        snprintf(err, errlen, "the store would be %zu bytes, over its limit of %u bytes (%u MiB); the previous store "
+                 "is kept", len, STORE_LIMIT, STORE_LIMIT >> 20);
+        errno = EFBIG;
+    } else {
+        char path[4200];
+        store_path(b, path, sizeof path);
+        rc = fs_write_atomic(path, text, len, err, errlen);
+    }
+    int saved = errno;
     lua_pop(L, 2);
+    errno = saved;
     return rc;
 }
 
@@ -146,6 +160,7 @@ static int f_G(lua_State *L)
     struct bot *b = bot_of(L);
     int nargs = lua_gettop(L) - 1;
     char err[JSON_ERRLEN + 300];
+    int e;
     if (nargs == 0) {
         lua_pushstring(L, b->id);
         return 1;
@@ -157,12 +172,12 @@ static int f_G(lua_State *L)
         lua_newtable(L);
         lua_setfield(L, LUA_REGISTRYINDEX, STORE_KEY);
         if (persist(L, err, sizeof err) != 0) {
+            e = errno;
             lua_pushvalue(L, t);
             lua_setfield(L, LUA_REGISTRYINDEX, STORE_KEY);
             goto failed;
         }
-        lua_pushboolean(L, 1);
-        return 1;
+        goto stored;
     }
     push_key(L, 2);
     int key = lua_gettop(L);
@@ -194,15 +209,28 @@ static int f_G(lua_State *L)
     }
     lua_rawset(L, t);
     if (persist(L, err, sizeof err) != 0) {
+        e = errno;
         lua_pushvalue(L, key);
         lua_pushvalue(L, old);
         lua_rawset(L, t);
         goto failed;
     }
+stored:
+    /* A disk that failed writes works again: said once. */
+    if (lua_getfield(L, LUA_REGISTRYINDEX, STORE_FAIL_KEY) == LUA_TNUMBER && lua_tointeger(L, -1) != EFBIG)
+        log_printf(b, LOG_INFO, "_G: the store is written again");
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, STORE_FAIL_KEY);
     lua_pushboolean(L, 1);
     return 1;
 failed:
-    log_printf(b, LOG_ERROR, "_G: not stored: %s", err);
+    /* Logged once per condition (a full disk, a read-only one, the size limit); every call still returns it. */
+    lua_getfield(L, LUA_REGISTRYINDEX, STORE_FAIL_KEY);
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) != e) {
+        log_printf(b, LOG_ERROR, "_G: not stored: %s (said once until a write succeeds)", err);
+        lua_pushinteger(L, e);
+        lua_setfield(L, LUA_REGISTRYINDEX, STORE_FAIL_KEY);
+    }
     luaL_pushfail(L);
     lua_pushfstring(L, "_G: not stored: %s", err);
     return 2;
