@@ -138,3 +138,96 @@ describe("a full disk", function()
   end)
 
 end)
+
+-- The rows of a record file after its header, checked whole: {time, ...} in order.
+local function record_rows(text)
+  assert.are.equal("time,open,high,low,close,volume\n", text:sub(1, 32))
+  assert.are.equal("\n", text:sub(-1), "the record file ends inside a row")
+  local times = {}
+  for line in text:sub(33):gmatch("([^\n]*)\n") do
+    local t = line:match("^(%d+),[%d.e+-]+,[%d.e+-]+,[%d.e+-]+,[%d.e+-]+,[%d.e+-]+$")
+    assert.truthy(t, "torn row in the record file: " .. line)
+    times[#times + 1] = tonumber(t)
+  end
+  return times
+end
+
+-- Asserts times[from..] go up by period, with no gap and no row twice.
+local function assert_contiguous(times, from, period)
+  for i = from + 1, #times do
+    assert.are.equal(period, times[i] - times[i - 1], "rows " .. (i - 1) .. " and " .. i)
+  end
+end
+
+describe("--record on a full disk", function()
+  local procs = {}
+  after_each(function() h.kill_all(procs) end)
+
+  it("writes whole rows, says each failure once, and resumes when space returns", function()
+    local mnt = tmpfs("256k")
+    if not mnt then return pending(NO_MOUNT) end
+    -- A record file of exactly one page (header, old rows): the disk is full for its next row.
+    local csv, rows = mnt .. "/rec.csv", { "time,open,high,low,close,volume\n" }
+    local len, t = #rows[1], 0
+    while len < 4096 - 40 do
+      t = t + 1000
+      rows[#rows + 1] = string.format("%d,1,1,1,1,1\n", t)
+      len = len + #rows[#rows]
+    end
+    local last = string.format("%d,1,1,1,1,1.", t + 1000)
+    rows[#rows + 1] = last .. string.rep("0", 4096 - len - #last - 1) .. "\n"
+    h.write(csv, table.concat(rows))
+    local before = #rows - 1
+    assert.are.equal(4096, #h.read(csv))
+    h.write(mnt .. "/fill1", string.rep("x", 32 * 1024))
+    local f = assert(io.open(mnt .. "/fill2", "wb"))
+    f:setvbuf("no")
+    while f:write(string.rep("x", 4096)) do end
+    while f:write("x") do end
+    f:close()
+
+    local dir = h.tmpdir()
+    local stop = dir .. "/stop"
+    h.script(dir, string.format("local stop = %q\n", stop) .. [[
+      while not io.open(stop) do exchange.GetRecords() Sleep(50) end
+    ]])
+    local p = h.spawn { dir = dir, "--data-dir", dir .. "/data", "--id", "rec", "--market", "sim:seed=7,period=1000",
+                        "--record", csv, "strategy.lua" }
+    procs[#procs + 1] = p
+    local function err_count(text)
+      return count(select(2, p:output()), text)
+    end
+    local FAIL, AGAIN = "--record " .. csv .. ": cannot write: No space left on device", "--record " .. csv .. ": writing again"
+    assert.truthy(h.eventually(function() return err_count(FAIL) == 1 end), (select(2, p:output())))
+    -- 32 KiB of room: the rows held in memory fill it, the last one is cut short and taken back; said once more.
+    assert(os.remove(mnt .. "/fill1"))
+    assert.truthy(h.eventually(function() return err_count(FAIL) == 2 end), (select(2, p:output())))
+    assert.are.equal(1, err_count(AGAIN))
+    record_rows(h.read(csv))
+    -- All the room: every row is written, in order.
+    assert(os.remove(mnt .. "/fill2"))
+    assert.truthy(h.eventually(function() return err_count(AGAIN) == 2 end), (select(2, p:output())))
+    h.write(stop, "")
+    assert.are.equal(0, p:wait(), (select(2, p:output())))
+    local _, err = p:output()
+    assert.are.equal(2, count(err, FAIL), err)
+    local times = record_rows(h.read(csv))
+    assert.truthy(#times > before + 1000, tostring(#times))
+    assert_contiguous(times, before + 1, 1000)
+  end)
+
+  it("trims a torn last row at the next start with one warning, and goes on recording", function()
+    local dir = h.tmpdir()
+    local csv = dir .. "/rec.csv"
+    h.write(csv, "time,open,high,low,close,volume\n1000,1,1,1,1,1\n2000,1,1,1,1,1\n3000,1.5,1")
+    local r = h.run { dir = dir, "--data-dir", dir .. "/data", "--id", "rec", "--market", "sim:seed=7,period=1000",
+                      "--record", csv, h.script(dir, "Sleep(10)") }
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal(1, count(r.err, "warning: --record " .. csv .. ": its last line was incomplete (a write was cut "
+      .. "off): 10 bytes removed"), r.err)
+    local times = record_rows(h.read(csv))
+    assert.are.same({ 1000, 2000 }, { times[1], times[2] })
+    assert.truthy(#times >= 1002, tostring(#times))
+    assert_contiguous(times, 3, 1000)
+  end)
+end)
