@@ -231,3 +231,56 @@ describe("--record on a full disk", function()
     assert_contiguous(times, 3, 1000)
   end)
 end)
+
+describe("a store over 1 MiB", function()
+  local procs = {}
+  after_each(function() h.kill_all(procs) end)
+
+  it("is written by the bot's writer thread: a failure is returned by the next call, the last store by the end",
+    function()
+    local mnt = tmpfs("8m")
+    if not mnt then return pending(NO_MOUNT) end
+    local dir = h.tmpdir()
+    h.script(dir, FILL .. string.format("local T = %q\n", mnt) .. [[
+      assert(_G("big", string.rep("b", 1536 * 1024)) == true)
+      Sleep(300)          -- written
+      fill(T)
+      print("r1", _G("k", 1))   -- handed to the writer, which fails
+      Sleep(300)
+      print("r2", _G("k", 2))   -- says so, and is written before it returns: fails too
+      print("r3", _G("k", 3))
+      free(T)
+      print("r4", _G("k", 4))   -- written before it returns while writes fail: works
+      print("r5", _G("k", 5))   -- handed to the writer again; the end of the bot writes it
+    ]])
+    local r = h.run { dir = dir, "--data-dir", mnt .. "/data", "--id", "bigw", "strategy.lua" }
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:find("r1\ttrue\n", 1, true), r.out)
+    assert.truthy(r.out:match("r2\tnil\t_G: not stored: [^\n]*No space left on device\n"), r.out)
+    assert.truthy(r.out:match("r3\tnil\t_G: not stored: [^\n]*No space left on device\n"), r.out)
+    assert.truthy(r.out:find("r4\ttrue\nr5\ttrue\n", 1, true), r.out)
+    assert.are.equal(1, count(r.err, "_G: not stored"), r.err)
+    assert.are.equal(1, count(r.out, "_G: the store is written again"), r.out)
+    local store = json.decode(h.read(mnt .. "/data/bots/bigw/store.json"))
+    assert.are.equal(5, store.k)
+    assert.are.equal(1536 * 1024, #store.big)
+  end)
+
+  it("is in store.json within a second of _G returning: a kill -9 then keeps it", function()
+    local dir = h.tmpdir()
+    h.script(dir, [[
+      _G("big", string.rep("b", 4 * 1024 * 1024))
+      for i = 1, 50 do _G("n", i) end
+      print("done") io.stdout:flush()
+      while true do Sleep(1000) end
+    ]])
+    local p = h.spawn { dir = dir, "--data-dir", dir .. "/data", "--id", "killed", "strategy.lua" }
+    procs[#procs + 1] = p
+    assert.truthy(p:wait_for("done"))
+    Sleep(1000)
+    p:signal("KILL")
+    p:wait()
+    local store = json.decode(h.read(dir .. "/data/bots/killed/store.json"))
+    assert.are.equal(50, store.n)
+  end)
+end)
