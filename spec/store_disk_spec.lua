@@ -53,6 +53,42 @@ end
 local function free(dir) assert(os.remove(dir .. "/fill")) end
 ]]
 
+describe("a bot folder that refuses writes", function()
+  local procs = {}
+  after_each(function() h.kill_all(procs) end)
+
+  it("_G and LogStatus say it once (Permission denied), and once that it works again", function()
+    if h.sh("command -v setpriv >/dev/null") ~= 0 then return pending("setpriv is missing: cannot run as nobody") end
+    local dir = h.tmpdir()
+    local data = dir .. "/data"
+    assert(h.sh("mkdir -p " .. h.quote(data) .. " && chown -R nobody " .. h.quote(dir)) == 0)
+    h.script(dir, string.format("local bot = %q\n", data .. "/bots/ro") .. [[
+      assert(_G("a", 1) == true)
+      LogStatus("before")
+      assert(os.execute("chmod 500 '" .. bot .. "'"))     -- the folder: no new files, so no temp files
+      for i = 1, 3 do print("G", _G("k", i)) end
+      for i = 1, 3 do LogStatus("refused " .. i) end
+      assert(os.execute("chmod 700 '" .. bot .. "'"))
+      print("G", _G("k", 4))
+      LogStatus("after")
+    ]])
+    assert(h.sh("chown -R nobody " .. h.quote(dir)) == 0)
+    local p = h.spawn { dir = dir, prefix = { "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups" },
+                        "--data-dir", data, "--id", "ro", "strategy.lua" }
+    procs[#procs + 1] = p
+    local code = p:wait()
+    local out, err = p:output()
+    assert.are.equal(0, code, err)
+    assert.are.equal(3, select(2, out:gsub("G\tnil\t_G: not stored: [^\n]*Permission denied\n", "")), out)
+    assert.truthy(out:find("G\ttrue\n", 1, true), out)
+    assert.are.equal(1, count(err, "_G: not stored"), err)
+    assert.are.equal(1, count(out, "_G: the store is written again"), out)
+    assert.are.equal(1, count(err, "status.txt"), err)
+    assert.are.equal(1, count(out, "status.txt is written again"), out)
+    assert.are.equal(4, json.decode(h.read(data .. "/bots/ro/store.json")).k)
+  end)
+end)
+
 describe("the _G store's limit", function()
   it("refuses a write past 32 MiB with nil, message, keeps the store, and the store loads again", function()
     local dir = h.tmpdir()
