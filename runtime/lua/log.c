@@ -2,7 +2,8 @@
  * log.c: Log and LogStatus, and the log lines the host writes itself.
  *
  * A log line goes to stdout (warnings and errors to stderr) and is appended to <bot dir>/log.txt with one
- * write(2), so lines from a dying process are whole. The status panel is kept below the log on a terminal
+ * write(2), so lines from a dying process are whole; a full disk never leaves a torn line either, and the lines it
+ * loses are counted (log_append, core/logsink.c). The status panel is kept below the log on a terminal
  * (erased and redrawn around each log line) and always written atomically to <bot dir>/status.txt.
  */
 #include "lua/api.h"
