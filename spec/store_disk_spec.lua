@@ -278,16 +278,29 @@ describe("a store over 1 MiB", function()
     if not mnt then return pending(NO_MOUNT) end
     local dir = h.tmpdir()
     h.script(dir, FILL .. string.format("local T = %q\n", mnt) .. [[
+      local store = T .. "/data/bots/bigw/store.json"
+      local function size()
+        local f = io.open(store, "rb")
+        if not f then return 0 end
+        local n = f:seek("end")
+        f:close()
+        return n
+      end
       assert(_G("big", string.rep("b", 1536 * 1024)) == true)
-      Sleep(300)          -- written
+      while size() < 1536 * 1024 do Sleep(10) end   -- written by the writer
       fill(T)
       print("r1", _G("k", 1))   -- handed to the writer, which fails
-      Sleep(300)
-      print("r2", _G("k", 2))   -- says so, and is written before it returns: fails too
-      print("r3", _G("k", 3))
+      local n, ok, msg = 1, true, nil
+      repeat                    -- the next write says so, once the writer has failed, and fails itself
+        Sleep(20)
+        n = n + 1
+        ok, msg = _G("k", n)
+      until not ok or n == 1000
+      print("r2", ok, msg)
+      print("r3", _G("k", n + 1))   -- written before it returns while writes fail
       free(T)
-      print("r4", _G("k", 4))   -- written before it returns while writes fail: works
-      print("r5", _G("k", 5))   -- handed to the writer again; the end of the bot writes it
+      print("r4", _G("k", n + 2))   -- the same: works
+      print("r5", _G("k", 5))       -- handed to the writer again; the end of the bot writes it
     ]])
     local r = h.run { dir = dir, "--data-dir", mnt .. "/data", "--id", "bigw", "strategy.lua" }
     assert.are.equal(0, r.code, r.err)
@@ -313,7 +326,7 @@ describe("a store over 1 MiB", function()
     local p = h.spawn { dir = dir, "--data-dir", dir .. "/data", "--id", "killed", "strategy.lua" }
     procs[#procs + 1] = p
     assert.truthy(p:wait_for("done"))
-    Sleep(1000)
+    Sleep(1000 * h.time_scale)
     p:signal("KILL")
     p:wait()
     local store = json.decode(h.read(dir .. "/data/bots/killed/store.json"))
