@@ -73,13 +73,16 @@ static int text_add(struct text *t, const char *s, size_t n)
 }
 
 /* The registry table as store.json's text, keys sorted, into t (malloc'd; a buffer t already holds is reused).
- * Returns 0, or -1 (out of memory; t is freed). */
-static int serialize(lua_State *L, struct text *t)
+ * Returns 0; 1 when the text would be longer than max (t->len is its length, nothing is built); or -1 (out of
+ * memory; t is freed). */
+static int serialize(lua_State *L, struct text *t, size_t max)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, STORE_KEY);
     int tab = lua_gettop(L);
-    size_t n = 0, cap = 16, size = 8;
+    size_t n = 0, cap = 16, size = 1;   /* "{" */
     struct key *keys = malloc(cap * sizeof *keys);
+    jbuf out;
+    jbuf_init(&out);
     for (lua_pushnil(L); keys && lua_next(L, tab); lua_pop(L, 1)) {
         if (n == cap) {
             struct key *nk = realloc(keys, (cap *= 2) * sizeof *keys);
@@ -91,41 +94,47 @@ static int serialize(lua_State *L, struct text *t)
             }
             keys = nk;
         }
+        char kerr[JSON_ERRLEN];
+        out.len = 0;
+        json_encode(L, -2, &out, kerr, sizeof kerr);   /* keys were checked as UTF-8 when stored */
         keys[n].p = lua_tolstring(L, -2, &keys[n].n);   /* anchored by the table */
-        size += keys[n].n + lua_rawlen(L, -1) + 6;
+        size += (n ? 2 : 1) + out.len + 1 + lua_rawlen(L, -1);     /* ",\n" key ":" value */
         n++;
     }
-    t->len = 0;
-    if (keys && t->cap < size) {     /* a quarter more: a store that grows a little reuses its buffers */
+    size += n ? 3 : 2;  /* "\n}\n" */
+    int rc = keys ? 0 : -1;
+    if (rc == 0 && size > max) {
+        t->len = size;
+        rc = 1;
+    } else if (rc == 0 && t->cap < size) {     /* a quarter more: a store that grows a little reuses its buffers */
         free(t->p);
-        size += size / 4;
-        *t = (struct text){malloc(size), 0, size};
+        *t = (struct text){malloc(size + size / 4), 0, size + size / 4};
+        rc = t->p ? 0 : -1;
     }
-    int rc = keys && t->p ? 0 : -1;
     if (rc == 0) {
+        t->len = 0;
         qsort(keys, n, sizeof *keys, cmp_key);
-        jbuf out;
-        jbuf_init(&out);
-        rc = text_add(t, "{", 1);
-        for (size_t i = 0; i < n && rc == 0; i++) {
+        text_add(t, "{", 1);    /* the buffer holds size bytes: text_add cannot fail */
+        for (size_t i = 0; i < n; i++) {
             char kerr[JSON_ERRLEN];
             out.len = 0;
             lua_pushlstring(L, keys[i].p, keys[i].n);
-            json_encode(L, -1, &out, kerr, sizeof kerr);   /* keys were checked as UTF-8 when stored */
+            json_encode(L, -1, &out, kerr, sizeof kerr);
             lua_rawget(L, tab);     /* stack: value */
             size_t vn;
             const char *v = lua_tolstring(L, -1, &vn);
-            rc = text_add(t, i ? ",\n" : "\n", i ? 2 : 1) | text_add(t, out.p, out.len) | text_add(t, ":", 1) |
-                 text_add(t, v, vn);
+            text_add(t, i ? ",\n" : "\n", i ? 2 : 1);
+            text_add(t, out.p, out.len);
+            text_add(t, ":", 1);
+            text_add(t, v, vn);
             lua_pop(L, 1);
         }
-        if (rc == 0)
-            rc = n ? text_add(t, "\n}\n", 3) : text_add(t, "}\n", 2);
-        jbuf_free(&out);
+        text_add(t, n ? "\n}\n" : "}\n", n ? 3 : 2);
     }
+    jbuf_free(&out);
     free(keys);
     lua_pop(L, 1);
-    if (rc != 0) {
+    if (rc < 0) {
         free(t->p);
         *t = (struct text){NULL, 0, 0};
     }
@@ -305,16 +314,22 @@ static int persist(lua_State *L, char *err, size_t errlen, int *earlier, char *e
         t = take_spare(w);
         pthread_mutex_unlock(&w->mu);
     }
-    if (serialize(L, &t) != 0) {
-        snprintf(err, errlen, "out of memory");
-        errno = ENOMEM;
-        return -1;
-    }
-    if (t.len > STORE_LIMIT) {
-        snprintf(err, errlen, "the store would be %zu bytes, over its limit of %u bytes (%u MiB); the previous store "
-                 "is kept", t.len, STORE_LIMIT, STORE_LIMIT >> 20);
-        free(t.p);
-        errno = EFBIG;
+    int rc = serialize(L, &t, STORE_LIMIT);
+    if (rc != 0) {
+        if (rc < 0) {
+            snprintf(err, errlen, "out of memory");
+            errno = ENOMEM;
+        } else {
+            snprintf(err, errlen, "the store would be %zu bytes, over its limit of %u bytes (%u MiB); the previous "
+                     "store is kept", t.len, STORE_LIMIT, STORE_LIMIT >> 20);
+            errno = EFBIG;
+        }
+        if (w) {    /* the buffer goes back */
+            pthread_mutex_lock(&w->mu);
+            char *unused = t.p ? keep_spare(w, t) : NULL;
+            pthread_mutex_unlock(&w->mu);
+            free(unused);
+        }
         return -1;
     }
     if (!w && t.len > STORE_SYNC_MAX)
@@ -339,7 +354,8 @@ static int persist(lua_State *L, char *err, size_t errlen, int *earlier, char *e
     }
     char path[4200];
     store_path(bot_of(L), path, sizeof path);
-    int rc = fs_write_atomic(path, t.p, t.len, err, errlen), e = errno;
+    rc = fs_write_atomic(path, t.p, t.len, err, errlen);
+    int e = errno;
     free(t.p);
     errno = e;
     return rc;
