@@ -31,6 +31,7 @@ static inline struct bot *make_bot(struct options *o, struct engine *e, const ch
         exit(1);
     }
     memset(o, 0, sizeof *o);
+    o->limits = (struct limits){.memory_mb = 1024, .step_s = 10, .onexit_s = 300};   /* the defaults */
     o->data_dir = strdup(dir);
     snprintf(o->id, sizeof o->id, "%s", id);
     struct bot_spec spec = {"(bench)", ""};

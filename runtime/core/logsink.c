@@ -6,10 +6,12 @@
 #include "core/clock.h"
 #include "core/outq.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,19 +24,91 @@ size_t logsink_stamp(int64_t ms, char *buf, size_t size)
     return n + (size_t)snprintf(buf + n, size - n, ".%03d ", (int)(ms - (int64_t)t * 1000));
 }
 
-/* The log files of the process's bots: warnings from the engine thread go to each of them. */
+/* The log files of the process's bots: warnings from the engine thread go to each of them. A file whose writes fail
+ * (a full or read-only disk) counts the lines it loses, and says so once it takes lines again. */
+struct logfile {
+    int fd;
+    long dropped;   /* lines not written since the last one that was */
+    int err;        /* errno of the first of them */
+};
+
 static pthread_mutex_t files_mu = PTHREAD_MUTEX_INITIALIZER;
-static int *files;
+static struct logfile *files;
 static size_t nfiles;
 
 void log_attach(int fd)
 {
     pthread_mutex_lock(&files_mu);
-    int *nf = realloc(files, (nfiles + 1) * sizeof *nf);
+    struct logfile *nf = realloc(files, (nfiles + 1) * sizeof *nf);
     if (nf) {
         files = nf;
-        files[nfiles++] = fd;
+        files[nfiles++] = (struct logfile){.fd = fd};
     }
+    pthread_mutex_unlock(&files_mu);
+}
+
+/* Appends all of line, or nothing: a short write (the disk filled up mid-line) is truncated back to where the line
+ * started, so the file never holds a torn line. Only this process writes the file (the bot's lock). */
+static int append_whole(int fd, const char *line, size_t n)
+{
+    ssize_t w = write(fd, line, n);
+    if (w == (ssize_t)n)
+        return 0;
+    int e = w < 0 ? errno : ENOSPC;
+    if (w > 0) {
+        off_t end = lseek(fd, 0, SEEK_CUR);     /* O_APPEND: just after the part written */
+        if (end >= w && ftruncate(fd, end - w) != 0) { /* nothing more to try */ }
+    }
+    errno = e;
+    return -1;
+}
+
+/* Formats a stamped warning line into buf (at most size bytes, ending in a newline); returns its length. */
+static size_t warning_line(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static size_t warning_line(char *buf, size_t size, const char *fmt, ...)
+{
+    size_t n = logsink_stamp(clock_wall_ms(), buf, size);
+    n += (size_t)snprintf(buf + n, size - n, "warning: ");
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(buf + n, size - n - 1, fmt, ap);
+    va_end(ap);
+    n += m < 0 ? 0 : (size_t)m < size - n - 1 ? (size_t)m : size - n - 2;
+    buf[n++] = '\n';
+    return n;
+}
+
+/* Under files_mu. */
+static void append_line(struct logfile *f, const char *line, size_t n)
+{
+    char buf[256];
+    if (f->dropped > 0) {
+        size_t m = warning_line(buf, sizeof buf, "%ld log lines were not written to log.txt: %s", f->dropped,
+                                strerror(f->err));
+        if (append_whole(f->fd, buf, m) == 0) {
+            outq_write(STDERR_FILENO, buf, m);
+            f->dropped = 0;
+        }
+    }
+    if (f->dropped == 0 && append_whole(f->fd, line, n) == 0)
+        return;
+    if (f->dropped++ == 0) {
+        f->err = errno;
+        size_t m = warning_line(buf, sizeof buf, "cannot write log.txt: %s; the lines it misses are counted and "
+                                "said when it takes lines again", strerror(f->err));
+        outq_write(STDERR_FILENO, buf, m);
+    }
+}
+
+void log_append(int fd, const char *line, size_t n)
+{
+    pthread_mutex_lock(&files_mu);
+    size_t i = 0;
+    while (i < nfiles && files[i].fd != fd)
+        i++;
+    if (i < nfiles)
+        append_line(&files[i], line, n);
+    else if (append_whole(fd, line, n) != 0) { /* not attached: nothing to count it against */ }
     pthread_mutex_unlock(&files_mu);
 }
 
@@ -42,8 +116,15 @@ void log_detach(int fd)
 {
     pthread_mutex_lock(&files_mu);
     for (size_t i = 0; i < nfiles; i++)
-        if (files[i] == fd)
+        if (files[i].fd == fd) {
+            if (files[i].dropped > 0) {     /* the file never took lines again: said on stderr, once */
+                char buf[256];
+                size_t m = warning_line(buf, sizeof buf, "%ld log lines were not written to log.txt: %s",
+                                        files[i].dropped, strerror(files[i].err));
+                outq_write(STDERR_FILENO, buf, m);
+            }
             files[i] = files[--nfiles];
+        }
     if (nfiles == 0) {
         free(files);
         files = NULL;
@@ -64,7 +145,7 @@ static void thread_line(const char *tag, const char *fmt, va_list ap)
     outq_write(STDERR_FILENO, buf, n);
     pthread_mutex_lock(&files_mu);
     for (size_t i = 0; i < nfiles; i++)
-        if (write(files[i], buf, n) < 0) { /* a full disk must not stop the engine */ }
+        append_line(&files[i], buf, n);     /* a full disk must not stop the engine */
     pthread_mutex_unlock(&files_mu);
 }
 

@@ -9,12 +9,14 @@
 #include "core/numfmt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct market {
     char *url;
@@ -25,8 +27,11 @@ struct market {
     int open_ended;             /* no last candle: a live sim (grows with the clock) or a rest market */
     const struct market_source_ops *ops;
     void *src;                  /* the source's state; NULL until it opened */
-    FILE *rec;                  /* --record: the CSV the new candles go to, or NULL */
-    char *rec_path;
+    char *rec_path;             /* --record: the CSV the candles go to, or NULL */
+    int rec_fd;                 /* its descriptor (O_APPEND) while rec_path is set */
+    off_t rec_size;             /* its length after the last whole row */
+    long rec_next;              /* the first candle not yet in it */
+    int rec_err;                /* errno of the write failure said, 0 while writes work */
 };
 
 #define LOCK(m) pthread_mutex_lock(&((struct market *)(m))->mu)
@@ -85,8 +90,8 @@ void market_free(struct market *m)
         return;
     if (m->src)
         m->ops->close(m->src);  /* first: a live source's thread appends candles */
-    if (m->rec)
-        fclose(m->rec);
+    if (m->rec_path)
+        close(m->rec_fd);
     free(m->rec_path);
     pthread_mutex_destroy(&m->mu);
     free(m->c);
@@ -104,55 +109,81 @@ void market_span(const struct market *m, int64_t *first_close_ms, int64_t *last_
 
 /* ---- the recorder ---- */
 
-/* Writes candles from..n-1 to the record file. Under the lock. */
-static void record(struct market *m, long from)
+/* Writes the candles not yet in the record file, one whole row per write(2): a short write (a full disk) is cut
+ * back to the row's start, so the file never ends in a torn row. A failure is said once; the candles stay in
+ * memory and are written, in order, once the file takes rows again (the next append retries). Under the lock. */
+static void record(struct market *m)
 {
-    if (!m->rec)
+    if (!m->rec_path)
         return;
-    for (long i = from; i < m->n; i++) {
-        const struct candle *c = &m->c[i];
-        char v[5][32];
+    for (; m->rec_next < m->n; m->rec_next++) {
+        const struct candle *c = &m->c[m->rec_next];
+        char v[5][32], row[256];
         fmt_double(c->open, v[0]);
         fmt_double(c->high, v[1]);
         fmt_double(c->low, v[2]);
         fmt_double(c->close, v[3]);
         fmt_double(c->volume, v[4]);
-        fprintf(m->rec, "%" PRId64 ",%s,%s,%s,%s,%s\n", c->time, v[0], v[1], v[2], v[3], v[4]);
-    }
-    if (fflush(m->rec) != 0 || ferror(m->rec)) {
-        log_thread_warning("--record %s: cannot write: %s; recording stopped", m->rec_path, strerror(errno));
-        fclose(m->rec);
-        m->rec = NULL;
+        int n = snprintf(row, sizeof row, "%" PRId64 ",%s,%s,%s,%s,%s\n", c->time, v[0], v[1], v[2], v[3], v[4]);
+        ssize_t w = write(m->rec_fd, row, (size_t)n);
+        if (w != n) {
+            int e = w < 0 ? errno : ENOSPC;
+            if (w > 0 && ftruncate(m->rec_fd, m->rec_size) != 0) { /* the next start trims it */ }
+            if (e != m->rec_err)
+                log_thread_warning("--record %s: cannot write: %s; the candles are kept and written when it works "
+                                   "again", m->rec_path, strerror(e));
+            m->rec_err = e;
+            return;
+        }
+        m->rec_size += n;
+        if (m->rec_err) {
+            log_thread_info("--record %s: writing again", m->rec_path);
+            m->rec_err = 0;
+        }
     }
 }
 
 static const char record_header[] = "time,open,high,low,close,volume\n";
 
-/* The time of the last row of a record file (INT64_MIN when it has only its header). Returns 0, or -1 with err. */
-static int record_tail(FILE *f, const char *path, int64_t *last, char *err, size_t errlen)
+/* Checks an existing record file of size bytes, trimming a torn last line (a write cut off by a full disk or a
+ * crash) with one warning, and finds the time of its last row (INT64_MIN when it has only its header). Returns the
+ * file's length, or -1 with err. */
+static off_t record_tail(int fd, const char *path, off_t size, int64_t *last, char *err, size_t errlen)
 {
     char buf[4096];
     size_t hl = sizeof record_header - 1;
-    if (fseek(f, 0, SEEK_SET) != 0 || fread(buf, 1, hl, f) != hl || memcmp(buf, record_header, hl) != 0) {
+    size_t n = (size_t)(size < (off_t)hl ? size : (off_t)hl);
+    if (pread(fd, buf, n, 0) != (ssize_t)n || memcmp(buf, record_header, n) != 0) {
         snprintf(err, errlen, "--record %s: the file is not empty and does not start with the header %.*s", path,
                  (int)hl - 1, record_header);
         return -1;
     }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f), from = size > (long)sizeof buf ? size - (long)sizeof buf : 0;
-    fseek(f, from, SEEK_SET);
-    size_t n = fread(buf, 1, (size_t)(size - from), f);
-    if (n == 0 || buf[n - 1] != '\n') {
-        snprintf(err, errlen, "--record %s: its last line is incomplete (a write was cut off); repair or move the file",
-                 path);
+    off_t from = size > (off_t)sizeof buf ? size - (off_t)sizeof buf : 0;
+    n = size < (off_t)hl ? 0 : (size_t)pread(fd, buf, (size_t)(size - from), from);
+    size_t end = n;     /* just after the last newline */
+    while (end > 0 && buf[end - 1] != '\n')
+        end--;
+    if (end == 0 && from > 0) {
+        snprintf(err, errlen, "--record %s: its last line is over %zu bytes and incomplete; repair or move the file",
+                 path, sizeof buf);
         return -1;
     }
-    size_t start = n - 1;
+    if (end < n || size < (off_t)hl) {
+        off_t keep = from + (off_t)end;
+        if (ftruncate(fd, keep) != 0) {
+            snprintf(err, errlen, "--record %s: cannot trim its incomplete last line: %s", path, strerror(errno));
+            return -1;
+        }
+        log_thread_warning("--record %s: its last line was incomplete (a write was cut off): %lld bytes removed",
+                           path, (long long)(size - keep));
+        size = keep;
+    }
+    *last = INT64_MIN;
+    if (size <= (off_t)hl)
+        return size;
+    size_t start = end - 1;
     while (start > 0 && buf[start - 1] != '\n')
         start--;
-    *last = INT64_MIN;
-    if ((size_t)size == hl)
-        return 0;
     char *e;
     errno = 0;
     long long t = strtoll(buf + start, &e, 10);
@@ -161,7 +192,7 @@ static int record_tail(FILE *f, const char *path, int64_t *last, char *err, size
         return -1;
     }
     *last = t;
-    return 0;
+    return size;
 }
 
 int market_record(struct market *m, const char *path, char *err, size_t errlen)
@@ -171,36 +202,39 @@ int market_record(struct market *m, const char *path, char *err, size_t errlen)
                  "recorded data already", m->url);
         return -1;
     }
-    FILE *f = fopen(path, "a+");
-    if (!f) {
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (fd < 0) {
         snprintf(err, errlen, "--record %s: %s", path, strerror(errno));
         return -1;
     }
     int64_t last = INT64_MIN;
-    fseek(f, 0, SEEK_END);
-    if (ftell(f) == 0) {
-        fputs(record_header, f);
-    } else if (record_tail(f, path, &last, err, errlen) != 0) {
-        fclose(f);
-        return -1;
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size > 0)
+        size = record_tail(fd, path, size, &last, err, errlen);
+    if (size == 0) {
+        ssize_t w = write(fd, record_header, sizeof record_header - 1);
+        if (w != (ssize_t)sizeof record_header - 1) {
+            snprintf(err, errlen, "--record %s: cannot write: %s", path, w < 0 ? strerror(errno) : "short write");
+            if (w > 0 && ftruncate(fd, 0) != 0) { /* the next start trims it */ }
+            size = -1;
+        } else {
+            size = w;
+        }
     }
-    if (!(m->rec_path = strdup(path))) {
-        fclose(f);
-        snprintf(err, errlen, "out of memory");
+    if (size < 0 || !(m->rec_path = strdup(path))) {
+        if (size >= 0)
+            snprintf(err, errlen, "out of memory");
+        close(fd);
         return -1;
     }
     LOCK(m);
-    m->rec = f;
-    long from = 0;
-    while (from < m->n && m->c[from].time <= last)
-        from++;
-    record(m, from);
-    int ok = m->rec != NULL;
+    m->rec_fd = fd;
+    m->rec_size = size;
+    m->rec_next = 0;
+    while (m->rec_next < m->n && m->c[m->rec_next].time <= last)
+        m->rec_next++;
+    record(m);
     UNLOCK(m);
-    if (!ok) {
-        snprintf(err, errlen, "--record %s: cannot write: %s", path, strerror(errno));
-        return -1;
-    }
     return 0;
 }
 
@@ -214,7 +248,7 @@ long market_append(struct market *m, const struct candle *c, long n)
     for (; i < n; i++)
         if (push_candle(m, &c[i]) != 0)
             break;
-    record(m, from);
+    record(m);
     long added = m->n - from;
     UNLOCK(m);
     return added;

@@ -2,7 +2,8 @@
  * log.c: Log and LogStatus, and the log lines the host writes itself.
  *
  * A log line goes to stdout (warnings and errors to stderr) and is appended to <bot dir>/log.txt with one
- * write(2), so lines from a dying process are whole. The status panel is kept below the log on a terminal
+ * write(2), so lines from a dying process are whole; a full disk never leaves a torn line either, and the lines it
+ * loses are counted (log_append, core/logsink.c). The status panel is kept below the log on a terminal
  * (erased and redrawn around each log line) and always written atomically to <bot dir>/status.txt.
  */
 #include "lua/api.h"
@@ -14,6 +15,7 @@
 #include "core/logsink.h"
 #include "core/outq.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,9 +75,8 @@ void log_write(struct bot *b, enum log_level level, const char *msg, size_t len)
     outq_write(level == LOG_INFO ? STDOUT_FILENO : STDERR_FILENO, line, total);
     if (redraw)
         panel_draw();
-    if (b && b->log_fd >= 0 && write(b->log_fd, line, total) < 0) {
-        /* A full disk must not stop the strategy; the line still reached the terminal. */
-    }
+    if (b && b->log_fd >= 0)
+        log_append(b->log_fd, line, total);     /* a full disk must not stop the strategy */
     if (line != small)
         free(line);
 }
@@ -175,7 +176,10 @@ static const char *render(lua_State *L, struct bot *b, int text, size_t *len)
     return luaL_checklstring(L, -1, len);
 }
 
-static void write_status_file(struct bot *b, const char *r, size_t len)
+#define STATUS_FAIL_KEY "stratrun.status_fail"    /* registry: errno of the failure last logged, while writes fail */
+
+/* Writes the status file. A failure (a full or read-only disk) is logged once per condition, and the recovery once. */
+static void write_status_file(lua_State *L, struct bot *b, const char *r, size_t len)
 {
     char path[4200], err[300];
     snprintf(path, sizeof path, "%s/status.txt", b->dir);
@@ -184,9 +188,20 @@ static void write_status_file(struct bot *b, const char *r, size_t len)
         return;
     memcpy(withnl, r, len);
     withnl[len] = '\n';
-    if (fs_write_atomic(path, withnl, len + 1, err, sizeof err) != 0)
-        log_write(b, LOG_WARN, err, strlen(err));
+    int rc = fs_write_atomic(path, withnl, len + 1, err, sizeof err), e = errno;
     free(withnl);
+    int failing = lua_getfield(L, LUA_REGISTRYINDEX, STATUS_FAIL_KEY) == LUA_TNUMBER;
+    if (rc == 0) {
+        if (failing)
+            log_printf(b, LOG_INFO, "LogStatus: %s is written again", path);
+        lua_pushnil(L);
+    } else {
+        if (!failing || lua_tointeger(L, -1) != e)
+            log_printf(b, LOG_WARN, "%s (said once until a write succeeds)", err);
+        lua_pushinteger(L, e);
+    }
+    lua_setfield(L, LUA_REGISTRYINDEX, STATUS_FAIL_KEY);
+    lua_pop(L, 1);
 }
 
 /* LogStatus(...): replaces the status panel. Backtick segments holding table JSON render as tables
@@ -207,7 +222,7 @@ static int f_LogStatus(lua_State *L)
     }
     size_t len;
     const char *r = render(L, b, lua_gettop(L), &len);
-    write_status_file(b, r, len);
+    write_status_file(L, b, r, len);
     if (on_tty()) {
         panel_erase();
         char *p = malloc(len + 1);
@@ -232,7 +247,7 @@ int log_status_flush(lua_State *L)
         return 0;
     size_t len;
     const char *r = render(L, b, lua_gettop(L), &len);
-    write_status_file(b, r, len);
+    write_status_file(L, b, r, len);
     return 0;
 }
 
