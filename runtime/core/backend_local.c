@@ -24,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +49,8 @@ struct local {
     int write_failing;
     struct sub *subs;
     size_t nsubs, cap;
+    int *locks;                 /* flocks on .ID.lock of the channels this process publishes (local_claim) */
+    size_t nlocks;
 };
 
 static void *local_open(const char *arg, const char *data_dir, const struct backend_host *host, char *err,
@@ -65,7 +69,7 @@ static void *local_open(const char *arg, const char *data_dir, const struct back
         snprintf(err, errlen, "channel folder path too long: %.80s", arg[0] ? arg : data_dir);
         goto fail;
     }
-    if (fs_mkdirs(l->dir, err, errlen) != 0)
+    if (fs_safe_dir(l->dir, "channel folder", fs_shared_group(), err, errlen) != 0)
         goto fail;
     l->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (l->ino < 0 || (l->watch = inotify_add_watch(l->ino, l->dir, WATCH_MASK)) < 0) {
@@ -247,9 +251,53 @@ static int64_t local_stored_seq(void *be, const char *id)
     return read_state(be, id, buf, &json, &len, &seq, &published, 0) == 1 ? seq : 0;
 }
 
+/* The lock beside the channel file: .ID.lock, skipped by followers (a leading '.') and by the temp sweep (no .tmp),
+ * holding the publisher's PID. Group-writable in a shared folder, so that each member's process can lock it. */
+static int local_claim(void *be, const char *id, char *err, size_t errlen)
+{
+    struct local *l = be;
+    char path[PATH_MAX + ID_MAX + 16];
+    snprintf(path, sizeof path, "%s/.%s.lock", l->dir, id);
+    int *nl = realloc(l->locks, (l->nlocks + 1) * sizeof *nl);
+    if (!nl) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    l->locks = nl;
+    mode_t mode = fs_shared_group() >= 0 ? 0660 : 0600;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 0777) != mode)
+        fchmod(fd, mode);   /* the umask's group bits off, or a folder that was not shared before */
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open channel lock %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char text[32] = "";
+        ssize_t n = pread(fd, text, sizeof text - 1, 0);
+        close(fd);
+        snprintf(err, errlen, "channel %s is already published by process %ld (it holds %s): give this bot "
+                 "another ID or another channel folder", id, n > 0 ? strtol(text, NULL, 10) : 0L, path);
+        return -1;
+    }
+    char text[32];
+    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        snprintf(err, errlen, "cannot write channel lock %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    l->locks[l->nlocks++] = fd;
+    return 0;
+}
+
 static void local_close(void *be)
 {
     struct local *l = be;
+    for (size_t i = 0; i < l->nlocks; i++)
+        close(l->locks[i]);
+    free(l->locks);
     close(l->ino);
     free(l->subs);
     free(l);
@@ -266,4 +314,5 @@ const struct backend_ops backend_local = {
     .subscribe = local_subscribe,
     .stored_seq = local_stored_seq,
     .close = local_close,
+    .claim = local_claim,
 };

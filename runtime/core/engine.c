@@ -525,6 +525,11 @@ int engine_refused(struct engine *e, struct chan_entry *c, char *why, size_t siz
     return refused;
 }
 
+int engine_claim(struct engine *e, const char *id, char *err, size_t errlen)
+{
+    return e->ops->claim ? e->ops->claim(e->be, id, err, errlen) : 0;
+}
+
 const char *engine_backend_name(const struct engine *e)
 {
     return e->ops->scheme;

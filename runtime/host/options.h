@@ -66,6 +66,8 @@ struct options {
     int cli_limits;         /* bit per limit set on the command line (they win over the config) */
     const char *record;     /* live: --record FILE, the market's candles appended as CSV (market.c), or NULL */
 
+    int fsync;              /* --no-fsync / fsync = false: 0; -1 until set (then on) */
+    char *group;            /* --group / shared_group: the group sharing the local channel folder, or NULL */
     int help, version;
 };
 

@@ -1,0 +1,271 @@
+-- Spec for what stratrun writes and whom it trusts (issue 12, "files and identities"): atomic writes that never
+-- open or follow a planted file, folder checks in the manner of ssh's StrictModes, the bot lock and the channel lock
+-- naming their holder, race-free generated IDs, close-on-exec descriptors, and the Redis password kept out of
+-- every message. Attacks run as a real other user (nobody, through setpriv) against real stratrun processes run as
+-- root. docs/reliability.md, "Files and identities (issue 12)", lists each guarantee with its test here.
+local h = require("helpers")
+
+local procs = {}
+after_each(function() h.kill_all(procs) end)
+
+local function q(s) return h.quote(s) end
+
+-- Runs a shell command as user nobody (uid/gid 65534, no supplementary groups); its exit code.
+local function as_nobody(cmd)
+  return h.sh("setpriv --reuid=65534 --regid=65534 --clear-groups sh -c " .. q(cmd) .. " >/dev/null 2>&1")
+end
+
+local function can_setpriv()
+  return h.sh("setpriv --reuid=65534 --regid=65534 --clear-groups true >/dev/null 2>&1") == 0
+end
+
+-- A fresh folder name under /dev/shm (sticky and world-writable, as docs/channels.md's /dev/shm/stratrun).
+local function shm_name()
+  return string.format("/dev/shm/stratrun-files-%d-%d", UnixNano() % 1000000007, math.random(1, 1e9))
+end
+
+-- The next PIDs the kernel will hand out (the old temp names held the writer's PID).
+local function next_pids(n)
+  local last = tonumber(h.read("/proc/sys/kernel/ns_last_pid") or "0") or 0
+  local list = {}
+  for i = 1, n do list[i] = last + i end
+  return list
+end
+
+local function mode_of(path)
+  local f = io.popen("stat -c '%a %U %G' " .. q(path))
+  local s = f:read("l")
+  f:close()
+  return s
+end
+
+local PUBLISH = [[
+function main()
+  SetChannelData({n = 1})
+  _G("k", "v")
+  LogStatus("status")
+  Sleep(200)
+  SetChannelData({n = 2})
+  _G("k", "w")
+  LogStatus("status 2")
+  Sleep(200)
+end
+]]
+
+local SLEEPER = [[
+function main()
+  print("up")
+  io.stdout:flush()
+  while true do Sleep(50) end
+end
+]]
+
+describe("atomic writes", function()
+  it("never follow a symlink planted under the old temp names, in the channel folder or the bot folder", function()
+    local dir = h.tmpdir()
+    local data = dir .. "/data"
+    local target = h.write(dir .. "/secret", "secret\n")
+    assert(h.sh("mkdir -p " .. q(data .. "/channels") .. " " .. q(data .. "/bots/pub")) == 0)
+    for _, pid in ipairs(next_pids(400)) do
+      for _, name in ipairs({ "channels/.pub." .. pid .. ".tmp", "bots/pub/.store.json." .. pid .. ".tmp",
+                              "bots/pub/.status.txt." .. pid .. ".tmp" }) do
+        h.sh("ln -s " .. q(target) .. " " .. q(data .. "/" .. name))
+      end
+    end
+    local r = h.run{ "--data-dir", data, "--id", "pub", "--no-fsync", h.script(dir, PUBLISH), dir = dir }
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("secret\n", h.read(target))
+    assert.truthy(h.read(data .. "/channels/pub"):find('{"n":2}', 1, true))
+    assert.truthy(h.read(data .. "/bots/pub/store.json"):find('"w"', 1, true))
+  end)
+
+  it("create their files 0600 and leave no temp file behind", function()
+    local dir = h.tmpdir()
+    local data = dir .. "/data"
+    local r = h.run{ "--data-dir", data, "--id", "pub", h.script(dir, PUBLISH), dir = dir }
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("600 root root", mode_of(data .. "/channels/pub"))
+    assert.are.equal("600 root root", mode_of(data .. "/bots/pub/store.json"))
+    local f = io.popen("ls -A " .. q(data .. "/channels") .. " " .. q(data .. "/bots/pub"))
+    local names = f:read("a")
+    f:close()
+    assert.falsy(names:find("%.tmp"), names)
+  end)
+
+  it("refuse a symlink in place of log.txt or lock, and leave its target unchanged", function()
+    for _, name in ipairs({ "log.txt", "lock" }) do
+      local dir = h.tmpdir()
+      local data = dir .. "/data"
+      local target = h.write(dir .. "/secret", "secret\n")
+      assert(h.sh("mkdir -p " .. q(data .. "/bots/b") .. " && ln -s " .. q(target) .. " " .. q(data .. "/bots/b/" .. name)) == 0)
+      local r = h.run{ "--data-dir", data, "--id", "b", h.script(dir, PUBLISH), dir = dir }
+      assert.are.equal(2, r.code, r.err)
+      assert.truthy(r.err:find(name, 1, true), r.err)
+      assert.are.equal("secret\n", h.read(target))
+    end
+  end)
+
+  it("--no-fsync and fsync = false are accepted; a wrong fsync value is refused with one line", function()
+    local dir = h.tmpdir()
+    h.write(dir .. "/stratrun.conf", "fsync = false\n")
+    local r = h.run{ "--data-dir", dir .. "/d", "--id", "a", h.script(dir, PUBLISH), dir = dir }
+    assert.are.equal(0, r.code, r.err)
+    h.write(dir .. "/stratrun.conf", "fsync = 'no'\n")
+    r = h.run{ "--data-dir", dir .. "/d", "--id", "a", h.script(dir, PUBLISH), dir = dir }
+    assert.are.equal(2, r.code)
+    assert.truthy(r.err:find("key 'fsync' must be true or false, not string", 1, true), r.err)
+  end)
+end)
+
+describe("folder checks", function()
+  it("refuse a channel folder another user made 0777 in /dev/shm, with symlinks planted, naming the fix", function()
+    if not can_setpriv() then
+      pending("setpriv cannot switch to user nobody here (needs root)")
+      return
+    end
+    local shm = shm_name()
+    local dir = h.tmpdir()
+    local target = h.write(dir .. "/secret", "secret\n")
+    h.sh("chmod 755 " .. q(dir))
+    assert.are.equal(0, as_nobody("mkdir " .. q(shm) .. " && chmod 0777 " .. q(shm)))
+    for _, pid in ipairs(next_pids(300)) do
+      as_nobody("ln -s " .. q(target) .. " " .. q(shm .. "/.pub." .. pid .. ".tmp"))
+    end
+    local r = h.run{ "--data-dir", dir .. "/data", "--id", "pub", "--channel", "local:" .. shm,
+                     h.script(dir, PUBLISH), dir = dir }
+    h.sh("rm -rf " .. q(shm))
+    assert.are.equal(2, r.code, r.err)
+    assert.are.equal("stratrun: channel folder " .. shm .. " is owned by uid 65534, not you (uid 0): remove it or "
+                     .. "chown it\n", r.err)
+    assert.are.equal("secret\n", h.read(target))
+  end)
+
+  it("refuse a folder of ours that group or others may write, and a data dir owned by another user", function()
+    local dir = h.tmpdir()
+    assert(h.sh("mkdir -m 0777 " .. q(dir .. "/open")) == 0)
+    h.sh("chmod 0777 " .. q(dir .. "/open"))
+    local r = h.run{ "--data-dir", dir .. "/d", "--id", "a", "--channel", "local:" .. dir .. "/open",
+                     h.script(dir, PUBLISH), dir = dir }
+    assert.are.equal(2, r.code)
+    assert.are.equal("stratrun: channel folder " .. dir .. "/open is writable by others (mode 0777): chmod go-w "
+                     .. dir .. "/open\n", r.err)
+    -- the sticky bit makes it safe, as /tmp
+    h.sh("chmod 1777 " .. q(dir .. "/open"))
+    r = h.run{ "--data-dir", dir .. "/d", "--id", "a", "--channel", "local:" .. dir .. "/open",
+               h.script(dir, PUBLISH), dir = dir }
+    assert.are.equal(0, r.code, r.err)
+    assert(h.sh("mkdir " .. q(dir .. "/theirs") .. " && chown 65534 " .. q(dir .. "/theirs")) == 0)
+    r = h.run{ "--data-dir", dir .. "/theirs", "--id", "a", h.script(dir, PUBLISH), dir = dir }
+    assert.are.equal(2, r.code)
+    assert.are.equal("stratrun: data dir " .. dir .. "/theirs is owned by uid 65534, not you (uid 0): remove it or "
+                     .. "chown it\n", r.err)
+    h.sh("chmod 0770 " .. q(dir .. "/d/bots/a"))
+    r = h.run{ "--data-dir", dir .. "/d", "--id", "a", h.script(dir, PUBLISH), dir = dir }
+    assert.are.equal(2, r.code)
+    assert.are.equal("stratrun: bot folder " .. dir .. "/d/bots/a is writable by its group (mode 0770): chmod go-w "
+                     .. dir .. "/d/bots/a\n", r.err)
+  end)
+
+  it("make the folders they create 0700", function()
+    local dir = h.tmpdir()
+    local r = h.run{ "--data-dir", dir .. "/d", "--id", "a", h.script(dir, PUBLISH), dir = dir }
+    assert.are.equal(0, r.code, r.err)
+    for _, sub in ipairs({ "", "/channels", "/bots", "/bots/a" }) do
+      assert.are.equal("700 root root", mode_of(dir .. "/d" .. sub))
+    end
+  end)
+
+  it("--group shares the channel folder: 02770 with the group, and a member's folder of that group is accepted", function()
+    local dir = h.tmpdir()
+    local chan = dir .. "/chan"
+    local r = h.run{ "--data-dir", dir .. "/d", "--id", "a", "--group", "users", "--channel", "local:" .. chan,
+                     h.script(dir, PUBLISH), dir = dir }
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("2770 root users", mode_of(chan))
+    assert.are.equal("660 root users", mode_of(chan .. "/.a.lock"))
+    -- a folder another member made (owner nobody, group users): accepted with the group, refused without
+    h.sh("chown 65534:users " .. q(chan))
+    h.write(dir .. "/stratrun.conf", 'shared_group = "users"\n')
+    r = h.run{ "--data-dir", dir .. "/d", "--id", "b", "--channel", "local:" .. chan, h.script(dir, PUBLISH),
+               dir = dir }
+    assert.are.equal(0, r.code, r.err)
+    os.remove(dir .. "/stratrun.conf")
+    r = h.run{ "--data-dir", dir .. "/d", "--id", "b", "--channel", "local:" .. chan, h.script(dir, PUBLISH),
+               dir = dir }
+    assert.are.equal(2, r.code)
+    assert.truthy(r.err:find("is owned by uid 65534, not you", 1, true), r.err)
+    r = h.run{ "--data-dir", dir .. "/d", "--id", "b", "--group", "no-such-group-x", h.script(dir, PUBLISH), dir = dir }
+    assert.are.equal(2, r.code)
+    assert.are.equal("stratrun: unknown group 'no-such-group-x' (--group or shared_group needs a group of this host, "
+                     .. "as listed by getent group)\n", r.err)
+  end)
+end)
+
+describe("locks", function()
+  it("the bot lock holds the PID, and 'already running' names it", function()
+    local dir = h.tmpdir()
+    local p = h.spawn{ "--data-dir", dir .. "/d", "--id", "x", h.script(dir, SLEEPER), dir = dir }
+    procs[#procs + 1] = p
+    assert(p:wait_for("up"))
+    assert.are.equal(tostring(p:pid()) .. "\n", h.read(dir .. "/d/bots/x/lock"))
+    local r = h.run{ "--data-dir", dir .. "/d", "--id", "x", h.script(dir, SLEEPER), dir = dir }
+    assert.are.equal(2, r.code)
+    assert.are.equal("stratrun: bot x is already running (process " .. p:pid() .. " holds " .. dir
+                     .. "/d/bots/x/lock)\n", r.err)
+  end)
+
+  it("a running bot whose folder is deleted makes it again and keeps the ID", function()
+    local dir = h.tmpdir()
+    local p = h.spawn{ "--data-dir", dir .. "/d", "--id", "x", h.script(dir, SLEEPER), dir = dir }
+    procs[#procs + 1] = p
+    assert(p:wait_for("up"))
+    assert(h.sh("rm -rf " .. q(dir .. "/d/bots/x")) == 0)
+    assert(h.eventually(function() return h.read(dir .. "/d/bots/x/lock") == p:pid() .. "\n" end, 5))
+    local r = h.run{ "--data-dir", dir .. "/d", "--id", "x", h.script(dir, SLEEPER), dir = dir }
+    assert.are.equal(2, r.code)
+    assert.truthy(r.err:find("bot x is already running (process " .. p:pid(), 1, true), r.err)
+    Sleep(1500)
+    local _, err = p:output()
+    assert.are.equal(1, #h.warnings(err, "was removed; made it again and took its lock back"), err)
+    assert.truthy(h.read(dir .. "/d/bots/x/log.txt"):find("made it again", 1, true))
+  end)
+
+  it("two data dirs sharing one local:DIR cannot both publish one channel ID", function()
+    local dir = h.tmpdir()
+    local p = h.spawn{ "--data-dir", dir .. "/d1", "--id", "x", "--channel", "local:" .. dir .. "/chan",
+                       h.script(dir, SLEEPER), dir = dir }
+    procs[#procs + 1] = p
+    assert(p:wait_for("up"))
+    local r = h.run{ "--data-dir", dir .. "/d2", "--id", "x", "--channel", "local:" .. dir .. "/chan",
+                     h.script(dir, SLEEPER), dir = dir }
+    assert.are.equal(2, r.code)
+    assert.are.equal("stratrun: channel x is already published by process " .. p:pid() .. " (it holds " .. dir
+                     .. "/chan/.x.lock): give this bot another ID or another channel folder\n", r.err)
+    -- another ID in the same folder is fine
+    r = h.run{ "--data-dir", dir .. "/d2", "--id", "y", "--channel", "local:" .. dir .. "/chan",
+               h.script(dir, PUBLISH), dir = dir }
+    assert.are.equal(0, r.code, r.err)
+  end)
+end)
+
+describe("generated IDs", function()
+  it("simultaneous first starts of one script all get the same ID (20 trials of 6 processes)", function()
+    local script_text = "function main() Sleep(300) end\n"
+    for trial = 1, 20 do
+      local dir = h.tmpdir()
+      local script = h.script(dir, script_text)
+      local cmd = {}
+      for i = 1, 6 do
+        cmd[i] = string.format("%s --data-dir %s --no-fsync %s > %s/out%d 2>&1 &", q(h.bin), q(dir .. "/d"),
+                               q(script), q(dir), i)
+      end
+      assert(h.sh(table.concat(cmd, " ") .. " wait") == 0)
+      local f = io.popen("ls " .. q(dir .. "/d/bots"))
+      local bots = f:read("a")
+      f:close()
+      local id = h.read((io.popen("ls " .. q(dir .. "/d/ids") .. "/*"):read("l")))
+      assert.are.equal(id, bots, "trial " .. trial)
+      assert.truthy(id:match("^%d%d%d%d%d%d\n$"), id)
+    end
+  end)
+end)
