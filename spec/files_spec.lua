@@ -269,3 +269,110 @@ describe("generated IDs", function()
     end
   end)
 end)
+
+describe("descriptors", function()
+  it("a strategy's io.popen child inherits no socket, inotify, eventfd or file of stratrun's", function()
+    local httpd = require("httpd")
+    local srv = httpd.start()
+    srv:put("/x", "hello\n")
+    local redis = h.redis()
+    local dir = h.tmpdir()
+    local script = h.script(dir, string.format([[
+function main()
+  GetChannelData("other")
+  SetChannelData({a = 1})
+  assert(HttpQuery(%q) == "hello\n")
+  Sleep(300)
+  local f = io.popen([=[sh -c 'for f in /proc/$$/fd/*; do echo "${f##*/} $(readlink $f)"; done']=])
+  io.write(f:read("a"))
+  f:close()
+end
+]], srv:url("/x")))
+    for _, chan in ipairs({ redis:url(), "local" }) do
+      -- stratrun starts with 0, 1 and 2 only (bash closes what the spec runner would pass on)
+      local cmd = string.format([[bash -c 'for f in /proc/$$/fd/*; do n=${f##*/}; [ $n -gt 2 ] && ]]
+        .. [[{ eval "exec $n>&-"; } 2>/dev/null; done; exec "$@"' bash %s --data-dir %s --id a --channel %s %s ]]
+        .. [[> %s/out 2> %s/err < /dev/null]], q(h.bin), q(dir .. "/d"), q(chan), q(script), q(dir), q(dir))
+      local r = { code = h.sh(cmd), out = h.read(dir .. "/out"), err = h.read(dir .. "/err") }
+      assert.are.equal(0, r.code, r.err)
+      assert.truthy(r.out:find("^0 "), r.out)
+      for _, bad in ipairs({ "socket:", "anon_inode:", dir .. "/d" }) do
+        assert.falsy(r.out:find(bad, 1, true), chan .. ": the child inherited " .. bad .. ":\n" .. r.out)
+      end
+    end
+    srv:stop()
+    redis:stop()
+  end)
+end)
+
+describe("the Redis password", function()
+  local PW = "pw-Zq8vK3xYt"
+  -- Prints everything a strategy can reach that could hold the password.
+  local SNOOP = [[
+function main()
+  local t = {}
+  for i = -10, 10 do if arg[i] then t[#t + 1] = arg[i] end end
+  t[#t + 1] = tostring(os.getenv("STRATRUN_REDIS_PASSWORD"))
+  for _, p in ipairs({ "/proc/self/cmdline", "/proc/self/environ" }) do
+    local f = io.open(p, "rb")
+    t[#t + 1] = f and f:read("a"):gsub("%z", " ") or "?"
+    if f then f:close() end
+  end
+  local c = require("stratrun.config")
+  for k, v in pairs(c) do t[#t + 1] = k .. "=" .. tostring(v) end
+  local f = io.popen("env")
+  t[#t + 1] = f:read("a")
+  f:close()
+  print(table.concat(t, "\n"))
+  LogStatus(table.concat(t, "\n"))
+  _G("snoop", table.concat(t, " "))
+  SetChannelData({ok = true})
+  Sleep(300)
+end
+]]
+
+  local function assert_clean(dir, r, what)
+    local files = { r.out, r.err }
+    local f = io.popen("cat " .. q(dir) .. "/d/bots/*/* 2>/dev/null")
+    files[#files + 1] = f:read("a")
+    f:close()
+    for _, text in ipairs(files) do
+      assert.falsy(text:find(PW, 1, true), what .. ": the password shows in:\n" .. text)
+    end
+  end
+
+  it("is nowhere a strategy, the logs, the status or the store can show", function()
+    local redis = h.redis{ password = PW }
+    local dir = h.tmpdir()
+    local script = h.script(dir, SNOOP)
+    local r = h.run{ "--data-dir", dir .. "/d", "--id", "a", "--channel", redis:url{ pass = PW }, script, dir = dir }
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:find("redis://:*", 1, true), r.out)
+    assert_clean(dir, r, "in the URL")
+    r = h.run{ "--data-dir", dir .. "/d", "--id", "b", "--channel", redis:url(), script, dir = dir,
+               env = { STRATRUN_REDIS_PASSWORD = PW } }
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:find("\nnil\n", 1, true), r.out)
+    assert_clean(dir, r, "in STRATRUN_REDIS_PASSWORD")
+    redis:stop()
+  end)
+
+  it("is in no error message: a wrong password, a refused connection, NOPERM, a bad URL", function()
+    local redis = h.redis{ password = "right-" .. PW }
+    redis:cli("ACL", "SETUSER", "limited", "on", ">" .. PW, "~nothing:*", "+@all")
+    local dir = h.tmpdir()
+    local script = h.script(dir, SNOOP)
+    local cases = {
+      { "wrong password", redis:url{ pass = PW } },
+      { "refused connection", string.format("redis://:%s@127.0.0.1:1", PW) },
+      { "NOPERM", redis:url{ user = "limited", pass = PW } },
+      { "bad URL", string.format("redis://u:%s@127.0.0.1:notaport", PW) },
+    }
+    for i, c in ipairs(cases) do
+      local r = h.run{ "--data-dir", dir .. "/d", "--id", "e" .. i, "--channel", c[2], script, dir = dir, timeout = 20 }
+      assert.truthy(r.err ~= "", c[1] .. ": no error said")
+      assert_clean(dir, r, c[1])
+    end
+    redis:stop()
+  end)
+end)

@@ -584,6 +584,17 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, ch
     return argv[++*i];
 }
 
+/* Overwrites the password of a channel URL (redis://user:password@host) in place with '*': argv is what
+ * /proc/PID/cmdline and ps show, to other users too, and what a strategy could read. */
+static void scrub_password(char *url)
+{
+    char *scheme = strstr(url, "://");
+    char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (colon)
+        memset(colon + 1, '*', (size_t)(at - colon - 1));
+}
+
 static int is_opt(const char *a, const char *name)
 {
     size_t n = strlen(name);
@@ -663,6 +674,7 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
             if (!(v = opt_value(argc, argv, &i, "--channel", err, errlen)))
                 return -1;
             replace(&o->channel, v);
+            scrub_password((char *)v);
         } else if (is_opt(a, "--market")) {
             if (!(v = opt_value(argc, argv, &i, "--market", err, errlen)))
                 return -1;
