@@ -382,3 +382,53 @@ end
     redis:stop()
   end)
 end)
+
+describe("the local backend at scale", function()
+  it("follows 100k channels in linear time, and exits without a 'not written' warning", function()
+    local dir = h.tmpdir()
+    -- the last channel followed has a state already: the strategy sees it once the engine has caught up
+    assert(h.sh("mkdir -p " .. q(dir .. "/d/channels") .. " && chmod -R 700 " .. q(dir .. "/d")) == 0)
+    h.write(dir .. "/d/channels/c100000", h.chanframe(1, 1700000000000, '{"last":true}'))
+    local script = h.script(dir, [[
+function main()
+  local t0 = UnixNano()
+  for i = 1, 100000 do GetChannelData("c" .. i) end
+  while not GetChannelData("c100000") and UnixNano() - t0 < 30e9 do Sleep(10) end
+  print(string.format("%.1f", (UnixNano() - t0) / 1e9), GetChannelData("c100000") ~= nil)
+end
+]])
+    local r = h.run{ "--data-dir", dir .. "/d", "--id", "f", script, dir = dir, timeout = 60 }
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("", r.err)
+    local took, seen = r.out:match("^(%S+)\t(%S+)\n$")
+    assert.are.equal("true", seen, r.out)
+    -- the old code: about 14 s of engine CPU (a linear search per follow)
+    assert.truthy(tonumber(took) < 6 * h.time_scale, "took " .. took .. " s")
+  end)
+
+  it("names the inotify instance sysctl when the user has used them all", function()
+    if not can_setpriv() or h.sh("perl -e 1") ~= 0 then
+      pending("setpriv or perl is missing")
+      return
+    end
+    local uid = math.random(50000, 59999)   -- a user of its own: its inotify instances are its alone
+    local dir = h.tmpdir()
+    h.sh("chmod 755 " .. q(dir) .. " && mkdir " .. q(dir .. "/d") .. " && chown " .. uid .. " " .. q(dir .. "/d"))
+    local script = h.script(dir, "function main() end\n")
+    local hog = string.format("setpriv --reuid=%d --regid=%d --clear-groups perl -e "
+      .. "'for (1..100000) { last if syscall(294, 0) < 0 } sleep 10' > /dev/null 2>&1 & echo $!", uid, uid)
+    local f = io.popen(hog)
+    local pid = f:read("l")
+    f:close()
+    Sleep(500)
+    local out = dir .. "/err"
+    local code = h.sh(string.format("setpriv --reuid=%d --regid=%d --clear-groups %s --data-dir %s --id a %s "
+      .. "> /dev/null 2> %s", uid, uid, q(h.bin), q(dir .. "/d"), q(script), q(out)))
+    h.sh("kill " .. pid)
+    local limit = h.read("/proc/sys/fs/inotify/max_user_instances"):match("%d+")
+    assert.are.equal(2, code)
+    assert.are.equal("stratrun: cannot watch the channel folder: this user has all the inotify instances the "
+      .. "kernel allows (sysctl fs.inotify.max_user_instances = " .. limit .. "; one per stratrun process on the "
+      .. "local backend): raise it, e.g. sysctl -w fs.inotify.max_user_instances=1024\n", h.read(out))
+  end)
+end)

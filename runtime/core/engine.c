@@ -197,7 +197,7 @@ static int drain(struct engine *e)
         if (!e->qhead)
             e->qtail = NULL;
         c->queued = 0;
-        int sub = c->follow && !c->announced;
+        int sub = c->follow && !c->announced && !e->stop;    /* stopping: nobody will read what follows */
         c->announced |= sub;
         int pub = c->out && c->out->dirty;
         int based = pub && c->out->based;
