@@ -93,7 +93,7 @@ int main(int argc, char **argv)
         size_t n = strlen(opt.data_dir) + 16;
         char *dir = malloc(n);
         snprintf(dir, n, "%s/replay.lock", opt.data_dir);
-        replay_lock = open(dir, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        replay_lock = open(dir, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (replay_lock < 0 || flock(replay_lock, LOCK_EX | LOCK_NB) != 0) {
             snprintf(err, sizeof err, "another replay is running in %s (it holds %s); give this one its own --data-dir",
                      opt.data_dir, dir);

@@ -180,6 +180,13 @@ describe("folder checks", function()
     assert.are.equal(0, r.code, r.err)
     assert.are.equal("2770 root users", mode_of(chan))
     assert.are.equal("660 root users", mode_of(chan .. "/.a.lock"))
+    assert.are.equal("640 root users", mode_of(chan .. "/a"))     -- the other members' bots read it
+    -- a folder of ours that others could write is refused, not quietly made private again
+    assert(h.sh("mkdir -m 0777 " .. q(dir .. "/open") .. " && chmod 0777 " .. q(dir .. "/open")) == 0)
+    r = h.run{ "--data-dir", dir .. "/d", "--id", "a", "--group", "users", "--channel", "local:" .. dir .. "/open",
+               h.script(dir, PUBLISH), dir = dir }
+    assert.are.equal(2, r.code)
+    assert.truthy(r.err:find("is writable by others (mode 0777): chmod o-w", 1, true), r.err)
     -- a folder another member made (owner nobody, group users): accepted with the group, refused without
     h.sh("chown 65534:users " .. q(chan))
     h.write(dir .. "/stratrun.conf", 'shared_group = "users"\n')
@@ -430,5 +437,24 @@ end
     assert.are.equal("stratrun: cannot watch the channel folder: this user has all the inotify instances the "
       .. "kernel allows (sysctl fs.inotify.max_user_instances = " .. limit .. "; one per stratrun process on the "
       .. "local backend): raise it, e.g. sysctl -w fs.inotify.max_user_instances=1024\n", h.read(out))
+  end)
+end)
+
+describe("the channel lock", function()
+  it("is taken again when the channel folder is removed and made again", function()
+    local dir = h.tmpdir()
+    local chan = dir .. "/chan"
+    local p = h.spawn{ "--data-dir", dir .. "/d1", "--id", "x", "--channel", "local:" .. chan,
+                       h.script(dir, SLEEPER), dir = dir }
+    procs[#procs + 1] = p
+    assert(p:wait_for("up"))
+    assert(h.sh("rm -rf " .. q(chan) .. " && mkdir -m 700 " .. q(chan)) == 0)
+    assert(h.eventually(function() return h.read(chan .. "/.x.lock") == p:pid() .. "\n" end, 5))
+    local r = h.run{ "--data-dir", dir .. "/d2", "--id", "x", "--channel", "local:" .. chan, h.script(dir, SLEEPER),
+                     dir = dir }
+    assert.are.equal(2, r.code)
+    assert.truthy(r.err:find("channel x is already published by process " .. p:pid(), 1, true), r.err)
+    local _, err = p:output()
+    assert.are.equal(1, #h.warnings(err, "was removed or moved"), err)
   end)
 end)

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +52,93 @@ struct local {
     size_t nsubs, cap;
     size_t *index;              /* open addressing over subs by FNV-1a of the ID: 1 + the sub's place, 0 empty */
     size_t icap;                /* a power of two, at least twice nsubs */
-    int *locks;                 /* flocks on .ID.lock of the channels this process publishes (local_claim) */
+    dev_t dev;                  /* the folder watched: a folder removed while a file in it is held open gives */
+    ino_t dir_ino;              /* no IN_DELETE_SELF, so its path is also checked once a second (next_check) */
+    int64_t next_check;
+    pthread_mutex_t locks_mu;   /* local_claim (main thread) against the engine thread's re-take */
+    struct chan_lock *locks;    /* the channels this process publishes (local_claim) */
     size_t nlocks;
 };
+
+struct chan_lock {
+    char id[ID_MAX + 1];
+    int fd;                     /* an flock on .ID.lock in the folder, or -1 */
+};
+
+/* Remembers which folder the new watch is on. */
+static void watched(struct local *l)
+{
+    struct stat st;
+    if (stat(l->dir, &st) == 0) {
+        l->dev = st.st_dev;
+        l->dir_ino = st.st_ino;
+    }
+    l->next_check = clock_mono_ms() + 1000;
+}
+
+/* The lock beside the channel file: .ID.lock, skipped by followers (a leading '.') and by the temp sweep (no .tmp),
+ * holding the publisher's PID. Group-writable in a shared folder, so that each member's process can lock it.
+ * Returns the locked descriptor, or -1 with one line in err naming the holder. */
+static int take_lock(struct local *l, const char *id, char *err, size_t errlen)
+{
+    char path[PATH_MAX + ID_MAX + 16];
+    snprintf(path, sizeof path, "%s/.%s.lock", l->dir, id);
+    mode_t mode = fs_shared_group() >= 0 ? 0660 : 0600;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 0777) != mode)
+        fchmod(fd, mode);   /* the umask's group bits off, or a folder that was not shared before */
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open channel lock %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char text[32] = "";
+        ssize_t n = pread(fd, text, sizeof text - 1, 0);
+        close(fd);
+        snprintf(err, errlen, "channel %s is already published by process %ld (it holds %s): give this bot "
+                 "another ID or another channel folder", id, n > 0 ? strtol(text, NULL, 10) : 0L, path);
+        return -1;
+    }
+    char text[32];
+    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        snprintf(err, errlen, "cannot write channel lock %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int local_claim(void *be, const char *id, char *err, size_t errlen)
+{
+    struct local *l = be;
+    pthread_mutex_lock(&l->locks_mu);
+    struct chan_lock *nl = realloc(l->locks, (l->nlocks + 1) * sizeof *nl);
+    int fd = -1;
+    if (!nl)
+        snprintf(err, errlen, "out of memory");
+    else if ((l->locks = nl, fd = take_lock(l, id, err, errlen)) >= 0) {
+        snprintf(nl[l->nlocks].id, sizeof nl->id, "%s", id);
+        nl[l->nlocks++].fd = fd;
+    }
+    pthread_mutex_unlock(&l->locks_mu);
+    return fd >= 0 ? 0 : -1;
+}
+
+/* The folder is back (made again): the locks went with the old one; take them again in the new one. */
+static void retake_locks(struct local *l)
+{
+    pthread_mutex_lock(&l->locks_mu);
+    for (size_t i = 0; i < l->nlocks; i++) {
+        char err[600];
+        if (l->locks[i].fd >= 0)
+            close(l->locks[i].fd);
+        if ((l->locks[i].fd = take_lock(l, l->locks[i].id, err, sizeof err)) < 0)
+            log_thread_warning("%s", err);
+    }
+    pthread_mutex_unlock(&l->locks_mu);
+}
 
 /* inotify_init1 failed with EMFILE: the process's descriptors (ulimit -n) or the user's inotify instances. A
  * descriptor that can still be opened tells them apart; the latter is said with its sysctl (1: err is set). */
@@ -88,6 +173,7 @@ static void *local_open(const char *arg, const char *data_dir, const struct back
     }
     l->host = host;
     l->ino = -1;
+    pthread_mutex_init(&l->locks_mu, NULL);
     int n = arg[0] ? snprintf(l->dir, sizeof l->dir, "%s", arg)
                    : snprintf(l->dir, sizeof l->dir, "%s/channels", data_dir);
     if (n <= 0 || (size_t)n >= sizeof l->dir - ID_MAX - 32) {
@@ -103,6 +189,7 @@ static void *local_open(const char *arg, const char *data_dir, const struct back
         snprintf(err, errlen, "cannot watch channel folder %s: %s", l->dir, strerror(errno));
         goto fail;
     }
+    watched(l);
     fs_sweep_temp_files(l->dir);
     return l;
 fail:
@@ -232,10 +319,17 @@ static void local_subscribe(void *be, const char *id)
 static int local_timeout(void *be)
 {
     struct local *l = be;
-    if (l->watch >= 0)
-        return -1;
-    int64_t left = l->next_try - clock_mono_ms();
+    int64_t left = (l->watch >= 0 ? l->next_check : l->next_try) - clock_mono_ms();
     return left <= 0 ? 0 : left > 1000 ? 1000 : (int)left;
+}
+
+static void folder_gone(struct local *l)
+{
+    /* The folder was removed or moved: watch its path again once it is back (local_timeout). */
+    log_thread_warning("channel folder %s was removed or moved; following resumes when it is back", l->dir);
+    inotify_rm_watch(l->ino, l->watch);
+    l->watch = -1;
+    l->next_try = clock_mono_ms() + 1000;
 }
 
 static void local_service(void *be)
@@ -244,11 +338,19 @@ static void local_service(void *be)
     if (l->watch < 0 && clock_mono_ms() >= l->next_try) {
         if ((l->watch = inotify_add_watch(l->ino, l->dir, WATCH_MASK)) >= 0) {
             log_thread_warning("channel folder %s is back; following it again", l->dir);
+            watched(l);
+            retake_locks(l);
             for (size_t i = 0; i < l->nsubs; i++)
                 deliver_file(l, l->subs[i].id);
         } else {
             l->next_try = clock_mono_ms() + 1000;
         }
+    }
+    if (l->watch >= 0 && clock_mono_ms() >= l->next_check) {
+        struct stat st;
+        l->next_check = clock_mono_ms() + 1000;
+        if (stat(l->dir, &st) != 0 || st.st_dev != l->dev || st.st_ino != l->dir_ino)
+            folder_gone(l);
     }
     char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
     for (;;) {
@@ -264,13 +366,9 @@ static void local_service(void *be)
                     deliver_file(l, l->subs[i].id);
                 continue;
             }
-            if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) && l->watch >= 0) {
-                /* The folder was removed or moved: watch its path again once it is back (local_timeout). */
-                log_thread_warning("channel folder %s was removed or moved; following resumes when it is back",
-                                   l->dir);
-                inotify_rm_watch(l->ino, l->watch);
-                l->watch = -1;
-                l->next_try = clock_mono_ms() + 1000;
+            if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+                if (ev->wd == l->watch)     /* not the late IN_IGNORED of a watch removed before */
+                    folder_gone(l);
                 continue;
             }
             if (ev->len == 0 || ev->name[0] == '.' || id_check(ev->name, strlen(ev->name)))
@@ -287,7 +385,8 @@ static int local_publish(void *be, const char *id, const char *json, size_t len,
     char buf[FILE_MAX + 1], path[PATH_MAX + ID_MAX + 2], err[300];
     size_t n = chanframe_format(buf, json, len, seq, published);
     snprintf(path, sizeof path, "%s/%s", l->dir, id);
-    if (fs_write_atomic(path, buf, n, err, sizeof err) != 0) {
+    /* In a folder shared by a group (--group), the other members' processes read it. */
+    if (fs_write_atomic_mode(path, buf, n, fs_shared_group() >= 0 ? 0640 : 0600, err, sizeof err) != 0) {
         if (!l->write_failing)
             log_thread_warning("channel %s: %s; will retry", id, err);
         l->write_failing = 1;
@@ -308,53 +407,14 @@ static int64_t local_stored_seq(void *be, const char *id)
     return read_state(be, id, buf, &json, &len, &seq, &published, 0) == 1 ? seq : 0;
 }
 
-/* The lock beside the channel file: .ID.lock, skipped by followers (a leading '.') and by the temp sweep (no .tmp),
- * holding the publisher's PID. Group-writable in a shared folder, so that each member's process can lock it. */
-static int local_claim(void *be, const char *id, char *err, size_t errlen)
-{
-    struct local *l = be;
-    char path[PATH_MAX + ID_MAX + 16];
-    snprintf(path, sizeof path, "%s/.%s.lock", l->dir, id);
-    int *nl = realloc(l->locks, (l->nlocks + 1) * sizeof *nl);
-    if (!nl) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    l->locks = nl;
-    mode_t mode = fs_shared_group() >= 0 ? 0660 : 0600;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 0777) != mode)
-        fchmod(fd, mode);   /* the umask's group bits off, or a folder that was not shared before */
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open channel lock %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        char text[32] = "";
-        ssize_t n = pread(fd, text, sizeof text - 1, 0);
-        close(fd);
-        snprintf(err, errlen, "channel %s is already published by process %ld (it holds %s): give this bot "
-                 "another ID or another channel folder", id, n > 0 ? strtol(text, NULL, 10) : 0L, path);
-        return -1;
-    }
-    char text[32];
-    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
-        snprintf(err, errlen, "cannot write channel lock %s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    l->locks[l->nlocks++] = fd;
-    return 0;
-}
-
 static void local_close(void *be)
 {
     struct local *l = be;
     for (size_t i = 0; i < l->nlocks; i++)
-        close(l->locks[i]);
+        if (l->locks[i].fd >= 0)
+            close(l->locks[i].fd);
     free(l->locks);
+    pthread_mutex_destroy(&l->locks_mu);
     close(l->ino);
     free(l->subs);
     free(l->index);

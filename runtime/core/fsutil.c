@@ -77,7 +77,9 @@ int fs_safe_dir(const char *path, const char *what, long gid, char *err, size_t 
     /* A shared folder: 02770 with the group, set by whichever member owns it (only a member can give a folder
      * that group, so a folder of that group is a member's). */
     int shared = gid >= 0 && st.st_gid == (gid_t)gid;
-    if (gid >= 0 && st.st_uid == me && (!shared || (st.st_mode & 07777) != 02770)) {
+    int only_ours = !(st.st_mode & (S_IWGRP | S_IWOTH));   /* nobody else could have put anything in it */
+    if (gid >= 0 && st.st_uid == me && (only_ours || (shared && !(st.st_mode & S_IWOTH))) &&
+        (st.st_mode & 07777) != 02770) {
         if ((!shared && chown(path, (uid_t)-1, (gid_t)gid) != 0) || chmod(path, 02770) != 0) {
             snprintf(err, errlen, "cannot give %s %s to group %ld: %s", what, path, gid, strerror(errno));
             return -1;
@@ -126,7 +128,7 @@ void fs_set_fsync(int on)
 
 /* Creates a new temp file beside path, named .NAME.RANDOM.PID.tmp: O_EXCL and O_NOFOLLOW, so a file or symlink
  * planted under that name is never opened, and a random part nobody can guess in advance. */
-static int create_temp(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
+static int create_temp(const char *path, int mode, char *tmp, size_t tmplen, char *err, size_t errlen)
 {
     static const char digits[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     const char *slash = strrchr(path, '/');
@@ -148,6 +150,12 @@ static int create_temp(const char *path, char *tmp, size_t tmplen, char *err, si
             return -1;
         }
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 && mode != 0600 && fchmod(fd, (mode_t)mode) != 0) {     /* whatever the umask */
+            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
         if (fd >= 0)
             return fd;
         if (errno != EEXIST) {
@@ -178,10 +186,10 @@ static int sync_parent(const char *path)
 }
 
 /* Writes data to a new temp file beside path and syncs it; returns 0 with its name in tmp. */
-static int write_temp(const char *path, const void *data, size_t len, char *tmp, size_t tmplen, char *err,
-                      size_t errlen)
+static int write_temp(const char *path, const void *data, size_t len, int mode, char *tmp, size_t tmplen,
+                      char *err, size_t errlen)
 {
-    int fd = create_temp(path, tmp, tmplen, err, errlen);
+    int fd = create_temp(path, mode, tmp, tmplen, err, errlen);
     if (fd < 0)
         return -1;
     int rc = write_full(fd, data, len) != 0 || (durable && fsync(fd) != 0) ? -1 : 0, e = errno;
@@ -198,8 +206,13 @@ static int write_temp(const char *path, const void *data, size_t len, char *tmp,
 
 int fs_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
+    return fs_write_atomic_mode(path, data, len, 0600, err, errlen);
+}
+
+int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode, char *err, size_t errlen)
+{
     char tmp[4200];
-    if (write_temp(path, data, len, tmp, sizeof tmp, err, errlen) != 0)
+    if (write_temp(path, data, len, mode, tmp, sizeof tmp, err, errlen) != 0)
         return -1;
     if (rename(tmp, path) != 0 || (durable && sync_parent(path) != 0)) {
         int e = errno;
@@ -214,7 +227,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, char *err, s
 int fs_write_new(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
     char tmp[4200];
-    if (write_temp(path, data, len, tmp, sizeof tmp, err, errlen) != 0)
+    if (write_temp(path, data, len, 0600, tmp, sizeof tmp, err, errlen) != 0)
         return -1;
     /* link(2), unlike rename(2), never replaces: of two writers, exactly one creates path. */
     int rc = link(tmp, path), e = errno;

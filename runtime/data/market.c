@@ -9,12 +9,14 @@
 #include "core/numfmt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct market {
     char *url;
@@ -171,9 +173,16 @@ int market_record(struct market *m, const char *path, char *err, size_t errlen)
                  "recorded data already", m->url);
         return -1;
     }
-    FILE *f = fopen(path, "a+");
+    /* Not through a symlink planted in its place; not inherited by a strategy's io.popen child. */
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0666);
+    FILE *f = fd >= 0 ? fdopen(fd, "a+") : NULL;
     if (!f) {
-        snprintf(err, errlen, "--record %s: %s", path, strerror(errno));
+        if (errno == ELOOP)
+            snprintf(err, errlen, "--record %s is a symlink: stratrun does not follow one (name the file itself)", path);
+        else
+            snprintf(err, errlen, "--record %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
     int64_t last = INT64_MIN;
