@@ -186,7 +186,7 @@ describe("folder checks", function()
     r = h.run{ "--data-dir", dir .. "/d", "--id", "a", "--group", "users", "--channel", "local:" .. dir .. "/open",
                h.script(dir, PUBLISH), dir = dir }
     assert.are.equal(2, r.code)
-    assert.truthy(r.err:find("is writable by others (mode 0777): chmod o-w", 1, true), r.err)
+    assert.truthy(r.err:find("is writable by others (mode 0777): chmod go-w", 1, true), r.err)
     -- a folder another member made (owner nobody, group users): accepted with the group, refused without
     h.sh("chown 65534:users " .. q(chan))
     h.write(dir .. "/stratrun.conf", 'shared_group = "users"\n')
