@@ -180,7 +180,7 @@ static int sync_parent(const char *path)
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    int rc = fsync(fd);
+    int rc = fsync(fd) != 0 && errno != EINVAL ? -1 : 0;     /* EINVAL: a filesystem that syncs no folders */
     close(fd);
     return rc;
 }
@@ -214,10 +214,16 @@ int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mod
     char tmp[4200];
     if (write_temp(path, data, len, mode, tmp, sizeof tmp, err, errlen) != 0)
         return -1;
-    if (rename(tmp, path) != 0 || (durable && sync_parent(path) != 0)) {
+    if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
         snprintf(err, errlen, "cannot replace %s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (durable && sync_parent(path) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "replaced %s, but cannot sync its folder: %s", path, strerror(e));
         errno = e;
         return -1;
     }
