@@ -367,6 +367,12 @@ end
     assert.are.equal(0, r.code, r.err)
     assert.truthy(r.out:find("\nnil\n", 1, true), r.out)
     assert_clean(dir, r, "in STRATRUN_REDIS_PASSWORD")
+    -- a replay's --json summary (a replay runs on the memory backend whatever --channel says)
+    r = h.run{ "replay", "--data-dir", dir .. "/d", "--channel", redis:url{ pass = PW }, "--market",
+               "sim:seed=1,bars=50", "--json", dir .. "/summary.json", script, dir = dir }
+    assert.are.equal(0, r.code, r.err)
+    assert.falsy(h.read(dir .. "/summary.json"):find(PW, 1, true))
+    assert_clean(dir, r, "in a replay")
     redis:stop()
   end)
 
