@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,8 +96,11 @@ int main(int argc, char **argv)
         snprintf(dir, n, "%s/replay.lock", opt.data_dir);
         replay_lock = open(dir, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (replay_lock < 0 || flock(replay_lock, LOCK_EX | LOCK_NB) != 0) {
-            snprintf(err, sizeof err, "another replay is running in %s (it holds %s); give this one its own --data-dir",
-                     opt.data_dir, dir);
+            if (replay_lock < 0)    /* a symlink in its place (ELOOP) is not followed */
+                snprintf(err, sizeof err, "cannot open %s: %s", dir, strerror(errno));
+            else
+                snprintf(err, sizeof err, "another replay is running in %s (it holds %s); give this one its own "
+                         "--data-dir", opt.data_dir, dir);
             free(dir);
             usage_error(err);
             goto out;

@@ -106,6 +106,21 @@ describe("atomic writes", function()
       assert.truthy(r.err:find(name, 1, true), r.err)
       assert.are.equal("secret\n", h.read(target))
     end
+    -- the --record file and a replay's replay.lock
+    local dir = h.tmpdir()
+    local target = h.write(dir .. "/secret", "secret\n")
+    assert(h.sh("mkdir -p " .. q(dir .. "/d") .. " && ln -s " .. q(target) .. " " .. q(dir .. "/rec.csv")
+                .. " && ln -s " .. q(target) .. " " .. q(dir .. "/d/replay.lock")) == 0)
+    local r = h.run{ "--data-dir", dir .. "/d", "--id", "b", "--record", dir .. "/rec.csv", h.script(dir, PUBLISH),
+                     dir = dir }
+    assert.are.equal(2, r.code)
+    assert.are.equal("stratrun: --record " .. dir .. "/rec.csv is a symlink: stratrun does not follow one (name the "
+                     .. "file itself)\n", r.err)
+    r = h.run{ "replay", "--data-dir", dir .. "/d", "--market", "sim:seed=1,bars=50", h.script(dir, PUBLISH),
+               dir = dir }
+    assert.are.equal(2, r.code)
+    assert.are.equal("stratrun: cannot open " .. dir .. "/d/replay.lock: Too many levels of symbolic links\n", r.err)
+    assert.are.equal("secret\n", h.read(target))
   end)
 
   it("--no-fsync and fsync = false are accepted; a wrong fsync value is refused with one line", function()
