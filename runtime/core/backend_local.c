@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -83,30 +82,11 @@ static int take_lock(struct local *l, const char *id, char *err, size_t errlen)
 {
     char path[PATH_MAX + ID_MAX + 16];
     snprintf(path, sizeof path, "%s/.%s.lock", l->dir, id);
-    mode_t mode = fs_shared_group() >= 0 ? 0660 : 0600;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 0777) != mode)
-        fchmod(fd, mode);   /* the umask's group bits off, or a folder that was not shared before */
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open channel lock %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        char text[32] = "";
-        ssize_t n = pread(fd, text, sizeof text - 1, 0);
-        close(fd);
+    long holder;
+    int fd = fs_lock_pid(path, fs_shared_group() >= 0 ? 0660 : 0600, &holder, err, errlen);
+    if (fd < 0 && holder > 0)
         snprintf(err, errlen, "channel %s is already published by process %ld (it holds %s): give this bot "
-                 "another ID or another channel folder", id, n > 0 ? strtol(text, NULL, 10) : 0L, path);
-        return -1;
-    }
-    char text[32];
-    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
-        snprintf(err, errlen, "cannot write channel lock %s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
+                 "another ID or another channel folder", id, holder, path);
     return fd;
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -253,6 +254,39 @@ int fs_write_new(const char *path, const void *data, size_t len, char *err, size
         return -1;
     }
     return 0;
+}
+
+int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errlen)
+{
+    *holder = 0;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() && (int)(st.st_mode & 0777) != mode &&
+        fchmod(fd, (mode_t)mode) != 0) { /* the umask's bits, or a folder not shared before: best effort */ }
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char text[32] = "";
+        ssize_t n = pread(fd, text, sizeof text - 1, 0);
+        close(fd);
+        *holder = n > 0 ? strtol(text, NULL, 10) : 0;
+        snprintf(err, errlen, "another process holds %s", path);
+        errno = e;
+        return -1;
+    }
+    char text[32];
+    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        int e = errno;
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(e));
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
 void fs_sweep_temp_files(const char *dir)

@@ -39,6 +39,11 @@ int fs_write_new(const char *path, const void *data, size_t len, char *err, size
  * never leaves a torn file, a power loss may. Default 1. Set once at start-up. */
 void fs_set_fsync(int on);
 
+/* Opens path (O_NOFOLLOW, created with mode) and takes an exclusive flock on it without waiting, then writes this
+ * process's PID into it: returns the descriptor, which holds the lock until closed. When another process holds it:
+ * -1 with errno EWOULDBLOCK and *holder its PID as the file says (0 if unknown). Any other failure: -1, *holder 0. */
+int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errlen);
+
 /* Removes the temp files fs_write_atomic left in dir when its writer was killed mid-write (".NAME...PID.tmp" whose
  * PID is gone). */
 void fs_sweep_temp_files(const char *dir);

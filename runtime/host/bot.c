@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -501,29 +500,16 @@ static int bot_lock(struct bot *b, char *err, size_t errlen)
     if (fs_safe_dir(path, "bots folder", -1, err, errlen) != 0 || fs_safe_dir(b->dir, "bot folder", -1, err, errlen) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/lock", b->dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        char text[32] = "";
-        ssize_t n = pread(fd, text, sizeof text - 1, 0);
-        long pid = n > 0 ? strtol(text, NULL, 10) : 0;
-        close(fd);
-        if (pid > 0)
-            snprintf(err, errlen, "bot %s is already running (process %ld holds %s)", b->id, pid, path);
+    long holder;
+    int fd = fs_lock_pid(path, 0600, &holder, err, errlen);
+    if (fd < 0 && errno == EWOULDBLOCK) {
+        if (holder > 0)
+            snprintf(err, errlen, "bot %s is already running (process %ld holds %s)", b->id, holder, path);
         else
             snprintf(err, errlen, "bot %s is already running (another process holds %s)", b->id, path);
-        return -1;
     }
-    char text[32];
-    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        close(fd);
+    if (fd < 0)
         return -1;
-    }
     if (b->lock_fd >= 0)
         close(b->lock_fd);
     b->lock_fd = fd;
