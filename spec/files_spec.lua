@@ -479,3 +479,28 @@ describe("the channel lock", function()
     assert.are.equal(1, #h.warnings(err, "was removed or moved"), err)
   end)
 end)
+
+describe("the bot lock, taken by another process while the folder was away", function()
+  it("is said once, not every second, and the bot runs on", function()
+    if h.sh("flock -V >/dev/null 2>&1") ~= 0 then
+      pending("flock(1) is missing")
+      return
+    end
+    local dir = h.tmpdir()
+    local p = h.spawn{ "--data-dir", dir .. "/d", "--id", "x", h.script(dir, SLEEPER), dir = dir }
+    procs[#procs + 1] = p
+    assert(p:wait_for("up"))
+    local lock = dir .. "/d/bots/x/lock"
+    -- the folder goes, and another process locks a new lock file before the bot looks again
+    assert(h.sh(string.format("rm -rf %s && mkdir -m 700 %s && (flock -n %s sleep 4 &)", q(dir .. "/d/bots/x"),
+                              q(dir .. "/d/bots/x"), q(lock))) == 0)
+    Sleep(3500)
+    local _, err = p:output()
+    local said = h.warnings(err, "its lock cannot be taken back")
+    assert.are.equal(1, #said, err)
+    assert.truthy(said[1]:find("bot x is already running (another process holds " .. lock .. ")", 1, true), said[1])
+    assert.falsy(h.exists(p.tag .. ".rc"), "the bot stopped")
+    -- once the other process lets go, the bot takes its lock back
+    assert(h.eventually(function() return h.read(lock) == p:pid() .. "\n" end, 5))
+  end)
+end)

@@ -532,9 +532,11 @@ void bot_keep_lock(struct bot *b)
     /* The folder (or the lock file) was removed: another process could take the ID. Take it back. */
     char err[512];
     if (bot_lock(b, err, sizeof err) != 0) {
-        log_printf(b, LOG_WARN, "bot folder %s was removed and cannot be made again: %s", b->dir, err);
+        if (!b->lock_lost++)
+            log_printf(b, LOG_WARN, "bot folder %s was removed and its lock cannot be taken back: %s", b->dir, err);
         return;
     }
+    b->lock_lost = 0;
     snprintf(path, sizeof path, "%s/log.txt", b->dir);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd >= 0) {
