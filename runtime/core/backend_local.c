@@ -111,7 +111,7 @@ static void retake_locks(struct local *l)
 {
     pthread_mutex_lock(&l->locks_mu);
     for (size_t i = 0; i < l->nlocks; i++) {
-        char err[600];
+        char err[PATH_MAX + 512];     /* room for the path: the message is never cut */
         if (l->locks[i].fd >= 0)
             close(l->locks[i].fd);
         if ((l->locks[i].fd = take_lock(l, l->locks[i].id, err, sizeof err)) < 0)
