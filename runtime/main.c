@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,10 +101,13 @@ int main(int argc, char **argv)
         size_t n = strlen(opt.data_dir) + 16;
         char *dir = malloc(n);
         snprintf(dir, n, "%s/replay.lock", opt.data_dir);
-        replay_lock = open(dir, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        replay_lock = open(dir, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (replay_lock < 0 || flock(replay_lock, LOCK_EX | LOCK_NB) != 0) {
-            snprintf(err, sizeof err, "another replay is running in %s (it holds %s); give this one its own --data-dir",
-                     opt.data_dir, dir);
+            if (replay_lock < 0)    /* a symlink in its place (ELOOP) is not followed */
+                snprintf(err, sizeof err, "cannot open %s: %s", dir, strerror(errno));
+            else
+                snprintf(err, sizeof err, "another replay is running in %s (it holds %s); give this one its own "
+                         "--data-dir", opt.data_dir, dir);
             free(dir);
             usage_error(err);
             goto out;
@@ -120,7 +124,7 @@ int main(int argc, char **argv)
         opt.channel = strdup("memory");
     }
     engine = engine_open(opt.channel, opt.data_dir, err, sizeof err);
-    options_hide_secrets(&opt);
+    options_hide_secrets();
     if (!engine) {
         usage_error(err);
         goto out;

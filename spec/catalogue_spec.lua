@@ -750,6 +750,7 @@ end
   local allowed = {[".err"] = true, [".out"] = true, ["data"] = true, ["data/bots"] = true,
     ["data/bots/reader"] = true, ["data/bots/reader/log.txt"] = true, ["data/bots/reader/lock"] = true,
     ["data/channels"] = true, ["data/channels/reader"] = true, ["data/channels/.reader.seq"] = true,
+    ["data/channels/.reader.lock"] = true,
     ["strategy.lua"] = true}
   for _, path in ipairs(tree(b.dir)) do
     assert.is_true(allowed[path] or false, "created " .. path)

@@ -582,7 +582,8 @@ end
                              "/tmp/" .. name, env.channels .. "/a"}) do
         assert.is_false(h.exists(path), path .. " was created")
       end
-      assert.are.same({".reader.seq", "reader"}, listdir(env.channels))   -- its own channel and seq floor, nothing else
+      -- the bot's own channel, its seq floor and its publisher lock (files_spec), nothing else
+      assert.are.same({".reader.lock", ".reader.seq", "reader"}, listdir(env.channels))
     end)
 
     it("that is hostile is refused as a bot's --id (exit 2) before anything is written", function()

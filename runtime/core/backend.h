@@ -4,7 +4,7 @@
  * The engine (engine.c) owns the one background thread of the process. Every function of a backend except
  * open runs on that thread, so a backend may block (a slow disk, a stuck server) without ever blocking a
  * strategy; the one exception is a backend that declares on_caller_thread (memory). A backend never sees Lua:
- * states cross as bytes of JSON of at most CHAN_MAX bytes. Every function of the vtable is required.
+ * states cross as bytes of JSON of at most CHAN_MAX bytes. Every function of the vtable is required but claim.
  */
 #ifndef STRATRUN_BACKEND_H
 #define STRATRUN_BACKEND_H
@@ -75,6 +75,11 @@ struct backend_ops {
     int (*save_seq)(void *be, const char *id, int64_t floor);
 
     void (*close)(void *be);
+
+    /* Optional (NULL: nothing to do). Called on the main thread when a bot of this process takes channel id as its
+     * own, before it runs: makes sure no other process publishes id (local: an flock held until close). Returns 0,
+     * or -1 with one line in err naming the holder. Never called concurrently with itself. */
+    int (*claim)(void *be, const char *id, char *err, size_t errlen);
 };
 
 extern const struct backend_ops backend_local;

@@ -21,10 +21,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,7 +50,99 @@ struct local {
     int seq_failing;            /* saving a seq floor failed (said once) */
     struct sub *subs;
     size_t nsubs, cap;
+    size_t *index;              /* open addressing over subs by FNV-1a of the ID: 1 + the sub's place, 0 empty */
+    size_t icap;                /* a power of two, at least twice nsubs */
+    dev_t dev;                  /* the folder watched: a folder removed while a file in it is held open gives */
+    ino_t dir_ino;              /* no IN_DELETE_SELF, so its path is also checked once a second (next_check) */
+    int64_t next_check;
+    pthread_mutex_t locks_mu;   /* local_claim (main thread) against the engine thread's re-take */
+    struct chan_lock *locks;    /* the channels this process publishes (local_claim) */
+    size_t nlocks;
 };
+
+struct chan_lock {
+    char id[ID_MAX + 1];
+    int fd;                     /* an flock on .ID.lock in the folder, or -1 */
+};
+
+/* Remembers which folder the new watch is on. */
+static void watched(struct local *l)
+{
+    struct stat st;
+    if (stat(l->dir, &st) == 0) {
+        l->dev = st.st_dev;
+        l->dir_ino = st.st_ino;
+    }
+    l->next_check = clock_mono_ms() + 1000;
+}
+
+/* The lock beside the channel file: .ID.lock, skipped by followers (a leading '.') and by the temp sweep (no .tmp),
+ * holding the publisher's PID. Group-writable in a shared folder, so that each member's process can lock it.
+ * Returns the locked descriptor, or -1 with one line in err naming the holder. */
+static int take_lock(struct local *l, const char *id, char *err, size_t errlen)
+{
+    char path[PATH_MAX + ID_MAX + 16];
+    snprintf(path, sizeof path, "%s/.%s.lock", l->dir, id);
+    long holder;
+    int fd = fs_lock_pid(path, fs_shared_group() >= 0 ? 0660 : 0600, &holder, err, errlen);
+    if (fd < 0 && holder > 0)
+        snprintf(err, errlen, "channel %s is already published by process %ld (it holds %s): give this bot "
+                 "another ID or another channel folder", id, holder, path);
+    return fd;
+}
+
+static int local_claim(void *be, const char *id, char *err, size_t errlen)
+{
+    struct local *l = be;
+    pthread_mutex_lock(&l->locks_mu);
+    struct chan_lock *nl = realloc(l->locks, (l->nlocks + 1) * sizeof *nl);
+    int fd = -1;
+    if (!nl)
+        snprintf(err, errlen, "out of memory");
+    else if ((l->locks = nl, fd = take_lock(l, id, err, errlen)) >= 0) {
+        snprintf(nl[l->nlocks].id, sizeof nl->id, "%s", id);
+        nl[l->nlocks++].fd = fd;
+    }
+    pthread_mutex_unlock(&l->locks_mu);
+    return fd >= 0 ? 0 : -1;
+}
+
+/* The folder is back (made again): the locks went with the old one; take them again in the new one. */
+static void retake_locks(struct local *l)
+{
+    pthread_mutex_lock(&l->locks_mu);
+    for (size_t i = 0; i < l->nlocks; i++) {
+        char err[PATH_MAX + 512];     /* room for the path: the message is never cut */
+        if (l->locks[i].fd >= 0)
+            close(l->locks[i].fd);
+        if ((l->locks[i].fd = take_lock(l, l->locks[i].id, err, sizeof err)) < 0)
+            log_thread_warning("%s", err);
+    }
+    pthread_mutex_unlock(&l->locks_mu);
+}
+
+/* inotify_init1 failed with EMFILE: the process's descriptors (ulimit -n) or the user's inotify instances. A
+ * descriptor that can still be opened tells them apart; the latter is said with its sysctl (1: err is set). */
+static int inotify_limit(char *err, size_t errlen)
+{
+    int fd = fcntl(0, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    char limit[32] = "?";
+    FILE *f = fopen("/proc/sys/fs/inotify/max_user_instances", "re");
+    if (f) {
+        if (!fgets(limit, sizeof limit, f))
+            snprintf(limit, sizeof limit, "?");
+        limit[strcspn(limit, "\n")] = '\0';
+        fclose(f);
+    }
+    snprintf(err, errlen, "cannot watch the channel folder: this user has all the inotify instances the kernel "
+             "allows (sysctl fs.inotify.max_user_instances = %s; one per stratrun process on the local backend): "
+             "raise it, e.g. sysctl -w fs.inotify.max_user_instances=1024", limit);
+    errno = EMFILE;
+    return 1;
+}
 
 static void *local_open(const char *arg, const char *data_dir, const struct backend_host *host, char *err,
                         size_t errlen)
@@ -60,19 +154,23 @@ static void *local_open(const char *arg, const char *data_dir, const struct back
     }
     l->host = host;
     l->ino = -1;
+    pthread_mutex_init(&l->locks_mu, NULL);
     int n = arg[0] ? snprintf(l->dir, sizeof l->dir, "%s", arg)
                    : snprintf(l->dir, sizeof l->dir, "%s/channels", data_dir);
     if (n <= 0 || (size_t)n >= sizeof l->dir - ID_MAX - 32) {
         snprintf(err, errlen, "channel folder path too long: %.80s", arg[0] ? arg : data_dir);
         goto fail;
     }
-    if (fs_mkdirs(l->dir, err, errlen) != 0)
+    if (fs_safe_dir(l->dir, "channel folder", fs_shared_group(), err, errlen) != 0)
         goto fail;
     l->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (l->ino < 0 && errno == EMFILE && inotify_limit(err, errlen))
+        goto fail;
     if (l->ino < 0 || (l->watch = inotify_add_watch(l->ino, l->dir, WATCH_MASK)) < 0) {
         snprintf(err, errlen, "cannot watch channel folder %s: %s", l->dir, strerror(errno));
         goto fail;
     }
+    watched(l);
     fs_sweep_temp_files(l->dir);
     return l;
 fail:
@@ -82,12 +180,47 @@ fail:
     return NULL;
 }
 
+/* The slot of id in l->index: its entry, or the empty slot where it goes. A hash, not a scan: following N
+ * channels costs O(N), not O(N^2) (100k follows took 14 s). */
+static size_t *sub_slot(struct local *l, const char *id)
+{
+    size_t mask = l->icap - 1;
+    for (size_t i = (size_t)fs_fnv1a(id, strlen(id)) & mask;; i = (i + 1) & mask)
+        if (!l->index[i] || strcmp(l->subs[l->index[i] - 1].id, id) == 0)
+            return &l->index[i];
+}
+
 static struct sub *find_sub(struct local *l, const char *id)
 {
-    for (size_t i = 0; i < l->nsubs; i++)
-        if (strcmp(l->subs[i].id, id) == 0)
-            return &l->subs[i];
-    return NULL;
+    if (!l->icap)
+        return NULL;
+    size_t *slot = sub_slot(l, id);
+    return *slot ? &l->subs[*slot - 1] : NULL;
+}
+
+/* Makes room for one more sub in subs and in the index; -1 when out of memory. */
+static int grow_subs(struct local *l)
+{
+    if (l->nsubs == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        struct sub *ns = realloc(l->subs, cap * sizeof *ns);
+        if (!ns)
+            return -1;
+        l->subs = ns;
+        l->cap = cap;
+    }
+    if ((l->nsubs + 1) * 2 > l->icap) {
+        size_t icap = l->icap ? l->icap * 2 : 64;
+        size_t *ni = calloc(icap, sizeof *ni);
+        if (!ni)
+            return -1;
+        free(l->index);
+        l->index = ni;
+        l->icap = icap;
+        for (size_t i = 0; i < l->nsubs; i++)
+            *sub_slot(l, l->subs[i].id) = i + 1;
+    }
+    return 0;
 }
 
 static void warn_once(struct local *l, const char *id, const char *why)
@@ -154,16 +287,11 @@ static void local_subscribe(void *be, const char *id)
 {
     struct local *l = be;
     if (!find_sub(l, id)) {
-        if (l->nsubs == l->cap) {
-            size_t cap = l->cap ? l->cap * 2 : 16;
-            struct sub *ns = realloc(l->subs, cap * sizeof *ns);
-            if (!ns)
-                return;
-            l->subs = ns;
-            l->cap = cap;
-        }
+        if (grow_subs(l) != 0)
+            return;
         memset(&l->subs[l->nsubs], 0, sizeof l->subs[0]);
-        strncpy(l->subs[l->nsubs++].id, id, ID_MAX);
+        strncpy(l->subs[l->nsubs].id, id, ID_MAX);
+        *sub_slot(l, id) = ++l->nsubs;
     }
     deliver_file(l, id);
 }
@@ -172,10 +300,17 @@ static void local_subscribe(void *be, const char *id)
 static int local_timeout(void *be)
 {
     struct local *l = be;
-    if (l->watch >= 0)
-        return -1;
-    int64_t left = l->next_try - clock_mono_ms();
+    int64_t left = (l->watch >= 0 ? l->next_check : l->next_try) - clock_mono_ms();
     return left <= 0 ? 0 : left > 1000 ? 1000 : (int)left;
+}
+
+static void folder_gone(struct local *l)
+{
+    /* The folder was removed or moved: watch its path again once it is back (local_timeout). */
+    log_thread_warning("channel folder %s was removed or moved; following resumes when it is back", l->dir);
+    inotify_rm_watch(l->ino, l->watch);
+    l->watch = -1;
+    l->next_try = clock_mono_ms() + 1000;
 }
 
 static void local_service(void *be)
@@ -184,11 +319,19 @@ static void local_service(void *be)
     if (l->watch < 0 && clock_mono_ms() >= l->next_try) {
         if ((l->watch = inotify_add_watch(l->ino, l->dir, WATCH_MASK)) >= 0) {
             log_thread_warning("channel folder %s is back; following it again", l->dir);
+            watched(l);
+            retake_locks(l);
             for (size_t i = 0; i < l->nsubs; i++)
                 deliver_file(l, l->subs[i].id);
         } else {
             l->next_try = clock_mono_ms() + 1000;
         }
+    }
+    if (l->watch >= 0 && clock_mono_ms() >= l->next_check) {
+        struct stat st;
+        l->next_check = clock_mono_ms() + 1000;
+        if (stat(l->dir, &st) != 0 || st.st_dev != l->dev || st.st_ino != l->dir_ino)
+            folder_gone(l);
     }
     char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
     for (;;) {
@@ -204,13 +347,9 @@ static void local_service(void *be)
                     deliver_file(l, l->subs[i].id);
                 continue;
             }
-            if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) && l->watch >= 0) {
-                /* The folder was removed or moved: watch its path again once it is back (local_timeout). */
-                log_thread_warning("channel folder %s was removed or moved; following resumes when it is back",
-                                   l->dir);
-                inotify_rm_watch(l->ino, l->watch);
-                l->watch = -1;
-                l->next_try = clock_mono_ms() + 1000;
+            if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+                if (ev->wd == l->watch)     /* not the late IN_IGNORED of a watch removed before */
+                    folder_gone(l);
                 continue;
             }
             if (ev->len == 0 || ev->name[0] == '.' || id_check(ev->name, strlen(ev->name)))
@@ -227,7 +366,8 @@ static int local_publish(void *be, const char *id, const char *json, size_t len,
     char buf[FILE_MAX + 1], path[PATH_MAX + ID_MAX + 2], err[300];
     size_t n = chanframe_format(buf, json, len, seq, published);
     snprintf(path, sizeof path, "%s/%s", l->dir, id);
-    if (fs_write_atomic(path, buf, n, err, sizeof err) != 0) {
+    /* In a folder shared by a group (--group), the other members' processes read it. */
+    if (fs_write_atomic_mode(path, buf, n, fs_shared_group() >= 0 ? 0640 : 0600, err, sizeof err) != 0) {
         if (!l->write_failing)
             log_thread_warning("channel %s: %s; will retry", id, err);
         l->write_failing = 1;
@@ -284,8 +424,14 @@ static int local_save_seq(void *be, const char *id, int64_t floor)
 static void local_close(void *be)
 {
     struct local *l = be;
+    for (size_t i = 0; i < l->nlocks; i++)
+        if (l->locks[i].fd >= 0)
+            close(l->locks[i].fd);
+    free(l->locks);
+    pthread_mutex_destroy(&l->locks_mu);
     close(l->ino);
     free(l->subs);
+    free(l->index);
     free(l);
 }
 
@@ -301,4 +447,5 @@ const struct backend_ops backend_local = {
     .stored_seq = local_stored_seq,
     .save_seq = local_save_seq,
     .close = local_close,
+    .claim = local_claim,
 };

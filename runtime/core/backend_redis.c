@@ -21,6 +21,7 @@
 #include "core/redact.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,9 +127,10 @@ static int parse_url(struct redis *r, const char *arg, char *err, size_t errlen)
     if (*end)
         goto bad;
     /* The password may stay out of the config file. */
-    const char *envpass = getenv("STRATRUN_REDIS_PASSWORD");
+    char *envpass = getenv("STRATRUN_REDIS_PASSWORD");
     if (!r->pass[0] && envpass && strlen(envpass) < sizeof r->pass)
         strcpy(r->pass, envpass);
+    /* The host wipes it from the environment once the engine is open (options_hide_secrets). */
     if (r->user[0] && !r->pass[0]) {
         snprintf(err, errlen, "channel URL names Redis user '%s' but no password: put it in the URL or in "
                  "STRATRUN_REDIS_PASSWORD", r->user);
@@ -197,6 +199,9 @@ static redisContext *open_one(struct redis *r, char *why, size_t size)
         return NULL;
     }
     redisSetTimeout(c, tv);
+    /* hiredis has no SOCK_CLOEXEC: set it now, before the first command (a strategy's io.popen child must not
+     * inherit the connection). */
+    fcntl(c->fd, F_SETFD, FD_CLOEXEC);
     redisReply *reply = NULL;
     if (r->pass[0])
         reply = r->user[0] ? redisCommand(c, "AUTH %s %s", r->user, r->pass) : redisCommand(c, "AUTH %s", r->pass);

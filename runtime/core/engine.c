@@ -203,7 +203,7 @@ static int drain(struct engine *e)
         if (!e->qhead)
             e->qtail = NULL;
         c->queued = 0;
-        int sub = c->follow && !c->announced;
+        int sub = c->follow && !c->announced && !e->stop;    /* stopping: nobody will read what follows */
         c->announced |= sub;
         int pub = c->out && c->out->dirty;
         int based = pub && c->out->based;
@@ -545,6 +545,11 @@ int engine_refused(struct engine *e, struct chan_entry *c, char *why, size_t siz
         snprintf(why, size, "%s", c->refused);
     pthread_mutex_unlock(&e->mu);
     return refused;
+}
+
+int engine_claim(struct engine *e, const char *id, char *err, size_t errlen)
+{
+    return e->ops->claim ? e->ops->claim(e->be, id, err, errlen) : 0;
 }
 
 const char *engine_backend_name(const struct engine *e)

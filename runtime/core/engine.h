@@ -58,4 +58,8 @@ int engine_refused(struct engine *e, struct chan_entry *c, char *why, size_t siz
 
 const char *engine_backend_name(const struct engine *e);
 
+/* A bot of this process publishes channel id: the backend refuses it (-1, one line in err) when another process
+ * publishes id already (local: its PID named). Main thread, before the bot runs. */
+int engine_claim(struct engine *e, const char *id, char *err, size_t errlen);
+
 #endif

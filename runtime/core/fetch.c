@@ -8,12 +8,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 /* ---- one transfer ---- */
 
@@ -84,6 +86,15 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* curl's sockets, close-on-exec from the start: a strategy's io.popen child must not inherit them. */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)ud;
+    (void)purpose;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+
 int fetch_setup(CURL *h, struct fetch *f)
 {
     curl_easy_reset(h);
@@ -109,6 +120,7 @@ int fetch_setup(CURL *h, struct fetch *f)
     SET(CURLOPT_WRITEDATA, f);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, f);
+    SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
     if (f->headers)
         SET(CURLOPT_HTTPHEADER, f->headers);
     if (f->cookie)
@@ -378,11 +390,38 @@ struct fetch_job *fetch_job_new(void)
     return j;
 }
 
+#define FD_SEEN_MAX 4096
+
+/* Marks which descriptors below FD_SEEN_MAX are open now (seen != NULL), or sets FD_CLOEXEC on those open now that
+ * were not in seen. */
+static void scan_fds(unsigned char *seen, const unsigned char *before)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int fd = atoi(de->d_name);
+        if (de->d_name[0] == '.' || fd <= 2 || fd == dirfd(d) || fd >= FD_SEEN_MAX)
+            continue;
+        if (seen)
+            seen[fd / 8] |= (unsigned char)(1u << (fd % 8));
+        else if (!(before[fd / 8] & (1u << (fd % 8))))
+            fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+    }
+    closedir(d);
+}
+
 int fetch_submit(struct fetch_job *j)
 {
     pthread_mutex_lock(&mu);
     if (!multi && !stopping) {
+        /* curl_multi_init opens a socketpair (its wake-up) without close-on-exec: set it on what it opened, so
+         * that a strategy's io.popen child does not inherit it. */
+        unsigned char before[FD_SEEN_MAX / 8] = {0};
+        scan_fds(before, NULL);
         multi = curl_multi_init();
+        scan_fds(NULL, before);
         if (multi && thread_start(&thread, run, NULL) != 0) {
             curl_multi_cleanup(multi);
             multi = NULL;

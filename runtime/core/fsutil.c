@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +47,64 @@ int fs_mkdirs(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+static _Atomic long shared_gid = -1;
+
+void fs_set_shared_group(long gid)
+{
+    shared_gid = gid;
+}
+
+long fs_shared_group(void)
+{
+    return shared_gid;
+}
+
+int fs_safe_dir(const char *path, const char *what, long gid, char *err, size_t errlen)
+{
+    if (fs_mkdirs(path, err, errlen) != 0)
+        return -1;
+    unsigned me = (unsigned)geteuid();
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != me && st.st_uid != 0) {
+        snprintf(err, errlen, "%s %s is a symlink owned by uid %u, not you (uid %u): remove it", what, path,
+                 (unsigned)st.st_uid, me);
+        errno = EPERM;
+        return -1;
+    }
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "cannot read %s %s: %s", what, path, strerror(errno));
+        return -1;
+    }
+    /* A shared folder: 02770 with the group, set by whichever member owns it (only a member can give a folder
+     * that group, so a folder of that group is a member's). */
+    int shared = gid >= 0 && st.st_gid == (gid_t)gid;
+    int only_ours = !(st.st_mode & (S_IWGRP | S_IWOTH));   /* nobody else could have put anything in it */
+    if (gid >= 0 && st.st_uid == me && (only_ours || (shared && !(st.st_mode & S_IWOTH))) &&
+        (st.st_mode & 07777) != 02770) {
+        if ((!shared && chown(path, (uid_t)-1, (gid_t)gid) != 0) || chmod(path, 02770) != 0) {
+            snprintf(err, errlen, "cannot give %s %s to group %ld: %s", what, path, gid, strerror(errno));
+            return -1;
+        }
+        shared = 1;
+        st.st_mode = S_IFDIR | 02770;
+    }
+    if (st.st_uid != me && st.st_uid != 0 && !shared) {
+        snprintf(err, errlen, "%s %s is owned by uid %u, not you (uid %u): remove it or chown it", what, path,
+                 (unsigned)st.st_uid, me);
+        errno = EPERM;
+        return -1;
+    }
+    mode_t unsafe = shared ? S_IWOTH : S_IWGRP | S_IWOTH;
+    if ((st.st_mode & unsafe) && !(st.st_mode & S_ISVTX)) {
+        snprintf(err, errlen, "%s %s is writable by %s (mode %04o): chmod %s %s", what, path,
+                 st.st_mode & S_IWOTH ? "others" : "its group", (unsigned)(st.st_mode & 07777),
+                 shared ? "o-w" : "go-w", path);
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
 static int write_full(int fd, const char *p, size_t len)
 {
     while (len > 0) {
@@ -60,40 +120,173 @@ static int write_full(int fd, const char *p, size_t len)
     return 0;
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)
+static _Atomic int durable = 1;
+
+void fs_set_fsync(int on)
 {
-    char tmp[4200];
-    /* The temp name starts with '.' and ends in .tmp so readers of the folder skip it; the pid keeps two writers
-     * of the same file from sharing one. */
+    durable = on;
+}
+
+/* Creates a new temp file beside path, named .NAME.RANDOM.PID.tmp: O_EXCL and O_NOFOLLOW, so a file or symlink
+ * planted under that name is never opened, and a random part nobody can guess in advance. */
+static int create_temp(const char *path, int mode, char *tmp, size_t tmplen, char *err, size_t errlen)
+{
+    static const char digits[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     const char *slash = strrchr(path, '/');
     int dirlen = slash ? (int)(slash - path + 1) : 0;
-    if (snprintf(tmp, sizeof tmp, "%.*s.%s.%ld.tmp", dirlen, path, slash ? slash + 1 : path, (long)getpid())
-        >= (int)sizeof tmp) {
-        snprintf(err, errlen, "path too long: %.80s", path);
-        errno = ENAMETOOLONG;
-        return -1;
+    for (int tries = 0; tries < 16; tries++) {
+        unsigned char r[12];
+        char rnd[sizeof r + 1];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+            snprintf(err, errlen, "cannot write %s: no random bytes: %s", path, strerror(errno));
+            return -1;
+        }
+        for (size_t i = 0; i < sizeof r; i++)
+            rnd[i] = digits[r[i] % (sizeof digits - 1)];
+        rnd[sizeof r] = '\0';
+        if (snprintf(tmp, tmplen, "%.*s.%s.%s.%ld.tmp", dirlen, path, slash ? slash + 1 : path, rnd, (long)getpid())
+            >= (int)tmplen) {
+            snprintf(err, errlen, "path too long: %.80s", path);
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 && mode != 0600 && fchmod(fd, (mode_t)mode) != 0) {     /* whatever the umask */
+            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
+        if (fd >= 0)
+            return fd;
+        if (errno != EEXIST) {
+            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+            return -1;
+        }
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+    snprintf(err, errlen, "cannot write %s: 16 random temp names were all taken", path);
+    errno = EEXIST;
+    return -1;
+}
+
+/* fsync of the folder holding path, so that a rename or link into it survives a power loss. */
+static int sync_parent(const char *path)
+{
+    char dir[4200];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
         return -1;
-    }
-    if (write_full(fd, data, len) != 0) {
-        int e = errno;
-        close(fd);
+    int rc = fsync(fd) != 0 && errno != EINVAL ? -1 : 0;     /* EINVAL: a filesystem that syncs no folders */
+    close(fd);
+    return rc;
+}
+
+/* Writes data to a new temp file beside path and syncs it; returns 0 with its name in tmp. */
+static int write_temp(const char *path, const void *data, size_t len, int mode, char *tmp, size_t tmplen,
+                      char *err, size_t errlen)
+{
+    int fd = create_temp(path, mode, tmp, tmplen, err, errlen);
+    if (fd < 0)
+        return -1;
+    int rc = write_full(fd, data, len) != 0 || (durable && fsync(fd) != 0) ? -1 : 0, e = errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = -1, e = errno;
+    if (rc != 0) {
         unlink(tmp);
         snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(e));
         errno = e;
         return -1;
     }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
+    return 0;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)
+{
+    return fs_write_atomic_mode(path, data, len, 0600, err, errlen);
+}
+
+int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode, char *err, size_t errlen)
+{
+    char tmp[4200];
+    if (write_temp(path, data, len, mode, tmp, sizeof tmp, err, errlen) != 0)
+        return -1;
+    if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
         snprintf(err, errlen, "cannot replace %s: %s", path, strerror(e));
         errno = e;
         return -1;
     }
+    if (durable && sync_parent(path) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "replaced %s, but cannot sync its folder: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
     return 0;
+}
+
+int fs_write_new(const char *path, const void *data, size_t len, char *err, size_t errlen)
+{
+    char tmp[4200];
+    if (write_temp(path, data, len, 0600, tmp, sizeof tmp, err, errlen) != 0)
+        return -1;
+    /* link(2), unlike rename(2), never replaces: of two writers, exactly one creates path. */
+    int rc = link(tmp, path), e = errno;
+    unlink(tmp);
+    if (rc != 0) {
+        if (e != EEXIST)
+            snprintf(err, errlen, "cannot create %s: %s", path, strerror(e));
+        else
+            snprintf(err, errlen, "%s exists already", path);
+        errno = e;
+        return -1;
+    }
+    if (durable && sync_parent(path) != 0) {
+        e = errno;
+        snprintf(err, errlen, "cannot sync the folder of %s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errlen)
+{
+    *holder = 0;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() && (int)(st.st_mode & 0777) != mode &&
+        fchmod(fd, (mode_t)mode) != 0) { /* the umask's bits, or a folder not shared before: best effort */ }
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char text[32] = "";
+        ssize_t n = pread(fd, text, sizeof text - 1, 0);
+        close(fd);
+        *holder = n > 0 ? strtol(text, NULL, 10) : 0;
+        snprintf(err, errlen, "another process holds %s", path);
+        errno = e;
+        return -1;
+    }
+    char text[32];
+    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        int e = errno;
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(e));
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
 void fs_sweep_temp_files(const char *dir)

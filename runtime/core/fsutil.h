@@ -11,11 +11,40 @@
 /* mkdir -p with mode 0700 for the folders it creates. */
 int fs_mkdirs(const char *path, char *err, size_t errlen);
 
-/* Replaces path with data atomically: writes a temp file beside it, then rename(2). A reader (or a kill -9 at any
- * moment) sees the old content or the new one, never a mix. The temp name (.NAME.PID.tmp) is unique per writer process. */
+/* fs_mkdirs, then refuses (EPERM, one line naming the folder and the fix) a folder stratrun must not trust, as
+ * ssh's StrictModes does: owned by another user than the effective uid (root excepted), writable by group or
+ * others without the sticky bit, or a symlink owned by another user. Only path itself is checked, not its parents.
+ * what names the folder in messages ("channel folder"). gid >= 0: a folder shared by that group (--group): made
+ * 02770 with that group when it is ours; a folder of that group is accepted whoever owns it, group-writable too. */
+int fs_safe_dir(const char *path, const char *what, long gid, char *err, size_t errlen);
+
+/* The group of --group / shared_group for the channel folder, -1 when none. Set once at start-up. */
+void fs_set_shared_group(long gid);
+long fs_shared_group(void);
+
+/* Replaces path with data atomically: writes a temp file beside it, fsyncs it, rename(2)s it over path, fsyncs
+ * the folder. A reader (or a kill -9, or a power loss, at any moment) sees the old content or the new one, never a
+ * mix. The temp file is created O_EXCL|O_NOFOLLOW, mode 0600, as .NAME.RANDOM.PID.tmp (RANDOM from getrandom), so
+ * nothing planted in the folder is ever opened or followed. */
 int fs_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
-/* Removes the temp files fs_write_atomic left in dir when its writer was killed mid-write (".NAME.PID.tmp" whose
+/* The same with the file's mode given (0640: a channel file of a folder shared by a group), whatever the umask. */
+int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode, char *err, size_t errlen);
+
+/* Creates path with data, all or nothing, only if it does not exist: the same temp file, then link(2). Fails
+ * with EEXIST (err: "PATH exists already") when path exists, whoever wrote it and however recently. */
+int fs_write_new(const char *path, const void *data, size_t len, char *err, size_t errlen);
+
+/* 0: fs_write_atomic and fs_write_new skip both fsyncs (--no-fsync, for tmpfs and benchmarks); a kill -9 still
+ * never leaves a torn file, a power loss may. Default 1. Set once at start-up. */
+void fs_set_fsync(int on);
+
+/* Opens path (O_NOFOLLOW, created with mode) and takes an exclusive flock on it without waiting, then writes this
+ * process's PID into it: returns the descriptor, which holds the lock until closed. When another process holds it:
+ * -1 with errno EWOULDBLOCK and *holder its PID as the file says (0 if unknown). Any other failure: -1, *holder 0. */
+int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errlen);
+
+/* Removes the temp files fs_write_atomic left in dir when its writer was killed mid-write (".NAME...PID.tmp" whose
  * PID is gone). */
 void fs_sweep_temp_files(const char *dir);
 

@@ -202,9 +202,13 @@ int market_record(struct market *m, const char *path, char *err, size_t errlen)
                  "recorded data already", m->url);
         return -1;
     }
-    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    /* Not through a symlink planted in its place; not inherited by a strategy's io.popen child. */
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (fd < 0) {
-        snprintf(err, errlen, "--record %s: %s", path, strerror(errno));
+        if (errno == ELOOP)
+            snprintf(err, errlen, "--record %s is a symlink: stratrun does not follow one (name the file itself)", path);
+        else
+            snprintf(err, errlen, "--record %s: %s", path, strerror(errno));
         return -1;
     }
     int64_t last = INT64_MIN;

@@ -13,6 +13,7 @@
 #include "core/outq.h"
 #include "core/watchdog.h"
 #include "core/clock.h"
+#include "core/engine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -493,6 +494,65 @@ static int open_runtime(lua_State *L)
     return 0;
 }
 
+/* Creates the bot's folder (checked as fs_safe_dir does) and takes <dir>/lock: one process per bot ID, as two
+ * would overwrite each other's store and channel. The lock file holds the PID of its holder, written once the
+ * flock is ours, so that "already running" can name it. On success b->lock_fd is the new lock (an old one is
+ * closed). */
+static int bot_lock(struct bot *b, char *err, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/bots", b->opt->data_dir);
+    if (fs_safe_dir(path, "bots folder", -1, err, errlen) != 0 || fs_safe_dir(b->dir, "bot folder", -1, err, errlen) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/lock", b->dir);
+    long holder;
+    int fd = fs_lock_pid(path, 0600, &holder, err, errlen);
+    if (fd < 0 && errno == EWOULDBLOCK) {
+        if (holder > 0)
+            snprintf(err, errlen, "bot %s is already running (process %ld holds %s)", b->id, holder, path);
+        else
+            snprintf(err, errlen, "bot %s is already running (another process holds %s)", b->id, path);
+    }
+    if (fd < 0)
+        return -1;
+    if (b->lock_fd >= 0)
+        close(b->lock_fd);
+    b->lock_fd = fd;
+    b->lock_check_ns = clock_mono_ns();
+    return 0;
+}
+
+void bot_keep_lock(struct bot *b)
+{
+    int64_t now = clock_mono_ns();
+    if (b->lock_fd < 0 || now - b->lock_check_ns < 1000000000)
+        return;
+    b->lock_check_ns = now;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/lock", b->dir);
+    struct stat held, named;
+    if (fstat(b->lock_fd, &held) != 0 || (stat(path, &named) == 0 && named.st_dev == held.st_dev &&
+                                          named.st_ino == held.st_ino))
+        return;
+    /* The folder (or the lock file) was removed: another process could take the ID. Take it back. */
+    char err[512];
+    if (bot_lock(b, err, sizeof err) != 0) {
+        if (!b->lock_lost++)
+            log_printf(b, LOG_WARN, "bot folder %s was removed and its lock cannot be taken back: %s", b->dir, err);
+        return;
+    }
+    b->lock_lost = 0;
+    snprintf(path, sizeof path, "%s/log.txt", b->dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+        log_detach(b->log_fd);
+        close(b->log_fd);
+        b->log_fd = fd;
+        log_attach(fd);
+    }
+    log_printf(b, LOG_WARN, "bot folder %s was removed; made it again and took its lock back", b->dir);
+}
+
 struct bot *bot_new(const struct options *opt, const struct bot_spec *spec, struct engine *engine,
                     struct market *market, struct sched *sched, char *err, size_t errlen)
 {
@@ -519,24 +579,12 @@ struct bot *bot_new(const struct options *opt, const struct bot_spec *spec, stru
         goto fail;
     }
     snprintf(b->dir, n, "%s/bots/%s", opt->data_dir, b->id);
-    if (fs_mkdirs(b->dir, err, errlen) != 0)
+    if (bot_lock(b, err, errlen) != 0 || (engine && engine_claim(engine, b->id, err, errlen) != 0))
         goto fail;
-
-    /* One process per bot ID: two would overwrite each other's store and channel. */
-    char path[4200];
-    snprintf(path, sizeof path, "%s/lock", b->dir);
-    b->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (b->lock_fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (flock(b->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        snprintf(err, errlen, "bot %s is already running (another process holds %s)", b->id, path);
-        goto fail;
-    }
     fs_sweep_temp_files(b->dir);   /* store.json or status.txt temp files of a run killed mid-write */
+    char path[4200];
     snprintf(path, sizeof path, "%s/log.txt", b->dir);
-    b->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    b->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (b->log_fd < 0) {
         snprintf(err, errlen, "cannot open log %s: %s", path, strerror(errno));
         goto fail;

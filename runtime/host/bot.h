@@ -48,6 +48,10 @@ void bot_abandon(struct bot *b, const char *why);
 
 void bot_free(struct bot *b);
 
+/* Live, at most once a second: when the bot's folder or lock file was removed, makes them again, takes the lock
+ * again (one warning) and reopens log.txt, so that no second process can take the ID. */
+void bot_keep_lock(struct bot *b);
+
 
 /* Signals: the handler records the first SIGINT, SIGTERM or SIGHUP and makes the running bot yield at its next
  * instruction (the scheduler then stops every bot: onexit runs). The same signal again within a second is the same

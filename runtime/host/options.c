@@ -13,6 +13,7 @@
 #include "core/timeparse.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -42,6 +43,10 @@ const char options_usage[] =
     "  --market URL       market data: sim:seed=N,... (default sim:seed=42), csv:PATH,\n"
     "                     rest:BASE-URL[,symbol=BTC_USDT,interval=MS,stale=MS,weight=N]\n"
     "                     (live prices)\n"
+    "  --group NAME       several users share the local channel folder: it is made 02770 with group NAME\n"
+    "                     (config: shared_group = \"NAME\")\n"
+    "  --no-fsync         skip the fsyncs of every atomic write (tmpfs, benchmarks): a power loss may then\n"
+    "                     lose the last writes (config: fsync = false)\n"
     "  --record FILE      live: append the market's closed candles to FILE as CSV (replay reads it)\n"
     "  --reset-account    live: start each bot's paper account afresh (it is kept across restarts)\n"
     "  -p NAME=VALUE      set strategy parameter NAME (a global) before init(); repeatable\n"
@@ -161,7 +166,7 @@ struct cfg_ctx {
     size_t mem, memcap;
     long budget;            /* instruction-hook calls left */
     char cli_id;            /* the command line set these: the config must not override them */
-    char cli_data_dir, cli_channel, cli_market;
+    char cli_data_dir, cli_channel, cli_market, cli_fsync, cli_group;
     size_t ncli_params;     /* o->params[0..ncli_params) came from -p and win over the config's */
 };
 
@@ -411,6 +416,17 @@ static int cfg_assign(lua_State *L)
             replace(&o->data_dir, v);
         if (key[0] == 'c' && !c->cli_channel)
             replace(&o->channel, v);
+    } else if (strcmp(key, "fsync") == 0) {
+        if (t != LUA_TBOOLEAN)
+            return luaL_error(L, "key 'fsync' must be true or false, not %s", luaL_typename(L, 3));
+        if (!c->cli_fsync)
+            o->fsync = lua_toboolean(L, 3);
+    } else if (strcmp(key, "shared_group") == 0) {
+        if (t != LUA_TSTRING)
+            return luaL_error(L, "key 'shared_group' must be a group name, not %s", luaL_typename(L, 3));
+        const char *v = cfg_string(L, 3, "key 'shared_group'");
+        if (!c->cli_group)
+            replace(&o->group, v);
     } else if (strcmp(key, "market") == 0) {
         if (t != LUA_TSTRING)
             return luaL_error(L, "key 'market' must be a string, not %s", luaL_typename(L, 3));
@@ -438,7 +454,7 @@ static int cfg_assign(lua_State *L)
         cfg_param(L, o, c->ncli_params, 3);
     } else {
         return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, http, params, memory_limit, step_limit, "
-                          "onexit_limit)", key);
+                          "onexit_limit, fsync, shared_group)", key);
     }
     return 0;
 }
@@ -477,7 +493,8 @@ static int load_config(struct options *o, const char *file, int explicit_, char 
     }
     struct cfg_ctx c = { .o = o, .file = file, .memcap = 16u << 20, .ncli_params = o->nparams,
                          .cli_id = o->id[0] != 0, .cli_data_dir = o->data_dir != NULL,
-                         .cli_channel = o->channel != NULL, .cli_market = o->market != NULL };
+                         .cli_channel = o->channel != NULL, .cli_market = o->market != NULL,
+                         .cli_fsync = o->fsync >= 0, .cli_group = o->group != NULL };
     lua_State *L = lua_newstate(cfg_alloc, &c);
     int rc = -1;
     if (!L) {
@@ -582,6 +599,7 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
     o->argc = argc;
     o->argv = argv;
     o->from_ms = o->to_ms = INT64_MIN;
+    o->fsync = -1;
     o->limits = (struct limits){.memory_mb = 1024, .step_s = 10, .onexit_s = 300};
     const char *config = NULL;
     int i = 1;
@@ -651,10 +669,18 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
                 return -1;
             }
             replace(&o->data_dir, v);
+        } else if (strcmp(a, "--no-fsync") == 0) {
+            o->fsync = 0;
+        } else if (is_opt(a, "--group")) {
+            if (!(v = opt_value(argc, argv, &i, "--group", err, errlen)))
+                return -1;
+            replace(&o->group, v);
         } else if (is_opt(a, "--channel")) {
             if (!(v = opt_value(argc, argv, &i, "--channel", err, errlen)))
                 return -1;
             replace(&o->channel, v);
+            /* argv is what /proc/PID/cmdline and ps show, to other users too, and what a strategy could read */
+            redact_in_place((char *)v);
         } else if (is_opt(a, "--market")) {
             if (!(v = opt_value(argc, argv, &i, "--market", err, errlen)))
                 return -1;
@@ -701,6 +727,16 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
 
 /* ---- identity ---- */
 
+/* The ID kept in the ids file (text, len bytes; freed here). */
+static int kept_id(struct options *o, char *text, size_t len, char *err, size_t errlen)
+{
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        len--;
+    int rc = set_id(o, text, len, "kept ", err, errlen);
+    free(text);
+    return rc;
+}
+
 static int generated_id(struct options *o, char *err, size_t errlen)
 {
     char real[PATH_MAX], path[PATH_MAX + 64], dir[PATH_MAX];
@@ -709,19 +745,14 @@ static int generated_id(struct options *o, char *err, size_t errlen)
         return -1;
     }
     snprintf(dir, sizeof dir, "%s/ids", o->data_dir);
-    if (fs_mkdirs(dir, err, errlen) != 0)
+    if (fs_safe_dir(dir, "ids folder", -1, err, errlen) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/%016llx", dir, (unsigned long long)fs_fnv1a(real, strlen(real)));
     char *kept;
     size_t len;
     char msg[OPT_ERRLEN];
-    if (fs_read_all(path, 128, &kept, &len, msg, sizeof msg) == 0) {
-        while (len > 0 && (kept[len - 1] == '\n' || kept[len - 1] == ' '))
-            len--;
-        int rc = set_id(o, kept, len, "kept ", err, errlen);
-        free(kept);
-        return rc;
-    }
+    if (fs_read_all(path, 128, &kept, &len, msg, sizeof msg) == 0)
+        return kept_id(o, kept, len, err, errlen);
     /* Six digits like the hosted platforms' live IDs, not yet used in this data dir. */
     for (int tries = 0; tries < 100; tries++) {
         unsigned int r;
@@ -735,8 +766,13 @@ static int generated_id(struct options *o, char *err, size_t errlen)
             continue;
         char line[32];
         int n = snprintf(line, sizeof line, "%s\n", id);
-        if (fs_write_atomic(path, line, (size_t)n, err, errlen) != 0)
-            return -1;
+        /* Created whole or not at all, and never replaced: of several first starts at once, one writes the file
+         * and the others read its ID. */
+        if (fs_write_new(path, line, (size_t)n, err, errlen) != 0) {
+            if (errno != EEXIST || fs_read_all(path, 128, &kept, &len, err, errlen) != 0)
+                return -1;
+            return kept_id(o, kept, len, err, errlen);
+        }
         memcpy(o->id, id, strlen(id) + 1);
         fprintf(stderr, "stratrun: no --id given; %s runs as bot %s (kept in %s)\n", o->script, id, path);
         return 0;
@@ -745,14 +781,9 @@ static int generated_id(struct options *o, char *err, size_t errlen)
     return -1;
 }
 
-void options_hide_secrets(struct options *o)
+void options_hide_secrets(void)
 {
-    for (int i = 1; i < o->argc; i++) {
-        if (strncmp(o->argv[i], "--channel=", 10) == 0)
-            redact_in_place(o->argv[i] + 10);
-        else if (strcmp(o->argv[i - 1], "--channel") == 0)
-            redact_in_place(o->argv[i]);
-    }
+    /* Start-up, main thread: no other thread reads the environment. */
     char *pass = getenv("STRATRUN_REDIS_PASSWORD");
     if (pass) {
         memset(pass, 0, strlen(pass));
@@ -781,7 +812,17 @@ int options_resolve(struct options *o, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (fs_mkdirs(o->data_dir, err, errlen) != 0)
+    fs_set_fsync(o->fsync != 0);
+    if (o->group) {
+        struct group *g = getgrnam(o->group);
+        if (!g) {
+            snprintf(err, errlen, "unknown group '%.80s' (--group or shared_group needs a group of this host, as "
+                     "listed by getent group)", o->group);
+            return -1;
+        }
+        fs_set_shared_group((long)g->gr_gid);
+    }
+    if (fs_safe_dir(o->data_dir, "data dir", -1, err, errlen) != 0)
         return -1;
     if (o->mode == MODE_ONE) {
         if (!o->id[0] && generated_id(o, err, errlen) != 0)
@@ -809,6 +850,8 @@ void options_free(struct options *o)
     free(o->market);
     free(o->exchange);
     free(o->config);
+    free(o->group);
+    o->group = NULL;
     o->params = NULL;
     o->nparams = 0;
     o->data_dir = o->channel = o->market = o->exchange = o->config = NULL;

@@ -67,6 +67,8 @@ struct options {
     const char *record;     /* live: --record FILE, the market's candles appended as CSV (market.c), or NULL */
     int reset_account;      /* live: --reset-account, each bot's paper account starts afresh (stdlib/exchange.lua) */
 
+    int fsync;              /* --no-fsync / fsync = false: 0; -1 until set (then on) */
+    char *group;            /* --group / shared_group: the group sharing the local channel folder, or NULL */
     int help, version;
 };
 
@@ -74,10 +76,9 @@ struct options {
  * present). Returns 0, or -1 with one line in err (a usage or config error: exit status 2). */
 int options_load(struct options *o, int argc, char **argv, char *err, size_t errlen);
 
-/* Hides the channel URL's password from everything a strategy (or another user's ps) can read of the process: it
- * is overwritten with '*' in the command line itself (/proc/PID/cmdline), and STRATRUN_REDIS_PASSWORD is wiped
- * from the environment (/proc/PID/environ, os.getenv, children). Call it once the channel engine has read them. */
-void options_hide_secrets(struct options *o);
+/* Wipes STRATRUN_REDIS_PASSWORD from the environment (/proc/PID/environ, os.getenv, children): call it once the
+ * channel engine has read it. (A --channel URL's password is overwritten in argv as options_load reads it.) */
+void options_hide_secrets(void);
 
 /* Resolves the data dir (creating it) and the bot IDs (for one bot without --id or a config id: generated once
  * and kept in the data dir; in run and replay: SCRIPT@ID, else the script's file name). Returns 0, or -1 with one

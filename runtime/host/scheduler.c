@@ -166,8 +166,11 @@ int sched_run(struct sched *s)
                 s->bots[i]->wake_ns = sched_now(s);
             }
         }
-        if (!s->virtual_)
+        if (!s->virtual_) {
             cut_late_onexits(s);
+            for (int i = 0; i < s->nbots; i++)
+                bot_keep_lock(s->bots[i]);
+        }
         struct bot *next = NULL;
         for (int i = 0; i < s->nbots; i++) {
             struct bot *b = s->bots[i];
@@ -212,6 +215,8 @@ int sched_run(struct sched *s)
                 if (cut < wait)
                     wait = cut;
             }
+            if (wait > 1000000000)
+                wait = 1000000000;      /* bot_keep_lock's once a second */
             if (wait > 0) {
                 /* The signal pipe turns readable when a signal arrives, even one that came just before ppoll;
                  * the notify fd when work a bot awaits is done (sched_notify). */

@@ -40,7 +40,9 @@ struct bot {
     struct market *market;      /* the process's market data; shared by every bot of the process */
     struct sched *sched;        /* the scheduler running the bot, or NULL (benchmarks) */
     int log_fd;                 /* <dir>/log.txt, appended to */
-    int lock_fd;                /* holds an flock on <dir>/lock while the bot runs */
+    int lock_fd;                /* holds an flock on <dir>/lock while the bot runs; the file holds the PID */
+    int64_t lock_check_ns;      /* live: CLOCK_MONOTONIC of the last check that <dir>/lock is still ours */
+    int lock_lost;              /* bot_keep_lock could not take the lock back (said once; retried every second) */
 
     enum phase phase;
     lua_State *co;              /* the coroutine running the current phase */
