@@ -399,6 +399,22 @@ function M.chanframe(seq, published, json_text)
 end
 
 -- Days since 1970-01-01 of a civil date (proleptic Gregorian), for reading log stamps as UTC.
+-- The sanitizer the binary under test is built with: "tsan", "asan" or nil (ldd names its runtime library).
+local sanitizer
+function M.sanitizer()
+  if sanitizer == nil then
+    local f = io.popen("ldd " .. q(M.bin) .. " 2>/dev/null")
+    local s = f:read("a")
+    f:close()
+    sanitizer = s:find("libtsan", 1, true) and "tsan" or s:find("libasan", 1, true) and "asan" or false
+  end
+  return sanitizer or nil
+end
+
+-- libfaketime's pthread_cond_timedwait calls the real one behind ThreadSanitizer's back, which then sees the
+-- mutex the wait re-took as locked twice: specs that move a process's clock with faketime are pending under TSan.
+M.FAKETIME_TSAN = "libfaketime under ThreadSanitizer: its pthread_cond_timedwait hides the mutex from TSan"
+
 function M.days_from_civil(y, m, d)
   y = m <= 2 and y - 1 or y
   local era = (y >= 0 and y or y - 399) // 400

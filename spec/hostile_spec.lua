@@ -268,23 +268,13 @@ local function capped(p, done, s)
 end
 
 -- Under ASan or valgrind freed memory stays resident (quarantine, valgrind's own heap): no RSS checks there.
-local SANITIZED = T > 1 or (function()
-  local f = io.popen("ldd " .. q(h.bin) .. " 2>/dev/null")
-  local s = f:read("a")
-  f:close()
-  return s:find("libasan", 1, true) or s:find("libtsan", 1, true)
-end)()
+local SANITIZED = T > 1 or h.sanitizer() ~= nil
 
 -- ThreadSanitizer holds an asynchronous signal until the thread enters a call it intercepts; a bot busy in Lua
 -- (liblua is not instrumented) never does, so the watchdog's SIGURG and a stop never reach it there. Rows that need
 -- a signal to reach a busy bot, a clock step (libfaketime under TSan), or count another bot's ticks (TSan slows
 -- every bot several times), report pending in a TSan build (no_tsan).
-local TSAN = (function()
-  local f = io.popen("ldd " .. q(h.bin) .. " 2>/dev/null")
-  local s = f:read("a")
-  f:close()
-  return s:find("libtsan", 1, true) ~= nil
-end)()
+local TSAN = h.sanitizer() == "tsan"
 
 -- ---- the strategies ----
 

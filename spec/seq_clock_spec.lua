@@ -264,6 +264,7 @@ describe("seq across restarts, whatever the clocks do", function()
   end)
 
   it("local: a publisher restarted 10 minutes behind after its channel file was deleted is seen at once", function()
+    if h.sanitizer() == "tsan" then pending(h.FAKETIME_TSAN) return end
     local dir = h.tmpdir()
     local channel = "local:" .. dir .. "/channels"
     local reader = start_reader(dir, channel)
@@ -286,6 +287,7 @@ describe("seq across restarts, whatever the clocks do", function()
 
   it("redis: a publisher restarted 10 minutes behind after its key expired is seen at once, under the ACL recipe",
     function()
+    if h.sanitizer() == "tsan" then pending(h.FAKETIME_TSAN) return end
     local admin = "admin-" .. math.random(1, 1e9)
     local server, dir = h.redis{password = admin}, h.tmpdir()
     local r = h.run{"--data-dir", dir .. "/helper", "--id", "acl-helper", ACL_HELPER, "pub", "rdr:pub", dir = dir}
@@ -329,6 +331,7 @@ describe("a publisher whose clock is ahead", function()
 
   it("is marked in meta (clock_ahead, ahead_ms), and the sample monitor does not show it Running forever",
     function()
+    if h.sanitizer() == "tsan" then pending(h.FAKETIME_TSAN) return end
     local dir = h.tmpdir()
     local channel = "local:" .. dir .. "/channels"
     local reader = start_reader(dir, channel)

@@ -370,7 +370,12 @@ struct engine *engine_open_backend(const struct backend_ops *ops, const char *ar
     e->wake_fd = -1;
     e->ops = ops;
     pthread_mutex_init(&e->mu, NULL);
-    pthread_cond_init(&e->done, NULL);
+    pthread_condattr_t ca;      /* the stop's deadline on the monotonic clock: a wall clock step neither cuts it
+                                 * short nor stretches it */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->done, &ca);
+    pthread_condattr_destroy(&ca);
     e->host = (struct backend_host){e, host_deliver, host_wanted, host_refused};
     e->be = ops->open(arg, data_dir, &e->host, err, errlen);
     if (!e->be)
@@ -419,7 +424,7 @@ void engine_close(struct engine *e, int wait_ms)
         atomic_store(&e->wake_pending, 0);
         wake(e);
         struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
+        clock_gettime(CLOCK_MONOTONIC, &dl);
         dl.tv_sec += wait_ms / 1000;
         dl.tv_nsec += (long)(wait_ms % 1000) * 1000000;
         if (dl.tv_nsec >= 1000000000) {

@@ -99,8 +99,17 @@ int outq_start(void)
     pthread_mutex_lock(&mu);
     int ok = 1;
     for (int i = 0; i < 2 && !running; i++)
-        if (!streams[i].started && thread_start(&streams[i].writer, writer_main, &streams[i]) == 0)
-            streams[i].started = 1;
+        if (!streams[i].started) {
+            /* outq_flush's bound on the monotonic clock: a wall clock step neither cuts it nor stretches it */
+            pthread_condattr_t ca;
+            pthread_condattr_init(&ca);
+            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+            pthread_cond_destroy(&streams[i].drained);
+            pthread_cond_init(&streams[i].drained, &ca);
+            pthread_condattr_destroy(&ca);
+            if (thread_start(&streams[i].writer, writer_main, &streams[i]) == 0)
+                streams[i].started = 1;
+        }
     ok = streams[0].started && streams[1].started;
     running = ok;
     pthread_mutex_unlock(&mu);
@@ -164,7 +173,7 @@ static void give_up(struct stream *st)
 int outq_flush(int timeout_ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);     /* pthread_cond_timedwait's clock */
+    clock_gettime(CLOCK_MONOTONIC, &until);    /* the clock of drained (outq_start) */
     until.tv_sec += timeout_ms / 1000;
     until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
     if (until.tv_nsec >= 1000000000) {
