@@ -401,11 +401,15 @@ end
       { "refused connection", string.format("redis://:%s@127.0.0.1:1", PW) },
       { "NOPERM", redis:url{ user = "limited", pass = PW } },
       { "bad URL", string.format("redis://u:%s@127.0.0.1:notaport", PW) },
+      -- malformed: quoted whole by the refusal (before issue 12 these two showed the password)
+      { "one slash", string.format("redis:/:%s@127.0.0.1:6379", PW) },
+      { "unknown scheme", string.format("rediss://:%s@127.0.0.1:6379", PW) },
     }
     for i, c in ipairs(cases) do
       local r = h.run{ "--data-dir", dir .. "/d", "--id", "e" .. i, "--channel", c[2], script, dir = dir, timeout = 20 }
       assert.truthy(r.err ~= "", c[1] .. ": no error said")
       assert_clean(dir, r, c[1])
+      if i > 3 then assert.truthy(r.err:find(":***@", 1, true), r.err) end
     end
     redis:stop()
   end)
