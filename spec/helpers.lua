@@ -21,6 +21,9 @@ M.source = os.getenv("STRATRUN_SOURCE") or "."
 -- STRATRUN_TIME_SCALE for valgrind). The time limits below (run, wait, wait_for, eventually) stretch by it, and so
 -- do the specs' own bounds that only a slower process would miss (the catalogue's "within 5 s").
 M.time_scale = tonumber(os.getenv("STRATRUN_TIME_SCALE")) or 1
+-- The processes under test run under valgrind (scripts/memcheck.sh): their /proc/PID/cmdline and environ are
+-- valgrind's own, which the program cannot change.
+M.valgrind = os.getenv("STRATRUN_VALGRIND") ~= nil
 local tmp_root = os.getenv("STRATRUN_TEST_TMP") or "/tmp/stratrun-spec"
 
 local function q(s)

@@ -186,7 +186,9 @@ out("refused", select(2, HttpQuery(refused)))
     assert.is_true(tonumber(got.warm) > 0)
     assert.matches("^HttpQuery .*: cannot connect: too many open files %(", got.full)
     assert.matches("ulimit %-n", got.full)
-    assert.is_true(tonumber(got.seconds) < 3, "the failures took " .. got.seconds .. " s: not their timeouts")
+    if not h.valgrind then      -- under valgrind a call takes seconds anyway: the bound would say nothing
+      assert.is_true(tonumber(got.seconds) < 3, "the failures took " .. got.seconds .. " s: not their timeouts")
+    end
     assert.is_true(tonumber(got.freed) > 0)
     assert.matches(": cannot connect: Connection refused$", got.refused)
   end)
