@@ -208,6 +208,11 @@ local running = {}
 -- Runs PUBLISHER as bot "pub" on channel, from its data dir under dir (the same for every run: a restart), with
 -- prefix before the binary (faketime) and env; waits for its end.
 local function publish(dir, channel, from, to, prefix, env)
+  if prefix then    -- libfaketime preloaded before ASan's runtime: tell ASan that is intended
+    local e = {ASAN_OPTIONS = (os.getenv("ASAN_OPTIONS") or "") .. ":verify_asan_link_order=0"}
+    for k, v in pairs(env or {}) do e[k] = v end
+    env = e
+  end
   local p = h.spawn{"--data-dir", dir .. "/pub", "--id", "pub", "--channel", channel, "-p", "from=" .. from,
                     "-p", "to=" .. to, h.script(dir, PUBLISHER, "publisher.lua"), dir = dir, prefix = prefix,
                     env = env}
