@@ -156,3 +156,122 @@ describe("GetCommand and stratrun cmd", function()
     assert.truthy(r.out:find("cmd null", 1, true), r.out)
   end)
 end)
+
+describe("LogProfit and LogProfitReset", function()
+  it("keep a profit series in the bot's folder, on the replay's clock, and log it with its extra arguments", function()
+    local r = run([[
+      function main()
+        for i = 1, 5 do
+          LogProfit(i * 10 - 25, "trade", i)
+          Sleep(60000)
+        end
+        LogProfit(99, "chart only", "&")
+      end
+    ]], "replay")
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:find("00:01:00.000 Profit: -15 trade 1\n", 1, true), r.out)
+    assert.truthy(r.out:find("00:05:00.000 Profit: 25 trade 5\n", 1, true), r.out)
+    assert.is_nil(r.out:find("chart only", 1, true), r.out)
+    -- 2024-01-01 00:01 UTC is 1704067260000 ms: one point a minute, then the "&" one
+    assert.are.equal("1704067260000,-15\n1704067320000,-5\n1704067380000,5\n1704067440000,15\n1704067500000,25\n" ..
+      "1704067560000,99\n", h.read(r.bot .. "/profit.csv"))
+    assert.truthy(h.read(r.bot .. "/log.txt"):find("Profit: 25 trade 5\n", 1, true))
+  end)
+
+  it("keeps the latest n points, or none, and refuses what is not a finite profit or a count", function()
+    local r = run([[
+      for i = 1, 6 do LogProfit(i) end
+      LogProfitReset(2)
+      print("two:", (io.open(BOT .. "/profit.csv"):read("a"):gsub("%d+,", "")))
+      LogProfit(7.5)
+      LogProfitReset()
+      print("none:", #io.open(BOT .. "/profit.csv"):read("a"))
+      print(pcall(LogProfit, 0/0))
+      print(pcall(LogProfit, "12"))
+      print(pcall(LogProfitReset, -1))
+      print(pcall(LogProfitReset, 2.5))
+    ]], "live", { "-p", "BOT=d/bots/bot1" })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:find("two:\t5\n6\n\n", 1, true), r.out)
+    assert.truthy(r.out:find("none:\t0\n", 1, true), r.out)
+    assert.truthy(r.out:find("LogProfit: profit must be a finite number, not -nan", 1, true) or
+      r.out:find("LogProfit: profit must be a finite number, not nan", 1, true), r.out)
+    assert.truthy(r.out:find("LogProfit: profit must be a finite number, not 12\n", 1, true), r.out)
+    assert.truthy(r.out:find("LogProfitReset: the number of entries to keep must be a whole number >= 0, not -1\n", 1, true), r.out)
+    assert.truthy(r.out:find("LogProfitReset: the number of entries to keep must be a whole number >= 0, not 2.5\n", 1, true), r.out)
+  end)
+end)
+
+describe("GetLastError, SetErrorFilter and LogReset", function()
+  it("GetLastError returns the last failed call's error once; a filter keeps matching errors out of the log", function()
+    local r = run([[
+      print("before:", GetLastError())
+      exchange.GetOrder(123)
+      print("last:", GetLastError())
+      print("taken:", GetLastError())
+      SetErrorFilter("502:|GetOrder")
+      exchange.GetOrder(124)
+      exchange.CancelOrder(125)
+      print("filtered:", GetLastError())
+      SetErrorFilter("")
+      exchange.GetOrder(126)
+      print(pcall(SetErrorFilter, "(unclosed"))
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:find("before:\tnil\n", 1, true), r.out)
+    assert.truthy(r.out:find("exchange.GetOrder: no order with id 123\nlast:\texchange.GetOrder: no order with id 123\n", 1, true), r.out)
+    assert.truthy(r.out:find("taken:\tnil\n", 1, true), r.out)
+    -- the filtered error is still GetLastError's, but not in the log; the one the filter does not match is
+    assert.is_nil(r.out:find("id 124", 1, true), r.out)
+    assert.truthy(r.out:find("filtered:\texchange.CancelOrder: no order with id 125\n", 1, true), r.out)
+    assert.truthy(r.out:find(" exchange.CancelOrder: no order with id 125\n", 1, true), r.out)
+    assert.truthy(r.out:find(" exchange.GetOrder: no order with id 126\n", 1, true), r.out)
+    assert.truthy(r.out:find("SetErrorFilter: '(unclosed' is not a POSIX extended regular expression: ", 1, true), r.out)
+    assert.is_nil(h.read(r.bot .. "/log.txt"):find("124", 1, true))
+  end)
+
+  it("LogReset keeps the latest n lines of the bot's log file, and the log goes on in the same file", function()
+    local r = run([[
+      for i = 1, 5 do Log("line", i) end
+      LogReset(2)
+      Log("after")
+      LogReset()
+      Log("last")
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    local log = h.read(r.bot .. "/log.txt")
+    assert.is_nil(log:find("line", 1, true), log)
+    assert.truthy(log:match("^[%d%-]+ [%d:.]+ last\n$"), log)
+    local r2 = run([[
+      for i = 1, 5 do Log("line", i) end
+      LogReset(2)
+      Log("after")
+    ]])
+    local kept = {}
+    for l in h.read(r2.bot .. "/log.txt"):gmatch("[^\n]+") do kept[#kept + 1] = l:match("%d%d%.%d%d%d (.*)") end
+    assert.are.same({ "line 4", "line 5", "after" }, kept)
+  end)
+end)
+
+describe("Log markers, Version and GetPid", function()
+  it("keeps the colour suffix and the @ marker in the log entry", function()
+    local r = run([[
+      Log("Hello, #ff0000@")
+      Log("warn", "#FF0000")
+      Log("push me", "@")
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    local log = h.read(r.bot .. "/log.txt")
+    for _, text in ipairs({ " Hello, #ff0000@\n", " warn #FF0000\n", " push me @\n" }) do
+      assert.truthy(log:find(text, 1, true), log)
+      assert.truthy(r.out:find(text, 1, true), r.out)
+    end
+  end)
+
+  it("Version is stratrun's version and GetPid the process's ID, a string", function()
+    local r = run([[print(Version(), type(GetPid()), GetPid() == io.open("/proc/self/stat"):read("a"):match("^%d+"))]])
+    assert.are.equal(0, r.code, r.err)
+    local v = h.run{ "--version" }.out:match("stratrun (%S+)")
+    assert.are.equal(v .. "\tstring\ttrue\n", r.out)
+  end)
+end)

@@ -45,6 +45,8 @@ void api_open(lua_State *L)
     lua_pop(L, 1);
     luaL_requiref(L, "stratrun.account", luaopen_account, 0);
     lua_pop(L, 1);
+    luaL_requiref(L, "stratrun.log", luaopen_logapi, 0);
+    lua_pop(L, 1);
 
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (lua_Integer i = 0; stratrun_stdlib[i].name; i++) {
