@@ -19,6 +19,7 @@
 
 #include "host/bot.h"
 #include "core/clock.h"
+#include "core/cmdqueue.h"
 #include "core/engine.h"
 #include "core/fetch.h"
 #include "core/fsutil.h"
@@ -86,6 +87,15 @@ int main(int argc, char **argv)
     }
     if (options_resolve(&opt, err, sizeof err) != 0) {
         usage_error(err);
+        goto out;
+    }
+    if (opt.mode == MODE_CMD) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/bots/%s", opt.data_dir, opt.id);
+        if (cmdq_send(dir, opt.id, opt.cmd_text, strlen(opt.cmd_text), err, sizeof err) != 0)
+            usage_error(err);
+        else
+            status = EXIT_DONE;
         goto out;
     }
     for (int i = 0; opt.mode != MODE_ONE && i < opt.nbots; i++)

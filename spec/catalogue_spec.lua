@@ -306,6 +306,13 @@ local CATALOGUE = {
    args = {"--channel", "local:SCRIPT", "SCRIPT"}, fails = "exists and is not a folder"},
   {where = "command line", input = "--channel of an unknown backend", args = {"--channel", "gopher://x", "SCRIPT"},
    fails = "unknown channel backend 'gopher://x'"},
+  {where = "command line", input = "cmd '../x' TEXT", args = {"cmd", "../x", "buy"}, fails = "invalid bot ID '../x'"},
+  {where = "command line", input = "cmd ID '' (empty command)", args = {"cmd", "cli", ""},
+   fails = "a command is 1 to 1024 bytes, not 0"},
+  {where = "command line", input = "cmd ID TEXT of 1025 bytes", args = {"cmd", "cli", string.rep("x", 1025)},
+   fails = "a command is 1 to 1024 bytes, not 1025"},
+  {where = "command line", input = "cmd to a bot that never ran", args = {"cmd", "cli", "buy"},
+   fails = "bot 'cli' has never run in this data dir"},
 }
 
 -- ---- the outcomes, in words: the doc's third column and each test's name ----
@@ -854,16 +861,17 @@ end
 DRIVERS["command line"] = function(r)
   local dir = h.tmpdir()
   local script = h.script(dir, 'print(math.type(v) or type(v), tostring(v))')
-  -- the data dir goes first, after `run` when there is one
+  -- the data dir goes first, after `run` or `cmd` when there is one
   local args = {dir = dir, timeout = 10}
   local rest = r.args
-  if rest[1] == "run" then
-    args[1] = "run"
+  local sub = (rest[1] == "run" or rest[1] == "cmd") and rest[1]
+  if sub then
+    args[1] = sub
     rest = {table.unpack(rest, 2)}
   end
   args[#args + 1] = "--data-dir"
   args[#args + 1] = dir .. "/data"
-  if args[1] ~= "run" and rest[1] ~= "--id" then     -- no generated ID, and no notice of one on stderr
+  if not sub and rest[1] ~= "--id" then     -- no generated ID, and no notice of one on stderr
     args[#args + 1] = "--id"
     args[#args + 1] = "cli"
   end

@@ -61,11 +61,13 @@ local settings, show, finite = settings_module.check, settings_module.show, sett
 local ORDER_FIELDS = { "Id", "Time", "Price", "Amount", "DealAmount", "AvgPrice", "Status", "Type", "frozen" }
 
 -- A new paper exchange. opts: config (the exchange settings table), market (the market module, or anything with
--- its at, candle and info), now (a function returning the clock in ms), log (a function taking one line), keep
+-- its at, candle and info), now (a function returning the clock in ms), log (a function taking the line of a
+-- failed call), note (optional, a function taking any other line; default log), keep
 -- (optional: where the account persists, {read = f() -> text | nil [, message], write = f(text) -> true | nil,
 -- message, path = name for messages, reset = start afresh}).
 local function new(opts)
   local market, now, log = opts.market, opts.now, opts.log
+  local note = opts.note or log       -- what is not an error
   local info = market.info and market.info() or {}
   local live = info.kind == "rest"
   local cfg = opts.config or {}
@@ -142,7 +144,7 @@ local function new(opts)
     if not ok and not save_failed then
       log("exchange: the paper account is not saved: " .. tostring(err) .. "; trading goes on in memory")
     elseif ok and save_failed then
-      log("exchange: the paper account is saved again to " .. keep.path)
+      note("exchange: the paper account is saved again to " .. keep.path)
     end
     save_failed = not ok
   end
@@ -668,7 +670,8 @@ local exchange = new {
   config = config.exchange,
   market = require("market"),
   now = function() return UnixNano() // 1000000 end,
-  log = function(msg) Log(msg) end,
+  log = require("stratrun.log").error,      -- a failed call: GetLastError, SetErrorFilter
+  note = function(msg) Log(msg) end,
   keep = keep,
 }
 exchange._new = new

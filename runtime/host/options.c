@@ -30,6 +30,7 @@ const char options_usage[] =
     "usage: stratrun [options] SCRIPT.lua [ARGS...]      one bot, live\n"
     "       stratrun run [options] SCRIPT.lua[@ID] ...    several bots in one process, live\n"
     "       stratrun replay [options] SCRIPT.lua[@ID] ... several bots on a virtual clock over the market data\n"
+    "       stratrun cmd [--data-dir DIR] ID TEXT         queue TEXT for the running bot ID (its GetCommand)\n"
     "\n"
     "Runs trading strategies written in Lua: init(), then main(), then onexit().\n"
     "\n"
@@ -593,6 +594,34 @@ static int is_opt(const char *a, const char *name)
     return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
 }
 
+/* stratrun cmd [--data-dir DIR] ID TEXT */
+static int cmd_load(struct options *o, int argc, char **argv, char *err, size_t errlen)
+{
+    o->mode = MODE_CMD;
+    int i = 2;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *v;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            o->help = 1;
+            return 0;
+        }
+        if (!is_opt(argv[i], "--data-dir")) {
+            snprintf(err, errlen, "unknown option '%s' of stratrun cmd (it takes --data-dir DIR, then ID TEXT)",
+                     argv[i]);
+            return -1;
+        }
+        if (!(v = opt_value(argc, argv, &i, "--data-dir", err, errlen)))
+            return -1;
+        replace(&o->data_dir, v);
+    }
+    if (argc - i != 2) {
+        snprintf(err, errlen, "stratrun cmd takes a bot ID and one TEXT (quote it), not %d arguments", argc - i);
+        return -1;
+    }
+    o->cmd_text = argv[i + 1];
+    return set_id(o, argv[i], strlen(argv[i]), "stratrun cmd: ", err, errlen);
+}
+
 int options_load(struct options *o, int argc, char **argv, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -603,6 +632,8 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
     o->limits = (struct limits){.memory_mb = 1024, .step_s = 10, .onexit_s = 300};
     const char *config = NULL;
     int i = 1;
+    if (argc > 1 && strcmp(argv[1], "cmd") == 0)
+        return cmd_load(o, argc, argv, err, errlen);
     if (argc > 1 && (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "replay") == 0)) {
         o->mode = argv[1][1] == 'u' ? MODE_RUN : MODE_REPLAY;
         i = 2;
@@ -812,6 +843,8 @@ int options_resolve(struct options *o, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (o->mode == MODE_CMD)    /* only the bot's folder is looked at, nothing is created */
+        return 0;
     fs_set_fsync(o->fsync != 0);
     if (o->group) {
         struct group *g = getgrnam(o->group);

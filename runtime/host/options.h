@@ -25,7 +25,7 @@ struct param {
 
 /* stratrun SCRIPT [ARGS]: one bot, live. stratrun run A.lua[@ID] B.lua[@ID]...: several bots in one process,
  * live. stratrun replay ...: several bots on a virtual clock over the market data. */
-enum mode { MODE_ONE, MODE_RUN, MODE_REPLAY };
+enum mode { MODE_ONE, MODE_RUN, MODE_REPLAY, MODE_CMD };
 
 /* The config's limits, each bot's own: memory_limit (MiB of its Lua state), step_limit (seconds a bot may run
  * without Sleep: live, a warning; in a replay, the bot is stopped) and onexit_limit (seconds onexit may take live). */
@@ -54,7 +54,7 @@ struct options {
     int argc;
 
     char *config;           /* the config file read, or NULL */
-    char id[ID_MAX + 1];    /* MODE_ONE: --id or the config's id; "" until resolved */
+    char id[ID_MAX + 1];    /* MODE_ONE, MODE_CMD: --id or the config's id; "" until resolved */
     char *data_dir;
     char *channel;          /* the channel backend URL ("local", "local:DIR", "memory") */
     char *market;           /* the market data source ("sim:seed=42", "csv:PATH") */
@@ -69,6 +69,7 @@ struct options {
 
     int fsync;              /* --no-fsync / fsync = false: 0; -1 until set (then on) */
     char *group;            /* --group / shared_group: the group sharing the local channel folder, or NULL */
+    const char *cmd_text;   /* MODE_CMD: the command queued for bot id (stratrun cmd ID TEXT) */
     int help, version;
 };
 

@@ -14,7 +14,8 @@
 /* Modules whose functions are globals, as on the platforms. They are not entered in package.loaded, so
  * tracebacks name their functions plainly ("Log", not "stratrun.log.Log"). */
 static const lua_CFunction global_modules[] = {
-    luaopen_log, luaopen_clock, luaopen_format, luaopen_store, luaopen_channel, luaopen_http, NULL
+    luaopen_log, luaopen_clock, luaopen_format, luaopen_store, luaopen_channel, luaopen_http,
+    luaopen_platform, NULL
 };
 
 /* package.preload loader for an embedded stdlib module; upvalue 1 is its index in stratrun_stdlib. */
@@ -44,6 +45,8 @@ void api_open(lua_State *L)
     lua_pop(L, 1);
     luaL_requiref(L, "stratrun.account", luaopen_account, 0);
     lua_pop(L, 1);
+    luaL_requiref(L, "stratrun.log", luaopen_logapi, 0);
+    lua_pop(L, 1);
 
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (lua_Integer i = 0; stratrun_stdlib[i].name; i++) {
@@ -66,6 +69,14 @@ void api_open(lua_State *L)
         lua_call(L, 1, 1);
         lua_setglobal(L, globals[i][0]);
     }
+    /* stdlib/platform.lua's functions (_C, _CDelay) are globals each. */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "platform");
+    lua_call(L, 1, 1);
+    lua_pushnil(L);
+    while (lua_next(L, -2))         /* stack: module key value; the keys are strings */
+        lua_setglobal(L, lua_tostring(L, -2));
+    lua_pop(L, 1);
     /* Last, so that nothing above is loaded through what it takes away. */
     lua_pushcfunction(L, luaopen_guard);
     lua_call(L, 0, 0);

@@ -10,12 +10,15 @@
 void api_open(lua_State *L);
 
 int luaopen_json(lua_State *L);      /* ljson.c:   json.encode, json.decode, json.null, json.array, json.object */
-int luaopen_log(lua_State *L);       /* log.c:     Log, LogStatus */
+int luaopen_log(lua_State *L);       /* log.c:     Log, LogStatus, LogProfit, LogProfitReset, LogReset,
+                                      *            SetErrorFilter, GetLastError */
+int luaopen_logapi(lua_State *L);    /* log.c:     require "stratrun.log": error(msg), a platform call's error */
 int luaopen_clock(lua_State *L);     /* clock.c:   Sleep, Unix, UnixNano */
 int luaopen_format(lua_State *L);    /* format.c:  _D, _N */
 int luaopen_store(lua_State *L);     /* store.c:   _G() as the bot's ID and persistent key-value store */
 int luaopen_channel(lua_State *L);   /* channel.c: SetChannelData, GetChannelData */
 int luaopen_http(lua_State *L);      /* http.c:    HttpQuery */
+int luaopen_platform(lua_State *L);  /* platform.c: GetCommand, Version, GetPid */
 int luaopen_market(lua_State *L);    /* lmarket.c: require "market": candle and snapshot primitives for stdlib/exchange.lua */
 int luaopen_account(lua_State *L);   /* account.c: require "stratrun.account": the paper account's file, for stdlib/exchange.lua */
 

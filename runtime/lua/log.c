@@ -16,7 +16,9 @@
 #include "core/outq.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,9 +253,207 @@ int log_status_flush(lua_State *L)
     return 0;
 }
 
+/* Appends one whole line to <bot dir>/name, with one write (log_append). 0, or -1 with the failure logged. */
+static int append_to(struct bot *b, const char *name, const char *line, size_t len)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", b->dir, name);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        log_printf(b, LOG_WARN, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    log_append(fd, line, len);
+    close(fd);
+    return 0;
+}
+
+/* Keeps the last keep lines of <bot dir>/name (none: an empty file), replacing it atomically. */
+static int keep_last_lines(lua_State *L, struct bot *b, const char *name, lua_Integer keep)
+{
+    char path[4200], err[4400];
+    snprintf(path, sizeof path, "%s/%s", b->dir, name);
+    char *text = NULL;
+    size_t len = 0, from;
+    if (fs_read_all(path, (size_t)1 << 30, &text, &len, err, sizeof err) != 0 && errno != ENOENT)
+        return luaL_error(L, "%s", err);
+    from = len;
+    for (lua_Integer n = 0; from > 0 && n < keep; n++) {    /* from: the start of the n-th line from the end */
+        from--;
+        while (from > 0 && text[from - 1] != '\n')
+            from--;
+    }
+    int rc = fs_write_atomic(path, text ? text + from : "", len - from, err, sizeof err);
+    free(text);
+    if (rc != 0)
+        return luaL_error(L, "%s", err);
+    return 0;
+}
+
+/* The optional count of LogProfitReset and LogReset: a whole number >= 0, or nil for 0. */
+static lua_Integer opt_keep(lua_State *L, const char *fn)
+{
+    if (lua_isnoneornil(L, 1))
+        return 0;
+    int ok;
+    lua_Integer n = lua_tointegerx(L, 1, &ok);
+    if (!ok || n < 0)
+        return luaL_error(L, "%s: the number of entries to keep must be a whole number >= 0, not %s", fn,
+                          luaL_tolstring(L, 1, NULL));
+    return n;
+}
+
+/* LogProfit(profit, ...): appends "time_ms,profit" to <bot dir>/profit.csv and logs "Profit: profit ...", unless
+ * the last argument is "&" (the series only). */
+static int f_LogProfit(lua_State *L)
+{
+    struct bot *b = bot_of(L);
+    int n = lua_gettop(L);
+    if (lua_type(L, 1) != LUA_TNUMBER || lua_tonumber(L, 1) != lua_tonumber(L, 1) ||
+        lua_tonumber(L, 1) - lua_tonumber(L, 1) != 0)
+        return luaL_error(L, "LogProfit: profit must be a finite number, not %s", luaL_tolstring(L, 1, NULL));
+    const char *value = luaL_tolstring(L, 1, NULL);
+    char line[128];
+    int len = snprintf(line, sizeof line, "%lld,%s\n", (long long)clock_now_ms(b), value);
+    append_to(b, "profit.csv", line, (size_t)len);
+    lua_pop(L, 1);
+    if (n >= 2 && lua_type(L, n) == LUA_TSTRING && strcmp(lua_tostring(L, n), "&") == 0)
+        return 0;
+    luaL_Buffer buf;
+    luaL_buffinit(L, &buf);
+    luaL_addstring(&buf, "Profit: ");
+    join_args(L, n, &buf);
+    luaL_pushresult(&buf);
+    size_t ml;
+    const char *msg = lua_tolstring(L, -1, &ml);
+    log_write(b, LOG_INFO, msg, ml);
+    return 0;
+}
+
+/* LogProfitReset([n]): empties the profit series, or keeps its last n points. */
+static int f_LogProfitReset(lua_State *L)
+{
+    return keep_last_lines(L, bot_of(L), "profit.csv", opt_keep(L, "LogProfitReset"));
+}
+
+/* LogReset([n]): empties the bot's log file, or keeps its last n lines. */
+static int f_LogReset(lua_State *L)
+{
+    struct bot *b = bot_of(L);
+    keep_last_lines(L, b, "log.txt", opt_keep(L, "LogReset"));
+    /* The file was replaced: the bot's descriptor (attached to the log sink) now takes the new one's place. */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/log.txt", b->dir);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || b->log_fd < 0 || dup3(fd, b->log_fd, O_CLOEXEC) < 0)
+        log_printf(b, LOG_WARN, "LogReset: cannot reopen %s: %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return 0;
+}
+
+#define LAST_ERROR_KEY "stratrun.last_error"        /* registry: the message GetLastError returns next */
+#define FILTERS_KEY "stratrun.error_filters"        /* registry: struct filters, SetErrorFilter's expressions */
+#define FILTERS_MAX 64
+
+struct filters {
+    int n;
+    regex_t re[FILTERS_MAX];
+};
+
+static int filters_gc_all(struct filters *f)
+{
+    for (int i = 0; i < f->n; i++)
+        regfree(&f->re[i]);
+    f->n = 0;
+    return 0;
+}
+
+static int filters_gc(lua_State *L)
+{
+    return filters_gc_all(lua_touserdata(L, 1));
+}
+
+static struct filters *filters_of(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, FILTERS_KEY) != LUA_TUSERDATA) {
+        lua_pop(L, 1);
+        struct filters *f = lua_newuserdatauv(L, sizeof *f, 0);
+        f->n = 0;
+        lua_createtable(L, 0, 1);
+        lua_pushcfunction(L, filters_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, FILTERS_KEY);
+    }
+    struct filters *f = lua_touserdata(L, -1);
+    lua_pop(L, 1);      /* the registry keeps it */
+    return f;
+}
+
+/* SetErrorFilter(regex): error lines matching regex (POSIX extended syntax) are no longer logged; each call adds one,
+ * "" removes them all. */
+static int f_SetErrorFilter(lua_State *L)
+{
+    const char *re = luaL_checkstring(L, 1);
+    struct filters *f = filters_of(L);
+    if (!*re)
+        return filters_gc_all(f);
+    if (f->n == FILTERS_MAX)
+        return luaL_error(L, "SetErrorFilter: %d filters are set, the most allowed (SetErrorFilter(\"\") removes them)",
+                          FILTERS_MAX);
+    int rc = regcomp(&f->re[f->n], re, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char why[200];
+        regerror(rc, &f->re[f->n], why, sizeof why);
+        return luaL_error(L, "SetErrorFilter: '%s' is not a POSIX extended regular expression: %s", re, why);
+    }
+    f->n++;
+    return 0;
+}
+
+/* GetLastError(): the last error a platform call reported (an exchange call that failed), or nil; taken, so that
+ * the next call says nil until a new error. */
+static int f_GetLastError(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, LAST_ERROR_KEY);
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LAST_ERROR_KEY);
+    return 1;
+}
+
+/* require("stratrun.log").error(msg): the error of a platform call (stdlib/exchange.lua): kept for GetLastError and
+ * logged unless a SetErrorFilter expression matches it. */
+static int f_api_error(lua_State *L)
+{
+    size_t len;
+    const char *msg = luaL_checklstring(L, 1, &len);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, LAST_ERROR_KEY);
+    struct filters *f = filters_of(L);
+    for (int i = 0; i < f->n; i++)
+        if (regexec(&f->re[i], msg, 0, NULL, 0) == 0)
+            return 0;
+    log_write(bot_of(L), LOG_INFO, msg, len);
+    return 0;
+}
+
+int luaopen_logapi(lua_State *L)
+{
+    static const luaL_Reg api[] = {{"error", f_api_error}, {NULL, NULL}};
+    luaL_newlib(L, api);
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
+    {"GetLastError", f_GetLastError},
     {"Log", f_Log},
+    {"LogProfit", f_LogProfit},
+    {"LogProfitReset", f_LogProfitReset},
+    {"LogReset", f_LogReset},
     {"LogStatus", f_LogStatus},
+    {"SetErrorFilter", f_SetErrorFilter},
     {NULL, NULL}
 };
 

@@ -1,0 +1,44 @@
+-- platform.lua: the platform's retry helper, _C(fn, ...) and _CDelay(ms). Every field of this module becomes a
+-- global (runtime/lua/api.c).
+--
+-- _C calls fn with the given arguments until its first result is neither nil nor false, and returns all its
+-- results. After each failed try it logs one line naming the function and the try, then Sleeps the retry
+-- interval (3000 ms, or what _CDelay set): a replay's clock moves, a live bot waits, other bots run meanwhile.
+-- An error raised by fn is not retried: it goes up to the caller, as the platform's _C lets exceptions through.
+
+local Sleep, Log = Sleep, Log
+local delay = 3000
+
+local M = {}
+
+local function describe(fn)
+  local info = debug.getinfo(fn, "S")
+  if info.what == "C" then return tostring(fn) end
+  return "the function at " .. info.short_src .. ":" .. info.linedefined
+end
+
+-- _CDelay(ms): the interval between _C's tries, for the rest of the run.
+function M._CDelay(ms)
+  if type(ms) ~= "number" or not (ms >= 0 and ms <= 1e12) then
+    error(("_CDelay: ms must be a number from 0 to 1e12, not %s"):format(type(ms) == "number" and ms or type(ms)), 2)
+  end
+  delay = ms
+end
+
+-- _C(fn, ...): retries fn(...) while it returns nil or false.
+function M._C(fn, ...)
+  if type(fn) ~= "function" then
+    error(("_C: the first argument must be the function itself (_C(exchange.GetTicker), not "
+      .. "_C(exchange.GetTicker())), not a %s"):format(type(fn)), 2)
+  end
+  local try = 0
+  while true do
+    local r = table.pack(fn(...))
+    if r[1] ~= nil and r[1] ~= false then return table.unpack(r, 1, r.n) end
+    try = try + 1
+    Log(("_C: %s returned %s (try %d); next try in %s ms"):format(describe(fn), tostring(r[1]), try, delay))
+    Sleep(delay)
+  end
+end
+
+return M
