@@ -426,6 +426,13 @@ describe("talib bad arguments", function()
   end
 end)
 
+describe("a TA-Lib function stratrun does not have", function()
+  it("raises naming it and the docs where it is read, not as a call of nil", function()
+    local err = error_of(function() return talib.CCI({1, 2, 3}, 2) end)
+    assert.matches("talib_spec%.lua:%d+: talib%.CCI is not available in stratrun %(see docs/platform%.md", err)
+  end)
+end)
+
 describe("the talib global", function()
   it("is there in a strategy, next to TA, and agrees with it where both define the same thing", function()
     local dir = h.tmpdir()

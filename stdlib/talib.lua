@@ -21,7 +21,8 @@
 -- The values follow TA-Lib's algorithms with its default settings (no unstable period, no Metastock mode),
 -- including its quirks: MACD seeds the fast EMA at the slow EMA's first bar with the SMA of the fast period, and
 -- its first MACD value is given only once the signal line has one. Periods have TA-Lib's ranges (2 to 100000, 1
--- to 100000 for MACD's signal and STOCHRSI's fastk and fastd); misuse raises "bad argument #i to 'talib.X' (...)".
+-- to 100000 for MACD's signal and STOCHRSI's fastk and fastd); misuse raises "bad argument #i to 'talib.X' (...)",
+-- and reading a TA-Lib function stratrun does not have (talib.CCI) raises naming it.
 
 local TA = require("ta")
 local I = TA._internal
@@ -352,4 +353,8 @@ function M.STOCHRSI(r, n, fastk, fastd, kind)
   return {blank(k, from + fastd - 1), d}
 end
 
-return M
+-- The platform's talib has TA-Lib's whole list; a function stratrun does not have fails where it is called, naming
+-- it, rather than as "attempt to call a nil value".
+return setmetatable(M, {__index = function(_, name)
+  error(format("talib.%s is not available in stratrun (see docs/platform.md, \"TA and talib\")", tostring(name)), 2)
+end})
