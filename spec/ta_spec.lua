@@ -3,36 +3,9 @@
 -- recomputations on long series, alignment, the warm-up placeholder, records vs plain arrays, and bad arguments.
 local TA = require("ta")
 
-local W = false  -- in an expected series: a warm-up position, which must hold the placeholder
-
-local function fail(fmt, ...)
-  error(string.format(fmt, ...), 3)
-end
-
--- actual must have exactly #expected elements: the placeholder where expected has W, else a number within tol.
-local function series(expected, actual, tol, label)
-  label = label or "series"
-  assert.is_table(actual)
-  if #actual ~= #expected then fail("%s: %d elements, expected %d", label, #actual, #expected) end
-  for i, e in ipairs(expected) do
-    local a = actual[i]
-    if e == W then
-      if not (type(a) == "number" and a ~= a) then fail("%s[%d] = %s, expected the placeholder", label, i, a) end
-    elseif type(a) ~= "number" or not (math.abs(a - e) <= tol) then
-      fail("%s[%d] = %.12g, expected %.12g (tolerance %g)", label, i, a, e, tol)
-    end
-  end
-end
-
--- Same length and bit-for-bit the same numbers, placeholders included.
-local function identical(a, b, label)
-  label = label or "series"
-  if #a ~= #b then fail("%s: %d elements vs %d", label, #a, #b) end
-  for i = 1, #a do
-    local x, y = a[i], b[i]
-    if not (x == y or (x ~= x and y ~= y)) then fail("%s[%d]: %.17g vs %.17g", label, i, x, y) end
-  end
-end
+local I = require("indicators")
+local W, series, identical, walk, error_of = I.W, I.series, I.identical, I.walk, I.error_of
+local walk_bars = I.walk_bars
 
 local function records_of(closes)
   local r = {}
@@ -49,39 +22,6 @@ local function hlc_records(bars)
     r[i] = {Time = 1700000000000 + i * 60000, Open = b[3], High = b[1], Low = b[2], Close = b[3], Volume = 1}
   end
   return r
-end
-
--- A deterministic random walk (an LCG, so every run and every platform sees the same numbers).
-local function walk(count, start, step)
-  local state, x, out = 12345, start, {}
-  for i = 1, count do
-    state = (state * 1103515245 + 12345) % 2147483648
-    x = x + (state / 2147483648 - 0.5) * step
-    out[i] = x
-  end
-  return out
-end
-
-local function walk_bars(count)
-  local closes, spread = walk(count, 30000, 40), walk(count, 0, 7)
-  local bars = {}
-  for i, c in ipairs(closes) do
-    local w = math.abs(spread[i]) + 1
-    bars[i] = {c + w * 0.7, c - w * 0.6, c}
-  end
-  return bars
-end
-
--- The error message of f(...), called from a line of this file (not as a tail call, which would leave no caller
--- line to report).
-local function error_of(f, ...)
-  local args = table.pack(...)
-  local ok, err = pcall(function()
-    local result = f(table.unpack(args, 1, args.n))
-    return result
-  end)
-  assert.is_false(ok, "expected an error")
-  return err
 end
 
 describe("TA placeholder", function()
@@ -708,13 +648,6 @@ describe("TA bad arguments", function()
   }
   for _, case in ipairs(cases) do
     local f, args, message = case[1], case[2], case[3]
-    it("raises " .. message, function()
-      local err = error_of(f, table.unpack(args, 1, 4))
-      assert.is_string(err)
-      -- The position is the caller's line in this file, not a line inside ta.lua.
-      local where, text = err:match("^(.-ta_spec%.lua:%d+): (.*)$")
-      assert.is_truthy(where, err)
-      assert.are.equal(message, text)
-    end)
+    it("raises " .. message, function() I.bad_argument(f, args, message) end)
   end
 end)

@@ -6,25 +6,11 @@ local h = require("helpers")
 local TA = require("ta")
 local talib = require("talib")
 
-local W = false  -- in an expected series: a lookback position, which must hold the placeholder
+local I = require("indicators")
+local W, series, identical, walk, error_of = I.W, I.series, I.identical, I.walk, I.error_of
 
 local function fail(fmt, ...)
   error(string.format(fmt, ...), 3)
-end
-
--- actual must have exactly #expected elements: the placeholder where expected has W, else a number within tol.
-local function series(expected, actual, tol, label)
-  label = label or "series"
-  assert.is_table(actual)
-  if #actual ~= #expected then fail("%s: %d elements, expected %d", label, #actual, #expected) end
-  for i, e in ipairs(expected) do
-    local a = actual[i]
-    if e == W then
-      if not (type(a) == "number" and a ~= a) then fail("%s[%d] = %s, expected the placeholder", label, i, a) end
-    elseif type(a) ~= "number" or not (math.abs(a - e) <= tol) then
-      fail("%s[%d] = %.12g, expected %.12g (tolerance %g)", label, i, a, e, tol)
-    end
-  end
 end
 
 -- A reference array (W up to first - 1, then want(i)) compared with actual within a relative tolerance.
@@ -44,28 +30,6 @@ local function against(actual, len, first, want, label)
   end
 end
 
--- A deterministic random walk of count values around base.
-local function walk(count, base, step)
-  local out, x, seed = {}, base, 12345
-  for i = 1, count do
-    seed = (seed * 1103515245 + 12345) % 2147483648
-    x = x + (seed / 2147483648 - 0.5) * step
-    out[i] = x
-  end
-  return out
-end
-
--- Records of a walk, with a High and a Low around each Close.
-local function walk_records(count)
-  local closes, spread = walk(count, 1000, 20), walk(count, 0, 5)
-  local r = {}
-  for i, c in ipairs(closes) do
-    local w = math.abs(spread[i]) + 0.5
-    r[i] = {Time = i * 60000, Open = c, High = c + w * 0.8, Low = c - w * 0.7, Close = c, Volume = 1}
-  end
-  return r
-end
-
 local function closes_of(r)
   local xs = {}
   for i, b in ipairs(r) do xs[i] = b.Close end
@@ -76,6 +40,10 @@ local function hl_records(rows)
   local r = {}
   for i, row in ipairs(rows) do r[i] = {High = row[1], Low = row[2], Close = row[3] or row[2], Volume = 1} end
   return r
+end
+
+local function walk_records(count)
+  return hl_records(I.walk_bars(count))
 end
 
 -- The mean of xs[i-n+1..i].
@@ -108,25 +76,6 @@ local function rsi_ref(xs, n)
     if i >= n + 1 then out[i] = (g + l == 0) and 0 or 100 * g / (g + l) end
   end
   return out
-end
-
--- Same length and bit-for-bit the same numbers, placeholders included.
-local function identical(a, b, label)
-  if #a ~= #b then fail("%s: %d elements vs %d", label, #a, #b) end
-  for i = 1, #a do
-    local x, y = a[i], b[i]
-    if not (x == y or (x ~= x and y ~= y)) then fail("%s[%d]: %.17g vs %.17g", label, i, x, y) end
-  end
-end
-
-local function error_of(f, ...)
-  local args = table.pack(...)
-  local ok, err = pcall(function()
-    local result = f(table.unpack(args, 1, args.n))
-    return result
-  end)
-  assert.is_false(ok, "expected an error")
-  return err
 end
 
 describe("talib.SMA, talib.EMA and talib.MA", function()
@@ -415,14 +364,7 @@ describe("talib bad arguments", function()
   }
   for _, case in ipairs(cases) do
     local f, args, message = case[1], case[2], case[3]
-    it("raises " .. message, function()
-      local err = error_of(f, table.unpack(args, 1, 5))
-      assert.is_string(err)
-      -- The position is the caller's line in this file, not a line inside talib.lua or ta.lua.
-      local where, text = err:match("^(.-talib_spec%.lua:%d+): (.*)$")
-      assert.is_truthy(where, err)
-      assert.are.equal(message, text)
-    end)
+    it("raises " .. message, function() I.bad_argument(f, args, message) end)
   end
 end)
 

@@ -302,19 +302,25 @@ function M.EMA(r, n)
   return ema(xs, len, s, period("EMA", 2, "n", n, 9))
 end
 
-function M.MACD(r, fast, slow, signal)
-  local xs, len, s = closes("MACD", r)
-  fast = period("MACD", 2, "fast", fast, 12)
-  slow = period("MACD", 3, "slow", slow, 26)
-  signal = period("MACD", 4, "signal", signal, 9)
-  local fe, se = ema(xs, len, s, fast), ema(xs, len, s, slow)
-  local top = s + (fast > slow and fast or slow) - 1
+-- The MACD lines from the fast and the slow EMA, both defined from top: dif, dea = EMA(dif, signal) and hist from
+-- top + signal - 1, and that bar.
+local function macd(fe, se, len, top, signal)
   local dif = placeholders(len)
   for i = top, len do dif[i] = fe[i] - se[i] end
   local dea = ema(dif, len, top, signal)
   local top2 = top + signal - 1
   local hist = placeholders(len)
   for i = top2, len do hist[i] = dif[i] - dea[i] end
+  return dif, dea, hist, top2
+end
+
+function M.MACD(r, fast, slow, signal)
+  local xs, len, s = closes("MACD", r)
+  fast = period("MACD", 2, "fast", fast, 12)
+  slow = period("MACD", 3, "slow", slow, 26)
+  signal = period("MACD", 4, "signal", signal, 9)
+  local fe, se = ema(xs, len, s, fast), ema(xs, len, s, slow)
+  local dif, dea, hist = macd(fe, se, len, s + (fast > slow and fast or slow) - 1, signal)
   return {dif, dea, hist}
 end
 
@@ -354,15 +360,14 @@ end
 
 -- 100 * gain / (gain + loss) is 100 - 100 / (1 + RS) without the division by a zero loss; no movement at all
 -- reads as a neutral 50.
-local function rsi_value(g, l)
-  local t = g + l
-  if t == 0 then return 50 end
-  return 100 * g / t
-end
-
-function M.RSI(r, n)
-  local xs, len, s = closes("RSI", r)
-  n = period("RSI", 2, "n", n, 14)
+-- Wilder's RSI of xs[s..len], first at s+n. flat is the value where nothing moved: a neutral 50 for TA, TA-Lib's
+-- 0 for talib.
+local function rsi(xs, len, s, n, flat)
+  local function value(g, l)
+    local t = g + l
+    if t == 0 then return flat end
+    return 100 * g / t
+  end
   local top = s + n
   local out = placeholders(len)
   if top > len then return out end
@@ -372,7 +377,7 @@ function M.RSI(r, n)
     if dv > 0 then g = g + dv else l = l - dv end
   end
   g, l = g / n, l / n
-  out[top] = rsi_value(g, l)
+  out[top] = value(g, l)
   local keep = n - 1
   for i = top + 1, len do
     local dv = xs[i] - xs[i - 1]
@@ -381,36 +386,50 @@ function M.RSI(r, n)
     else
       g, l = g * keep / n, (l * keep - dv) / n
     end
-    out[i] = rsi_value(g, l)
+    out[i] = value(g, l)
   end
   return out
 end
 
-function M.ATR(r, n)
-  local hs, ls, cs, len = hlc("ATR", r)
-  n = period("ATR", 2, "n", n, 14)
+function M.RSI(r, n)
+  local xs, len, s = closes("RSI", r)
+  return rsi(xs, len, s, period("RSI", 2, "n", n, 14), 50)
+end
+
+-- The true range of bar i >= 2: the largest of High - Low and the distances from the previous Close.
+local function true_range(hs, ls, cs, i)
+  local h, l, pc = hs[i], ls[i], cs[i - 1]
+  local tr = h - l
+  if h - pc > tr then tr = h - pc end
+  if pc - l > tr then tr = pc - l end
+  return tr
+end
+
+-- Wilder's smoothed moving average of xs[s..len], seeded at s+n-1 with the mean of the first n values.
+local function smma(xs, len, s, n)
+  local top = s + n - 1
   local out = placeholders(len)
-  if n > len then return out end
-  local sum = hs[1] - ls[1]
-  for i = 2, n do
-    local h, l, pc = hs[i], ls[i], cs[i - 1]
-    local tr = h - l
-    if h - pc > tr then tr = h - pc end
-    if pc - l > tr then tr = pc - l end
-    sum = sum + tr
-  end
-  local v = sum / n
-  out[n] = v
+  if top > len then return out end
+  local v = 0
+  for j = s, top do v = v + xs[j] end
+  v = v / n
+  out[top] = v
   local keep = n - 1
-  for i = n + 1, len do
-    local h, l, pc = hs[i], ls[i], cs[i - 1]
-    local tr = h - l
-    if h - pc > tr then tr = h - pc end
-    if pc - l > tr then tr = pc - l end
-    v = (v * keep + tr) / n
+  for i = top + 1, len do
+    v = (v * keep + xs[i]) / n
     out[i] = v
   end
   return out
+end
+
+-- The first bar's true range is its High - Low.
+function M.ATR(r, n)
+  local hs, ls, cs, len = hlc("ATR", r)
+  n = period("ATR", 2, "n", n, 14)
+  local tr = placeholders(len)
+  if len > 0 then tr[1] = hs[1] - ls[1] end
+  for i = 2, len do tr[i] = true_range(hs, ls, cs, i) end
+  return smma(tr, len, 1, n)
 end
 
 -- Highest High and lowest Low of the last n bars come from monotonic deques of indices (each index enters and
@@ -480,21 +499,6 @@ function M.CMF(r, n)
   return out
 end
 
--- Wilder's smoothed moving average of xs[1..len], seeded at n with the mean of the first n values.
-local function smma(xs, len, n)
-  local out = placeholders(len)
-  if n > len then return out end
-  local v = 0.0
-  for j = 1, n do v = v + xs[j] end
-  v = v / n
-  out[n] = v
-  for i = n + 1, len do
-    v = (v * (n - 1) + xs[i]) / n
-    out[i] = v
-  end
-  return out
-end
-
 -- Bill Williams' Alligator: SMMAs of the median price (High + Low) / 2 shifted forward by 8, 5 and 3 bars (fixed,
 -- whatever the lengths), so each line is longer than the input and its last entries project into the future.
 function M.Alligator(r, jaw, teeth, lips)
@@ -505,7 +509,7 @@ function M.Alligator(r, jaw, teeth, lips)
   for i = 1, len do median[i] = (hs[i] + ls[i]) / 2 end
   local lines = {}
   for j, shift in ipairs({8, 5, 3}) do
-    local line = smma(median, len, lengths[j])
+    local line = smma(median, len, 1, lengths[j])
     local out = placeholders(len + shift)
     for i = 1, len do out[i + shift] = line[i] end
     lines[j] = out
@@ -517,7 +521,7 @@ end
 M._internal = {
   INTERNAL = INTERNAL, raise = raise, show = show, period = period, multiplier = multiplier,
   placeholders = placeholders, closes = closes, records = records, field = field, hlc = hlc, sma = sma, ema = ema,
-  smma = smma,
+  smma = smma, rsi = rsi, true_range = true_range, macd = macd,
 }
 
 return M

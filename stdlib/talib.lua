@@ -30,6 +30,7 @@ I.INTERNAL[debug.getinfo(1, "S").source] = true
 
 local format, sqrt = string.format, math.sqrt
 local raise, show, placeholders, closes, sma, ema = I.raise, I.show, I.placeholders, I.closes, I.sma, I.ema
+local true_range = I.true_range
 
 local M = {}
 
@@ -71,15 +72,17 @@ local function blank(out, upto)
   return out
 end
 
-function M.SMA(r, n)
-  local xs, len, s = closes("talib.SMA", r)
-  return sma(xs, len, s, period("talib.SMA", 2, "n", n, 30, 2))
+-- A function of one series and one period n in [2, 100000]: f(xs, len, s, n).
+local function one_period(name, f, default)
+  local fname = "talib." .. name
+  return function(r, n)
+    local xs, len, s = closes(fname, r)
+    return f(xs, len, s, period(fname, 2, "n", n, default, 2))
+  end
 end
 
-function M.EMA(r, n)
-  local xs, len, s = closes("talib.EMA", r)
-  return ema(xs, len, s, period("talib.EMA", 2, "n", n, 30, 2))
-end
+M.SMA = one_period("SMA", sma, 30)
+M.EMA = one_period("EMA", ema, 30)
 
 function M.MA(r, n, kind)
   local xs, len, s = closes("talib.MA", r)
@@ -87,58 +90,19 @@ function M.MA(r, n, kind)
   return matype("talib.MA", 3, kind)(xs, len, s, n)
 end
 
--- Wilder's RSI of xs[s..len]: the first n changes averaged, then avg = (avg*(n-1) + change) / n; first value at
--- s+n.
 local function rsi(xs, len, s, n)
-  local out = placeholders(len)
-  local top = s + n
-  if top > len then return out end
-  local g, l = 0.0, 0.0
-  for i = s + 1, top do
-    local dv = xs[i] - xs[i - 1]
-    if dv > 0 then g = g + dv else l = l - dv end
-  end
-  g, l = g / n, l / n
-  for i = top, len do
-    if i > top then
-      local dv = xs[i] - xs[i - 1]
-      g = (g * (n - 1) + (dv > 0 and dv or 0)) / n
-      l = (l * (n - 1) + (dv < 0 and -dv or 0)) / n
-    end
-    local t = g + l
-    out[i] = t == 0 and 0 or 100 * g / t
-  end
-  return out
+  return I.rsi(xs, len, s, n, 0)
 end
 
-function M.RSI(r, n)
-  local xs, len, s = closes("talib.RSI", r)
-  return rsi(xs, len, s, period("talib.RSI", 2, "n", n, 14, 2))
-end
+M.RSI = one_period("RSI", rsi, 14)
 
--- True range from bar 2: the largest of High - Low and the distances from the previous Close.
-local function true_range(hs, ls, cs, i)
-  local h, l, pc = hs[i], ls[i], cs[i - 1]
-  local tr = h - l
-  if h - pc > tr then tr = h - pc end
-  if pc - l > tr then tr = pc - l end
-  return tr
-end
-
+-- The true range starts at bar 2; the first ATR is the mean of the first n of them.
 function M.ATR(r, n)
   local hs, ls, cs, len = I.hlc("talib.ATR", r)
   n = period("talib.ATR", 2, "n", n, 14, 1)
-  local out = placeholders(len)
-  if n + 1 > len then return out end
-  local v = 0.0
-  for i = 2, n + 1 do v = v + true_range(hs, ls, cs, i) end
-  v = v / n
-  out[n + 1] = v
-  for i = n + 2, len do
-    v = (v * (n - 1) + true_range(hs, ls, cs, i)) / n
-    out[i] = v
-  end
-  return out
+  local tr = placeholders(len)
+  for i = 2, len do tr[i] = true_range(hs, ls, cs, i) end
+  return I.smma(tr, len, 2, n)
 end
 
 function M.MACD(r, fast, slow, signal)
@@ -152,12 +116,7 @@ function M.MACD(r, fast, slow, signal)
   if top > len then return {placeholders(len), placeholders(len), placeholders(len)} end
   -- Both EMAs start at the slow one's first bar, the fast one seeded with the mean of the fast period before it.
   local fe, se = ema(xs, len, top - fast + 1, fast), ema(xs, len, s, slow)
-  local line = placeholders(len)
-  for i = top, len do line[i] = fe[i] - se[i] end
-  local sig = ema(line, len, top, signal)
-  local first = top + signal - 1
-  local hist = placeholders(len)
-  for i = first, len do hist[i] = line[i] - sig[i] end
+  local line, sig, hist, first = I.macd(fe, se, len, top, signal)
   return {blank(line, first), sig, hist}
 end
 
@@ -310,9 +269,7 @@ function M.SAR(r, acceleration, maximum)
   return out
 end
 
-function M.LINEARREG_SLOPE(r, n)
-  local xs, len, s = closes("talib.LINEARREG_SLOPE", r)
-  n = period("talib.LINEARREG_SLOPE", 2, "n", n, 14, 2)
+M.LINEARREG_SLOPE = one_period("LINEARREG_SLOPE", function(xs, len, s, n)
   local out = placeholders(len)
   -- x = 0 .. n-1 within the window: sum x = n(n-1)/2, sum x^2 = n(n-1)(2n-1)/6.
   local sx, sxx = n * (n - 1) / 2, n * (n - 1) * (2 * n - 1) / 6
@@ -326,7 +283,7 @@ function M.LINEARREG_SLOPE(r, n)
     out[i] = (n * sxy - sx * sy) / d
   end
   return out
-end
+end, 14)
 
 -- STOCHF on the RSI: fast K = 100 (RSI - lowest RSI) / (highest - lowest) over fastk bars (0 without range),
 -- fast D its moving average over fastd bars; both given from fast D's first bar.
