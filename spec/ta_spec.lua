@@ -554,7 +554,10 @@ describe("TA on large integers", function()
     assert.are.equal(2.0 ^ 63, TA.MA({big, big}, 2)[2])
     -- minint - maxint wraps to +1 in integer arithmetic, which would read as a rise.
     assert.are.equal(0, TA.RSI({0, big, math.mininteger}, 1)[3])
-    local r = {{High = big, Low = math.mininteger, Close = 0, Volume = big}, {High = big, Low = 0, Close = big, Volume = big}}
+    local r = {
+      {High = big, Low = math.mininteger, Close = 0, Volume = big},
+      {High = big, Low = 0, Close = big, Volume = big},
+    }
     assert.are.equal(2.0 ^ 64, TA.ATR(r, 1)[1])
     assert.are.equal(2.0 ^ 64, TA.OBV(r)[2])
   end)
@@ -608,10 +611,11 @@ describe("TA bad arguments", function()
     {TA.Highest, {xs}, "bad argument #2 to 'TA.Highest' (n: integer >= 0 expected, got nil)"},
     {TA.Lowest, {xs, -1}, "bad argument #2 to 'TA.Lowest' (n: integer >= 0 expected, got -1)"},
     {TA.Highest, {bars, 2},
-      "bad argument #3 to 'TA.Highest' (attr: Open, High, Low, Close, Volume or OpenInterest expected for records, got nil)"},
+      "bad argument #3 to 'TA.Highest' (attr: Open, High, Low, Close, Volume or OpenInterest expected, got nil)"},
     {TA.Lowest, {bars, 2, "low"},
-      "bad argument #3 to 'TA.Lowest' (attr: Open, High, Low, Close, Volume or OpenInterest expected for records, got string \"low\")"},
-    {TA.Highest, {xs, 2, "High"}, "bad argument #3 to 'TA.Highest' (attr: nil expected for an array of numbers, got string \"High\")"},
+      "bad argument #3 to 'TA.Lowest' (attr: Open, High, Low, Close, Volume or OpenInterest expected, got string \"low\")"},
+    {TA.Highest, {xs, 2, "High"},
+      "bad argument #3 to 'TA.Highest' (attr: nil expected for an array of numbers, got string \"High\")"},
     {TA.OBV, {xs},
       "bad argument #1 to 'TA.OBV' (records expected (Close and Volume are needed), got an array of numbers)"},
     {TA.OBV, {{{Close = 1}}}, "bad argument #1 to 'TA.OBV' (record 1: Volume must be a number, got nil)"},

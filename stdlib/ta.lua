@@ -37,10 +37,12 @@
 -- A plain array may itself start with placeholders (another indicator's output): they count as warm-up, so
 -- TA.EMA(TA.MA(r, 5), 3) works. A placeholder after the first real value is an error.
 --
--- Each call is O(#r) and allocates only its output arrays and at most a few working arrays (never a table per
--- element). Running window sums are recomputed from scratch every max(n, 128) bars, so rounding cannot drift over
--- long inputs while the usual 100-record call never pays for a recount.
+-- Each call is O(#r) (CMF O(#r * n)) and allocates only its output arrays and at most a few working arrays (never
+-- a table per element). Running window sums are recomputed from scratch every max(n, 128) bars, so rounding cannot
+-- drift over long inputs while the usual 100-record call never pays for a recount.
 -- Misuse raises "bad argument #i to 'TA.X' (name: ...)" at the caller's line.
+-- Where each call differs from the platform's: docs/platform.md, "TA and talib". TA._internal holds the helpers
+-- stdlib/talib.lua shares; it is not part of the API.
 
 local M = {}
 
@@ -264,7 +266,7 @@ local function extreme(fname, better)
     local xs, len, s
     if type(r[1]) == "table" then
       if not ATTRS[attr] then
-        raise(fname, 3, "attr: Open, High, Low, Close, Volume or OpenInterest expected for records, got " .. show(attr))
+        raise(fname, 3, "attr: Open, High, Low, Close, Volume or OpenInterest expected, got " .. show(attr))
       end
       len, s = #r, 1
       xs = field(fname, r, len, attr, true)
