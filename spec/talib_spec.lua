@@ -390,4 +390,26 @@ end
     assert.are.equal(0, r.code, r.err)
     assert.matches("talib true true true true", r.out, 1, true)
   end)
+
+  it("is there in a replay, where ADX's lookback and TA.Highest's window hold on the replayed bars", function()
+    local dir = h.tmpdir()
+    h.script(dir, [[
+function main()
+  local r = exchange.GetRecords()
+  while #r < 60 do
+    Sleep(60000)
+    r = exchange.GetRecords()
+  end
+  local adx, sum = talib.ADX(r), 0
+  for i = #r - 4, #r do sum = sum + r[i].Close end
+  local high = -math.huge
+  for i = #r - 20, #r - 1 do high = math.max(high, r[i].High) end
+  Log("talib", #r, TA.isnone(adx[27]) and not TA.isnone(adx[28]), math.abs(talib.SMA(r, 5)[#r] - sum / 5) < 1e-9,
+    TA.Highest(r, 20, "High") == high)
+end
+]])
+    local r = h.run {dir = dir, "replay", "--data-dir", dir .. "/data", "--market", "sim:seed=7,bars=300", "strategy.lua"}
+    assert.are.equal(0, r.code, r.err)
+    assert.matches("talib 60 true true true", r.out, 1, true)
+  end)
 end)
