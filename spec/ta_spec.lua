@@ -3,36 +3,9 @@
 -- recomputations on long series, alignment, the warm-up placeholder, records vs plain arrays, and bad arguments.
 local TA = require("ta")
 
-local W = false  -- in an expected series: a warm-up position, which must hold the placeholder
-
-local function fail(fmt, ...)
-  error(string.format(fmt, ...), 3)
-end
-
--- actual must have exactly #expected elements: the placeholder where expected has W, else a number within tol.
-local function series(expected, actual, tol, label)
-  label = label or "series"
-  assert.is_table(actual)
-  if #actual ~= #expected then fail("%s: %d elements, expected %d", label, #actual, #expected) end
-  for i, e in ipairs(expected) do
-    local a = actual[i]
-    if e == W then
-      if not (type(a) == "number" and a ~= a) then fail("%s[%d] = %s, expected the placeholder", label, i, a) end
-    elseif type(a) ~= "number" or not (math.abs(a - e) <= tol) then
-      fail("%s[%d] = %.12g, expected %.12g (tolerance %g)", label, i, a, e, tol)
-    end
-  end
-end
-
--- Same length and bit-for-bit the same numbers, placeholders included.
-local function identical(a, b, label)
-  label = label or "series"
-  if #a ~= #b then fail("%s: %d elements vs %d", label, #a, #b) end
-  for i = 1, #a do
-    local x, y = a[i], b[i]
-    if not (x == y or (x ~= x and y ~= y)) then fail("%s[%d]: %.17g vs %.17g", label, i, x, y) end
-  end
-end
+local I = require("indicators")
+local W, series, identical, walk, error_of = I.W, I.series, I.identical, I.walk, I.error_of
+local walk_bars = I.walk_bars
 
 local function records_of(closes)
   local r = {}
@@ -49,39 +22,6 @@ local function hlc_records(bars)
     r[i] = {Time = 1700000000000 + i * 60000, Open = b[3], High = b[1], Low = b[2], Close = b[3], Volume = 1}
   end
   return r
-end
-
--- A deterministic random walk (an LCG, so every run and every platform sees the same numbers).
-local function walk(count, start, step)
-  local state, x, out = 12345, start, {}
-  for i = 1, count do
-    state = (state * 1103515245 + 12345) % 2147483648
-    x = x + (state / 2147483648 - 0.5) * step
-    out[i] = x
-  end
-  return out
-end
-
-local function walk_bars(count)
-  local closes, spread = walk(count, 30000, 40), walk(count, 0, 7)
-  local bars = {}
-  for i, c in ipairs(closes) do
-    local w = math.abs(spread[i]) + 1
-    bars[i] = {c + w * 0.7, c - w * 0.6, c}
-  end
-  return bars
-end
-
--- The error message of f(...), called from a line of this file (not as a tail call, which would leave no caller
--- line to report).
-local function error_of(f, ...)
-  local args = table.pack(...)
-  local ok, err = pcall(function()
-    local result = f(table.unpack(args, 1, args.n))
-    return result
-  end)
-  assert.is_false(ok, "expected an error")
-  return err
 end
 
 describe("TA placeholder", function()
@@ -168,7 +108,7 @@ describe("TA placeholder", function()
 
   it("after the first real value is an error", function()
     local err = error_of(TA.MA, {1, 2, TA.NONE, 4}, 2)
-    assert.matches("bad argument #1 to 'TA.MA' (element 3: number expected, got nan)", err, 1, true)
+    assert.matches("bad argument #1 to 'TA.MA' (element 3: finite number expected, got nan)", err, 1, true)
   end)
 end)
 
@@ -445,9 +385,14 @@ describe("TA.KDJ", function()
     series({W, W, 50, 800 / 9, 1150 / 27, 500 / 81, 2125 / 243}, kdj[3], 1e-12, "J")
   end)
 
-  it("reads a bar range of zero as RSV 50", function()
-    local r = hlc_records({{5, 5, 5}, {5, 5, 5}, {5, 5, 5}, {5, 5, 5}})
-    for _, out in ipairs(TA.KDJ(r, 2, 3, 3)) do series({W, 50, 50, 50}, out, 0) end
+  it("reads a bar range of zero as RSV 100, the platform's value", function()
+    -- K and D start from 50: K = (2*50 + 100)/3 = 200/3, D = (2*50 + 200/3)/3 = 500/9, J = 3K - 2D = 800/9;
+    -- then K = (2*200/3 + 100)/3 = 700/9, D = (2*500/9 + 700/9)/3 = 1700/27, J = 2100/9 - 3400/27 = 2900/27.
+    local r = hlc_records({{5, 5, 5}, {5, 5, 5}, {5, 5, 5}})
+    local kdj = TA.KDJ(r, 2, 3, 3)
+    series({W, 200 / 3, 700 / 9}, kdj[1], 1e-12, "K")
+    series({W, 500 / 9, 1700 / 27}, kdj[2], 1e-12, "D")
+    series({W, 800 / 9, 2900 / 27}, kdj[3], 1e-12, "J")
   end)
 
   it("matches a brute-force window scan on a long series (defaults 9, 3, 3)", function()
@@ -474,6 +419,147 @@ describe("TA.KDJ", function()
         end
       end
     end
+  end)
+end)
+
+describe("TA defaults", function()
+  it("are the platform's: a bare TA.MA, TA.SMA or TA.EMA averages 9 values", function()
+    local xs = walk(40, 100, 2)
+    identical(TA.MA(xs, 9), TA.MA(xs), "MA")
+    identical(TA.MA(xs, 9), TA.SMA(xs), "SMA")
+    identical(TA.EMA(xs, 9), TA.EMA(xs), "EMA")
+    -- The first average is the mean of the first 9 values, at bar 9.
+    local sum = 0
+    for i = 1, 9 do sum = sum + xs[i] end
+    assert.is_true(TA.isnone(TA.MA(xs)[8]))
+    assert.is_true(math.abs(TA.MA(xs)[9] - sum / 9) < 1e-9)
+  end)
+end)
+
+describe("TA.Highest and TA.Lowest", function()
+  it("look at the n values before the last one, as the platform does", function()
+    local xs = {4, 9, 1, 7, 3, 20}
+    assert.are.equal(7, TA.Highest(xs, 2))   -- 7, 3: the last value (20) is not in the window
+    assert.are.equal(3, TA.Lowest(xs, 2))
+    assert.are.equal(9, TA.Highest(xs, 4))   -- 9, 1, 7, 3
+    assert.are.equal(1, TA.Lowest(xs, 4))
+  end)
+
+  it("take all values before the last one for n = 0 or n past the start", function()
+    local xs = {4, 9, 1, 7, 3, 20}
+    assert.are.equal(9, TA.Highest(xs, 0))
+    assert.are.equal(1, TA.Lowest(xs, 100))
+    -- The true extremes, also for an all-negative series (the platform's seed gives 5e-324 there).
+    assert.are.equal(-2, TA.Highest({-5, -2, -9, -1}, 0))
+    assert.are.equal(-9, TA.Lowest({-5, -2, -9, -1}, 3))
+  end)
+
+  it("read the named field of records", function()
+    local r = {
+      {Open = 5, High = 12, Low = 3, Close = 6, Volume = 40},
+      {Open = 6, High = 15, Low = 4, Close = 8, Volume = 10},
+      {Open = 8, High = 11, Low = 2, Close = 9, Volume = 30},
+      {Open = 9, High = 30, Low = 1, Close = 29, Volume = 99},
+    }
+    assert.are.equal(15, TA.Highest(r, 3, "High"))
+    assert.are.equal(2, TA.Lowest(r, 3, "Low"))
+    assert.are.equal(40, TA.Highest(r, 3, "Volume"))
+    assert.are.equal(6, TA.Lowest(r, 2, "Open"))
+    -- The breakout test a strategy writes: the last bar's close above the highest high before it.
+    assert.is_true(r[#r].Close > TA.Highest(r, 3, "High"))
+  end)
+
+  it("give the placeholder on fewer than two values, and skip a plain array's warm-up", function()
+    assert.is_true(TA.isnone(TA.Highest({}, 3)))
+    assert.is_true(TA.isnone(TA.Lowest({5}, 3)))
+    assert.is_true(TA.isnone(TA.Highest({TA.NONE, TA.NONE, 5}, 3)))
+    assert.are.equal(4, TA.Highest({TA.NONE, 4, 2, 5}, 0))
+  end)
+end)
+
+describe("TA.OBV", function()
+  it("adds Volume when Close is not below the previous Close, else takes it away", function()
+    -- Closes 10, 11, 11, 9 with volumes 5, 3, 2, 4: 5, 5 + 3 = 8, 8 + 2 = 10 (equal counts as up), 10 - 4 = 6.
+    local r = {}
+    for i, b in ipairs({{10, 5}, {11, 3}, {11, 2}, {9, 4}}) do
+      r[i] = {High = b[1], Low = b[1], Close = b[1], Volume = b[2]}
+    end
+    series({5, 8, 10, 6}, TA.OBV(r), 0)
+    assert.are.same({}, TA.OBV({}))
+  end)
+end)
+
+describe("TA.CMF", function()
+  it("is the money-flow volume over the volume of the last n bars, 0 for a bar without range", function()
+    -- Money-flow volume ((C - L) - (H - C)) / (H - L) * V: (1.5 - 0.5)/2 * 100 = 50; (0 - 2)/2 * 200 = -200;
+    -- 0 for the bar with H == L. Over 2 bars: 50/100, (50 - 200)/300, (-200 + 0)/250.
+    local r = {
+      {High = 10, Low = 8, Close = 9.5, Volume = 100},
+      {High = 11, Low = 9, Close = 9, Volume = 200},
+      {High = 12, Low = 12, Close = 12, Volume = 50},
+    }
+    series({0.5, -0.5, -0.8}, TA.CMF(r, 2), 1e-12)
+  end)
+
+  it("defaults to 20 bars and matches a brute-force window sum", function()
+    local bars = walk_bars(200)
+    local r = {}
+    for i, b in ipairs(bars) do r[i] = {High = b[1], Low = b[2], Close = b[3], Volume = 1 + i % 7} end
+    local out = TA.CMF(r)
+    for i = 1, #r do
+      local flow, volume = 0, 0
+      for j = math.max(1, i - 19), i do
+        local b = r[j]
+        flow = flow + ((b.Close - b.Low) - (b.High - b.Close)) / (b.High - b.Low) * b.Volume
+        volume = volume + b.Volume
+      end
+      assert.is_true(math.abs(out[i] - flow / volume) < 1e-12, i)
+    end
+  end)
+end)
+
+describe("TA.Alligator", function()
+  it("shifts SMMAs of the median price forward by 8, 5 and 3 bars (defaults 13, 8, 5)", function()
+    local bars = walk_bars(60)
+    local r = hlc_records(bars)
+    local lines = TA.Alligator(r)
+    local lengths, shifts = {13, 8, 5}, {8, 5, 3}
+    for j = 1, 3 do
+      local line, n, shift = lines[j], lengths[j], shifts[j]
+      assert.are.equal(#bars + shift, #line)
+      -- Wilder's smoothing: the mean of the first n medians, then (prev * (n - 1) + median) / n.
+      local v = 0
+      for i = 1, n do v = v + (bars[i][1] + bars[i][2]) / 2 end
+      v = v / n
+      for i = 1, #bars do
+        if i < n then
+          assert.is_true(TA.isnone(line[i + shift]), i)
+        else
+          if i > n then v = (v * (n - 1) + (bars[i][1] + bars[i][2]) / 2) / n end
+          assert.is_true(math.abs(line[i + shift] - v) < 1e-9, i)
+        end
+      end
+      for i = 1, shift do assert.is_true(TA.isnone(line[i])) end
+    end
+    -- The platform's first valid index (0-based): jaw 20, teeth 12, lips 7.
+    assert.is_true(TA.isnone(lines[1][20]) and not TA.isnone(lines[1][21]))
+    assert.is_true(TA.isnone(lines[2][12]) and not TA.isnone(lines[2][13]))
+    assert.is_true(TA.isnone(lines[3][7]) and not TA.isnone(lines[3][8]))
+  end)
+end)
+
+describe("TA on large integers", function()
+  it("computes in floating point, so sums and differences do not wrap around", function()
+    local big = math.maxinteger
+    assert.are.equal(2.0 ^ 63, TA.MA({big, big}, 2)[2])
+    -- minint - maxint wraps to +1 in integer arithmetic, which would read as a rise.
+    assert.are.equal(0, TA.RSI({0, big, math.mininteger}, 1)[3])
+    local r = {
+      {High = big, Low = math.mininteger, Close = 0, Volume = big},
+      {High = big, Low = 0, Close = big, Volume = big},
+    }
+    assert.are.equal(2.0 ^ 64, TA.ATR(r, 1)[1])
+    assert.are.equal(2.0 ^ 64, TA.OBV(r)[2])
   end)
 end)
 
@@ -512,7 +598,30 @@ describe("TA bad arguments", function()
     {TA.MA, {xs, -3}, "bad argument #2 to 'TA.MA' (n: integer >= 1 expected, got -3)"},
     {TA.MA, {xs, 2.5}, "bad argument #2 to 'TA.MA' (n: integer >= 1 expected, got 2.5)"},
     {TA.MA, {xs, "5"}, "bad argument #2 to 'TA.MA' (n: integer >= 1 expected, got string \"5\")"},
-    {TA.MA, {xs}, "bad argument #2 to 'TA.MA' (n: integer >= 1 expected, got nil)"},
+    {TA.MA, {xs, math.maxinteger},
+      "bad argument #2 to 'TA.MA' (n: integer <= 2147483647 expected, got 9223372036854775807)"},
+    {TA.EMA, {xs, 2 ^ 40}, "bad argument #2 to 'TA.EMA' (n: integer <= 2147483647 expected, got 1099511627776.0)"},
+    {TA.KDJ, {bars, 9, 2 ^ 31}, "bad argument #3 to 'TA.KDJ' (k: integer <= 2147483647 expected, got 2147483648.0)"},
+    {TA.MA, {{1, 1 / 0, 3}, 2}, "bad argument #1 to 'TA.MA' (element 2: finite number expected, got inf)"},
+    {TA.RSI, {{1, 2, -1 / 0}}, "bad argument #1 to 'TA.RSI' (element 3: finite number expected, got -inf)"},
+    {TA.EMA, {{{Close = 1}, {Close = 0 / 0}}, 2},
+      "bad argument #1 to 'TA.EMA' (record 2: Close must be a finite number, got nan)"},
+    {TA.ATR, {{{High = 2, Low = 1, Close = 1}, {High = 1 / 0, Low = 1, Close = 1}}},
+      "bad argument #1 to 'TA.ATR' (record 2: High must be a finite number, got inf)"},
+    {TA.Highest, {xs}, "bad argument #2 to 'TA.Highest' (n: integer >= 0 expected, got nil)"},
+    {TA.Lowest, {xs, -1}, "bad argument #2 to 'TA.Lowest' (n: integer >= 0 expected, got -1)"},
+    {TA.Highest, {bars, 2},
+      "bad argument #3 to 'TA.Highest' (attr: Open, High, Low, Close, Volume or OpenInterest expected, got nil)"},
+    {TA.Lowest, {bars, 2, "low"},
+      "bad argument #3 to 'TA.Lowest' (attr: Open, High, Low, Close, Volume or OpenInterest expected, got string \"low\")"},
+    {TA.Highest, {xs, 2, "High"},
+      "bad argument #3 to 'TA.Highest' (attr: nil expected for an array of numbers, got string \"High\")"},
+    {TA.OBV, {xs},
+      "bad argument #1 to 'TA.OBV' (records expected (Close and Volume are needed), got an array of numbers)"},
+    {TA.OBV, {{{Close = 1}}}, "bad argument #1 to 'TA.OBV' (record 1: Volume must be a number, got nil)"},
+    {TA.CMF, {xs},
+      "bad argument #1 to 'TA.CMF' (records expected (High, Low, Close and Volume are needed), got an array of numbers)"},
+    {TA.Alligator, {bars, 13, 0}, "bad argument #3 to 'TA.Alligator' (teeth: integer >= 1 expected, got 0)"},
     {TA.SMA, {xs, 0}, "bad argument #2 to 'TA.SMA' (n: integer >= 1 expected, got 0)"},
     {TA.EMA, {xs, 1 / 0}, "bad argument #2 to 'TA.EMA' (n: integer >= 1 expected, got inf)"},
     {TA.MA, {nil, 5}, "bad argument #1 to 'TA.MA' (records or array of numbers expected, got nil)"},
@@ -543,13 +652,6 @@ describe("TA bad arguments", function()
   }
   for _, case in ipairs(cases) do
     local f, args, message = case[1], case[2], case[3]
-    it("raises " .. message, function()
-      local err = error_of(f, table.unpack(args, 1, 4))
-      assert.is_string(err)
-      -- The position is the caller's line in this file, not a line inside ta.lua.
-      local where, text = err:match("^(.-ta_spec%.lua:%d+): (.*)$")
-      assert.is_truthy(where, err)
-      assert.are.equal(message, text)
-    end)
+    it("raises " .. message, function() I.bad_argument(f, args, message) end)
   end
 end)

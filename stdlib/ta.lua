@@ -1,18 +1,29 @@
 -- ta: technical-analysis indicators, set by the host as the global TA (the hosted platform's names and shapes).
 --
---   TA.MA(r, n), TA.SMA(r, n)            simple moving average of the last n values
---   TA.EMA(r, n)                         exponential, alpha = 2/(n+1), seeded with the SMA of the first n values
+--   TA.MA(r, n=9), TA.SMA(r, n=9)        simple moving average of the last n values
+--   TA.EMA(r, n=9)                       exponential, alpha = 2/(n+1), seeded with the SMA of the first n values
 --   TA.MACD(r, fast=12, slow=26, signal=9) -> {dif, dea, hist}
 --                                        dif = EMA(fast) - EMA(slow), dea = EMA(dif, signal), hist = dif - dea
 --   TA.BOLL(r, n=20, k=2)                -> {up, mid, low}: mid = MA(n), bands k population standard deviations away
 --   TA.RSI(r, n=14)                      Wilder: the first n changes averaged, then avg = (avg*(n-1) + x) / n
 --   TA.ATR(r, n=14)                      Wilder smoothing of the true range; the first bar's true range is High-Low
---   TA.KDJ(r, n=9, k=3, d=3)             -> {K, D, J}: RSV over n bars, K and D start from 50, J = 3K - 2D
+--   TA.KDJ(r, n=9, k=3, d=3)             -> {K, D, J}: RSV over n bars (100 when the bars have no range, as on the
+--                                        platform), K and D start from 50, J = 3K - 2D
+--   TA.Highest(r, n, attr), TA.Lowest    one number: the extreme of the n values before the last one (n = 0: all
+--                                        of them), of field attr of records or of a plain array; NONE if < 2 values
+--   TA.OBV(r)                            on-balance volume: +Volume when Close >= the previous Close, else -Volume
+--   TA.CMF(r, n=20)                      Chaikin money flow over the last n bars (fewer at the start)
+--   TA.Alligator(r, jaw=13, teeth=8, lips=5) -> {jaw, teeth, lips}: SMMAs of (High+Low)/2 shifted forward by 8, 5
+--                                        and 3 bars, so the lines are #r+8, #r+5 and #r+3 long
 --   TA.NONE, TA.isnone(v)                the warm-up placeholder and its test
 --
--- r is records (an array of {Time, Open, High, Low, Close, Volume}, oldest first: Close is used, and High/Low by
--- ATR and KDJ, which need records) or a plain array of numbers. Every output array has exactly #r elements and
--- element i belongs to bar i, so the platform's `ma[#ma]` is the latest value.
+-- r is records (an array of {Time, Open, High, Low, Close, Volume}, oldest first: Close is used, and High, Low and
+-- Volume by ATR, KDJ, OBV, CMF and Alligator, which need records) or a plain array of numbers. Every output array
+-- (Alligator's aside) has exactly #r elements and element i belongs to bar i, so the platform's `ma[#ma]` is the
+-- latest value.
+-- Input values must be finite numbers: NaN or an infinity in the data raises, naming the element (the platform
+-- lets it spread NaN through every later output). Integers are read as floats, so sums of large integers do not
+-- wrap around. Periods are integers from 1 to 2^31 - 1; anything larger raises.
 --
 -- The warm-up placeholder is TA.NONE, a NaN, rather than false (or a nil hole, which would break `#`):
 --   * it is a number, so outputs are plain arrays of numbers; string.format("%.2f") and tostring print "nan";
@@ -26,10 +37,12 @@
 -- A plain array may itself start with placeholders (another indicator's output): they count as warm-up, so
 -- TA.EMA(TA.MA(r, 5), 3) works. A placeholder after the first real value is an error.
 --
--- Each call is O(#r) and allocates only its output arrays and at most a few working arrays (never a table per
--- element). Running window sums are recomputed from scratch every max(n, 128) bars, so rounding cannot drift over
--- long inputs while the usual 100-record call never pays for a recount.
+-- Each call is O(#r) (CMF O(#r * n)) and allocates only its output arrays and at most a few working arrays (never
+-- a table per element). Running window sums are recomputed from scratch every max(n, 128) bars, so rounding cannot
+-- drift over long inputs while the usual 100-record call never pays for a recount.
 -- Misuse raises "bad argument #i to 'TA.X' (name: ...)" at the caller's line.
+-- Where each call differs from the platform's: docs/platform.md, "TA and talib". TA._internal holds the helpers
+-- stdlib/talib.lua shares; it is not part of the API.
 
 local M = {}
 
@@ -45,25 +58,32 @@ function M.isnone(v)
   return v == nil or v ~= v
 end
 
-local SOURCE = debug.getinfo(1, "S").source
+-- The files whose frames a message skips: this one, and stdlib/talib.lua, which checks its input with the
+-- helpers below.
+local INTERNAL = {[debug.getinfo(1, "S").source] = true}
 
--- Raises at the first stack level outside this file, so the message points at the strategy's call of TA.X
--- however deep inside the module the check ran.
+-- Raises at the first stack level outside the indicator files, so the message points at the strategy's call of
+-- TA.X however deep inside the module the check ran. fname is "MA" for TA.MA, or a full name ("talib.SMA").
 local function raise(fname, argn, msg)
   local level = 2
   while true do
     local info = debug.getinfo(level, "S")
-    if not info or info.source ~= SOURCE then break end
+    if not info or not INTERNAL[info.source] then break end
     level = level + 1
   end
-  error(format("bad argument #%d to 'TA.%s' (%s)", argn, fname, msg), level)
+  if not fname:find(".", 1, true) then fname = "TA." .. fname end
+  error(format("bad argument #%d to '%s' (%s)", argn, fname, msg), level)
 end
 
 local function show(v)
+  if v ~= v then return "nan" end  -- not "-nan", as 0/0 prints on x86
   if type(v) == "number" then return tostring(v) end
   if type(v) == "string" then return format("string %q", v) end
   return type(v)
 end
+
+-- Periods above this are refused: no input is that long, and index arithmetic on them could overflow.
+local MAX_PERIOD = 2147483647
 
 -- A period argument: an integer >= 1 (5.0 is accepted as 5), or the default when nil.
 local function period(fname, argn, name, v, default)
@@ -71,6 +91,9 @@ local function period(fname, argn, name, v, default)
   local i = type(v) == "number" and tointeger(v)
   if not i or i < 1 then
     raise(fname, argn, format("%s: integer >= 1 expected, got %s", name, show(v)))
+  end
+  if i > MAX_PERIOD then
+    raise(fname, argn, format("%s: integer <= %d expected, got %s", name, MAX_PERIOD, show(v)))
   end
   return i
 end
@@ -96,24 +119,32 @@ local function placeholders(len)
   return t
 end
 
--- The input loops check `v + 0 ~= v` rather than calling type() per element, which would add some 40% to TA.MA:
--- it is true for NaN and for numeric strings (arithmetic coerces them), and arithmetic raises on anything else.
--- Either way the caller rescans slowly to raise a precise message.
+-- Input values must be finite numbers (a leading placeholder of a plain array aside): NaN or an infinity inside
+-- the data is an error, not a value that would silently turn every later output into NaN.
+-- The input loops check `v + 0 ~= v or v * 0 ~= 0` rather than calling type() per element, which would add some
+-- 40% to TA.MA: the first is true for NaN and for numeric strings (arithmetic coerces them), the second for an
+-- infinity, and arithmetic raises on anything else. Either way the caller rescans slowly to raise a precise message.
+-- Values are copied as floats (v * 1.0 leaves a float as it is), so sums of large integers cannot wrap around.
 local function fast_field(r, len, key, out)
   for i = 1, len do
     local v = r[i][key]
-    if v + 0 ~= v then return nil end
-    out[i] = v
+    if v + 0 ~= v or v * 0 ~= 0 then return nil end
+    out[i] = v * 1.0
   end
   return out
 end
 
-local function fast_numbers(r, s, len)
+local function fast_numbers(r, s, len, out)
   for i = s, len do
     local x = r[i]
-    if x + 0 ~= x then return false end
+    if x + 0 ~= x or x * 0 ~= 0 then return nil end
+    out[i] = x * 1.0
   end
-  return true
+  return out
+end
+
+local function bad_value(v)
+  return type(v) ~= "number" and "number" or (v ~= v or v * 0 ~= 0) and "finite number"
 end
 
 -- Closes copied out of records are read and dropped within the call, so for the usual sizes they go to one
@@ -128,9 +159,8 @@ local function field(fname, r, len, key, scratch)
     local bar = r[i]
     if type(bar) ~= "table" then raise(fname, 1, format("record %d: table expected, got %s", i, show(bar))) end
     local v = bar[key]
-    if type(v) ~= "number" or v ~= v then
-      raise(fname, 1, format("record %d: %s must be a number, got %s", i, key, show(v)))
-    end
+    local want = bad_value(v)
+    if want then raise(fname, 1, format("record %d: %s must be a %s, got %s", i, key, want, show(v))) end
   end
   error(out, 0)  -- not a bad value after all (a metamethod raised): pass the error on
 end
@@ -139,35 +169,40 @@ local function not_table(fname, r)
   raise(fname, 1, "records or array of numbers expected, got " .. show(r))
 end
 
--- The series an indicator reads (and never keeps or returns): the Close of each record, or a plain array itself.
--- Returns the values, their count, and the index of the first real value (a plain array may start with
--- placeholders).
+-- The series an indicator reads (and never keeps or returns): the Close of each record, or the plain array's
+-- values. Returns the values, their count, and the index of the first real value (a plain array may start with
+-- placeholders; the values before it are not read).
 local function closes(fname, r)
   if type(r) ~= "table" then not_table(fname, r) end
   local len = #r
   if type(r[1]) == "table" then return field(fname, r, len, "Close", true), len, 1 end
   local s = 1
   while s <= len and r[s] ~= r[s] do s = s + 1 end
-  local ok, good = pcall(fast_numbers, r, s, len)
-  if not (ok and good) then
+  local ok, xs = pcall(fast_numbers, r, s, len, len <= CAP and SCRATCH or {})
+  if not (ok and xs) then
     for i = s, len do
       local x = r[i]
-      if type(x) ~= "number" or x ~= x then
-        raise(fname, 1, format("element %d: number expected, got %s", i, show(x)))
-      end
+      local want = bad_value(x)
+      if want then raise(fname, 1, format("element %d: %s expected, got %s", i, want, show(x))) end
     end
-    error(good, 0)
+    error(xs, 0)
   end
-  return r, len, s
+  return xs, len, s
 end
 
--- High, Low and Close arrays of records; a plain array of numbers cannot give a High or a Low.
-local function hlc(fname, r)
+-- The length of records; a plain array of numbers cannot give a High, a Low or a Volume.
+local function records(fname, r, needs)
   if type(r) ~= "table" then not_table(fname, r) end
   local len = #r
   if len > 0 and type(r[1]) ~= "table" then
-    raise(fname, 1, "records expected (High, Low and Close are needed), got an array of " .. type(r[1]) .. "s")
+    raise(fname, 1, format("records expected (%s are needed), got an array of %ss", needs, type(r[1])))
   end
+  return len
+end
+
+-- High, Low and Close arrays of records.
+local function hlc(fname, r)
+  local len = records(fname, r, "High, Low and Close")
   return field(fname, r, len, "High"), field(fname, r, len, "Low"), field(fname, r, len, "Close"), len
 end
 
@@ -217,10 +252,47 @@ local function ema(xs, len, s, n)
   return out
 end
 
+-- The fields TA.Highest and TA.Lowest can read from records.
+local ATTRS = {Open = true, High = true, Low = true, Close = true, Volume = true, OpenInterest = true}
+
+-- The platform's window: the n values before the last one (the current bar is left out, so a breakout test
+-- `Close > TA.Highest(r, 20, "High")` compares with the bars before it); n = 0 or more than there are means all
+-- of them. Fewer than two values give the placeholder.
+local function extreme(fname, better)
+  return function(r, n, attr)
+    if type(r) ~= "table" then not_table(fname, r) end
+    local i = type(n) == "number" and tointeger(n)
+    if not i or i < 0 then raise(fname, 2, "n: integer >= 0 expected, got " .. show(n)) end
+    local xs, len, s
+    if type(r[1]) == "table" then
+      if not ATTRS[attr] then
+        raise(fname, 3, "attr: Open, High, Low, Close, Volume or OpenInterest expected, got " .. show(attr))
+      end
+      len, s = #r, 1
+      xs = field(fname, r, len, attr, true)
+    elseif attr ~= nil then
+      raise(fname, 3, "attr: nil expected for an array of numbers, got " .. show(attr))
+    else
+      xs, len, s = closes(fname, r)
+    end
+    local from = len - i
+    if i == 0 or from < s then from = s end
+    if from > len - 1 then return NONE end
+    local v = xs[from]
+    for j = from + 1, len - 1 do
+      if better(xs[j], v) then v = xs[j] end
+    end
+    return v
+  end
+end
+
+M.Highest = extreme("Highest", function(a, b) return a > b end)
+M.Lowest = extreme("Lowest", function(a, b) return a < b end)
+
 local function moving_average(fname)
   return function(r, n)
     local xs, len, s = closes(fname, r)
-    return sma(xs, len, s, period(fname, 2, "n", n))
+    return sma(xs, len, s, period(fname, 2, "n", n, 9))
   end
 end
 
@@ -229,7 +301,19 @@ M.SMA = moving_average("SMA")
 
 function M.EMA(r, n)
   local xs, len, s = closes("EMA", r)
-  return ema(xs, len, s, period("EMA", 2, "n", n))
+  return ema(xs, len, s, period("EMA", 2, "n", n, 9))
+end
+
+-- The MACD lines from the fast and the slow EMA, both defined from top: dif, dea = EMA(dif, signal) and hist from
+-- top + signal - 1, and that bar.
+local function macd(fe, se, len, top, signal)
+  local dif = placeholders(len)
+  for i = top, len do dif[i] = fe[i] - se[i] end
+  local dea = ema(dif, len, top, signal)
+  local top2 = top + signal - 1
+  local hist = placeholders(len)
+  for i = top2, len do hist[i] = dif[i] - dea[i] end
+  return dif, dea, hist, top2
 end
 
 function M.MACD(r, fast, slow, signal)
@@ -238,13 +322,7 @@ function M.MACD(r, fast, slow, signal)
   slow = period("MACD", 3, "slow", slow, 26)
   signal = period("MACD", 4, "signal", signal, 9)
   local fe, se = ema(xs, len, s, fast), ema(xs, len, s, slow)
-  local top = s + (fast > slow and fast or slow) - 1
-  local dif = placeholders(len)
-  for i = top, len do dif[i] = fe[i] - se[i] end
-  local dea = ema(dif, len, top, signal)
-  local top2 = top + signal - 1
-  local hist = placeholders(len)
-  for i = top2, len do hist[i] = dif[i] - dea[i] end
+  local dif, dea, hist = macd(fe, se, len, s + (fast > slow and fast or slow) - 1, signal)
   return {dif, dea, hist}
 end
 
@@ -284,15 +362,14 @@ end
 
 -- 100 * gain / (gain + loss) is 100 - 100 / (1 + RS) without the division by a zero loss; no movement at all
 -- reads as a neutral 50.
-local function rsi_value(g, l)
-  local t = g + l
-  if t == 0 then return 50 end
-  return 100 * g / t
-end
-
-function M.RSI(r, n)
-  local xs, len, s = closes("RSI", r)
-  n = period("RSI", 2, "n", n, 14)
+-- Wilder's RSI of xs[s..len], first at s+n. flat is the value where nothing moved: a neutral 50 for TA, TA-Lib's
+-- 0 for talib.
+local function rsi(xs, len, s, n, flat)
+  local function value(g, l)
+    local t = g + l
+    if t == 0 then return flat end
+    return 100 * g / t
+  end
   local top = s + n
   local out = placeholders(len)
   if top > len then return out end
@@ -302,7 +379,7 @@ function M.RSI(r, n)
     if dv > 0 then g = g + dv else l = l - dv end
   end
   g, l = g / n, l / n
-  out[top] = rsi_value(g, l)
+  out[top] = value(g, l)
   local keep = n - 1
   for i = top + 1, len do
     local dv = xs[i] - xs[i - 1]
@@ -311,40 +388,54 @@ function M.RSI(r, n)
     else
       g, l = g * keep / n, (l * keep - dv) / n
     end
-    out[i] = rsi_value(g, l)
+    out[i] = value(g, l)
   end
   return out
 end
 
-function M.ATR(r, n)
-  local hs, ls, cs, len = hlc("ATR", r)
-  n = period("ATR", 2, "n", n, 14)
+function M.RSI(r, n)
+  local xs, len, s = closes("RSI", r)
+  return rsi(xs, len, s, period("RSI", 2, "n", n, 14), 50)
+end
+
+-- The true range of bar i >= 2: the largest of High - Low and the distances from the previous Close.
+local function true_range(hs, ls, cs, i)
+  local h, l, pc = hs[i], ls[i], cs[i - 1]
+  local tr = h - l
+  if h - pc > tr then tr = h - pc end
+  if pc - l > tr then tr = pc - l end
+  return tr
+end
+
+-- Wilder's smoothed moving average of xs[s..len], seeded at s+n-1 with the mean of the first n values.
+local function smma(xs, len, s, n)
+  local top = s + n - 1
   local out = placeholders(len)
-  if n > len then return out end
-  local sum = hs[1] - ls[1]
-  for i = 2, n do
-    local h, l, pc = hs[i], ls[i], cs[i - 1]
-    local tr = h - l
-    if h - pc > tr then tr = h - pc end
-    if pc - l > tr then tr = pc - l end
-    sum = sum + tr
-  end
-  local v = sum / n
-  out[n] = v
+  if top > len then return out end
+  local v = 0
+  for j = s, top do v = v + xs[j] end
+  v = v / n
+  out[top] = v
   local keep = n - 1
-  for i = n + 1, len do
-    local h, l, pc = hs[i], ls[i], cs[i - 1]
-    local tr = h - l
-    if h - pc > tr then tr = h - pc end
-    if pc - l > tr then tr = pc - l end
-    v = (v * keep + tr) / n
+  for i = top + 1, len do
+    v = (v * keep + xs[i]) / n
     out[i] = v
   end
   return out
 end
 
+-- The first bar's true range is its High - Low.
+function M.ATR(r, n)
+  local hs, ls, cs, len = hlc("ATR", r)
+  n = period("ATR", 2, "n", n, 14)
+  local tr = placeholders(len)
+  if len > 0 then tr[1] = hs[1] - ls[1] end
+  for i = 2, len do tr[i] = true_range(hs, ls, cs, i) end
+  return smma(tr, len, 1, n)
+end
+
 -- Highest High and lowest Low of the last n bars come from monotonic deques of indices (each index enters and
--- leaves once, so O(len) whatever n). A bar range of zero gives a neutral RSV of 50.
+-- leaves once, so O(len) whatever n). A bar range of zero gives RSV 100, the platform's value.
 function M.KDJ(r, n, k, d)
   local hs, ls, cs, len = hlc("KDJ", r)
   n = period("KDJ", 2, "n", n, 9)
@@ -366,7 +457,7 @@ function M.KDJ(r, n, k, d)
     if lq[lh] <= i - n then lh = lh + 1 end
     if i >= n then
       local hi, lo = hs[hq[hh]], ls[lq[lh]]
-      local rsv = hi == lo and 50 or 100 * (cs[i] - lo) / (hi - lo)
+      local rsv = hi == lo and 100 or 100 * (cs[i] - lo) / (hi - lo)
       kv = ((k - 1) * kv + rsv) / k
       dv = ((d - 1) * dv + kv) / d
       K[i], D[i], J[i] = kv, dv, 3 * kv - 2 * dv
@@ -374,5 +465,65 @@ function M.KDJ(r, n, k, d)
   end
   return {K, D, J}
 end
+
+-- On Balance Volume: the running sum of Volume, added when Close is not below the previous Close, else taken away.
+function M.OBV(r)
+  local len = records("OBV", r, "Close and Volume")
+  local cs, vs = field("OBV", r, len, "Close"), field("OBV", r, len, "Volume")
+  local out = placeholders(len)
+  local v = 0.0
+  for i = 1, len do
+    if i == 1 or cs[i] >= cs[i - 1] then v = v + vs[i] else v = v - vs[i] end
+    out[i] = v
+  end
+  return out
+end
+
+-- Chaikin Money Flow over the last n bars (fewer while there are fewer): the sum of each bar's money-flow volume,
+-- ((Close - Low) - (High - Close)) / (High - Low) * Volume (0 when High == Low), over the sum of Volume.
+-- A window without volume gives the placeholder.
+function M.CMF(r, n)
+  local len = records("CMF", r, "High, Low, Close and Volume")
+  local hs, ls, cs, vs = field("CMF", r, len, "High"), field("CMF", r, len, "Low"), field("CMF", r, len, "Close"),
+    field("CMF", r, len, "Volume")
+  n = period("CMF", 2, "n", n, 20)
+  local out = placeholders(len)
+  local mfv = {}
+  for i = 1, len do
+    local range = hs[i] - ls[i]
+    mfv[i] = range == 0 and 0 or ((cs[i] - ls[i]) - (hs[i] - cs[i])) / range * vs[i]
+    local flow, volume = 0, 0
+    for j = (i > n and i - n + 1 or 1), i do
+      flow, volume = flow + mfv[j], volume + vs[j]
+    end
+    if volume ~= 0 then out[i] = flow / volume end
+  end
+  return out
+end
+
+-- Bill Williams' Alligator: SMMAs of the median price (High + Low) / 2 shifted forward by 8, 5 and 3 bars (fixed,
+-- whatever the lengths), so each line is longer than the input and its last entries project into the future.
+function M.Alligator(r, jaw, teeth, lips)
+  local hs, ls, _, len = hlc("Alligator", r)
+  local lengths = {period("Alligator", 2, "jaw", jaw, 13), period("Alligator", 3, "teeth", teeth, 8),
+    period("Alligator", 4, "lips", lips, 5)}
+  local median = placeholders(len)
+  for i = 1, len do median[i] = (hs[i] + ls[i]) / 2 end
+  local lines = {}
+  for j, shift in ipairs({8, 5, 3}) do
+    local line = smma(median, len, 1, lengths[j])
+    local out = placeholders(len + shift)
+    for i = 1, len do out[i + shift] = line[i] end
+    lines[j] = out
+  end
+  return lines
+end
+
+-- For stdlib/talib.lua, which reads its input and raises the way TA does; not part of the TA API.
+M._internal = {
+  INTERNAL = INTERNAL, raise = raise, show = show, period = period, multiplier = multiplier,
+  placeholders = placeholders, closes = closes, records = records, field = field, hlc = hlc, sma = sma, ema = ema,
+  smma = smma, rsi = rsi, true_range = true_range, macd = macd,
+}
 
 return M

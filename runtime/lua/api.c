@@ -56,8 +56,8 @@ void api_open(lua_State *L)
     }
     lua_pop(L, 1);
 
-    /* Globals that stdlib modules provide: the exchange strategies trade through, the TA indicators. */
-    static const char *const globals[][2] = {{"exchange", "exchange"}, {"TA", "ta"}};
+    /* Globals that stdlib modules provide: the exchange strategies trade through, the TA indicators, TA-Lib's. */
+    static const char *const globals[][2] = {{"exchange", "exchange"}, {"TA", "ta"}, {"talib", "talib"}};
     for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++) {
         lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
         int present = lua_getfield(L, -1, globals[i][1]) != LUA_TNIL;
