@@ -171,11 +171,16 @@ static void *sim_open(struct market *m, const char *url, const char *args, int64
     s->rng = seed;
     s->sigma = vol * sqrt((double)s->period / 86400000.0);
     if (bars < 0) {
-        /* Open-ended: history of 1,000 bars before now, then it grows with the clock. */
+        /* Open-ended: history of 1,000 bars before now (fewer when so many long bars would start before the
+         * clock's first moment, 1677), then it grows with the clock. */
         s->open_ended = 1;
         bars = 1000;
-        if (!have_start)
+        if (!have_start) {
+            int64_t fit = (now_ms + TIME_MAX_MS) / s->period - 1;
+            if (bars > fit)
+                bars = fit;
             start = (now_ms / s->period - bars) * s->period;
+        }
     } else if (!have_start) {
         time_parse("2024-01-01", 10, TIME_MS, &start);
     }
