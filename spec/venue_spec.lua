@@ -237,3 +237,59 @@ out("misuse", err)
     assert.are.same({ "/limited", "/ok", "/ok", "/banned" }, paths)
   end)
 end)
+
+describe("one back-off for the whole process", function()
+  after_each(function() h.kill_all(procs) end)
+
+  -- A venue counts and bans per address: what the poller was told binds HttpQuery {retry_after = true} in the same
+  -- process, and the other way round (the table in runtime/core/fetch.c).
+  local function start(srv, body)
+    local dir = h.tmpdir()
+    local script = h.script(dir, h.report_prelude .. string.format([[
+local base, ctl = %q, %q
+local opt = { retry_after = true }
+]], srv.base, dir .. "/go") .. body)
+    local p = h.spawn { dir = dir, "--data-dir", dir .. "/data", "--id", "both", "--market",
+      "rest:" .. srv.base .. ",interval=200", script }
+    procs[#procs + 1] = p
+    p.dir = dir
+    function p:err() return h.read(self.tag .. ".err") or "" end
+    function p:got()
+      local got = {}
+      for _, f in ipairs(h.fields(h.read(self.tag .. ".out"))) do got[f[1]] = f[2] end
+      return got
+    end
+    return p
+  end
+
+  it("a 429 to the poller keeps HttpQuery {retry_after = true} away from the venue", function()
+    local srv = new_venue()
+    srv:put(TICKER, '{"code":-1003,"msg":"Too many requests."}', { "status 429", "header Retry-After: 30" })
+    srv:put("/ok", "fine")
+    local p = start(srv, [[
+while not io.open(ctl) do Sleep(50) end
+out("refused", select(2, HttpQuery(base .. "/ok", opt)))
+]])
+    when_said(p, srv, "answered HTTP 429 Too Many Requests: no requests for 30 s (its Retry-After)")
+    h.write(p.dir .. "/go", "")
+    assert.are.equal(0, p:wait(20), p:err())
+    assert.matches("^HttpQuery .*/ok: not sent: http://127%.0%.0%.1:%d+ answered 429 and asked to retry after 30 s; "
+      .. "%d+ s left$", p:got().refused)
+    for _, req in ipairs(srv:requests()) do assert.is_nil(req:find("/ok", 1, true), "HttpQuery reached the venue") end
+  end)
+
+  it("a 429 to HttpQuery {retry_after = true} pauses the poller", function()
+    local srv = new_venue()
+    srv:put("/limited", '{"code":-1003,"msg":"Too many requests."}', { "status 429", "header Retry-After: 30" })
+    local p = start(srv, [[
+out("limited", select(2, HttpQuery(base .. "/limited", opt)))
+while not io.open(ctl) do Sleep(50) end
+]])
+    local n = when_said(p, srv, "answered HTTP 429 to another request of this process: no requests for")
+    Sleep(1000)
+    assert.are.equal(n, #srv:requests(), "the poller sent requests during HttpQuery's back-off")
+    h.write(p.dir .. "/go", "")
+    assert.are.equal(0, p:wait(20), p:err())
+    assert.are.equal("HttpQuery " .. srv.base .. "/limited: 429 Too Many Requests, retry after 30 s", p:got().limited)
+  end)
+end)

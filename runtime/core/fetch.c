@@ -4,8 +4,10 @@
  * job's own callback (on_done). The thread sees only struct fetch_job: plain C data, never a Lua state.
  */
 #include "core/fetch.h"
+#include "core/clock.h"
 #include "core/thread.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -273,6 +275,82 @@ void fetch_finish(struct fetch *f, CURL *h, CURLcode rc)
     default:
         snprintf(f->error, sizeof f->error, "%s", curl_easy_strerror(rc));
     }
+}
+
+/* ---- the process's back-off table (fetch.h) ---- */
+
+#define BACKOFF_HOSTS 64        /* hosts remembered at once; the one whose wait ends first makes room */
+
+struct backoff {
+    char host[300];             /* scheme://host:port, lower case */
+    int64_t until_ns;           /* CLOCK_MONOTONIC */
+    long status, wait_s;
+};
+
+static pthread_mutex_t backoff_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct backoff backoffs[BACKOFF_HOSTS];
+
+long fetch_backoff_s(const struct fetch *f)
+{
+    if (f->status != 429 && f->status != 418)
+        return 0;
+    return f->retry_after_s ? f->retry_after_s : f->status == 418 ? FETCH_BACKOFF_418_S : FETCH_BACKOFF_429_S;
+}
+
+int fetch_url_host(const char *url, char *out, size_t outlen)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    int rc = -1;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        for (char *c = host; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        rc = snprintf(out, outlen, "%s://%s:%s", scheme, host, port) < (int)outlen ? 0 : -1;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+void fetch_backoff_note(const char *host, long status, long wait_s)
+{
+    int64_t until = clock_mono_ns() + (int64_t)wait_s * 1000000000;
+    pthread_mutex_lock(&backoff_mu);
+    int slot = 0;
+    for (int i = 0; i < BACKOFF_HOSTS; i++) {
+        if (strcmp(backoffs[i].host, host) == 0) {
+            slot = i;
+            break;
+        }
+        if (backoffs[i].until_ns < backoffs[slot].until_ns)
+            slot = i;
+    }
+    struct backoff *e = &backoffs[slot];
+    if (strcmp(e->host, host) != 0 || until > e->until_ns)
+        *e = (struct backoff){.until_ns = until, .status = status, .wait_s = wait_s};
+    snprintf(e->host, sizeof e->host, "%s", host);
+    pthread_mutex_unlock(&backoff_mu);
+}
+
+int fetch_backoff_left(const char *host, long *status, long *wait_s, int64_t *left_ms)
+{
+    int64_t now = clock_mono_ns();
+    int found = 0;
+    pthread_mutex_lock(&backoff_mu);
+    for (int i = 0; i < BACKOFF_HOSTS && !found; i++)
+        if (backoffs[i].until_ns > now && strcmp(backoffs[i].host, host) == 0) {
+            *status = backoffs[i].status;
+            *wait_s = backoffs[i].wait_s;
+            *left_ms = (backoffs[i].until_ns - now + 999999) / 1000000;
+            found = 1;
+        }
+    pthread_mutex_unlock(&backoff_mu);
+    return found;
 }
 
 /* ---- the HTTP thread ---- */

@@ -58,6 +58,28 @@ void fetch_finish(struct fetch *f, CURL *h, CURLcode rc);
  * bytes). Returns 0, or -1 when the response has no such header. */
 int fetch_header(const struct fetch *f, const char *name, char *out, size_t outlen);
 
+/* ---- a venue's "leave me alone": HTTP 429 and 418, for every requester of the process ---- */
+
+#define FETCH_BACKOFF_429_S 60      /* a 429 without Retry-After: wait this long */
+#define FETCH_BACKOFF_418_S 120     /* a 418 without Retry-After: Binance's shortest ban */
+
+/* The wait a 429 (too many requests) or 418 (the address is banned) answer asks for, in seconds: its
+ * Retry-After, else FETCH_BACKOFF_429_S or FETCH_BACKOFF_418_S; 0 for any other answer. */
+long fetch_backoff_s(const struct fetch *f);
+
+/* scheme://host:port of url (the default port when it names none; the host lower-cased) into out, the key of the
+ * back-off table. Returns 0, or -1 when url has none (or out is too small). */
+int fetch_url_host(const char *url, char *out, size_t outlen);
+
+/* Notes that host (fetch_url_host) asked for wait_s seconds without requests (status 429 or 418). The table is
+ * the process's: the rest market's poller and HttpQuery {retry_after = true} both note and both obey it, since a
+ * venue counts and bans per address, not per requester. */
+void fetch_backoff_note(const char *host, long status, long wait_s);
+
+/* Whether host is waiting out a back-off: 1 with the status and the wait it asked for, and the time left in ms;
+ * 0 otherwise. */
+int fetch_backoff_left(const char *host, long *status, long *wait_s, int64_t *left_ms);
+
 /* ---- the HTTP thread: one per process, started by the first submit, running a curl multi handle ---- */
 
 /* Called on the HTTP thread when a job's transfer is over (done, failed, or ended by fetch_shutdown), with the

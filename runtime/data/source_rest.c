@@ -45,8 +45,6 @@
 #define LEVELS_MAX 5000         /* more levels than this on one side is not a depth snapshot of limit 20 */
 #define WEIGHT_DEFAULT 6000     /* Binance's REQUEST_WEIGHT limit per minute (GET /api/v3/exchangeInfo) */
 #define WEIGHT_SLOW 0.8         /* stop for the rest of the minute at this fraction of the weight limit */
-#define BACKOFF_429_S 60        /* a 429 without Retry-After: wait this long */
-#define BACKOFF_418_S 120       /* a 418 without Retry-After: Binance's shortest ban */
 
 static const char *const feed_names[FEED_COUNT] = {"ticker", "depth", "klines"};
 
@@ -65,6 +63,7 @@ struct rest {
     struct market *m;
     char *url;                  /* the market URL, for messages */
     char *base;                 /* the base URL, without a trailing slash */
+    char host[300];             /* its scheme://host:port, the key of the process's back-off table; "" if none */
     char symbol[40], venue[40]; /* BTC_USDT, BTCUSDT */
     int64_t interval_ms, stale_ms;
     long timeout_ms;
@@ -393,16 +392,17 @@ static void take(struct rest *r, enum market_feed k)
     }
 }
 
-/* After a round: a 429 or 418 stops every request for the venue's Retry-After; a used weight near the limit, until
- * the venue's minute ends. Says so once, and once more at the first round after the back-off. */
+/* After a round: a 429 or 418 stops every request for the venue's Retry-After, noted in the process's back-off
+ * table (core/fetch.c) so that HttpQuery {retry_after = true} leaves the venue alone too; a used weight near the
+ * limit, until the venue's minute ends. Says so once, and once more at the first round after the back-off. */
 static void backoff(struct rest *r)
 {
     long wait_s = 0, status = 0, used = -1;
     int asked = 0;      /* the wait is the venue's Retry-After */
     for (int k = 0; k < FEED_COUNT; k++) {
         const struct fetch *f = &r->feed[k].f;
-        if (f->status == 429 || f->status == 418) {
-            long w = f->retry_after_s ? f->retry_after_s : f->status == 418 ? BACKOFF_418_S : BACKOFF_429_S;
+        long w = fetch_backoff_s(f);
+        if (w) {
             if (w >= wait_s) {
                 wait_s = w;
                 asked = f->retry_after_s > 0;
@@ -417,6 +417,8 @@ static void backoff(struct rest *r)
     int64_t now = clock_mono_ms();
     if (status) {
         r->pause_until_ms = now + wait_s * 1000;
+        if (r->host[0])
+            fetch_backoff_note(r->host, status, wait_s);
         log_thread_warning("market %s: the venue answered HTTP %ld %s: no requests for %ld s (%s)", r->url, status,
                            status == 418 ? "(this IP is banned for requests after a 429)" : "Too Many Requests",
                            wait_s, asked ? "its Retry-After" : "it sent no Retry-After: the default");
@@ -492,6 +494,17 @@ static void *poller(void *arg)
             curl_multi_poll(r->multi, NULL, 0, (int)(wait < 1000 ? wait : 1000), NULL);
             continue;
         }
+        long status, wait_s;
+        int64_t left_ms;
+        if (r->host[0] && fetch_backoff_left(r->host, &status, &wait_s, &left_ms) &&
+            clock_mono_ms() + left_ms > r->pause_until_ms + 1000) {
+            /* HttpQuery {retry_after = true} was told to leave the venue alone: so is the poller (a back-off of its
+             * own, noted there too, ends with its pause, within the second allowed here) */
+            r->pause_until_ms = clock_mono_ms() + left_ms;
+            log_thread_warning("market %s: the venue answered HTTP %ld to another request of this process: no "
+                               "requests for %lld s", r->url, status, (long long)((left_ms + 999) / 1000));
+            r->backing_off = 1;
+        }
         if (r->pause_until_ms > clock_mono_ms()) {
             next = r->pause_until_ms;   /* a back-off (backoff) */
             continue;
@@ -540,6 +553,8 @@ static int parse_args(struct rest *r, const char *args, char *err, size_t errlen
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (fetch_url_host(r->base, r->host, sizeof r->host) != 0)
+        r->host[0] = '\0';
     set_symbol(r, "BTC_USDT");
     r->interval_ms = 1000;
     r->stale_ms = -1;

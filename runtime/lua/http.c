@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +37,6 @@
 /* How long past its timeout a caller waits for the thread to report (curl ends the transfer at the timeout). */
 #define GRACE_MS 2000
 #define QUERY_MT "stratrun.HttpQuery"
-#define BACKOFF_429_S 60        /* a 429 without Retry-After: wait this long */
-#define BACKOFF_418_S 120       /* a 418 without Retry-After: Binance's shortest ban */
-#define HOSTS_MAX 64            /* hosts remembered at once; the one whose wait ends first makes room */
 
 /* Anchors a request on the caller's stack while it runs. Collected with a coroutine abandoned mid-request (a
  * signal stopped the bot, the state closed), it gives the job up to the HTTP thread, which frees it. */
@@ -51,73 +47,6 @@ struct query {
     int wake_fd;                /* blocking: the eventfd the thread writes when done */
     int retry_after;            /* options.retry_after: a 429 or 418 fails, and the host is left alone */
 };
-
-/* ---- hosts that asked to be left alone (retry_after), shared by the bots of the process ---- */
-
-struct backoff {
-    char host[300];             /* scheme://host:port */
-    int64_t until_ns;           /* CLOCK_MONOTONIC */
-    long status;
-    long wait_s;
-};
-
-static pthread_mutex_t backoff_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct backoff backoffs[HOSTS_MAX];
-
-/* scheme://host:port of url, lower-cased by libcurl, into out. Returns 0, or -1 when url has none. */
-static int host_of(const char *url, char *out, size_t outlen)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL;
-    int rc = -1;
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
-        for (char *c = host; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
-        rc = snprintf(out, outlen, "%s://%s:%s", scheme, host, port) < (int)outlen ? 0 : -1;
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return rc;
-}
-
-/* Whether host is waiting out a 429 or 418: copies its entry into *out. */
-static int backoff_find(const char *host, struct backoff *out)
-{
-    int64_t now = clock_mono_ns();
-    int found = 0;
-    pthread_mutex_lock(&backoff_mu);
-    for (int i = 0; i < HOSTS_MAX && !found; i++)
-        if (backoffs[i].until_ns > now && strcmp(backoffs[i].host, host) == 0)
-            *out = backoffs[i], found = 1;
-    pthread_mutex_unlock(&backoff_mu);
-    return found;
-}
-
-static void backoff_add(const char *host, long status, long wait_s)
-{
-    int64_t until = clock_mono_ns() + (int64_t)wait_s * 1000000000;
-    pthread_mutex_lock(&backoff_mu);
-    int slot = 0;
-    for (int i = 0; i < HOSTS_MAX; i++) {
-        if (strcmp(backoffs[i].host, host) == 0) {
-            slot = i;
-            break;
-        }
-        if (backoffs[i].until_ns < backoffs[slot].until_ns)
-            slot = i;
-    }
-    struct backoff *e = &backoffs[slot];
-    if (strcmp(e->host, host) != 0 || until > e->until_ns) {
-        snprintf(e->host, sizeof e->host, "%s", host);
-        e->until_ns = until, e->status = status, e->wait_s = wait_s;
-    }
-    pthread_mutex_unlock(&backoff_mu);
-}
 
 /* fetch_job.on_done, on the HTTP thread (never after query_gc has released the job): wakes whoever waits for q,
  * an awaiting bot through the scheduler, a blocked one through its eventfd. */
@@ -304,9 +233,9 @@ static int result(lua_State *L, struct query *q)
         lua_pushfstring(L, "HttpQuery %s: %s%s", f->url, f->error,
                         f->too_large ? " (the cap is http.max_bytes in the config)" : "");
         n = 2;
-    } else if (q->retry_after && (f->status == 429 || f->status == 418) && host_of(f->url, host, sizeof host) == 0) {
-        long wait_s = f->retry_after_s ? f->retry_after_s : f->status == 418 ? BACKOFF_418_S : BACKOFF_429_S;
-        backoff_add(host, f->status, wait_s);
+    } else if (q->retry_after && fetch_backoff_s(f) && fetch_url_host(f->url, host, sizeof host) == 0) {
+        long wait_s = fetch_backoff_s(f);
+        fetch_backoff_note(host, f->status, wait_s);
         lua_pushnil(L);
         lua_pushfstring(L, "HttpQuery %s: %d %s, retry after %d s%s", f->url, (int)f->status,
                         f->status == 418 ? "I'm a teapot (this address is banned)" : "Too Many Requests",
@@ -397,12 +326,13 @@ static int f_HttpQuery(lua_State *L)
     if (lua_istable(L, 2))
         read_options(L, q, f);
     char host[300];
-    struct backoff bo;
-    if (q->retry_after && host_of(f->url, host, sizeof host) == 0 && backoff_find(host, &bo)) {
-        int64_t left = (bo.until_ns - clock_mono_ns() + 999999999) / 1000000000;
+    long status, wait_s;
+    int64_t left_ms;
+    if (q->retry_after && fetch_url_host(f->url, host, sizeof host) == 0 &&
+        fetch_backoff_left(host, &status, &wait_s, &left_ms)) {
         lua_pushnil(L);
         lua_pushfstring(L, "HttpQuery %s: not sent: %s answered %d and asked to retry after %d s; %d s left",
-                        f->url, host, (int)bo.status, (int)bo.wait_s, (int)left);
+                        f->url, host, (int)status, (int)wait_s, (int)((left_ms + 999) / 1000));
         return 2;
     }
 
