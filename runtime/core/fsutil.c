@@ -120,6 +120,20 @@ static int write_full(int fd, const char *p, size_t len)
     return 0;
 }
 
+int fs_append_whole(int fd, const void *data, size_t len)
+{
+    ssize_t w = write(fd, data, len);
+    if (w == (ssize_t)len)
+        return 0;
+    int e = w < 0 ? errno : ENOSPC;
+    if (w > 0) {
+        off_t end = lseek(fd, 0, SEEK_CUR);     /* O_APPEND: just after the part written */
+        if (end >= w && ftruncate(fd, end - w) != 0) { /* nothing more to try: the next start trims it */ }
+    }
+    errno = e;
+    return -1;
+}
+
 static _Atomic int durable = 1;
 
 void fs_set_fsync(int on)

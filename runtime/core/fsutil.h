@@ -48,6 +48,12 @@ int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errl
  * PID is gone). */
 void fs_sweep_temp_files(const char *dir);
 
+/* Appends all of data to fd (opened O_APPEND) with one write(2), or nothing: a short write (the disk filled up
+ * mid-line) is truncated back to where it started, so the file never ends in a torn line or row. Only safe for a
+ * file no other process appends to at the same time (a bot's log under its lock, the --record file). Returns 0,
+ * or -1 with errno (ENOSPC for a short write). */
+int fs_append_whole(int fd, const void *data, size_t len);
+
 /* Reads a whole file of at most max bytes into a malloc'd, NUL-terminated buffer. A larger file fails with EFBIG
  * without reading it; anything but a regular file (a FIFO, a folder) fails at once with "is not a regular file". */
 int fs_read_all(const char *path, size_t max, char **out, size_t *outlen, char *err, size_t errlen);

@@ -4,6 +4,7 @@
  */
 #include "core/logsink.h"
 #include "core/clock.h"
+#include "core/fsutil.h"
 #include "core/outq.h"
 
 #include <errno.h>
@@ -47,22 +48,6 @@ void log_attach(int fd)
     pthread_mutex_unlock(&files_mu);
 }
 
-/* Appends all of line, or nothing: a short write (the disk filled up mid-line) is truncated back to where the line
- * started, so the file never holds a torn line. Only this process writes the file (the bot's lock). */
-static int append_whole(int fd, const char *line, size_t n)
-{
-    ssize_t w = write(fd, line, n);
-    if (w == (ssize_t)n)
-        return 0;
-    int e = w < 0 ? errno : ENOSPC;
-    if (w > 0) {
-        off_t end = lseek(fd, 0, SEEK_CUR);     /* O_APPEND: just after the part written */
-        if (end >= w && ftruncate(fd, end - w) != 0) { /* nothing more to try */ }
-    }
-    errno = e;
-    return -1;
-}
-
 /* Formats a stamped warning line into buf (at most size bytes, ending in a newline); returns its length. */
 static size_t warning_line(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static size_t warning_line(char *buf, size_t size, const char *fmt, ...)
@@ -85,12 +70,12 @@ static void append_line(struct logfile *f, const char *line, size_t n)
     if (f->dropped > 0) {
         size_t m = warning_line(buf, sizeof buf, "%ld log lines were not written to log.txt: %s", f->dropped,
                                 strerror(f->err));
-        if (append_whole(f->fd, buf, m) == 0) {
+        if (fs_append_whole(f->fd, buf, m) == 0) {
             outq_write(STDERR_FILENO, buf, m);
             f->dropped = 0;
         }
     }
-    if (f->dropped == 0 && append_whole(f->fd, line, n) == 0)
+    if (f->dropped == 0 && fs_append_whole(f->fd, line, n) == 0)
         return;
     if (f->dropped++ == 0) {
         f->err = errno;
@@ -108,7 +93,7 @@ void log_append(int fd, const char *line, size_t n)
         i++;
     if (i < nfiles)
         append_line(&files[i], line, n);
-    else if (append_whole(fd, line, n) != 0) { /* not attached: nothing to count it against */ }
+    else if (fs_append_whole(fd, line, n) != 0) { /* not attached: nothing to count it against */ }
     pthread_mutex_unlock(&files_mu);
 }
 

@@ -4,6 +4,7 @@
  * (source_csv.c) and rest (source_rest.c); this file names them only in the table market_open picks from.
  */
 #include "data/market.h"
+#include "core/fsutil.h"
 #include "core/logsink.h"
 #include "data/market_source.h"
 #include "core/numfmt.h"
@@ -29,7 +30,6 @@ struct market {
     void *src;                  /* the source's state; NULL until it opened */
     char *rec_path;             /* --record: the CSV the candles go to, or NULL */
     int rec_fd;                 /* its descriptor (O_APPEND) while rec_path is set */
-    off_t rec_size;             /* its length after the last whole row */
     long rec_next;              /* the first candle not yet in it */
     int rec_err;                /* errno of the write failure said, 0 while writes work */
 };
@@ -125,17 +125,14 @@ static void record(struct market *m)
         fmt_double(c->close, v[3]);
         fmt_double(c->volume, v[4]);
         int n = snprintf(row, sizeof row, "%" PRId64 ",%s,%s,%s,%s,%s\n", c->time, v[0], v[1], v[2], v[3], v[4]);
-        ssize_t w = write(m->rec_fd, row, (size_t)n);
-        if (w != n) {
-            int e = w < 0 ? errno : ENOSPC;
-            if (w > 0 && ftruncate(m->rec_fd, m->rec_size) != 0) { /* the next start trims it */ }
+        if (fs_append_whole(m->rec_fd, row, (size_t)n) != 0) {
+            int e = errno;
             if (e != m->rec_err)
                 log_thread_warning("--record %s: cannot write: %s; the candles are kept and written when it works "
                                    "again", m->rec_path, strerror(e));
             m->rec_err = e;
             return;
         }
-        m->rec_size += n;
         if (m->rec_err) {
             log_thread_info("--record %s: writing again", m->rec_path);
             m->rec_err = 0;
@@ -216,13 +213,9 @@ int market_record(struct market *m, const char *path, char *err, size_t errlen)
     if (size > 0)
         size = record_tail(fd, path, size, &last, err, errlen);
     if (size == 0) {
-        ssize_t w = write(fd, record_header, sizeof record_header - 1);
-        if (w != (ssize_t)sizeof record_header - 1) {
-            snprintf(err, errlen, "--record %s: cannot write: %s", path, w < 0 ? strerror(errno) : "short write");
-            if (w > 0 && ftruncate(fd, 0) != 0) { /* the next start trims it */ }
+        if (fs_append_whole(fd, record_header, sizeof record_header - 1) != 0) {
+            snprintf(err, errlen, "--record %s: cannot write: %s", path, strerror(errno));
             size = -1;
-        } else {
-            size = w;
         }
     }
     if (size < 0 || !(m->rec_path = strdup(path))) {
@@ -233,7 +226,6 @@ int market_record(struct market *m, const char *path, char *err, size_t errlen)
     }
     LOCK(m);
     m->rec_fd = fd;
-    m->rec_size = size;
     m->rec_next = 0;
     while (m->rec_next < m->n && m->c[m->rec_next].time <= last)
         m->rec_next++;
