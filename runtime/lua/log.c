@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -253,7 +254,7 @@ int log_status_flush(lua_State *L)
     return 0;
 }
 
-/* Appends one whole line to <bot dir>/name, with one write (log_append). 0, or -1 with the failure logged. */
+/* Appends one whole line to <bot dir>/name, with one write (fs_append_whole). 0, or -1 with the failure logged. */
 static int append_to(struct bot *b, const char *name, const char *line, size_t len)
 {
     char path[4200];
@@ -263,27 +264,55 @@ static int append_to(struct bot *b, const char *name, const char *line, size_t l
         log_printf(b, LOG_WARN, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    log_append(fd, line, len);
+    int rc = fs_append_whole(fd, line, len);
+    if (rc != 0)
+        log_printf(b, LOG_WARN, "cannot write %s: %s", path, strerror(errno));
     close(fd);
+    return rc;
+}
+
+/* Where the last keep lines of the file fd (size bytes) start: scanned back from its end a chunk at a time, so
+ * that only the part kept is ever read. A newline as the last byte ends the last line. -1 on a read error. */
+static off_t tail_start(int fd, off_t size, lua_Integer keep)
+{
+    char chunk[64 * 1024];
+    lua_Integer lines = 0;
+    for (off_t pos = size; pos > 0;) {
+        size_t n = pos > (off_t)sizeof chunk ? sizeof chunk : (size_t)pos;
+        pos -= (off_t)n;
+        if (pread(fd, chunk, n, pos) != (ssize_t)n)
+            return -1;
+        for (size_t i = n; i-- > 0;)
+            if (chunk[i] == '\n' && pos + (off_t)i != size - 1 && ++lines == keep)
+                return pos + (off_t)i + 1;
+    }
     return 0;
 }
 
-/* Keeps the last keep lines of <bot dir>/name (none: an empty file), replacing it atomically. */
+/* Keeps the last keep lines of <bot dir>/name (none: an empty file), replacing it atomically. Only the lines kept
+ * are read into memory, however long the file (a log of a long run). */
 static int keep_last_lines(lua_State *L, struct bot *b, const char *name, lua_Integer keep)
 {
     char path[4200], err[4400];
     snprintf(path, sizeof path, "%s/%s", b->dir, name);
     char *text = NULL;
-    size_t len = 0, from;
-    if (fs_read_all(path, (size_t)1 << 30, &text, &len, err, sizeof err) != 0 && errno != ENOENT)
-        return luaL_error(L, "%s", err);
-    from = len;
-    for (lua_Integer n = 0; from > 0 && n < keep; n++) {    /* from: the start of the n-th line from the end */
-        from--;
-        while (from > 0 && text[from - 1] != '\n')
-            from--;
+    off_t size = 0, from = 0;
+    int fd = keep > 0 ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+    if (fd < 0 && keep > 0 && errno != ENOENT)
+        return luaL_error(L, "cannot read %s: %s", path, strerror(errno));
+    if (fd >= 0) {
+        struct stat st;
+        int ok = fstat(fd, &st) == 0 && (size = st.st_size, from = tail_start(fd, size, keep)) >= 0 &&
+                 (text = malloc((size_t)(size - from) + 1)) != NULL &&
+                 pread(fd, text, (size_t)(size - from), from) == (ssize_t)(size - from);
+        int e = errno;
+        close(fd);
+        if (!ok) {
+            free(text);
+            return luaL_error(L, "cannot read %s: %s", path, strerror(e));
+        }
     }
-    int rc = fs_write_atomic(path, text ? text + from : "", len - from, err, sizeof err);
+    int rc = fs_write_atomic(path, text ? text : "", (size_t)(size - from), err, sizeof err);
     free(text);
     if (rc != 0)
         return luaL_error(L, "%s", err);
