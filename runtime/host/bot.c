@@ -522,6 +522,26 @@ static int bot_lock(struct bot *b, char *err, size_t errlen)
     return 0;
 }
 
+/* Opens (or opens again) <dir>/log.txt for appending, never through a symlink, as the bot's log: the log sink
+ * writes its lines there. Returns 0, or -1 with err. */
+static int bot_open_log(struct bot *b, char *err, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/log.txt", b->dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open log %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (b->log_fd >= 0) {
+        log_detach(b->log_fd);
+        close(b->log_fd);
+    }
+    b->log_fd = fd;
+    log_attach(fd);
+    return 0;
+}
+
 void bot_keep_lock(struct bot *b)
 {
     int64_t now = clock_mono_ns();
@@ -542,14 +562,8 @@ void bot_keep_lock(struct bot *b)
         return;
     }
     b->lock_lost = 0;
-    snprintf(path, sizeof path, "%s/log.txt", b->dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0) {
-        log_detach(b->log_fd);
-        close(b->log_fd);
-        b->log_fd = fd;
-        log_attach(fd);
-    }
+    if (bot_open_log(b, err, sizeof err) != 0)
+        log_printf(b, LOG_WARN, "%s", err);
     log_printf(b, LOG_WARN, "bot folder %s was removed; made it again and took its lock back", b->dir);
 }
 
@@ -582,14 +596,8 @@ struct bot *bot_new(const struct options *opt, const struct bot_spec *spec, stru
     if (bot_lock(b, err, errlen) != 0 || (engine && engine_claim(engine, b->id, err, errlen) != 0))
         goto fail;
     fs_sweep_temp_files(b->dir);   /* store.json or status.txt temp files of a run killed mid-write */
-    char path[4200];
-    snprintf(path, sizeof path, "%s/log.txt", b->dir);
-    b->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (b->log_fd < 0) {
-        snprintf(err, errlen, "cannot open log %s: %s", path, strerror(errno));
+    if (bot_open_log(b, err, errlen) != 0)
         goto fail;
-    }
-    log_attach(b->log_fd);
 
     b->L = lua_newstate(bot_alloc, b);
     if (!b->L) {
