@@ -161,7 +161,7 @@ local function new(opts)
       if type(r[k]) ~= "number" then return nil end
       o[k] = r[k] + 0.0
     end
-    if o.Price == -1 then o.Price = -1 end
+    if o.Price == -1 then o.Price = -1 end     -- a market order's Price is the integer -1, as when it was placed
     if not STATUS_NAME[o.Status] or (o.Type ~= BUY and o.Type ~= SELL) then return nil end
     if o.Status == PENDING then
       if type(r.frozen) ~= "number" then return nil end
@@ -382,7 +382,7 @@ local function new(opts)
     local _, _, _, _, last = market.candle(idx)
     if not (last > 0) then return fail(call, "no price to trade at: the last close is " .. show(last)) end
     local o = { Time = t_now, Price = price, Amount = amount, DealAmount = 0.0, AvgPrice = 0.0, Type = side }
-    if price == -1 then o.Price = -1 end
+    if price == -1 then o.Price = -1 end      -- a market order reads back Price -1 (an integer), as on the platform
 
     if side == BUY then
       local ask = level(last, 1)
