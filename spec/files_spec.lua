@@ -133,6 +133,33 @@ describe("atomic writes", function()
     assert.are.equal(2, r.code)
     assert.truthy(r.err:find("key 'fsync' must be true or false, not string", 1, true), r.err)
   end)
+
+  -- What is fsynced, seen by strace: what must survive a power loss (the store, the channel's seq floor, with their
+  -- folders), not the channel's latest state nor the status panel (FS_VOLATILE); nothing with --no-fsync.
+  it("fsync the store and the seq floor with their folders, not the channel state nor status.txt", function()
+    if h.sh("strace -o /dev/null true >/dev/null 2>&1") ~= 0 then
+      pending("strace is missing or may not trace here")
+      return
+    end
+    local dir = h.tmpdir()
+    local script = h.script(dir, 'function main() _G("k", 1) SetChannelData(1) LogStatus("x") Sleep(300) end\n')
+    local function synced(extra)
+      local trace = dir .. "/trace" .. #extra
+      local cmd = {"--data-dir", dir .. "/d" .. #extra, "--id", "fs1", script, dir = dir,
+                   prefix = {"strace", "-f", "-y", "-e", "trace=fsync,fdatasync", "-o", trace}}
+      for i, a in ipairs(extra) do table.insert(cmd, i, a) end
+      local p = h.spawn(cmd)
+      assert.are.equal(0, p:wait(30 * h.time_scale), select(2, p:output()))
+      local names = {}
+      for path in (h.read(trace) or ""):gmatch("fsync%(%d+<([^>]*)>") do
+        names[#names + 1] = (path:gsub("^" .. dir:gsub("%p", "%%%0") .. "/d%d*", ""):gsub("%.%w+%.%d+%.tmp$", ".tmp"))
+      end
+      table.sort(names)
+      return names
+    end
+    assert.are.same({"/bots/fs1", "/bots/fs1/.store.json.tmp", "/channels", "/channels/..fs1.seq.tmp"}, synced({}))
+    assert.are.same({}, synced({"--no-fsync"}))
+  end)
 end)
 
 describe("folder checks", function()

@@ -366,8 +366,10 @@ static int local_publish(void *be, const char *id, const char *json, size_t len,
     char buf[FILE_MAX + 1], path[PATH_MAX + ID_MAX + 2], err[300];
     size_t n = chanframe_format(buf, json, len, seq, published);
     snprintf(path, sizeof path, "%s/%s", l->dir, id);
-    /* In a folder shared by a group (--group), the other members' processes read it. */
-    if (fs_write_atomic_mode(path, buf, n, fs_shared_group() >= 0 ? 0640 : 0600, err, sizeof err) != 0) {
+    /* In a folder shared by a group (--group), the other members' processes read it. The latest state only:
+     * replaced atomically, not fsynced (FS_VOLATILE). */
+    if (fs_write_atomic_mode(path, buf, n, fs_shared_group() >= 0 ? 0640 : 0600, FS_VOLATILE, err,
+                             sizeof err) != 0) {
         if (!l->write_failing)
             log_thread_warning("channel %s: %s; will retry", id, err);
         l->write_failing = 1;

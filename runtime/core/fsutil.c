@@ -200,14 +200,14 @@ static int sync_parent(const char *path)
     return rc;
 }
 
-/* Writes data to a new temp file beside path and syncs it; returns 0 with its name in tmp. */
-static int write_temp(const char *path, const void *data, size_t len, int mode, char *tmp, size_t tmplen,
-                      char *err, size_t errlen)
+/* Writes data to a new temp file beside path and syncs it when sync; returns 0 with its name in tmp. */
+static int write_temp(const char *path, const void *data, size_t len, int mode, int sync, char *tmp,
+                      size_t tmplen, char *err, size_t errlen)
 {
     int fd = create_temp(path, mode, tmp, tmplen, err, errlen);
     if (fd < 0)
         return -1;
-    int rc = write_full(fd, data, len) != 0 || (durable && fsync(fd) != 0) ? -1 : 0, e = errno;
+    int rc = write_full(fd, data, len) != 0 || (sync && fsync(fd) != 0) ? -1 : 0, e = errno;
     if (close(fd) != 0 && rc == 0)
         rc = -1, e = errno;
     if (rc != 0) {
@@ -221,13 +221,15 @@ static int write_temp(const char *path, const void *data, size_t len, int mode, 
 
 int fs_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
-    return fs_write_atomic_mode(path, data, len, 0600, err, errlen);
+    return fs_write_atomic_mode(path, data, len, 0600, 0, err, errlen);
 }
 
-int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode, char *err, size_t errlen)
+int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode, int flags, char *err,
+                         size_t errlen)
 {
     char tmp[4200];
-    if (write_temp(path, data, len, mode, tmp, sizeof tmp, err, errlen) != 0)
+    int sync = durable && !(flags & FS_VOLATILE);
+    if (write_temp(path, data, len, mode, sync, tmp, sizeof tmp, err, errlen) != 0)
         return -1;
     if (rename(tmp, path) != 0) {
         int e = errno;
@@ -236,7 +238,7 @@ int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mod
         errno = e;
         return -1;
     }
-    if (durable && sync_parent(path) != 0) {
+    if (sync && sync_parent(path) != 0) {
         int e = errno;
         snprintf(err, errlen, "replaced %s, but cannot sync its folder: %s", path, strerror(e));
         errno = e;
@@ -248,7 +250,7 @@ int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mod
 int fs_write_new(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
     char tmp[4200];
-    if (write_temp(path, data, len, 0600, tmp, sizeof tmp, err, errlen) != 0)
+    if (write_temp(path, data, len, 0600, durable, tmp, sizeof tmp, err, errlen) != 0)
         return -1;
     /* link(2), unlike rename(2), never replaces: of two writers, exactly one creates path. */
     int rc = link(tmp, path), e = errno;

@@ -28,8 +28,14 @@ long fs_shared_group(void);
  * nothing planted in the folder is ever opened or followed. */
 int fs_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
-/* The same with the file's mode given (0640: a channel file of a folder shared by a group), whatever the umask. */
-int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode, char *err, size_t errlen);
+/* A file whose loss at a power cut costs nothing, replaced atomically but never fsynced: a channel's latest state
+ * (the next publish replaces it; readers skip a bad frame), the status panel. A kill -9 still never tears it. */
+#define FS_VOLATILE 1
+
+/* The same with the file's mode given (0640: a channel file of a folder shared by a group), whatever the umask,
+ * and flags (0 or FS_VOLATILE). */
+int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode, int flags, char *err,
+                         size_t errlen);
 
 /* Creates path with data, all or nothing, only if it does not exist: the same temp file, then link(2). Fails
  * with EEXIST (err: "PATH exists already") when path exists, whoever wrote it and however recently. */

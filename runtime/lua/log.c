@@ -191,7 +191,7 @@ static void write_status_file(lua_State *L, struct bot *b, const char *r, size_t
         return;
     memcpy(withnl, r, len);
     withnl[len] = '\n';
-    int rc = fs_write_atomic(path, withnl, len + 1, err, sizeof err), e = errno;
+    int rc = fs_write_atomic_mode(path, withnl, len + 1, 0600, FS_VOLATILE, err, sizeof err), e = errno;
     free(withnl);
     int failing = lua_getfield(L, LUA_REGISTRYINDEX, STATUS_FAIL_KEY) == LUA_TNUMBER;
     if (rc == 0) {
