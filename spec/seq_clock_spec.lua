@@ -361,4 +361,38 @@ describe("a publisher whose clock is ahead", function()
       status())
     h.write(dir .. "/stop", "")
   end)
+
+  -- The same panel as a person sees it: the monitor live in a real terminal (tmux, 160x40), read with capture-pane.
+  it("shows the marked row once, in a table whose lines line up, in a real terminal", function()
+    if h.sanitizer() == "tsan" then pending(h.FAKETIME_TSAN) return end
+    if h.sh("command -v tmux >/dev/null") ~= 0 then pending("tmux is not installed (scripts/setup.sh installs it)") return end
+    local dir = h.tmpdir()
+    local channel = "local:" .. dir .. "/channels"
+    local session = "stratrun-spec-" .. tostring(UnixNano())
+    local cmd = string.format("cd %s && exec %s --data-dir mon --id mon --channel %s -p bots=pub -p interval=100 "
+      .. "-p stale=3000 %s", h.quote(dir), h.quote(h.bin), h.quote(channel),
+      h.quote(h.source .. "/strategies/monitor.lua"))
+    assert.are.equal(0, h.sh(string.format("tmux new-session -d -s %s -x 160 -y 40 %s", session, h.quote(cmd))))
+    finally(function() h.sh("tmux kill-session -t " .. session .. " 2>/dev/null") end)
+    local function screen()
+      local f = io.popen("tmux capture-pane -p -t " .. session)
+      local text = f:read("a")
+      f:close()
+      return text
+    end
+    assert.truthy(h.eventually(function() return screen():find("Waiting for Data", 1, true) end, 10), screen())
+    publish(dir, channel, 3, 5, {"faketime", "-f", "+10m"})
+    assert.truthy(h.eventually(function() return screen():find("Abnormal (clock +600 s)", 1, true) end, 15),
+      screen())
+    local text = screen()
+    local rows, widths = 0, {}
+    for line in text:gmatch("[^\n]+") do
+      if line:find("| pub ", 1, true) then rows = rows + 1 end
+      if line:match("^[|+]") then widths[#widths + 1] = #line end
+    end
+    assert.are.equal(1, rows, "the bot's row is on the screen once:\n" .. text)
+    assert.is_true(#widths >= 5, text)
+    for _, w in ipairs(widths) do assert.are.equal(widths[1], w, "the table's lines do not line up:\n" .. text) end
+    assert.matches("| pub%s+| Abnormal %(clock %+600 s%) |", text)
+  end)
 end)
