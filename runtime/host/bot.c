@@ -555,7 +555,7 @@ void bot_keep_lock(struct bot *b)
                                           named.st_ino == held.st_ino))
         return;
     /* The folder (or the lock file) was removed: another process could take the ID. Take it back. */
-    char err[512];
+    char err[4400]; /* room for a folder path of PATH_MAX and its reason */
     if (bot_lock(b, err, sizeof err) != 0) {
         if (!b->lock_lost++)
             log_printf(b, LOG_WARN, "bot folder %s was removed and its lock cannot be taken back: %s", b->dir, err);
