@@ -38,7 +38,7 @@ end
 -- opts: n (200), at (150), config ({}), period (P).
 local function world(opts)
   opts = opts or {}
-  local w = { candles = {}, logs = {}, period = opts.period or P }
+  local w = { candles = {}, logs = {}, lines = {}, period = opts.period or P }
   for i = 1, opts.n or 200 do w.candles[i] = { T0 + (i - 1) * w.period, 100, 100, 100, 100, 1 } end
   w.t = T0 + (opts.at or 150) * w.period + 5
   w.market = fake_market(w.candles, w.period)
@@ -47,6 +47,11 @@ local function world(opts)
     market = w.market,
     now = function() return w.t end,
     log = function(msg) w.logs[#w.logs + 1] = msg end,
+    say = function(...)     -- an order line, its values joined as Log joins them
+      local t = table.pack(...)
+      for i = 1, t.n do t[i] = tostring(t[i]) end
+      w.lines[#w.lines + 1] = table.concat(t, " ", 1, t.n)
+    end,
   }
   return w
 end
@@ -74,6 +79,10 @@ local function near(a, b)
   return math.abs(a - b) <= 1e-9 * math.max(1, math.abs(a), math.abs(b))
 end
 
+-- Prices on the default tick grid of 0.01, up (asks, buys' fills) and down (bids, sells' fills).
+local function cents_up(x) return math.ceil(x * 100 - 1e-6) / 100 end
+local function cents_down(x) return math.floor(x * 100 + 1e-6) / 100 end
+
 local function assert_near(expected, actual, what)
   assert(type(actual) == "number" and near(expected, actual),
     string.format("%s: expected %.17g, got %s", what or "value", expected, tostring(actual)))
@@ -89,7 +98,7 @@ end
 local ORDER_KEYS = { "Amount", "AvgPrice", "DealAmount", "Id", "Price", "Status", "Symbol", "Time", "Type" }
 
 describe("the exchange's market data", function()
-  it("shows the latest closed candle in a ticker with a one-basis-point spread around Last", function()
+  it("shows the latest closed candle in a ticker with a one-basis-point spread around Last, on the tick grid", function()
     local w = world()
     bar(w, 150, 99, 103, 98, 101.5, 7.25)
     local t = w.ex.GetTicker()
@@ -97,8 +106,27 @@ describe("the exchange's market data", function()
     assert.are.equal("BTC_USDT", t.Symbol)
     assert.are.equal(w.t, t.Time)
     assert.are.same({ 99, 103, 98, 101.5, 7.25 }, { t.Open, t.High, t.Low, t.Last, t.Volume })
-    assert_near(101.5 * 1.0001, t.Sell, "Sell")
-    assert_near(101.5 * 0.9999, t.Buy, "Buy")
+    -- 101.5 * 1.0001 = 101.510150 and 101.5 * 0.9999 = 101.489850, out to the next cent away from Last: the
+    -- common Buy(_N(ticker.Sell, 2), q) then buys at Sell instead of resting a tenth of a cent below it
+    assert.are.equal(101.52, t.Sell)
+    assert.are.equal(101.48, t.Buy)
+  end)
+
+  it("puts Last on the tick grid and keeps Sell and Buy at least one tick away from it", function()
+    local w = world({ config = { tick_size = 0.5 } })
+    bar(w, 150, 99, 103, 98, 101.3)
+    local t = w.ex.GetTicker()
+    assert.are.same({ 101.5, 102, 101 }, { t.Last, t.Sell, t.Buy })    -- 101.3 is nearest 101.5
+    local d = w.ex.GetDepth()
+    for k = 1, 10 do                                                      -- a basis point is below a tick here
+      assert.are.equal(101.5 + k * 0.5, d.Asks[k].Price)
+      assert.are.equal(101.5 - k * 0.5, d.Bids[k].Price)
+    end
+    w = world()
+    bar(w, 150, 99, 103, 98, 43050.73)
+    t = w.ex.GetTicker()
+    assert.are.same({ 43050.73, 43055.04, 43046.42 }, { t.Last, t.Sell, t.Buy })
+    assert.are.equal(t.Sell, _N(t.Sell, 2))
   end)
 
   it("never shows a candle before it has closed", function()
@@ -125,8 +153,8 @@ describe("the exchange's market data", function()
     for k = 1, 10 do
       assert.are.same({ "Amount", "Price" }, keys(d.Asks[k]))
       assert.are.same({ "Amount", "Price" }, keys(d.Bids[k]))
-      assert_near(250 * (1 + k * 0.0001), d.Asks[k].Price, "ask " .. k)
-      assert_near(250 * (1 - k * 0.0001), d.Bids[k].Price, "bid " .. k)
+      assert.are.equal(cents_up(250 * (1 + k * 0.0001)), d.Asks[k].Price, "ask " .. k)
+      assert.are.equal(cents_down(250 * (1 - k * 0.0001)), d.Bids[k].Price, "bid " .. k)
       assert.are.equal(2, d.Asks[k].Amount)      -- the candle's volume over 20 levels
       assert.are.equal(2, d.Bids[k].Amount)
       if k > 1 then
@@ -295,7 +323,7 @@ describe("market orders", function()
     local w = world({ config = cfg })
     local id = w.ex.Buy(-1, 1000)
     assert.are.equal(1, id)
-    local px = 100 * 1.0001 * 1.001
+    local px = 100.12       -- Sell 100.01 plus slippage is 100.11001: a buy's fill goes up to the cent
     local fee = 1000 - 1000 / 1.002
     local a = w.ex.GetAccount()
     assert.are.equal(9000, a.Balance)
@@ -315,7 +343,7 @@ describe("market orders", function()
   it("sell an amount of base currency at Buy minus slippage, the fee taken from the proceeds", function()
     local w = world({ config = cfg })
     local id = w.ex.Sell(-1, 2)
-    local px = 100 * 0.9999 * 0.999
+    local px = 99.89        -- Buy 99.99 less slippage is 99.89001: a sell's fill goes down to the cent
     local a = w.ex.GetAccount()
     assert.are.equal(3, a.Stocks)
     assert_near(10000 + 2 * px * (1 - 0.002), a.Balance, "Balance")
@@ -540,6 +568,104 @@ describe("CancelOrder", function()
   end)
 end)
 
+describe("the price and amount grid", function()
+  it("puts a limit price on the tick on the trader's side and an amount down on the step", function()
+    local w = world({ config = { stocks = 1 } })
+    local b = w.ex.GetOrder(w.ex.Buy(99.987, 0.1234567))
+    assert.are.same({ 99.98, 0.12345 }, { b.Price, b.Amount })       -- never pays more than 99.987
+    local s = w.ex.GetOrder(w.ex.Sell(100.011, 0.000019))
+    assert.are.same({ 100.02, 0.00001 }, { s.Price, s.Amount })     -- never sells below 100.011
+    assert.are.equal(10000 - 99.98 * 0.12345 * 1.001, w.ex.GetAccount().Balance + 0.0)
+  end)
+
+  it("refuses what the grid leaves nothing of, and orders worth less than min_notional", function()
+    local w = world({ config = { min_notional = 5, stocks = 1 } })
+    assert.is_nil(w.ex.Buy(0.004, 1))
+    assert.are.equal("exchange.Buy: price 0.004 is below the tick size 0.01", last_log(w))
+    assert.is_nil(w.ex.Sell(120, 0.000009))
+    assert.are.equal("exchange.Sell: amount 9e-06 is below the amount step 1e-05", last_log(w))
+    assert.is_nil(w.ex.Buy(99, 0.05))
+    assert.are.equal("exchange.Buy: order value 4.95 USDT is below the minimum of 5 USDT (min_notional)", last_log(w))
+    assert.is_nil(w.ex.Buy(-1, 4.99))
+    assert.are.equal("exchange.Buy: order value 4.99 USDT is below the minimum of 5 USDT (min_notional)", last_log(w))
+    assert.is_nil(w.ex.Sell(-1, 0.04))      -- at the bid 99.99
+    assert.are.equal("exchange.Sell: order value 3.9996 USDT is below the minimum of 5 USDT (min_notional)",
+      last_log(w))
+    assert.are.same({ Balance = 10000, FrozenBalance = 0, Stocks = 1, FrozenStocks = 0 }, w.ex.GetAccount())
+    assert.is_number(w.ex.Buy(99, 0.06))
+  end)
+
+  it("describes the grid in GetMarkets, and SetPrecision changes it as the platform's does", function()
+    local w = world({ config = { currency = "ETH_BTC", tick_size = 0.00001, amount_size = 0.001, min_notional = 0.0001 } })
+    assert.are.same({ ETH_BTC = {
+      Symbol = "ETH_BTC", BaseAsset = "ETH", QuoteAsset = "BTC", TickSize = 0.00001, AmountSize = 0.001,
+      PricePrecision = 5, AmountPrecision = 3, MinQty = 0.001, MaxQty = 1e15, MinNotional = 0.0001,
+      MaxNotional = 1e15 } }, w.ex.GetMarkets())
+    w.ex.SetPrecision(1, 2)
+    local m = w.ex.GetMarkets().ETH_BTC
+    assert.are.same({ 0.1, 0.01, 1, 2 }, { m.TickSize, m.AmountSize, m.PricePrecision, m.AmountPrecision })
+    bar(w, 150, 100, 100, 100, 100.04)
+    local t = w.ex.GetTicker()
+    assert.are.same({ 100, 100.1, 99.9 }, { t.Last, t.Sell, t.Buy })
+    local o = w.ex.GetOrder(w.ex.Buy(99.87, 0.129))
+    assert.are.same({ 99.8, 0.12 }, { o.Price, o.Amount })
+    raises("exchange.SetPrecision: the price precision must be a whole number of decimals from 0 to 12, got 2.5",
+      w.ex.SetPrecision, 2.5, 1)
+    raises("exchange.SetPrecision: the amount precision must be a whole number of decimals from 0 to 12, got 13",
+      w.ex.SetPrecision, 2, 13)
+  end)
+
+  it("refuses a grid step of 0 in the config", function()
+    local w = world({ config = { tick_size = 0 } })
+    raises("exchange: invalid config: exchange.tick_size is the step of a grid and must be at least 1e-12, got 0",
+      w.ex.GetTicker)
+  end)
+end)
+
+describe("order lines", function()
+  it("are logged for Buy, Sell, CancelOrder and every fill, with the extra arguments", function()
+    local w = world({ config = { stocks = 1 } })
+    w.ex.Buy(-1, 1000, "market buy")
+    w.ex.Buy(100.02, 0.5, "through", 2)
+    local id = w.ex.Sell(101, 0.25)
+    local rest = w.ex.Buy(98, 1)
+    w.ex.CancelOrder(rest, "too far")
+    bar(w, 151, 100, 101.5, 100, 101)
+    to(w, 151)
+    w.ex.GetAccount()
+    assert.are.same({
+      "Buy market 1000 (order 1) market buy",
+      "Filled buy 1000 at 100.01, fee 1.996007984032 USDT (order 1)",
+      "Buy 100.02 0.5 (order 2) through 2",
+      "Filled buy 0.5 at 100.01, fee 0.10001 USDT (order 2)",
+      "Sell 101 0.25 (order 3)",
+      "Buy 98 1 (order 4)",
+      "Cancel 4 too far",
+      "Filled sell 0.25 at 101, fee 0.02525 USDT (order 3)",
+    }, w.lines)
+    assert.are.equal(ORDER_STATE_CLOSED, w.ex.GetOrder(id).Status)
+  end)
+
+  it("are logged by exchange.Log for orders not placed, and switched off and on by EnableLog", function()
+    local w = world()
+    w.ex.Log(LOG_TYPE_BUY, 100, 0.5, "signal")
+    w.ex.Log(LOG_TYPE_CANCEL, 7)
+    raises("exchange.Log: the type must be LOG_TYPE_BUY, LOG_TYPE_SELL or LOG_TYPE_CANCEL, got 5", w.ex.Log, 5, 1)
+    EnableLog(false)
+    local ok, err = pcall(function()
+      w.ex.Log(LOG_TYPE_SELL, 100, 0.5)
+      w.ex.Buy(-1, 100)
+      assert.is_nil(w.ex.Buy(-1, 1e9))      -- errors are not order lines: still logged
+    end)
+    EnableLog(true)
+    assert(ok, err)
+    w.ex.Sell(101, 0.5)
+    assert.are.same({ "Buy 100 0.5 signal", "Cancel 7", "Sell 101 0.5 (order 2)" }, w.lines)
+    assert.matches("insufficient balance", last_log(w), 1, true)
+    raises("EnableLog: expects true or false, got number (a Lua 0 is true: write false)", EnableLog, 0)
+  end)
+end)
+
 describe("invalid arguments", function()
   for _, call in ipairs({ "Buy", "Sell" }) do
     it("to " .. call .. " return nil with the reason when out of range, and raise when not numbers", function()
@@ -680,9 +806,10 @@ local function random_run(seed, steps)
         local m = model[id]
         if m.status == 0 then
           if m.side == 0 and c[4] <= m.price then
-            m.status, m.px = 1, (c[1] >= m.time and c[2] < m.price) and c[2] or m.price
+            m.status, m.px = 1, (c[1] >= m.time and c[2] < m.price) and math.min(m.price, cents_up(c[2])) or m.price
           elseif m.side == 1 and c[3] >= m.price then
-            m.status, m.px = 1, (c[1] >= m.time and c[2] > m.price) and c[2] or m.price
+            m.status, m.px = 1, (c[1] >= m.time and c[2] > m.price) and math.max(m.price, cents_down(c[2]))
+              or m.price
           end
         end
       end
@@ -728,6 +855,9 @@ local function random_run(seed, steps)
     local t = w.ex.GetTicker()
     local before = w.ex.GetAccount()
     local id = (side == 0 and w.ex.Buy or w.ex.Sell)(price, amount)
+    -- what the exchange makes of them: the price on the cent on the trader's side, the amount down to 1e-5
+    if price ~= -1 then price = side == 0 and cents_down(price) or cents_up(price) end
+    if not (price == -1 and side == 0) then amount = math.floor(amount * 1e5 + 1e-6) / 1e5 end
     if not id then
       assert.matches("insufficient", w.logs[#w.logs], 1, true)
       assert.are.same(before, w.ex.GetAccount())
@@ -737,7 +867,7 @@ local function random_run(seed, steps)
     local through = price == -1 or (side == 0 and price >= t.Sell) or (side == 1 and price <= t.Buy)
     if through then
       m.status, m.rate = 1, cfg.taker_fee
-      local px = side == 0 and t.Sell * (1 + cfg.slippage) or t.Buy * (1 - cfg.slippage)
+      local px = side == 0 and cents_up(t.Sell * (1 + cfg.slippage)) or cents_down(t.Buy * (1 - cfg.slippage))
       if price ~= -1 then px = side == 0 and math.min(price, px) or math.max(price, px) end
       m.px = px
     end
@@ -843,8 +973,8 @@ describe("in a stratrun process", function()
     assert.are.same(results[1], results[2])
     local f = results[1]
     local t = h.dec(f[1])
-    assert_near(1151 * 1.0001, t.Sell, "Sell")
-    assert_near(1151 * 0.9999, t.Buy, "Buy")
+    assert.are.equal(1151.12, t.Sell)      -- 1151.1151 up to the cent
+    assert.are.equal(1150.88, t.Buy)       -- 1150.8849 down
     t.Sell, t.Buy = nil, nil
     assert.are.same({ Symbol = "BTC_USDT", Open = 1150, High = 1152, Low = 1147, Last = 1151, Volume = 37.5 }, t)
     assert.are.equal("100", f[2])
@@ -867,6 +997,7 @@ describe("in a stratrun process", function()
     local dir = h.tmpdir()
     local file = csv(dir, "m.csv", history)
     local r = run([[
+      EnableLog(false)      -- no order lines between the rows (they have their own case)
       local b = exchange.GetOrder(exchange.Buy(-1, 100))
       local rest = exchange.Sell(5000, 0.01)
       local s = exchange.GetOrder(rest)
@@ -888,6 +1019,7 @@ describe("in a stratrun process", function()
     local dir = h.tmpdir()
     local file = csv(dir, "m.csv", history)
     local r = run([[
+      EnableLog(false)
       out(exchange.GetName(), exchange.GetCurrency(), enc(exchange.GetAccount()))
       local id = exchange.Sell(-1, 0.5)
       out(id, enc(exchange.GetOrder(id)), enc(exchange.GetAccount()))
@@ -903,7 +1035,7 @@ describe("in a stratrun process", function()
     local lines = h.lines(r.out)
     assert.are.same({ "Sim", "ETH_USDT" }, { rows[1][1], rows[1][2] })
     assert.are.same({ Balance = 500, FrozenBalance = 0, Stocks = 2, FrozenStocks = 0 }, h.dec(rows[1][3]))
-    local px = 1151 * 0.9999 * 0.99
+    local px = 1139.37        -- Buy 1150.88 less 1 % slippage is 1139.3712, down to the cent
     local o = h.dec(rows[2][2])
     assert.are.same({ 1, -1, 0.5, 0.5, 1, 1, "ETH_USDT" }, { o.Id, o.Price, o.Amount, o.DealAmount, o.Status,
                                                             o.Type, o.Symbol })
@@ -951,6 +1083,7 @@ describe("in a stratrun process", function()
       local future = now + ahead - period
       candles[6] = { future, 99, 99, 94, 97, 1 }
       local r = run([[
+        EnableLog(false)
         local r = exchange.GetRecords()
         if r[#r].Time ~= seen then out("late") return end
         local id = exchange.Buy(95, 2)

@@ -54,6 +54,16 @@ local CONSTANTS = {
 
 local json_array = (json and json.array) or function(t) return t end
 
+-- EnableLog(false) stops the order lines (Buy, Sell, CancelOrder, fills, exchange.Log) of every exchange of the
+-- bot; EnableLog(true) brings them back. Errors of failed calls are not order lines: SetErrorFilter is for those.
+local order_lines = true
+local function EnableLog(on)
+  if type(on) ~= "boolean" then
+    error("EnableLog: expects true or false, got " .. type(on) .. " (a Lua 0 is true: write false)", 2)
+  end
+  order_lines = on
+end
+
 local settings_module = require("exchange_settings")
 local settings, show, finite = settings_module.check, settings_module.show, settings_module.finite
 
@@ -65,9 +75,35 @@ local ORDER_FIELDS = { "Id", "Time", "Price", "Amount", "DealAmount", "AvgPrice"
 -- failed call), note (optional, a function taking any other line; default log), keep
 -- (optional: where the account persists, {read = f() -> text | nil [, message], write = f(text) -> true | nil,
 -- message, path = name for messages, reset = start afresh}).
+-- The grid of step size (a price tick, an amount step): whole multiples of size, rounded down, up or to the
+-- nearest. A decimal step such as 0.01 divides the multiple by 100 rather than multiplying by 0.01: 4305073 / 100
+-- is the double nearest 43050.73, 4305073 * 0.01 is not always. A value within float noise of a multiple
+-- (43050.73 / 0.01 = 4305073.0000000005) is that multiple.
+local function grid(size)
+  local inv = 1 / size
+  local r = math.floor(inv + 0.5)
+  local decimal = size < 1 and math.abs(inv - r) <= 1e-9 * inv
+  local function count(x)
+    if decimal then return x * r end
+    return x / size
+  end
+  local function value(n)
+    if decimal then return n / r end
+    return n * size + 0.0
+  end
+  local function noise(v) return 1e-9 + math.abs(v) * 1e-15 end
+  return {
+    size = size,
+    down = function(x) local v = count(x) return value(math.floor(v + noise(v))) end,
+    up = function(x) local v = count(x) return value(math.ceil(v - noise(v))) end,
+    near = function(x) return value(math.floor(count(x) + 0.5)) end,
+  }
+end
+
 local function new(opts)
   local market, now, log = opts.market, opts.now, opts.log
   local note = opts.note or log       -- what is not an error
+  local say = opts.say or function() end    -- an order line: its values, as Log(...) takes them
   local info = market.info and market.info() or {}
   local live = info.kind == "rest"
   local cfg = opts.config or {}
@@ -84,6 +120,7 @@ local function new(opts)
   s = s or settings({})
   local currency, base, quote = s.currency, s.base, s.quote
   local maker, taker, slip = s.maker_fee, s.taker_fee, s.slippage
+  local pg, ag, min_notional = grid(s.tick_size), grid(s.amount_size), s.min_notional   -- SetPrecision changes pg, ag
 
   local E = {}
   local balance, stocks = s.balance, s.stocks
@@ -221,6 +258,16 @@ local function new(opts)
     frozen_balance, frozen_stocks = fb, fs
   end
 
+  -- A number in an order line: 100, not Lua's 100.0.
+  local function num(x) return math.tointeger(x) or x end
+
+  -- The line of a fill: "Filled buy 0.1 at 43050.74, fee 8.61 USDT (order 3)".
+  local function filled_line(o, fee)
+    if not order_lines then return end
+    local what = o.Type == BUY and "buy" or "sell"
+    say("Filled", what, num(o.DealAmount), "at", num(o.AvgPrice) .. ", fee", num(fee), quote, "(order " .. o.Id .. ")")
+  end
+
   -- A resting order fills whole at px as a maker; its frozen funds pay for it.
   local function settle_resting(o, px)
     local value = px * o.Amount
@@ -236,10 +283,12 @@ local function new(opts)
     fees = fees + fee
     n_fills = n_fills + 1
     o.DealAmount, o.AvgPrice, o.Status = o.Amount, px, CLOSED
+    filled_line(o, fee)
   end
 
   -- Candle (ct, op, hi, lo) against every pending order. A buy fills when the low reaches its price, a sell when
-  -- the high does; at the candle's open instead when the candle opened after the order was placed, through it.
+  -- the high does; at the candle's open instead (on the tick grid, never worse than the order's price) when the
+  -- candle opened after the order was placed, through it.
   local function cross(ct, op, hi, lo)
     local n, filled = 0, false
     local len = #open
@@ -247,9 +296,9 @@ local function new(opts)
       local o = open[i]
       local p, px = o.Price, nil
       if o.Type == BUY then
-        if lo <= p then px = (ct >= o.Time and op < p) and op or p end
+        if lo <= p then px = (ct >= o.Time and op < p) and math.min(p, pg.up(op)) or p end
       elseif hi >= p then
-        px = (ct >= o.Time and op > p) and op or p
+        px = (ct >= o.Time and op > p) and math.max(p, pg.down(op)) or p
       end
       if px then
         settle_resting(o, px)
@@ -334,8 +383,24 @@ local function new(opts)
     return out
   end
 
-  local function level(last, k)
-    return last * (1 + k * SPREAD)
+  -- The quotes at candle i: Last, its close on the tick grid, and LEVELS asks and bids on the grid, SPREAD apart
+  -- and at least one tick apart, the first ones at least a tick from Last. Bids stop above 0. Made once per candle
+  -- (and again after SetPrecision).
+  local q_idx, q_last, q_asks, q_bids
+  local function quotes(i)
+    if i ~= q_idx then
+      local _, _, _, _, cl = market.candle(i)
+      local last = pg.near(cl)
+      local asks, bids, a, b = {}, {}, last, last
+      for k = 1, LEVELS do
+        a = math.max(pg.up(last * (1 + k * SPREAD)), pg.up(a + pg.size / 2))
+        asks[k] = a
+        b = math.min(pg.down(last * (1 - k * SPREAD)), pg.down(b - pg.size / 2))
+        if b > 0 then bids[k] = b end
+      end
+      q_idx, q_last, q_asks, q_bids = i, last, asks, bids
+    end
+    return q_last, q_asks, q_bids
   end
 
   local function copy(o)
@@ -345,7 +410,8 @@ local function new(opts)
     }
   end
 
-  local function add_order(o)
+  -- Enters order o (just placed) with the next id, logs its line and, when it filled at once, its fill.
+  local function add_order(call, o, fee, ...)
     o.Id, o.Symbol = next_id, currency
     next_id = next_id + 1
     n_orders = n_orders + 1
@@ -357,6 +423,10 @@ local function new(opts)
       n_fills = n_fills + 1
     end
     save()
+    if order_lines then
+      say(call, o.Price == -1 and "market" or num(o.Price), num(o.Amount), "(order " .. o.Id .. ")", ...)
+      if o.Status == CLOSED then filled_line(o, fee) end
+    end
     return o.Id
   end
 
@@ -366,7 +436,10 @@ local function new(opts)
   end
 
   -- Buy and Sell: checks, then an immediate fill (market order, or a limit through the touch) or a resting order.
-  local function place(call, side, price, amount)
+  -- The price goes onto the tick grid on the trader's side (a buy down, a sell up: never a worse price than the one
+  -- given) and the amount down onto the amount step, as the platform's SetPrecision does; what is left must be a
+  -- real order, worth at least min_notional.
+  local function place(call, side, price, amount, ...)
     check_number(call, "price", price)
     check_number(call, "amount", amount)
     sync()
@@ -379,28 +452,51 @@ local function new(opts)
     end
     if live and not fresh(call, "klines") then return nil end
     if not idx then return no_candle(call) end
-    local _, _, _, _, last = market.candle(idx)
-    if not (last > 0) then return fail(call, "no price to trade at: the last close is " .. show(last)) end
+    local last, asks, bids = quotes(idx)
+    local ask, bid = asks[1], bids[1]
+    if not (last > 0 and bid) then
+      return fail(call, "no price to trade at: the last close is " .. show(select(5, market.candle(idx))))
+    end
+    local market_order, quote_amount = price == -1, price == -1 and side == BUY
+    if not market_order then
+      local p = side == BUY and pg.down(price) or pg.up(price)
+      if not (p > 0) then
+        return fail(call, string.format("price %s is below the tick size %s", show(price), show(pg.size)))
+      end
+      price = p
+    end
+    if not quote_amount then
+      local a = ag.down(amount)
+      if not (a > 0) then
+        return fail(call, string.format("amount %s is below the amount step %s", show(amount), show(ag.size)))
+      end
+      amount = a
+    end
+    local notional = quote_amount and amount or amount * (market_order and bid or price)
+    if notional < min_notional then
+      return fail(call, string.format("order value %s %s is below the minimum of %s %s (min_notional)",
+        show(notional), quote, show(min_notional), quote))
+    end
     local o = { Time = t_now, Price = price, Amount = amount, DealAmount = 0.0, AvgPrice = 0.0, Type = side }
-    if price == -1 then o.Price = -1 end      -- a market order reads back Price -1 (an integer), as on the platform
+    if market_order then o.Price = -1 end      -- a market order reads back Price -1 (an integer), as on the platform
 
+    local fee = 0.0      -- of a fill at once
     if side == BUY then
-      local ask = level(last, 1)
-      if price == -1 then
+      if market_order then
         -- amount is the quote currency to spend, fee included
         if amount > balance then
           return fail(call, funds_message("balance", amount, balance, frozen_balance, quote))
         end
-        local px = ask * (1 + slip)
-        local fee = amount - amount / (1 + taker)
+        local px = pg.up(ask * (1 + slip))
+        fee = amount - amount / (1 + taker)
         balance = balance - amount
         stocks = stocks + (amount - fee) / px
         fees = fees + fee
         o.DealAmount, o.AvgPrice, o.Status = amount, px, CLOSED
       elseif price >= ask then
-        local px = math.min(price, ask * (1 + slip))
+        local px = math.min(price, pg.up(ask * (1 + slip)))
         local value = px * amount
-        local fee = value * taker
+        fee = value * taker
         if value + fee > balance then
           return fail(call, funds_message("balance", value + fee, balance, frozen_balance, quote))
         end
@@ -421,12 +517,11 @@ local function new(opts)
       if amount > stocks then
         return fail(call, funds_message("stocks", amount, stocks, frozen_stocks, base))
       end
-      local bid = level(last, -1)
-      if price == -1 or price <= bid then
-        local px = bid * (1 - slip)
-        if price ~= -1 then px = math.max(price, px) end
+      if market_order or price <= bid then
+        local px = pg.down(bid * (1 - slip))
+        if not market_order then px = math.max(price, px) end
         local value = px * amount
-        local fee = value * taker
+        fee = value * taker
         stocks = stocks - amount
         balance = balance + (value - fee)
         fees = fees + fee
@@ -436,7 +531,7 @@ local function new(opts)
         o.frozen, o.Status = amount, PENDING
       end
     end
-    return add_order(o)
+    return add_order(call, o, fee, ...)
   end
 
   local function order_of(call, id)
@@ -527,10 +622,11 @@ local function new(opts)
       }
     end
     if not idx then return no_candle("GetTicker") end
-    local _, op, hi, lo, cl, vol = market.candle(idx)
+    local _, op, hi, lo, _, vol = market.candle(idx)
+    local last, asks, bids = quotes(idx)
     return {
-      Symbol = currency, Time = t_now, Open = op, High = hi, Low = lo,
-      Sell = level(cl, 1), Buy = level(cl, -1), Last = cl, Volume = vol,
+      Symbol = currency, Time = t_now, Open = pg.near(op), High = pg.near(hi), Low = pg.near(lo),
+      Sell = asks[1], Buy = bids[1] or 0.0, Last = last, Volume = vol,
     }
   end
 
@@ -545,14 +641,15 @@ local function new(opts)
       return { Time = at, Asks = levels(v.asks), Bids = levels(v.bids) }
     end
     if not idx then return no_candle("GetDepth") end
-    local _, _, _, _, cl, vol = market.candle(idx)
-    local amount = vol / (2 * LEVELS)
+    local _, _, _, _, _, vol = market.candle(idx)
+    local amount = ag.down(vol / (2 * LEVELS))
+    local _, ask_prices, bid_prices = quotes(idx)
     local asks, bids = {}, {}
     for k = 1, LEVELS do
-      asks[k] = { Price = level(cl, k), Amount = amount }
-      bids[k] = { Price = level(cl, -k), Amount = amount }
+      asks[k] = { Price = ask_prices[k], Amount = amount }
+      if bid_prices[k] then bids[k] = { Price = bid_prices[k], Amount = amount } end
     end
-    return { Time = t_now, Asks = asks, Bids = bids }
+    return { Time = t_now, Asks = asks, Bids = json_array(bids) }
   end
 
   -- GetRecords([symbol] [, period] [, limit]), or GetRecords(period [, limit]); period in seconds.
@@ -587,9 +684,9 @@ local function new(opts)
 
   -- Buy(price, amount) / Sell(price, amount) -> order id; price -1 is a market order (a market buy's amount is
   -- quote currency to spend, a market sell's is base currency).
-  function api.Buy(price, amount) return place("Buy", BUY, price, amount) end
+  function api.Buy(price, amount, ...) return place("Buy", BUY, price, amount, ...) end
 
-  function api.Sell(price, amount) return place("Sell", SELL, price, amount) end
+  function api.Sell(price, amount, ...) return place("Sell", SELL, price, amount, ...) end
 
   -- GetOrders([symbol]) -> the pending orders, oldest first; an empty array when there are none.
   function api.GetOrders(symbol)
@@ -608,7 +705,7 @@ local function new(opts)
   end
 
   -- CancelOrder(id) -> true when the order was pending and is now canceled, its frozen funds returned.
-  function api.CancelOrder(id)
+  function api.CancelOrder(id, ...)
     sync()
     local o = order_of("CancelOrder", id)
     if not o then return false end
@@ -626,7 +723,49 @@ local function new(opts)
     end
     refreeze()
     save()
+    if order_lines then say("Cancel", o.Id, ...) end
     return true
+  end
+
+  -- Log(LOG_TYPE_BUY | LOG_TYPE_SELL, price, amount, ...) / Log(LOG_TYPE_CANCEL, id, ...): an order line for an
+  -- order that was not placed (a signal, a mark), as the platform's.
+  local LOG_NAMES = { [0] = "Buy", [1] = "Sell", [2] = "Cancel" }
+  function api.Log(kind, ...)
+    local name = LOG_NAMES[kind]
+    if not name then
+      error("exchange.Log: the type must be LOG_TYPE_BUY, LOG_TYPE_SELL or LOG_TYPE_CANCEL, got " .. show(kind), 3)
+    end
+    if order_lines then say(name, ...) end
+  end
+
+  -- SetPrecision(price_digits, amount_digits): the tick and the amount step become 10^-digits, as the platform's
+  -- (which truncates to that many decimals).
+  function api.SetPrecision(pd, ad)
+    for _, d in ipairs({ { "price", pd }, { "amount", ad } }) do
+      if math.type(d[2]) ~= "integer" and not (type(d[2]) == "number" and math.tointeger(d[2])) or d[2] < 0
+        or d[2] > 12 then
+        error(string.format("exchange.SetPrecision: the %s precision must be a whole number of decimals from 0 to "
+          .. "12, got %s", d[1], show(d[2])), 3)
+      end
+    end
+    pg, ag, q_idx = grid(10.0 ^ -math.tointeger(pd)), grid(10.0 ^ -math.tointeger(ad)), nil
+  end
+
+  -- The digits of a grid step: 0.01 -> 2, 0.5 -> 1, 5 -> 0.
+  local function digits(size)
+    local d = 0
+    while d < 12 and math.abs(size * 10 ^ d - math.floor(size * 10 ^ d + 0.5)) > 1e-9 do d = d + 1 end
+    return d
+  end
+
+  -- GetMarkets() -> {[currency] = {Symbol, BaseAsset, QuoteAsset, TickSize, AmountSize, PricePrecision,
+  -- AmountPrecision, MinQty, MaxQty, MinNotional, MaxNotional}}: the one market this exchange trades.
+  function api.GetMarkets()
+    return { [currency] = {
+      Symbol = currency, BaseAsset = base, QuoteAsset = quote, TickSize = pg.size, AmountSize = ag.size,
+      PricePrecision = digits(pg.size), AmountPrecision = digits(ag.size), MinQty = ag.size, MaxQty = 1e15,
+      MinNotional = min_notional, MaxNotional = 1e15,
+    } }
   end
 
   -- For the host's replay summary: counts, balances and the account's value at the current Last.
@@ -659,6 +798,7 @@ end
 for k, v in pairs(CONSTANTS) do
   if rawget(_ENV, k) == nil then rawset(_ENV, k, v) end
 end
+if rawget(_ENV, "EnableLog") == nil then rawset(_ENV, "EnableLog", EnableLog) end
 
 local config = require("stratrun.config")
 local keep                  -- a live bot's account persists; a replay's never does (it must be deterministic)
@@ -672,6 +812,7 @@ local exchange = new {
   now = function() return UnixNano() // 1000000 end,
   log = require("stratrun.log").error,      -- a failed call: GetLastError, SetErrorFilter
   note = function(msg) Log(msg) end,
+  say = Log,
   keep = keep,
 }
 exchange._new = new
