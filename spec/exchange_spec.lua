@@ -622,6 +622,55 @@ describe("the price and amount grid", function()
   end)
 end)
 
+describe("the platform's smaller exchange calls", function()
+  it("name the exchange, its label and its currencies, and list the account as assets", function()
+    local w = world({ config = { name = "Binance", label = "main account", currency = "ETH_USDT", stocks = 2 } })
+    assert.are.same({ "Binance", "main account", "ETH", "USDT" },
+      { w.ex.GetName(), w.ex.GetLabel(), w.ex.GetBaseCurrency(), w.ex.GetQuoteCurrency() })
+    assert.are.equal("Paper", world().ex.GetLabel())          -- the label defaults to the name
+    w.ex.Sell(200, 0.5)
+    assert.are.same({ { Currency = "ETH", Amount = 1.5, FrozenAmount = 0.5 },
+                      { Currency = "USDT", Amount = 10000, FrozenAmount = 0 } }, w.ex.GetAssets())
+    assert.are.same({ 0.00001, 0.01 }, { w.ex.GetMinStock(), w.ex.GetMinPrice() })
+  end)
+
+  it("give the tickers of every pair (one) and a trade per recent candle", function()
+    local w = world()
+    bar(w, 149, 100, 101, 99, 100.5, 3)
+    bar(w, 150, 100.5, 101, 99, 99.5, 4)
+    assert.are.same({ w.ex.GetTicker() }, w.ex.GetTickers())
+    local trades = w.ex.GetTrades()
+    assert.are.equal(20, #trades)
+    assert.are.same({ Id = 149, Time = T0 + 149 * P - 1, Price = 100.5, Amount = 3, Type = ORDER_TYPE_BUY },
+      trades[19])
+    assert.are.same({ Id = 150, Time = T0 + 150 * P - 1, Price = 99.5, Amount = 4, Type = ORDER_TYPE_SELL },
+      trades[20])
+  end)
+
+  it("return as many records without a limit as SetMaxBarLen says, and the last answer as JSON", function()
+    local w = world()
+    assert.are.equal(100, #w.ex.GetRecords())
+    w.ex.SetMaxBarLen(120)
+    assert.are.equal(120, #w.ex.GetRecords())
+    assert.are.equal(5, #w.ex.GetRecords(nil, nil, 5))
+    raises("exchange.SetMaxBarLen: n must be a whole number from 1 to 1000000, got 0", w.ex.SetMaxBarLen, 0)
+    local t = w.ex.GetTicker()
+    assert.are.same(t, json.decode(w.ex.GetRawJSON()))
+    w.ex.GetName()                            -- not a data call: the raw JSON stays the ticker's
+    assert.are.same(t, json.decode(w.ex.GetRawJSON()))
+  end)
+
+  it("sign with HMAC and Encode as the global Encode does, refusing the account-key templates", function()
+    local w = world()
+    assert.are.equal(Encode("sha256", "raw", "hex", "data", "raw", "key"), w.ex.HMAC("sha256", "hex", "data", "key"))
+    assert.are.equal("5031fe3d989c6d1537a013fa6e739da23463fdaec3b70137d828e36ace221bd0",
+      w.ex.HMAC("sha256", "hex", "data", "key"))
+    raises("exchange.HMAC: {{secretkey}} names a key of the account, and the paper exchange has no keys",
+      w.ex.HMAC, "sha256", "hex", "data", "{{secretkey}}")
+    assert.are.equal(MD5("abc"), w.ex.Encode("md5", "raw", "hex", "abc"))
+  end)
+end)
+
 describe("order lines", function()
   it("are logged for Buy, Sell, CancelOrder and every fill, with the extra arguments", function()
     local w = world({ config = { stocks = 1 } })

@@ -89,6 +89,30 @@ function M.run(opts)
   return { code = code, out = M.read(out) or "", err = M.read(err) or "" }
 end
 
+-- Runs text as one bot, strategy.lua in opts.dir (default a new folder) with its data dir d/: opts.mode "live"
+-- (--id bot1, the default) or "replay" (on opts.market, default sim:seed=1,bars=50), opts.args before the script.
+-- Returns run's {code, out, err} and dir and bot (the bot's folder).
+function M.run_bot(text, opts)
+  opts = opts or {}
+  local dir = opts.dir or M.tmpdir()
+  M.script(dir, text)
+  local argv = { dir = dir, timeout = opts.timeout, "--data-dir", dir .. "/d" }
+  if opts.mode == "replay" then
+    table.insert(argv, 1, "replay")
+    argv[#argv + 1] = "--market"
+    argv[#argv + 1] = opts.market or "sim:seed=1,bars=50"
+  else
+    argv[#argv + 1] = "--id"
+    argv[#argv + 1] = "bot1"
+  end
+  for _, a in ipairs(opts.args or {}) do argv[#argv + 1] = a end
+  argv[#argv + 1] = "strategy.lua"
+  local r = M.run(argv)
+  r.dir = dir
+  r.bot = dir .. "/d" .. (opts.mode == "replay" and "/replay/bots/strategy" or "/bots/bot1")
+  return r
+end
+
 -- Starts stratrun in the background: spawn{args..., dir=, env=, prefix=} -> proc with :pid(), :signal(sig),
 -- :wait(), :output(). prefix: words run before the binary (e.g. {"ip", "netns", "exec", "ns1"}), which must exec it.
 function M.spawn(opts)

@@ -5,23 +5,7 @@ local h = require("helpers")
 
 -- Runs text as a bot in a new folder: mode "live" (--id bot1) or "replay"; returns {code, out, err, dir, bot}.
 local function run(text, mode, extra)
-  local dir = h.tmpdir()
-  h.script(dir, text)
-  local argv = { dir = dir, "--data-dir", dir .. "/d" }
-  if mode == "replay" then
-    table.insert(argv, 1, "replay")
-    argv[#argv + 1] = "--market"
-    argv[#argv + 1] = "sim:seed=1,bars=50"
-  else
-    argv[#argv + 1] = "--id"
-    argv[#argv + 1] = "bot1"
-  end
-  for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
-  argv[#argv + 1] = "strategy.lua"
-  local r = h.run(argv)
-  r.dir = dir
-  r.bot = dir .. "/d" .. (mode == "replay" and "/replay/bots/strategy" or "/bots/bot1")
-  return r
+  return h.run_bot(text, { mode = mode, args = extra })
 end
 
 local function count(text, plain)
@@ -273,5 +257,46 @@ describe("Log markers, Version and GetPid", function()
     assert.are.equal(0, r.code, r.err)
     local v = h.run{ "--version" }.out:match("stratrun (%S+)")
     assert.are.equal(v .. "\tstring\ttrue\n", r.out)
+  end)
+end)
+
+describe("a platform name stratrun does not have", function()
+  it("raises where it is read, naming it and the page that lists what exists, never a silent nil", function()
+    local r = run([[
+      local function retry(f, ...) return f(...) end      -- a user's wrapper: the error is still at the name
+      print(pcall(function() return retry(Mail, "a@b", "x") end))
+      print(pcall(function() return exchange.IO("api", "GET", "/x") end))
+      print(pcall(function() return exchange.GetTicekr() end))
+      print(pcall(function() return parseInt("5") end))
+      print(pcall(function() if x == null then return 1 end end))
+      print(rawget(_ENV, "Mail"), undefined_of_my_own, exchanges[1] == exchange, #exchanges)
+      print(_G("k", 1), _G("k"))              -- the _G() store is still the global table's __call
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    assert.are.same({
+      "false\tstrategy.lua:2: Mail is a platform call stratrun does not provide yet (docs/platform.md lists what it "
+        .. "has)",
+      "false\tstrategy.lua:3: exchange.IO is a platform call stratrun's exchange does not provide yet "
+        .. "(docs/platform.md lists what it has)",
+      "false\tstrategy.lua:4: exchange.GetTicekr does not exist: the exchange's calls are in docs/exchange.md",
+      "false\tstrategy.lua:5: parseInt is JavaScript: in Lua write tonumber(s) (docs/porting.md)",
+      "false\tstrategy.lua:6: null is JavaScript: in Lua write nil (json.null in JSON) (docs/porting.md)",
+      "nil\tnil\ttrue\t1",
+      "true\t1",
+    }, h.lines(r.out))
+  end)
+
+  it("is one the lists name only while stratrun lacks it", function()
+    -- the lists of stdlib/names.lua must not hide a call that exists: each name is absent where it is listed
+    local names = require("names")
+    local G = _G          -- the bot's global table (busted runs this file in an environment of its own)
+    for _, k in ipairs(names.GLOBALS) do assert.is_nil(rawget(G, k), k) end
+    for k in pairs(names.JAVASCRIPT) do assert.is_nil(rawget(G, k), k) end
+    local ex = exchange._new { market = require("market"), now = function() return 0 end, log = print }
+    for _, k in ipairs(names.EXCHANGE) do assert.is_nil(rawget(ex, k), k) end
+    -- and every call of the platform's reference is either there or listed (a sample of each kind)
+    for _, k in ipairs({ "DBExec", "Encode", "MD5", "EnableLog", "_C", "LogProfit", "GetCommand" }) do
+      assert.is_not_nil(rawget(G, k), k)
+    end
   end)
 end)

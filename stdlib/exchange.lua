@@ -26,7 +26,8 @@
 
 local SPREAD = 0.0001       -- Sell = Last * (1 + SPREAD), Buy = Last * (1 - SPREAD); depth levels step by it
 local LEVELS = 10           -- depth levels on each side
-local DEFAULT_LIMIT = 100   -- records returned by GetRecords without a limit
+local DEFAULT_LIMIT = 100   -- records returned by GetRecords without a limit (SetMaxBarLen changes it)
+local TRADES = 20           -- trades GetTrades returns
 local KEEP_CLOSED = 1000    -- the account file keeps the orders of the latest ids (and every pending one), for GetOrder
 local ACCOUNT_VERSION = 1
 local WEEK = 7 * 86400000
@@ -65,6 +66,7 @@ local function EnableLog(on)
 end
 
 local settings_module = require("exchange_settings")
+local names = require("names")
 local settings, show, finite = settings_module.check, settings_module.show, settings_module.finite
 
 -- The fields of an order that the account file keeps.
@@ -132,6 +134,8 @@ local function new(opts)
   local base_ms                       -- the market's period in ms, read once
   local rec, rec_lo, rec_hi, rec_keep = {}, 1, 0, 0   -- record tables of candles rec_lo..rec_hi, shared
   local keep = opts.keep
+  local bar_len = DEFAULT_LIMIT       -- GetRecords without a limit; SetMaxBarLen
+  local raw, raw_body                 -- GetRawJSON: the last data call's result, or the venue's body it came from
   local resume_ms                     -- a restored account: candles closed by then were settled before the restart
   local save_failed                   -- the last write of the account failed (said once, and once when it recovers)
 
@@ -365,6 +369,7 @@ local function new(opts)
   local function snapshot(call, feed)
     if not fresh(call, feed) then return nil end
     local body, at = market.snapshot(feed)
+    raw_body = body
     local d = decoded[feed]
     if d and d.at == at then return d.value, at end
     local ok, v = pcall(json.decode, body or "")
@@ -605,7 +610,18 @@ local function new(opts)
 
   function api.GetName() return s.name end
 
+  function api.GetLabel() return s.label end
+
   function api.GetCurrency() return currency end
+
+  function api.GetBaseCurrency() return base end
+
+  function api.GetQuoteCurrency() return quote end
+
+  -- The older API's smallest order amount and price step: the amount step and the tick.
+  function api.GetMinStock() return ag.size end
+
+  function api.GetMinPrice() return pg.size end
 
   -- GetTicker([symbol]) -> {Symbol, Time, Open, High, Low, Sell, Buy, Last, Volume}
   function api.GetTicker(symbol)
@@ -659,7 +675,7 @@ local function new(opts)
     if limit ~= nil then check_number("GetRecords", "limit", limit) end
     sync()
     if not check_symbol("GetRecords", symbol) then return nil end
-    local n = DEFAULT_LIMIT
+    local n = bar_len
     if limit ~= nil then
       n = math.tointeger(limit)
       if not n or n < 1 then return fail("GetRecords", "limit must be a whole number >= 1, got " .. show(limit)) end
@@ -674,6 +690,38 @@ local function new(opts)
         show(period), show(base_ms / 1000)))
     end
     return aggregate(pms, n)
+  end
+
+  -- GetAssets() -> {{Currency, Amount, FrozenAmount}, ...}: the base currency, then the quote.
+  function api.GetAssets()
+    sync()
+    return json_array({
+      { Currency = base, Amount = stocks, FrozenAmount = frozen_stocks },
+      { Currency = quote, Amount = balance, FrozenAmount = frozen_balance },
+    })
+  end
+
+  -- GetTickers() -> the tickers of every pair the exchange trades: its one pair's.
+  function api.GetTickers()
+    local t = api.GetTicker()
+    return t and json_array({ t })
+  end
+
+  -- GetTrades([symbol]) -> the market's recent trades, oldest first. A candle file holds no trades: each of the last
+  -- TRADES candles stands for one trade at its close, of its volume, a buy when it closed at or above its open.
+  function api.GetTrades(symbol)
+    sync()
+    if not check_symbol("GetTrades", symbol) then return nil end
+    if live and not fresh("GetTrades", "klines") then return nil end
+    if not idx then return no_candle("GetTrades") end
+    local out = {}
+    for j = math.max(1, idx - TRADES + 1), idx do
+      local t, op, _, _, cl, vol = market.candle(j)
+      base_ms = base_ms or market.info().period
+      out[#out + 1] = { Id = j, Time = t + base_ms - 1, Price = pg.near(cl), Amount = vol,
+                        Type = cl >= op and BUY or SELL }
+    end
+    return json_array(out)
   end
 
   -- GetAccount() -> {Balance, FrozenBalance, Stocks, FrozenStocks}
@@ -786,12 +834,62 @@ local function new(opts)
     }
   end
 
-  for k, f in pairs(api) do
-    E[k] = function(a, ...)
-      if a == E then return f(...) end
-      return f(a, ...)
+  -- Encode(...) and HMAC(algo, outputFormat, data, key): the global Encode (runtime/lua/crypto.c). The platform's
+  -- member versions also take "{{accesskey}}" and "{{secretkey}}" for the account's keys: a paper exchange has
+  -- none, and hashing the template text itself would sign with a wrong key in silence.
+  local function no_templates(call, ...)
+    for i = 1, select("#", ...) do
+      local v = select(i, ...)
+      if type(v) == "string" and (v:find("{{accesskey}}", 1, true) or v:find("{{secretkey}}", 1, true)) then
+        error("exchange." .. call .. ": " .. v .. " names a key of the account, and the paper exchange has no keys", 3)
+      end
     end
   end
+
+  function api.Encode(...)
+    no_templates("Encode", ...)
+    return Encode(...)
+  end
+
+  function api.HMAC(algo, format, data, key)
+    no_templates("HMAC", data, key)
+    return Encode(algo, "raw", format, data, "raw", key)
+  end
+
+  -- SetMaxBarLen(n): how many records GetRecords returns without a limit (100 until set).
+  function api.SetMaxBarLen(n)
+    if math.type(n) ~= "integer" and not (type(n) == "number" and math.tointeger(n)) or n < 1 or n > 1e6 then
+      error("exchange.SetMaxBarLen: n must be a whole number from 1 to 1000000, got " .. show(n), 3)
+    end
+    bar_len = math.tointeger(n)
+  end
+
+  -- GetRawJSON() -> the JSON text of the last data call's answer: the venue's own body for GetTicker and GetDepth
+  -- on a rest market, else the result as the platform shapes it; nil before any.
+  function api.GetRawJSON()
+    if type(raw) == "string" then return raw end
+    return raw ~= nil and json.encode(raw) or nil
+  end
+
+  local DATA = { GetTicker = true, GetDepth = true, GetRecords = true, GetAccount = true, GetAssets = true,
+                 GetOrder = true, GetOrders = true, GetTrades = true, GetTickers = true, GetMarkets = true }
+  for k, f in pairs(api) do
+    local data = DATA[k]
+    E[k] = function(a, ...)
+      if a ~= E then return f(a, ...) end
+      return f(...)
+    end
+    if data then
+      local call = E[k]
+      E[k] = function(...)
+        raw_body = nil
+        local r = call(...)
+        if r ~= nil then raw = raw_body or r end
+        return r
+      end
+    end
+  end
+  names.guard_exchange(E)     -- exchange.IO and exchange.GetTicekr raise, naming the call
   return E
 end
 
@@ -816,4 +914,5 @@ local exchange = new {
   keep = keep,
 }
 exchange._new = new
+if rawget(_ENV, "exchanges") == nil then rawset(_ENV, "exchanges", { exchange }) end   -- exchanges[1] == exchange
 return exchange

@@ -7,11 +7,11 @@
 -- state, where strings have no methods.
 
 local DEFAULTS = {
-  name = "Paper", currency = "BTC_USDT", balance = 10000, stocks = 0,
+  name = "Paper", label = "", currency = "BTC_USDT", balance = 10000, stocks = 0,
   maker_fee = 0.001, taker_fee = 0.002, slippage = 0,
   tick_size = 0.01, amount_size = 0.00001, min_notional = 0,   -- Binance's BTC_USDT grid; no minimum order value
 }
-local ALLOWED = "name, currency, balance, stocks, maker_fee, taker_fee, slippage, tick_size, amount_size, min_notional"
+local ALLOWED = "name, label, currency, balance, stocks, maker_fee, taker_fee, slippage, tick_size, amount_size, min_notional"
 local GRID = { tick_size = true, amount_size = true }                       -- steps of a grid: above 0
 local FRACTION = { maker_fee = true, taker_fee = true, slippage = true }    -- of a price: below 1
 local AMOUNT_MAX = 1e15                                                     -- balance, stocks
@@ -59,6 +59,7 @@ local function check(cfg)
   s.base, s.quote = string.match(s.currency, "^([^_]+)_([^_]+)$")
   if not s.base then return nil, "exchange.currency must be BASE_QUOTE such as BTC_USDT, got '" .. s.currency .. "'" end
   if s.name == "" then return nil, "exchange.name must not be empty" end
+  if s.label == "" then s.label = s.name end
   return s
 end
 

@@ -15,8 +15,27 @@
  * tracebacks name their functions plainly ("Log", not "stratrun.log.Log"). */
 static const lua_CFunction global_modules[] = {
     luaopen_log, luaopen_clock, luaopen_format, luaopen_store, luaopen_channel, luaopen_http,
-    luaopen_platform, NULL
+    luaopen_platform, luaopen_crypto, luaopen_db, NULL
 };
+
+void *api_registry_object(lua_State *L, const char *key, size_t size, lua_CFunction gc)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, key) != LUA_TUSERDATA) {
+        lua_pop(L, 1);
+        memset(lua_newuserdatauv(L, size, 0), 0, size);
+        if (gc) {
+            lua_createtable(L, 0, 1);
+            lua_pushcfunction(L, gc);
+            lua_setfield(L, -2, "__gc");
+            lua_setmetatable(L, -2);
+        }
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, key);
+    }
+    void *p = lua_touserdata(L, -1);
+    lua_pop(L, 1);      /* the registry keeps it */
+    return p;
+}
 
 /* package.preload loader for an embedded stdlib module; upvalue 1 is its index in stratrun_stdlib. */
 static int load_embedded(lua_State *L)
@@ -76,6 +95,14 @@ void api_open(lua_State *L)
     lua_pushnil(L);
     while (lua_next(L, -2))         /* stack: module key value; the keys are strings */
         lua_setglobal(L, lua_tostring(L, -2));
+    lua_pop(L, 1);
+    /* Reading a platform name stratrun lacks raises, naming it (stdlib/names.lua): after every global is set. */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "names");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "guard_globals");
+    lua_pushglobaltable(L);
+    lua_call(L, 1, 0);
     lua_pop(L, 1);
     /* Last, so that nothing above is loaded through what it takes away. */
     lua_pushcfunction(L, luaopen_guard);

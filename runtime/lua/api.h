@@ -9,6 +9,10 @@
 /* Opens the standard libraries, every runtime module below, and makes the embedded stdlib modules require-able. */
 void api_open(lua_State *L);
 
+/* The zeroed userdata of size bytes kept in the registry under key, made on first use with gc (may be NULL) as its
+ * __gc: a module's per-bot C state, freed when the bot's state closes. */
+void *api_registry_object(lua_State *L, const char *key, size_t size, lua_CFunction gc);
+
 int luaopen_json(lua_State *L);      /* ljson.c:   json.encode, json.decode, json.null, json.array, json.object */
 int luaopen_log(lua_State *L);       /* log.c:     Log, LogStatus, LogProfit, LogProfitReset, LogReset,
                                       *            SetErrorFilter, GetLastError */
@@ -18,6 +22,8 @@ int luaopen_format(lua_State *L);    /* format.c:  _D, _N */
 int luaopen_store(lua_State *L);     /* store.c:   _G() as the bot's ID and persistent key-value store */
 int luaopen_channel(lua_State *L);   /* channel.c: SetChannelData, GetChannelData */
 int luaopen_http(lua_State *L);      /* http.c:    HttpQuery */
+int luaopen_crypto(lua_State *L);    /* crypto.c:  Encode, MD5, HMAC (OpenSSL libcrypto) */
+int luaopen_db(lua_State *L);        /* db.c:      DBExec on the bot's SQLite database */
 int luaopen_platform(lua_State *L);  /* platform.c: GetCommand, Version, GetPid */
 int luaopen_market(lua_State *L);    /* lmarket.c: require "market": candle and snapshot primitives for stdlib/exchange.lua */
 int luaopen_account(lua_State *L);   /* account.c: require "stratrun.account": the paper account's file, for stdlib/exchange.lua */

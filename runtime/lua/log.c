@@ -405,20 +405,7 @@ static int filters_gc(lua_State *L)
 
 static struct filters *filters_of(lua_State *L)
 {
-    if (lua_getfield(L, LUA_REGISTRYINDEX, FILTERS_KEY) != LUA_TUSERDATA) {
-        lua_pop(L, 1);
-        struct filters *f = lua_newuserdatauv(L, sizeof *f, 0);
-        f->n = 0;
-        lua_createtable(L, 0, 1);
-        lua_pushcfunction(L, filters_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_setmetatable(L, -2);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, LUA_REGISTRYINDEX, FILTERS_KEY);
-    }
-    struct filters *f = lua_touserdata(L, -1);
-    lua_pop(L, 1);      /* the registry keeps it */
-    return f;
+    return api_registry_object(L, FILTERS_KEY, sizeof(struct filters), filters_gc);
 }
 
 /* SetErrorFilter(regex): error lines matching regex (POSIX extended syntax) are no longer logged; each call adds one,
