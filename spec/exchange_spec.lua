@@ -214,6 +214,50 @@ describe("the exchange's market data", function()
     end
   end)
 
+  it("aggregates the same bars as a build from scratch, for any periods, limits, clock moves and gaps", function()
+    -- the bars of period pms closed at time t, built from every candle up to the last closed one
+    local function brute(w, k, pms, t)
+      local off = pms % (7 * 86400000) == 0 and 4 * 86400000 or 0
+      local out = {}
+      for j = 1, k do
+        local c = w.candles[j]
+        local b = (c[1] - off) // pms * pms + off
+        local r = out[#out]
+        if r and r.Time == b then
+          r.High, r.Low = math.max(r.High, c[3]), math.min(r.Low, c[4])
+          r.Close, r.Volume = c[5], r.Volume + c[6]
+        else
+          out[#out + 1] = { Time = b, Open = c[2], High = c[3], Low = c[4], Close = c[5], Volume = c[6] }
+        end
+      end
+      if out[#out] and out[#out].Time + pms > t then out[#out] = nil end
+      if w.candles[1][1] ~= ((w.candles[1][1] - off) // pms * pms + off) then   -- a first bar the data starts
+        table.remove(out, 1)                                                    -- inside lacks candles
+      end
+      return out
+    end
+    local w = world({ n = 6000, at = 1 })
+    local rnd, t = 11, T0
+    for k = 1, 6000 do       -- one-minute candles with gaps of up to 40 minutes now and then
+      rnd = (rnd * 1103515245 + 12345) % 2147483648
+      t = t + P * (rnd % 50 == 0 and 1 + rnd % 40 or 1)
+      local o = 100 + rnd % 97
+      w.candles[k] = { t, o, o + rnd % 13, o - rnd % 11, o + rnd % 7 - 3, 1 + rnd % 5 }
+    end
+    local periods = { 180, 300, 900, 3600, 14400, 86400, 604800 }
+    local k = 1
+    for _ = 1, 400 do
+      rnd = (rnd * 1103515245 + 12345) % 2147483648
+      k = math.min(6000, k + (rnd % 5 == 0 and rnd % 900 or rnd % 4))
+      w.t = w.candles[k][1] + P + rnd % P
+      local period, limit = periods[1 + rnd % #periods], 1 + (rnd // 13) % 120
+      local want = brute(w, k, period * 1000, w.t)
+      want = table.move(want, math.max(1, #want - limit + 1), #want, 1, {})
+      assert.are.same(want, w.ex.GetRecords(period, limit),
+        string.format("period %d, limit %d, at candle %d", period, limit, k))
+    end
+  end)
+
   it("aggregates to a multiple of the market's period, closed bars only", function()
     local w = world({ at = 7 })
     for k = 1, 10 do bar(w, k, 10 + k, 20 + k, k, 15 + k, k) end
@@ -1099,6 +1143,43 @@ describe("in a stratrun process", function()
     assert.are.equal("exchange.GetTicker: this exchange trades ETH_USDT only, got symbol 'BTC_USDT'", lines[5])
     assert.are.equal("nil", lines[6])
     assert.are.equal(6, #lines)
+  end)
+
+  it("reads bars of the configured period with GetRecords(), one period per bot with the config's bots", function()
+    local dir = h.tmpdir()
+    h.script(dir, h.report_prelude .. [[
+      Sleep(3 * 3600000)
+      local r = exchange.GetRecords()
+      out(exchange.GetPeriod(), r[#r].Time - r[#r - 1].Time, exchange.GetLabel())
+    ]])
+    h.write(dir .. "/stratrun.conf", [[
+      market = "sim:seed=3,bars=600"
+      exchange = { period = 300 }
+      bots = { hourly = { exchange = { period = 3600, label = "H1" } } }
+    ]])
+    local r = h.run{ dir = dir, "replay", "--data-dir", dir .. "/d", "strategy.lua@five", "strategy.lua@hourly" }
+    assert.are.equal(0, r.code, r.err)
+    local rows = h.fields(r.out)
+    assert.are.same({ { "300", "300000", "Paper" }, { "3600", "3600000", "H1" } }, { rows[1], rows[2] })
+    -- refused at start: a bots entry for no bot of the run, a bad value; at the first call: not a multiple
+    local bad = {
+      { 'bots = { hourly = { exchange = {} } }', "config: bots.hourly names no bot of this run (its bots: five)" },
+      { 'bots = { five = { exchange = { period = 1.5 } } }', "config stratrun.conf:2: bots.five: exchange.period is "
+        .. "a whole number of seconds from 0 (the market's) to 2678400, got 1.5" },
+      { 'bots = { five = { speed = 1 } }', "config stratrun.conf:2: unknown key bots.five.speed (allowed: exchange)" },
+      { 'bots = { [5] = {} }', 'bots: every key must be a bot ID as a string of 1 to 64 characters (write ["632800"]' },
+    }
+    for _, b in ipairs(bad) do
+      h.write(dir .. "/stratrun.conf", 'market = "sim:seed=3,bars=60"\n' .. b[1])
+      r = h.run{ dir = dir, "replay", "--data-dir", dir .. "/d", "strategy.lua@five" }
+      assert.are.equal(2, r.code, b[1])
+      assert.matches(b[2], r.err, 1, true)
+    end
+    h.write(dir .. "/stratrun.conf", 'market = "sim:seed=3,bars=600"\nexchange = { period = 90 }')
+    r = h.run{ dir = dir, "replay", "--data-dir", dir .. "/d", "strategy.lua@five" }
+    assert.matches("strategy.lua:%d+: exchange: invalid config: exchange.period 90 s is not a multiple of the "
+      .. "market's period of 60 s", r.out .. r.err, 1, false)
+    assert.are.equal(1, r.code, r.out .. r.err)
   end)
 
   it("is a global in every bot, with the platform's PERIOD_ constants", function()

@@ -222,10 +222,10 @@ end]], { args = { "-p", "limit=" .. limit }, spawn = true })
     local out = p:output()
     local m = tagged(out, "market")[1]
     local o, acc = h.dec(m[2]), h.dec(m[3])
-    local ask = last * 1.0001
+    local ask = math.ceil(last * 1.0001 * 100 - 1e-6) / 100     -- one basis point up, to the next cent
     local fee = 1000 - 1000 / 1.002
     assert.are.equal(1, o.Status)
-    assert.is_true(near(ask, o.AvgPrice), "market buy at Sell = last close x 1.0001")
+    assert.is_true(near(ask, o.AvgPrice), "market buy at Sell = last close x 1.0001, up to the cent")
     assert.is_true(near(10000 - 1000, acc.Balance))
     assert.is_true(near((1000 - fee) / ask, acc.Stocks))
     local l = tagged(out, "limit")[1]

@@ -440,10 +440,10 @@ function onexit() out("done", n, _D()) end
 
     it("shows Running for the broadcaster while its last update is under 120 s old", function()
       -- Ending at 00:04:50: the monitor's last look (every 10 s from 00:01) is 110 s after the last update;
-      -- the master is still warming up (it needs 21 candles) and has published nothing.
+      -- the master (it needs 21 candles) has them from the first bar, in the sim's history, and has published.
       local r = run({ "--to", tostring(T0 + 4 * MIN + 50000) })
       assert.are.same({ "632801", "Running", D(T0 + 3 * MIN) }, { table.unpack(r.by["632801"], 1, 3) })
-      assert.are.equal("Waiting for Data", r.by["632799"][2])
+      assert.are.equal("Running", r.by["632799"][2])
     end)
   end)
 
@@ -515,6 +515,44 @@ end
   end)
 
   describe("the span", function()
+    it("has history before its first bar: every period up to a day has closed bars at once", function()
+      -- At the first bar (00:01 of the sim's 2024-01-01 start) a strategy reading the last H4 or D1 bar must find
+      -- one, as on the platform's backtester; the span's own bars are the same with or without history.
+      local dir = h.tmpdir()
+      local script = h.script(dir, h.report_prelude .. [[
+local first = true
+function main()
+  while true do
+    if first then
+      local d, h4, m = exchange.GetRecords(PERIOD_D1), exchange.GetRecords(PERIOD_H4), exchange.GetRecords()
+      out("first", #d, #h4, #m, d[#d] and d[#d].Time, m[#m].Time, m[#m - 1] and m[#m - 1].Close == m[#m].Open)
+      first = false
+    end
+    local r = exchange.GetRecords(nil, nil, 1)[1]
+    out("bar", r.Time, r.Open, r.High, r.Low, r.Close, r.Volume)
+    Sleep(60000)
+  end
+end
+]])
+      local with = replay({ "--market", "sim:seed=9,bars=30", script }, { dir = dir })
+      ok(with)
+      assert.are.same({ "first", "3", "18", "100", tostring(T0 - 86400000), tostring(T0), "true" },
+        tagged(with, "first")[1])
+      local without = replay({ "--market", "sim:seed=9,bars=30,history=0", script }, { dir = dir })
+      ok(without)
+      assert.are.same({ "first", "0", "0", "1" }, { table.unpack(tagged(without, "first")[1] or {}, 1, 4) })
+      assert.are.equal(30, #tagged(with, "bar"))
+      assert.are.same(tagged(without, "bar"), tagged(with, "bar"))
+      local long = replay({ "--market", "sim:seed=9,bars=30,history=20000", script }, { dir = dir })
+      ok(long)
+      assert.are.same({ "first", "13", "83", "100" }, { table.unpack(tagged(long, "first")[1], 1, 4) })
+      local live = h.run{ dir = dir, "--data-dir", dir .. "/live", "--id", "x", "--market", "sim:seed=1,history=5",
+                          script }
+      assert.are.equal(2, live.code)
+      assert.matches("history is for a sim of bars=N (a replay's span); an open-ended sim starts with 1,000 bars "
+        .. "of history", live.err, 1, true)
+    end)
+
     it("ends even when an onexit never returns: it is cut off 5 virtual minutes after the end",
       function()
         -- The platform limits hooks to 5 minutes (reference/platform-api.md, Lifecycle). In a replay an onexit

@@ -408,7 +408,8 @@ function main()
     TA.Highest(r, 20, "High") == high)
 end
 ]])
-    local r = h.run {dir = dir, "replay", "--data-dir", dir .. "/data", "--market", "sim:seed=7,bars=300", "strategy.lua"}
+    local r = h.run {dir = dir, "replay", "--data-dir", dir .. "/data", "--market", "sim:seed=7,bars=300,history=0",
+                 "strategy.lua"}
     assert.are.equal(0, r.code, r.err)
     assert.matches("talib 60 true true true", r.out, 1, true)
   end)

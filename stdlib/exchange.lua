@@ -55,6 +55,19 @@ local CONSTANTS = {
 
 local json_array = (json and json.array) or function(t) return t end
 
+-- Raises msg at the strategy's line: the first caller outside this file, however many of the exchange's own
+-- frames (helpers, wrappers) are between.
+local SRC = debug.getinfo(1, "S").short_src
+local function raise(msg)
+  local level = 2                     -- 1 is raise itself
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info or info.short_src ~= SRC then break end
+    level = level + 1
+  end
+  error(msg, level)
+end
+
 -- EnableLog(false) stops the order lines (Buy, Sell, CancelOrder, fills, exchange.Log) of every exchange of the
 -- bot; EnableLog(true) brings them back. Errors of failed calls are not order lines: SetErrorFilter is for those.
 local order_lines = true
@@ -119,6 +132,10 @@ local function new(opts)
     s, config_error = nil, string.format("exchange.currency is %s but the market %s trades %s", s.currency,
       info.url, info.symbol)
   end
+  if s and s.period > 0 and info.period and (s.period * 1000) % info.period ~= 0 then
+    s, config_error = nil, string.format("exchange.period %s s is not a multiple of the market's period of %s s",
+      show(s.period), show(info.period / 1000))
+  end
   s = s or settings({})
   local currency, base, quote = s.currency, s.base, s.quote
   local maker, taker, slip = s.maker_fee, s.taker_fee, s.slippage
@@ -147,7 +164,7 @@ local function new(opts)
   -- Wrong types raise, as Lua's own functions do; level 3 is the strategy (helper, exchange call, caller).
   local function check_number(call, what, x)
     if type(x) ~= "number" then
-      error(string.format("exchange.%s: %s must be a number, got %s", call, what, type(x)), 3)
+      raise(string.format("exchange.%s: %s must be a number, got %s", call, what, type(x)))
     end
   end
 
@@ -155,7 +172,7 @@ local function new(opts)
   local function check_symbol(call, symbol)
     if symbol == nil or symbol == currency then return true end
     if type(symbol) ~= "string" then
-      error(string.format("exchange.%s: symbol must be a string, got %s", call, type(symbol)), 3)
+      raise(string.format("exchange.%s: symbol must be a string, got %s", call, type(symbol)))
     end
     log(string.format("exchange.%s: this exchange trades %s only, got symbol '%s'", call, currency, symbol))
     return false
@@ -319,7 +336,7 @@ local function new(opts)
 
   -- Reads the clock and settles the candles that closed since the last call. Every call starts here.
   local function sync()
-    if config_error then error("exchange: invalid config: " .. config_error, 3) end
+    if config_error then raise("exchange: invalid config: " .. config_error) end
     t_now = now()
     if t_now ~= t_cached then
       t_cached = t_now
@@ -541,7 +558,7 @@ local function new(opts)
 
   local function order_of(call, id)
     if type(id) ~= "number" and type(id) ~= "string" then
-      error(string.format("exchange.%s: id must be a number, got %s", call, type(id)), 3)
+      raise(string.format("exchange.%s: id must be a number, got %s", call, type(id)))
     end
     local o = orders[math.tointeger(tonumber(id)) or false]
     if not o then log(string.format("exchange.%s: no order with id %s", call, show(id))) end
@@ -573,30 +590,76 @@ local function new(opts)
     return table.move(rec, first, last, 1, {})
   end
 
-  -- Records of a period that is a multiple of the market's: the bars that have closed by now, built from the
-  -- market's candles; buckets start at multiples of the period since the epoch (weeks: on Mondays), UTC.
-  local function aggregate(pms, limit)
-    local off = pms % WEEK == 0 and MONDAY or 0
-    local out, n, bucket, r = {}, 0, nil, nil
-    for j = idx, 1, -1 do
+  -- Records of a period that is a multiple of the market's (pms ms): the bars that have closed by now, built from
+  -- the market's candles; buckets start at multiples of the period since the epoch (weeks: on Mondays), UTC. Each
+  -- period's bars are kept and extended as candles close, so a call costs the candles that closed since the last
+  -- call and the copy of the `limit` bars it returns, as GetRecords of the base period does: the record tables are
+  -- shared between calls the same way.
+  --
+  -- An aggregate folds the candles from index `first` on: `bars[lo..hi]` are finished bars (a candle of a later
+  -- bucket has been folded), `cur` the bar being folded, finished too once its period has ended by now. When
+  -- `first` is not the market's first candle and candle first-1 falls in the same bucket, or when the market's
+  -- first candle starts after its bucket does, the first bar lacks candles (`skip`): it is dropped. `whole` says the bars go back to the market's first candle, none trimmed.
+  local aggs = {}
+
+  local function bucket_of(a, ct) return (ct - a.off) // a.pms * a.pms + a.off end
+
+  local function agg_new(pms, first)
+    local a = { pms = pms, off = pms % WEEK == 0 and MONDAY or 0, bars = {}, lo = 1, hi = 0, upto = first - 1,
+                keep = 0, whole = first == 1 }
+    local t1 = market.candle(first)
+    if first > 1 then
+      a.skip = bucket_of(a, (market.candle(first - 1))) == bucket_of(a, t1)
+    else                -- the market's first candle: a bar it starts in the middle of lacks the candles before
+      a.skip = bucket_of(a, t1) ~= t1
+    end
+    aggs[pms] = a
+    return a
+  end
+
+  local function agg_fold(a, last)
+    local cur = a.cur
+    for j = a.upto + 1, last do
       local ct, op, hi, lo, cl, vol = market.candle(j)
-      local b = (ct - off) // pms * pms + off
-      if b + pms <= t_now then
-        if b ~= bucket then
-          if n == limit then break end
-          bucket = b
-          r = { Time = b, Open = op, High = hi, Low = lo, Close = cl, Volume = vol }
-          n = n + 1
-          out[n] = r
-        else
-          r.Open = op       -- walking backwards: the earliest candle's open is the bar's
-          if hi > r.High then r.High = hi end
-          if lo < r.Low then r.Low = lo end
-          r.Volume = r.Volume + vol
+      local b = bucket_of(a, ct)
+      if cur and cur.Time == b then
+        if hi > cur.High then cur.High = hi end
+        if lo < cur.Low then cur.Low = lo end
+        cur.Close = cl
+        cur.Volume = cur.Volume + vol
+      else
+        if cur then
+          if a.skip then a.skip = false else a.hi = a.hi + 1; a.bars[a.hi] = cur end
         end
+        cur = { Time = b, Open = op, High = hi, Low = lo, Close = cl, Volume = vol }
       end
     end
-    for i = 1, n // 2 do out[i], out[n + 1 - i] = out[n + 1 - i], out[i] end
+    a.cur, a.upto = cur, last
+  end
+
+  local function aggregate(pms, limit)
+    local a = aggs[pms]
+    local span = (math.max(limit, a and a.keep or 0) + 2) * (pms // base_ms)   -- candles enough for the bars kept
+    if not a or idx < a.upto or idx - a.upto > span then a = agg_new(pms, 1 + math.max(0, idx - span)) end
+    agg_fold(a, idx)
+    local cur = a.cur
+    local done = cur and not a.skip and cur.Time + pms <= t_now
+    local have = a.hi - a.lo + 1 + (done and 1 or 0)
+    if have < limit and not a.whole then     -- more history than folded: fold again from further back
+      a = agg_new(pms, 1 + math.max(0, idx - (limit + 2) * (pms // base_ms)))
+      agg_fold(a, idx)
+      cur = a.cur
+      done = cur and not a.skip and cur.Time + pms <= t_now
+    end
+    if limit > a.keep then a.keep = limit end
+    while a.hi - a.lo + 1 > a.keep do       -- what no call has asked for goes
+      a.bars[a.lo] = nil
+      a.lo = a.lo + 1
+      a.whole = false
+    end
+    local n = done and limit - 1 or limit
+    local out = table.move(a.bars, math.max(a.lo, a.hi - n + 1), a.hi, 1, {})
+    if done then out[#out + 1] = cur end
     return json_array(out)
   end
 
@@ -613,6 +676,12 @@ local function new(opts)
   function api.GetLabel() return s.label end
 
   function api.GetCurrency() return currency end
+
+  -- GetPeriod() -> the period of GetRecords() in seconds: exchange.period, else the market's.
+  function api.GetPeriod()
+    if s.period > 0 then return math.tointeger(s.period) end
+    return info.period and info.period // 1000
+  end
 
   function api.GetBaseCurrency() return base end
 
@@ -672,6 +741,7 @@ local function new(opts)
   function api.GetRecords(symbol, period, limit)
     if type(symbol) == "number" then symbol, period, limit = nil, symbol, period end
     if period ~= nil then check_number("GetRecords", "period", period) end
+    if period == nil and s.period > 0 then period = s.period end
     if limit ~= nil then check_number("GetRecords", "limit", limit) end
     sync()
     if not check_symbol("GetRecords", symbol) then return nil end
@@ -781,7 +851,7 @@ local function new(opts)
   function api.Log(kind, ...)
     local name = LOG_NAMES[kind]
     if not name then
-      error("exchange.Log: the type must be LOG_TYPE_BUY, LOG_TYPE_SELL or LOG_TYPE_CANCEL, got " .. show(kind), 3)
+      raise("exchange.Log: the type must be LOG_TYPE_BUY, LOG_TYPE_SELL or LOG_TYPE_CANCEL, got " .. show(kind))
     end
     if order_lines then say(name, ...) end
   end
@@ -792,8 +862,8 @@ local function new(opts)
     for _, d in ipairs({ { "price", pd }, { "amount", ad } }) do
       if math.type(d[2]) ~= "integer" and not (type(d[2]) == "number" and math.tointeger(d[2])) or d[2] < 0
         or d[2] > 12 then
-        error(string.format("exchange.SetPrecision: the %s precision must be a whole number of decimals from 0 to "
-          .. "12, got %s", d[1], show(d[2])), 3)
+        raise(string.format("exchange.SetPrecision: the %s precision must be a whole number of decimals from 0 to "
+          .. "12, got %s", d[1], show(d[2])))
       end
     end
     pg, ag, q_idx = grid(10.0 ^ -math.tointeger(pd)), grid(10.0 ^ -math.tointeger(ad)), nil
@@ -841,7 +911,7 @@ local function new(opts)
     for i = 1, select("#", ...) do
       local v = select(i, ...)
       if type(v) == "string" and (v:find("{{accesskey}}", 1, true) or v:find("{{secretkey}}", 1, true)) then
-        error("exchange." .. call .. ": " .. v .. " names a key of the account, and the paper exchange has no keys", 3)
+        raise("exchange." .. call .. ": " .. v .. " names a key of the account, and the paper exchange has no keys")
       end
     end
   end
@@ -859,7 +929,7 @@ local function new(opts)
   -- SetMaxBarLen(n): how many records GetRecords returns without a limit (100 until set).
   function api.SetMaxBarLen(n)
     if math.type(n) ~= "integer" and not (type(n) == "number" and math.tointeger(n)) or n < 1 or n > 1e6 then
-      error("exchange.SetMaxBarLen: n must be a whole number from 1 to 1000000, got " .. show(n), 3)
+      raise("exchange.SetMaxBarLen: n must be a whole number from 1 to 1000000, got " .. show(n))
     end
     bar_len = math.tointeger(n)
   end

@@ -10,8 +10,9 @@ local DEFAULTS = {
   name = "Paper", label = "", currency = "BTC_USDT", balance = 10000, stocks = 0,
   maker_fee = 0.001, taker_fee = 0.002, slippage = 0,
   tick_size = 0.01, amount_size = 0.00001, min_notional = 0,   -- Binance's BTC_USDT grid; no minimum order value
+  period = 0,                                                   -- GetRecords()'s period in s; 0: the market's
 }
-local ALLOWED = "name, label, currency, balance, stocks, maker_fee, taker_fee, slippage, tick_size, amount_size, min_notional"
+local ALLOWED = "name, label, currency, balance, stocks, maker_fee, taker_fee, slippage, tick_size, amount_size, min_notional, period"
 local GRID = { tick_size = true, amount_size = true }                       -- steps of a grid: above 0
 local FRACTION = { maker_fee = true, taker_fee = true, slippage = true }    -- of a price: below 1
 local AMOUNT_MAX = 1e15                                                     -- balance, stocks
@@ -43,6 +44,9 @@ local function check(cfg)
     if v == nil then v = d end
     if type(v) == "number" then
       if not (finite(v) and v >= 0) then return nil, "exchange." .. k .. " must be a finite number >= 0, got " .. show(v) end
+      if k == "period" and (v ~= math.floor(v) or v > 31 * 86400) then
+        return nil, "exchange.period is a whole number of seconds from 0 (the market's) to 2678400, got " .. show(v)
+      end
       if GRID[k] and v < 1e-12 then
         return nil, "exchange." .. k .. " is the step of a grid and must be at least 1e-12, got " .. show(v)
       end

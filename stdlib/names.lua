@@ -35,7 +35,7 @@ local EXCHANGE = {
   "GetConditionOrders", "GetContractType", "GetData", "GetFundings", "GetHistoryConditionOrders", "GetHistoryOrders",
   "GetMeta", "GetPositions", "GetPosition", "GetUSDCNY", "Go", "IO", "ModifyConditionOrder", "ModifyOrder",
   "SetBase", "SetContractType", "SetCurrency", "SetData", "SetDirection", "SetMarginLevel", "SetProxy", "SetRate",
-  "GetRate", "SetTimeout", "GetFee", "GetPeriod",
+  "GetRate", "SetTimeout", "GetFee",
 }
 
 local function set(list)

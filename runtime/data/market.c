@@ -26,6 +26,7 @@ struct market {
     long n, cap;
     int64_t period;
     int open_ended;             /* no last candle: a live sim (grows with the clock) or a rest market */
+    long history;               /* candles before the span (market_span): what a replay's first bar looks back on */
     const struct market_source_ops *ops;
     void *src;                  /* the source's state; NULL until it opened */
     char *rec_path;             /* --record: the CSV the candles go to, or NULL */
@@ -72,7 +73,7 @@ struct market *market_open(const char *url, int64_t now_ms, char *err, size_t er
         market_free(m);
         return NULL;
     }
-    struct market_shape shape = {0, 0};
+    struct market_shape shape = {0, 0, 0};
     if (!(m->src = m->ops->open(m, url, args, now_ms, &shape, err, errlen))) {
         market_free(m);
         return NULL;
@@ -80,6 +81,7 @@ struct market *market_open(const char *url, int64_t now_ms, char *err, size_t er
     LOCK(m);
     m->period = shape.period;
     m->open_ended = shape.open_ended;
+    m->history = shape.history;
     UNLOCK(m);
     return m;
 }
@@ -102,7 +104,7 @@ void market_free(struct market *m)
 void market_span(const struct market *m, int64_t *first_close_ms, int64_t *last_close_ms)
 {
     LOCK(m);
-    *first_close_ms = m->n ? m->c[0].time + m->period : INT64_MAX;
+    *first_close_ms = m->n > m->history ? m->c[m->history].time + m->period : INT64_MAX;
     *last_close_ms = m->open_ended || !m->n ? INT64_MAX : m->c[m->n - 1].time + m->period;
     UNLOCK(m);
 }

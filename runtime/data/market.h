@@ -24,14 +24,15 @@ struct candle {
 
 struct market;
 
-/* url: "sim:seed=42[,start=T][,bars=N][,period=MS][,price=P][,vol=V]" (T in ms or ISO 8601; vol is the daily
- * volatility, default 0.03), "csv:PATH", a PATH ending in .csv, or "rest:BASE-URL[,symbol=S][,interval=MS]
+/* url: "sim:seed=42[,start=T][,bars=N][,history=N][,period=MS][,price=P][,vol=V]" (T in ms or ISO 8601; vol is
+ * the daily volatility, default 0.03; with bars, history candles before start, default 3 days' worth), "csv:PATH", a PATH ending in .csv, or "rest:BASE-URL[,symbol=S][,interval=MS]
  * [,stale=MS][,timeout=MS]" (live, 1-minute candles; source_rest.c). Without bars, a sim market is open-ended: it
  * starts 1,000 bars before now_ms and grows as the clock moves (live demos). Returns NULL with one line in err. */
 struct market *market_open(const char *url, int64_t now_ms, char *err, size_t errlen);
 void market_free(struct market *m);
 
-/* The span a replay covers: the close of the first candle and the close of the last one (INT64_MAX when open-ended). */
+/* The span a replay covers: the close of the first candle after the history (a sim's history=N, 0 for other
+ * sources) and the close of the last one (INT64_MAX when open-ended). */
 void market_span(const struct market *m, int64_t *first_close_ms, int64_t *last_close_ms);
 
 /* The index of the latest candle closed at t_ms, or -1 when none has. Grows an open-ended market up to t_ms. */

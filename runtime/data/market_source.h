@@ -29,6 +29,7 @@ struct market_field {
 struct market_shape {
     int64_t period;         /* ms each candle covers */
     int open_ended;         /* the market grows as the session goes (no last candle): live sim, rest */
+    long history;           /* the first candles are history before the span a replay covers (sim's history=N) */
 };
 
 struct market_source_ops {

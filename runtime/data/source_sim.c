@@ -1,7 +1,9 @@
 /*
- * source_sim.c: the market source "sim:seed=42[,start=T][,bars=N][,period=MS][,price=P][,vol=V]" (market.h): a
- * seeded random walk of candles, the same for the same settings on every machine. With bars it is a fixed span
- * (replays); without, 1,000 bars of history before now, then it grows as the clock moves (live demos).
+ * source_sim.c: the market source "sim:seed=42[,start=T][,bars=N][,history=N][,period=MS][,price=P][,vol=V]"
+ * (market.h): a seeded random walk of candles, the same for the same settings on every machine. With bars it is a
+ * fixed span (replays), after `history` bars (default: three days' worth) that a replay's first bar looks back on,
+ * as the platform's backtester loads history before its start; without, 1,000 bars of history before now, then it
+ * grows as the clock moves (live demos).
  */
 #include "data/market.h"
 #include "core/timeparse.h"
@@ -89,6 +91,32 @@ static int make_bars(struct sim *s, struct market *m, int64_t start, int64_t cou
     return n && market_append(m, batch, n) != n ? -1 : 0;
 }
 
+/* The history before a fixed span: count bars ending where the span starts, walked backwards from its first open
+ * with a stream of their own, so the span's bars are those of the same settings without history. */
+static int make_history(const struct sim *s, struct market *m, uint64_t seed, int64_t start, long count)
+{
+    if (count == 0)
+        return 0;
+    struct candle *h = malloc((size_t)count * sizeof *h);
+    if (!h)
+        return -1;
+    struct sim back = {.rng = seed ^ 0x6A09E667F3BCC909ull};
+    double close = tick(s->price);
+    for (long i = count - 1; i >= 0; i--) {
+        struct candle *c = &h[i];
+        c->time = start - (count - i) * s->period;
+        c->close = close;
+        c->open = bounded(close / exp(s->sigma * gauss(&back)));
+        c->high = bounded(fmax(c->open, c->close) * exp(fabs(s->sigma * gauss(&back)) * 0.5));
+        c->low = bounded(fmin(c->open, c->close) * exp(-fabs(s->sigma * gauss(&back)) * 0.5));
+        c->volume = round(10.0 * exp(0.5 * gauss(&back)) * 1e4) / 1e4;
+        close = c->open;
+    }
+    int rc = market_append(m, h, count) == count ? 0 : -1;
+    free(h);
+    return rc;
+}
+
 static const char *sim_match(const char *url)
 {
     if (strcmp(url, "sim") == 0)
@@ -113,7 +141,7 @@ static void *sim_open(struct market *m, const char *url, const char *args, int64
     }
     pthread_mutex_init(&s->mu, NULL);
     uint64_t seed = 42;
-    int64_t start = 0, bars = -1;
+    int64_t start = 0, bars = -1, history = -1;
     int have_start = 0;
     double vol = 0.03;
     s->price = 43000;
@@ -141,6 +169,8 @@ static void *sim_open(struct market *m, const char *url, const char *args, int64
             seed = strtoull(val, &e, 10);
         else if (kl == 4 && !memcmp(p, "bars", 4))
             bars = strtoll(val, &e, 10), ok = bars > 0 && bars <= 50000000;
+        else if (kl == 7 && !memcmp(p, "history", 7))
+            history = strtoll(val, &e, 10), ok = history >= 0 && history <= 50000000;
         else if (kl == 6 && !memcmp(p, "period", 6))
             s->period = strtoll(val, &e, 10), ok = s->period >= 1000 && s->period <= 31622400000LL;  /* a year */
         else if (kl == 5 && !memcmp(p, "price", 5))
@@ -158,7 +188,7 @@ static void *sim_open(struct market *m, const char *url, const char *args, int64
             e = val + vl;
         } else {
             snprintf(err, errlen,
-                     "market '%s': unknown setting '%.*s' (allowed: seed, start, bars, period, price, vol)", url,
+                     "market '%s': unknown setting '%.*s' (allowed: seed, start, bars, history, period, price, vol)", url,
                      (int)kl, p);
             goto fail;
         }
@@ -170,6 +200,11 @@ static void *sim_open(struct market *m, const char *url, const char *args, int64
     }
     s->rng = seed;
     s->sigma = vol * sqrt((double)s->period / 86400000.0);
+    if (bars < 0 && history >= 0) {
+        snprintf(err, errlen, "market '%s': history is for a sim of bars=N (a replay's span); an open-ended sim "
+                 "starts with 1,000 bars of history", url);
+        goto fail;
+    }
     if (bars < 0) {
         /* Open-ended: history of 1,000 bars before now (fewer when so many long bars would start before the
          * clock's first moment, 1677), then it grows with the clock. */
@@ -181,8 +216,21 @@ static void *sim_open(struct market *m, const char *url, const char *args, int64
                 bars = fit;
             start = (now_ms / s->period - bars) * s->period;
         }
-    } else if (!have_start) {
-        time_parse("2024-01-01", 10, TIME_MS, &start);
+    } else {
+        if (!have_start)
+            time_parse("2024-01-01", 10, TIME_MS, &start);
+        if (history < 0)        /* three days' worth: every period up to a day has bars at the first one */
+            history = 3 * 86400000LL / s->period > 3 ? 3 * 86400000LL / s->period : 3;
+        if ((double)start - (double)history * (double)s->period < -(double)TIME_MAX_MS) {
+            snprintf(err, errlen, "market '%s': history of %lld bars would start before 1677-09-21, the beginning "
+                     "of the clock", url, (long long)history);
+            goto fail;
+        }
+        if (make_history(s, m, seed, start, (long)history) != 0) {
+            snprintf(err, errlen, "market '%s': out of memory", url);
+            goto fail;
+        }
+        shape->history = (long)history;
     }
     /* The whole span must fit in the clock. */
     if ((double)start + (double)bars * (double)s->period > (double)TIME_MAX_MS) {

@@ -474,6 +474,19 @@ static void push_config(lua_State *L, const struct options *o, const char *id)
     char err[JSON_ERRLEN];
     if (!o->exchange || json_decode(L, o->exchange, strlen(o->exchange), err, sizeof err) != 0)
         lua_newtable(L);
+    /* the config's bots[id].exchange, key by key over the config's exchange table */
+    int top = lua_gettop(L);
+    if (o->bots_cfg && json_decode(L, o->bots_cfg, strlen(o->bots_cfg), err, sizeof err) == 0) {
+        lua_getfield(L, -1, id);                        /* stack: exchange bots entry */
+        if (lua_istable(L, -1) && lua_getfield(L, -1, "exchange") == LUA_TTABLE) {
+            for (lua_pushnil(L); lua_next(L, -2);) {    /* exchange bots entry over key value */
+                lua_pushvalue(L, -2);
+                lua_insert(L, -2);
+                lua_settable(L, -7);                    /* exchange[key] = value; leaves the key */
+            }
+        }
+    }
+    lua_settop(L, top);
     lua_setfield(L, -2, "exchange");
     lua_setfield(L, -2, "stratrun.config");
     lua_pop(L, 1);

@@ -313,6 +313,55 @@ static void cfg_exchange(lua_State *L, struct options *o, int tbl)
     jbuf_free(&jb);
 }
 
+/* bots = {ID = {exchange = {...}}, ...}: settings of one bot over the config's own. Each bot's exchange table is
+ * checked alone here (it is laid over the config's exchange table when the bot starts: bot.c), its ID against the
+ * run's bots in options_resolve. */
+static void cfg_bots(lua_State *L, struct options *o, int tbl)
+{
+    for (int i = 0; i < o->nbots_cfg; i++)
+        free(o->bots_cfg_ids[i]);
+    o->nbots_cfg = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        size_t len = 0;
+        const char *id = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+        if (!id || len == 0 || len > ID_MAX)
+            luaL_error(L, "bots: every key must be a bot ID as a string of 1 to %d characters (write "
+                       "[\"632800\"] = {...})", ID_MAX);
+        if (lua_type(L, -1) != LUA_TTABLE)
+            luaL_error(L, "bots.%s must be a table such as {exchange = {period = 3600}}, not %s", id,
+                       luaL_typename(L, -1));
+        int entry = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, entry)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+            if (strcmp(k, "exchange") != 0)
+                luaL_error(L, "unknown key bots.%s.%s (allowed: exchange)", id, k);
+            if (lua_type(L, -1) != LUA_TTABLE)
+                luaL_error(L, "bots.%s.exchange must be a table, not %s", id, luaL_typename(L, -1));
+            push_exchange_check(L);
+            lua_pushvalue(L, -2);
+            lua_call(L, 1, 2);
+            if (lua_isnil(L, -2))
+                luaL_error(L, "bots.%s: %s", id, lua_tostring(L, -1));
+            lua_pop(L, 3);
+        }
+        char **ids = realloc(o->bots_cfg_ids, (size_t)(o->nbots_cfg + 1) * sizeof *ids);
+        if (!ids || !(ids[o->nbots_cfg] = strdup(id)))
+            luaL_error(L, "out of memory");
+        o->bots_cfg_ids = ids;
+        o->nbots_cfg++;
+        lua_pop(L, 1);
+    }
+    jbuf jb;
+    char err[JSON_ERRLEN];
+    jbuf_init(&jb);
+    if (json_encode(L, tbl, &jb, err, sizeof err) != 0)
+        luaL_error(L, "bots: %s", err);
+    replace(&o->bots_cfg, jb.p);
+    jbuf_free(&jb);
+}
+
 /* http = {...}: HttpQuery's limits (http.c). */
 static void cfg_http(lua_State *L, struct options *o, int tbl)
 {
@@ -438,6 +487,10 @@ static int cfg_assign(lua_State *L)
         if (t != LUA_TTABLE)
             return luaL_error(L, "key 'exchange' must be a table, not %s", luaL_typename(L, 3));
         cfg_exchange(L, o, 3);
+    } else if (strcmp(key, "bots") == 0) {
+        if (t != LUA_TTABLE)
+            return luaL_error(L, "key 'bots' must be a table, not %s", luaL_typename(L, 3));
+        cfg_bots(L, o, 3);
     } else if (strcmp(key, "http") == 0) {
         if (t != LUA_TTABLE)
             return luaL_error(L, "key 'http' must be a table, not %s", luaL_typename(L, 3));
@@ -454,7 +507,7 @@ static int cfg_assign(lua_State *L)
             return luaL_error(L, "key 'params' must be a table, not %s", luaL_typename(L, 3));
         cfg_param(L, o, c->ncli_params, 3);
     } else {
-        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, http, params, memory_limit, step_limit, "
+        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, bots, http, params, memory_limit, step_limit, "
                           "onexit_limit, fsync, shared_group)", key);
     }
     return 0;
@@ -862,6 +915,16 @@ int options_resolve(struct options *o, char *err, size_t errlen)
             return -1;
         memcpy(o->bots[0].id, o->id, sizeof o->id);
     }
+    for (int i = 0; i < o->nbots_cfg; i++) {    /* a bots entry for no bot would be ignored in silence */
+        int found = 0;
+        for (int k = 0; k < o->nbots && !found; k++)
+            found = strcmp(o->bots[k].id, o->bots_cfg_ids[i]) == 0;
+        if (!found) {
+            snprintf(err, errlen, "config: bots.%s names no bot of this run (its bots: %s%s)", o->bots_cfg_ids[i],
+                     o->bots[0].id, o->nbots > 1 ? ", ..." : "");
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -877,6 +940,13 @@ void options_free(struct options *o)
             free((char *)o->bots[i].script);
     free(o->bots);
     o->bots = NULL;
+    for (int i = 0; i < o->nbots_cfg; i++)
+        free(o->bots_cfg_ids[i]);
+    free(o->bots_cfg_ids);
+    free(o->bots_cfg);
+    o->bots_cfg_ids = NULL;
+    o->bots_cfg = NULL;
+    o->nbots_cfg = 0;
     o->nbots = 0;
     free(o->data_dir);
     free(o->channel);
