@@ -363,18 +363,20 @@ end)
 describe("market orders", function()
   local cfg = { maker_fee = 0.001, taker_fee = 0.002, slippage = 0.001, stocks = 5 }
 
-  it("buy for an amount of quote currency, fee included, at Sell plus slippage", function()
+  it("buy for an amount of quote currency, fee included, at Sell plus slippage, whole amount steps", function()
     local w = world({ config = cfg })
     local id = w.ex.Buy(-1, 1000)
     assert.are.equal(1, id)
     local px = 100.12       -- Sell 100.01 plus slippage is 100.11001: a buy's fill goes up to the cent
-    local fee = 1000 - 1000 / 1.002
+    -- 1000 / 1.002 / 100.12 = 9.9680781... BTC: 9.96807 whole steps of 0.00001, costing 998.0031684 and a fee of
+    -- 1.9960063368; the rest of the 1000 stays
+    local fee = 9.96807 * 100.12 * 0.002
     local a = w.ex.GetAccount()
-    assert.are.equal(9000, a.Balance)
-    assert_near(5 + (1000 - fee) / px, a.Stocks, "Stocks")
+    assert_near(10000 - 9.96807 * 100.12 - fee, a.Balance, "Balance")
+    assert_near(5 + 9.96807, a.Stocks, "Stocks")
     local o = w.ex.GetOrder(id)
     assert.are.same(ORDER_KEYS, keys(o))
-    assert.are.same({ Id = 1, Time = w.t, Price = -1, Amount = 1000, DealAmount = 1000, Status = 1, Type = 0,
+    assert.are.same({ Id = 1, Time = w.t, Price = -1, Amount = 1000, DealAmount = 9.96807, Status = 1, Type = 0,
                       Symbol = "BTC_USDT" }, { Id = o.Id, Time = o.Time, Price = o.Price, Amount = o.Amount,
                       DealAmount = o.DealAmount, Status = o.Status, Type = o.Type, Symbol = o.Symbol })
     assert_near(px, o.AvgPrice, "AvgPrice")
@@ -397,10 +399,13 @@ describe("market orders", function()
     assert_near(2 * px * 0.002, w.ex._summary().fees, "fees")
   end)
 
-  it("spend the whole balance with Buy(-1, Balance)", function()
+  it("spend the whole balance with Buy(-1, Balance), but for less than one amount step's cost", function()
     local w = world({ config = cfg })
     assert.is_number(w.ex.Buy(-1, w.ex.GetAccount().Balance))
-    assert.are.equal(0, w.ex.GetAccount().Balance)
+    local left = w.ex.GetAccount().Balance
+    assert(left >= 0 and left < 100.12 * 0.00001 * 1.002, "left: " .. left)
+    assert.is_nil(w.ex.Buy(-1, left))
+    assert.matches("exchange.Buy: %S+ USDT buys less than the amount step 1e%-05 at 100.12", last_log(w))
   end)
 
   it("are refused with nil and the reason when funds are short, changing nothing", function()
@@ -728,7 +733,7 @@ describe("order lines", function()
     w.ex.GetAccount()
     assert.are.same({
       "Buy market 1000 (order 1) market buy",
-      "Filled buy 1000 at 100.01, fee 1.996007984032 USDT (order 1)",
+      "Filled buy 9.97904 at 100.01, fee 1.9960075808 USDT (order 1)",
       "Buy 100.02 0.5 (order 2) through 2",
       "Filled buy 0.5 at 100.01, fee 0.10001 USDT (order 2)",
       "Sell 101 0.25 (order 3)",
@@ -916,9 +921,11 @@ local function random_run(seed, steps)
       if m.status == 1 then
         fills = fills + 1
         assert_near(m.px, o.AvgPrice, where .. ": AvgPrice of order " .. id)
-        if m.price == -1 and m.side == 0 then
-          local fee = o.Amount - o.Amount / (1 + m.rate)
-          fees, bought, base_in = fees + fee, bought + o.Amount - fee, base_in + (o.Amount - fee) / o.AvgPrice
+        if m.price == -1 and m.side == 0 then     -- DealAmount is the base bought, for at most Amount
+          local value = o.DealAmount * o.AvgPrice
+          assert(value * (1 + m.rate) <= o.Amount + 1e-9 and o.Amount - value * (1 + m.rate) < o.AvgPrice * 1e-5
+            * (1 + m.rate) + 1e-9, where .. ": a market buy spends its amount to the last step")
+          fees, bought, base_in = fees + value * m.rate, bought + value, base_in + o.DealAmount
         else
           local value = o.AvgPrice * o.Amount
           fees = fees + value * m.rate

@@ -223,11 +223,12 @@ end]], { args = { "-p", "limit=" .. limit }, spawn = true })
     local m = tagged(out, "market")[1]
     local o, acc = h.dec(m[2]), h.dec(m[3])
     local ask = math.ceil(last * 1.0001 * 100 - 1e-6) / 100     -- one basis point up, to the next cent
-    local fee = 1000 - 1000 / 1.002
+    local got = math.floor(1000 / 1.002 / ask * 1e5) / 1e5     -- whole amount steps of 0.00001
     assert.are.equal(1, o.Status)
     assert.is_true(near(ask, o.AvgPrice), "market buy at Sell = last close x 1.0001, up to the cent")
-    assert.is_true(near(10000 - 1000, acc.Balance))
-    assert.is_true(near((1000 - fee) / ask, acc.Stocks))
+    assert.is_true(near(10000 - got * ask * 1.002, acc.Balance))
+    assert.is_true(near(got, acc.Stocks))
+    assert.is_true(near(got, o.DealAmount))
     local l = tagged(out, "limit")[1]
     assert.are.equal(0, h.dec(l[2]).Status)
     assert.is_true(near(limit * 0.01 * 1.001, h.dec(l[3]).FrozenBalance))
@@ -236,8 +237,8 @@ end]], { args = { "-p", "limit=" .. limit }, spawn = true })
     local fo, facc = h.dec(f[2]), h.dec(f[3])
     assert.are.same({ 1, limit + 0.0, 0.01 }, { fo.Status, fo.AvgPrice, fo.DealAmount })
     assert.are.equal(0, facc.FrozenBalance)
-    assert.is_true(near(10000 - 1000 - limit * 0.01 * 1.001, facc.Balance), "maker fee, as in a replay")
-    assert.is_true(near((1000 - fee) / ask + 0.01, facc.Stocks))
+    assert.is_true(near(10000 - got * ask * 1.002 - limit * 0.01 * 1.001, facc.Balance), "maker fee, as in a replay")
+    assert.is_true(near(got + 0.01, facc.Stocks))
   end)
 
   it("returns nil and logs why when data is stale, and trades again once it is fresh", function()

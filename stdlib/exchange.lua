@@ -505,16 +505,23 @@ local function new(opts)
     local fee = 0.0      -- of a fill at once
     if side == BUY then
       if market_order then
-        -- amount is the quote currency to spend, fee included
+        -- amount is the quote currency to spend, fee included: it buys the most whole amount steps it pays for,
+        -- as a venue's market buy by quote amount does; DealAmount is what it bought (base), as the venue reports
         if amount > balance then
           return fail(call, funds_message("balance", amount, balance, frozen_balance, quote))
         end
         local px = pg.up(ask * (1 + slip))
-        fee = amount - amount / (1 + taker)
-        balance = balance - amount
-        stocks = stocks + (amount - fee) / px
+        local got = ag.down(amount / (1 + taker) / px)
+        if got * px * (1 + taker) > amount then got = ag.down(got - ag.size / 2) end   -- float noise rounded up
+        if not (got > 0) then
+          return fail(call, string.format("%s %s buys less than the amount step %s at %s", show(amount), quote,
+            show(ag.size), show(px)))
+        end
+        fee = got * px * taker
+        balance = balance - (got * px + fee)
+        stocks = stocks + got
         fees = fees + fee
-        o.DealAmount, o.AvgPrice, o.Status = amount, px, CLOSED
+        o.DealAmount, o.AvgPrice, o.Status = got, px, CLOSED
       elseif price >= ask then
         local px = math.min(price, pg.up(ask * (1 + slip)))
         local value = px * amount
