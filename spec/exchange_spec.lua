@@ -709,6 +709,19 @@ describe("the platform's smaller exchange calls", function()
     assert.are.same(t, json.decode(w.ex.GetRawJSON()))
   end)
 
+  it("run a call through Go at once, its result taken once by wait, with or without a colon", function()
+    local w = world({ config = { stocks = 1 } })
+    local gt, gb = w.ex.Go("GetTicker"), w.ex.Go("Sell", 120, 0.5, "through Go")
+    assert.are.same(w.ex.GetTicker(), gt.wait())
+    assert.are.equal(1, gb:wait(1000))
+    assert.are.same({ "Sell 120 0.5 (order 1) through Go" }, w.lines)
+    raises("wait: routine 2 already finished: its result was taken", gb.wait)
+    raises("wait: timeout must be a number of ms, got string", w.ex.Go("GetAccount").wait, "1s")
+    raises("exchange.Go: method must name a call of the exchange such as \"GetTicker\" or \"Buy\", got 'GetTicekr'",
+      w.ex.Go, "GetTicekr")
+    assert.is_nil(w.ex.Go("GetOrder", 99).wait())       -- a failed call's nil, as the call returns it
+  end)
+
   it("sign with HMAC and Encode as the global Encode does, refusing the account-key templates", function()
     local w = world()
     assert.are.equal(Encode("sha256", "raw", "hex", "data", "raw", "key"), w.ex.HMAC("sha256", "hex", "data", "key"))

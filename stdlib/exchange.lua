@@ -58,15 +58,7 @@ local json_array = (json and json.array) or function(t) return t end
 -- Raises msg at the strategy's line: the first caller outside this file, however many of the exchange's own
 -- frames (helpers, wrappers) are between.
 local SRC = debug.getinfo(1, "S").short_src
-local function raise(msg)
-  local level = 2                     -- 1 is raise itself
-  while true do
-    local info = debug.getinfo(level, "S")
-    if not info or info.short_src ~= SRC then break end
-    level = level + 1
-  end
-  error(msg, level)
-end
+local raise = require("caller")(SRC)
 
 -- EnableLog(false) stops the order lines (Buy, Sell, CancelOrder, fills, exchange.Log) of every exchange of the
 -- bot; EnableLog(true) brings them back. Errors of failed calls are not order lines: SetErrorFilter is for those.
@@ -161,7 +153,7 @@ local function new(opts)
     return nil
   end
 
-  -- Wrong types raise, as Lua's own functions do; level 3 is the strategy (helper, exchange call, caller).
+  -- Wrong types raise, as Lua's own functions do, at the strategy's line (raise).
   local function check_number(call, what, x)
     if type(x) ~= "number" then
       raise(string.format("exchange.%s: %s must be a number, got %s", call, what, type(x)))
@@ -931,6 +923,32 @@ local function new(opts)
   function api.HMAC(algo, format, data, key)
     no_templates("HMAC", data, key)
     return Encode(algo, "raw", format, data, "raw", key)
+  end
+
+  -- Go(method, ...) -> a routine whose wait([timeout]) returns what exchange[method](...) returned. The paper
+  -- exchange does no I/O (a rest market's data is fetched by its own thread), so the call runs at once, here, and
+  -- wait returns its result whatever the timeout; the result is taken once, as on the platform.
+  local routines = 0
+  function api.Go(method, ...)
+    local f = type(method) == "string" and method ~= "Go" and api[method]
+    if not f or method:sub(1, 1) == "_" then
+      raise("exchange.Go: method must name a call of the exchange such as \"GetTicker\" or \"Buy\", got "
+        .. (type(method) == "string" and "'" .. method .. "'" or type(method)))
+    end
+    routines = routines + 1
+    local id, result, taken = routines, table.pack(f(...)), false
+    local g = {}
+    function g.wait(a, b)
+      local timeout = a
+      if a == g then timeout = b end
+      if timeout ~= nil and type(timeout) ~= "number" then
+        raise("wait: timeout must be a number of ms, got " .. type(timeout))
+      end
+      if taken then raise(string.format("wait: routine %d already finished: its result was taken", id)) end
+      taken = true
+      return table.unpack(result, 1, result.n)
+    end
+    return g
   end
 
   -- SetMaxBarLen(n): how many records GetRecords returns without a limit (100 until set).

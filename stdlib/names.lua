@@ -13,8 +13,8 @@ local M = {}
 
 -- The platform's global functions and objects (its reference, fmz.d.ts) that stratrun does not provide.
 local GLOBALS = {
-  "Chart", "KLineChart", "Dial", "Mail", "Mail_Go", "HttpQuery_Go", "EventLoop", "GetMeta", "GetOS", "IsVirtual",
-  "LogVacuum", "SysInfo", "UUID", "_Cross", "_T", "__Serve", "__Thread", "__threadGetData", "__threadId",
+  "Dial", "Mail", "Mail_Go", "HttpQuery_Go", "EventLoop", "GetMeta", "GetOS", "IsVirtual", "LogVacuum", "SysInfo",
+  "UUID", "_Cross", "_T", "__Serve", "__Thread", "__threadGetData", "__threadId",
   "__threadJoin", "__threadPeekMessage", "__threadPending", "__threadPostMessage", "__threadSetData",
   "__threadTerminate", "threading", "Thread", "Lock", "Condition", "Event", "Dict",
 }
@@ -33,7 +33,7 @@ local JAVASCRIPT = {
 local EXCHANGE = {
   "CancelConditionOrder", "CreateConditionOrder", "CreateOrder", "GetBase", "GetConditionOrder",
   "GetConditionOrders", "GetContractType", "GetData", "GetFundings", "GetHistoryConditionOrders", "GetHistoryOrders",
-  "GetMeta", "GetPositions", "GetPosition", "GetUSDCNY", "Go", "IO", "ModifyConditionOrder", "ModifyOrder",
+  "GetMeta", "GetPositions", "GetPosition", "GetUSDCNY", "IO", "ModifyConditionOrder", "ModifyOrder",
   "SetBase", "SetContractType", "SetCurrency", "SetData", "SetDirection", "SetMarginLevel", "SetProxy", "SetRate",
   "GetRate", "SetTimeout", "GetFee",
 }
