@@ -627,6 +627,18 @@ describe("the price and amount grid", function()
     assert.are.equal(10000 - 99.98 * 0.12345 * 1.001, w.ex.GetAccount().Balance + 0.0)
   end)
 
+  it("sells all that is held when the amount is within float noise of it", function()
+    local w = world({ config = { balance = 100000 } })
+    for _, a in ipairs({ 0.1988, 0.1462, 0.0001 }) do w.ex.Buy(101, a) end
+    local held = w.ex.GetAccount().Stocks
+    assert.are_not.equal(0.3451, held)                  -- 0.34509999999999996: a float sum
+    local id = w.ex.Sell(-1, held)
+    assert.is_number(id, last_log(w))
+    assert.are.equal(0, w.ex.GetAccount().Stocks)
+    assert.is_nil(w.ex.Sell(-1, 0.00002))              -- more than float noise over what is held: refused
+    assert.matches("insufficient stocks", last_log(w), 1, true)
+  end)
+
   it("refuses what the grid leaves nothing of, and orders worth less than min_notional", function()
     local w = world({ config = { min_notional = 5, stocks = 1 } })
     assert.is_nil(w.ex.Buy(0.004, 1))

@@ -344,6 +344,10 @@ end]]
   end)
 
   it("refuses a slow venue at the market's timeout", function()
+    if h.valgrind then    -- a process under valgrind takes longer than 300 ms over a good answer too: it flaps
+      pending("a 300 ms timeout: not checked under valgrind (STRATRUN_VALGRIND)")
+      return
+    end
     local out, err, url = break_feed("/api/v3/ticker/24hr", "{}", { "delay 3000" },
       ",interval=100,stale=1500,timeout=300")
     kept_then_stale(out, err, url, "ticker", "timed out after 300 ms")

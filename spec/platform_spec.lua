@@ -252,6 +252,11 @@ describe("Log markers, Version and GetPid", function()
     end
   end)
 
+  it("IsVirtual is true in a replay and false live", function()
+    assert.matches("virtual true", run([[Log("virtual", IsVirtual())]], "replay").out, 1, true)
+    assert.matches("virtual false", run([[Log("virtual", IsVirtual())]]).out, 1, true)
+  end)
+
   it("Version is stratrun's version and GetPid the process's ID, a string", function()
     local r = run([[print(Version(), type(GetPid()), GetPid() == io.open("/proc/self/stat"):read("a"):match("^%d+"))]])
     assert.are.equal(0, r.code, r.err)

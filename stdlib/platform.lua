@@ -1,5 +1,5 @@
--- platform.lua: the platform's retry helper, _C(fn, ...) and _CDelay(ms). Every field of this module becomes a
--- global (runtime/lua/api.c).
+-- platform.lua: the platform's retry helper, _C(fn, ...) and _CDelay(ms), and IsVirtual(). Every field of this
+-- module becomes a global (runtime/lua/api.c).
 --
 -- _C calls fn with the given arguments until its first result is neither nil nor false, and returns all its
 -- results. After each failed try it logs one line naming the function and the try, then Sleeps the retry
@@ -15,6 +15,12 @@ local function describe(fn)
   local info = debug.getinfo(fn, "S")
   if info.what == "C" then return tostring(fn) end
   return "the function at " .. info.short_src .. ":" .. info.linedefined
+end
+
+-- IsVirtual() -> true in a replay (the platform's backtest), false live.
+local replay = require("stratrun.config").replay
+function M.IsVirtual()
+  return replay
 end
 
 -- _CDelay(ms): the interval between _C's tries, for the rest of the run.
