@@ -734,6 +734,40 @@ describe("the platform's smaller exchange calls", function()
     assert.is_nil(w.ex.Go("GetOrder", 99).wait())       -- a failed call's nil, as the call returns it
   end)
 
+  it("convert every price shown by SetRate's rate, and the prices of orders back", function()
+    local w = world()
+    bar(w, 150, 100, 103, 98, 101.5, 7.25)
+    local t, d, r = w.ex.GetTicker(), w.ex.GetDepth(), w.ex.GetRecords()
+    w.ex.SetRate(7)
+    assert.are.equal(7, w.ex.GetRate())
+    local t7, d7, r7 = w.ex.GetTicker(), w.ex.GetDepth(), w.ex.GetRecords()
+    for _, k in ipairs({ "Open", "High", "Low", "Sell", "Buy", "Last" }) do assert.are.equal(t[k] * 7, t7[k], k) end
+    assert.are.same({ t.Volume, t.Time }, { t7.Volume, t7.Time })
+    assert.are.equal(d.Asks[3].Price * 7, d7.Asks[3].Price)
+    assert.are.equal(d.Bids[10].Price * 7, d7.Bids[10].Price)
+    assert.are.same({ r[100].Close * 7, r[100].Volume }, { r7[100].Close, r7[100].Volume })
+    assert.are.equal(101.5, w.ex.GetRecords()[100].Close / 7)      -- the shared records themselves are unchanged
+    local id = w.ex.Buy(t7.Sell, 1)                                -- a price in the shown currency: fills at Sell
+    local o = w.ex.GetOrder(id)
+    assert.are.same({ 1, t7.Sell, t7.Sell }, { o.Status, o.Price, o.AvgPrice })
+    assert.are.equal(10000 - t.Sell * 1.002, w.ex.GetAccount().Balance)   -- balances stay in the quote currency
+    assert.are.same({ "Buy 101.52 1 (order 1)", "Filled buy 1 at 101.52, fee 0.20304 USDT (order 1)" }, w.lines)
+    w.ex.SetRate(1)
+    assert.are.same(t, w.ex.GetTicker())
+    raises("exchange.SetRate: the rate must be a finite number > 0 (1: no conversion), got 0", w.ex.SetRate, 0)
+  end)
+
+  it("switch to their own pair only, with SetCurrency or IO, and refuse the venues' IO commands", function()
+    local w = world()
+    w.ex.SetCurrency("BTC_USDT")
+    w.ex.IO("currency", "BTC_USDT")
+    raises("exchange.SetCurrency: this exchange trades BTC_USDT, on its market only; ETH_USDT needs a market of its "
+      .. "own, which stratrun does not have yet (docs/platform.md)", w.ex.IO, "currency", "ETH_USDT")
+    raises("exchange.IO(\"api\", ...) sends a request to a venue's own API: the paper exchange has no venue to send "
+      .. "it to (docs/platform.md)", w.ex.IO, "api", "GET", "/api/v3/account")
+    raises("exchange.IO: 'trade_margin' is not a command of the paper exchange", w.ex.IO, "trade_margin")
+  end)
+
   it("sign with HMAC and Encode as the global Encode does, refusing the account-key templates", function()
     local w = world()
     assert.are.equal(Encode("sha256", "raw", "hex", "data", "raw", "key"), w.ex.HMAC("sha256", "hex", "data", "key"))

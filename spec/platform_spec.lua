@@ -252,6 +252,17 @@ describe("Log markers, Version and GetPid", function()
     end
   end)
 
+  it("_Cross counts the periods since the last cross, as the platform's example shows", function()
+    local r = run([[
+      local arr1, arr2 = {1, 2, 3, 4, 5, 6, 8, 8, 9}, {2, 3, 4, 5, 6, 7, 7, 7, 7}
+      print(_Cross(arr1, arr2), _Cross(arr2, arr1), _Cross({1, 2}, {1, 2}), _Cross({TA.NONE, 5}, {1, 1}))
+      print(pcall(function() local v = _Cross({1}, {1, 2}) return v end))
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    assert.are.same({ "3	-3	0	1", "false	strategy.lua:3: _Cross: the arrays differ in length (1 and 2)" },
+      h.lines(r.out))
+  end)
+
   it("IsVirtual is true in a replay and false live", function()
     assert.matches("virtual true", run([[Log("virtual", IsVirtual())]], "replay").out, 1, true)
     assert.matches("virtual false", run([[Log("virtual", IsVirtual())]]).out, 1, true)
@@ -270,7 +281,7 @@ describe("a platform name stratrun does not have", function()
     local r = run([[
       local function retry(f, ...) return f(...) end      -- a user's wrapper: the error is still at the name
       print(pcall(function() return retry(Mail, "a@b", "x") end))
-      print(pcall(function() return exchange.IO("api", "GET", "/x") end))
+      print(pcall(function() return exchange.SetContractType("swap") end))
       print(pcall(function() return exchange.GetTicekr() end))
       print(pcall(function() return parseInt("5") end))
       print(pcall(function() if x == null then return 1 end end))
@@ -281,7 +292,7 @@ describe("a platform name stratrun does not have", function()
     assert.are.same({
       "false\tstrategy.lua:2: Mail is a platform call stratrun does not provide yet (docs/platform.md lists what it "
         .. "has)",
-      "false\tstrategy.lua:3: exchange.IO is a platform call stratrun's exchange does not provide yet "
+      "false\tstrategy.lua:3: exchange.SetContractType is a platform call stratrun's exchange does not provide yet "
         .. "(docs/platform.md lists what it has)",
       "false\tstrategy.lua:4: exchange.GetTicekr does not exist: the exchange's calls are in docs/exchange.md",
       "false\tstrategy.lua:5: parseInt is JavaScript: in Lua write tonumber(s) (docs/porting.md)",

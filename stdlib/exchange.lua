@@ -145,6 +145,7 @@ local function new(opts)
   local keep = opts.keep
   local bar_len = DEFAULT_LIMIT       -- GetRecords without a limit; SetMaxBarLen
   local raw, raw_body                 -- GetRawJSON: the last data call's result, or the venue's body it came from
+  local rate = 1.0                    -- SetRate: shown prices are multiplied by it
   local resume_ms                     -- a restored account: candles closed by then were settled before the restart
   local save_failed                   -- the last write of the account failed (said once, and once when it recovers)
 
@@ -458,6 +459,7 @@ local function new(opts)
     check_number(call, "amount", amount)
     sync()
     price, amount = price + 0.0, amount + 0.0
+    if price ~= -1 and rate ~= 1 then price = price / rate end      -- SetRate: given in the shown currency
     if price ~= -1 and not (finite(price) and price > 0) then
       return fail(call, "price must be > 0, or -1 for a market order, got " .. show(price))
     end
@@ -972,10 +974,71 @@ local function new(opts)
     return raw ~= nil and json.encode(raw) or nil
   end
 
+  -- SetCurrency(pair) and IO("currency", pair): the exchange trades one pair, its market's. Switching to it is
+  -- nothing to do; another pair needs a market of its own, which a bot does not have yet: that raises, as every IO
+  -- command but "currency" does ("api" and the venues' own commands need a venue), rather than go on in silence.
+  function api.SetCurrency(pair)
+    if type(pair) ~= "string" then raise("exchange.SetCurrency: pair must be a string such as \"BTC_USDT\", got " .. type(pair)) end
+    if pair ~= currency then
+      raise(string.format("exchange.SetCurrency: this exchange trades %s, on its market only; %s needs a market of "
+        .. "its own, which stratrun does not have yet (docs/platform.md)", currency, pair))
+    end
+  end
+
+  function api.IO(k, ...)
+    if k == "currency" then return api.SetCurrency(...) end
+    if k == "api" then
+      raise("exchange.IO(\"api\", ...) sends a request to a venue's own API: the paper exchange has no venue to "
+        .. "send it to (docs/platform.md)")
+    end
+    raise(string.format("exchange.IO: %s is not a command of the paper exchange (it has \"currency\"; the venues' "
+      .. "own commands need a venue: docs/platform.md)", type(k) == "string" and "'" .. k .. "'" or show(k)))
+  end
+
+  -- SetRate(n): every price the exchange shows is multiplied by n, and the prices of Buy and Sell are divided by
+  -- it (the platform's currency conversion, such as USD to CNY); 1 turns it off. Balances and the order lines stay
+  -- in the quote currency. GetRate() -> n.
+  function api.SetRate(n)
+    if type(n) ~= "number" or not (finite(n) and n > 0) then
+      raise("exchange.SetRate: the rate must be a finite number > 0 (1: no conversion), got " .. show(n))
+    end
+    rate = n + 0.0
+  end
+
+  function api.GetRate() return rate end
+
+  local function scaled(t, keys)
+    local c = {}
+    for k, v in pairs(t) do c[k] = v end
+    for _, k in ipairs(keys) do
+      if type(c[k]) == "number" and c[k] ~= -1 then c[k] = c[k] * rate end
+    end
+    return c
+  end
+  local function each(list, f)
+    local out = {}
+    for i, v in ipairs(list) do out[i] = f(v) end
+    return json_array(out)
+  end
+  local TICKER, RECORD, ORDER = { "Open", "High", "Low", "Sell", "Buy", "Last" },
+    { "Open", "High", "Low", "Close" }, { "Price", "AvgPrice" }
+  local function ticker(t) return scaled(t, TICKER) end
+  local function order(o) return scaled(o, ORDER) end
+  local function level(l) return scaled(l, { "Price" }) end
+  local CONVERT = {
+    GetTicker = ticker,
+    GetTickers = function(list) return each(list, ticker) end,
+    GetDepth = function(d) return { Time = d.Time, Asks = each(d.Asks, level), Bids = each(d.Bids, level) } end,
+    GetRecords = function(list) return each(list, function(r) return scaled(r, RECORD) end) end,
+    GetTrades = function(list) return each(list, function(t) return scaled(t, { "Price" }) end) end,
+    GetOrder = order,
+    GetOrders = function(list) return each(list, order) end,
+  }
+
   local DATA = { GetTicker = true, GetDepth = true, GetRecords = true, GetAccount = true, GetAssets = true,
                  GetOrder = true, GetOrders = true, GetTrades = true, GetTickers = true, GetMarkets = true }
   for k, f in pairs(api) do
-    local data = DATA[k]
+    local data, convert = DATA[k], CONVERT[k]
     E[k] = function(a, ...)
       if a ~= E then return f(a, ...) end
       return f(...)
@@ -985,6 +1048,7 @@ local function new(opts)
       E[k] = function(...)
         raw_body = nil
         local r = call(...)
+        if r ~= nil and convert and rate ~= 1 then r = convert(r) end
         if r ~= nil then raw = raw_body or r end
         return r
       end

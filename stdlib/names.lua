@@ -14,7 +14,7 @@ local M = {}
 -- The platform's global functions and objects (its reference, fmz.d.ts) that stratrun does not provide.
 local GLOBALS = {
   "Dial", "Mail", "Mail_Go", "HttpQuery_Go", "EventLoop", "GetMeta", "GetOS", "LogVacuum", "SysInfo",
-  "UUID", "_Cross", "_T", "__Serve", "__Thread", "__threadGetData", "__threadId",
+  "UUID", "_T", "__Serve", "__Thread", "__threadGetData", "__threadId",
   "__threadJoin", "__threadPeekMessage", "__threadPending", "__threadPostMessage", "__threadSetData",
   "__threadTerminate", "threading", "Thread", "Lock", "Condition", "Event", "Dict",
 }
@@ -33,9 +33,8 @@ local JAVASCRIPT = {
 local EXCHANGE = {
   "CancelConditionOrder", "CreateConditionOrder", "CreateOrder", "GetBase", "GetConditionOrder",
   "GetConditionOrders", "GetContractType", "GetData", "GetFundings", "GetHistoryConditionOrders", "GetHistoryOrders",
-  "GetMeta", "GetPositions", "GetPosition", "GetUSDCNY", "IO", "ModifyConditionOrder", "ModifyOrder",
-  "SetBase", "SetContractType", "SetCurrency", "SetData", "SetDirection", "SetMarginLevel", "SetProxy", "SetRate",
-  "GetRate", "SetTimeout", "GetFee",
+  "GetMeta", "GetPositions", "GetPosition", "GetUSDCNY", "ModifyConditionOrder", "ModifyOrder",
+  "SetBase", "SetContractType", "SetData", "SetDirection", "SetMarginLevel", "SetProxy", "SetTimeout", "GetFee",
 }
 
 local function set(list)

@@ -23,6 +23,31 @@ function M.IsVirtual()
   return replay
 end
 
+-- _Cross(a, b) -> how many periods ago a crossed b, counted from the last element back while a stays on the same
+-- side: positive while a is above b (a crossed above), negative while below, 0 when the last elements are equal.
+-- A warm-up value (NaN, TA.NONE) ends the count as a tie does; arrays of different lengths raise, as the platform's.
+function M._Cross(a, b)
+  if type(a) ~= "table" or type(b) ~= "table" then
+    error("_Cross: expects two arrays of numbers, got " .. type(a) .. " and " .. type(b), 2)
+  end
+  if #a ~= #b then error(("_Cross: the arrays differ in length (%d and %d)"):format(#a, #b), 2) end
+  local n = 0
+  for i = #a, 1, -1 do
+    local x, y = a[i], b[i]
+    if type(x) ~= "number" or type(y) ~= "number" then break end
+    if x > y then
+      if n < 0 then break end
+      n = n + 1
+    elseif x < y then
+      if n > 0 then break end
+      n = n - 1
+    else
+      break
+    end
+  end
+  return n
+end
+
 -- _CDelay(ms): the interval between _C's tries, for the rest of the run.
 function M._CDelay(ms)
   if type(ms) ~= "number" or not (ms >= 0 and ms <= 1e12) then
