@@ -188,6 +188,29 @@ describe("DBExec", function()
   end)
 end)
 
+describe("LogVacuum", function()
+  it("gives back the space of deleted rows, and creates no database where there is none", function()
+    local dir = h.tmpdir()
+    local fill = [[
+      DBExec("CREATE TABLE t(x)")
+      DBExec("INSERT INTO t SELECT zeroblob(100000) FROM (WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL "
+        .. "SELECT i + 1 FROM c WHERE i < 50) SELECT i FROM c)")
+      DBExec("DELETE FROM t")
+    ]]
+    local r = run(fill, "live", dir)
+    assert.are.equal(0, r.code, r.err)
+    local before = io.open(r.bot .. "/db.sqlite3"):seek("end")
+    assert(before > 5000000, "the deleted rows' pages stay in the file: " .. before)
+    r = run("LogVacuum()", "live", dir)
+    assert.are.equal(0, r.code, r.err)
+    local after = io.open(r.bot .. "/db.sqlite3"):seek("end")
+    assert(after < 100000, "after LogVacuum: " .. after)
+    r = run("LogVacuum() Log('done')", "live")
+    assert.are.equal(0, r.code, r.err)
+    assert.is_nil(io.open(r.bot .. "/db.sqlite3"))
+  end)
+end)
+
 describe("DBExec and a bot's stop", function()
   local procs = {}
   after_each(function() h.kill_all(procs) end)

@@ -263,6 +263,23 @@ describe("Log markers, Version and GetPid", function()
       h.lines(r.out))
   end)
 
+  it("GetOS names the host as the platform's docker does, UUID a random version-4 UUID in 32 hex digits", function()
+    local r = run([[
+      local seen, ok = {}, true
+      for _ = 1, 1000 do
+        local u = UUID()
+        ok = ok and #u == 32 and u:match("^%x+$") ~= nil and u:sub(13, 13) == "4" and not seen[u]
+        seen[u] = true
+      end
+      print(GetOS(), ok)
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    local uname = io.popen("uname -sm"):read("l"):lower()
+    local sys, machine = uname:match("(%S+) (%S+)")
+    machine = ({ x86_64 = "amd64", aarch64 = "arm64" })[machine] or machine
+    assert.are.equal(sys .. "/" .. machine .. "\ttrue\n", r.out)
+  end)
+
   it("IsVirtual is true in a replay and false live", function()
     assert.matches("virtual true", run([[Log("virtual", IsVirtual())]], "replay").out, 1, true)
     assert.matches("virtual false", run([[Log("virtual", IsVirtual())]]).out, 1, true)

@@ -23,8 +23,8 @@ int luaopen_store(lua_State *L);     /* store.c:   _G() as the bot's ID and pers
 int luaopen_channel(lua_State *L);   /* channel.c: SetChannelData, GetChannelData */
 int luaopen_http(lua_State *L);      /* http.c:    HttpQuery */
 int luaopen_crypto(lua_State *L);    /* crypto.c:  Encode, MD5, HMAC (OpenSSL libcrypto) */
-int luaopen_db(lua_State *L);        /* db.c:      DBExec on the bot's SQLite database */
-int luaopen_platform(lua_State *L);  /* platform.c: GetCommand, Version, GetPid */
+int luaopen_db(lua_State *L);        /* db.c:      DBExec on the bot's SQLite database, LogVacuum */
+int luaopen_platform(lua_State *L);  /* platform.c: GetCommand, Version, GetPid, GetOS, UUID */
 int luaopen_market(lua_State *L);    /* lmarket.c: require "market": candle and snapshot primitives for stdlib/exchange.lua */
 int luaopen_account(lua_State *L);   /* account.c: require "stratrun.account": the paper account's file, for stdlib/exchange.lua */
 

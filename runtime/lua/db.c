@@ -432,8 +432,26 @@ static int f_DBExec(lua_State *L)
     return lua_gettop(L) - n;
 }
 
+/* LogVacuum(): gives back the space of the rows deleted from the bot's database (SQLite's VACUUM), as the
+ * platform's does for its SQLite log after LogReset (stratrun's log.txt gives its space back at LogReset already).
+ * Nothing when the bot has no database file; a failure is a platform call's error (logged, GetLastError). */
+static int f_LogVacuum(lua_State *L)
+{
+    struct dbs *d = dbs_of(L);
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/" DB_FILE, d->b->dir);
+    if (!d->db[ON_FILE] && lstat(path, &st) != 0)
+        return 0;
+    lua_pushcfunction(L, f_DBExec);
+    lua_pushliteral(L, "VACUUM");
+    lua_call(L, 1, 0);
+    return 0;
+}
+
 static const luaL_Reg funcs[] = {
     {"DBExec", f_DBExec},
+    {"LogVacuum", f_LogVacuum},
     {NULL, NULL}
 };
 
