@@ -112,6 +112,18 @@ describe("the exchange's market data", function()
     assert.are.equal(101.48, t.Buy)
   end)
 
+  it("shows records on the tick grid, as the ticker, of the base period and of longer ones", function()
+    local w = world({ config = { tick_size = 5 } })
+    for k = 141, 150 do bar(w, k, 42999.04, 43003.87, 42991.2, 42997.6, 1) end
+    local t, r, m5 = w.ex.GetTicker(), w.ex.GetRecords(), w.ex.GetRecords(PERIOD_M5)
+    assert.are.same({ 43000, 43005, 42990, 43000 }, { r[100].Open, r[100].High, r[100].Low, r[100].Close })
+    assert.are.same({ t.Last, t.High }, { r[100].Close, r[100].High })
+    assert.are.same({ 43000, 43005, 42990, 43000 }, { m5[#m5].Open, m5[#m5].High, m5[#m5].Low, m5[#m5].Close })
+    w.ex.SetPrecision(1, 3)                   -- a new grid: records made on the old one are made again
+    r = w.ex.GetRecords()
+    assert.are.same({ 42999, 43003.9, 42991.2, 42997.6 }, { r[100].Open, r[100].High, r[100].Low, r[100].Close })
+  end)
+
   it("puts Last on the tick grid and keeps Sell and Buy at least one tick away from it", function()
     local w = world({ config = { tick_size = 0.5 } })
     bar(w, 150, 99, 103, 98, 101.3)
@@ -752,6 +764,17 @@ describe("the platform's smaller exchange calls", function()
     assert.are.same({ 1, t7.Sell, t7.Sell }, { o.Status, o.Price, o.AvgPrice })
     assert.are.equal(10000 - t.Sell * 1.002, w.ex.GetAccount().Balance)   -- balances stay in the quote currency
     assert.are.same({ "Buy 101.52 1 (order 1)", "Filled buy 1 at 101.52, fee 0.20304 USDT (order 1)" }, w.lines)
+    assert.are.same(t7, w.ex.Go("GetTicker").wait())             -- Go goes through the conversion too
+    assert.are.same(w.ex.GetOrder(id), w.ex.Go("GetOrder", id).wait())
+    assert.is_nil(w.ex.Buy(-7, 1))                                 -- -7 / 7 is not a market order
+    assert.are.equal("exchange.Buy: price must be > 0, or -1 for a market order, got -7", last_log(w))
+    assert.is_nil(w.ex.Buy(0.02, 1))
+    assert.are.equal("exchange.Buy: price 0.02 (0.002857142857 USDT at rate 7) is below the tick size 0.01",
+      last_log(w))
+    w.ex.SetRate(7.1)                     -- a price rounded in the shown currency still buys at Sell
+    local t71 = w.ex.GetTicker()
+    local o71 = w.ex.GetOrder(w.ex.Buy(_N(t71.Sell, 2), 0.5))
+    assert.are.same({ 1, t.Sell }, { o71.Status, o71.AvgPrice / 7.1 })
     w.ex.SetRate(1)
     assert.are.same(t, w.ex.GetTicker())
     raises("exchange.SetRate: the rate must be a finite number > 0 (1: no conversion), got 0", w.ex.SetRate, 0)
@@ -1243,9 +1266,14 @@ describe("in a stratrun process", function()
     end
     h.write(dir .. "/stratrun.conf", 'market = "sim:seed=3,bars=600"\nexchange = { period = 90 }')
     r = h.run{ dir = dir, "replay", "--data-dir", dir .. "/d", "strategy.lua@five" }
-    assert.matches("strategy.lua:%d+: exchange: invalid config: exchange.period 90 s is not a multiple of the "
-      .. "market's period of 60 s", r.out .. r.err, 1, false)
-    assert.are.equal(1, r.code, r.out .. r.err)
+    assert.are.equal(2, r.code, r.out .. r.err)          -- refused at start: no bot runs on it
+    assert.matches("stratrun: exchange: invalid config: exchange.period 90 s is not a multiple of the market's "
+      .. "period of 60 s\n", r.err, 1, true)
+    h.write(dir .. "/stratrun.conf", 'market = "sim:seed=3,bars=600"\nbots = { hourly = { exchange = { period = 90 } } }')
+    r = h.run{ dir = dir, "replay", "--data-dir", dir .. "/d", "strategy.lua@five", "strategy.lua@hourly" }
+    assert.are.equal(2, r.code, r.out .. r.err)
+    assert.matches("exchange.period 90 s is not a multiple of the market's period of 60 s (the config's exchange "
+      .. "with bots.hourly.exchange over it)", r.err, 1, true)
   end)
 
   it("is a global in every bot, with the platform's PERIOD_ constants", function()

@@ -128,6 +128,7 @@ local function new(opts)
     s, config_error = nil, string.format("exchange.period %s s is not a multiple of the market's period of %s s",
       show(s.period), show(info.period / 1000))
   end
+  if config_error and opts.strict then error("exchange: invalid config: " .. config_error .. opts.strict, 0) end
   s = s or settings({})
   local currency, base, quote = s.currency, s.base, s.quote
   local maker, taker, slip = s.maker_fee, s.taker_fee, s.slippage
@@ -459,7 +460,7 @@ local function new(opts)
     check_number(call, "amount", amount)
     sync()
     price, amount = price + 0.0, amount + 0.0
-    if price ~= -1 and rate ~= 1 then price = price / rate end      -- SetRate: given in the shown currency
+    local given = price
     if price ~= -1 and not (finite(price) and price > 0) then
       return fail(call, "price must be > 0, or -1 for a market order, got " .. show(price))
     end
@@ -475,9 +476,13 @@ local function new(opts)
     end
     local market_order, quote_amount = price == -1, price == -1 and side == BUY
     if not market_order then
-      local p = side == BUY and pg.down(price) or pg.up(price)
+      -- Given in the shown currency (SetRate), the price was rounded there: converted back it lands a hair off the
+      -- grid on either side, so it goes to the nearest tick; given in the quote currency, to the trader's side.
+      local p
+      if rate ~= 1 then p = pg.near(price / rate) elseif side == BUY then p = pg.down(price) else p = pg.up(price) end
       if not (p > 0) then
-        return fail(call, string.format("price %s is below the tick size %s", show(price), show(pg.size)))
+        local at = rate ~= 1 and string.format(" (%s %s at rate %s)", show(price / rate), quote, show(rate)) or ""
+        return fail(call, string.format("price %s%s is below the tick size %s", show(given), at, show(pg.size)))
       end
       price = p
     end
@@ -575,18 +580,24 @@ local function new(opts)
   -- The n records ending at candle last, in a fresh array. The record tables themselves are made once per candle
   -- and shared by every call that returns them (a year of one-minute bars with GetRecords() on each is 52 million
   -- fresh tables otherwise, ten times the cost); the cache keeps the largest window asked for.
+  -- Candle j as the exchange shows it: its prices on the tick grid (the nearest tick), as the ticker's.
+  local function candle(j)
+    local t, op, hi, lo, cl, vol = market.candle(j)
+    local near = pg.near
+    return t, near(op), near(hi), near(lo), near(cl), vol
+  end
+
+  local function record(j)
+    local t, op, hi, lo, cl, vol = candle(j)
+    return { Time = t, Open = op, High = hi, Low = lo, Close = cl, Volume = vol }
+  end
+
   local function records(last, n)
     local first = last - n + 1
     if first < 1 then first = 1 end
     if last < rec_lo or first > rec_hi + 1 then rec, rec_lo, rec_hi = {}, first, first - 1 end
-    for j = rec_hi + 1, last do
-      local t, op, hi, lo, cl, vol = market.candle(j)
-      rec[j] = { Time = t, Open = op, High = hi, Low = lo, Close = cl, Volume = vol }
-    end
-    for j = first, rec_lo - 1 do
-      local t, op, hi, lo, cl, vol = market.candle(j)
-      rec[j] = { Time = t, Open = op, High = hi, Low = lo, Close = cl, Volume = vol }
-    end
+    for j = rec_hi + 1, last do rec[j] = record(j) end
+    for j = first, rec_lo - 1 do rec[j] = record(j) end
     if last > rec_hi then rec_hi = last end
     if first < rec_lo then rec_lo = first end
     if last - first + 1 > rec_keep then rec_keep = last - first + 1 end
@@ -612,8 +623,9 @@ local function new(opts)
   local function bucket_of(a, ct) return (ct - a.off) // a.pms * a.pms + a.off end
 
   local function agg_new(pms, first)
+    local old = aggs[pms]
     local a = { pms = pms, off = pms % WEEK == 0 and MONDAY or 0, bars = {}, lo = 1, hi = 0, upto = first - 1,
-                keep = 0, whole = first == 1 }
+                keep = old and old.keep or 0, whole = first == 1 }
     local t1 = market.candle(first)
     if first > 1 then
       a.skip = bucket_of(a, (market.candle(first - 1))) == bucket_of(a, t1)
@@ -627,7 +639,7 @@ local function new(opts)
   local function agg_fold(a, last)
     local cur = a.cur
     for j = a.upto + 1, last do
-      local ct, op, hi, lo, cl, vol = market.candle(j)
+      local ct, op, hi, lo, cl, vol = candle(j)
       local b = bucket_of(a, ct)
       if cur and cur.Time == b then
         if hi > cur.High then cur.High = hi end
@@ -874,6 +886,8 @@ local function new(opts)
       end
     end
     pg, ag, q_idx = grid(10.0 ^ -math.tointeger(pd)), grid(10.0 ^ -math.tointeger(ad)), nil
+    rec, rec_lo, rec_hi = {}, 1, 0          -- the records made on the old grid
+    for k in pairs(aggs) do aggs[k] = nil end
   end
 
   -- The digits of a grid step: 0.01 -> 2, 0.5 -> 1, 5 -> 0.
@@ -938,7 +952,8 @@ local function new(opts)
   -- wait returns its result whatever the timeout; the result is taken once, as on the platform.
   local routines = 0
   function api.Go(method, ...)
-    local f = type(method) == "string" and method ~= "Go" and api[method]
+    -- through the exchange object itself, so SetRate and GetRawJSON apply as to a direct call
+    local f = type(method) == "string" and method ~= "Go" and api[method] and rawget(E, method)
     if not f or method:sub(1, 1) == "_" then
       raise("exchange.Go: method must name a call of the exchange such as \"GetTicker\" or \"Buy\", got "
         .. (type(method) == "string" and "'" .. method .. "'" or type(method)))
@@ -1071,6 +1086,8 @@ if not config.replay then
 end
 local exchange = new {
   config = config.exchange,
+  -- the bot does not start on an exchange the config and its market disagree on
+  strict = config.exchange_over and " (the config's exchange with " .. config.exchange_over .. " over it)" or "",
   market = require("market"),
   now = function() return UnixNano() // 1000000 end,
   log = require("stratrun.log").error,      -- a failed call: GetLastError, SetErrorFilter

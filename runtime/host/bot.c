@@ -484,6 +484,8 @@ static void push_config(lua_State *L, const struct options *o, const char *id)
                 lua_insert(L, -2);
                 lua_settable(L, -7);                    /* exchange[key] = value; leaves the key */
             }
+            lua_pushfstring(L, "bots.%s.exchange", id);
+            lua_setfield(L, top - 1, "exchange_over");  /* for messages: whose settings these are */
         }
     }
     lua_settop(L, top);
