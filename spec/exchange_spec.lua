@@ -950,14 +950,7 @@ describe("the exchange object", function()
   end)
 end)
 
--- A generator of floats in [0, 1) from a seed (a 64-bit LCG), independent of math.random.
-local function lcg(seed)
-  local x = seed
-  return function()
-    x = x * 6364136223846793005 + 1442695040888963407
-    return (x >> 11) / 9007199254740992.0
-  end
-end
+local lcg = h.lcg
 
 -- Drives an exchange through `steps` random calls on a random walk and checks the account after each one against
 -- a model the test keeps from the documented rules (which orders fill, at what price, with which fee).

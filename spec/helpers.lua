@@ -58,6 +58,16 @@ function M.exists(path)
   return f ~= nil
 end
 
+-- A generator of floats in [0, 1) from a seed, independent of math.random: a 64-bit LCG (Lua integers wrap), its
+-- top 53 bits.
+function M.lcg(seed)
+  local x = seed
+  return function()
+    x = x * 6364136223846793005 + 1442695040888963407
+    return (x >> 11) / 9007199254740992.0
+  end
+end
+
 local counter = 0
 -- A new empty folder for one test.
 function M.tmpdir()

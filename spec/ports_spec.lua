@@ -19,14 +19,7 @@ local MIN, DAY = 60000, 86400000
 
 -- ---- candle files ------------------------------------------------------------------------------------------------
 
--- A deterministic generator of floats in [0, 1): a 64-bit LCG (Lua integers wrap), the top 53 bits.
-local function lcg(seed)
-  local x = seed
-  return function()
-    x = x * 6364136223846793005 + 1442695040888963407
-    return (x >> 11) / 9007199254740992.0
-  end
-end
+local lcg = h.lcg
 
 -- n candles of period ms from T0, prices in integer cents: close_k = price * shape(k) * (1 + noise * u), u uniform
 -- in [-1, 1); open is the previous close; high and low reach a further wick * price * u' beyond open and close;
