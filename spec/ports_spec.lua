@@ -508,17 +508,20 @@ describe("ports of the platform's strategy library", function()
     local by_day = {}
     for _, e in ipairs(of_kind(log, "order")) do by_day[e.ms] = by_day[e.ms] or {}; table.insert(by_day[e.ms], e) end
 
-    -- Wilder's ATR over records rs (as docs/platform.md: first value at bar n, the mean of the first n true ranges)
+    -- The platform's ATR over records rs (its ta.js, as docs/platform.md): the mean of the true ranges so far up to
+    -- bar n, then Wilder's smoothing
     local function atr(rs, n)
-      if #rs < n then return 0 / 0 end
-      local v
+      local v, sum
       for i = 1, #rs do
         local tr = rs[i].h - rs[i].l
         if i > 1 then tr = math.max(tr, math.abs(rs[i].h - rs[i - 1].c), math.abs(rs[i].l - rs[i - 1].c)) end
         tr = tr / 100
-        if i < n then v = (v or 0) + tr
-        elseif i == n then v = ((v or 0) + tr) / n
-        else v = (v * (n - 1) + tr) / n end
+        if i <= n then
+          sum = (sum or 0) + tr
+          v = sum / i
+        else
+          v = (v * (n - 1) + tr) / n
+        end
       end
       return v
     end

@@ -47,7 +47,7 @@ describe("TA placeholder", function()
     {"MACD(r, 5, 9, 4)", function(r) return TA.MACD(r, 5, 9, 4) end, {8, 11, 11}},
     {"BOLL(r, 6, 2)", function(r) return TA.BOLL(r, 6, 2) end, {5, 5, 5}},
     {"RSI(r, 6)", function(r) return {TA.RSI(r, 6)} end, {6}},
-    {"ATR(r, 6)", function(r) return {TA.ATR(r, 6)} end, {5}, true},
+    {"ATR(r, 6)", function(r) return {TA.ATR(r, 6)} end, {0}, true},    -- the platform's: no warm-up
     {"KDJ(r, 6, 3, 3)", function(r) return TA.KDJ(r, 6, 3, 3) end, {5, 5, 5}, true},
   }
 
@@ -69,8 +69,8 @@ describe("TA placeholder", function()
 
     it(name .. " on fewer bars than its warm-up gives only placeholders, and {} on {}", function()
       local short = {table.unpack(input, 1, 4)}
-      for _, out in ipairs(call(short)) do
-        series({W, W, W, W}, out, 0, name)
+      for j, out in ipairs(call(short)) do
+        if warm[j] > 0 then series({W, W, W, W}, out, 0, name) end
       end
       for _, out in ipairs(call({})) do
         assert.are.same({}, out)
@@ -328,9 +328,10 @@ describe("TA.ATR", function()
     -- n = 3. True ranges: bar 1 has no previous close: 10 - 8 = 2;
     --   bar 2: max(11-9, |11-9|, |9-9|) = 2; bar 3 gaps up: max(2, |14-10.5|, |12-10.5|) = 3.5;
     --   bar 4 gaps down: max(2, |12-13|, |10-13|) = 3; bar 5: max(0.5, |11-10.5|, |10.5-10.5|) = 0.5
-    -- ATR: (2+2+3.5)/3 = 2.5 at bar 3; (2*2.5 + 3)/3 = 8/3; (2*8/3 + 0.5)/3 = 35/18
+    -- ATR: (2+2+3.5)/3 = 2.5 at bar 3; (2*2.5 + 3)/3 = 8/3; (2*8/3 + 0.5)/3 = 35/18. Before bar 3, as the platform's
+    -- ta.js: the mean of the true ranges so far, 2 and (2+2)/2 = 2.
     local r = hlc_records({{10, 8, 9}, {11, 9, 10.5}, {14, 12, 13}, {12, 10, 10.5}, {11, 10.5, 11}})
-    series({W, W, 2.5, 8 / 3, 35 / 18}, TA.ATR(r, 3), 1e-12)
+    series({2, 2, 2.5, 8 / 3, 35 / 18}, TA.ATR(r, 3), 1e-12)
   end)
 
   it("matches the StockCharts ATR example (14)", function()
@@ -358,7 +359,11 @@ describe("TA.ATR", function()
     }
     local bars, expected = {}, {}
     for i = 1, #high do bars[i] = {high[i], low[i], close[i]} end
-    for i = 1, 13 do expected[i] = W end
+    local trs, sum = { 0.91, 0.58, 0.51, 0.50, 0.58, 0.415, 0.26, 0.49, 0.60, 0.32, 0.93, 0.76, 0.45 }, 0
+    for i = 1, 13 do    -- before bar 14, the platform's running mean of the true ranges (listed above)
+      sum = sum + trs[i]
+      expected[i] = sum / i
+    end
     for i, v in ipairs(printed) do expected[13 + i] = v end
     local atr = TA.ATR(hlc_records(bars))  -- the default n is 14
     series(expected, atr, 0.005 + 1e-9)

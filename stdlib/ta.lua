@@ -6,7 +6,8 @@
 --                                        dif = EMA(fast) - EMA(slow), dea = EMA(dif, signal), hist = dif - dea
 --   TA.BOLL(r, n=20, k=2)                -> {up, mid, low}: mid = MA(n), bands k population standard deviations away
 --   TA.RSI(r, n=14)                      Wilder: the first n changes averaged, then avg = (avg*(n-1) + x) / n
---   TA.ATR(r, n=14)                      Wilder smoothing of the true range; the first bar's true range is High-Low
+--   TA.ATR(r, n=14)                      Wilder smoothing of the true range from bar n, the running mean before it;
+--                                        the first bar's true range is High-Low
 --   TA.KDJ(r, n=9, k=3, d=3)             -> {K, D, J}: RSV over n bars (100 when the bars have no range, as on the
 --                                        platform), K and D start from 50, J = 3K - 2D
 --   TA.Highest(r, n, attr), TA.Lowest    one number: the extreme of the n values before the last one (n = 0: all
@@ -424,14 +425,20 @@ local function smma(xs, len, s, n)
   return out
 end
 
--- The first bar's true range is its High - Low.
+-- The first bar's true range is its High - Low. The bars before the n-th hold the mean of the true ranges so far,
+-- as the platform's ta.js (no warm-up NaN); from the n-th on, Wilder's ATR.
 function M.ATR(r, n)
   local hs, ls, cs, len = hlc("ATR", r)
   n = period("ATR", 2, "n", n, 14)
   local tr = placeholders(len)
   if len > 0 then tr[1] = hs[1] - ls[1] end
   for i = 2, len do tr[i] = true_range(hs, ls, cs, i) end
-  return smma(tr, len, 1, n)
+  local out, sum = smma(tr, len, 1, n), 0
+  for i = 1, math.min(n - 1, len) do
+    sum = sum + tr[i]
+    out[i] = sum / i
+  end
+  return out
 end
 
 -- Highest High and lowest Low of the last n bars come from monotonic deques of indices (each index enters and

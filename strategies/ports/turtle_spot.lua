@@ -22,9 +22,6 @@
 -- * `_D(records[-1]['Time']/1000)`: the platform's Python _D takes seconds (its library's Python strategies write
 --   `_D(time.time())`); stratrun's _D takes milliseconds, as the platform's JavaScript one does, so the port passes
 --   the record's Time as it is. The value is only stored.
--- * stratrun's TA.ATR holds no value (TA.NONE, a NaN) for the first atrlength - 1 bars, where the platform's holds a
---   running mean: while the market has fewer than atrlength bars the unit is NaN and the port does not buy where the
---   platform could have.
 -- * `orderinfo = exchange.GetOrder(id)` (unused) is `id and exchange.GetOrder(id)`: when the buy is refused (the
 --   limit at Last + 10 plus the taker fee can cost more than the cash the unit was sized on, above about 45000 with
 --   a 0.2 % fee) id is nil, and stratrun's GetOrder raises on a nil id (a wrong argument type) and would stop the
