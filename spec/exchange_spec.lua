@@ -733,6 +733,29 @@ describe("the platform's smaller exchange calls", function()
     assert.are.same(t, json.decode(w.ex.GetRawJSON()))
   end)
 
+  it("place orders with CreateOrder's sides and list the finished ones with GetHistoryOrders", function()
+    local w = world({ config = { stocks = 1 } })
+    local a = w.ex.CreateOrder("BTC_USDT", "buy", 101, 0.5, "through")           -- fills at once
+    w.t = w.t + 1
+    local b = w.ex.CreateOrder("", "sell;{\"timeInForce\":\"GTC\"}", 120, 0.25)  -- rests
+    w.t = w.t + 1
+    local c = w.ex.CreateOrder("BTC_USDT", "buy", 90, 0.1)
+    w.ex.CancelOrder(c)
+    assert.are.same({ 1, 0, 2 }, { w.ex.GetOrder(a).Status, w.ex.GetOrder(b).Status, w.ex.GetOrder(c).Status })
+    assert.are.equal("Buy 101 0.5 (order 1) through", w.lines[1])
+    local hist = w.ex.GetHistoryOrders()
+    assert.are.same({ a, c }, { hist[1].Id, hist[2].Id })
+    assert.are.equal(1, #w.ex.GetHistoryOrders("BTC_USDT", 0, 1))
+    assert.are.equal(c, w.ex.GetHistoryOrders(w.t)[1].Id)                        -- since, without a symbol
+    assert.are.equal(0, #w.ex.GetHistoryOrders(w.t + 1))
+    assert.is_nil(w.ex.CreateOrder("ETH_USDT", "buy", 101, 1))
+    assert.are.equal("exchange.CreateOrder: this exchange trades BTC_USDT only, got symbol 'ETH_USDT'", last_log(w))
+    raises("exchange.CreateOrder: side 'closebuy' is not one of buy, sell", w.ex.CreateOrder, "BTC_USDT",
+      "closebuy", -1, 1)
+    raises("are not {\"timeInForce\":\"GTC\"}", w.ex.CreateOrder, "BTC_USDT", "buy;{\"timeInForce\":\"IOC\"}", 1, 1)
+    assert.is_nil(w.ex.GetHistoryOrders(nil, nil, 2.5))
+  end)
+
   it("run a call through Go at once, its result taken once by wait, with or without a colon", function()
     local w = world({ config = { stocks = 1 } })
     local gt, gb = w.ex.Go("GetTicker"), w.ex.Go("Sell", 120, 0.5, "through Go")

@@ -440,7 +440,8 @@ local function new(opts)
     end
     save()
     if order_lines then
-      say(call, o.Price == -1 and "market" or num(o.Price), num(o.Amount), "(order " .. o.Id .. ")", ...)
+      say(o.Type == BUY and "Buy" or "Sell", o.Price == -1 and "market" or num(o.Price), num(o.Amount),
+        "(order " .. o.Id .. ")", ...)
       if o.Status == CLOSED then filled_line(o, fee) end
     end
     return o.Id
@@ -834,6 +835,56 @@ local function new(opts)
     return json_array(out)
   end
 
+  -- CreateOrder(symbol, side, price, amount, ...): the current API's order call; side "buy" or "sell" (a spot
+  -- exchange's sides), with options after a ';' as JSON (only {"timeInForce": "GTC"}, what every order here is).
+  local SIDES = { buy = BUY, sell = SELL }
+  function api.CreateOrder(symbol, side, price, amount, ...)
+    if type(side) ~= "string" then raise("exchange.CreateOrder: side must be a string such as \"buy\", got " .. type(side)) end
+    local name, options = side:match("^([^;]*);(.*)$")
+    name = name or side
+    if not SIDES[name] then
+      raise(string.format("exchange.CreateOrder: side '%s' is not one of buy, sell (a spot exchange's sides; "
+        .. "closebuy and closesell are futures')", name))
+    end
+    if options then
+      local ok, o = pcall(json.decode, options)
+      if not ok or type(o) ~= "table" or next(o, next(o)) ~= nil or (next(o) ~= nil and o.timeInForce ~= "GTC") then
+        raise("exchange.CreateOrder: the options of side '" .. side .. "' are not {\"timeInForce\":\"GTC\"}, the "
+          .. "only ones the paper exchange has (its orders rest until filled or canceled)")
+      end
+    end
+    check_number("CreateOrder", "price", price)
+    sync()
+    if not check_symbol("CreateOrder", symbol ~= "" and symbol or nil) then return nil end
+    return place("CreateOrder", SIDES[name], price, amount, ...)
+  end
+
+  -- GetHistoryOrders([symbol] [, since] [, limit]) or GetHistoryOrders(since [, limit]): the orders that are no
+  -- longer pending (filled or canceled) placed at or after since (ms), the latest limit (default 100) of those,
+  -- oldest first. A live bot's account keeps the latest 1000 order ids across restarts.
+  function api.GetHistoryOrders(symbol, since, limit)
+    if type(symbol) == "number" then symbol, since, limit = nil, symbol, since end
+    if since ~= nil then check_number("GetHistoryOrders", "since", since) end
+    if limit ~= nil then check_number("GetHistoryOrders", "limit", limit) end
+    sync()
+    if not check_symbol("GetHistoryOrders", symbol) then return nil end
+    local n = 100
+    if limit ~= nil then
+      n = math.tointeger(limit)
+      if not n or n < 1 then return fail("GetHistoryOrders", "limit must be a whole number >= 1, got " .. show(limit)) end
+    end
+    local out = {}
+    for id = next_id - 1, 1, -1 do
+      local o = orders[id]
+      if o and o.Status ~= PENDING and (not since or o.Time >= since) then
+        out[#out + 1] = copy(o)
+        if #out == n then break end
+      end
+    end
+    for i = 1, #out // 2 do out[i], out[#out + 1 - i] = out[#out + 1 - i], out[i] end
+    return json_array(out)
+  end
+
   -- GetOrder(id) -> {Id, Time, Price, Amount, DealAmount, AvgPrice, Status, Type, Symbol}
   function api.GetOrder(id)
     sync()
@@ -1048,10 +1099,12 @@ local function new(opts)
     GetTrades = function(list) return each(list, function(t) return scaled(t, { "Price" }) end) end,
     GetOrder = order,
     GetOrders = function(list) return each(list, order) end,
+    GetHistoryOrders = function(list) return each(list, order) end,
   }
 
   local DATA = { GetTicker = true, GetDepth = true, GetRecords = true, GetAccount = true, GetAssets = true,
-                 GetOrder = true, GetOrders = true, GetTrades = true, GetTickers = true, GetMarkets = true }
+                 GetOrder = true, GetOrders = true, GetTrades = true, GetTickers = true, GetMarkets = true,
+                 GetHistoryOrders = true }
   for k, f in pairs(api) do
     local data, convert = DATA[k], CONVERT[k]
     E[k] = function(a, ...)

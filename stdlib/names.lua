@@ -31,8 +31,8 @@ local JAVASCRIPT = {
 -- The platform's exchange calls stratrun's exchange does not provide (futures, conditional orders, raw venue
 -- access, several pairs per exchange), the current API's and the older names strategies still use.
 local EXCHANGE = {
-  "CancelConditionOrder", "CreateConditionOrder", "CreateOrder", "GetBase", "GetConditionOrder",
-  "GetConditionOrders", "GetContractType", "GetData", "GetFundings", "GetHistoryConditionOrders", "GetHistoryOrders",
+  "CancelConditionOrder", "CreateConditionOrder", "GetBase", "GetConditionOrder",
+  "GetConditionOrders", "GetContractType", "GetData", "GetFundings", "GetHistoryConditionOrders",
   "GetMeta", "GetPositions", "GetPosition", "GetUSDCNY", "ModifyConditionOrder", "ModifyOrder",
   "SetBase", "SetContractType", "SetData", "SetDirection", "SetMarginLevel", "SetProxy", "SetTimeout", "GetFee",
 }
