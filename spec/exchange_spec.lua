@@ -733,6 +733,13 @@ describe("the platform's smaller exchange calls", function()
     assert.are.same(t, json.decode(w.ex.GetRawJSON()))
   end)
 
+  it("give the configured USD/CNY rate, or nil and why", function()
+    assert.are.equal(7.12, world({ config = { usd_cny = 7.12 } }).ex.GetUSDCNY())
+    local w = world()
+    assert.is_nil(w.ex.GetUSDCNY())
+    assert.are.equal("exchange.GetUSDCNY: no USD/CNY rate is configured: set exchange.usd_cny in the config", last_log(w))
+  end)
+
   it("place orders with CreateOrder's sides and list the finished ones with GetHistoryOrders", function()
     local w = world({ config = { stocks = 1 } })
     local a = w.ex.CreateOrder("BTC_USDT", "buy", 101, 0.5, "through")           -- fills at once

@@ -697,6 +697,13 @@ local function new(opts)
 
   function api.GetCurrency() return currency end
 
+  -- GetUSDCNY() -> the rate the config's exchange.usd_cny gives (a paper exchange has no source of its own), or nil
+  -- and a line saying so when there is none.
+  function api.GetUSDCNY()
+    if s.usd_cny > 0 then return s.usd_cny end
+    return fail("GetUSDCNY", "no USD/CNY rate is configured: set exchange.usd_cny in the config")
+  end
+
   -- GetPeriod() -> the period of GetRecords() in seconds: exchange.period, else the market's.
   function api.GetPeriod()
     if s.period > 0 then return math.tointeger(s.period) end

@@ -33,7 +33,7 @@ local JAVASCRIPT = {
 local EXCHANGE = {
   "CancelConditionOrder", "CreateConditionOrder", "GetBase", "GetConditionOrder",
   "GetConditionOrders", "GetContractType", "GetData", "GetFundings", "GetHistoryConditionOrders",
-  "GetMeta", "GetPositions", "GetPosition", "GetUSDCNY", "ModifyConditionOrder", "ModifyOrder",
+  "GetMeta", "GetPositions", "GetPosition", "ModifyConditionOrder", "ModifyOrder",
   "SetBase", "SetContractType", "SetData", "SetDirection", "SetMarginLevel", "SetProxy", "SetTimeout", "GetFee",
 }
 
