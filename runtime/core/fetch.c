@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 /* ---- one transfer ---- */
 
@@ -468,11 +469,10 @@ struct fetch_job *fetch_job_new(void)
     return j;
 }
 
-#define FD_SEEN_MAX 4096
-
-/* Marks which descriptors below FD_SEEN_MAX are open now (seen != NULL), or sets FD_CLOEXEC on those open now that
- * were not in seen. */
-static void scan_fds(unsigned char *seen, const unsigned char *before)
+/* Sets FD_CLOEXEC on every socket the process has open. Every socket stratrun itself opens is close-on-exec
+ * already; curl_multi_init's wake-up socketpair is not. (Comparing descriptor numbers before and after the init
+ * missed it when another thread closed a descriptor meanwhile and the pair took its number.) */
+static void sockets_cloexec(void)
 {
     DIR *d = opendir("/proc/self/fd");
     if (!d)
@@ -480,12 +480,12 @@ static void scan_fds(unsigned char *seen, const unsigned char *before)
     struct dirent *de;
     while ((de = readdir(d))) {
         int fd = atoi(de->d_name);
-        if (de->d_name[0] == '.' || fd <= 2 || fd == dirfd(d) || fd >= FD_SEEN_MAX)
+        struct stat st;
+        if (de->d_name[0] == '.' || fd <= 2 || fd == dirfd(d) || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
             continue;
-        if (seen)
-            seen[fd / 8] |= (unsigned char)(1u << (fd % 8));
-        else if (!(before[fd / 8] & (1u << (fd % 8))))
-            fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+        int flags = fcntl(fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC))
+            fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
     }
     closedir(d);
 }
@@ -494,12 +494,10 @@ int fetch_submit(struct fetch_job *j)
 {
     pthread_mutex_lock(&mu);
     if (!multi && !stopping) {
-        /* curl_multi_init opens a socketpair (its wake-up) without close-on-exec: set it on what it opened, so
-         * that a strategy's io.popen child does not inherit it. */
-        unsigned char before[FD_SEEN_MAX / 8] = {0};
-        scan_fds(before, NULL);
+        /* curl_multi_init opens a socketpair (its wake-up) without close-on-exec: set it, so that a strategy's
+         * io.popen child does not inherit it. */
         multi = curl_multi_init();
-        scan_fds(NULL, before);
+        sockets_cloexec();
         if (multi && thread_start(&thread, run, NULL) != 0) {
             curl_multi_cleanup(multi);
             multi = NULL;
