@@ -99,18 +99,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(c.time - prev.time == period, "candle %ld is not one period after the one before (%s)", i, url);
         prev = c;
     }
-    /* The last start= wins, whatever instant within the clock it names (before 1970 too). */
+    /* The span starts at a candle of the market, after its history (a sim of bars=N has history before start). */
+    int64_t first, last;
+    market_span(m, &first, &last);
+    FUZZ_CHECK(first >= c0.time + period && (first - c0.time) % period == 0 && first <= prev.time + period,
+               "span starts at %" PRId64 ", not at a candle's close", first);
+    /* The last start= wins, whatever instant within the clock it names (before 1970 too): the span's first candle
+     * starts there (an open-ended sim's history comes before it, so there it is the market's first). */
     const char *start = NULL;
     for (const char *k = url + 4; k; k = strchr(k, ','), k = k ? k + 1 : NULL)
         if (strncmp(k, "start=", 6) == 0)
             start = k + 6;
     int64_t t;
     if (start && time_parse(start, strcspn(start, ","), TIME_MS, &t) == 0)
-        FUZZ_CHECK(c0.time == t, "start=%.*s is %" PRId64 ", the first candle is at %" PRId64,
-                   (int)strcspn(start, ","), start, t, c0.time);
-    int64_t first, last;
-    market_span(m, &first, &last);
-    FUZZ_CHECK(first == c0.time + period, "span starts at %" PRId64, first);
+        FUZZ_CHECK(first - period == t || (last == INT64_MAX && c0.time == t),
+                   "start=%.*s is %" PRId64 ", the span's first candle is at %" PRId64, (int)strcspn(start, ","),
+                   start, t, first - period);
     FUZZ_CHECK(last == INT64_MAX || last == prev.time + period, "span ends at %" PRId64, last);
     if (last == INT64_MAX)
         check_record(m, prior, rest);
