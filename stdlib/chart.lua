@@ -1,5 +1,5 @@
 -- chart.lua: the platform's Chart(config) and KLineChart(options), kept in the bot's folder for the replay report
--- and the dashboard to draw. Every field of this module becomes a global (runtime/lua/api.c).
+-- and the dashboard to draw. Loaded at the first Chart() or KLineChart() call (stdlib/platform.lua).
 --
 -- A bot has one chart, as the platform's strategy page has one chart area: a later Chart() or KLineChart() call
 -- replaces it, and the object an earlier call returned then refuses to draw. The chart lives in

@@ -88,17 +88,14 @@ void api_open(lua_State *L)
         lua_call(L, 1, 1);
         lua_setglobal(L, globals[i][0]);
     }
-    /* The functions of stdlib/platform.lua (_C, _CDelay) and stdlib/chart.lua (Chart, KLineChart) are globals each. */
-    static const char *const spread[] = {"platform", "chart"};
-    for (size_t i = 0; i < sizeof spread / sizeof spread[0]; i++) {
-        lua_getglobal(L, "require");
-        lua_pushstring(L, spread[i]);
-        lua_call(L, 1, 1);
-        lua_pushnil(L);
-        while (lua_next(L, -2))     /* stack: module key value; the keys are strings */
-            lua_setglobal(L, lua_tostring(L, -2));
-        lua_pop(L, 1);
-    }
+    /* stdlib/platform.lua's functions (_C, _CDelay, IsVirtual, _Cross, Chart, KLineChart) are globals each. */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "platform");
+    lua_call(L, 1, 1);
+    lua_pushnil(L);
+    while (lua_next(L, -2))         /* stack: module key value; the keys are strings */
+        lua_setglobal(L, lua_tostring(L, -2));
+    lua_pop(L, 1);
     /* Reading a platform name stratrun lacks raises, naming it (stdlib/names.lua): after every global is set. */
     lua_getglobal(L, "require");
     lua_pushliteral(L, "names");
