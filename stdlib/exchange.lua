@@ -1112,20 +1112,24 @@ local function new(opts)
   local DATA = { GetTicker = true, GetDepth = true, GetRecords = true, GetAccount = true, GetAssets = true,
                  GetOrder = true, GetOrders = true, GetTrades = true, GetTickers = true, GetMarkets = true,
                  GetHistoryOrders = true }
+  -- Each call works with a dot or a colon. A data call's answer is converted (SetRate) and kept for GetRawJSON.
   for k, f in pairs(api) do
-    local data, convert = DATA[k], CONVERT[k]
-    E[k] = function(a, ...)
-      if a ~= E then return f(a, ...) end
-      return f(...)
-    end
-    if data then
-      local call = E[k]
-      E[k] = function(...)
+    local convert = CONVERT[k]
+    if DATA[k] then
+      E[k] = function(a, ...)
         raw_body = nil
-        local r = call(...)
-        if r ~= nil and convert and rate ~= 1 then r = convert(r) end
-        if r ~= nil then raw = raw_body or r end
+        local r
+        if a ~= E then r = f(a, ...) else r = f(...) end
+        if r ~= nil then
+          if convert and rate ~= 1 then r = convert(r) end
+          raw = raw_body or r
+        end
         return r
+      end
+    else
+      E[k] = function(a, ...)
+        if a ~= E then return f(a, ...) end
+        return f(...)
       end
     end
   end
