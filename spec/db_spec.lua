@@ -270,4 +270,38 @@ describe("DBExec and a bot's stop", function()
     assert.are.equal(0, r.code, r.err)
     assert.truthy(has(r.out, "nil\tDBExec: database is locked\nwaited\t5\n"), r.out)
   end)
+
+  it("waits one turn only when other bots of the process share its thread, so nobody is frozen", function()
+    if h.sh("command -v sqlite3 > /dev/null") ~= 0 then
+      pending("needs the sqlite3 shell")
+      return
+    end
+    local dir = h.tmpdir()
+    local r0 = run([[DBExec("CREATE TABLE t(x)")]], "live", dir)
+    assert.are.equal(0, r0.code, r0.err)
+    assert.are.equal(0, h.sh("((echo 'BEGIN EXCLUSIVE; INSERT INTO t VALUES (0);'; sleep 8) | sqlite3 " ..
+      h.quote(r0.bot .. "/db.sqlite3") .. " > /dev/null 2>&1 &)"))
+    Sleep(300)
+    -- bot1 (the database's owner) writes under the lock; bot2 wakes every 100 ms and records its longest gap
+    h.script(dir, [[
+      local t0 = UnixNano()
+      print(DBExec("INSERT INTO t VALUES (1)"))
+      print("waited ms", (UnixNano() - t0) // 1000000 < 1000)
+    ]], "w.lua")
+    h.script(dir, [[
+      local last, worst = UnixNano(), 0
+      for _ = 1, 10 do
+        Sleep(100)
+        local now = UnixNano()
+        worst = math.max(worst, now - last)
+        last = now
+      end
+      print("worst gap under 1 s", worst < 1e9)
+    ]], "other.lua")
+    local r = h.run{ dir = dir, "run", "--data-dir", dir .. "/d", "w.lua@bot1", "other.lua@bot2" }
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(has(r.out, "nil\tDBExec: database is locked"), r.out)
+    assert.truthy(has(r.out, "waited ms\ttrue"), r.out)
+    assert.truthy(has(r.out, "worst gap under 1 s\ttrue"), r.out)
+  end)
 end)

@@ -35,6 +35,7 @@
 #define VALUE_COST 16                   /* what a value costs against BYTES_MAX besides its text */
 #define PROGRESS_OPS 10000              /* SQLite VM steps between two looks at the bot's stop */
 #define BUSY_MS 5000                    /* how long a statement waits for a lock another process holds */
+#define BUSY_SHARED_MS 10               /* the same when other bots of the process wait for the thread: a turn */
 
 enum { ON_FILE, ON_MEMORY };
 enum { GOING, STOP_SIGNAL, STOP_END };
@@ -62,12 +63,16 @@ static int must_stop(void *ud)
 }
 
 /* Waits for a lock another process holds (an sqlite3 shell on the file) up to BUSY_MS, a few ms at a time, so that
- * a stop still ends the wait. */
+ * a stop still ends the wait. The wait holds the scheduler's thread: where other bots of the process take turns
+ * on it (live, several bots), it lasts one turn (BUSY_SHARED_MS) and the statement fails "database is locked", so
+ * that nobody else is frozen; the strategy retries (_C), and its Sleep lets the others run. */
 static int busy(void *ud, int count)
 {
     struct dbs *d = ud;
+    const struct sched *s = d->b->sched;
+    int shared = s && !s->virtual_ && s->nbots >= 2;
     if (count == 0)
-        d->busy_until = clock_mono_ns() + (int64_t)BUSY_MS * 1000000;
+        d->busy_until = clock_mono_ns() + (int64_t)(shared ? BUSY_SHARED_MS : BUSY_MS) * 1000000;
     if (must_stop(d) || clock_mono_ns() >= d->busy_until)
         return 0;
     struct timespec ts = {0, 5 * 1000000};
