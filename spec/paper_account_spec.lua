@@ -1,4 +1,4 @@
--- Spec for the paper account across restarts (stdlib/exchange.lua with runtime/lua/account.c; docs/exchange.md,
+-- Spec for the paper account across restarts (stdlib/exchange.lua with runtime/lua/files.c; docs/exchange.md,
 -- "The account across restarts"): a live bot's balances, pending orders and order-ID counter survive a stop and a
 -- start, --reset-account starts afresh, and a replay never reads nor writes the account file.
 local h = require("helpers")

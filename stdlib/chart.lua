@@ -14,7 +14,7 @@
 --                                                      (T new: added in time order; T known: replaced)
 --   {"t":"update","time":MS,"series":[...],"config":...}   chart.update(config)
 --
--- Lines are only ever appended, each whole with one write(2) (require("stratrun.log").append, as LogProfit), and an
+-- Lines are only ever appended, each whole with one write(2) (require("stratrun.files").append, as LogProfit), and an
 -- appended line never takes anything away; whatever does (reset, del, an update that drops series, a new Chart(),
 -- the compaction that bounds the file) replaces the file atomically (.replace, as LogProfitReset), with gen + 1. A
 -- reader follows the file as tail -F does (docs/platform.md, "Charts"). A series keeps its last MAX_POINTS
@@ -25,7 +25,8 @@
 -- close a line.
 
 local json, UnixNano, Log = json, UnixNano, Log
-local files = require("stratrun.log")      -- append, replace, read, warn: the bot-folder primitives (log.c)
+local files = require("stratrun.files")    -- append, replace, read: the bot-folder primitives (files.c)
+local warn = require("stratrun.log").warn
 local ok_config, config = pcall(require, "stratrun.config")
 local replay = ok_config and type(config) == "table" and config.replay or false
 
@@ -125,7 +126,7 @@ end
 
 local function failed(st, msg)
   if not st.broken or st.broken.msg ~= msg then
-    files.warn(string.format("chart: %s; the chart is kept in memory and %s is written whole again once the disk "
+    warn(string.format("chart: %s; the chart is kept in memory and %s is written whole again once the disk "
       .. "takes it (said once until a write succeeds)", msg, FILE))
   end
   st.broken = { msg = msg, at = now_ms() }
@@ -248,14 +249,14 @@ end
 local function load()
   local text, msg = files.read(FILE, MAX_READ)
   if not text then
-    files.warn("chart: " .. msg .. "; the chart starts empty")
+    if msg then warn("chart: " .. msg .. "; the chart starts empty") end    -- nil alone: no file yet
     return nil
   end
   local head = text:match("^([^\n]*)\n")
   local ok, h = pcall(json.decode, head or "")
   if not ok or type(h) ~= "table" or h.t ~= "chart" or (h.kind ~= "chart" and h.kind ~= "kline") then
     if text ~= "" then
-      files.warn("chart: " .. FILE .. " does not begin with a chart's header; the chart starts empty")
+      warn("chart: " .. FILE .. " does not begin with a chart's header; the chart starts empty")
     end
     return nil
   end
@@ -281,7 +282,7 @@ local function load()
     end
   end
   if skipped > 0 then
-    files.warn(string.format("chart: %d lines of %s are not records of its chart and are left out", skipped, FILE))
+    warn(string.format("chart: %d lines of %s are not records of its chart and are left out", skipped, FILE))
   end
   return st
 end

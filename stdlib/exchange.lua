@@ -16,7 +16,7 @@
 -- reads prices first checks that its feed is fresh (market.fetched): data older than the market's `stale` returns
 -- nil and logs why, rather than trade on old prices. Orders fill against the candles as everywhere else.
 --
--- A live bot's account persists (opts.keep, the `stratrun.account` module, runtime/lua/account.c): balances, the
+-- A live bot's account persists (opts.keep, the `stratrun.files` module, runtime/lua/files.c): balances, the
 -- pending orders, the order-ID counter and the orders of the latest KEEP_CLOSED ids are written to
 -- <bot dir>/account.json whenever they change, and read back when the exchange is built, so order IDs kept in _G
 -- still name the same orders after a restart. A replay neither reads nor writes it; --reset-account starts afresh.
@@ -1145,8 +1145,12 @@ if rawget(_ENV, "EnableLog") == nil then rawset(_ENV, "EnableLog", EnableLog) en
 local config = require("stratrun.config")
 local keep                  -- a live bot's account persists; a replay's never does (it must be deterministic)
 if not config.replay then
-  local account = require("stratrun.account")
-  keep = { read = account.read, write = account.write, path = account.path(), reset = config.reset_account }
+  local files, ACCOUNT = require("stratrun.files"), "account.json"
+  keep = {
+    read = function() return files.read(ACCOUNT, 64 << 20) end,
+    write = function(text) return files.replace(ACCOUNT, text) end,
+    path = files.path(ACCOUNT), reset = config.reset_account,
+  }
 end
 local exchange = new {
   config = config.exchange,

@@ -134,6 +134,23 @@ int fs_append_whole(int fd, const void *data, size_t len)
     return -1;
 }
 
+int fs_append_file(const char *path, const void *data, size_t len, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    int rc = fs_append_whole(fd, data, len), e = errno;
+    if (rc != 0)
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(e));
+    close(fd);
+    errno = e;
+    return rc;
+}
+
 static _Atomic int durable = 1;
 
 void fs_set_fsync(int on)

@@ -60,6 +60,10 @@ void fs_sweep_temp_files(const char *dir);
  * or -1 with errno (ENOSPC for a short write). */
 int fs_append_whole(int fd, const void *data, size_t len);
 
+/* Appends data (whole lines) to the file at path, created 0600 if missing, never through a symlink, with
+ * fs_append_whole. Returns 0, or -1 with errno and one line in err naming the file. */
+int fs_append_file(const char *path, const void *data, size_t len, char *err, size_t errlen);
+
 /* Reads a whole file of at most max bytes into a malloc'd, NUL-terminated buffer. A larger file fails with EFBIG
  * without reading it; anything but a regular file (a FIFO, a folder) fails at once with "is not a regular file". */
 int fs_read_all(const char *path, size_t max, char **out, size_t *outlen, char *err, size_t errlen);

@@ -62,7 +62,7 @@ void api_open(lua_State *L)
     lua_pop(L, 1);
     luaL_requiref(L, "market", luaopen_market, 0);
     lua_pop(L, 1);
-    luaL_requiref(L, "stratrun.account", luaopen_account, 0);
+    luaL_requiref(L, "stratrun.files", luaopen_files, 0);
     lua_pop(L, 1);
     luaL_requiref(L, "stratrun.log", luaopen_logapi, 0);
     lua_pop(L, 1);

@@ -26,7 +26,7 @@ int luaopen_crypto(lua_State *L);    /* crypto.c:  Encode, MD5, HMAC (OpenSSL li
 int luaopen_db(lua_State *L);        /* db.c:      DBExec on the bot's SQLite database, LogVacuum */
 int luaopen_platform(lua_State *L);  /* platform.c: GetCommand, Version, GetPid, GetOS, UUID */
 int luaopen_market(lua_State *L);    /* lmarket.c: require "market": candle and snapshot primitives for stdlib/exchange.lua */
-int luaopen_account(lua_State *L);   /* account.c: require "stratrun.account": the paper account's file, for stdlib/exchange.lua */
+int luaopen_files(lua_State *L);     /* files.c:   require "stratrun.files": files of the bot's folder, for stdlib/ (account, chart) */
 
 int luaopen_guard(lua_State *L);     /* guard.c:   load, loadfile, dofile, require text only; debug without what reaches into
                                       * the runtime (opened last) */

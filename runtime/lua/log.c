@@ -254,31 +254,13 @@ int log_status_flush(lua_State *L)
     return 0;
 }
 
-/* Appends whole lines to path (created 0600, never through a symlink) with one write (fs_append_whole), or
- * nothing. 0, or -1 with errno and the failure in err. */
-static int append_file(const char *path, const char *lines, size_t len, char *err, size_t errlen)
-{
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
-        errno = e;
-        return -1;
-    }
-    int rc = fs_append_whole(fd, lines, len), e = errno;
-    if (rc != 0)
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(e));
-    close(fd);
-    errno = e;
-    return rc;
-}
 
 /* Appends one whole line to <bot dir>/name, with one write (fs_append_whole). 0, or -1 with the failure logged. */
 static int append_to(struct bot *b, const char *name, const char *line, size_t len)
 {
     char path[4200], err[4400];
     snprintf(path, sizeof path, "%s/%s", b->dir, name);
-    int rc = append_file(path, line, len, err, sizeof err);
+    int rc = fs_append_file(path, line, len, err, sizeof err);
     if (rc != 0)
         log_printf(b, LOG_WARN, "%s", err);
     return rc;
@@ -468,75 +450,6 @@ static int f_api_error(lua_State *L)
     return 0;
 }
 
-/* The file stdlib/chart.lua keeps in the bot's folder (Chart, KLineChart), through append, replace and read below.
- * name is a plain file name ("chart.jsonl"): no '/', not starting with '.', so nothing outside the folder is
- * reached. A failure of the disk returns nil, a message and errno, as Lua's io library does: the caller decides what
- * to log (warn). */
-static const char *bot_file(lua_State *L, char *path, size_t size)
-{
-    const char *name = luaL_checkstring(L, 1);
-    if (!*name || name[0] == '.' || strchr(name, '/'))
-        luaL_error(L, "stratrun.log: '%s' is not a plain file name", name);
-    snprintf(path, size, "%s/%s", bot_of(L)->dir, name);
-    return path;
-}
-
-static int io_result(lua_State *L, int rc, const char *err)
-{
-    if (rc == 0) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    int e = errno;
-    luaL_pushfail(L);
-    lua_pushstring(L, err);
-    lua_pushinteger(L, e);
-    return 3;
-}
-
-/* require("stratrun.log").append(name, lines) appends whole lines with one write(2), or nothing (as LogProfit);
- * .replace(name, text) replaces the file's content atomically (as LogProfitReset). */
-static int api_write(lua_State *L, int replace)
-{
-    char path[4200], err[4400];
-    size_t len;
-    bot_file(L, path, sizeof path);
-    const char *text = luaL_checklstring(L, 2, &len);
-    int rc = replace ? fs_write_atomic(path, text, len, err, sizeof err)
-                     : append_file(path, text, len, err, sizeof err);
-    return io_result(L, rc, err);
-}
-
-static int f_api_append(lua_State *L)
-{
-    return api_write(L, 0);
-}
-
-static int f_api_replace(lua_State *L)
-{
-    return api_write(L, 1);
-}
-
-/* require("stratrun.log").read(name, max): the file's content, "" when there is none; a file of more than max
- * bytes fails (EFBIG) without being read. */
-static int f_api_read(lua_State *L)
-{
-    char path[4200], err[4400];
-    bot_file(L, path, sizeof path);
-    lua_Integer max = luaL_checkinteger(L, 2);
-    char *text;
-    size_t len;
-    if (fs_read_all(path, max > 0 ? (size_t)max : 0, &text, &len, err, sizeof err) != 0) {
-        if (errno != ENOENT)
-            return io_result(L, -1, err);
-        lua_pushliteral(L, "");
-        return 1;
-    }
-    lua_pushlstring(L, text, len);
-    free(text);
-    return 1;
-}
-
 /* require("stratrun.log").warn(msg): a warning line of the bot's log (stderr and log.txt). */
 static int f_api_warn(lua_State *L)
 {
@@ -549,8 +462,7 @@ static int f_api_warn(lua_State *L)
 int luaopen_logapi(lua_State *L)
 {
     static const luaL_Reg api[] = {
-        {"append", f_api_append}, {"error", f_api_error}, {"read", f_api_read}, {"replace", f_api_replace},
-        {"warn", f_api_warn}, {NULL, NULL}
+        {"error", f_api_error}, {"warn", f_api_warn}, {NULL, NULL}
     };
     luaL_newlib(L, api);
     return 1;
