@@ -17,6 +17,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -648,6 +651,11 @@ void bot_close_state(struct bot *b)
     b->L = NULL;
     lua_close(L);
     b->end_req = 0;
+#ifdef __GLIBC__
+    /* Give the closed state's memory back to the system: a state of many small objects lives in the heap, whose
+     * freed pages glibc keeps unless asked (a bot that failed at memory_limit left the process 200 MB large). */
+    malloc_trim(0);
+#endif
 }
 
 void bot_free(struct bot *b)
