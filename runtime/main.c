@@ -153,6 +153,29 @@ int main(int argc, char **argv)
         usage_error(err);
         goto out;
     }
+    /* The other markets the config's exchanges name: all open before any bot starts, freed after every bot. */
+    if (opt.nmarkets && !(s.markets = calloc((size_t)opt.nmarkets, sizeof *s.markets))) {
+        usage_error("out of memory");
+        goto out;
+    }
+    for (int i = 0; i < opt.nmarkets; i++) {
+        const char *url = opt.markets[i];
+        if (strcmp(url, opt.market) == 0)
+            continue;
+        if (opt.mode == MODE_REPLAY && strncmp(url, "rest:", 5) == 0) {
+            snprintf(err, sizeof err, "an exchange's market '%.200s' is live data: a replay needs recorded candles "
+                     "(csv:FILE or sim:...)", url);
+            usage_error(err);
+            goto out;
+        }
+        if (!(s.markets[s.nmarkets] = market_open(url, clock_wall_ms(), err, sizeof err))) {
+            char line[OPT_ERRLEN + 64];
+            snprintf(line, sizeof line, "an exchange's market: %s", err);
+            usage_error(line);
+            goto out;
+        }
+        s.nmarkets++;
+    }
     s.virtual_ = opt.mode == MODE_REPLAY;
     s.market = market;
     if (s.virtual_ && replay_span(&s, market, &opt, err, sizeof err) != 0) {
@@ -185,6 +208,9 @@ out:
     engine_close(engine, 1000);
     fetch_shutdown();       /* after the bots: their requests still running are given up, then ended */
     market_free(market);
+    for (int i = 0; i < s.nmarkets; i++)
+        market_free(s.markets[i]);
+    free(s.markets);
     options_free(&opt);
     if (replay_lock >= 0)
         close(replay_lock);

@@ -814,8 +814,8 @@ describe("the platform's smaller exchange calls", function()
     local w = world()
     w.ex.SetCurrency("BTC_USDT")
     w.ex.IO("currency", "BTC_USDT")
-    raises("exchange.SetCurrency: this exchange trades BTC_USDT, on its market only; ETH_USDT needs a market of its "
-      .. "own, which stratrun does not have yet (docs/platform.md)", w.ex.IO, "currency", "ETH_USDT")
+    raises("exchange.SetCurrency: this exchange trades BTC_USDT, on its market only; ETH_USDT needs an exchange of "
+      .. "its own: add one to the config's exchanges (docs/exchange.md)", w.ex.IO, "currency", "ETH_USDT")
     raises("exchange.IO(\"api\", ...) sends a request to a venue's own API: the paper exchange has no venue to send "
       .. "it to (docs/platform.md)", w.ex.IO, "api", "GET", "/api/v3/account")
     raises("exchange.IO: 'trade_margin' is not a command of the paper exchange", w.ex.IO, "trade_margin")
@@ -1276,9 +1276,9 @@ describe("in a stratrun process", function()
     -- refused at start: a bots entry for no bot of the run, a bad value; at the first call: not a multiple
     local bad = {
       { 'bots = { hourly = { exchange = {} } }', "config: bots.hourly names no bot of this run (its bots: five)" },
-      { 'bots = { five = { exchange = { period = 1.5 } } }', "config stratrun.conf:2: bots.five: exchange.period is "
+      { 'bots = { five = { exchange = { period = 1.5 } } }', "config stratrun.conf:2: bots.five.exchange: exchange.period is "
         .. "a whole number of seconds from 0 (the market's) to 2678400, got 1.5" },
-      { 'bots = { five = { speed = 1 } }', "config stratrun.conf:2: unknown key bots.five.speed (allowed: exchange)" },
+      { 'bots = { five = { speed = 1 } }', "config stratrun.conf:2: unknown key bots.five.speed (allowed: exchange, exchanges)" },
       { 'bots = { [5] = {} }', 'bots: every key must be a bot ID as a string of 1 to 64 characters (write ["632800"]' },
     }
     for _, b in ipairs(bad) do

@@ -104,8 +104,11 @@ local function parse_log(text)
     if y then
       local e = { ms = ((h.days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(hh) * 3600
         + tonumber(mi) * 60 + tonumber(ss)) * 1000) + tonumber(ms), msg = msg }
+      -- a bot with several exchanges: its order lines start with the exchange's label, "[OKCoin_EN] Buy ..."
+      local tag, untagged = msg:match("^%[([^%]]+)%] (.*)$")
+      if tag then e.ex, msg = tag, untagged end
       local side, price, amount, id, rest = msg:match("^(%a+) (%S+) (%S+) %(order (%d+)%) ?(.*)$")
-      local fside, famount, fprice, fee, fid = msg:match("^Filled (%a+) (%S+) at (%S+), fee (%S+) USDT %(order (%d+)%)$")
+      local fside, famount, fprice, fee, fid = msg:match("^Filled (%a+) (%S+) at (%S+), fee (%S+) %u+ %(order (%d+)%)$")
       local cid, crest = msg:match("^Cancel (%d+) ?(.*)$")
       local profit = msg:match("^Profit: (%S+)")
       if (side == "Buy" or side == "Sell") and price then
@@ -187,14 +190,15 @@ describe("ports of the platform's strategy library", function()
       if f:find("%.lua$") then files[#files + 1] = f end
     end
     p:close()
-    assert.is_true(#files >= 5)
+    assert.is_true(#files >= 6)
     for _, f in ipairs(files) do
       local text = h.read(PORTS .. f)
       assert.truthy(text:find("^%-%- " .. f:gsub("%.lua$", "%%.lua") .. ": "), f .. " starts with its name")
       assert.truthy(text:find("%-%- Source: fmzquant/strategies, \"[^\"]+%.md\""), f .. " names its source file")
       assert.truthy(text:find("%-%- What changed in the port"), f .. " says what changed")
-      -- spot, one exchange: no futures call, no second exchange
-      assert.falsy(text:find("SetContractType") or text:find("SetDirection") or text:find("exchanges%[[2-9]"), f)
+      -- spot: no futures call; one exchange, but for the port that says it trades on the config's exchanges list
+      assert.falsy(text:find("SetContractType") or text:find("SetDirection"), f)
+      if not text:find("the config's `exchanges` list", 1, true) then assert.falsy(text:find("exchanges%[[2-9]"), f) end
       -- every global it reads is one of stratrun's (this spec runs inside stratrun) or one it sets itself (its
       -- parameters and state), so no branch a replay does not reach can stop on a missing platform name
       local listing = io.popen("luac5.4 -l -p " .. h.quote(PORTS .. f) .. " 2>&1")
@@ -211,7 +215,7 @@ describe("ports of the platform's strategy library", function()
       end
       -- and every exchange call it names is one the exchange has (comments left out)
       local code = text:gsub("%-%-[^\n]*", "")
-      for _, pat in ipairs({ "exchange%.([%a_][%w_]*)", "%f[%w_]e%.([%a_][%w_]*)" }) do
+      for _, pat in ipairs({ "[eE]xchange%.([%a_][%w_]*)", "%f[%w_]e%.([%a_][%w_]*)", "exchanges%[%d+%]%.([%a_][%w_]*)" }) do
         for name in code:gmatch(pat) do
           local ok_, v = pcall(function() return exchange[name] end)
           assert.is_true(ok_ and type(v) == "function", f .. " calls exchange." .. name .. ", which stratrun lacks")
@@ -676,5 +680,71 @@ describe("ports of the platform's strategy library", function()
     assert.are.equal(0, r.summary.frozen_stocks)
     near(acc.Balance, r.summary.balance, 1e-6, "balance")
     near(acc.Stocks, r.summary.stocks, 1e-9, "stocks")
+  end)
+
+  -- ---- several exchanges ---------------------------------------------------------------------------------------------
+
+  it("cross_arbitrage sells on the dear exchange and buys on the cheap one, only while the gap reaches minRate", function()
+    local dir = h.tmpdir()
+    -- the same coin on two venues: B follows A (the same seed) but 3 % dearer in bars 30-40 and 3 % cheaper in 70-80
+    local function gap(k) return (k >= 30 and k <= 40) and 1.03 or (k >= 70 and k <= 80) and 0.97 or 1 end
+    local A = market(dir .. "/a.csv", { bars = 120, period = MIN, price = 2000, noise = 0.002, wick = 0.0005, seed = 9 })
+    local B = market(dir .. "/b.csv", { bars = 120, period = MIN, price = 2000, noise = 0.002, wick = 0.0005, seed = 9,
+      shape = gap })
+    local r = replay("cross_arbitrage.lua", "arb", dir .. "/a.csv", {}, { config = [[
+exchanges = {
+  {name = "Bitfinex", currency = "ETH_USD", balance = 5000, stocks = 10},
+  {name = "OKCoin_EN", currency = "ETH_USD", balance = 5000, stocks = 10, market = "csv:]] .. dir .. [[/b.csv"},
+}
+]] })
+    ok(r)
+    local log = parse_log(r.logtext)
+    local candles = { Bitfinex = A, OKCoin_EN = B }
+    local start = { Balance = 5000, Stocks = 10 }
+    local fills = { Bitfinex = {}, OKCoin_EN = {} }
+    local orders = { Bitfinex = 0, OKCoin_EN = 0 }
+    local arbs = { Bitfinex = 0, OKCoin_EN = 0 }     -- by the exchange sold on
+    for i, e in ipairs(log) do
+      if e.kind == "order" then
+        orders[e.ex] = orders[e.ex] + 1
+        assert.is_nil(e.price, "market orders only: " .. e.msg)
+      elseif e.kind == "fill" then
+        table.insert(fills[e.ex], e)
+      end
+      local sell, sp, buy, bp, rate, amount =
+        e.msg:match("^卖出: (%S+) 卖出价格: (%S+) 买入: (%S+)  买入价格: (%S+)  比例: (%S+)  总量: (%S+)$")
+      if sell then
+        sp, bp, rate, amount = tonumber(sp), tonumber(bp), tonumber(rate), tonumber(amount)
+        -- the second level of each book at that moment (docs/exchange.md), and the rate test
+        assert.are.equal(quotes(candles[sell], e.ms).bid(2), cents(sp), e.msg)
+        assert.are.equal(quotes(candles[buy], e.ms).ask(2), cents(bp), e.msg)
+        near(sp / bp, rate, 1e-9, "rate")
+        assert.is_true(rate >= 1.02, e.msg)
+        -- only inside the windows, and the dear side is the one the window makes dear
+        local k = closed(A, e.ms)
+        assert.are.equal(gap(k) > 1 and "OKCoin_EN" or "Bitfinex", sell, e.msg)
+        assert.is_true(gap(k) ~= 1, e.msg)
+        -- just before: the market sell of amount on the dear exchange, the buy (of amount cash) on the cheap one
+        local j = i - 1
+        while log[j].kind ~= "order" do j = j - 1 end
+        assert.are.same({ sell, "sell", amount }, { log[j].ex, log[j].side, log[j].amount })
+        assert.is_true(amount > 0 and amount <= 0.5)      -- a level's amount: volume 10 / 20
+        arbs[sell] = arbs[sell] + 1
+      end
+    end
+    assert.is_true(arbs.OKCoin_EN >= 1 and arbs.Bitfinex >= 1, "both directions traded")
+    -- both windows last 11 bars: the arbitrage goes on while the seller has coins
+    -- each exchange's account is what its own fills make, and the summary shows both
+    local bal1, st1 = account_after(start, fills.Bitfinex)
+    local bal2, st2 = account_after(start, fills.OKCoin_EN)
+    near(bal1, r.summary.balance, 1e-6, "Bitfinex balance")
+    near(st1, r.summary.stocks, 1e-9, "Bitfinex stocks")
+    local second = r.summary.exchanges[1]
+    assert.are.equal("OKCoin_EN", second.label)
+    near(bal2, second.balance, 1e-6, "OKCoin_EN balance")
+    near(st2, second.stocks, 1e-9, "OKCoin_EN stocks")
+    assert.are.equal(orders.Bitfinex, r.summary.orders)
+    assert.are.equal(orders.OKCoin_EN, second.orders)
+    assert.truthy(r.out:find("\narb%[2%] +%d+ +" .. orders.OKCoin_EN .. " "), r.out)
   end)
 end)

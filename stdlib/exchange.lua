@@ -109,6 +109,13 @@ end
 
 local function new(opts)
   local market, now, log = opts.market, opts.now, opts.log
+  local raise = raise
+  if opts.who then    -- exchanges[2] and on: their messages name them, not exchange
+    local log0, raise0 = log, raise
+    local function rename(msg) return (msg:gsub("^exchange([.:])", opts.who .. "%1", 1)) end
+    log = function(msg) return log0(rename(msg)) end
+    raise = function(msg) return raise0(rename(msg)) end
+  end
   local note = opts.note or log       -- what is not an error
   local say = opts.say or function() end    -- an order line: its values, as Log(...) takes them
   local info = market.info and market.info() or {}
@@ -128,7 +135,9 @@ local function new(opts)
     s, config_error = nil, string.format("exchange.period %s s is not a multiple of the market's period of %s s",
       show(s.period), show(info.period / 1000))
   end
-  if config_error and opts.strict then error("exchange: invalid config: " .. config_error .. opts.strict, 0) end
+  if config_error and opts.strict then
+    error((opts.who or "exchange") .. ": invalid config: " .. config_error .. opts.strict, 0)
+  end
   s = s or settings({})
   local currency, base, quote = s.currency, s.base, s.quote
   local maker, taker, slip = s.maker_fee, s.taker_fee, s.slippage
@@ -1048,13 +1057,13 @@ local function new(opts)
   end
 
   -- SetCurrency(pair) and IO("currency", pair): the exchange trades one pair, its market's. Switching to it is
-  -- nothing to do; another pair needs a market of its own, which a bot does not have yet: that raises, as every IO
+  -- nothing to do; another pair needs an exchange of its own (the config's exchanges): that raises, as every IO
   -- command but "currency" does ("api" and the venues' own commands need a venue), rather than go on in silence.
   function api.SetCurrency(pair)
     if type(pair) ~= "string" then raise("exchange.SetCurrency: pair must be a string such as \"BTC_USDT\", got " .. type(pair)) end
     if pair ~= currency then
-      raise(string.format("exchange.SetCurrency: this exchange trades %s, on its market only; %s needs a market of "
-        .. "its own, which stratrun does not have yet (docs/platform.md)", currency, pair))
+      raise(string.format("exchange.SetCurrency: this exchange trades %s, on its market only; %s needs an exchange "
+        .. "of its own: add one to the config's exchanges (docs/exchange.md)", currency, pair))
     end
   end
 
@@ -1143,26 +1152,67 @@ end
 if rawget(_ENV, "EnableLog") == nil then rawset(_ENV, "EnableLog", EnableLog) end
 
 local config = require("stratrun.config")
-local keep                  -- a live bot's account persists; a replay's never does (it must be deterministic)
-if not config.replay then
-  local files, ACCOUNT = require("stratrun.files"), "account.json"
-  keep = {
-    read = function() return files.read(ACCOUNT, 64 << 20) end,
-    write = function(text) return files.replace(ACCOUNT, text) end,
-    path = files.path(ACCOUNT), reset = config.reset_account,
+local files = not config.replay and require("stratrun.files")
+local market = require("market")
+
+-- The bot's exchanges: the config's exchanges list (each entry laid over its exchange table), else the exchange
+-- table alone. Each has its own market (its `market`, else the process's), account and account file: account.json
+-- for the first, account-N.json for the Nth.
+local function build(i, cfg, strict, tag)
+  local keep                -- a live bot's account persists; a replay's never does (it must be deterministic)
+  if files then
+    local name = i == 1 and "account.json" or ("account-" .. i .. ".json")
+    keep = {
+      read = function() return files.read(name, 64 << 20) end,
+      write = function(text) return files.replace(name, text) end,
+      path = files.path(name), reset = config.reset_account,
+    }
+  end
+  return new {
+    config = cfg,
+    strict = strict,        -- the bot does not start on an exchange the config and its market disagree on
+    who = i > 1 and ("exchanges[" .. i .. "]") or nil,
+    market = (type(cfg.market) == "string" and cfg.market ~= "") and market.get(cfg.market) or market,
+    now = function() return UnixNano() // 1000000 end,
+    log = require("stratrun.log").error,      -- a failed call: GetLastError, SetErrorFilter
+    note = function(msg) Log(msg) end,
+    say = tag and function(...) Log(tag, ...) end or Log,
+    keep = keep,
   }
 end
-local exchange = new {
-  config = config.exchange,
-  -- the bot does not start on an exchange the config and its market disagree on
-  strict = config.exchange_over and " (the config's exchange with " .. config.exchange_over .. " over it)" or "",
-  market = require("market"),
-  now = function() return UnixNano() // 1000000 end,
-  log = require("stratrun.log").error,      -- a failed call: GetLastError, SetErrorFilter
-  note = function(msg) Log(msg) end,
-  say = Log,
-  keep = keep,
-}
+
+local list = {}
+local over = config.exchange_over and (" with " .. config.exchange_over .. " over it") or ""
+if type(config.exchanges) == "table" then
+  for i, entry in ipairs(config.exchanges) do
+    local cfg = {}
+    for k, v in pairs(config.exchange) do cfg[k] = v end
+    for k, v in pairs(entry) do cfg[k] = v end
+    -- with several exchanges, an order line starts with its exchange's label: [Binance] Buy 43050.73 0.1 (order 3)
+    local label = (cfg.label ~= nil and cfg.label ~= "") and cfg.label or cfg.name or "Paper"
+    local tag = #config.exchanges > 1 and "[" .. label .. "]" or nil
+    list[i] = build(i, cfg, string.format(" (the config's %s[%d] over its exchange%s)", config.exchanges_from, i, over),
+      tag)
+  end
+end
+if #list == 0 then
+  list[1] = build(1, config.exchange, config.exchange_over and " (the config's exchange" .. over .. ")" or "")
+end
+local exchange = list[1]
 exchange._new = new
-if rawget(_ENV, "exchanges") == nil then rawset(_ENV, "exchanges", { exchange }) end   -- exchanges[1] == exchange
+-- For the host's replay summary: the other exchanges' summaries, after the first's.
+if #list > 1 then
+  local first = exchange._summary
+  exchange._summary = function()
+    local sm = first()
+    sm.exchanges = {}
+    for i = 2, #list do
+      local e = list[i]._summary()
+      e.label, e.currency = list[i].GetLabel(), list[i].GetCurrency()
+      sm.exchanges[i - 1] = e
+    end
+    return sm
+  end
+end
+if rawget(_ENV, "exchanges") == nil then rawset(_ENV, "exchanges", list) end   -- exchanges[1] == exchange
 return exchange

@@ -12,8 +12,9 @@ local DEFAULTS = {
   tick_size = 0.01, amount_size = 0.00001, min_notional = 0,   -- Binance's BTC_USDT grid; no minimum order value
   period = 0,                                                   -- GetRecords()'s period in s; 0: the market's
   usd_cny = 0,                                                  -- GetUSDCNY(); 0: none configured
+  market = "",                                                  -- its market data URL; "": the process's market
 }
-local ALLOWED = "name, label, currency, balance, stocks, maker_fee, taker_fee, slippage, tick_size, amount_size, min_notional, period, usd_cny"
+local ALLOWED = "name, label, currency, balance, stocks, maker_fee, taker_fee, slippage, tick_size, amount_size, min_notional, period, usd_cny, market"
 local GRID = { tick_size = true, amount_size = true }                       -- steps of a grid: above 0
 local FRACTION = { maker_fee = true, taker_fee = true, slippage = true }    -- of a price: below 1
 local AMOUNT_MAX = 1e15                                                     -- balance, stocks

@@ -477,8 +477,10 @@ static void push_config(lua_State *L, const struct options *o, const char *id)
     char err[JSON_ERRLEN];
     if (!o->exchange || json_decode(L, o->exchange, strlen(o->exchange), err, sizeof err) != 0)
         lua_newtable(L);
-    /* the config's bots[id].exchange, key by key over the config's exchange table */
+    /* the config's bots[id].exchange, key by key over the config's exchange table; its bots[id].exchanges, else the
+     * config's exchanges (each entry is laid over the exchange table by stdlib/exchange.lua) */
     int top = lua_gettop(L);
+    int own_list = 0;
     if (o->bots_cfg && json_decode(L, o->bots_cfg, strlen(o->bots_cfg), err, sizeof err) == 0) {
         lua_getfield(L, -1, id);                        /* stack: exchange bots entry */
         if (lua_istable(L, -1) && lua_getfield(L, -1, "exchange") == LUA_TTABLE) {
@@ -490,9 +492,21 @@ static void push_config(lua_State *L, const struct options *o, const char *id)
             lua_pushfstring(L, "bots.%s.exchange", id);
             lua_setfield(L, top - 1, "exchange_over");  /* for messages: whose settings these are */
         }
+        lua_settop(L, top + 2);
+        if (lua_istable(L, -1) && lua_getfield(L, -1, "exchanges") == LUA_TTABLE) {
+            lua_setfield(L, top - 1, "exchanges");
+            lua_pushfstring(L, "bots.%s.exchanges", id);
+            lua_setfield(L, top - 1, "exchanges_from");
+            own_list = 1;
+        }
     }
     lua_settop(L, top);
     lua_setfield(L, -2, "exchange");
+    if (!own_list && o->exchanges && json_decode(L, o->exchanges, strlen(o->exchanges), err, sizeof err) == 0) {
+        lua_setfield(L, -2, "exchanges");
+        lua_pushliteral(L, "exchanges");
+        lua_setfield(L, -2, "exchanges_from");
+    }
     lua_setfield(L, -2, "stratrun.config");
     lua_pop(L, 1);
 }

@@ -294,28 +294,89 @@ static void push_exchange_check(lua_State *L)
     lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.exchange_check");
 }
 
-/* exchange = {...}: the paper exchange's settings, checked by the exchange's own check, kept as JSON for the bot's
- * state to read. */
-static void cfg_exchange(lua_State *L, struct options *o, int tbl)
+/* Keeps url (an exchange's `market`) in o->markets, once: main.c opens each before any bot starts. */
+static void add_market(lua_State *L, struct options *o, const char *url)
 {
+    for (int i = 0; i < o->nmarkets; i++)
+        if (strcmp(o->markets[i], url) == 0)
+            return;
+    char **m = realloc(o->markets, (size_t)(o->nmarkets + 1) * sizeof *m);
+    if (!m || !(m[o->nmarkets] = strdup(url)))
+        luaL_error(L, "out of memory");
+    o->markets = m;
+    o->nmarkets++;
+}
+
+/* Checks the exchange settings table at idx with the exchange's own check ("WHAT: why" when it fails) and keeps
+ * the market it names. */
+static void check_exchange(lua_State *L, struct options *o, int idx, const char *what)
+{
+    idx = lua_absindex(L, idx);
     push_exchange_check(L);
-    lua_pushvalue(L, tbl);
+    lua_pushvalue(L, idx);
     lua_call(L, 1, 2);
     /* stack: settings or nil, why */
     if (lua_isnil(L, -2))
-        luaL_error(L, "%s", lua_tostring(L, -1));
+        luaL_error(L, "%s: %s", what, lua_tostring(L, -1));
     lua_pop(L, 2);
+    if (lua_getfield(L, idx, "market") == LUA_TSTRING && lua_rawlen(L, -1) > 0)
+        add_market(L, o, lua_tostring(L, -1));
+    lua_pop(L, 1);
+}
+
+#define EXCHANGES_MAX 16
+
+/* Checks exchanges = {{...}, ...} at idx: a list of 1 to EXCHANGES_MAX exchange settings tables. */
+static void check_exchanges(lua_State *L, struct options *o, int idx, const char *what)
+{
+    idx = lua_absindex(L, idx);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx), keys = 0;
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1))
+        keys++;
+    if (n < 1 || n > EXCHANGES_MAX || keys != n)
+        luaL_error(L, "%s must be a list of 1 to %d exchange tables such as {{currency = \"BTC_USDT\"}, "
+                   "{currency = \"ETH_USDT\", market = \"csv:eth.csv\"}}", what, EXCHANGES_MAX);
+    for (lua_Integer i = 1; i <= n; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s[%lld]", what, (long long)i);
+        if (lua_rawgeti(L, idx, i) != LUA_TTABLE)
+            luaL_error(L, "%s must be a table, not %s", name, luaL_typename(L, -1));
+        check_exchange(L, o, -1, name);
+        lua_pop(L, 1);
+    }
+}
+
+/* The table at idx as JSON text in *dst, for the bot's state to read. */
+static void keep_json(lua_State *L, int idx, char **dst, const char *what)
+{
     jbuf jb;
     char err[JSON_ERRLEN];
     jbuf_init(&jb);
-    if (json_encode(L, tbl, &jb, err, sizeof err) == 0)
-        replace(&o->exchange, jb.p);
+    if (json_encode(L, idx, &jb, err, sizeof err) != 0) {
+        jbuf_free(&jb);
+        luaL_error(L, "%s: %s", what, err);
+    }
+    replace(dst, jb.p);
     jbuf_free(&jb);
 }
 
-/* bots = {ID = {exchange = {...}}, ...}: settings of one bot over the config's own. Each bot's exchange table is
- * checked alone here (it is laid over the config's exchange table when the bot starts: bot.c), its ID against the
- * run's bots in options_resolve. */
+/* exchange = {...}: the paper exchange's settings, checked by the exchange's own check, kept as JSON for the bot's
+ * state to read. exchanges = {{...}, ...}: a bot's several exchanges, each laid over the exchange table. */
+static void cfg_exchange(lua_State *L, struct options *o, int tbl)
+{
+    check_exchange(L, o, tbl, "exchange");
+    keep_json(L, tbl, &o->exchange, "exchange");
+}
+
+static void cfg_exchanges(lua_State *L, struct options *o, int tbl)
+{
+    check_exchanges(L, o, tbl, "exchanges");
+    keep_json(L, tbl, &o->exchanges, "exchanges");
+}
+
+/* bots = {ID = {exchange = {...}, exchanges = {...}}, ...}: settings of one bot over the config's own. Each bot's
+ * tables are checked alone here (laid over the config's exchange table when the bot starts: bot.c,
+ * stdlib/exchange.lua), its ID against the run's bots in options_resolve. */
 static void cfg_bots(lua_State *L, struct options *o, int tbl)
 {
     for (int i = 0; i < o->nbots_cfg; i++)
@@ -335,16 +396,17 @@ static void cfg_bots(lua_State *L, struct options *o, int tbl)
         lua_pushnil(L);
         while (lua_next(L, entry)) {
             const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-            if (strcmp(k, "exchange") != 0)
-                luaL_error(L, "unknown key bots.%s.%s (allowed: exchange)", id, k);
+            char what[ID_MAX + 32];
+            snprintf(what, sizeof what, "bots.%s.%s", id, k);
+            if (strcmp(k, "exchange") != 0 && strcmp(k, "exchanges") != 0)
+                luaL_error(L, "unknown key %s (allowed: exchange, exchanges)", what);
             if (lua_type(L, -1) != LUA_TTABLE)
-                luaL_error(L, "bots.%s.exchange must be a table, not %s", id, luaL_typename(L, -1));
-            push_exchange_check(L);
-            lua_pushvalue(L, -2);
-            lua_call(L, 1, 2);
-            if (lua_isnil(L, -2))
-                luaL_error(L, "bots.%s: %s", id, lua_tostring(L, -1));
-            lua_pop(L, 3);
+                luaL_error(L, "%s must be a table, not %s", what, luaL_typename(L, -1));
+            if (strcmp(k, "exchanges") == 0)
+                check_exchanges(L, o, -1, what);
+            else
+                check_exchange(L, o, -1, what);
+            lua_pop(L, 1);
         }
         char **ids = realloc(o->bots_cfg_ids, (size_t)(o->nbots_cfg + 1) * sizeof *ids);
         if (!ids || !(ids[o->nbots_cfg] = strdup(id)))
@@ -353,13 +415,7 @@ static void cfg_bots(lua_State *L, struct options *o, int tbl)
         o->nbots_cfg++;
         lua_pop(L, 1);
     }
-    jbuf jb;
-    char err[JSON_ERRLEN];
-    jbuf_init(&jb);
-    if (json_encode(L, tbl, &jb, err, sizeof err) != 0)
-        luaL_error(L, "bots: %s", err);
-    replace(&o->bots_cfg, jb.p);
-    jbuf_free(&jb);
+    keep_json(L, tbl, &o->bots_cfg, "bots");
 }
 
 /* http = {...}: HttpQuery's limits (http.c). */
@@ -487,6 +543,10 @@ static int cfg_assign(lua_State *L)
         if (t != LUA_TTABLE)
             return luaL_error(L, "key 'exchange' must be a table, not %s", luaL_typename(L, 3));
         cfg_exchange(L, o, 3);
+    } else if (strcmp(key, "exchanges") == 0) {
+        if (lua_type(L, 3) != LUA_TTABLE)
+            return luaL_error(L, "key 'exchanges' must be a table, not %s", luaL_typename(L, 3));
+        cfg_exchanges(L, o, 3);
     } else if (strcmp(key, "bots") == 0) {
         if (t != LUA_TTABLE)
             return luaL_error(L, "key 'bots' must be a table, not %s", luaL_typename(L, 3));
@@ -507,7 +567,7 @@ static int cfg_assign(lua_State *L)
             return luaL_error(L, "key 'params' must be a table, not %s", luaL_typename(L, 3));
         cfg_param(L, o, c->ncli_params, 3);
     } else {
-        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, bots, http, params, memory_limit, step_limit, "
+        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, exchanges, bots, http, params, memory_limit, step_limit, "
                           "onexit_limit, fsync, shared_group)", key);
     }
     return 0;
@@ -952,6 +1012,13 @@ void options_free(struct options *o)
     free(o->channel);
     free(o->market);
     free(o->exchange);
+    free(o->exchanges);
+    for (int i = 0; i < o->nmarkets; i++)
+        free(o->markets[i]);
+    free(o->markets);
+    o->markets = NULL;
+    o->nmarkets = 0;
+    o->exchanges = NULL;
     free(o->config);
     free(o->group);
     o->group = NULL;

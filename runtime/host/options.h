@@ -59,7 +59,10 @@ struct options {
     char *channel;          /* the channel backend URL ("local", "local:DIR", "memory") */
     char *market;           /* the market data source ("sim:seed=42", "csv:PATH") */
     char *exchange;         /* the paper exchange's settings: JSON text of the config's exchange table, or NULL */
-    char *bots_cfg;         /* the config's bots table ({ID = {exchange = {...}}}): JSON text, or NULL */
+    char *exchanges;        /* the config's exchanges list ({{...}, ...}: each laid over exchange): JSON, or NULL */
+    char **markets;         /* every market an exchange table names (`market`), each once; main.c opens them */
+    int nmarkets;
+    char *bots_cfg;         /* the config's bots table ({ID = {exchange = {...}, exchanges = {...}}}): JSON, or NULL */
     char **bots_cfg_ids;    /* its keys, each checked to name a bot of the run (options_resolve) */
     int nbots_cfg;
     struct param *params;

@@ -83,6 +83,8 @@ struct sched {
     int progress;           /* replay: draw a progress bar on stderr */
     long steps;             /* bot resumptions so far: the bench's "bot-iterations" */
     struct market *market;  /* replay: the market whose candles make Sleep(0)'s events (sched_next_event) */
+    struct market **markets;    /* the other markets the config's exchanges name (market.get), opened by main.c */
+    int nmarkets;
 };
 
 /* The bot that owns L (kept in L's extra space, which coroutines inherit). */

@@ -1,18 +1,24 @@
 /*
  * lmarket.c: the Lua module `market` (require "market"): the primitives stdlib/exchange.lua builds tickers, depth
  * and records from, on the process's market (market.h). Indices are 1-based here, 0-based in market.h.
+ * market.get(url) gives the same primitives on another market the process opened for the config's exchanges
+ * (`market` in an exchange's settings; main.c opens them all before any bot starts, and frees them after).
  */
 #include "lua/api.h"
 #include "lua/ctx.h"
 #include "data/market.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #include <lauxlib.h>
 
+/* The market of the running function: its upvalue (market.get), else the process's own. */
 static struct market *checkmarket(lua_State *L)
 {
-    struct market *m = bot_of(L)->market;
+    struct market *m = lua_touserdata(L, lua_upvalueindex(1));
+    if (!m)
+        m = bot_of(L)->market;
     if (!m)
         luaL_error(L, "no market data: set market in the config or --market");
     return m;
@@ -137,8 +143,31 @@ static const luaL_Reg funcs[] = {
     {NULL, NULL}
 };
 
+/* market.get(url) -> the primitives above on the market opened for url (the process's own market when url is its
+ * URL); raises when the process opened no such market. */
+static int m_get(lua_State *L)
+{
+    const char *url = luaL_checkstring(L, 1);
+    const struct bot *b = bot_of(L);
+    struct market *m = NULL;
+    if (b->market && strcmp(market_url(b->market), url) == 0)
+        m = b->market;
+    for (int i = 0; !m && b->sched && i < b->sched->nmarkets; i++)
+        if (strcmp(market_url(b->sched->markets[i]), url) == 0)
+            m = b->sched->markets[i];
+    if (!m)
+        return luaL_error(L, "market.get: the process opened no market '%s' (only the config's exchanges' markets "
+                          "are opened, at start)", url);
+    lua_createtable(L, 0, 5);
+    lua_pushlightuserdata(L, m);
+    luaL_setfuncs(L, funcs, 1);
+    return 1;
+}
+
 int luaopen_market(lua_State *L)
 {
     luaL_newlib(L, funcs);
+    lua_pushcfunction(L, m_get);
+    lua_setfield(L, -2, "get");
     return 1;
 }
