@@ -28,13 +28,7 @@ local function run(dir, config, script, argv)
   return h.run(args)
 end
 
-local function ok(r)
-  assert.are.equal(0, r.code, "stratrun failed (" .. tostring(r.code) .. "):\n" .. r.out .. r.err)
-end
-
-local function has(text, plain)
-  assert.truthy(text:find(plain, 1, true), "want «" .. plain .. "» in:\n" .. text)
-end
+local ok, has = h.assert_ok, h.assert_has
 
 describe("several exchanges per bot", function()
   it("gives each entry of exchanges its own market, pair, account and order IDs, exchanges[1] being exchange", function()

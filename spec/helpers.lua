@@ -123,6 +123,16 @@ function M.run_bot(text, opts)
   return r
 end
 
+-- Asserts that run's result r exited 0, showing what it printed when it did not.
+function M.assert_ok(r)
+  assert(r.code == 0, "stratrun failed (" .. tostring(r.code) .. "):\n" .. r.out .. r.err)
+end
+
+-- Asserts that text holds plain (no pattern), showing the text when it does not.
+function M.assert_has(text, plain)
+  assert(text:find(plain, 1, true), "want «" .. plain .. "» in:\n" .. text)
+end
+
 -- Starts stratrun in the background: spawn{args..., dir=, env=, prefix=} -> proc with :pid(), :signal(sig),
 -- :wait(), :output(). prefix: words run before the binary (e.g. {"ip", "netns", "exec", "ns1"}), which must exec it.
 function M.spawn(opts)

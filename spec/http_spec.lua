@@ -207,6 +207,43 @@ describe("HttpQuery", function()
   end)
 end)
 
+describe("HttpQuery_Go", function()
+  it("starts the request at once; several run at the same time; wait returns what HttpQuery returns", function()
+    local own = httpd.start()
+    own:put("/a", "one", { "delay 1000" })
+    own:put("/b", "two", { "delay 1000" })
+    local r1, r2 = HttpQuery_Go(own:url("/a")), HttpQuery_Go(own:url("/b"))
+    assert.is_nil(r1.wait(-1))                  -- not answered yet: nil at once
+    -- both reached the server before either was answered
+    assert.truthy(h.eventually(function() return #own:requests() == 2 end, 5 * h.time_scale), "both requests in flight")
+    assert.are.equal("one", r1:wait())         -- r:wait() and r.wait() both work
+    assert.are.equal("two", r2.wait())
+    local ok, err = pcall(r1.wait)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("wait: routine %d+ already finished: its result was taken"), tostring(err))
+    own:stop()
+  end)
+
+  it("returns nil from wait(ms) when the answer takes longer, and the request goes on", function()
+    local t0 = UnixNano()
+    local r = HttpQuery_Go(srv:url("/slow"))
+    assert.is_nil(r:wait(200))
+    local waited = elapsed_ms(t0)
+    assert.is_true(waited >= 200 and waited < 1500, "waited " .. waited .. " ms")
+    assert.are.equal("late\n", r:wait())
+  end)
+
+  it("fails as HttpQuery does, and takes its options", function()
+    local url = "http://127.0.0.1:" .. srv.refused .. "/api"
+    fails(url, { "cannot connect", "refused" }, HttpQuery_Go(url):wait())
+    local d = HttpQuery_Go(srv:url("/hello.txt"), { debug = true }):wait()
+    assert.are.equal(200, d.StatusCode)
+    assert.are.equal("hello, world\n", d.Body)
+    raises("HttpQuery: unknown option 'nope'", HttpQuery_Go, srv:url("/bye"), { nope = 1 })
+    raises("wait: the timeout must be a number of ms, not string", HttpQuery_Go(srv:url("/bye")).wait, "soon")
+  end)
+end)
+
 describe("HttpQuery in a stratrun process", function()
   it("blocks only its own bot: another bot of the process keeps running meanwhile", function()
     local dir = h.tmpdir()
@@ -361,6 +398,15 @@ end]]) .. "@r1"
     assert.truthy(r.err:find("HttpQuery: refused in a replay, which must stay deterministic", 1, true), r.err)
     assert.truthy(r.err:find("http = { in_replay = true }", 1, true), r.err)
     assert.falsy(r.out:find("got", 1, true))
+  end)
+
+  it("refuses HttpQuery_Go too", function()
+    local dir = h.tmpdir()
+    h.write(dir .. "/m.csv", "time,open,high,low,close,volume\n0,1,1,1,1,1\n60000,1,1,1,1,1\n")
+    local r = h.run({ "replay", "--data-dir", dir .. "/data", "--market", "csv:" .. dir .. "/m.csv", dir = dir,
+      h.script(dir, "function main() print('got', HttpQuery_Go('" .. srv:url("/bye") .. "')) end") .. "@r2" })
+    assert.are.equal(1, r.code, r.out .. r.err)
+    assert.truthy(r.err:find("HttpQuery: refused in a replay, which must stay deterministic", 1, true), r.err)
   end)
 
   it("runs when the config allows it", function()

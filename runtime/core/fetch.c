@@ -31,7 +31,57 @@ void fetch_clear(struct fetch *f)
     free(f->cookie);
     free(f->resp);
     free(f->head);
+    free(f->mail_from);
+    curl_slist_free_all(f->mail_rcpt);
+    free(f->user);
+    if (f->password) {
+        volatile char *p = f->password;     /* not optimised away: the secret leaves no copy in freed memory */
+        while (*p)
+            *p++ = '\0';
+        free(f->password);
+    }
     memset(f, 0, sizeof *f);
+}
+
+/* A mail's message, handed to curl as it asks (CURLOPT_READFUNCTION). */
+static size_t on_upload(char *dst, size_t size, size_t nmemb, void *ud)
+{
+    struct fetch *f = ud;
+    size_t n = size * nmemb, left = f->body_len - f->body_sent;
+    if (n > left)
+        n = left;
+    memcpy(dst, f->body + f->body_sent, n);
+    f->body_sent += n;
+    return n;
+}
+
+static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
+
+/* The options of a mail (fetch_setup): SMTP or SMTPS only, no redirects, the message uploaded from body. */
+static CURLcode setup_mail(CURL *h, struct fetch *f)
+{
+    CURLcode rc = CURLE_OK;
+#define SET(opt, val) if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val)
+    f->body_sent = 0;
+    SET(CURLOPT_URL, f->url);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    SET(CURLOPT_TIMEOUT_MS, f->timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, f->timeout_ms);
+    SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    SET(CURLOPT_MAIL_FROM, f->mail_from);
+    SET(CURLOPT_MAIL_RCPT, f->mail_rcpt);
+    SET(CURLOPT_UPLOAD, 1L);
+    SET(CURLOPT_READFUNCTION, on_upload);
+    SET(CURLOPT_READDATA, f);
+    SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)f->body_len);
+    SET(CURLOPT_USE_SSL, (long)(f->require_tls ? CURLUSESSL_ALL : CURLUSESSL_TRY));
+    if (f->user) {
+        SET(CURLOPT_USERNAME, f->user);
+        SET(CURLOPT_PASSWORD, f->password ? f->password : "");
+    }
+#undef SET
+    return rc;
 }
 
 /* Appends n bytes to a growable buffer, keeping it NUL-terminated. Returns 0, or -1 when out of memory. */
@@ -105,6 +155,12 @@ int fetch_setup(CURL *h, struct fetch *f)
     f->resp_len = f->head_len = 0;
     f->too_large = 0;
     f->error[0] = '\0';
+    if (f->mail_from) {
+        CURLcode mrc = setup_mail(h, f);
+        if (mrc != CURLE_OK)
+            snprintf(f->error, sizeof f->error, "cannot set up the mail: %s", curl_easy_strerror(mrc));
+        return mrc == CURLE_OK ? 0 : -1;
+    }
     const char *method = f->method ? f->method : f->body ? "POST" : "GET";
     CURLcode rc = CURLE_OK;
 #define SET(opt, val) if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val)
@@ -212,6 +268,31 @@ void fetch_finish(struct fetch *f, CURL *h, CURLcode rc)
         return;
     long oserr = 0;
     char why[160];
+    if (f->mail_from) {     /* what only a mail meets; the rest below is shared */
+        switch (rc) {
+        case CURLE_LOGIN_DENIED:
+            snprintf(f->error, sizeof f->error, "the server refused the user name or password (it answered %ld)",
+                     status);
+            return;
+        case CURLE_USE_SSL_FAILED:
+            snprintf(f->error, sizeof f->error, "the server offers no STARTTLS, and a password is never sent in "
+                     "clear: use smtps://");
+            return;
+        case CURLE_UNSUPPORTED_PROTOCOL:
+            snprintf(f->error, sizeof f->error, "unsupported protocol (only smtp and smtps)");
+            return;
+        case CURLE_SEND_ERROR:
+        case CURLE_RECV_ERROR:
+        case CURLE_WEIRD_SERVER_REPLY:
+            if (status >= 400) {
+                snprintf(f->error, sizeof f->error, "the server refused the mail (it answered %ld)", status);
+                return;
+            }
+            break;
+        default:
+            break;
+        }
+    }
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
         snprintf(f->error, sizeof f->error, "timed out after %ld ms", f->timeout_ms);

@@ -5,7 +5,7 @@
  * A request and its response are plain C data (struct fetch): they cross threads under a mutex, never as Lua
  * values. Every transfer is bounded the same way: a timeout for the whole transfer, a cap on the response body
  * (the transfer is aborted when it passes the cap, never buffered whole), at most FETCH_MAX_REDIRECTS redirects,
- * http and https only (redirects included).
+ * http and https only (redirects included). A mail (mail_from set) goes over smtp or smtps only.
  */
 #ifndef STRATRUN_FETCH_H
 #define STRATRUN_FETCH_H
@@ -30,6 +30,13 @@ struct fetch {
     char *cookie;               /* NULL: none */
     long timeout_ms;            /* the whole transfer, redirects included */
     size_t max_bytes;           /* the response body's cap */
+
+    /* A mail instead (Mail, http.c): url is smtp:// or smtps://, body the whole message (headers, CRLF lines). */
+    char *mail_from;            /* NULL: an HTTP request */
+    struct curl_slist *mail_rcpt;
+    char *user, *password;      /* NULL: no AUTH; the password is wiped when the fetch is cleared */
+    int require_tls;            /* smtp:// with a password: STARTTLS or no transfer (never a password in clear) */
+    size_t body_sent;           /* the upload's position in body */
 
     /* The response: written during the transfer, read once it is over. */
     long status;                /* the final HTTP status; 0 when no response arrived */

@@ -441,6 +441,43 @@ static void cfg_http(lua_State *L, struct options *o, int tbl)
     }
 }
 
+/* Frees a secret after overwriting it, so that no copy stays in freed memory. */
+static void free_secret(char *s)
+{
+    if (!s)
+        return;
+    for (volatile char *p = s; *p; p++)
+        *p = '\0';
+    free(s);
+}
+
+/* mail = {server, user, password, to}: what Mail uses for an argument given as "" or nil (http.c). */
+static void cfg_mail(lua_State *L, struct options *o, int tbl)
+{
+    static const char *const keys[] = {"server", "user", "password", "to", NULL};
+    char **dst[] = {&o->http.mail_server, &o->http.mail_user, &o->http.mail_password, &o->http.mail_to};
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        int i = 0;
+        while (keys[i] && strcmp(keys[i], k) != 0)
+            i++;
+        if (!keys[i])
+            luaL_error(L, "unknown key mail.%s (allowed: server, user, password, to)", k);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "mail.%s must be a string, not %s", k, luaL_typename(L, -1));
+        char *v = strdup(lua_tostring(L, -1));
+        if (!v)
+            luaL_error(L, "out of memory");
+        if (i == 2)
+            free_secret(*dst[i]);
+        else
+            free(*dst[i]);
+        *dst[i] = v;
+        lua_pop(L, 1);
+    }
+}
+
 /* memory_limit, step_limit, onexit_limit: the config key, its bounds, and where it goes. */
 static const struct limit_def {
     const char *key, *opt, *allowed;
@@ -555,6 +592,12 @@ static int cfg_assign(lua_State *L)
         if (t != LUA_TTABLE)
             return luaL_error(L, "key 'http' must be a table, not %s", luaL_typename(L, 3));
         cfg_http(L, o, 3);
+    } else if (strcmp(key, "mail") == 0) {
+        if (t != LUA_TTABLE)
+            return luaL_error(L, "key 'mail' must be a table such as {server = \"smtps://smtp.example.com\", user = "
+                              "\"bot@example.com\", password = \"...\", to = \"me@example.com\"}, not %s",
+                              luaL_typename(L, 3));
+        cfg_mail(L, o, 3);
     } else if (limit_index(key) >= 0) {
         int w = limit_index(key);
         if (t != LUA_TNUMBER || !limit_ok(w, lua_tonumber(L, 3)))
@@ -567,7 +610,7 @@ static int cfg_assign(lua_State *L)
             return luaL_error(L, "key 'params' must be a table, not %s", luaL_typename(L, 3));
         cfg_param(L, o, c->ncli_params, 3);
     } else {
-        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, exchanges, bots, http, params, memory_limit, step_limit, "
+        return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, exchanges, bots, http, mail, params, memory_limit, step_limit, "
                           "onexit_limit, fsync, shared_group)", key);
     }
     return 0;
@@ -1013,6 +1056,11 @@ void options_free(struct options *o)
     free(o->market);
     free(o->exchange);
     free(o->exchanges);
+    free(o->http.mail_server);
+    free(o->http.mail_user);
+    free_secret(o->http.mail_password);
+    free(o->http.mail_to);
+    o->http.mail_server = o->http.mail_user = o->http.mail_password = o->http.mail_to = NULL;
     for (int i = 0; i < o->nmarkets; i++)
         free(o->markets[i]);
     free(o->markets);

@@ -18,6 +18,8 @@ struct http_opts {
     long timeout_ms;        /* default timeout of a request (10000) */
     long max_bytes;         /* cap on a response body (10 MiB) */
     int in_replay;          /* HttpQuery allowed in a replay (0: refused, replays stay deterministic) */
+    /* the config's mail table: what Mail takes when an argument is "" or nil (NULL: none); never shown to a bot */
+    char *mail_server, *mail_user, *mail_password, *mail_to;
 };
 
 struct engine;
@@ -67,6 +69,8 @@ struct bot {
     int64_t step_start_ns;      /* CLOCK_MONOTONIC: when the running step began */
     int64_t step_cpu_ns;        /* replay: thread CPU time when the running step first overran a slice, or -1 */
     int busy_warned;            /* said once that it runs without Sleep */
+    int mail_replay_said;       /* said once that a replay sends no mail */
+    long routines;              /* HttpQuery_Go and Mail_Go routines started (their numbers) */
     int64_t exit_deadline_ns;   /* live: CLOCK_MONOTONIC deadline of onexit (onexit_limit) */
 };
 

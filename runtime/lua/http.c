@@ -1,5 +1,6 @@
 /*
- * http.c: HttpQuery, the strategy's HTTP client (docs/http.md).
+ * http.c: HttpQuery, the strategy's HTTP client, and Mail, its SMTP client (docs/http.md): the transfers that run
+ * on the process's HTTP thread.
  *
  * Every transfer runs on the process's HTTP thread (fetch.c); this file only turns Lua arguments into a
  * struct fetch and the finished fetch back into Lua values, on the bot's own thread. A live bot's own functions
@@ -17,6 +18,7 @@
 #include "core/clock.h"
 #include "core/engine.h"
 #include "core/fetch.h"
+#include "lua/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
+#include <openssl/evp.h>
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_BYTES (10L << 20)
@@ -46,6 +49,14 @@ struct query {
     int debug;
     int wake_fd;                /* blocking: the eventfd the thread writes when done */
     int retry_after;            /* options.retry_after: a 429 or 418 fails, and the host is left alone */
+    int mail;                   /* a Mail: true, or false with the error logged (log_call_error) */
+    /* HttpQuery_Go, Mail_Go: the query is the routine its wait() waits on */
+    int go;
+    long id;                    /* the routine's number, for "routine N already finished" */
+    int ready;                  /* the results are known without a transfer: packed in the user value */
+    int taken;                  /* wait() returned the results: a second wait raises */
+    int soft;                   /* this wait has a timeout of the strategy's: when it passes, wait returns nil and
+                                 * the routine goes on */
 };
 
 /* fetch_job.on_done, on the HTTP thread (never after query_gc has released the job): wakes whoever waits for q,
@@ -222,13 +233,22 @@ static void push_headers(lua_State *L, const char *p, size_t len)
     }
 }
 
-/* The finished request's results: the body; {StatusCode, Header, Body} in debug mode; nil, message on failure. */
+/* The finished request's results: the body; {StatusCode, Header, Body} in debug mode; nil, message on failure.
+ * A mail's: true, or false with its error logged. */
 static int result(lua_State *L, struct query *q)
 {
     struct fetch *f = &q->job->f;
     int n = 1;
     char host[300];
-    if (f->error[0]) {
+    if (q->mail) {
+        if (f->error[0]) {
+            char msg[FETCH_ERRLEN + 400];
+            int len = snprintf(msg, sizeof msg, "Mail to %s via %s: %s", f->mail_rcpt ? f->mail_rcpt->data : "?",
+                               f->url, f->error);
+            log_call_error(L, msg, (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1);
+        }
+        lua_pushboolean(L, f->error[0] == '\0');
+    } else if (f->error[0]) {
         lua_pushnil(L);
         lua_pushfstring(L, "HttpQuery %s: %s%s", f->url, f->error,
                         f->too_large ? " (the cap is http.max_bytes in the config)" : "");
@@ -255,11 +275,21 @@ static int result(lua_State *L, struct query *q)
     /* Only once the results are on the stack: a memory error above leaves the job to query_gc. */
     fetch_release(q->job);
     q->job = NULL;
+    q->taken = 1;
     return n;
 }
 
 static int timed_out(lua_State *L, struct query *q)
 {
+    if (q->soft) {      /* a routine's wait(ms): nil, and the transfer goes on */
+        lua_pushnil(L);
+        return 1;
+    }
+    if (q->mail) {
+        snprintf(q->job->f.error, sizeof q->job->f.error, "timed out after %d ms (no answer from the HTTP thread)",
+                 (int)q->job->f.timeout_ms);
+        return result(L, q);
+    }
     lua_pushnil(L);
     lua_pushfstring(L, "HttpQuery %s: timed out after %d ms (no answer from the HTTP thread)", q->job->f.url,
                     (int)q->job->f.timeout_ms);
@@ -301,8 +331,327 @@ static int block(lua_State *L, struct query *q)
     }
 }
 
-/* HttpQuery(url [, options]) -> body | {StatusCode, Header, Body} (debug) | nil, message */
-static int f_HttpQuery(lua_State *L)
+/* Hands q's job to the HTTP thread. Returns 0, or -1 when the thread could not take it (the job then holds why:
+ * result() says it). */
+static int submit_query(lua_State *L, struct query *q, const char *who)
+{
+    /* The eventfd a blocked wait polls: made now, before the thread may read wake_fd, for a wait that cannot
+     * await (and for a routine, whose wait may come from anywhere); an awaiting bot needs none. */
+    if ((q->go || !sched_can_await(L)) && (q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+        return luaL_error(L, "%s: eventfd: %s", who, strerror(errno));
+    q->job->on_done = query_done;
+    q->job->done_arg = q;
+    return fetch_submit(q->job);
+}
+
+/* Waits at most wait_ns for q's job, awaiting (the bot yields) or blocking; returns what result() or timed_out()
+ * returns. stack: q at index qidx. */
+static int wait_query(lua_State *L, struct query *q, int qidx, int64_t wait_ns)
+{
+    struct bot *b = bot_of(L);
+    if (sched_can_await(L)) {
+        q->deadline_ns = sched_now(b->sched) + wait_ns;
+        return sched_await(L, q->deadline_ns, qidx, resume);
+    }
+    q->deadline_ns = clock_mono_ns() + wait_ns;
+    return block(L, q);
+}
+
+/* Submits q's job and waits for it to end. stack: the arguments, q at index qidx. */
+static int run_query(lua_State *L, struct query *q, int qidx, const char *who)
+{
+    if (submit_query(L, q, who) != 0)
+        return result(L, q);
+    return wait_query(L, q, qidx, (int64_t)(q->job->f.timeout_ms + GRACE_MS) * 1000000);
+}
+
+static struct query *new_query(lua_State *L, const char *who)
+{
+    struct query *q = lua_newuserdatauv(L, sizeof *q, 1);
+    *q = (struct query){.wake_fd = -1};
+    luaL_setmetatable(L, QUERY_MT);
+    if (!(q->job = fetch_job_new()))
+        luaL_error(L, "%s: out of memory", who);
+    return q;
+}
+
+/* HttpQuery_Go, Mail_Go: q (at qidx) becomes a routine: its transfer starts now, or, when n >= 0, its n results
+ * on top of the stack are already known (kept for wait). Returns the routine. */
+static int go_routine(lua_State *L, struct query *q, int qidx, int n, const char *who)
+{
+    q->go = 1;
+    q->id = ++bot_of(L)->routines;
+    if (n < 0 && submit_query(L, q, who) != 0)
+        n = result(L, q);
+    if (n >= 0) {
+        lua_createtable(L, n, 1);
+        lua_insert(L, -n - 1);
+        for (int i = n; i >= 1; i--)
+            lua_rawseti(L, -i - 1, i);
+        lua_pushinteger(L, n);
+        lua_setfield(L, -2, "n");
+        lua_setiuservalue(L, qidx, 1);
+        q->ready = 1;
+        q->taken = 0;
+    }
+    lua_pushvalue(L, qidx);
+    return 1;
+}
+
+/* routine.wait([timeout]) or routine:wait([timeout]): the results of the routine's call. No timeout, or 0: until
+ * the call is over (bounded by its own timeout); a timeout in ms: nil when it passes first, and the routine goes
+ * on; a negative one: nil at once unless the call is over. Once the results were taken, another wait raises. */
+static int routine_wait(lua_State *L)
+{
+    struct query *q = lua_touserdata(L, lua_upvalueindex(1));
+    int arg = lua_touserdata(L, 1) == q ? 2 : 1;      /* r:wait(ms) or r.wait(ms) */
+    if (!lua_isnoneornil(L, arg) && lua_type(L, arg) != LUA_TNUMBER)
+        return luaL_error(L, "wait: the timeout must be a number of ms, not %s", luaL_typename(L, arg));
+    double ms = lua_isnoneornil(L, arg) ? 0 : lua_tonumber(L, arg);
+    if (q->taken)
+        return luaL_error(L, "wait: routine %d already finished: its result was taken", (int)q->id);
+    lua_settop(L, 0);
+    lua_pushvalue(L, lua_upvalueindex(1));              /* stack: q */
+    if (q->ready) {
+        q->taken = 1;
+        lua_getiuservalue(L, 1, 1);
+        lua_getfield(L, -1, "n");
+        int n = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        for (int i = 1; i <= n; i++)
+            lua_rawgeti(L, 2, i);
+        return n;
+    }
+    if (fetch_done(q->job))
+        return result(L, q);
+    if (ms < 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    q->soft = ms > 0;
+    int64_t wait_ns = ms > 0 ? (int64_t)(ms * 1e6) : (int64_t)(q->job->f.timeout_ms + GRACE_MS) * 1000000;
+    return wait_query(L, q, 1, wait_ns);
+}
+
+/* A routine's fields: wait, bound to it (so that r.wait() works as r:wait() does). */
+static int routine_index(lua_State *L)
+{
+    struct query *q = luaL_checkudata(L, 1, QUERY_MT);
+    if (!q->go || strcmp(luaL_checkstring(L, 2), "wait") != 0)
+        return 0;
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, routine_wait, 1);
+    return 1;
+}
+
+/* ---- Mail ---- */
+
+#define MAIL_TIMEOUT_MS 30000
+#define MAIL_MAX_BODY (1 << 20)
+#define MAIL_MAX_RCPT 20
+
+/* Argument i of Mail as a string, or the config's value (mail.KEY) when it is "" or nil; raises when neither. */
+static const char *mail_arg(lua_State *L, int i, const char *name, const char *cfg, const char *key)
+{
+    if (!lua_isnoneornil(L, i) && lua_type(L, i) != LUA_TSTRING)
+        luaL_error(L, "Mail: %s (argument %d) must be a string, not %s", name, i, luaL_typename(L, i));
+    const char *v = lua_tostring(L, i);
+    if (v && v[0])
+        return v;
+    if (cfg)
+        return cfg;
+    if (!key)
+        return "";
+    luaL_error(L, "Mail: %s (argument %d) is empty and the config sets no mail.%s", name, i, key);
+    return NULL;
+}
+
+/* An address as SMTP and a To: header take it: name@domain, no space, angle bracket, comma or control. */
+static int mail_address_ok(const char *a, size_t len)
+{
+    const char *at = memchr(a, '@', len);
+    if (!at || at == a || at == a + len - 1 || len > 254)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)a[i];
+        if (c <= ' ' || c == 0x7f || strchr("<>,;()[]\\\"", c) || (c == '@' && a + i != at))
+            return 0;
+    }
+    return 1;
+}
+
+/* Pushes the server argument as a URL and returns it, in the forms the platform documents: "ssl://HOST:PORT" is
+ * SMTP over TLS (smtps); "smtp://HOST[:PORT]" is SMTP, upgraded with STARTTLS; a bare "HOST:PORT" is smtps on port
+ * 465 and SMTP with STARTTLS on any other (587, 25); a bare "HOST" is smtps on port 465. smtps:// is taken too. */
+static const char *push_mail_url(lua_State *L, const char *server)
+{
+    static const char *const schemes[][2] = {{"ssl://", "smtps://"}, {"smtps://", "smtps://"},
+                                             {"smtp://", "smtp://"}};
+    const char *host = server, *scheme = NULL;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && !scheme; i++)
+        if (strncmp(server, schemes[i][0], strlen(schemes[i][0])) == 0) {
+            scheme = schemes[i][1];
+            host = server + strlen(schemes[i][0]);
+        }
+    int bad = strstr(host, "://") != NULL || host[0] == '\0' || host[0] == ':';
+    for (const char *c = host; !bad && *c; c++)
+        bad = (unsigned char)*c <= ' ' || *c == 0x7f || strchr("@/?#", *c) != NULL;
+    if (bad)
+        luaL_error(L, "Mail: smtpServer '%s' is not HOST[:PORT], ssl://HOST:PORT or smtp://HOST[:PORT]", server);
+    const char *port = strrchr(host, ':');
+    if (!scheme)
+        scheme = !port || strcmp(port, ":465") == 0 ? "smtps://" : "smtp://";
+    return lua_pushfstring(L, "%s%s%s", scheme, host, port || strcmp(scheme, "smtps://") != 0 ? "" : ":465");
+}
+
+/* Whether url (smtp:// or smtps://) names this machine: 127.0.0.0/8, ::1 or localhost, where a local relay may
+ * take a password without TLS. */
+static int mail_loopback(const char *url)
+{
+    const char *h = strstr(url, "://") + 3;
+    size_t n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":");
+    if ((n == 9 && strncmp(h, "localhost", 9) == 0) || (n == 5 && strncmp(h, "[::1]", 5) == 0))
+        return 1;
+    int numeric = n > 4 && strncmp(h, "127.", 4) == 0;     /* an address, not a name such as 127.0.0.1.example */
+    for (size_t i = 0; numeric && i < n; i++)
+        numeric = isdigit((unsigned char)h[i]) || h[i] == '.';
+    return numeric;
+}
+
+/* Adds the subject to b: as it is when it is ASCII, else as RFC 2047 encoded words of UTF-8 (base64), each of at
+ * most 45 bytes of text and never cutting a character, folded onto lines of their own. */
+static void add_subject(luaL_Buffer *b, const char *t, size_t len)
+{
+    int ascii = 1;
+    for (size_t i = 0; i < len && ascii; i++)
+        ascii = (unsigned char)t[i] < 0x80;
+    if (ascii) {
+        luaL_addlstring(b, t, len);
+        return;
+    }
+    for (size_t i = 0; i < len;) {
+        size_t n = len - i < 45 ? len - i : 45;
+        while (n < len - i && n > 0 && ((unsigned char)t[i + n] & 0xC0) == 0x80)
+            n--;    /* t[i + n] continues a character: end the word before that character */
+        unsigned char enc[64];
+        EVP_EncodeBlock(enc, (const unsigned char *)t + i, (int)n);
+        luaL_addstring(b, i ? "\r\n =?UTF-8?B?" : "=?UTF-8?B?");
+        luaL_addstring(b, (const char *)enc);
+        luaL_addstring(b, "?=");
+        i += n;
+    }
+}
+
+/* Mail(smtpServer, smtpUsername, smtpPassword, mailTo, title, body) -> true, or false with the error logged (and
+ * for GetLastError). An argument given as "" or nil is the config's (mail.server, user, password, to); the config's
+ * password goes only to the config's server. mailTo may list addresses separated by commas. */
+static int mail_prepare(lua_State *L)
+{
+    struct bot *b = bot_of(L);
+    const struct http_opts *c = b->http;
+    lua_settop(L, 6);
+    struct query *q = new_query(L, "Mail");                                /* 7 */
+    const char *server = mail_arg(L, 1, "smtpServer", c->mail_server, "server");
+    const char *user = mail_arg(L, 2, "smtpUsername", c->mail_user, "user");
+    int own_server = c->mail_server && strcmp(server, c->mail_server) == 0;
+    const char *pass = mail_arg(L, 3, "smtpPassword", own_server ? c->mail_password : NULL, NULL);
+    const char *to = mail_arg(L, 4, "mailTo", c->mail_to, "to");
+    size_t tlen, blen;
+    if (lua_type(L, 5) != LUA_TSTRING && lua_type(L, 5) != LUA_TNUMBER)
+        return luaL_error(L, "Mail: title (argument 5) must be a string, not %s", luaL_typename(L, 5));
+    if (lua_type(L, 6) != LUA_TSTRING && lua_type(L, 6) != LUA_TNUMBER)
+        return luaL_error(L, "Mail: body (argument 6) must be a string, not %s", luaL_typename(L, 6));
+    const char *title = lua_tolstring(L, 5, &tlen), *body = lua_tolstring(L, 6, &blen);
+    if (!mail_address_ok(user, strlen(user)))
+        return luaL_error(L, "Mail: smtpUsername '%s' is not the sender's address (name@domain)", user);
+    for (size_t i = 0; i < tlen; i++)
+        if (title[i] == '\r' || title[i] == '\n' || title[i] == '\0')
+            return luaL_error(L, "Mail: the title must not contain CR, LF or NUL");
+    if (blen > MAIL_MAX_BODY || memchr(body, '\0', blen))
+        return luaL_error(L, "Mail: the body must be text of at most %d bytes, without NUL", MAIL_MAX_BODY);
+    const char *url = push_mail_url(L, server);                          /* 8 */
+    if (b->sched && b->sched->virtual_) {
+        /* A replay sends no mail: its clock runs through months in seconds, and it must not reach outside. */
+        if (!b->mail_replay_said) {
+            b->mail_replay_said = 1;
+            log_printf(b, LOG_INFO, "Mail: a replay sends no mail (this one and later ones to %s are not sent)", to);
+        }
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    q->mail = 1;
+    struct fetch *f = &q->job->f;
+    f->url = dup_or_raise(L, url, strlen(url));
+    f->timeout_ms = MAIL_TIMEOUT_MS;
+    lua_pushfstring(L, "<%s>", user);
+    f->mail_from = dup_or_raise(L, lua_tostring(L, -1), lua_rawlen(L, -1));
+    lua_pop(L, 1);
+    if (pass[0]) {
+        f->user = dup_or_raise(L, user, strlen(user));
+        f->password = dup_or_raise(L, pass, strlen(pass));
+        f->require_tls = strncmp(url, "smtps://", 8) != 0 && !mail_loopback(url);
+    }
+    /* the recipients: RCPT TO each, and the To: header */
+    luaL_Buffer hdr;
+    luaL_buffinit(L, &hdr);
+    int n = 0;
+    for (const char *p = to; *p;) {
+        size_t len = strcspn(p, ",");
+        const char *a = p, *e = p + len;
+        while (a < e && (*a == ' ' || *a == '\t'))
+            a++;
+        while (e > a && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (!mail_address_ok(a, (size_t)(e - a)) || ++n > MAIL_MAX_RCPT)
+            return luaL_error(L, "Mail: mailTo '%s' must be 1 to %d addresses (name@domain) separated by commas",
+                              to, MAIL_MAX_RCPT);
+        lua_pushfstring(L, "<%s>", lua_pushlstring(L, a, (size_t)(e - a)));
+        struct curl_slist *r = curl_slist_append(f->mail_rcpt, lua_tostring(L, -1));
+        if (!r)
+            return luaL_error(L, "Mail: out of memory");
+        f->mail_rcpt = r;
+        lua_pop(L, 2);
+        p += len + (p[len] == ',');
+    }
+    if (n == 0)
+        return luaL_error(L, "Mail: mailTo is empty");
+    /* the message: headers, then the body with every line ending CRLF */
+    char date[64];
+    time_t now = (time_t)(clock_now_ns(b) / 1000000000);
+    struct tm tm;
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", gmtime_r(&now, &tm));
+    luaL_addstring(&hdr, "Date: ");
+    luaL_addstring(&hdr, date);
+    luaL_addstring(&hdr, "\r\nFrom: ");
+    luaL_addstring(&hdr, user);
+    luaL_addstring(&hdr, "\r\nTo: ");
+    luaL_addstring(&hdr, to);
+    luaL_addstring(&hdr, "\r\nSubject: ");
+    add_subject(&hdr, title, tlen);
+    luaL_addstring(&hdr, "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+                         "Content-Transfer-Encoding: 8bit\r\nX-Mailer: stratrun\r\n\r\n");
+    for (size_t i = 0; i < blen; i++) {
+        if (body[i] == '\r' && i + 1 < blen && body[i + 1] == '\n')
+            continue;
+        if (body[i] == '\n' || body[i] == '\r')
+            luaL_addstring(&hdr, "\r\n");
+        else
+            luaL_addchar(&hdr, body[i]);
+    }
+    luaL_addstring(&hdr, "\r\n");
+    luaL_pushresult(&hdr);
+    size_t mlen;
+    const char *msg = lua_tolstring(L, -1, &mlen);
+    f->body = dup_or_raise(L, msg, mlen);
+    f->body_len = mlen;
+    lua_pop(L, 1);
+    return -1;
+}
+
+
+/* HttpQuery's checks and request: q at index 3, the request set up. Returns -1, or the number of results
+ * already on the stack (a host in back-off: nil, message). */
+static int http_prepare(lua_State *L)
 {
     struct bot *b = bot_of(L);
     luaL_checktype(L, 1, LUA_TSTRING);
@@ -312,11 +661,7 @@ static int f_HttpQuery(lua_State *L)
     if (b->sched && b->sched->virtual_ && !b->http->in_replay)
         return luaL_error(L, "HttpQuery: refused in a replay, which must stay deterministic (a server's answers "
                           "change); set http = { in_replay = true } in the config to allow it");
-    struct query *q = lua_newuserdatauv(L, sizeof *q, 0);
-    *q = (struct query){.wake_fd = -1};
-    luaL_setmetatable(L, QUERY_MT);
-    if (!(q->job = fetch_job_new()))
-        return luaL_error(L, "HttpQuery: out of memory");
+    struct query *q = new_query(L, "HttpQuery");
     struct fetch *f = &q->job->f;
     size_t len;
     const char *url = lua_tolstring(L, 1, &len);
@@ -335,25 +680,32 @@ static int f_HttpQuery(lua_State *L)
                         f->url, host, (int)status, (int)wait_s, (int)((left_ms + 999) / 1000));
         return 2;
     }
-
-    int await = sched_can_await(L);
-    if (!await && (q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
-        return luaL_error(L, "HttpQuery: eventfd: %s", strerror(errno));
-    q->job->on_done = query_done;
-    q->job->done_arg = q;
-    if (fetch_submit(q->job) != 0)
-        return result(L, q);
-    int64_t wait_ns = (int64_t)(f->timeout_ms + GRACE_MS) * 1000000;
-    if (await) {
-        q->deadline_ns = sched_now(b->sched) + wait_ns;
-        return sched_await(L, q->deadline_ns, 3, resume);
-    }
-    q->deadline_ns = clock_mono_ns() + wait_ns;
-    return block(L, q);
+    return -1;
 }
+
+/* A call's transfer: prepare leaves its query at qidx (and returns -1, or how many results it already pushed);
+ * then the call waits for it, or (go) returns its routine at once. */
+static int transfer(lua_State *L, int (*prepare)(lua_State *), int qidx, int go, const char *who)
+{
+    int n = prepare(L);
+    struct query *q = lua_touserdata(L, qidx);
+    if (go)
+        return go_routine(L, q, qidx, n, who);
+    return n >= 0 ? n : run_query(L, q, qidx, who);
+}
+
+/* HttpQuery(url [, options]) -> body | {StatusCode, Header, Body} (debug) | nil, message. HttpQuery_Go(...) -> a
+ * routine whose wait([timeout]) returns that. Mail(...) -> true | false; Mail_Go(...) -> its routine. */
+static int f_HttpQuery(lua_State *L) { return transfer(L, http_prepare, 3, 0, "HttpQuery"); }
+static int f_HttpQuery_Go(lua_State *L) { return transfer(L, http_prepare, 3, 1, "HttpQuery_Go"); }
+static int f_Mail(lua_State *L) { return transfer(L, mail_prepare, 7, 0, "Mail"); }
+static int f_Mail_Go(lua_State *L) { return transfer(L, mail_prepare, 7, 1, "Mail_Go"); }
 
 static const luaL_Reg funcs[] = {
     {"HttpQuery", f_HttpQuery},
+    {"HttpQuery_Go", f_HttpQuery_Go},
+    {"Mail", f_Mail},
+    {"Mail_Go", f_Mail_Go},
     {NULL, NULL}
 };
 
@@ -362,6 +714,8 @@ int luaopen_http(lua_State *L)
     luaL_newmetatable(L, QUERY_MT);
     lua_pushcfunction(L, query_gc);
     lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, routine_index);
+    lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     lua_pushglobaltable(L);
     luaL_setfuncs(L, funcs, 0);

@@ -434,19 +434,23 @@ static int f_GetLastError(lua_State *L)
     return 1;
 }
 
-/* require("stratrun.log").error(msg): the error of a platform call (stdlib/exchange.lua): kept for GetLastError and
- * logged unless a SetErrorFilter expression matches it. */
-static int f_api_error(lua_State *L)
+void log_call_error(lua_State *L, const char *msg, size_t len)
 {
-    size_t len;
-    const char *msg = luaL_checklstring(L, 1, &len);
-    lua_pushvalue(L, 1);
+    lua_pushlstring(L, msg, len);
     lua_setfield(L, LUA_REGISTRYINDEX, LAST_ERROR_KEY);
     struct filters *f = filters_of(L);
     for (int i = 0; i < f->n; i++)
         if (regexec(&f->re[i], msg, 0, NULL, 0) == 0)
-            return 0;
+            return;
     log_write(bot_of(L), LOG_INFO, msg, len);
+}
+
+/* require("stratrun.log").error(msg): log_call_error, for stdlib/exchange.lua. */
+static int f_api_error(lua_State *L)
+{
+    size_t len;
+    const char *msg = luaL_checklstring(L, 1, &len);
+    log_call_error(L, msg, len);
     return 0;
 }
 

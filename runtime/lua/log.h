@@ -18,6 +18,10 @@ void log_write(struct bot *b, enum log_level level, const char *msg, size_t len)
 /* printf-style log_write. */
 void log_printf(struct bot *b, enum log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* The error of a failed platform call (an exchange call, Mail): kept for GetLastError, and logged unless a
+ * SetErrorFilter expression matches it. */
+void log_call_error(lua_State *L, const char *msg, size_t len);
+
 /* Replay: renders the bot's last LogStatus text and writes its status file (LogStatus only keeps the text). A
  * lua_CFunction for the host's door (host/bot.h): its one argument is the bot, as a light userdata. */
 int log_status_flush(lua_State *L);
