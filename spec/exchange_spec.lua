@@ -740,6 +740,17 @@ describe("the platform's smaller exchange calls", function()
     assert.are.equal("exchange.GetUSDCNY: no USD/CNY rate is configured: set exchange.usd_cny in the config", last_log(w))
   end)
 
+  it("give the fee rates the exchange charges with GetFee: Buy and Sell in percent, Maker and Taker fractions", function()
+    local fee = world({ config = { maker_fee = 0.0002, taker_fee = 0.0005 } }).ex.GetFee()
+    assert.are.same({ Buy = 0.05, Sell = 0.05, Maker = 0.0002, Taker = 0.0005 }, fee)
+    -- and an order that fills at once pays Taker of its value
+    local w = world({ config = { maker_fee = 0.0002, taker_fee = 0.0005, balance = 100 } })
+    local id = w.ex.Buy(150, 0.5)                         -- priced through the book: fills at once, at the ask
+    local o = w.ex.GetOrder(id)
+    assert.are.equal(ORDER_STATE_CLOSED, o.Status)
+    assert.is_true(near(100 - o.AvgPrice * 0.5 * (1 + fee.Taker), w.ex.GetAccount().Balance))
+  end)
+
   it("place orders with CreateOrder's sides and list the finished ones with GetHistoryOrders", function()
     local w = world({ config = { stocks = 1 } })
     local a = w.ex.CreateOrder("BTC_USDT", "buy", 101, 0.5, "through")           -- fills at once

@@ -713,6 +713,14 @@ local function new(opts)
     return fail("GetUSDCNY", "no USD/CNY rate is configured: set exchange.usd_cny in the config")
   end
 
+  -- GetFee() -> {Buy, Sell, Maker, Taker}: the fee rates the paper exchange charges. The platform's reference no
+  -- longer documents GetFee; the library's strategies read {Buy, Sell} in percent (Buy-=fee Sell+=fee), the
+  -- older API's shape: those are the taker rate (what an order that fills at once pays) in percent, and Maker and
+  -- Taker the rates as fractions (the config's maker_fee, taker_fee).
+  function api.GetFee()
+    return { Buy = taker * 100, Sell = taker * 100, Maker = maker, Taker = taker }
+  end
+
   -- GetPeriod() -> the period of GetRecords() in seconds: exchange.period, else the market's.
   function api.GetPeriod()
     if s.period > 0 then return math.tointeger(s.period) end
