@@ -751,6 +751,15 @@ describe("the platform's smaller exchange calls", function()
     assert.is_true(near(100 - o.AvgPrice * 0.5 * (1 + fee.Taker), w.ex.GetAccount().Balance))
   end)
 
+  it("take SetTimeout's timeout (every call of the paper exchange answers at once) and refuse a wrong one", function()
+    local w = world()
+    w.ex.SetTimeout(500)
+    exchange.SetTimeout(1)
+    assert.is_table(w.ex.GetTicker())
+    raises("exchange.SetTimeout: the timeout must be a number of ms above 0, at most 3600000, got 0", w.ex.SetTimeout, 0)
+    raises("exchange.SetTimeout: the timeout must be a number of ms above 0, at most 3600000, got nil", w.ex.SetTimeout)
+  end)
+
   it("place orders with CreateOrder's sides and list the finished ones with GetHistoryOrders", function()
     local w = world({ config = { stocks = 1 } })
     local a = w.ex.CreateOrder("BTC_USDT", "buy", 101, 0.5, "through")           -- fills at once

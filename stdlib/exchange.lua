@@ -721,6 +721,16 @@ local function new(opts)
     return { Buy = taker * 100, Sell = taker * 100, Maker = maker, Taker = taker }
   end
 
+  -- SetTimeout(ms): the longest a REST call may take before it returns nil. The paper exchange's calls answer from
+  -- memory without waiting (a rest: market's data comes from its poller's thread, whose timeout= bounds each of
+  -- its requests), so every call already returns within any timeout: the value is checked, and nothing else
+  -- needs doing.
+  function api.SetTimeout(ms)
+    if type(ms) ~= "number" or not (ms > 0 and ms <= 3600000) then
+      raise("exchange.SetTimeout: the timeout must be a number of ms above 0, at most 3600000, got " .. show(ms))
+    end
+  end
+
   -- GetPeriod() -> the period of GetRecords() in seconds: exchange.period, else the market's.
   function api.GetPeriod()
     if s.period > 0 then return math.tointeger(s.period) end

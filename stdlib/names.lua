@@ -34,7 +34,7 @@ local EXCHANGE = {
   "CancelConditionOrder", "CreateConditionOrder", "GetBase", "GetConditionOrder",
   "GetConditionOrders", "GetContractType", "GetData", "GetFundings", "GetHistoryConditionOrders",
   "GetMeta", "GetPositions", "GetPosition", "ModifyConditionOrder", "ModifyOrder",
-  "SetBase", "SetContractType", "SetData", "SetDirection", "SetMarginLevel", "SetProxy", "SetTimeout",
+  "SetBase", "SetContractType", "SetData", "SetDirection", "SetMarginLevel", "SetProxy",
 }
 
 local function set(list)
