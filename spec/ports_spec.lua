@@ -682,6 +682,30 @@ describe("ports of the platform's strategy library", function()
     near(acc.Stocks, r.summary.stocks, 1e-9, "stocks")
   end)
 
+  -- ---- the library's measure -----------------------------------------------------------------------------------------
+
+  it("scripts/coverage.lua counts the trading strategies of a library folder and the platform names they lack", function()
+    -- spec/fixtures/library: a JavaScript strategy that has everything (JSON and Math are JavaScript's, not the
+    -- platform's), a Python one on futures (exchanges[1]. counts as exchange.), one on a template library and Dial;
+    -- a PineScript file and a JavaScript snippet without Sleep or exchange are not trading strategies
+    local dir = h.tmpdir()
+    local r = h.run({ "replay", "--data-dir", dir .. "/d", "--market", "sim:seed=1,bars=2", dir = dir,
+      "-p", "library=" .. h.source .. "/spec/fixtures/library", "-p", "verbose=1", h.source .. "/scripts/coverage.lua" })
+    ok(r)
+    local lines = h.lines(r.out)
+    assert.are.same({
+      "futures.md\texchange.SetContractType exchange.SetDirection",
+      "template.md\tDial $",
+      "strategies: 3 (javascript 2, python 1)",
+      "find every platform call: 1 (33.3 %; javascript 1, python 0)",
+      "missing, by the number of strategies that name it:",
+      "    1  $",
+      "    1  Dial",
+      "    1  exchange.SetContractType",
+      "    1  exchange.SetDirection",
+    }, { table.unpack(lines, 1, 9) })
+  end)
+
   -- ---- several exchanges ---------------------------------------------------------------------------------------------
 
   it("cross_arbitrage sells on the dear exchange and buys on the cheap one, only while the gap reaches minRate", function()
