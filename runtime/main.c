@@ -162,15 +162,17 @@ int main(int argc, char **argv)
         const char *url = opt.markets[i];
         if (strcmp(url, opt.market) == 0)
             continue;
+        const char *from = opt.markets_from[i];
         if (opt.mode == MODE_REPLAY && strncmp(url, "rest:", 5) == 0) {
-            snprintf(err, sizeof err, "an exchange's market '%.200s' is live data: a replay needs recorded candles "
-                     "(csv:FILE or sim:...)", url);
+            snprintf(err, sizeof err, "config %.100s.market '%.200s' is live data: a replay needs recorded candles "
+                     "(csv:FILE or sim:...)", from, url);
             usage_error(err);
             goto out;
         }
         if (!(s.markets[s.nmarkets] = market_open(url, clock_wall_ms(), err, sizeof err))) {
-            char line[OPT_ERRLEN + 64];
-            snprintf(line, sizeof line, "an exchange's market: %s", err);
+            char line[OPT_ERRLEN + 160];
+            snprintf(line, sizeof line, "config %.100s.market: %s", from,
+                     strncmp(err, "market: ", 8) == 0 ? err + 8 : err);
             usage_error(line);
             goto out;
         }

@@ -135,20 +135,49 @@ end
     assert.is_false(h.exists(dir .. "/data/bots/live2/account.json"))
   end)
 
+  it("refuses an account file of another place in the list, and tells apart exchanges of the same label", function()
+    local dir = h.tmpdir()
+    local script = [[
+function main()
+  exchanges[2].Buy(-1, 100)
+  Log("stocks", exchanges[2].GetAccount().Stocks > 0, exchanges[1].GetAccount().Stocks)
+end
+]]
+    local r = run(dir, 'market = "sim:seed=1"\nexchanges = { { label = "A" }, { label = "B" } }\n', script,
+      { "--id", "same", "s.lua" })
+    ok(r)
+    has(r.out, "[B] Buy market 100 (order 1)")
+    assert.are.equal("B", json.decode(h.read(dir .. "/data/bots/same/account-2.json")).label)
+    -- the list reordered: the second place's file is B's, and the second exchange is now A
+    local swapped = run(dir, 'market = "sim:seed=1"\nexchanges = { { label = "B" }, { label = "A" } }\n', script,
+      { "--id", "same", "s.lua" })
+    assert.are_not.equal(0, swapped.code)
+    has(swapped.err, "account-2.json cannot be used (it is the account of the exchange labelled 'B', this is 'A': "
+      .. "was the config's exchanges list reordered or relabelled? Rename the account files with it)")
+    assert.falsy(swapped.out:find("Buy market", 1, true))
+    -- two exchanges of one label: the order lines say which by its place
+    local same = run(h.tmpdir(), 'market = "sim:seed=1"\nexchanges = { {}, {} }\n', script, { "--id", "dup", "s.lua" })
+    ok(same)
+    has(same.out, "[Paper #2] Buy market 100 (order 1)")
+  end)
+
   it("refuses a wrong list or market at start, in one line naming it (exit status 2)", function()
     local dir = h.tmpdir()
     csv(dir, "btc.csv", 30, 40000)
     local head = string.format('market = "csv:%s/btc.csv"\n', dir)
     local cases = {
-      { "exchanges = {}", "stratrun.conf:2: exchanges must be a list of 1 to 16 exchange tables" },
-      { "exchanges = { {}, x = {} }", "exchanges must be a list of 1 to 16 exchange tables" },
+      { "exchanges = {}", "stratrun.conf:2: exchanges is empty: give at least one exchange table" },
+      { "exchanges = { {}, x = {} }", "stratrun.conf:2: exchanges must be a list of exchange tables "
+        .. '({{currency = "BTC_USDT"}, {currency = "ETH_USDT", market = "csv:eth.csv"}}), but it has the key x' },
+      { "exchanges = { " .. string.rep("{}, ", 17) .. "}", "stratrun.conf:2: exchanges has 17 exchanges; a bot has at most 16" },
       { "exchanges = { {}, 5 }", "stratrun.conf:2: exchanges[2] must be a table, not number" },
       { 'exchanges = { {}, { currency = "ETHUSDT" } }',
         "exchanges[2]: exchange.currency must be BASE_QUOTE such as BTC_USDT, got 'ETHUSDT'" },
       { "exchanges = { {}, { market = 7 } }", "exchanges[2]: exchange.market must be a string, not number" },
-      { 'exchanges = { {}, { market = "csv:' .. dir .. '/none.csv" } }', "stratrun: an exchange's market: " },
-      { 'exchanges = { {}, { market = "rest:http://127.0.0.1:9" } }',
-        "an exchange's market 'rest:http://127.0.0.1:9' is live data: a replay needs recorded candles" },
+      { 'exchanges = { {}, { market = "csv:' .. dir .. '/none.csv" } }',
+        "stratrun: config exchanges[2].market: cannot open " .. dir .. "/none.csv: No such file or directory" },
+      { 'bots = { s = { exchanges = { {}, { market = "rest:http://127.0.0.1:9" } } } }',
+        "stratrun: config bots.s.exchanges[2].market 'rest:http://127.0.0.1:9' is live data: a replay needs recorded candles" },
       { 'bots = { s = { exchanges = 1 } }', "bots.s.exchanges must be a table, not number" },
       { 'bots = { s = { exchanges = { { period = 90 } } } }',
         "exchange: invalid config: exchange.period 90 s is not a multiple of the market's period of 60 s "

@@ -86,6 +86,31 @@ describe("Mail", function()
     assert.falsy((r.out .. r.err .. (h.read(r.bot .. "/log.txt") or "")):find("s3cret", 1, true))
   end)
 
+  it("names every recipient when the server refuses, and sends a body with a line too long for SMTP as base64", function()
+    local s = smtpd()
+    local long = string.rep("0123456789", 150)          -- 1500 bytes: past SMTP's 998
+    local r = run(string.format([[
+      function main()
+        Log("refused", Mail("smtp://127.0.0.1:%d", "bot@example.com", "", "a@example.com, reject@example.com", "t", "b"))
+        Log("long", Mail("smtp://127.0.0.1:%d", "bot@example.com", "", "a@example.com", "t", "head\n" .. %q))
+      end
+    ]], s.port, s.port, long))
+    ok(r)
+    has(r.out, "Mail to a@example.com, reject@example.com via smtp://127.0.0.1:" .. s.port
+      .. ": the server refused the mail (it answered 550)")
+    has(r.out, "long true")
+    local m = assert(mail(s, 1))
+    assert.are.equal("base64", m.head["Content-Transfer-Encoding"])
+    local lines = 0
+    for l in m.body:gmatch("([^\r\n]*)\r\n") do
+      lines = lines + 1
+      assert.is_true(#l <= 76, "a base64 line of " .. #l)
+    end
+    assert.is_true(lines > 1)
+    assert.are.equal("head\r\n" .. long .. "\r\n", Encode("raw", "base64", "string", (m.body:gsub("\r\n", ""))))
+    assert.truthy(m.head["Message-ID"]:match("^<%d+%.%d+%.%d+@example%.com>$"), m.head["Message-ID"])
+  end)
+
   it("takes the config's mail settings for empty arguments, and its password only to its own server", function()
     local s, other = smtpd(), smtpd()
     local dir = h.tmpdir()
@@ -122,6 +147,50 @@ mail = { server = "smtp://127.0.0.1:%d", user = "cfg@example.com", password = "c
     assert.falsy((r.out .. r.err):find("cfg-pw-1", 1, true))
   end)
 
+  it("checks the config's mail table at start, replaces it whole on a second assignment, and takes the password from STRATRUN_MAIL_PASSWORD", function()
+    local s, other = smtpd(), smtpd()
+    local function start(config, env, script)
+      local dir = h.tmpdir()
+      h.write(dir .. "/stratrun.conf", config)
+      h.script(dir, script or "function main() Log('ran') end")
+      return h.run({ dir = dir, env = env, "--data-dir", dir .. "/d", "--id", "bot1", "--config",
+        dir .. "/stratrun.conf", "strategy.lua" })
+    end
+    for _, c in ipairs({
+      { 'mail = { server = "http://x" }', "stratrun.conf:1: mail.server 'http://x' is not HOST[:PORT], ssl://HOST:PORT or smtp://HOST[:PORT]" },
+      { 'mail = { user = "nope" }', "stratrun.conf:1: mail.user 'nope' is not the sender's address (name@domain)" },
+      { 'mail = { to = "a@example.com, b" }', "stratrun.conf:1: mail.to 'a@example.com, b' must be 1 to 20 addresses" },
+      { 'mail = { password = "pw" }', "stratrun.conf:1: mail.password is given without mail.server" },
+      { 'mail = { pass = "pw" }', "stratrun.conf:1: unknown key mail.pass (allowed: server, user, password, to)" },
+    }) do
+      local r = start(c[1] .. "\n")
+      assert.are.equal(2, r.code, c[1])
+      has(r.err, c[2])
+      assert.falsy(r.out:find("ran", 1, true))
+    end
+    -- a second mail table replaces the first: the first password does not go to the second server
+    local r = start(string.format([[
+mail = { server = "smtp://127.0.0.1:%d", user = "cfg@example.com", password = "first-pw", to = "ops@example.com" }
+mail = { server = "smtp://127.0.0.1:%d", user = "cfg@example.com", to = "ops@example.com" }
+]], s.port, other.port), nil, [[function main() Log("sent", Mail("", "", "", "", "t", "b")) end]])
+    ok(r)
+    has(r.out, "sent true")
+    assert.is_nil(mail(s, 1))
+    assert.is_nil(mail(other, 1).auth)
+    -- the environment's password, for the config's server; the strategy cannot read it there
+    local e = start(string.format('mail = { server = "smtp://127.0.0.1:%d", user = "cfg@example.com" }\n', s.port),
+      { STRATRUN_MAIL_PASSWORD = "env-pw-9" },
+      [[function main() Log("env", os.getenv("STRATRUN_MAIL_PASSWORD")) Log("sent", Mail("", "", "", "x@example.com", "t", "b")) end]])
+    ok(e)
+    has(e.out, "env null")
+    has(e.out, "sent true")
+    assert.are.equal("cfg@example.com\0env-pw-9", mail(s, 1).auth)
+    local both = start(string.format('mail = { server = "smtp://127.0.0.1:%d", password = "x" }\n', s.port),
+      { STRATRUN_MAIL_PASSWORD = "y" })
+    assert.are.equal(2, both.code)
+    has(both.err, "STRATRUN_MAIL_PASSWORD is set, but the config's mail table has a password too: give it in one place")
+  end)
+
   it("returns false and logs why when the server refuses, and raises on arguments that cannot be right", function()
     local s = smtpd()
     local deny = smtpd()
@@ -144,6 +213,8 @@ mail = { server = "smtp://127.0.0.1:%d", user = "cfg@example.com", password = "c
           { "127.0.0.1:25", "bot@example.com", "", "a@example.com", "t\r\nBcc: x@example.com", "b" },
           { "", "bot@example.com", "", "a@example.com", "t", "b" },
           { "127.0.0.1:25", "bot@example.com", "", "a@example.com", {}, "b" },
+          { "127.0.0.1:25", "bot@example.com", "", "a@example.com", "a" .. string.rep("\x80", 46), "b" },
+          { "127.0.0.1:25", "bot@example.com", "", "a@example.com,", "t", "b" },
         }) do
           local okc, err = pcall(Mail, table.unpack(args, 1, 6))
           Log("raised", okc, err)
@@ -152,9 +223,9 @@ mail = { server = "smtp://127.0.0.1:%d", user = "cfg@example.com", password = "c
     ]], s.port, deny.port, refused.port))
     ok(r)
     local url = "smtp://127.0.0.1:" .. s.port
-    has(r.out, "Mail to <reject@example.com> via " .. url .. ": the server refused the mail (it answered 550)")
+    has(r.out, "Mail to reject@example.com via " .. url .. ": the server refused the mail (it answered 550)")
     has(r.out, "r1 false")
-    has(r.out, "e1 Mail to <reject@example.com> via " .. url .. ": the server refused the mail (it answered 550)")
+    has(r.out, "e1 Mail to reject@example.com via " .. url .. ": the server refused the mail (it answered 550)")
     has(r.out, "via smtp://127.0.0.1:" .. deny.port .. ": the server refused the user name or password (it answered 535)")
     has(r.out, "r2 false")
     has(r.out, "via smtp://127.0.0.1:" .. refused.port .. ": cannot connect: Connection refused")
@@ -162,7 +233,9 @@ mail = { server = "smtp://127.0.0.1:%d", user = "cfg@example.com", password = "c
     has(r.out, "raised false Mail: smtpServer 'http://127.0.0.1:25' is not HOST[:PORT], ssl://HOST:PORT or smtp://HOST[:PORT]")
     has(r.out, "raised false Mail: smtpUsername 'bot' is not the sender's address (name@domain)")
     has(r.out, "raised false Mail: mailTo 'a@example.com, nope' must be 1 to 20 addresses (name@domain) separated by commas")
-    has(r.out, "raised false Mail: the title must not contain CR, LF or NUL")
+    has(r.out, "raised false Mail: the title must not contain CR or LF (it is one header line)")
+    has(r.out, "raised false Mail: the title is not UTF-8 text (byte 2 is not)")
+    has(r.out, "raised false Mail: mailTo 'a@example.com,' must be 1 to 20 addresses")
     has(r.out, "raised false Mail: smtpServer (argument 1) is empty and the config sets no mail.server")
     has(r.out, "raised false Mail: title (argument 5) must be a string, not table")
     assert.is_nil(mail(s, 1))
@@ -210,6 +283,10 @@ mail = { server = "smtp://127.0.0.1:%d", user = "cfg@example.com", password = "c
     local _, n = r.out:gsub("a replay sends no mail", "")
     assert.are.equal(1, n)
     assert.is_nil(mail(s, 1))
+    -- what a live run refuses, a replay refuses too
+    local bad = run([[function main() Mail("127.0.0.1:25", "bot@example.com", "", "nope", "t", "b") end]], { mode = "replay" })
+    assert.are.equal(1, bad.code)
+    has(bad.err, "Mail: mailTo 'nope' must be 1 to 20 addresses (name@domain) separated by commas")
   end)
 
   it("Mail_Go starts the mail at once, and its routine's wait returns what Mail returns", function()
@@ -231,6 +308,33 @@ mail = { server = "smtp://127.0.0.1:%d", user = "cfg@example.com", password = "c
     has(r.out, "refused false")
     has(r.out, "the server refused the mail (it answered 550)")
     assert.are.equal("go", mail(s, 1).head.Subject)
+  end)
+
+  it("never lets a strategy reach a routine's finalizer, and bounds the routines in flight", function()
+    local r = run([[
+      function main()
+        local g = HttpQuery_Go("http://127.0.0.1:1/")
+        Log("mt", getmetatable(g))
+        -- a finalizer of the strategy's brings the routine back after the runtime's own finalizer closed it
+        local keeper = setmetatable({}, { __gc = function(t) R = t.r end })
+        keeper.r = HttpQuery_Go("http://127.0.0.1:1/")
+        keeper = nil
+        collectgarbage() collectgarbage()
+        Log("closed", pcall(R.wait))
+        -- at most 100 in flight (started and not yet waited for)
+        local list = {}
+        for i = 1, 99 do list[i] = HttpQuery_Go("http://127.0.0.1:1/") end
+        Log("101st", pcall(HttpQuery_Go, "http://127.0.0.1:1/"))
+        list[1]:wait()
+        Log("after a wait", type(HttpQuery_Go("http://127.0.0.1:1/")))
+      end
+    ]])
+    ok(r)
+    has(r.out, "mt false")
+    assert.truthy(r.out:find("closed false [^\n]*wait: routine 2 was closed %(collected%) before its result was taken"), r.out)
+    has(r.out, "101st false")
+    has(r.out, "HttpQuery_Go: 100 routines of this bot are in flight; wait for them before starting more")
+    has(r.out, "after a wait userdata")
   end)
 
   it("keeps the other bots of the process running while it waits for the server", function()

@@ -199,7 +199,7 @@ local function new(opts)
       if orders[id] then add(orders[id]) end
     end
     local ok, err = keep.write(json.encode({
-      version = ACCOUNT_VERSION, currency = currency, balance = balance, stocks = stocks, next_id = next_id,
+      version = ACCOUNT_VERSION, currency = currency, label = s.label, balance = balance, stocks = stocks, next_id = next_id,
       n_orders = n_orders, n_fills = n_fills, fees = fees, settled = t_now, orders = json_array(out),
     }))
     if not ok and not save_failed then
@@ -245,6 +245,10 @@ local function new(opts)
       or a.version ~= ACCOUNT_VERSION and string.format("version %s; this stratrun reads version %d",
         tostring(a.version), ACCOUNT_VERSION)
       or a.currency ~= currency and "it trades " .. tostring(a.currency) .. ", the exchange now trades " .. currency
+      -- a bot of several exchanges: each file is its place's; a reordered list must not swap two accounts
+      or opts.check_label and a.label ~= nil and a.label ~= s.label and string.format("it is the account of the "
+        .. "exchange labelled '%s', this is '%s': was the config's exchanges list reordered or relabelled? Rename "
+        .. "the account files with it", tostring(a.label), s.label)
       or not (math.tointeger(a.next_id) and type(a.balance) == "number" and type(a.stocks) == "number"
         and type(a.orders) == "table") and "balance, stocks, next_id or orders is missing"
     local list = {}
@@ -1176,7 +1180,7 @@ local market = require("market")
 -- The bot's exchanges: the config's exchanges list (each entry laid over its exchange table), else the exchange
 -- table alone. Each has its own market (its `market`, else the process's), account and account file: account.json
 -- for the first, account-N.json for the Nth.
-local function build(i, cfg, strict, tag)
+local function build(i, cfg, strict, tag, several)
   local keep                -- a live bot's account persists; a replay's never does (it must be deterministic)
   if files then
     local name = i == 1 and "account.json" or ("account-" .. i .. ".json")
@@ -1196,21 +1200,28 @@ local function build(i, cfg, strict, tag)
     note = function(msg) Log(msg) end,
     say = tag and function(...) Log(tag, ...) end or Log,
     keep = keep,
+    check_label = several,
   }
 end
 
 local list = {}
 local over = config.exchange_over and (" with " .. config.exchange_over .. " over it") or ""
 if type(config.exchanges) == "table" then
+  local several, cfgs, labels, seen = #config.exchanges > 1, {}, {}, {}
   for i, entry in ipairs(config.exchanges) do
     local cfg = {}
     for k, v in pairs(config.exchange) do cfg[k] = v end
     for k, v in pairs(entry) do cfg[k] = v end
-    -- with several exchanges, an order line starts with its exchange's label: [Binance] Buy 43050.73 0.1 (order 3)
-    local label = (cfg.label ~= nil and cfg.label ~= "") and cfg.label or cfg.name or "Paper"
-    local tag = #config.exchanges > 1 and "[" .. label .. "]" or nil
+    cfgs[i] = cfg
+    labels[i] = (cfg.label ~= nil and cfg.label ~= "") and cfg.label or cfg.name or "Paper"
+    seen[labels[i]] = (seen[labels[i]] or 0) + 1
+  end
+  for i, cfg in ipairs(cfgs) do
+    -- with several exchanges, an order line starts with its exchange's label, [Binance] Buy 43050.73 0.1 (order
+    -- 3), and its place when another has the same label: [Paper #2]
+    local tag = several and "[" .. labels[i] .. (seen[labels[i]] > 1 and " #" .. i or "") .. "]" or nil
     list[i] = build(i, cfg, string.format(" (the config's %s[%d] over its exchange%s)", config.exchanges_from, i, over),
-      tag)
+      tag, several)
   end
 end
 if #list == 0 then

@@ -79,6 +79,8 @@ static CURLcode setup_mail(CURL *h, struct fetch *f)
     if (f->user) {
         SET(CURLOPT_USERNAME, f->user);
         SET(CURLOPT_PASSWORD, f->password ? f->password : "");
+        if (!f->require_tls && strncmp(f->url, "smtps://", 8) != 0)
+            SET(CURLOPT_NOPROXY, "*");  /* a password in clear to this machine's relay: never through a proxy */
     }
 #undef SET
     return rc;

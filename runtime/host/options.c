@@ -6,6 +6,7 @@
  * Every assignment is checked as it happens, which lets an error name the line that made it.
  */
 #include "host/options.h"
+#include "core/mailaddr.h"
 #include "core/fsutil.h"
 #include "core/redact.h"
 #include "data/json.h"
@@ -294,16 +295,25 @@ static void push_exchange_check(lua_State *L)
     lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.exchange_check");
 }
 
-/* Keeps url (an exchange's `market`) in o->markets, once: main.c opens each before any bot starts. */
-static void add_market(lua_State *L, struct options *o, const char *url)
+/* Keeps url (an exchange's `market`) in o->markets, once, with the first table that named it (for messages):
+ * main.c opens each before any bot starts. */
+static void add_market(lua_State *L, struct options *o, const char *url, const char *what)
 {
     for (int i = 0; i < o->nmarkets; i++)
         if (strcmp(o->markets[i], url) == 0)
             return;
     char **m = realloc(o->markets, (size_t)(o->nmarkets + 1) * sizeof *m);
-    if (!m || !(m[o->nmarkets] = strdup(url)))
+    if (m)
+        o->markets = m;
+    char **f = realloc(o->markets_from, (size_t)(o->nmarkets + 1) * sizeof *f);
+    if (f)
+        o->markets_from = f;
+    if (!m || !f || !(m[o->nmarkets] = strdup(url)))
         luaL_error(L, "out of memory");
-    o->markets = m;
+    if (!(f[o->nmarkets] = strdup(what))) {
+        free(m[o->nmarkets]);
+        luaL_error(L, "out of memory");
+    }
     o->nmarkets++;
 }
 
@@ -320,7 +330,7 @@ static void check_exchange(lua_State *L, struct options *o, int idx, const char 
         luaL_error(L, "%s: %s", what, lua_tostring(L, -1));
     lua_pop(L, 2);
     if (lua_getfield(L, idx, "market") == LUA_TSTRING && lua_rawlen(L, -1) > 0)
-        add_market(L, o, lua_tostring(L, -1));
+        add_market(L, o, lua_tostring(L, -1), what);
     lua_pop(L, 1);
 }
 
@@ -330,12 +340,16 @@ static void check_exchange(lua_State *L, struct options *o, int idx, const char 
 static void check_exchanges(lua_State *L, struct options *o, int idx, const char *what)
 {
     idx = lua_absindex(L, idx);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, idx), keys = 0;
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
     for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1))
-        keys++;
-    if (n < 1 || n > EXCHANGES_MAX || keys != n)
-        luaL_error(L, "%s must be a list of 1 to %d exchange tables such as {{currency = \"BTC_USDT\"}, "
-                   "{currency = \"ETH_USDT\", market = \"csv:eth.csv\"}}", what, EXCHANGES_MAX);
+        if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 1 || lua_tointeger(L, -2) > n)
+            luaL_error(L, "%s must be a list of exchange tables ({{currency = \"BTC_USDT\"}, {currency = "
+                       "\"ETH_USDT\", market = \"csv:eth.csv\"}}), but it has the key %s", what,
+                       luaL_tolstring(L, -2, NULL));
+    if (n < 1)
+        luaL_error(L, "%s is empty: give at least one exchange table such as {currency = \"BTC_USDT\"}", what);
+    if (n > EXCHANGES_MAX)
+        luaL_error(L, "%s has %d exchanges; a bot has at most %d", what, (int)n, EXCHANGES_MAX);
     for (lua_Integer i = 1; i <= n; i++) {
         char name[96];
         snprintf(name, sizeof name, "%s[%lld]", what, (long long)i);
@@ -451,31 +465,50 @@ static void free_secret(char *s)
     free(s);
 }
 
-/* mail = {server, user, password, to}: what Mail uses for an argument given as "" or nil (http.c). */
+/* mail = {server, user, password, to}: what Mail uses for an argument given as "" or nil (http.c). Each
+ * assignment replaces the whole table (a password never outlives the server it was given with). Checked here,
+ * with Mail's own checks (core/mailaddr.h), so a wrong value stops stratrun at start. */
 static void cfg_mail(lua_State *L, struct options *o, int tbl)
 {
     static const char *const keys[] = {"server", "user", "password", "to", NULL};
     char **dst[] = {&o->http.mail_server, &o->http.mail_user, &o->http.mail_password, &o->http.mail_to};
-    lua_pushnil(L);
-    while (lua_next(L, tbl)) {
-        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-        int i = 0;
-        while (keys[i] && strcmp(keys[i], k) != 0)
-            i++;
-        if (!keys[i])
-            luaL_error(L, "unknown key mail.%s (allowed: server, user, password, to)", k);
-        if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_error(L, "mail.%s must be a string, not %s", k, luaL_typename(L, -1));
-        char *v = strdup(lua_tostring(L, -1));
-        if (!v)
-            luaL_error(L, "out of memory");
+    for (int i = 0; i < 4; i++) {
         if (i == 2)
             free_secret(*dst[i]);
         else
             free(*dst[i]);
+        *dst[i] = NULL;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        int i = 0;
+        while (k && keys[i] && strcmp(keys[i], k) != 0)
+            i++;
+        if (!k || !keys[i])
+            luaL_error(L, "unknown key mail.%s (allowed: server, user, password, to)",
+                       k ? k : luaL_tolstring(L, -2, NULL));
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "mail.%s must be a string, not %s", k, luaL_typename(L, -1));
+        char what[32];
+        snprintf(what, sizeof what, "mail.%s", k);
+        char *v = strdup(cfg_string(L, -1, what));
+        if (!v)
+            luaL_error(L, "out of memory");
         *dst[i] = v;
         lua_pop(L, 1);
     }
+    char url[600];
+    const struct http_opts *h = &o->http;
+    if (h->mail_server && mail_url(h->mail_server, url, sizeof url) != 0)
+        luaL_error(L, "mail.server '%s' is not HOST[:PORT], ssl://HOST:PORT or smtp://HOST[:PORT]", h->mail_server);
+    if (h->mail_user && !mail_address_ok(h->mail_user, strlen(h->mail_user)))
+        luaL_error(L, "mail.user '%s' is not the sender's address (name@domain)", h->mail_user);
+    if (h->mail_to && mail_recipients(h->mail_to, NULL, NULL) < 0)
+        luaL_error(L, "mail.to '%s' must be 1 to %d addresses (name@domain) separated by commas", h->mail_to,
+                   MAIL_MAX_RCPT);
+    if (h->mail_password && !h->mail_server)
+        luaL_error(L, "mail.password is given without mail.server: the password goes to the config's server only");
 }
 
 /* memory_limit, step_limit, onexit_limit: the config key, its bounds, and where it goes. */
@@ -971,15 +1004,33 @@ static int generated_id(struct options *o, char *err, size_t errlen)
 void options_hide_secrets(void)
 {
     /* Start-up, main thread: no other thread reads the environment. */
-    char *pass = getenv("STRATRUN_REDIS_PASSWORD");
-    if (pass) {
-        memset(pass, 0, strlen(pass));
-        unsetenv("STRATRUN_REDIS_PASSWORD");
+    static const char *const names[] = {"STRATRUN_REDIS_PASSWORD", "STRATRUN_MAIL_PASSWORD"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *pass = getenv(names[i]);
+        if (pass) {
+            memset(pass, 0, strlen(pass));
+            unsetenv(names[i]);
+        }
     }
 }
 
 int options_resolve(struct options *o, char *err, size_t errlen)
 {
+    /* The mail password from the environment, which options_hide_secrets then wipes (a strategy can read the
+     * config file, not the environment the engine was started with). */
+    const char *mail_pass = getenv("STRATRUN_MAIL_PASSWORD");
+    if (mail_pass && *mail_pass) {
+        if (!o->http.mail_server || o->http.mail_password) {
+            snprintf(err, errlen, "STRATRUN_MAIL_PASSWORD is set, but %s", o->http.mail_password ?
+                     "the config's mail table has a password too: give it in one place" :
+                     "the config's mail table names no server to send it to (mail.server)");
+            return -1;
+        }
+        if (!(o->http.mail_password = strdup(mail_pass))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
     if (!o->data_dir) {
         const char *home = getenv("STRATRUN_HOME");
         if (home && *home) {
@@ -1064,6 +1115,10 @@ void options_free(struct options *o)
     for (int i = 0; i < o->nmarkets; i++)
         free(o->markets[i]);
     free(o->markets);
+    for (int i = 0; i < o->nmarkets; i++)
+        free(o->markets_from[i]);
+    free(o->markets_from);
+    o->markets_from = NULL;
     o->markets = NULL;
     o->nmarkets = 0;
     o->exchanges = NULL;

@@ -61,6 +61,7 @@ struct options {
     char *exchange;         /* the paper exchange's settings: JSON text of the config's exchange table, or NULL */
     char *exchanges;        /* the config's exchanges list ({{...}, ...}: each laid over exchange): JSON, or NULL */
     char **markets;         /* every market an exchange table names (`market`), each once; main.c opens them */
+    char **markets_from;    /* for each, the first table that named it ("exchanges[2]"), for messages */
     int nmarkets;
     char *bots_cfg;         /* the config's bots table ({ID = {exchange = {...}, exchanges = {...}}}): JSON, or NULL */
     char **bots_cfg_ids;    /* its keys, each checked to name a bot of the run (options_resolve) */

@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/engine.h"
 #include "core/fetch.h"
+#include "core/mailaddr.h"
 #include "lua/log.h"
 
 #include <ctype.h>
@@ -39,6 +40,7 @@
 #define MAX_TIMEOUT_MS 600000
 /* How long past its timeout a caller waits for the thread to report (curl ends the transfer at the timeout). */
 #define GRACE_MS 2000
+#define MAIL_TIMEOUT_MS 30000
 #define QUERY_MT "stratrun.HttpQuery"
 
 /* Anchors a request on the caller's stack while it runs. Collected with a coroutine abandoned mid-request (a
@@ -57,7 +59,27 @@ struct query {
     int taken;                  /* wait() returned the results: a second wait raises */
     int soft;                   /* this wait has a timeout of the strategy's: when it passes, wait returns nil and
                                  * the routine goes on */
+    int counted;                /* a routine in flight: counted in its bot's go_live */
+    char *label;                /* a mail: "Mail to ADDRESSES via URL", its failures' prefix (malloc'd) */
 };
+
+#define GO_MAX 100              /* routines a bot may have in flight (started, not yet waited for or collected) */
+
+/* Gives q's job up (freed by the thread if it still runs: its on_done is no longer called), and closes what q
+ * holds; q is then finished. */
+static void query_end(lua_State *L, struct query *q)
+{
+    fetch_release(q->job);
+    q->job = NULL;
+    if (q->wake_fd >= 0)        /* after the release: the thread writes it no more */
+        close(q->wake_fd);
+    q->wake_fd = -1;
+    free(q->label);
+    q->label = NULL;
+    if (q->counted)
+        bot_of(L)->go_live--;
+    q->counted = 0;
+}
 
 /* fetch_job.on_done, on the HTTP thread (never after query_gc has released the job): wakes whoever waits for q,
  * an awaiting bot through the scheduler, a blocked one through its eventfd. */
@@ -73,12 +95,7 @@ static void query_done(void *arg)
 
 static int query_gc(lua_State *L)
 {
-    struct query *q = luaL_checkudata(L, 1, QUERY_MT);
-    fetch_release(q->job);
-    q->job = NULL;
-    if (q->wake_fd >= 0)
-        close(q->wake_fd);
-    q->wake_fd = -1;
+    query_end(L, luaL_checkudata(L, 1, QUERY_MT));
     return 0;
 }
 
@@ -233,21 +250,31 @@ static void push_headers(lua_State *L, const char *p, size_t len)
     }
 }
 
-/* The finished request's results: the body; {StatusCode, Header, Body} in debug mode; nil, message on failure.
- * A mail's: true, or false with its error logged. */
+/* A mail that was not sent: false, the reason logged after its label (and kept for GetLastError); q finished. */
+static int mail_failed(lua_State *L, struct query *q, const char *why)
+{
+    char msg[FETCH_ERRLEN + 1400];
+    int len = snprintf(msg, sizeof msg, "%s: %s", q->label ? q->label : "Mail", why);
+    query_end(L, q);
+    q->taken = 1;
+    log_call_error(L, msg, (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1);
+    lua_pushboolean(L, 0);
+    return 1;
+}
+
+/* The finished request's results (its job is done, or was never submitted): the body; {StatusCode, Header, Body}
+ * in debug mode; nil, message on failure. A mail's: true, or false with its error logged. */
 static int result(lua_State *L, struct query *q)
 {
     struct fetch *f = &q->job->f;
     int n = 1;
     char host[300];
-    if (q->mail) {
-        if (f->error[0]) {
-            char msg[FETCH_ERRLEN + 400];
-            int len = snprintf(msg, sizeof msg, "Mail to %s via %s: %s", f->mail_rcpt ? f->mail_rcpt->data : "?",
-                               f->url, f->error);
-            log_call_error(L, msg, (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1);
-        }
-        lua_pushboolean(L, f->error[0] == '\0');
+    if (q->mail && f->error[0]) {
+        char why[FETCH_ERRLEN];
+        snprintf(why, sizeof why, "%s", f->error);
+        return mail_failed(L, q, why);
+    } else if (q->mail) {
+        lua_pushboolean(L, 1);
     } else if (f->error[0]) {
         lua_pushnil(L);
         lua_pushfstring(L, "HttpQuery %s: %s%s", f->url, f->error,
@@ -273,8 +300,7 @@ static int result(lua_State *L, struct query *q)
         lua_setfield(L, -2, "Body");
     }
     /* Only once the results are on the stack: a memory error above leaves the job to query_gc. */
-    fetch_release(q->job);
-    q->job = NULL;
+    query_end(L, q);
     q->taken = 1;
     return n;
 }
@@ -285,10 +311,10 @@ static int timed_out(lua_State *L, struct query *q)
         lua_pushnil(L);
         return 1;
     }
-    if (q->mail) {
-        snprintf(q->job->f.error, sizeof q->job->f.error, "timed out after %d ms (no answer from the HTTP thread)",
-                 (int)q->job->f.timeout_ms);
-        return result(L, q);
+    if (q->mail) {      /* the job is not done: the thread may still write it, so nothing is read from it */
+        char why[100];
+        snprintf(why, sizeof why, "timed out after %d ms (no answer from the HTTP thread)", MAIL_TIMEOUT_MS);
+        return mail_failed(L, q, why);
     }
     lua_pushnil(L);
     lua_pushfstring(L, "HttpQuery %s: timed out after %d ms (no answer from the HTTP thread)", q->job->f.url,
@@ -379,10 +405,18 @@ static struct query *new_query(lua_State *L, const char *who)
  * on top of the stack are already known (kept for wait). Returns the routine. */
 static int go_routine(lua_State *L, struct query *q, int qidx, int n, const char *who)
 {
+    struct bot *b = bot_of(L);
     q->go = 1;
-    q->id = ++bot_of(L)->routines;
+    if (n < 0 && b->go_live >= GO_MAX)
+        return luaL_error(L, "%s: %d routines of this bot are in flight; wait for them before starting more",
+                          who, GO_MAX);
+    q->id = ++b->routines;
     if (n < 0 && submit_query(L, q, who) != 0)
         n = result(L, q);
+    else if (n < 0) {
+        q->counted = 1;
+        b->go_live++;
+    }
     if (n >= 0) {
         lua_createtable(L, n, 1);
         lua_insert(L, -n - 1);
@@ -408,8 +442,14 @@ static int routine_wait(lua_State *L)
     if (!lua_isnoneornil(L, arg) && lua_type(L, arg) != LUA_TNUMBER)
         return luaL_error(L, "wait: the timeout must be a number of ms, not %s", luaL_typename(L, arg));
     double ms = lua_isnoneornil(L, arg) ? 0 : lua_tonumber(L, arg);
+    if (ms != ms)
+        return luaL_error(L, "wait: the timeout must be a number of ms, not nan");
+    if (ms > 1e12)
+        ms = 0;         /* longer than any transfer: until it ends */
     if (q->taken)
         return luaL_error(L, "wait: routine %d already finished: its result was taken", (int)q->id);
+    if (!q->ready && !q->job)
+        return luaL_error(L, "wait: routine %d was closed (collected) before its result was taken", (int)q->id);
     lua_settop(L, 0);
     lua_pushvalue(L, lua_upvalueindex(1));              /* stack: q */
     if (q->ready) {
@@ -446,80 +486,54 @@ static int routine_index(lua_State *L)
 
 /* ---- Mail ---- */
 
-#define MAIL_TIMEOUT_MS 30000
 #define MAIL_MAX_BODY (1 << 20)
-#define MAIL_MAX_RCPT 20
+#define MAIL_MAX_LINE 998       /* RFC 5321's longest line; a body with a longer one goes as base64 */
 
-/* Argument i of Mail as a string, or the config's value (mail.KEY) when it is "" or nil; raises when neither. */
-static const char *mail_arg(lua_State *L, int i, const char *name, const char *cfg, const char *key)
+/* Argument i of Mail, or the config's value when it is "" or nil (then *cfg_used is set); "" when neither and the
+ * argument may be empty (key NULL), else raises. */
+static const char *mail_arg(lua_State *L, int i, const char *name, const char *cfg, const char *key, int *cfg_used)
 {
     if (!lua_isnoneornil(L, i) && lua_type(L, i) != LUA_TSTRING)
         luaL_error(L, "Mail: %s (argument %d) must be a string, not %s", name, i, luaL_typename(L, i));
-    const char *v = lua_tostring(L, i);
+    size_t len;
+    const char *v = lua_tolstring(L, i, &len);
+    if (v && memchr(v, '\0', len))
+        luaL_error(L, "Mail: %s (argument %d) must not contain NUL", name, i);
+    *cfg_used = 0;
     if (v && v[0])
         return v;
-    if (cfg)
+    if (cfg) {
+        *cfg_used = 1;
         return cfg;
+    }
     if (!key)
         return "";
     luaL_error(L, "Mail: %s (argument %d) is empty and the config sets no mail.%s", name, i, key);
     return NULL;
 }
 
-/* An address as SMTP and a To: header take it: name@domain, no space, angle bracket, comma or control. */
-static int mail_address_ok(const char *a, size_t len)
+/* The index of the first byte of s that does not belong to well-formed UTF-8, or -1. */
+static long utf8_bad(const char *s, size_t len)
 {
-    const char *at = memchr(a, '@', len);
-    if (!at || at == a || at == a + len - 1 || len > 254)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)a[i];
-        if (c <= ' ' || c == 0x7f || strchr("<>,;()[]\\\"", c) || (c == '@' && a + i != at))
-            return 0;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > len || (n == 2 && c < 0xC2) || (n == 4 && c > 0xF4))
+            return (long)i;
+        for (size_t k = 1; k < n; k++)
+            if ((p[i + k] & 0xC0) != 0x80)
+                return (long)i;
+        if ((n == 3 && c == 0xE0 && p[i + 1] < 0xA0) || (n == 3 && c == 0xED && p[i + 1] > 0x9F) ||
+            (n == 4 && c == 0xF0 && p[i + 1] < 0x90) || (n == 4 && c == 0xF4 && p[i + 1] > 0x8F))
+            return (long)i;     /* overlong, a surrogate, past U+10FFFF */
+        i += n;
     }
-    return 1;
+    return -1;
 }
 
-/* Pushes the server argument as a URL and returns it, in the forms the platform documents: "ssl://HOST:PORT" is
- * SMTP over TLS (smtps); "smtp://HOST[:PORT]" is SMTP, upgraded with STARTTLS; a bare "HOST:PORT" is smtps on port
- * 465 and SMTP with STARTTLS on any other (587, 25); a bare "HOST" is smtps on port 465. smtps:// is taken too. */
-static const char *push_mail_url(lua_State *L, const char *server)
-{
-    static const char *const schemes[][2] = {{"ssl://", "smtps://"}, {"smtps://", "smtps://"},
-                                             {"smtp://", "smtp://"}};
-    const char *host = server, *scheme = NULL;
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && !scheme; i++)
-        if (strncmp(server, schemes[i][0], strlen(schemes[i][0])) == 0) {
-            scheme = schemes[i][1];
-            host = server + strlen(schemes[i][0]);
-        }
-    int bad = strstr(host, "://") != NULL || host[0] == '\0' || host[0] == ':';
-    for (const char *c = host; !bad && *c; c++)
-        bad = (unsigned char)*c <= ' ' || *c == 0x7f || strchr("@/?#", *c) != NULL;
-    if (bad)
-        luaL_error(L, "Mail: smtpServer '%s' is not HOST[:PORT], ssl://HOST:PORT or smtp://HOST[:PORT]", server);
-    const char *port = strrchr(host, ':');
-    if (!scheme)
-        scheme = !port || strcmp(port, ":465") == 0 ? "smtps://" : "smtp://";
-    return lua_pushfstring(L, "%s%s%s", scheme, host, port || strcmp(scheme, "smtps://") != 0 ? "" : ":465");
-}
-
-/* Whether url (smtp:// or smtps://) names this machine: 127.0.0.0/8, ::1 or localhost, where a local relay may
- * take a password without TLS. */
-static int mail_loopback(const char *url)
-{
-    const char *h = strstr(url, "://") + 3;
-    size_t n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":");
-    if ((n == 9 && strncmp(h, "localhost", 9) == 0) || (n == 5 && strncmp(h, "[::1]", 5) == 0))
-        return 1;
-    int numeric = n > 4 && strncmp(h, "127.", 4) == 0;     /* an address, not a name such as 127.0.0.1.example */
-    for (size_t i = 0; numeric && i < n; i++)
-        numeric = isdigit((unsigned char)h[i]) || h[i] == '.';
-    return numeric;
-}
-
-/* Adds the subject to b: as it is when it is ASCII, else as RFC 2047 encoded words of UTF-8 (base64), each of at
- * most 45 bytes of text and never cutting a character, folded onto lines of their own. */
+/* Adds the subject (well-formed UTF-8) to b: as it is when it is ASCII, else as RFC 2047 encoded words of UTF-8
+ * (base64), each of at most 45 bytes of text and never cutting a character, folded onto lines of their own. */
 static void add_subject(luaL_Buffer *b, const char *t, size_t len)
 {
     int ascii = 1;
@@ -531,8 +545,8 @@ static void add_subject(luaL_Buffer *b, const char *t, size_t len)
     }
     for (size_t i = 0; i < len;) {
         size_t n = len - i < 45 ? len - i : 45;
-        while (n < len - i && n > 0 && ((unsigned char)t[i + n] & 0xC0) == 0x80)
-            n--;    /* t[i + n] continues a character: end the word before that character */
+        while (n < len - i && ((unsigned char)t[i + n] & 0xC0) == 0x80)
+            n--;    /* t[i + n] continues a character: end the word before that character (at most 3 back) */
         unsigned char enc[64];
         EVP_EncodeBlock(enc, (const unsigned char *)t + i, (int)n);
         luaL_addstring(b, i ? "\r\n =?UTF-8?B?" : "=?UTF-8?B?");
@@ -542,8 +556,62 @@ static void add_subject(luaL_Buffer *b, const char *t, size_t len)
     }
 }
 
-/* Mail(smtpServer, smtpUsername, smtpPassword, mailTo, title, body) -> true, or false with the error logged (and
- * for GetLastError). An argument given as "" or nil is the config's (mail.server, user, password, to); the config's
+/* Pushes the body with every line ending CRLF, as base64 (in lines of 76) when a line is longer than SMTP allows;
+ * returns the Content-Transfer-Encoding it used. */
+static const char *push_body(lua_State *L, const char *body, size_t blen)
+{
+    luaL_Buffer crlf;
+    luaL_buffinit(L, &crlf);
+    size_t line = 0, longest = 0;
+    for (size_t i = 0; i < blen; i++) {
+        if (body[i] == '\r' && i + 1 < blen && body[i + 1] == '\n')
+            continue;
+        if (body[i] == '\n' || body[i] == '\r') {
+            luaL_addstring(&crlf, "\r\n");
+            line = 0;
+        } else {
+            luaL_addchar(&crlf, body[i]);
+            if (++line > longest)
+                longest = line;
+        }
+    }
+    luaL_addstring(&crlf, "\r\n");
+    luaL_pushresult(&crlf);
+    if (longest <= MAIL_MAX_LINE)
+        return "8bit";
+    size_t n;
+    const char *text = lua_tolstring(L, -1, &n);
+    luaL_Buffer b64;
+    luaL_buffinit(L, &b64);
+    for (size_t i = 0; i < n; i += 57) {
+        unsigned char enc[80];
+        EVP_EncodeBlock(enc, (const unsigned char *)text + i, (int)(n - i < 57 ? n - i : 57));
+        luaL_addstring(&b64, (const char *)enc);
+        luaL_addstring(&b64, "\r\n");
+    }
+    luaL_pushresult(&b64);
+    lua_remove(L, -2);
+    return "base64";
+}
+
+/* mail_recipients' callback: "<address>" appended to the list (a NULL list after a failed append). */
+static void add_rcpt(const char *a, size_t len, void *ud)
+{
+    struct curl_slist **list = ud;
+    char buf[300];
+    snprintf(buf, sizeof buf, "<%.*s>", (int)len, a);
+    if (*list != (struct curl_slist *)&add_rcpt) {
+        struct curl_slist *r = curl_slist_append(*list, buf);
+        if (!r) {
+            curl_slist_free_all(*list);
+            r = (struct curl_slist *)&add_rcpt;     /* out of memory: marked, said by the caller */
+        }
+        *list = r;
+    }
+}
+
+/* Mail's checks and message: q at index 7, the transfer set up. Returns -1, or 1 with the result pushed (a replay
+ * sends nothing). An argument given as "" or nil is the config's (mail.server, user, password, to); the config's
  * password goes only to the config's server. mailTo may list addresses separated by commas. */
 static int mail_prepare(lua_State *L)
 {
@@ -551,25 +619,36 @@ static int mail_prepare(lua_State *L)
     const struct http_opts *c = b->http;
     lua_settop(L, 6);
     struct query *q = new_query(L, "Mail");                                /* 7 */
-    const char *server = mail_arg(L, 1, "smtpServer", c->mail_server, "server");
-    const char *user = mail_arg(L, 2, "smtpUsername", c->mail_user, "user");
+    int server_cfg, user_cfg, pass_cfg, to_cfg;
+    const char *server = mail_arg(L, 1, "smtpServer", c->mail_server, "server", &server_cfg);
+    const char *user = mail_arg(L, 2, "smtpUsername", c->mail_user, "user", &user_cfg);
     int own_server = c->mail_server && strcmp(server, c->mail_server) == 0;
-    const char *pass = mail_arg(L, 3, "smtpPassword", own_server ? c->mail_password : NULL, NULL);
-    const char *to = mail_arg(L, 4, "mailTo", c->mail_to, "to");
+    const char *pass = mail_arg(L, 3, "smtpPassword", own_server ? c->mail_password : NULL, NULL, &pass_cfg);
+    const char *to = mail_arg(L, 4, "mailTo", c->mail_to, "to", &to_cfg);
     size_t tlen, blen;
     if (lua_type(L, 5) != LUA_TSTRING && lua_type(L, 5) != LUA_TNUMBER)
         return luaL_error(L, "Mail: title (argument 5) must be a string, not %s", luaL_typename(L, 5));
     if (lua_type(L, 6) != LUA_TSTRING && lua_type(L, 6) != LUA_TNUMBER)
         return luaL_error(L, "Mail: body (argument 6) must be a string, not %s", luaL_typename(L, 6));
     const char *title = lua_tolstring(L, 5, &tlen), *body = lua_tolstring(L, 6, &blen);
+    /* (the config's values were checked when it was read: a bad one here is the strategy's argument) */
     if (!mail_address_ok(user, strlen(user)))
         return luaL_error(L, "Mail: smtpUsername '%s' is not the sender's address (name@domain)", user);
+    if (mail_recipients(to, NULL, NULL) < 0)
+        return luaL_error(L, "Mail: mailTo '%s' must be 1 to %d addresses (name@domain) separated by commas", to,
+                          MAIL_MAX_RCPT);
+    long bad = utf8_bad(title, tlen);
+    if (bad >= 0)
+        return luaL_error(L, "Mail: the title is not UTF-8 text (byte %d is not)", (int)bad + 1);
     for (size_t i = 0; i < tlen; i++)
-        if (title[i] == '\r' || title[i] == '\n' || title[i] == '\0')
-            return luaL_error(L, "Mail: the title must not contain CR, LF or NUL");
+        if (title[i] == '\r' || title[i] == '\n')
+            return luaL_error(L, "Mail: the title must not contain CR or LF (it is one header line)");
     if (blen > MAIL_MAX_BODY || memchr(body, '\0', blen))
         return luaL_error(L, "Mail: the body must be text of at most %d bytes, without NUL", MAIL_MAX_BODY);
-    const char *url = push_mail_url(L, server);                          /* 8 */
+    char url[600];
+    if (mail_url(server, url, sizeof url) != 0)
+        return luaL_error(L, "Mail: smtpServer '%s' is not HOST[:PORT], ssl://HOST:PORT or smtp://HOST[:PORT]",
+                          server);
     if (b->sched && b->sched->virtual_) {
         /* A replay sends no mail: its clock runs through months in seconds, and it must not reach outside. */
         if (!b->mail_replay_said) {
@@ -581,6 +660,9 @@ static int mail_prepare(lua_State *L)
     }
     q->mail = 1;
     struct fetch *f = &q->job->f;
+    lua_pushfstring(L, "Mail to %s via %s", to, url);
+    q->label = dup_or_raise(L, lua_tostring(L, -1), lua_rawlen(L, -1));
+    lua_pop(L, 1);
     f->url = dup_or_raise(L, url, strlen(url));
     f->timeout_ms = MAIL_TIMEOUT_MS;
     lua_pushfstring(L, "<%s>", user);
@@ -589,65 +671,40 @@ static int mail_prepare(lua_State *L)
     if (pass[0]) {
         f->user = dup_or_raise(L, user, strlen(user));
         f->password = dup_or_raise(L, pass, strlen(pass));
-        f->require_tls = strncmp(url, "smtps://", 8) != 0 && !mail_loopback(url);
+        f->require_tls = strncmp(url, "smtps://", 8) != 0 && !mail_url_loopback(url);
     }
-    /* the recipients: RCPT TO each, and the To: header */
-    luaL_Buffer hdr;
-    luaL_buffinit(L, &hdr);
-    int n = 0;
-    for (const char *p = to; *p;) {
-        size_t len = strcspn(p, ",");
-        const char *a = p, *e = p + len;
-        while (a < e && (*a == ' ' || *a == '\t'))
-            a++;
-        while (e > a && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if (!mail_address_ok(a, (size_t)(e - a)) || ++n > MAIL_MAX_RCPT)
-            return luaL_error(L, "Mail: mailTo '%s' must be 1 to %d addresses (name@domain) separated by commas",
-                              to, MAIL_MAX_RCPT);
-        lua_pushfstring(L, "<%s>", lua_pushlstring(L, a, (size_t)(e - a)));
-        struct curl_slist *r = curl_slist_append(f->mail_rcpt, lua_tostring(L, -1));
-        if (!r)
-            return luaL_error(L, "Mail: out of memory");
-        f->mail_rcpt = r;
-        lua_pop(L, 2);
-        p += len + (p[len] == ',');
+    mail_recipients(to, add_rcpt, &f->mail_rcpt);
+    if (f->mail_rcpt == (struct curl_slist *)&add_rcpt) {
+        f->mail_rcpt = NULL;
+        return luaL_error(L, "Mail: out of memory");
     }
-    if (n == 0)
-        return luaL_error(L, "Mail: mailTo is empty");
-    /* the message: headers, then the body with every line ending CRLF */
+    /* the message: headers, then the body */
     char date[64];
-    time_t now = (time_t)(clock_now_ns(b) / 1000000000);
+    int64_t now_ms = clock_now_ns(b) / 1000000;
+    time_t now = (time_t)(now_ms / 1000);
     struct tm tm;
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", gmtime_r(&now, &tm));
-    luaL_addstring(&hdr, "Date: ");
-    luaL_addstring(&hdr, date);
-    luaL_addstring(&hdr, "\r\nFrom: ");
-    luaL_addstring(&hdr, user);
-    luaL_addstring(&hdr, "\r\nTo: ");
-    luaL_addstring(&hdr, to);
-    luaL_addstring(&hdr, "\r\nSubject: ");
-    add_subject(&hdr, title, tlen);
-    luaL_addstring(&hdr, "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
-                         "Content-Transfer-Encoding: 8bit\r\nX-Mailer: stratrun\r\n\r\n");
-    for (size_t i = 0; i < blen; i++) {
-        if (body[i] == '\r' && i + 1 < blen && body[i + 1] == '\n')
-            continue;
-        if (body[i] == '\n' || body[i] == '\r')
-            luaL_addstring(&hdr, "\r\n");
-        else
-            luaL_addchar(&hdr, body[i]);
-    }
-    luaL_addstring(&hdr, "\r\n");
-    luaL_pushresult(&hdr);
+    const char *cte = push_body(L, body, blen);                           /* 8 */
+    luaL_Buffer msg;
+    luaL_buffinit(L, &msg);
+    lua_pushfstring(L, "Date: %s\r\nMessage-ID: <%I.%d.%I@%s>\r\nFrom: %s\r\nTo: %s\r\nSubject: ", date,
+                    (lua_Integer)now_ms, (int)getpid(), (lua_Integer)++b->mails, strchr(user, '@') + 1, user, to);
+    luaL_addvalue(&msg);
+    add_subject(&msg, title, tlen);
+    luaL_addstring(&msg, "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+                         "X-Mailer: stratrun\r\nContent-Transfer-Encoding: ");
+    luaL_addstring(&msg, cte);
+    luaL_addstring(&msg, "\r\n\r\n");
+    lua_pushvalue(L, 8);
+    luaL_addvalue(&msg);
+    luaL_pushresult(&msg);
     size_t mlen;
-    const char *msg = lua_tolstring(L, -1, &mlen);
-    f->body = dup_or_raise(L, msg, mlen);
+    const char *m = lua_tolstring(L, -1, &mlen);
+    f->body = dup_or_raise(L, m, mlen);
     f->body_len = mlen;
     lua_pop(L, 1);
     return -1;
 }
-
 
 /* HttpQuery's checks and request: q at index 3, the request set up. Returns -1, or the number of results
  * already on the stack (a host in back-off: nil, message). */
@@ -716,6 +773,8 @@ int luaopen_http(lua_State *L)
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, routine_index);
     lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);      /* getmetatable(routine) is false: its __gc is the runtime's to call */
+    lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
     lua_pushglobaltable(L);
     luaL_setfuncs(L, funcs, 0);
