@@ -114,12 +114,13 @@ static int b64val(int ch)
 static size_t b64dec(const char *s, char *out, size_t cap)
 {
     size_t n = 0;
-    int bits = 0, acc = 0;
+    int bits = 0;
+    unsigned acc = 0;
     for (; *s && n < cap; s++) {
         int v = b64val(*s);
         if (v < 0)
             continue;
-        acc = (acc << 6) | v;
+        acc = ((acc << 6) | (unsigned)v) & 0xffffffu;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
