@@ -594,20 +594,22 @@ static const char *push_body(lua_State *L, const char *body, size_t blen)
     return "base64";
 }
 
-/* mail_recipients' callback: "<address>" appended to the list (a NULL list after a failed append). */
+/* mail_recipients' callback: "<address>" appended to the list of a struct rcpts. */
+struct rcpts {
+    struct curl_slist *list;
+    int oom;
+};
+
 static void add_rcpt(const char *a, size_t len, void *ud)
 {
-    struct curl_slist **list = ud;
+    struct rcpts *r = ud;
     char buf[300];
     snprintf(buf, sizeof buf, "<%.*s>", (int)len, a);
-    if (*list != (struct curl_slist *)&add_rcpt) {
-        struct curl_slist *r = curl_slist_append(*list, buf);
-        if (!r) {
-            curl_slist_free_all(*list);
-            r = (struct curl_slist *)&add_rcpt;     /* out of memory: marked, said by the caller */
-        }
-        *list = r;
-    }
+    struct curl_slist *l = r->oom ? NULL : curl_slist_append(r->list, buf);
+    if (l)
+        r->list = l;
+    else
+        r->oom = 1;
 }
 
 /* Mail's checks and message: q at index 7, the transfer set up. Returns -1, or 1 with the result pushed (a replay
@@ -673,11 +675,11 @@ static int mail_prepare(lua_State *L)
         f->password = dup_or_raise(L, pass, strlen(pass));
         f->require_tls = strncmp(url, "smtps://", 8) != 0 && !mail_url_loopback(url);
     }
-    mail_recipients(to, add_rcpt, &f->mail_rcpt);
-    if (f->mail_rcpt == (struct curl_slist *)&add_rcpt) {
-        f->mail_rcpt = NULL;
+    struct rcpts r = {NULL, 0};
+    mail_recipients(to, add_rcpt, &r);
+    f->mail_rcpt = r.list;      /* the fetch frees it */
+    if (r.oom)
         return luaL_error(L, "Mail: out of memory");
-    }
     /* the message: headers, then the body */
     char date[64];
     int64_t now_ms = clock_now_ns(b) / 1000000;
