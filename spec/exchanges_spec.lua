@@ -155,6 +155,13 @@ end
     has(swapped.err, "account-2.json cannot be used (it is the account of the exchange labelled 'B', this is 'A': "
       .. "was the config's exchanges list reordered or relabelled? Rename the account files with it)")
     assert.falsy(swapped.out:find("Buy market", 1, true))
+    -- the list shortened to one: the first place's file is A's, and the only exchange is now B
+    local script1 = [[function main() exchanges[1].Buy(-1, 50) end]]
+    ok(run(dir, 'market = "sim:seed=1"\nexchanges = { { label = "A" }, { label = "B" } }\n', script1,
+      { "--id", "same", "s.lua" }))
+    local shrunk = run(dir, 'market = "sim:seed=1"\nexchange = { label = "B" }\n', script1, { "--id", "same", "s.lua" })
+    assert.are_not.equal(0, shrunk.code)
+    has(shrunk.err, "account.json cannot be used (it is the account of the exchange labelled 'A', this is 'B'")
     -- two exchanges of one label: the order lines say which by its place
     local same = run(h.tmpdir(), 'market = "sim:seed=1"\nexchanges = { {}, {} }\n', script, { "--id", "dup", "s.lua" })
     ok(same)

@@ -108,7 +108,8 @@ describe("Mail", function()
     end
     assert.is_true(lines > 1)
     assert.are.equal("head\r\n" .. long .. "\r\n", Encode("raw", "base64", "string", (m.body:gsub("\r\n", ""))))
-    assert.truthy(m.head["Message-ID"]:match("^<%d+%.%d+%.%d+@example%.com>$"), m.head["Message-ID"])
+    -- ms . pid . the bot's ID . its count: unique across the bots of a process
+    assert.truthy(m.head["Message-ID"]:match("^<%d+%.%d+%.bot1%.%d+@example%.com>$"), m.head["Message-ID"])
   end)
 
   it("takes the config's mail settings for empty arguments, and its password only to its own server", function()
@@ -185,6 +186,17 @@ mail = { server = "smtp://127.0.0.1:%d", user = "cfg@example.com", to = "ops@exa
     has(e.out, "env null")
     has(e.out, "sent true")
     assert.are.equal("cfg@example.com\0env-pw-9", mail(s, 1).auth)
+    -- a replay sends no mail: the variable does not stop it
+    local dir = h.tmpdir()
+    h.script(dir, "function main() Log('replayed') end")
+    local rp = h.run({ dir = dir, env = { STRATRUN_MAIL_PASSWORD = "y" }, "replay", "--data-dir", dir .. "/d",
+      "--market", "sim:seed=1,bars=5", "strategy.lua" })
+    ok(rp)
+    has(rp.out, "replayed")
+    local nul = start('mail = { server = "smtp://127.0.0.1:1", password = "se\0cret-pw" }\n')
+    assert.are.equal(2, nul.code)
+    has(nul.err, "mail.password holds a NUL byte; it must be text without one")
+    assert.falsy(nul.err:find("cret-pw", 1, true))
     local both = start(string.format('mail = { server = "smtp://127.0.0.1:%d", password = "x" }\n', s.port),
       { STRATRUN_MAIL_PASSWORD = "y" })
     assert.are.equal(2, both.code)
@@ -215,6 +227,7 @@ mail = { server = "smtp://127.0.0.1:%d", user = "cfg@example.com", to = "ops@exa
           { "127.0.0.1:25", "bot@example.com", "", "a@example.com", {}, "b" },
           { "127.0.0.1:25", "bot@example.com", "", "a@example.com", "a" .. string.rep("\x80", 46), "b" },
           { "127.0.0.1:25", "bot@example.com", "", "a@example.com,", "t", "b" },
+          { "127.0.0.1:25", "bot@example.com", "", "a@example.com", "ab\0cd", "b" },
         }) do
           local okc, err = pcall(Mail, table.unpack(args, 1, 6))
           Log("raised", okc, err)
@@ -236,6 +249,7 @@ mail = { server = "smtp://127.0.0.1:%d", user = "cfg@example.com", to = "ops@exa
     has(r.out, "raised false Mail: the title must not contain CR or LF (it is one header line)")
     has(r.out, "raised false Mail: the title is not UTF-8 text (byte 2 is not)")
     has(r.out, "raised false Mail: mailTo 'a@example.com,' must be 1 to 20 addresses")
+    has(r.out, "raised false Mail: the title must not contain control characters (byte 3 is 0x00)")
     has(r.out, "raised false Mail: smtpServer (argument 1) is empty and the config sets no mail.server")
     has(r.out, "raised false Mail: title (argument 5) must be a string, not table")
     assert.is_nil(mail(s, 1))
@@ -310,31 +324,41 @@ mail = { server = "smtp://127.0.0.1:%d", user = "cfg@example.com", to = "ops@exa
     assert.are.equal("go", mail(s, 1).head.Subject)
   end)
 
-  it("never lets a strategy reach a routine's finalizer, and bounds the routines in flight", function()
-    local r = run([[
+  it("never lets a strategy reach a routine's finalizer, and bounds the routines in flight, not those over", function()
+    -- two servers (each takes 64 connections at once) whose answers take 2 s: 100 requests stay in flight
+    local httpd = require("httpd")
+    local slow1, slow2 = httpd.start(), httpd.start()
+    local delay = "delay " .. math.floor(2000 * h.time_scale)
+    slow1:put("/slow", "late", { delay })
+    slow2:put("/slow", "late", { delay })
+    local r = run(string.format([[
       function main()
         local g = HttpQuery_Go("http://127.0.0.1:1/")
         Log("mt", getmetatable(g))
+        g:wait()
         -- a finalizer of the strategy's brings the routine back after the runtime's own finalizer closed it
         local keeper = setmetatable({}, { __gc = function(t) R = t.r end })
         keeper.r = HttpQuery_Go("http://127.0.0.1:1/")
         keeper = nil
         collectgarbage() collectgarbage()
         Log("closed", pcall(R.wait))
-        -- at most 100 in flight (started and not yet waited for)
+        -- at most 100 transfers in flight: the 101st slow one is refused
         local list = {}
-        for i = 1, 99 do list[i] = HttpQuery_Go("http://127.0.0.1:1/") end
-        Log("101st", pcall(HttpQuery_Go, "http://127.0.0.1:1/"))
-        list[1]:wait()
-        Log("after a wait", type(HttpQuery_Go("http://127.0.0.1:1/")))
+        for i = 1, 100 do list[i] = HttpQuery_Go(i %% 2 == 0 and %q or %q) end
+        Log("101st", pcall(HttpQuery_Go, %q))
+        -- once they are over, waited for or not (and not collected: list holds them), more may start
+        Sleep(%d)
+        Log("after they ended", type(HttpQuery_Go("http://127.0.0.1:1/")), list[7]:wait())
       end
-    ]])
+    ]], slow1:url("/slow"), slow2:url("/slow"), slow1:url("/slow"), math.floor(6000 * h.time_scale)), { timeout = 120 })
+    slow1:stop()
+    slow2:stop()
     ok(r)
     has(r.out, "mt false")
     assert.truthy(r.out:find("closed false [^\n]*wait: routine 2 was closed %(collected%) before its result was taken"), r.out)
     has(r.out, "101st false")
     has(r.out, "HttpQuery_Go: 100 routines of this bot are in flight; wait for them before starting more")
-    has(r.out, "after a wait userdata")
+    has(r.out, "after they ended userdata late")
   end)
 
   it("keeps the other bots of the process running while it waits for the server", function()

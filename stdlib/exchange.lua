@@ -245,8 +245,8 @@ local function new(opts)
       or a.version ~= ACCOUNT_VERSION and string.format("version %s; this stratrun reads version %d",
         tostring(a.version), ACCOUNT_VERSION)
       or a.currency ~= currency and "it trades " .. tostring(a.currency) .. ", the exchange now trades " .. currency
-      -- a bot of several exchanges: each file is its place's; a reordered list must not swap two accounts
-      or opts.check_label and a.label ~= nil and a.label ~= s.label and string.format("it is the account of the "
+      -- each file is its place's exchange's: a reordered, shortened or relabelled list must not hand it over
+      or a.label ~= nil and a.label ~= s.label and string.format("it is the account of the "
         .. "exchange labelled '%s', this is '%s': was the config's exchanges list reordered or relabelled? Rename "
         .. "the account files with it", tostring(a.label), s.label)
       or not (math.tointeger(a.next_id) and type(a.balance) == "number" and type(a.stocks) == "number"
@@ -1180,7 +1180,7 @@ local market = require("market")
 -- The bot's exchanges: the config's exchanges list (each entry laid over its exchange table), else the exchange
 -- table alone. Each has its own market (its `market`, else the process's), account and account file: account.json
 -- for the first, account-N.json for the Nth.
-local function build(i, cfg, strict, tag, several)
+local function build(i, cfg, strict, tag)
   local keep                -- a live bot's account persists; a replay's never does (it must be deterministic)
   if files then
     local name = i == 1 and "account.json" or ("account-" .. i .. ".json")
@@ -1200,7 +1200,6 @@ local function build(i, cfg, strict, tag, several)
     note = function(msg) Log(msg) end,
     say = tag and function(...) Log(tag, ...) end or Log,
     keep = keep,
-    check_label = several,
   }
 end
 
@@ -1221,7 +1220,7 @@ if type(config.exchanges) == "table" then
     -- 3), and its place when another has the same label: [Paper #2]
     local tag = several and "[" .. labels[i] .. (seen[labels[i]] > 1 and " #" .. i or "") .. "]" or nil
     list[i] = build(i, cfg, string.format(" (the config's %s[%d] over its exchange%s)", config.exchanges_from, i, over),
-      tag, several)
+      tag)
   end
 end
 if #list == 0 then

@@ -492,7 +492,11 @@ static void cfg_mail(lua_State *L, struct options *o, int tbl)
             luaL_error(L, "mail.%s must be a string, not %s", k, luaL_typename(L, -1));
         char what[32];
         snprintf(what, sizeof what, "mail.%s", k);
-        char *v = strdup(cfg_string(L, -1, what));
+        size_t len;
+        const char *text = lua_tolstring(L, -1, &len);
+        if (i == 2 && strlen(text) != len)     /* the password is not quoted, as cfg_string would */
+            luaL_error(L, "mail.password holds a NUL byte; it must be text without one");
+        char *v = strdup(i == 2 ? text : cfg_string(L, -1, what));
         if (!v)
             luaL_error(L, "out of memory");
         *dst[i] = v;
@@ -1018,8 +1022,9 @@ int options_resolve(struct options *o, char *err, size_t errlen)
 {
     /* The mail password from the environment, which options_hide_secrets then wipes (a strategy can read the
      * config file, not the environment the engine was started with). */
+    /* Only for the modes that may send mail: a replay sends none, `stratrun cmd` runs no bot. */
     const char *mail_pass = getenv("STRATRUN_MAIL_PASSWORD");
-    if (mail_pass && *mail_pass) {
+    if (mail_pass && *mail_pass && o->mode != MODE_REPLAY && o->mode != MODE_CMD) {
         if (!o->http.mail_server || o->http.mail_password) {
             snprintf(err, errlen, "STRATRUN_MAIL_PASSWORD is set, but %s", o->http.mail_password ?
                      "the config's mail table has a password too: give it in one place" :

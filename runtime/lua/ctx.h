@@ -8,6 +8,7 @@
 #define STRATRUN_CTX_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <lua.h>
 
@@ -71,7 +72,8 @@ struct bot {
     int busy_warned;            /* said once that it runs without Sleep */
     int mail_replay_said;       /* said once that a replay sends no mail */
     long routines;              /* HttpQuery_Go and Mail_Go routines started (their numbers) */
-    int go_live;                /* of those, in flight: not yet waited for or collected (at most GO_MAX, http.c) */
+    atomic_int go_live;         /* of those, in flight: transfers not yet over (at most GO_MAX, http.c); the HTTP
+                                 * thread lowers it when one ends */
     long mails;                 /* mails sent (their Message-IDs) */
     int64_t exit_deadline_ns;   /* live: CLOCK_MONOTONIC deadline of onexit (onexit_limit) */
 };

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,8 @@ struct query {
     int taken;                  /* wait() returned the results: a second wait raises */
     int soft;                   /* this wait has a timeout of the strategy's: when it passes, wait returns nil and
                                  * the routine goes on */
-    int counted;                /* a routine in flight: counted in its bot's go_live */
+    atomic_int counted;         /* a routine in flight, counted in *live until its job is done or given up */
+    atomic_int *live;           /* its bot's go_live */
     char *label;                /* a mail: "Mail to ADDRESSES via URL", its failures' prefix (malloc'd) */
 };
 
@@ -67,7 +69,7 @@ struct query {
 
 /* Gives q's job up (freed by the thread if it still runs: its on_done is no longer called), and closes what q
  * holds; q is then finished. */
-static void query_end(lua_State *L, struct query *q)
+static void query_end(struct query *q)
 {
     fetch_release(q->job);
     q->job = NULL;
@@ -76,9 +78,8 @@ static void query_end(lua_State *L, struct query *q)
     q->wake_fd = -1;
     free(q->label);
     q->label = NULL;
-    if (q->counted)
-        bot_of(L)->go_live--;
-    q->counted = 0;
+    if (atomic_exchange(&q->counted, 0))   /* given up before its job was done */
+        atomic_fetch_sub(q->live, 1);
 }
 
 /* fetch_job.on_done, on the HTTP thread (never after query_gc has released the job): wakes whoever waits for q,
@@ -86,6 +87,8 @@ static void query_end(lua_State *L, struct query *q)
 static void query_done(void *arg)
 {
     struct query *q = arg;
+    if (atomic_exchange(&q->counted, 0))   /* a routine's transfer is over: no longer in flight */
+        atomic_fetch_sub(q->live, 1);
     if (q->wake_fd >= 0) {
         uint64_t one = 1;
         if (write(q->wake_fd, &one, sizeof one) < 0) { /* the counter is non-zero already */ }
@@ -95,7 +98,7 @@ static void query_done(void *arg)
 
 static int query_gc(lua_State *L)
 {
-    query_end(L, luaL_checkudata(L, 1, QUERY_MT));
+    query_end(luaL_checkudata(L, 1, QUERY_MT));
     return 0;
 }
 
@@ -255,7 +258,7 @@ static int mail_failed(lua_State *L, struct query *q, const char *why)
 {
     char msg[FETCH_ERRLEN + 1400];
     int len = snprintf(msg, sizeof msg, "%s: %s", q->label ? q->label : "Mail", why);
-    query_end(L, q);
+    query_end(q);
     q->taken = 1;
     log_call_error(L, msg, (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1);
     lua_pushboolean(L, 0);
@@ -300,7 +303,7 @@ static int result(lua_State *L, struct query *q)
         lua_setfield(L, -2, "Body");
     }
     /* Only once the results are on the stack: a memory error above leaves the job to query_gc. */
-    query_end(L, q);
+    query_end(q);
     q->taken = 1;
     return n;
 }
@@ -350,6 +353,8 @@ static int block(lua_State *L, struct query *q)
         int64_t left = q->deadline_ns - clock_mono_ns();
         if (left <= 0)
             return timed_out(L, q);
+        if (q->wake_fd < 0 && left > 10000000)
+            left = 10000000;    /* a routine has no eventfd: look again every 10 ms */
         struct timespec ts = {(time_t)(left / 1000000000), (long)(left % 1000000000)};
         struct pollfd p[2] = {{q->wake_fd, POLLIN, 0}, {b->phase <= PHASE_MAIN ? bot_signal_fd() : -1, POLLIN, 0}};
         if (ppoll(p, p[1].fd >= 0 ? 2 : 1, &ts, NULL) < 0 && errno != EINTR)
@@ -361,9 +366,10 @@ static int block(lua_State *L, struct query *q)
  * result() says it). */
 static int submit_query(lua_State *L, struct query *q, const char *who)
 {
-    /* The eventfd a blocked wait polls: made now, before the thread may read wake_fd, for a wait that cannot
-     * await (and for a routine, whose wait may come from anywhere); an awaiting bot needs none. */
-    if ((q->go || !sched_can_await(L)) && (q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+    /* The eventfd a blocked wait polls: made now, before the thread may read wake_fd, for a call that cannot
+     * await. An awaiting bot needs none, nor does a routine (its rare blocked wait looks every 10 ms: a routine
+     * left unwaited must hold no descriptor). */
+    if (!q->go && !sched_can_await(L) && (q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         return luaL_error(L, "%s: eventfd: %s", who, strerror(errno));
     q->job->on_done = query_done;
     q->job->done_arg = q;
@@ -394,7 +400,9 @@ static int run_query(lua_State *L, struct query *q, int qidx, const char *who)
 static struct query *new_query(lua_State *L, const char *who)
 {
     struct query *q = lua_newuserdatauv(L, sizeof *q, 1);
-    *q = (struct query){.wake_fd = -1};
+    memset(q, 0, sizeof *q);
+    q->wake_fd = -1;
+    atomic_init(&q->counted, 0);
     luaL_setmetatable(L, QUERY_MT);
     if (!(q->job = fetch_job_new()))
         luaL_error(L, "%s: out of memory", who);
@@ -407,15 +415,17 @@ static int go_routine(lua_State *L, struct query *q, int qidx, int n, const char
 {
     struct bot *b = bot_of(L);
     q->go = 1;
-    if (n < 0 && b->go_live >= GO_MAX)
+    if (n < 0 && atomic_load(&b->go_live) >= GO_MAX)
         return luaL_error(L, "%s: %d routines of this bot are in flight; wait for them before starting more",
                           who, GO_MAX);
     q->id = ++b->routines;
-    if (n < 0 && submit_query(L, q, who) != 0)
-        n = result(L, q);
-    else if (n < 0) {
-        q->counted = 1;
-        b->go_live++;
+    if (n < 0) {
+        /* counted before the thread can see the job: it may be done (and uncounted) as soon as it is submitted */
+        q->live = &b->go_live;
+        atomic_store(&q->counted, 1);
+        atomic_fetch_add(&b->go_live, 1);
+        if (submit_query(L, q, who) != 0)
+            n = result(L, q);   /* query_end uncounts it */
     }
     if (n >= 0) {
         lua_createtable(L, n, 1);
@@ -489,9 +499,9 @@ static int routine_index(lua_State *L)
 #define MAIL_MAX_BODY (1 << 20)
 #define MAIL_MAX_LINE 998       /* RFC 5321's longest line; a body with a longer one goes as base64 */
 
-/* Argument i of Mail, or the config's value when it is "" or nil (then *cfg_used is set); "" when neither and the
- * argument may be empty (key NULL), else raises. */
-static const char *mail_arg(lua_State *L, int i, const char *name, const char *cfg, const char *key, int *cfg_used)
+/* Argument i of Mail, or the config's value when it is "" or nil; "" when neither and the argument may be empty
+ * (key NULL), else raises. */
+static const char *mail_arg(lua_State *L, int i, const char *name, const char *cfg, const char *key)
 {
     if (!lua_isnoneornil(L, i) && lua_type(L, i) != LUA_TSTRING)
         luaL_error(L, "Mail: %s (argument %d) must be a string, not %s", name, i, luaL_typename(L, i));
@@ -499,13 +509,10 @@ static const char *mail_arg(lua_State *L, int i, const char *name, const char *c
     const char *v = lua_tolstring(L, i, &len);
     if (v && memchr(v, '\0', len))
         luaL_error(L, "Mail: %s (argument %d) must not contain NUL", name, i);
-    *cfg_used = 0;
     if (v && v[0])
         return v;
-    if (cfg) {
-        *cfg_used = 1;
+    if (cfg)
         return cfg;
-    }
     if (!key)
         return "";
     luaL_error(L, "Mail: %s (argument %d) is empty and the config sets no mail.%s", name, i, key);
@@ -621,12 +628,11 @@ static int mail_prepare(lua_State *L)
     const struct http_opts *c = b->http;
     lua_settop(L, 6);
     struct query *q = new_query(L, "Mail");                                /* 7 */
-    int server_cfg, user_cfg, pass_cfg, to_cfg;
-    const char *server = mail_arg(L, 1, "smtpServer", c->mail_server, "server", &server_cfg);
-    const char *user = mail_arg(L, 2, "smtpUsername", c->mail_user, "user", &user_cfg);
+    const char *server = mail_arg(L, 1, "smtpServer", c->mail_server, "server");
+    const char *user = mail_arg(L, 2, "smtpUsername", c->mail_user, "user");
     int own_server = c->mail_server && strcmp(server, c->mail_server) == 0;
-    const char *pass = mail_arg(L, 3, "smtpPassword", own_server ? c->mail_password : NULL, NULL, &pass_cfg);
-    const char *to = mail_arg(L, 4, "mailTo", c->mail_to, "to", &to_cfg);
+    const char *pass = mail_arg(L, 3, "smtpPassword", own_server ? c->mail_password : NULL, NULL);
+    const char *to = mail_arg(L, 4, "mailTo", c->mail_to, "to");
     size_t tlen, blen;
     if (lua_type(L, 5) != LUA_TSTRING && lua_type(L, 5) != LUA_TNUMBER)
         return luaL_error(L, "Mail: title (argument 5) must be a string, not %s", luaL_typename(L, 5));
@@ -642,9 +648,17 @@ static int mail_prepare(lua_State *L)
     long bad = utf8_bad(title, tlen);
     if (bad >= 0)
         return luaL_error(L, "Mail: the title is not UTF-8 text (byte %d is not)", (int)bad + 1);
-    for (size_t i = 0; i < tlen; i++)
-        if (title[i] == '\r' || title[i] == '\n')
+    for (size_t i = 0; i < tlen; i++) {
+        unsigned char ch = (unsigned char)title[i];
+        if (ch == '\r' || ch == '\n')
             return luaL_error(L, "Mail: the title must not contain CR or LF (it is one header line)");
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+            char why[120];      /* luaL_error has no %02x */
+            snprintf(why, sizeof why, "Mail: the title must not contain control characters (byte %d is 0x%02x)",
+                     (int)i + 1, ch);
+            return luaL_error(L, "%s", why);
+        }
+    }
     if (blen > MAIL_MAX_BODY || memchr(body, '\0', blen))
         return luaL_error(L, "Mail: the body must be text of at most %d bytes, without NUL", MAIL_MAX_BODY);
     char url[600];
@@ -662,7 +676,10 @@ static int mail_prepare(lua_State *L)
     }
     q->mail = 1;
     struct fetch *f = &q->job->f;
-    lua_pushfstring(L, "Mail to %s via %s", to, url);
+    /* the failures' prefix: a long list of recipients is cut, so that the reason after it always fits */
+    char label[900];
+    snprintf(label, sizeof label, "Mail to %.200s%s via %s", to, strlen(to) > 200 ? "..." : "", url);
+    lua_pushstring(L, label);
     q->label = dup_or_raise(L, lua_tostring(L, -1), lua_rawlen(L, -1));
     lua_pop(L, 1);
     f->url = dup_or_raise(L, url, strlen(url));
@@ -689,8 +706,9 @@ static int mail_prepare(lua_State *L)
     const char *cte = push_body(L, body, blen);                           /* 8 */
     luaL_Buffer msg;
     luaL_buffinit(L, &msg);
-    lua_pushfstring(L, "Date: %s\r\nMessage-ID: <%I.%d.%I@%s>\r\nFrom: %s\r\nTo: %s\r\nSubject: ", date,
-                    (lua_Integer)now_ms, (int)getpid(), (lua_Integer)++b->mails, strchr(user, '@') + 1, user, to);
+    lua_pushfstring(L, "Date: %s\r\nMessage-ID: <%I.%d.%s.%I@%s>\r\nFrom: %s\r\nTo: %s\r\nSubject: ", date,
+                    (lua_Integer)now_ms, (int)getpid(), b->id, (lua_Integer)++b->mails, strchr(user, '@') + 1, user,
+                    to);
     luaL_addvalue(&msg);
     add_subject(&msg, title, tlen);
     luaL_addstring(&msg, "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
