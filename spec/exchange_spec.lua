@@ -10,29 +10,7 @@ local T0 = 1704067200000        -- 2024-01-01T00:00:00Z, a Monday: the first can
 
 local function close_of(k) return T0 + k * P end
 
--- A market with the interface of runtime/data/market.c's module (indices 1-based, candle k shown once it closed),
--- over candles {time, open, high, low, close, volume}. It counts candle() calls.
-local function fake_market(candles, period)
-  local m = { candle_calls = 0 }
-  function m.at(t)
-    local lo, hi, found = 1, #candles, nil
-    while lo <= hi do
-      local mid = (lo + hi) // 2
-      if candles[mid][1] + period <= t then found, lo = mid, mid + 1 else hi = mid - 1 end
-    end
-    return found
-  end
-  function m.candle(i)
-    m.candle_calls = m.candle_calls + 1
-    local c = candles[i]
-    if c then return table.unpack(c, 1, 6) end
-  end
-  function m.info()
-    return { url = "fake", count = #candles, period = period, first_close = candles[1][1] + period,
-             last_close = candles[#candles][1] + period }
-  end
-  return m
-end
+local fake_market = h.fake_market
 
 -- A private exchange on n flat candles at price 100 (volume 1), with the clock just after candle `at` closed.
 -- opts: n (200), at (150), config ({}), period (P).
@@ -777,8 +755,8 @@ describe("the platform's smaller exchange calls", function()
     assert.are.equal(0, #w.ex.GetHistoryOrders(w.t + 1))
     assert.is_nil(w.ex.CreateOrder("ETH_USDT", "buy", 101, 1))
     assert.are.equal("exchange.CreateOrder: this exchange trades BTC_USDT only, got symbol 'ETH_USDT'", last_log(w))
-    raises("exchange.CreateOrder: side 'closebuy' is not one of buy, sell", w.ex.CreateOrder, "BTC_USDT",
-      "closebuy", -1, 1)
+    raises("exchange.CreateOrder: side 'long' is not one of buy, sell, closebuy, closesell", w.ex.CreateOrder,
+      "BTC_USDT", "long", -1, 1)
     raises("are not {\"timeInForce\":\"GTC\"}", w.ex.CreateOrder, "BTC_USDT", "buy;{\"timeInForce\":\"IOC\"}", 1, 1)
     assert.is_nil(w.ex.GetHistoryOrders(nil, nil, 2.5))
   end)

@@ -488,4 +488,73 @@ function M.assert_doc_table(want, what, spec)
   end
 end
 
+-- A market with the interface of runtime/data/market.c's module (indices 1-based, candle k shown once it closed),
+-- over candles {time, open, high, low, close, volume}. It counts candle() calls.
+function M.fake_market(candles, period)
+  local m = { candle_calls = 0 }
+  function m.at(t)
+    local lo, hi, found = 1, #candles, nil
+    while lo <= hi do
+      local mid = (lo + hi) // 2
+      if candles[mid][1] + period <= t then found, lo = mid, mid + 1 else hi = mid - 1 end
+    end
+    return found
+  end
+  function m.candle(i)
+    m.candle_calls = m.candle_calls + 1
+    local c = candles[i]
+    if c then return table.unpack(c, 1, 6) end
+  end
+  function m.info()
+    return { url = "fake", count = #candles, period = period, first_close = candles[1][1] + period,
+             last_close = candles[#candles][1] + period }
+  end
+  return m
+end
+
+-- Runs `stratrun replay` of strategies/ports/<script> as bot id on the candle file csv, with params {NAME = VALUE}
+-- (given in sorted order) and opts.config (a config file's text), opts.timeout (s, default 60). Returns run's
+-- {code, out, err} and bot (its folder), summary (its --json entry) and logtext (its log.txt).
+function M.replay_port(script, id, csv, params, opts)
+  opts = opts or {}
+  local dir = M.tmpdir()
+  local argv = { "replay", "--data-dir", dir .. "/data", "--json", dir .. "/summary.json", "--market", "csv:" .. csv,
+    dir = dir, env = { TZ = "UTC" }, timeout = opts.timeout or 60 }
+  if opts.config then
+    argv[#argv + 1] = "--config"
+    argv[#argv + 1] = M.write(dir .. "/stratrun.conf", opts.config)
+  end
+  local names = {}
+  for k in pairs(params or {}) do names[#names + 1] = k end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    argv[#argv + 1] = "-p"
+    argv[#argv + 1] = k .. "=" .. tostring(params[k])
+  end
+  argv[#argv + 1] = M.source .. "/strategies/ports/" .. script .. "@" .. id
+  local r = M.run(argv)
+  r.bot = dir .. "/data/replay/bots/" .. id
+  local summary = json.decode(M.read(dir .. "/summary.json") or "null")
+  r.summary = summary and summary.bots[1]
+  r.logtext = M.read(r.bot .. "/log.txt") or ""
+  return r
+end
+
+-- A log.txt line's time in ms since the epoch (UTC) and its message; nil for a line that is not one.
+function M.log_line(line)
+  local y, mo, d, hh, mi, ss, ms, msg = line:match("^(%d+)%-(%d+)%-(%d+) (%d+):(%d+):(%d+)%.(%d+) (.*)$")
+  if not y then return nil end
+  return ((M.days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(hh) * 3600
+    + tonumber(mi) * 60 + tonumber(ss)) * 1000) + tonumber(ms), msg
+end
+
+-- The entries of a parsed log whose kind is kind, in order.
+function M.of_kind(log, kind)
+  local t = {}
+  for _, e in ipairs(log) do
+    if e.kind == kind then t[#t + 1] = e end
+  end
+  return t
+end
+
 return M

@@ -298,7 +298,7 @@ describe("a platform name stratrun does not have", function()
     local r = run([[
       local function retry(f, ...) return f(...) end      -- a user's wrapper: the error is still at the name
       print(pcall(function() return retry(Dial, "tcp://127.0.0.1:1") end))
-      print(pcall(function() return exchange.SetContractType("swap") end))
+      print(pcall(function() return exchange.SetProxy("socks5://127.0.0.1:1080") end))
       print(pcall(function() return exchange.GetTicekr() end))
       print(pcall(function() return parseInt("5") end))
       print(pcall(function() if x == null then return 1 end end))
@@ -309,7 +309,7 @@ describe("a platform name stratrun does not have", function()
     assert.are.same({
       "false\tstrategy.lua:2: Dial is a platform call stratrun does not provide yet (docs/platform.md lists what it "
         .. "has)",
-      "false\tstrategy.lua:3: exchange.SetContractType is a platform call stratrun's exchange does not provide yet "
+      "false\tstrategy.lua:3: exchange.SetProxy is a platform call stratrun's exchange does not provide yet "
         .. "(docs/platform.md lists what it has)",
       "false\tstrategy.lua:4: exchange.GetTicekr does not exist: the exchange's calls are in docs/exchange.md",
       "false\tstrategy.lua:5: parseInt is JavaScript: in Lua write tonumber(s) (docs/porting.md)",

@@ -54,6 +54,7 @@ local CONSTANTS = {
 }
 
 local json_array = (json and json.array) or function(t) return t end
+local os_date = os.date
 
 -- Raises msg at the strategy's line: the first caller outside this file, however many of the exchange's own
 -- frames (helpers, wrappers) are between.
@@ -75,7 +76,15 @@ local names = require("names")
 local settings, show, finite = settings_module.check, settings_module.show, settings_module.finite
 
 -- The fields of an order that the account file keeps.
-local ORDER_FIELDS = { "Id", "Time", "Price", "Amount", "DealAmount", "AvgPrice", "Status", "Type", "frozen" }
+local ORDER_FIELDS = { "Id", "Time", "Price", "Amount", "DealAmount", "AvgPrice", "Status", "Type", "frozen",
+                       "Offset", "ContractType", "dir", "inst", "exp" }   -- the last five: a futures order's
+local POSITION_FIELDS = { "inst", "alias", "exp", "dir", "amount", "price" }
+local FUTURES = require("futures")
+-- A futures order's direction (SetDirection, CreateOrder's side): the order type it takes, its offset (0 open,
+-- 1 close) and the position's direction (0 long, 1 short).
+local DIRS = { buy = { BUY, 0, 0 }, sell = { SELL, 0, 1 }, closebuy = { SELL, 1, 0 }, closesell = { BUY, 1, 1 } }
+local OFFSET_WORDS = { [0] = { [0] = "open long", [1] = "open short" }, [1] = { [0] = "close long", [1] = "close short" } }
+local SIDE_NAMES = { [0] = "long", [1] = "short" }
 
 -- A new paper exchange. opts: config (the exchange settings table), market (the market module, or anything with
 -- its at, candle and info), now (a function returning the clock in ms), log (a function taking the line of a
@@ -157,6 +166,13 @@ local function new(opts)
   local raw, raw_body                 -- GetRawJSON: the last data call's result, or the venue's body it came from
   local rate = 1.0                    -- SetRate: shown prices are multiplied by it
   local resume_ms                     -- a restored account: candles closed by then were settled before the restart
+  -- A futures account (docs/futures.md): balance is the wallet (margin frozen in orders stays in it), positions
+  -- in the order they opened (never pairs(): a sum's order must not change between runs), one per contract and
+  -- direction.
+  local futures, ctv, mmr, lev = s.futures, s.ct_val, s.maintenance_margin, math.tointeger(s.leverage)
+  local contract, direction           -- SetContractType's and SetDirection's
+  local plist = {}                    -- {inst, alias, exp, dir, amount, price, frozen}
+  local realized, funding, liquidations, forfeit = 0.0, 0.0, 0, 0.0
   local save_failed                   -- the last write of the account failed (said once, and once when it recovers)
 
   local function fail(call, msg)
@@ -171,13 +187,22 @@ local function new(opts)
     end
   end
 
-  -- Whether symbol (optional) is this exchange's; logs when it is not.
+  -- Whether symbol (optional) is this exchange's; logs when it is not. A futures exchange's symbols also name a
+  -- contract type, BTC_USDT.swap: the second result is it.
   local function check_symbol(call, symbol)
     if symbol == nil or symbol == currency then return true end
     if type(symbol) ~= "string" then
       raise(string.format("exchange.%s: symbol must be a string, got %s", call, type(symbol)))
     end
-    log(string.format("exchange.%s: this exchange trades %s only, got symbol '%s'", call, currency, symbol))
+    local pair, kind = symbol:match("^(.-)%.([%w_]+)$")
+    if s.futures and pair == currency and FUTURES.TYPES[kind] then return true, kind end
+    if s.futures and pair == currency then
+      log(string.format("exchange.%s: unknown contract type '%s' in symbol '%s' (the paper exchange has %s)", call,
+        kind, symbol, FUTURES.TYPE_LIST))
+      return false
+    end
+    log(string.format("exchange.%s: this exchange trades %s only, got symbol '%s'", call,
+      s.futures and currency .. " (" .. currency .. ".swap, ...)" or currency, symbol))
     return false
   end
 
@@ -198,10 +223,20 @@ local function new(opts)
     for id = first, next_id - 1 do
       if orders[id] then add(orders[id]) end
     end
-    local ok, err = keep.write(json.encode({
+    local a = {
       version = ACCOUNT_VERSION, currency = currency, label = s.label, balance = balance, stocks = stocks, next_id = next_id,
       n_orders = n_orders, n_fills = n_fills, fees = fees, settled = t_now, orders = json_array(out),
-    }))
+    }
+    if futures then
+      local ps = {}
+      for i, p in ipairs(plist) do
+        ps[i] = {}
+        for _, k in ipairs(POSITION_FIELDS) do ps[i][k] = p[k] end
+      end
+      a.kind, a.leverage, a.positions = "futures", lev, json_array(ps)
+      a.realized, a.funding, a.liquidations, a.forfeit = realized, funding, liquidations, forfeit
+    end
+    local ok, err = keep.write(json.encode(a))
     if not ok and not save_failed then
       log("exchange: the paper account is not saved: " .. tostring(err) .. "; trading goes on in memory")
     elseif ok and save_failed then
@@ -224,6 +259,14 @@ local function new(opts)
     end
     if o.Price == -1 then o.Price = -1 end     -- a market order's Price is the integer -1, as when it was placed
     if not STATUS_NAME[o.Status] or (o.Type ~= BUY and o.Type ~= SELL) then return nil end
+    if futures then
+      o.Offset, o.dir, o.exp = math.tointeger(r.Offset), math.tointeger(r.dir), math.tointeger(r.exp)
+      o.ContractType, o.inst = r.ContractType, r.inst
+      if not (o.Offset and o.dir and o.exp and FUTURES.TYPES[o.ContractType] and type(o.inst) == "string") then
+        return nil
+      end
+      o.Symbol = currency .. "." .. o.ContractType
+    end
     if o.Status == PENDING then
       if type(r.frozen) ~= "number" then return nil end
       o.frozen = r.frozen + 0.0
@@ -245,6 +288,8 @@ local function new(opts)
       or a.version ~= ACCOUNT_VERSION and string.format("version %s; this stratrun reads version %d",
         tostring(a.version), ACCOUNT_VERSION)
       or a.currency ~= currency and "it trades " .. tostring(a.currency) .. ", the exchange now trades " .. currency
+      or (a.kind == "futures") ~= futures and string.format("it is a %s account, the exchange is now %s",
+        a.kind == "futures" and "futures" or "spot", futures and "futures" or "spot")
       -- each file is its place's exchange's: a reordered, shortened or relabelled list must not hand it over
       or a.label ~= nil and a.label ~= s.label and string.format("it is the account of the "
         .. "exchange labelled '%s', this is '%s': was the config's exchanges list reordered or relabelled? Rename "
@@ -268,6 +313,22 @@ local function new(opts)
     n_orders, n_fills = math.tointeger(a.n_orders) or 0, math.tointeger(a.n_fills) or 0
     fees = type(a.fees) == "number" and a.fees + 0.0 or 0.0
     resume_ms = math.tointeger(a.settled)
+    if futures then
+      lev = math.tointeger(a.leverage) or lev
+      realized, funding = tonumber(a.realized) or 0.0, tonumber(a.funding) or 0.0
+      liquidations, forfeit = math.tointeger(a.liquidations) or 0, tonumber(a.forfeit) or 0.0
+      for i, r in ipairs(type(a.positions) == "table" and a.positions or {}) do
+        local p = { inst = r.inst, alias = r.alias, exp = math.tointeger(r.exp), dir = math.tointeger(r.dir),
+                    amount = tonumber(r.amount), price = tonumber(r.price), frozen = 0.0 }
+        if not (type(p.inst) == "string" and FUTURES.TYPES[p.alias] and p.exp and (p.dir == 0 or p.dir == 1)
+            and p.amount and p.price) then
+          error(string.format("exchange: the paper account %s cannot be used (position %d of the file is not a "
+            .. "position it can read); move it away or start with --reset-account", keep.path, i), 0)
+        end
+        p.amount, p.price = p.amount + 0.0, p.price + 0.0
+        plist[i] = p
+      end
+    end
     for _, o in ipairs(list) do
       orders[o.Id] = o
       if o.Status == PENDING then open[#open + 1] = o end
@@ -277,27 +338,109 @@ local function new(opts)
 
   -- The frozen totals, summed again from the pending orders whenever they change, so they never drift from what
   -- those orders hold.
+  -- The position of contract inst in direction dir; made (empty) when create is true.
+  local function position(inst, dir, create, alias, exp)
+    for i = 1, #plist do
+      local p = plist[i]
+      if p.inst == inst and p.dir == dir then return p end
+    end
+    if create then
+      local p = { inst = inst, alias = alias, exp = exp, dir = dir, amount = 0.0, price = 0.0, frozen = 0.0 }
+      plist[#plist + 1] = p
+      return p
+    end
+  end
+
   local function refreeze()
     local fb, fs = 0.0, 0.0
-    for i = 1, #open do
-      local o = open[i]
-      if o.Type == BUY then fb = fb + o.frozen else fs = fs + o.frozen end
+    if futures then     -- an open's margin and fee; a close's contracts, held back from its position
+      for i = 1, #plist do plist[i].frozen = 0.0 end
+      for i = 1, #open do
+        local o = open[i]
+        if o.Offset == 0 then fb = fb + o.frozen else
+          local p = position(o.inst, o.dir)
+          p.frozen = ag.near(p.frozen + o.Amount)
+        end
+      end
+    else
+      for i = 1, #open do
+        local o = open[i]
+        if o.Type == BUY then fb = fb + o.frozen else fs = fs + o.frozen end
+      end
     end
     frozen_balance, frozen_stocks = fb, fs
+  end
+
+  local function sign(p) return p.dir == 0 and 1 or -1 end
+
+  -- Unrealized P&L of the positions at mark price px (none without a price), the margin they hold.
+  local function upnl(px)
+    local u = 0.0
+    if not px then return u end
+    for i = 1, #plist do
+      local p = plist[i]
+      u = u + sign(p) * (px - p.price) * p.amount * ctv
+    end
+    return u
+  end
+
+  local function margin_of(p) return p.price * p.amount * ctv / lev end
+
+  local function used_margin()
+    local m = 0.0
+    for i = 1, #plist do m = m + margin_of(plist[i]) end
+    return m
   end
 
   -- A number in an order line: 100, not Lua's 100.0.
   local function num(x) return math.tointeger(x) or x end
 
   -- The line of a fill: "Filled buy 0.1 at 43050.74, fee 8.61 USDT (order 3)".
-  local function filled_line(o, fee)
+  local function filled_line(o, fee, pnl)
     if not order_lines then return end
     local what = o.Type == BUY and "buy" or "sell"
+    if o.Offset == 1 then     -- a futures close: what it realized
+      say("Filled", what, num(o.DealAmount), "at", num(o.AvgPrice) .. ", fee", num(fee), quote .. ", profit",
+        num(pnl), quote, "(order " .. o.Id .. ")")
+      return
+    end
     say("Filled", what, num(o.DealAmount), "at", num(o.AvgPrice) .. ", fee", num(fee), quote, "(order " .. o.Id .. ")")
+  end
+
+  -- A futures order fills whole at px, paying fee rate `rate`: an open adds to its position at the fill-weighted
+  -- average price, a close realizes (px - entry) x amount x ct_val (the opposite for a short). Returns the fee and
+  -- the profit realized.
+  local function futures_fill(o, px, rate)
+    local amt = o.Amount
+    local fee, pnl = px * amt * ctv * rate, 0.0
+    local p = position(o.inst, o.dir, true, o.ContractType, o.exp)
+    -- amounts are whole amount steps: the sums stay on the grid (0.6, not 0.6000000000000001)
+    if o.Offset == 0 then
+      p.price = (p.price * p.amount + px * amt) / (p.amount + amt)
+      p.amount = ag.near(p.amount + amt)
+    else
+      pnl = sign(p) * (px - p.price) * amt * ctv
+      p.amount = ag.near(p.amount - amt)
+      realized = realized + pnl
+      if p.amount < ag.size / 2 then      -- closed: gone from the list (float noise of the amount steps included)
+        for i = 1, #plist do
+          if plist[i] == p then table.remove(plist, i) break end
+        end
+      end
+    end
+    balance = balance + pnl - fee
+    fees = fees + fee
+    o.DealAmount, o.AvgPrice, o.Status = amt, px, CLOSED
+    return fee, pnl
   end
 
   -- A resting order fills whole at px as a maker; its frozen funds pay for it.
   local function settle_resting(o, px)
+    if futures then
+      n_fills = n_fills + 1
+      filled_line(o, futures_fill(o, px, maker))
+      return
+    end
     local value = px * o.Amount
     local fee = value * maker
     if o.Type == BUY then
@@ -341,6 +484,98 @@ local function new(opts)
     return filled
   end
 
+  -- The pending orders that match(o), canceled (an expiry, a liquidation), each with its order line.
+  local function cancel_where(match, why)
+    local n = 0
+    for i = 1, #open do
+      local o = open[i]
+      if match(o) then
+        o.Status = CANCELED
+        if order_lines then say("Cancel", o.Id, why) end
+      else
+        n = n + 1
+        open[n] = o
+      end
+    end
+    for i = #open, n + 1, -1 do open[i] = nil end
+    refreeze()
+  end
+
+  local function utc(ms) return os_date("!%Y-%m-%d %H:%M", ms // 1000) end
+
+  -- Cross margin (docs/futures.md): at price lp the equity has fallen to the maintenance margin. Every pending
+  -- order is canceled and every position closed at lp; what the account has left, the maintenance margin (less,
+  -- or a debt, after a gap), goes as the venue's liquidation fee: the wallet ends at 0.
+  local function liquidate(lp, t)
+    local held, mm = {}, 0.0
+    cancel_where(function() return true end, "(liquidation)")
+    for i = 1, #plist do
+      local p = plist[i]
+      local pnl = sign(p) * (lp - p.price) * p.amount * ctv
+      realized = realized + pnl
+      balance = balance + pnl
+      mm = mm + mmr * lp * p.amount * ctv
+      held[i] = string.format("%s %s %s entered at %s", SIDE_NAMES[p.dir], show(p.amount),
+        currency .. "." .. p.alias, show(p.price))
+    end
+    note(string.format("exchange: liquidated at %s on %s UTC: equity %s %s reached the maintenance margin of %s %s "
+      .. "(%s%% of the positions' value); closed %s; %s %s forfeit", show(pg.near(lp)), utc(t), show(balance), quote,
+      show(mm), quote, show(mmr * 100), table.concat(held, ", "), show(balance), quote))
+    forfeit = forfeit + balance
+    balance = 0.0
+    liquidations = liquidations + 1
+    for i = #plist, 1, -1 do plist[i] = nil end
+  end
+
+  -- A candle's futures events, after its fills: liquidation in its range, then funding (at the market's rate fr
+  -- when it has one, else the config's) and expiries at its close. Returns whether the account changed.
+  local function futures_candle(ct, op, hi, lo, cl, fr)
+    base_ms = base_ms or market.info().period
+    local fin = ct + base_ms
+    local a, b = FUTURES.margin_line(balance, plist, ctv, mmr)
+    local lp = FUTURES.liquidation_price(a, b, op, hi, lo)
+    if lp then
+      liquidate(lp, ct)
+      return true
+    end
+    local iv, rate = s.funding_interval * 1000, fr or s.funding_rate
+    local f = (ct // iv + 1) * iv       -- the funding times in (ct, fin]: swap positions pay or receive at the close
+    local changed = false
+    while f <= fin and rate ~= 0 do
+      for i = 1, #plist do
+        local p = plist[i]
+        if p.exp == 0 then
+          local paid = -sign(p) * rate * p.amount * ctv * cl
+          balance, funding, changed = balance + paid, funding + paid, true
+        end
+      end
+      f = f + iv
+    end
+    for i = #plist, 1, -1 do            -- dated contracts settle at the close of the candle they expire in
+      local p = plist[i]
+      if p.exp > 0 and p.exp <= fin then
+        cancel_where(function(o) return o.inst == p.inst end, "(contract " .. p.inst .. " expired)")
+        local px = pg.near(cl)
+        local pnl = sign(p) * (px - p.price) * p.amount * ctv
+        realized, balance = realized + pnl, balance + pnl
+        if order_lines then
+          say("Settled", SIDE_NAMES[p.dir], num(p.amount), currency .. "." .. p.alias, "(" .. p.inst .. ")", "at",
+            num(px) .. ", profit", num(pnl), quote)
+        end
+        table.remove(plist, i)
+        changed = true
+      end
+    end
+    -- a pending open of an expired contract that holds no position
+    local stale = false
+    for i = 1, #open do if open[i].exp and open[i].exp > 0 and open[i].exp <= fin then stale = true end end
+    if stale then
+      cancel_where(function(o) return o.exp and o.exp > 0 and o.exp <= fin end, "(contract expired)")
+      changed = true
+    end
+    return changed
+  end
+
   -- Reads the clock and settles the candles that closed since the last call. Every call starts here.
   local function sync()
     if config_error then raise("exchange: invalid config: " .. config_error) end
@@ -355,11 +590,12 @@ local function new(opts)
     end
     if idx and idx > seen then
       local filled = false
-      if #open > 0 then
+      if #open > 0 or #plist > 0 then
         for j = seen + 1, idx do
-          local ct, op, hi, lo = market.candle(j)
-          filled = cross(ct, op, hi, lo) or filled
-          if #open == 0 then break end
+          local ct, op, hi, lo, cl, _, fr = market.candle(j)
+          if #open > 0 then filled = cross(ct, op, hi, lo) or filled end
+          if #plist > 0 or (futures and #open > 0) then filled = futures_candle(ct, op, hi, lo, cl, fr) or filled end
+          if #open == 0 and #plist == 0 then break end
         end
       end
       seen = idx
@@ -435,13 +671,14 @@ local function new(opts)
   local function copy(o)
     return {
       Id = o.Id, Time = o.Time, Price = o.Price, Amount = o.Amount, DealAmount = o.DealAmount,
-      AvgPrice = o.AvgPrice, Status = o.Status, Type = o.Type, Symbol = o.Symbol,
+      AvgPrice = o.AvgPrice, Status = o.Status, Type = o.Type, Symbol = o.Symbol, Offset = o.Offset,
+      ContractType = o.ContractType,
     }
   end
 
   -- Enters order o (just placed) with the next id, logs its line and, when it filled at once, its fill.
-  local function add_order(call, o, fee, ...)
-    o.Id, o.Symbol = next_id, currency
+  local function add_order(call, o, fee, pnl, ...)
+    o.Id, o.Symbol = next_id, o.ContractType and currency .. "." .. o.ContractType or currency
     next_id = next_id + 1
     n_orders = n_orders + 1
     orders[o.Id] = o
@@ -453,11 +690,47 @@ local function new(opts)
     end
     save()
     if order_lines then
-      say(o.Type == BUY and "Buy" or "Sell", o.Price == -1 and "market" or num(o.Price), num(o.Amount),
-        "(order " .. o.Id .. ")", ...)
-      if o.Status == CLOSED then filled_line(o, fee) end
+      if o.Offset then       -- a futures order: Buy 43050.73 1 open long BTC_USDT.swap (order 3)
+        say(o.Type == BUY and "Buy" or "Sell", o.Price == -1 and "market" or num(o.Price), num(o.Amount),
+          OFFSET_WORDS[o.Offset][o.dir], o.Symbol, "(order " .. o.Id .. ")", ...)
+      else
+        say(o.Type == BUY and "Buy" or "Sell", o.Price == -1 and "market" or num(o.Price), num(o.Amount),
+          "(order " .. o.Id .. ")", ...)
+      end
+      if o.Status == CLOSED then filled_line(o, fee, pnl) end
     end
     return o.Id
+  end
+
+  -- The price of a limit order on the tick grid, or nil after logging why not. Given in the shown currency
+  -- (SetRate), the price was rounded there: converted back it lands a hair off the grid on either side, so it goes
+  -- to the nearest tick; given in the quote currency, to the trader's side.
+  local function limit_price(call, side, price)
+    local p
+    if rate ~= 1 then p = pg.near(price / rate) elseif side == BUY then p = pg.down(price) else p = pg.up(price) end
+    if not (p > 0) then
+      local at = rate ~= 1 and string.format(" (%s %s at rate %s)", show(price / rate), quote, show(rate)) or ""
+      return fail(call, string.format("price %s%s is below the tick size %s", show(price), at, show(pg.size)))
+    end
+    return p
+  end
+
+  -- The checks every order starts with: the arguments' types, the clock, a price and an amount that can be an
+  -- order, fresh data and a candle. Returns price and amount as floats, or nil after logging why not.
+  local function order_args(call, price, amount)
+    check_number(call, "price", price)
+    check_number(call, "amount", amount)
+    sync()
+    price, amount = price + 0.0, amount + 0.0
+    if price ~= -1 and not (finite(price) and price > 0) then
+      return fail(call, "price must be > 0, or -1 for a market order, got " .. show(price))
+    end
+    if not (finite(amount) and amount > 0) then
+      return fail(call, "amount must be > 0, got " .. show(amount))
+    end
+    if live and not fresh(call, "klines") then return nil end
+    if not idx then return no_candle(call) end
+    return price, amount
   end
 
   local function funds_message(what, need, have, frozen, unit)
@@ -470,19 +743,8 @@ local function new(opts)
   -- given) and the amount down onto the amount step, as the platform's SetPrecision does; what is left must be a
   -- real order, worth at least min_notional.
   local function place(call, side, price, amount, ...)
-    check_number(call, "price", price)
-    check_number(call, "amount", amount)
-    sync()
-    price, amount = price + 0.0, amount + 0.0
-    local given = price
-    if price ~= -1 and not (finite(price) and price > 0) then
-      return fail(call, "price must be > 0, or -1 for a market order, got " .. show(price))
-    end
-    if not (finite(amount) and amount > 0) then
-      return fail(call, "amount must be > 0, got " .. show(amount))
-    end
-    if live and not fresh(call, "klines") then return nil end
-    if not idx then return no_candle(call) end
+    price, amount = order_args(call, price, amount)
+    if not price then return nil end
     local last, asks, bids = quotes(idx)
     local ask, bid = asks[1], bids[1]
     if not (last > 0 and bid) then
@@ -490,15 +752,8 @@ local function new(opts)
     end
     local market_order, quote_amount = price == -1, price == -1 and side == BUY
     if not market_order then
-      -- Given in the shown currency (SetRate), the price was rounded there: converted back it lands a hair off the
-      -- grid on either side, so it goes to the nearest tick; given in the quote currency, to the trader's side.
-      local p
-      if rate ~= 1 then p = pg.near(price / rate) elseif side == BUY then p = pg.down(price) else p = pg.up(price) end
-      if not (p > 0) then
-        local at = rate ~= 1 and string.format(" (%s %s at rate %s)", show(price / rate), quote, show(rate)) or ""
-        return fail(call, string.format("price %s%s is below the tick size %s", show(given), at, show(pg.size)))
-      end
-      price = p
+      price = limit_price(call, side, price)
+      if not price then return nil end
     end
     if not quote_amount then
       local a = ag.down(amount)
@@ -579,7 +834,104 @@ local function new(opts)
         o.frozen, o.Status = amount, PENDING
       end
     end
-    return add_order(call, o, fee, ...)
+    return add_order(call, o, fee, nil, ...)
+  end
+
+  -- The mark price: the last close on the tick grid (docs/futures.md), nil before the first candle.
+  local function mark_price()
+    if idx then return (quotes(idx)) end
+  end
+
+  local function no_contract(call)
+    return fail(call, "no contract is set: call exchange.SetContractType(\"swap\") first (or another of "
+      .. FUTURES.TYPE_LIST .. ")")
+  end
+
+  -- A futures order: direction dirname (SetDirection's, or CreateOrder's side) on contract type alias. An open
+  -- needs margin (price x amount x ct_val / leverage) and its fee out of the available balance; a close needs the
+  -- contracts of its position that no pending close holds, and never opens the opposite position. Amounts are
+  -- whole contracts of the amount step: an amount off it is refused rather than rounded.
+  local function place_futures(call, side, price, amount, dirname, alias, ...)
+    if not alias then
+      check_number(call, "price", price)
+      check_number(call, "amount", amount)
+      return no_contract(call)
+    end
+    local d = DIRS[dirname]
+    local verb = side == BUY and "Buy" or "Sell"
+    if not d or d[1] ~= side then
+      check_number(call, "price", price)
+      check_number(call, "amount", amount)
+      local want = side == BUY and "\"buy\" (open a long) or \"closesell\" (close a short)"
+        or "\"sell\" (open a short) or \"closebuy\" (close a long)"
+      if not dirname then
+        return fail(call, "no direction is set: " .. verb .. " needs exchange.SetDirection(" .. want .. ")")
+      end
+      return fail(call, string.format("the direction is '%s', which %s; %s needs %s", dirname,
+        d[1] == BUY and "Buy takes" or "Sell takes", verb, want))
+    end
+    price, amount = order_args(call, price, amount)
+    if not price then return nil end
+    local _, asks, bids = quotes(idx)
+    local ask, bid = asks[1], bids[1]
+    if not bid then return fail(call, "no price to trade at: the last close is " .. show(select(5, market.candle(idx)))) end
+    local market_order = price == -1
+    if not market_order then
+      price = limit_price(call, side, price)
+      if not price then return nil end
+    end
+    local a = ag.near(amount)
+    if not (a > 0) or math.abs(a - amount) > 1e-9 * math.max(1, amount) then
+      return fail(call, string.format("amount %s is not a whole number of amount steps of %s (contracts of %s %s)",
+        show(amount), show(ag.size), show(ctv), base))
+    end
+    amount = a
+    local offset, dir = d[2], d[3]
+    local exp = FUTURES.expiry(alias, t_now)
+    local o = { Time = t_now, Price = market_order and -1 or price, Amount = amount, DealAmount = 0.0, AvgPrice = 0.0,
+                Type = side, Offset = offset, dir = dir, ContractType = alias, exp = exp,
+                inst = FUTURES.instrument(base, quote, exp) }
+    local notional = amount * ctv * (market_order and bid or price)
+    if notional < min_notional then
+      return fail(call, string.format("order value %s %s is below the minimum of %s %s (min_notional)",
+        show(notional), quote, show(min_notional), quote))
+    end
+    local px             -- an immediate fill's price: a market order, or a limit through the touch
+    if side == BUY and (market_order or price >= ask) then
+      px = pg.up(ask * (1 + slip))
+      if not market_order then px = math.min(price, px) end
+    elseif side == SELL and (market_order or price <= bid) then
+      px = pg.down(bid * (1 - slip))
+      if not market_order then px = math.max(price, px) end
+    end
+    if offset == 1 then
+      local p = position(o.inst, dir)
+      local held, frozen = p and p.amount or 0.0, p and p.frozen or 0.0
+      if amount - (held - frozen) > ag.size / 2 then
+        return fail(call, string.format("closes %s of the %s %s position, which holds %s (%s in pending close "
+          .. "orders): a close never opens the opposite position", show(amount), SIDE_NAMES[dir], currency .. "." .. alias,
+          show(held), show(frozen)))
+      end
+    else
+      local at = px or price
+      local need = at * amount * ctv / lev + at * amount * ctv * (px and taker or maker)
+      local mark = mark_price()
+      local u, used = upnl(mark), used_margin()
+      local avail = balance + u - used - frozen_balance
+      if need > avail then
+        return fail(call, string.format("insufficient margin: needs %s %s (margin at %dx and fee), has %s %s "
+          .. "available (equity %s, %s held by positions, %s frozen in orders)", show(need), quote, lev,
+          show(math.max(avail, 0)), quote, show(balance + u), show(used), show(frozen_balance)))
+      end
+      if not px then o.frozen = need end
+    end
+    local fee, pnl = 0.0, nil
+    if px then
+      fee, pnl = futures_fill(o, px, taker)
+    else
+      o.Status, o.frozen = PENDING, o.frozen or 0.0
+    end
+    return add_order(call, o, fee, pnl, ...)
   end
 
   local function order_of(call, id)
@@ -823,6 +1175,10 @@ local function new(opts)
   -- GetAssets() -> {{Currency, Amount, FrozenAmount}, ...}: the base currency, then the quote.
   function api.GetAssets()
     sync()
+    if futures then
+      local avail = balance + upnl(mark_price()) - used_margin() - frozen_balance
+      return json_array({ { Currency = quote, Amount = math.max(avail, 0.0), FrozenAmount = frozen_balance } })
+    end
     return json_array({
       { Currency = base, Amount = stocks, FrozenAmount = frozen_stocks },
       { Currency = quote, Amount = balance, FrozenAmount = frozen_balance },
@@ -855,21 +1211,36 @@ local function new(opts)
   -- GetAccount() -> {Balance, FrozenBalance, Stocks, FrozenStocks}
   function api.GetAccount()
     sync()
+    if futures then
+      -- Balance: the margin free for new orders; Equity: the wallet and the unrealized P&L at the mark price
+      local u = upnl(mark_price())
+      return { Balance = math.max(balance + u - used_margin() - frozen_balance, 0.0), FrozenBalance = frozen_balance,
+               Stocks = 0.0, FrozenStocks = 0.0, Equity = balance + u, UPnL = u }
+    end
     return { Balance = balance, FrozenBalance = frozen_balance, Stocks = stocks, FrozenStocks = frozen_stocks }
   end
 
   -- Buy(price, amount) / Sell(price, amount) -> order id; price -1 is a market order (a market buy's amount is
   -- quote currency to spend, a market sell's is base currency).
-  function api.Buy(price, amount, ...) return place("Buy", BUY, price, amount, ...) end
+  function api.Buy(price, amount, ...)
+    if futures then return place_futures("Buy", BUY, price, amount, direction, contract, ...) end
+    return place("Buy", BUY, price, amount, ...)
+  end
 
-  function api.Sell(price, amount, ...) return place("Sell", SELL, price, amount, ...) end
+  function api.Sell(price, amount, ...)
+    if futures then return place_futures("Sell", SELL, price, amount, direction, contract, ...) end
+    return place("Sell", SELL, price, amount, ...)
+  end
 
   -- GetOrders([symbol]) -> the pending orders, oldest first; an empty array when there are none.
   function api.GetOrders(symbol)
     sync()
-    if not check_symbol("GetOrders", symbol) then return nil end
+    local ok, kind = check_symbol("GetOrders", symbol)
+    if not ok then return nil end
     local out = {}
-    for i = 1, #open do out[i] = copy(open[i]) end
+    for i = 1, #open do
+      if not kind or open[i].ContractType == kind then out[#out + 1] = copy(open[i]) end
+    end
     return json_array(out)
   end
 
@@ -880,9 +1251,12 @@ local function new(opts)
     if type(side) ~= "string" then raise("exchange.CreateOrder: side must be a string such as \"buy\", got " .. type(side)) end
     local name, options = side:match("^([^;]*);(.*)$")
     name = name or side
-    if not SIDES[name] then
-      raise(string.format("exchange.CreateOrder: side '%s' is not one of buy, sell (a spot exchange's sides; "
-        .. "closebuy and closesell are futures')", name))
+    if not SIDES[name] and not DIRS[name] then
+      raise(string.format("exchange.CreateOrder: side '%s' is not one of buy, sell, closebuy, closesell", name))
+    end
+    if not futures and not SIDES[name] then
+      return fail("CreateOrder", string.format("side '%s' closes a futures position: this is a spot exchange "
+        .. "(futures need exchange.kind = \"futures\" in the config, docs/futures.md)", name))
     end
     if options then
       local ok, o = pcall(json.decode, options)
@@ -893,7 +1267,11 @@ local function new(opts)
     end
     check_number("CreateOrder", "price", price)
     sync()
-    if not check_symbol("CreateOrder", symbol ~= "" and symbol or nil) then return nil end
+    local ok, kind = check_symbol("CreateOrder", symbol ~= "" and symbol or nil)
+    if not ok then return nil end
+    if futures then
+      return place_futures("CreateOrder", DIRS[name][1], price, amount, name, kind or contract, ...)
+    end
     return place("CreateOrder", SIDES[name], price, amount, ...)
   end
 
@@ -940,7 +1318,9 @@ local function new(opts)
       return false
     end
     o.Status = CANCELED
-    if o.Type == BUY then balance = balance + o.frozen else stocks = stocks + o.frozen end
+    if not futures then      -- a futures order's frozen margin was never taken from the wallet
+      if o.Type == BUY then balance = balance + o.frozen else stocks = stocks + o.frozen end
+    end
     for i = 1, #open do
       if open[i] == o then
         table.remove(open, i)
@@ -989,11 +1369,146 @@ local function new(opts)
   -- GetMarkets() -> {[currency] = {Symbol, BaseAsset, QuoteAsset, TickSize, AmountSize, PricePrecision,
   -- AmountPrecision, MinQty, MaxQty, MinNotional, MaxNotional}}: the one market this exchange trades.
   function api.GetMarkets()
+    if futures then      -- one per contract type, with the contract's value
+      local out = {}
+      for _, kind in ipairs({ "swap", "this_week", "next_week", "quarter", "next_quarter" }) do
+        out[currency .. "." .. kind] = {
+          Symbol = currency .. "." .. kind, BaseAsset = base, QuoteAsset = quote, TickSize = pg.size,
+          AmountSize = ag.size, PricePrecision = digits(pg.size), AmountPrecision = digits(ag.size), MinQty = ag.size,
+          MaxQty = 1e15, MinNotional = min_notional, MaxNotional = 1e15, CtVal = ctv, CtValCcy = base,
+        }
+      end
+      return out
+    end
     return { [currency] = {
       Symbol = currency, BaseAsset = base, QuoteAsset = quote, TickSize = pg.size, AmountSize = ag.size,
       PricePrecision = digits(pg.size), AmountPrecision = digits(ag.size), MinQty = ag.size, MaxQty = 1e15,
       MinNotional = min_notional, MaxNotional = 1e15,
     } }
+  end
+
+  -- ---- futures (docs/futures.md): on a spot exchange each call logs why not and returns nil ----
+
+  local function spot_refuses(call)
+    if futures then return false end
+    fail(call, "this is a spot exchange; futures need exchange.kind = \"futures\" in the config (docs/futures.md)")
+    return true
+  end
+
+  -- SetContractType(type) -> {ContractType, Symbol, InstrumentID, CtVal, Expiry}: the contract Buy, Sell and
+  -- GetPosition trade from now on. A dated type names the contract of its kind at the time of each order: after
+  -- this week's expires, "this_week" is the next one.
+  function api.SetContractType(kind)
+    if spot_refuses("SetContractType") then return nil end
+    if type(kind) ~= "string" then
+      raise("exchange.SetContractType: the contract type must be a string such as \"swap\", got " .. type(kind))
+    end
+    sync()
+    local pair, k = kind:match("^(.-)%.([%w_]+)$")       -- the current API's symbol, BTC_USDT.swap
+    if pair == currency then kind = k end
+    if not FUTURES.TYPES[kind] then
+      return fail("SetContractType", string.format("unknown contract type '%s' (the paper exchange has %s)", kind,
+        FUTURES.TYPE_LIST))
+    end
+    contract = kind
+    local exp = FUTURES.expiry(kind, t_now)
+    return { ContractType = kind, Symbol = currency .. "." .. kind, InstrumentID = FUTURES.instrument(base, quote, exp),
+             CtVal = ctv, Expiry = exp }
+  end
+
+  function api.GetContractType()
+    if spot_refuses("GetContractType") then return nil end
+    return contract
+  end
+
+  -- SetDirection("buy" | "sell" | "closebuy" | "closesell"): what Buy and Sell do next (open long, open short,
+  -- close long with Sell, close short with Buy).
+  function api.SetDirection(d)
+    if spot_refuses("SetDirection") then return nil end
+    if not DIRS[d] then
+      return fail("SetDirection", "the direction must be one of buy, sell, closebuy, closesell, got "
+        .. (type(d) == "string" and "'" .. d .. "'" or show(d)))
+    end
+    direction = d
+    return true
+  end
+
+  -- SetMarginLevel(n) or SetMarginLevel(symbol, n): the leverage, 1 to the config's max_leverage, of every
+  -- position and order of the exchange (cross margin). With positions open, the margin they hold at n must fit in
+  -- the equity.
+  function api.SetMarginLevel(a, b)
+    if spot_refuses("SetMarginLevel") then return nil end
+    local n = a
+    if b ~= nil or type(a) == "string" then
+      if not check_symbol("SetMarginLevel", a) then return nil end
+      n = b
+    end
+    if type(n) ~= "number" then raise("exchange.SetMarginLevel: the level must be a number, got " .. type(n)) end
+    sync()
+    local level = math.tointeger(n)
+    if not level or level < 1 or level > s.max_leverage then
+      return fail("SetMarginLevel", string.format("the level must be a whole number from 1 to %s (max_leverage), got %s",
+        show(s.max_leverage), show(n)))
+    end
+    local old = lev
+    lev = level
+    local u, used = upnl(mark_price()), used_margin()
+    if used + frozen_balance > balance + u then
+      lev = old
+      return fail("SetMarginLevel", string.format("at %dx the positions hold %s %s of margin, more than the equity "
+        .. "%s %s; the level stays %dx", level, show(used), quote, show(balance + u), quote, old))
+    end
+    return true
+  end
+
+  local function position_view(p, mark)
+    return { MarginLevel = lev, Amount = p.amount, FrozenAmount = p.frozen, Price = p.price,
+             Profit = mark and sign(p) * (mark - p.price) * p.amount * ctv or 0.0, Type = p.dir,
+             ContractType = p.alias, Margin = margin_of(p), Symbol = currency .. "." .. p.alias,
+             InstrumentID = p.inst }
+  end
+
+  -- GetPositions([symbol]) -> every open position, or those of symbol's contract type (BTC_USDT.swap); an empty
+  -- array when there are none.
+  function api.GetPositions(symbol)
+    if spot_refuses("GetPositions") then return nil end
+    sync()
+    local ok, kind = check_symbol("GetPositions", symbol ~= "" and symbol or nil)
+    if not ok then return nil end
+    local out, mark = {}, mark_price()
+    local inst = kind and FUTURES.instrument(base, quote, FUTURES.expiry(kind, t_now))
+    for i = 1, #plist do
+      if not inst or plist[i].inst == inst then out[#out + 1] = position_view(plist[i], mark) end
+    end
+    return json_array(out)
+  end
+
+  -- GetPosition() -> the positions of the contract SetContractType set (the older API's call); every position
+  -- before a contract is set (a library strategy reads its positions at load, before it sets one, under _C, which
+  -- a nil would retry forever).
+  function api.GetPosition()
+    if spot_refuses("GetPosition") then return nil end
+    return api.GetPositions(contract and currency .. "." .. contract or nil)
+  end
+
+  -- GetFundings([symbol]) -> {{Time, Rate, Interval, Symbol}}: the latest funding of the swap (the config's
+  -- funding_rate, every funding_interval).
+  function api.GetFundings(symbol)
+    if spot_refuses("GetFundings") then return nil end
+    sync()
+    local ok, kind = check_symbol("GetFundings", symbol ~= "" and symbol or nil)
+    if not ok then return nil end
+    if kind and kind ~= "swap" then
+      return fail("GetFundings", "a " .. kind .. " contract has no funding: only the swap (perpetual) does")
+    end
+    local iv = math.tointeger(s.funding_interval * 1000)
+    local at, rate = t_now // iv * iv, s.funding_rate
+    if idx then       -- the rate of the candle the latest funding time fell in, when the market gives one
+      local j = market.at(at) or 0
+      local fr = j >= 1 and select(7, market.candle(j))
+      if fr then rate = fr end
+    end
+    return json_array({ { Time = at, Rate = rate, Interval = iv, Symbol = currency .. ".swap" } })
   end
 
   -- For the host's replay summary: counts, balances and the account's value at the current Last.
@@ -1004,6 +1519,22 @@ local function new(opts)
       price = select(5, market.candle(idx))
     else
       price = select(2, market.candle(1)) or 0.0
+    end
+    if futures then     -- value: the equity at the last close; stocks: the net position in base coins
+      local u, net, views, held = upnl(price), 0.0, {}, {}
+      for i, p in ipairs(plist) do
+        net = net + sign(p) * p.amount * ctv
+        views[i] = position_view(p, price)
+        held[i] = string.format("%s %s %s at %s", SIDE_NAMES[p.dir], show(p.amount), views[i].Symbol, show(p.price))
+      end
+      return {
+        orders = n_orders, fills = n_fills, fees = fees, balance = balance, stocks = net, frozen_balance = frozen_balance,
+        frozen_stocks = 0.0, start_value = s.balance, value = balance + u, pnl = balance + u - s.balance,
+        futures = { realized = realized, unrealized = u, fees = fees, funding = funding, liquidations = liquidations,
+                    forfeit = forfeit, positions = json_array(views) },
+        line = string.format("futures: realized %.4f, unrealized %.4f, funding %.4f, liquidations %d; open: %s",
+          realized, u, funding, liquidations, #held > 0 and table.concat(held, ", ") or "none"),
+      }
     end
     local value = balance + frozen_balance + (stocks + frozen_stocks) * price
     local start_value = s.balance + s.stocks * price
@@ -1142,7 +1673,7 @@ local function new(opts)
 
   local DATA = { GetTicker = true, GetDepth = true, GetRecords = true, GetAccount = true, GetAssets = true,
                  GetOrder = true, GetOrders = true, GetTrades = true, GetTickers = true, GetMarkets = true,
-                 GetHistoryOrders = true }
+                 GetHistoryOrders = true, GetPositions = true, GetPosition = true, GetFundings = true }
   -- Each call works with a dot or a colon. A data call's answer is converted (SetRate) and kept for GetRawJSON.
   for k, f in pairs(api) do
     local convert = CONVERT[k]

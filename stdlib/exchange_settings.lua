@@ -13,10 +13,19 @@ local DEFAULTS = {
   period = 0,                                                   -- GetRecords()'s period in s; 0: the market's
   usd_cny = 0,                                                  -- GetUSDCNY(); 0: none configured
   market = "",                                                  -- its market data URL; "": the process's market
+  kind = "spot",                                                -- "futures": a USDT-margined futures account
+  -- futures only (docs/futures.md): contract value in base coins, the margin level until SetMarginLevel, the
+  -- venue's highest, the maintenance margin rate, the funding rate per interval and the interval in seconds
+  ct_val = 1, leverage = 10, max_leverage = 125, maintenance_margin = 0.004, funding_rate = 0.0001,
+  funding_interval = 28800,
 }
-local ALLOWED = "name, label, currency, balance, stocks, maker_fee, taker_fee, slippage, tick_size, amount_size, min_notional, period, usd_cny, market"
+local ALLOWED = "name, label, currency, balance, stocks, maker_fee, taker_fee, slippage, tick_size, amount_size, min_notional, period, usd_cny, market, kind, ct_val, leverage, max_leverage, maintenance_margin, funding_rate, funding_interval"
+-- A futures account's defaults where the spot ones would be wrong: Binance USDⓈ-M's regular fees and BTCUSDT's
+-- quantity step.
+local FUTURES_DEFAULTS = { maker_fee = 0.0002, taker_fee = 0.0005, amount_size = 0.001, name = "Futures_Paper" }
+local WHOLE = { leverage = true, max_leverage = true, funding_interval = true }
 local GRID = { tick_size = true, amount_size = true }                       -- steps of a grid: above 0
-local FRACTION = { maker_fee = true, taker_fee = true, slippage = true }    -- of a price: below 1
+local FRACTION = { maker_fee = true, taker_fee = true, slippage = true, maintenance_margin = true }    -- of a price: below 1
 local AMOUNT_MAX = 1e15                                                     -- balance, stocks
 
 -- A number as messages show it.
@@ -40,16 +49,29 @@ local function check(cfg)
       return nil, string.format("exchange.%s must be a %s, not %s", k, type(DEFAULTS[k]), type(v))
     end
   end
+  local futures = cfg.kind == "futures"
+  if cfg.kind ~= nil and not futures and cfg.kind ~= "spot" then
+    return nil, "exchange.kind must be \"spot\" or \"futures\", got '" .. cfg.kind .. "'"
+  end
   local s = {}
   for k, d in pairs(DEFAULTS) do
     local v = cfg[k]
-    if v == nil then v = d end
-    if type(v) == "number" then
+    if v == nil then v = futures and FUTURES_DEFAULTS[k] or d end
+    if k == "funding_rate" then
+      if not (finite(v) and v > -1 and v < 1) then
+        return nil, "exchange.funding_rate is a fraction per interval between -1 and 1, got " .. show(v)
+      end
+      v = v + 0.0
+    elseif type(v) == "number" then
       if not (finite(v) and v >= 0) then return nil, "exchange." .. k .. " must be a finite number >= 0, got " .. show(v) end
+      if WHOLE[k] and (v ~= math.floor(v) or v < 1 or v > (k == "funding_interval" and 604800 or 1000)) then
+        return nil, string.format("exchange.%s is a whole number from 1 to %d, got %s", k,
+          k == "funding_interval" and 604800 or 1000, show(v))
+      end
       if k == "period" and (v ~= math.floor(v) or v > 31 * 86400) then
         return nil, "exchange.period is a whole number of seconds from 0 (the market's) to 2678400, got " .. show(v)
       end
-      if GRID[k] and v < 1e-12 then
+      if (GRID[k] or k == "ct_val") and v < 1e-12 then
         return nil, "exchange." .. k .. " is the step of a grid and must be at least 1e-12, got " .. show(v)
       end
       if FRACTION[k] and v >= 1 then
@@ -66,6 +88,21 @@ local function check(cfg)
   if not s.base then return nil, "exchange.currency must be BASE_QUOTE such as BTC_USDT, got '" .. s.currency .. "'" end
   if s.name == "" then return nil, "exchange.name must not be empty" end
   if s.label == "" then s.label = s.name end
+  s.futures = futures
+  if futures then
+    if s.stocks ~= 0 then
+      return nil, "exchange.stocks is a spot account's coins; a futures account holds only its margin (balance, in "
+        .. s.quote .. "): leave stocks out"
+    end
+    if s.leverage > s.max_leverage then
+      return nil, string.format("exchange.leverage %s is above exchange.max_leverage %s", show(s.leverage),
+        show(s.max_leverage))
+    end
+    if s.maintenance_margin * s.max_leverage >= 1 then
+      return nil, string.format("exchange.maintenance_margin %s at max_leverage %s would liquidate a position as it "
+        .. "opens: keep it below 1/max_leverage", show(s.maintenance_margin), show(s.max_leverage))
+    end
+  end
   return s
 end
 

@@ -28,13 +28,12 @@ local JAVASCRIPT = {
   Date = "Unix(), UnixNano() and _D()", undefined = "nil", null = "nil (json.null in JSON)",
 }
 
--- The platform's exchange calls stratrun's exchange does not provide (futures, conditional orders, raw venue
--- access, several pairs per exchange), the current API's and the older names strategies still use.
+-- The platform's exchange calls stratrun's exchange does not provide (conditional orders, raw venue access),
+-- the current API's and the older names strategies still use.
 local EXCHANGE = {
   "CancelConditionOrder", "CreateConditionOrder", "GetBase", "GetConditionOrder",
-  "GetConditionOrders", "GetContractType", "GetData", "GetFundings", "GetHistoryConditionOrders",
-  "GetMeta", "GetPositions", "GetPosition", "ModifyConditionOrder", "ModifyOrder",
-  "SetBase", "SetContractType", "SetData", "SetDirection", "SetMarginLevel", "SetProxy",
+  "GetConditionOrders", "GetData", "GetHistoryConditionOrders",
+  "GetMeta", "ModifyConditionOrder", "ModifyOrder", "SetBase", "SetData", "SetProxy",
 }
 
 local function set(list)

@@ -20,6 +20,8 @@
 struct candle {
     int64_t time;           /* bar start, ms since the epoch */
     double open, high, low, close, volume;
+    double funding;         /* a swap's funding rate at the funding times the bar covers (a csv file's funding_rate
+                             * column); NAN when the market has none */
 };
 
 struct market;

@@ -1,6 +1,7 @@
 /*
  * source_csv.c: the market source "csv:PATH" (or a PATH ending in .csv): candles read from a file with the header
- * time,open,high,low,close,volume (any order, any case), as --record writes them, or from a Binance kline file as
+ * time,open,high,low,close,volume (any order, any case; an optional funding_rate column gives a swap's funding rate,
+ * signed), as --record writes them, or from a Binance kline file as
  * the venue publishes it (no header row, 12 columns starting open_time,open,high,low,close,volume; open_time in ms
  * before 2025, in µs since). Times in numbers are told apart by magnitude (timeparse.h). Every row is checked
  * before the market takes any: prices finite and non-negative, high and low around open and close, times strictly
@@ -44,8 +45,8 @@ static int read_csv(struct market *m, const char *path, int64_t *period, char *e
         snprintf(err, errlen, "market: %s", msg);
         return -1;
     }
-    enum { T, O, H, L, C, V, NCOL };
-    static const char *const names[NCOL] = {"time", "open", "high", "low", "close", "volume"};
+    enum { T, O, H, L, C, V, F, NCOL };     /* F: an optional funding_rate column (a swap's, signed) */
+    static const char *const names[NCOL] = {"time", "open", "high", "low", "close", "volume", "funding_rate"};
     int col[NCOL], ncols = 0, rc = -1;
     long line = 1;
     char *p = text, *end = text + len;
@@ -83,11 +84,11 @@ static int read_csv(struct market *m, const char *path, int64_t *period, char *e
                      path, ncols);
             goto out;
         }
-        for (int i = 0; i < NCOL; i++)
+        for (int i = 0; i < F; i++)
             col[i] = i;
         line = 0;
     }
-    for (int i = 0; i < NCOL; i++)
+    for (int i = 0; i < F; i++)
         if (col[i] < 0) {
             snprintf(err, errlen, "market %s:1: the header must name the columns time,open,high,low,close,volume "
                      "(missing '%s')", path, names[i]);
@@ -105,6 +106,7 @@ static int read_csv(struct market *m, const char *path, int64_t *period, char *e
             continue;   /* blank line */
         struct candle c;
         double v[NCOL] = {0};
+        v[F] = NAN;
         int field = 0;
         for (char *f = p; f <= eol; field++) {
             char *fe = f;
@@ -138,7 +140,12 @@ static int read_csv(struct market *m, const char *path, int64_t *period, char *e
                     v[i] = strtod(num, &e);
                     while (*e && isspace((unsigned char)*e))
                         e++;
-                    if (e == num || *e || !isfinite(v[i]) || v[i] < 0) {
+                    if (i == F && (e == num || *e || !(v[i] > -1 && v[i] < 1))) {
+                        snprintf(err, errlen, "market %s:%ld: funding_rate '%s' is not a rate between -1 and 1",
+                                 path, line, num);
+                        goto out;
+                    }
+                    if (i != F && (e == num || *e || !isfinite(v[i]) || v[i] < 0)) {
                         snprintf(err, errlen, "market %s:%ld: %s '%s' is not a non-negative number", path, line,
                                  names[i], num);
                         goto out;
@@ -151,7 +158,7 @@ static int read_csv(struct market *m, const char *path, int64_t *period, char *e
             snprintf(err, errlen, "market %s:%ld: %d fields, the header has %d", path, line, field, ncols);
             goto out;
         }
-        c.open = v[O], c.high = v[H], c.low = v[L], c.close = v[C], c.volume = v[V];
+        c.open = v[O], c.high = v[H], c.low = v[L], c.close = v[C], c.volume = v[V], c.funding = v[F];
         if (c.high < fmax(c.open, c.close) || c.low > fmin(c.open, c.close)) {
             snprintf(err, errlen, "market %s:%ld: high/low do not contain open and close", path, line);
             goto out;

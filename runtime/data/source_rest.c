@@ -253,6 +253,7 @@ static void check_klines(lua_State *L, struct check *x)
         lua_pop(L, 1);
         c.time = ok ? (int64_t)v[0] : 0;
         c.open = v[1], c.high = v[2], c.low = v[3], c.close = v[4], c.volume = v[5];
+        c.funding = NAN;
         if (!ok || v[0] != (double)c.time || c.time % REST_PERIOD_MS != 0) {
             snprintf(x->why, sizeof x->why, "kline %llu is not [openTime on a minute, open, high, low, close, "
                      "volume, ...] with non-negative numbers", (unsigned long long)i);

@@ -70,6 +70,7 @@ static void sim_bar(struct sim *s, int64_t start, struct candle *c)
     c->high = bounded(fmax(c->open, c->close) * exp(fabs(s->sigma * gauss(s)) * 0.5));
     c->low = bounded(fmin(c->open, c->close) * exp(-fabs(s->sigma * gauss(s)) * 0.5));
     c->volume = round(10.0 * exp(0.5 * gauss(s)) * 1e4) / 1e4;
+    c->funding = NAN;       /* the exchange's funding_rate setting */
     s->last = *c;
     s->made++;
 }

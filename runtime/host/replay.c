@@ -57,17 +57,21 @@ struct summary {
     jbuf json;              /* exchange._summary() as JSON */
     double fig[NFIG];
     double more[MORE_MAX][NFIG];    /* exchanges[2..]: its `exchanges` list */
+    char line[MORE_MAX + 1][240];   /* each exchange's `line`, shown under its row (a futures account's) */
     int nmore;
     int ok;
 };
 
-static void read_figures(lua_State *L, double *fig)
+static void read_figures(lua_State *L, double *fig, char *line, size_t size)
 {
     for (size_t i = 0; i < NFIG; i++) {
         lua_getfield(L, -1, figures[i]);
         fig[i] = lua_tonumber(L, -1);
         lua_pop(L, 1);
     }
+    lua_getfield(L, -1, "line");
+    snprintf(line, size, "%s", lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "");
+    lua_pop(L, 1);
 }
 
 /* exchange._summary() in the bot's own state, through the door: (struct summary) */
@@ -80,10 +84,12 @@ static int summary_protected(lua_State *L)
     char err[JSON_ERRLEN];
     if (!lua_istable(L, -1) || json_encode(L, -1, &sm->json, err, sizeof err) != 0)
         return 0;
-    read_figures(L, sm->fig);
+    read_figures(L, sm->fig, sm->line[0], sizeof sm->line[0]);
     if (lua_getfield(L, -1, "exchanges") == LUA_TTABLE)
-        for (; sm->nmore < MORE_MAX && lua_rawgeti(L, -1, sm->nmore + 1) == LUA_TTABLE; lua_pop(L, 1))
-            read_figures(L, sm->more[sm->nmore++]);
+        for (; sm->nmore < MORE_MAX && lua_rawgeti(L, -1, sm->nmore + 1) == LUA_TTABLE; lua_pop(L, 1)) {
+            sm->nmore++;
+            read_figures(L, sm->more[sm->nmore - 1], sm->line[sm->nmore], sizeof sm->line[0]);
+        }
     sm->ok = 1;
     return 0;
 }
@@ -156,12 +162,16 @@ void replay_finish(struct sched *s, const struct options *o, int64_t wall_ns)
             const double *f = sm[i].fig;
             outq_printf(STDOUT_FILENO, "%-16s %6d %7.0f %7.0f %12.4f %14.4f %14.8f %14.4f %12.4f\n", b->id,
                         b->status, f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
+            if (sm[i].line[0][0])
+                outq_printf(STDOUT_FILENO, "  %s\n", sm[i].line[0]);
             for (int k = 0; k < sm[i].nmore; k++) {     /* its other exchanges: ID[2], ID[3], ... */
                 char name[ID_MAX + 16];
                 f = sm[i].more[k];
                 snprintf(name, sizeof name, "%s[%d]", b->id, k + 2);
                 outq_printf(STDOUT_FILENO, "%-16s %6s %7.0f %7.0f %12.4f %14.4f %14.8f %14.4f %12.4f\n", name, "",
                             f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
+                if (sm[i].line[k + 1][0])
+                    outq_printf(STDOUT_FILENO, "  %s\n", sm[i].line[k + 1]);
             }
         } else {
             outq_printf(STDOUT_FILENO, "%-16s %6d %7s\n", b->id, b->status, "-");

@@ -8,6 +8,7 @@
 #include "lua/ctx.h"
 #include "data/market.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -35,7 +36,7 @@ static int m_at(lua_State *L)
     return 1;
 }
 
-/* market.candle(i) -> time, open, high, low, close, volume */
+/* market.candle(i) -> time, open, high, low, close, volume [, funding rate when the market has one] */
 static int m_candle(lua_State *L)
 {
     struct candle c;
@@ -47,7 +48,10 @@ static int m_candle(lua_State *L)
     lua_pushnumber(L, c.low);
     lua_pushnumber(L, c.close);
     lua_pushnumber(L, c.volume);
-    return 6;
+    if (isnan(c.funding))
+        return 6;
+    lua_pushnumber(L, c.funding);
+    return 7;
 }
 
 /* market.info() -> {url, kind, count, period, first_close (nil before the first candle), last_close (nil when
