@@ -32,6 +32,7 @@ local function world(opts)
       w.lines[#w.lines + 1] = table.concat(t, " ", 1, t.n)
     end,
     keep = opts.keep,
+    who = opts.who,
   }
   return w
 end
@@ -203,6 +204,8 @@ describe("a futures exchange's bad input", function()
       { { kind = "futures", funding_rate = 1.5 }, "exchange.funding_rate is a fraction per interval between -1 and 1, "
         .. "got 1.5" },
       { { kind = "futures", ct_val = 0 }, "exchange.ct_val is the step of a grid and must be at least 1e-12, got 0" },
+      { { kind = "futures", funding_interval = 25200 }, "exchange.funding_interval is counted from 00:00 UTC and must "
+        .. "divide a day (86400 s: 28800 for 8 hours), got 25200" },
     }
     for _, c in ipairs(cases) do
       local s, err = check(c[1])
@@ -289,6 +292,114 @@ describe("a futures account over time", function()
     local ok, err = pcall(world, { keep = keep, config = { kind = "spot" } })
     assert.is_false(ok)
     assert.matches("it is a futures account, the exchange is now spot", err)
+  end)
+end)
+
+describe("a futures account never favours the trader", function()
+  it("liquidates before a take-profit the same candle reaches, since the candle does not say which came first", function()
+    local w = world({ config = { balance = 1000, leverage = 50 } })
+    w.ex.SetContractType("swap")
+    w.ex.SetMarginLevel(50)
+    w.ex.SetDirection("buy")
+    w.ex.Buy(-1, 1)
+    w.ex.SetDirection("closebuy")
+    local tp = w.ex.Sell(41000, 1)
+    bar(w, 3, 40000, 41500, 39000, 40000)     -- reaches both the take-profit and the liquidation price
+    to(w, 3)
+    assert.are.equal(ORDER_STATE_CANCELED, w.ex.GetOrder(tp).Status)
+    assert.are.equal(1, w.ex._summary().futures.liquidations)
+  end)
+
+  it("refreezes pending opens at a new margin level, and refuses a level their margin does not fit", function()
+    local w = world({ config = { balance = 1000, leverage = 100 } })
+    w.ex.SetContractType("swap")
+    w.ex.SetMarginLevel(100)
+    w.ex.SetDirection("buy")
+    w.ex.Buy(39000, 2)                        -- rests: 780 of margin at 100x
+    assert.is_nil(w.ex.SetMarginLevel(1))
+    assert.matches("^exchange.SetMarginLevel: at 1x the positions and pending opens hold 78015.6 USDT of margin, more "
+      .. "than the equity 1000 USDT; the level stays 100x", last(w.logs))
+    assert.is_true(w.ex.SetMarginLevel(80))
+    near(39000 * 2 * (1 / 80 + 0.0002), w.ex.GetAccount().FrozenBalance, "the open's margin at 80x")
+  end)
+
+  it("keeps the amount step of an account with positions, and a close never books without its position", function()
+    local w = world()
+    w.ex.SetContractType("swap")
+    w.ex.SetDirection("buy")
+    w.ex.Buy(-1, 1.4)
+    w.ex.SetDirection("closebuy")
+    w.ex.Sell(44000, 0.4)
+    w.ex.SetPrecision(1, 0)
+    assert.matches("^exchange.SetPrecision: the amount step of a futures account with positions or pending orders "
+      .. "stays 0.001 %(asked 1%)", last(w.logs))
+    assert.is_number(w.ex.Sell(-1, 1))
+    local p = w.ex.GetPosition()[1]
+    assert.are.same({ 0.4, 0.4 }, { p.Amount, p.FrozenAmount })
+    assert.are.equal(0.1, w.ex.GetMarkets()["BTC_USDT.swap"].TickSize)
+  end)
+
+  it("settles a dated contract at the last close before its expiry when the expiry falls inside a candle", function()
+    local D = 86400000
+    local candles, logs, lines = {}, {}, {}
+    for i = 1, 20 do candles[i] = { T0 + (i - 1) * D, 40000, 40000, 40000, 40000, 10 } end
+    candles[4] = { T0 + 3 * D, 40000, 41000, 40000, 41000, 10 }     -- Thursday: closes at Friday 00:00
+    candles[5] = { T0 + 4 * D, 41000, 45000, 41000, 45000, 10 }     -- Friday: the expiry at 08:00 is inside it
+    local t = T0 + D + 5
+    local ex = exchange._new { config = { kind = "futures", balance = 10000 }, market = h.fake_market(candles, D),
+      now = function() return t end, log = function(m) logs[#logs + 1] = m end,
+      say = function(...)
+        local a = table.pack(...)
+        for i = 1, a.n do a[i] = tostring(a[i]) end
+        lines[#lines + 1] = table.concat(a, " ", 1, a.n)
+      end }
+    ex.SetContractType("this_week")
+    ex.SetDirection("buy")
+    ex.Buy(-1, 1)                                                   -- 40004
+    t = T0 + 4 * D + 9 * H                                          -- Friday 09:00: expired, its candle still open
+    assert.are.same({}, ex.GetPositions())
+    assert.are.equal("Settled long 1 BTC_USDT.this_week (BTCUSDT_240105) at 41000, profit 996 USDT", lines[#lines])
+    t = T0 + 6 * D
+    near(996, ex._summary().futures.realized, "settled once, at 41000")
+  end)
+
+  it("converts the positions' prices with SetRate, as the ticker's", function()
+    local w = world()
+    w.ex.SetContractType("swap")
+    w.ex.SetDirection("buy")
+    w.ex.Buy(-1, 1)
+    w.ex.SetRate(7)
+    assert.are.equal(40004 * 7, w.ex.GetPosition()[1].Price)
+    assert.are.equal(40000 * 7, w.ex.GetTicker().Last)
+  end)
+
+  it("names exchanges[2] in its liquidation line", function()
+    local w = world({ config = { balance = 1000, leverage = 50 }, who = "exchanges[2]" })
+    w.ex.SetContractType("swap")
+    w.ex.SetMarginLevel(50)
+    w.ex.SetDirection("buy")
+    w.ex.Buy(-1, 1)
+    bar(w, 3, 40000, 40000, 39000, 39500)
+    to(w, 3)
+    assert.are.equal(0, w.ex.GetAccount().Equity)
+    assert.matches("^exchanges%[2%]: liquidated at ", w.notes[1])
+  end)
+
+  it("keeps a level set without an order across a restart, and refuses a file of other contracts", function()
+    local file = {}
+    local keep = { read = function() return file.text end, write = function(t) file.text = t return true end,
+                   path = "mem" }
+    local a = world({ keep = keep })
+    a.ex.SetContractType("swap")
+    a.ex.SetMarginLevel(33)
+    local b = world({ keep = keep })
+    b.ex.SetContractType("swap")
+    b.ex.SetDirection("buy")
+    b.ex.Buy(-1, 1)
+    assert.are.equal(33, b.ex.GetPosition()[1].MarginLevel)
+    local ok, err = pcall(world, { keep = keep, config = { ct_val = 0.01 } })
+    assert.is_false(ok)
+    assert.matches("its contracts are of ct_val 1 and amount step 0.001, the config's of 0.01 and 0.001", err, 1, true)
   end)
 end)
 
@@ -433,9 +544,10 @@ end
 
   it("takes the funding rate from a candle file's funding_rate column, signed, and refuses one that is not a rate", function()
     local dir = h.tmpdir()
-    -- the candle closing at 08:00 carries -0.0005, the one closing at 16:00 0.0002; the others a rate never used
+    -- the candle closing at 08:00 carries -0.0005, the one closing at 16:00 0.0002; the others a rate never used,
+    -- or none (an empty cell)
     local lines = hourly(dir, 24, function() return 40000 end,
-      function(i) return (i == 7 and "-0.0005") or (i == 15 and "0.0002") or "0.03" end)
+      function(i) return (i == 7 and "-0.0005") or (i == 15 and "0.0002") or (i % 2 == 0 and "0.03") or "" end)
     h.write(dir .. "/c.lua", 'exchange = { kind = "futures", balance = 10000, funding_rate = 0.01 }\n')
     h.script(dir, [[
 function main()
@@ -454,11 +566,11 @@ end
     -- a short receives a positive rate and pays a negative one: 40000 x (-0.0005 + 0.0002) per contract
     near(40000 * (-0.0005 + 0.0002), f.funding, "funding from the file's rates")
     h.assert_has(r.out, "funding " .. tostring(T0 + 16 * H) .. " 0.0002")
-    lines[5] = lines[5]:gsub(",0%.03$", ",2")
+    lines[4] = lines[4]:gsub(",0%.03$", ",2")
     h.write(dir .. "/m.csv", table.concat(lines, "\n") .. "\n")
     r = h.run({ "replay", "--market", dir .. "/m.csv", "--config", dir .. "/c.lua", dir .. "/strategy.lua" })
     assert.are.equal(2, r.code)
-    h.assert_has(r.err, "m.csv:5: funding_rate '2' is not a rate between -1 and 1")
+    h.assert_has(r.err, "m.csv:4: funding_rate '2' is not a rate between -1 and 1")
   end)
 
   it("keeps a live bot's positions and leverage across a restart, in its account.json", function()

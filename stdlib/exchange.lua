@@ -119,13 +119,14 @@ end
 local function new(opts)
   local market, now, log = opts.market, opts.now, opts.log
   local raise = raise
+  local note = opts.note or log       -- what is not an error
   if opts.who then    -- exchanges[2] and on: their messages name them, not exchange
-    local log0, raise0 = log, raise
+    local log0, raise0, note0 = log, raise, note
     local function rename(msg) return (msg:gsub("^exchange([.:])", opts.who .. "%1", 1)) end
     log = function(msg) return log0(rename(msg)) end
     raise = function(msg) return raise0(rename(msg)) end
+    note = function(msg) return note0(rename(msg)) end
   end
-  local note = opts.note or log       -- what is not an error
   local say = opts.say or function() end    -- an order line: its values, as Log(...) takes them
   local info = market.info and market.info() or {}
   local live = info.kind == "rest"
@@ -206,6 +207,19 @@ local function new(opts)
     return false
   end
 
+  -- The position of contract inst in direction dir; made (empty) when create is true.
+  local function position(inst, dir, create, alias, exp)
+    for i = 1, #plist do
+      local p = plist[i]
+      if p.inst == inst and p.dir == dir then return p end
+    end
+    if create then
+      local p = { inst = inst, alias = alias, exp = exp, dir = dir, amount = 0.0, price = 0.0, frozen = 0.0 }
+      plist[#plist + 1] = p
+      return p
+    end
+  end
+
   -- Writes the account to keep (a live bot's account.json): balances, counters, the pending orders and the orders
   -- of the latest KEEP_CLOSED ids, in id order. A failed write is logged once, and once more when a write succeeds
   -- again; the exchange goes on trading in memory meanwhile.
@@ -233,7 +247,7 @@ local function new(opts)
         ps[i] = {}
         for _, k in ipairs(POSITION_FIELDS) do ps[i][k] = p[k] end
       end
-      a.kind, a.leverage, a.positions = "futures", lev, json_array(ps)
+      a.kind, a.leverage, a.positions, a.ct_val, a.amount_size = "futures", lev, json_array(ps), ctv, ag.size
       a.realized, a.funding, a.liquidations, a.forfeit = realized, funding, liquidations, forfeit
     end
     local ok, err = keep.write(json.encode(a))
@@ -290,6 +304,12 @@ local function new(opts)
       or a.currency ~= currency and "it trades " .. tostring(a.currency) .. ", the exchange now trades " .. currency
       or (a.kind == "futures") ~= futures and string.format("it is a %s account, the exchange is now %s",
         a.kind == "futures" and "futures" or "spot", futures and "futures" or "spot")
+      -- its positions are counted in contracts of its ct_val, whole steps of its amount_size
+      or futures and (a.ct_val ~= ctv or a.amount_size ~= ag.size) and string.format("its contracts are of ct_val "
+        .. "%s and amount step %s, the config's of %s and %s", show(a.ct_val), show(a.amount_size), show(ctv),
+        show(ag.size))
+      or futures and not (math.tointeger(a.leverage) and a.leverage >= 1 and a.leverage <= s.max_leverage)
+        and string.format("leverage %s is not from 1 to max_leverage %s", show(a.leverage), show(s.max_leverage))
       -- each file is its place's exchange's: a reordered, shortened or relabelled list must not hand it over
       or a.label ~= nil and a.label ~= s.label and string.format("it is the account of the "
         .. "exchange labelled '%s', this is '%s': was the config's exchanges list reordered or relabelled? Rename "
@@ -334,23 +354,21 @@ local function new(opts)
       if o.Status == PENDING then open[#open + 1] = o end
     end
     table.sort(open, function(x, y) return x.Id < y.Id end)   -- fills go in the order the orders were placed
+    local held = {}           -- a pending close needs its position's contracts
+    for _, o in ipairs(open) do
+      if o.Offset == 1 then
+        local p = position(o.inst, o.dir)
+        held[p or o] = (held[p or o] or 0) + o.Amount
+        if not p or held[p] - p.amount > ag.size / 2 then
+          error(string.format("exchange: the paper account %s cannot be used (pending close order %d has no "
+            .. "position to close); move it away or start with --reset-account", keep.path, o.Id), 0)
+        end
+      end
+    end
   end
 
   -- The frozen totals, summed again from the pending orders whenever they change, so they never drift from what
   -- those orders hold.
-  -- The position of contract inst in direction dir; made (empty) when create is true.
-  local function position(inst, dir, create, alias, exp)
-    for i = 1, #plist do
-      local p = plist[i]
-      if p.inst == inst and p.dir == dir then return p end
-    end
-    if create then
-      local p = { inst = inst, alias = alias, exp = exp, dir = dir, amount = 0.0, price = 0.0, frozen = 0.0 }
-      plist[#plist + 1] = p
-      return p
-    end
-  end
-
   local function refreeze()
     local fb, fs = 0.0, 0.0
     if futures then     -- an open's margin and fee; a close's contracts, held back from its position
@@ -413,7 +431,10 @@ local function new(opts)
   local function futures_fill(o, px, rate)
     local amt = o.Amount
     local fee, pnl = px * amt * ctv * rate, 0.0
-    local p = position(o.inst, o.dir, true, o.ContractType, o.exp)
+    local p = position(o.inst, o.dir, o.Offset == 0, o.ContractType, o.exp)
+    -- a close holds its contracts back from its position (refreeze), so it always finds them; never books a close
+    -- without them
+    assert(p and (o.Offset == 0 or p.amount - amt > -ag.size / 2), "exchange: a close without its position")
     -- amounts are whole amount steps: the sums stay on the grid (0.6, not 0.6000000000000001)
     if o.Offset == 0 then
       p.price = (p.price * p.amount + px * amt) / (p.amount + amt)
@@ -527,19 +548,50 @@ local function new(opts)
     for i = #plist, 1, -1 do plist[i] = nil end
   end
 
-  -- A candle's futures events, after its fills: liquidation in its range, then funding (at the market's rate fr
-  -- when it has one, else the config's) and expiries at its close. Returns whether the account changed.
-  local function futures_candle(ct, op, hi, lo, cl, fr)
-    base_ms = base_ms or market.info().period
-    local fin = ct + base_ms
+  -- Liquidation within a candle (ct, op, hi, lo): whether it happened.
+  local function futures_liquidation(ct, op, hi, lo)
+    if #plist == 0 then return false end
     local a, b = FUTURES.margin_line(balance, plist, ctv, mmr)
     local lp = FUTURES.liquidation_price(a, b, op, hi, lo)
-    if lp then
-      liquidate(lp, ct)
-      return true
+    if lp then liquidate(lp, ct) end
+    return lp ~= nil
+  end
+
+  -- Dated contracts that have expired by `upto` (ms; `before`: strictly before it) settle, without a fee, at the
+  -- close of the latest candle closed at or before their expiry (the last price known then); their pending orders
+  -- are canceled, and so are pending opens of an expired contract that holds no position. Returns whether any did.
+  local function futures_expire(upto, before)
+    local function due(exp) return exp and exp > 0 and (exp < upto or (not before and exp == upto)) end
+    local changed = false
+    for i = #plist, 1, -1 do
+      local p = plist[i]
+      if due(p.exp) then
+        cancel_where(function(o) return o.inst == p.inst end, "(contract " .. p.inst .. " expired)")
+        local px = pg.near(select(5, market.candle(market.at(p.exp) or 1)))
+        local pnl = sign(p) * (px - p.price) * p.amount * ctv
+        realized, balance = realized + pnl, balance + pnl
+        if order_lines then
+          say("Settled", SIDE_NAMES[p.dir], num(p.amount), currency .. "." .. p.alias, "(" .. p.inst .. ")", "at",
+            num(px) .. ", profit", num(pnl), quote)
+        end
+        table.remove(plist, i)
+        changed = true
+      end
     end
+    local stale = false
+    for i = 1, #open do stale = stale or due(open[i].exp) end
+    if stale then
+      cancel_where(function(o) return due(o.exp) end, "(contract expired)")
+      changed = true
+    end
+    return changed
+  end
+
+  -- Funding at the times in (ct, ct + period]: every swap position pays (a long at a positive rate) or receives
+  -- rate x its value at the candle's close cl; the rate is the market's fr when it has one, else the config's.
+  local function futures_funding(ct, cl, fr)
     local iv, rate = s.funding_interval * 1000, fr or s.funding_rate
-    local f = (ct // iv + 1) * iv       -- the funding times in (ct, fin]: swap positions pay or receive at the close
+    local f, fin = (ct // iv + 1) * iv, ct + base_ms
     local changed = false
     while f <= fin and rate ~= 0 do
       for i = 1, #plist do
@@ -551,29 +603,22 @@ local function new(opts)
       end
       f = f + iv
     end
-    for i = #plist, 1, -1 do            -- dated contracts settle at the close of the candle they expire in
-      local p = plist[i]
-      if p.exp > 0 and p.exp <= fin then
-        cancel_where(function(o) return o.inst == p.inst end, "(contract " .. p.inst .. " expired)")
-        local px = pg.near(cl)
-        local pnl = sign(p) * (px - p.price) * p.amount * ctv
-        realized, balance = realized + pnl, balance + pnl
-        if order_lines then
-          say("Settled", SIDE_NAMES[p.dir], num(p.amount), currency .. "." .. p.alias, "(" .. p.inst .. ")", "at",
-            num(px) .. ", profit", num(pnl), quote)
-        end
-        table.remove(plist, i)
-        changed = true
-      end
-    end
-    -- a pending open of an expired contract that holds no position
-    local stale = false
-    for i = 1, #open do if open[i].exp and open[i].exp > 0 and open[i].exp <= fin then stale = true end end
-    if stale then
-      cancel_where(function(o) return o.exp and o.exp > 0 and o.exp <= fin end, "(contract expired)")
-      changed = true
-    end
     return changed
+  end
+
+  -- A candle against a futures account, in an order that never favours the trader: contracts that expired before
+  -- it settle; the positions held as it opens are liquidated if its range reaches their liquidation price (the
+  -- pending orders are canceled, none fills); resting orders fill; the positions those fills left are checked
+  -- again against its range; funding and the expiries at its close. Returns whether the account changed.
+  local function futures_candle(ct, op, hi, lo, cl, fr)
+    base_ms = base_ms or market.info().period
+    local fin = ct + base_ms
+    local changed = futures_expire(fin, true)
+    if futures_liquidation(ct, op, hi, lo) then return true end
+    if #open > 0 then changed = cross(ct, op, hi, lo) or changed end
+    if futures_liquidation(ct, op, hi, lo) then return true end
+    changed = futures_funding(ct, cl, fr) or changed
+    return futures_expire(fin, false) or changed
   end
 
   -- Reads the clock and settles the candles that closed since the last call. Every call starts here.
@@ -593,14 +638,19 @@ local function new(opts)
       if #open > 0 or #plist > 0 then
         for j = seen + 1, idx do
           local ct, op, hi, lo, cl, _, fr = market.candle(j)
-          if #open > 0 then filled = cross(ct, op, hi, lo) or filled end
-          if #plist > 0 or (futures and #open > 0) then filled = futures_candle(ct, op, hi, lo, cl, fr) or filled end
+          if futures then
+            filled = futures_candle(ct, op, hi, lo, cl, fr) or filled
+          else
+            filled = cross(ct, op, hi, lo) or filled
+          end
           if #open == 0 and #plist == 0 then break end
         end
       end
       seen = idx
       if filled then save() end
     end
+    -- a dated contract expired inside the candle that has not closed yet: settled at the last close before it
+    if idx and futures and (#plist > 0 or #open > 0) and futures_expire(t_now, false) then save() end
   end
 
   local function no_candle(call)
@@ -1238,8 +1288,9 @@ local function new(opts)
     local ok, kind = check_symbol("GetOrders", symbol)
     if not ok then return nil end
     local out = {}
+    local inst = kind and FUTURES.instrument(base, quote, FUTURES.expiry(kind, t_now))
     for i = 1, #open do
-      if not kind or open[i].ContractType == kind then out[#out + 1] = copy(open[i]) end
+      if not inst or open[i].inst == inst then out[#out + 1] = copy(open[i]) end
     end
     return json_array(out)
   end
@@ -1283,7 +1334,8 @@ local function new(opts)
     if since ~= nil then check_number("GetHistoryOrders", "since", since) end
     if limit ~= nil then check_number("GetHistoryOrders", "limit", limit) end
     sync()
-    if not check_symbol("GetHistoryOrders", symbol) then return nil end
+    local ok, kind = check_symbol("GetHistoryOrders", symbol)
+    if not ok then return nil end
     local n = 100
     if limit ~= nil then
       n = math.tointeger(limit)
@@ -1292,7 +1344,7 @@ local function new(opts)
     local out = {}
     for id = next_id - 1, 1, -1 do
       local o = orders[id]
-      if o and o.Status ~= PENDING and (not since or o.Time >= since) then
+      if o and o.Status ~= PENDING and (not since or o.Time >= since) and (not kind or o.ContractType == kind) then
         out[#out + 1] = copy(o)
         if #out == n then break end
       end
@@ -1354,7 +1406,14 @@ local function new(opts)
           .. "12, got %s", d[1], show(d[2])))
       end
     end
-    pg, ag, q_idx = grid(10.0 ^ -math.tointeger(pd)), grid(10.0 ^ -math.tointeger(ad)), nil
+    local step = 10.0 ^ -math.tointeger(ad)
+    if futures and step ~= ag.size and (#plist > 0 or #open > 0) then
+      -- positions and pending orders are whole steps of the old grid: a new step would round them
+      fail("SetPrecision", string.format("the amount step of a futures account with positions or pending orders "
+        .. "stays %s (asked %s): close them first", show(ag.size), show(step)))
+      step = ag.size
+    end
+    pg, ag, q_idx = grid(10.0 ^ -math.tointeger(pd)), grid(step), nil
     rec, rec_lo, rec_hi = {}, 1, 0          -- the records made on the old grid
     for k in pairs(aggs) do aggs[k] = nil end
   end
@@ -1425,9 +1484,11 @@ local function new(opts)
   -- close long with Sell, close short with Buy).
   function api.SetDirection(d)
     if spot_refuses("SetDirection") then return nil end
+    if type(d) ~= "string" then
+      raise("exchange.SetDirection: the direction must be a string such as \"buy\", got " .. type(d))
+    end
     if not DIRS[d] then
-      return fail("SetDirection", "the direction must be one of buy, sell, closebuy, closesell, got "
-        .. (type(d) == "string" and "'" .. d .. "'" or show(d)))
+      return fail("SetDirection", "the direction must be one of buy, sell, closebuy, closesell, got '" .. d .. "'")
     end
     direction = d
     return true
@@ -1450,14 +1511,27 @@ local function new(opts)
       return fail("SetMarginLevel", string.format("the level must be a whole number from 1 to %s (max_leverage), got %s",
         show(s.max_leverage), show(n)))
     end
+    -- the positions and the pending opens hold their margin at the new level: it must fit in the equity
     local old = lev
     lev = level
-    local u, used = upnl(mark_price()), used_margin()
-    if used + frozen_balance > balance + u then
-      lev = old
-      return fail("SetMarginLevel", string.format("at %dx the positions hold %s %s of margin, more than the equity "
-        .. "%s %s; the level stays %dx", level, show(used), quote, show(balance + u), quote, old))
+    local u, used, frozen = upnl(mark_price()), used_margin(), 0.0
+    local refrozen = {}
+    for i = 1, #open do
+      local o = open[i]
+      if o.Offset == 0 then
+        refrozen[i] = o.Price * o.Amount * ctv * (1 / lev + maker)
+        frozen = frozen + refrozen[i]
+      end
     end
+    if used + frozen > balance + u then
+      lev = old
+      return fail("SetMarginLevel", string.format("at %dx the positions and pending opens hold %s %s of margin, "
+        .. "more than the equity %s %s; the level stays %dx", level, show(used + frozen), quote, show(balance + u),
+        quote, old))
+    end
+    for i, f in pairs(refrozen) do open[i].frozen = f end
+    refreeze()
+    save()
     return true
   end
 
@@ -1520,13 +1594,17 @@ local function new(opts)
     else
       price = select(2, market.candle(1)) or 0.0
     end
-    if futures then     -- value: the equity at the last close; stocks: the net position in base coins
+    if futures then     -- value: the equity at the mark price; stocks: the net position in base coins
+      price = pg.near(price)
       local u, net, views, held = upnl(price), 0.0, {}, {}
       for i, p in ipairs(plist) do
         net = net + sign(p) * p.amount * ctv
         views[i] = position_view(p, price)
-        held[i] = string.format("%s %s %s at %s", SIDE_NAMES[p.dir], show(p.amount), views[i].Symbol, show(p.price))
+        if i <= 4 then
+          held[i] = string.format("%s %s %s at %s", SIDE_NAMES[p.dir], show(p.amount), views[i].Symbol, show(p.price))
+        end
       end
+      if #plist > 4 then held[5] = "and " .. (#plist - 4) .. " more (--json has them all)" end
       return {
         orders = n_orders, fills = n_fills, fees = fees, balance = balance, stocks = net, frozen_balance = frozen_balance,
         frozen_stocks = 0.0, start_value = s.balance, value = balance + u, pnl = balance + u - s.balance,
@@ -1669,6 +1747,8 @@ local function new(opts)
     GetOrder = order,
     GetOrders = function(list) return each(list, order) end,
     GetHistoryOrders = function(list) return each(list, order) end,
+    GetPositions = function(list) return each(list, function(p) return scaled(p, { "Price" }) end) end,
+    GetPosition = function(list) return each(list, function(p) return scaled(p, { "Price" }) end) end,
   }
 
   local DATA = { GetTicker = true, GetDepth = true, GetRecords = true, GetAccount = true, GetAssets = true,

@@ -98,6 +98,10 @@ local function check(cfg)
       return nil, string.format("exchange.leverage %s is above exchange.max_leverage %s", show(s.leverage),
         show(s.max_leverage))
     end
+    if 86400 % s.funding_interval ~= 0 then
+      return nil, string.format("exchange.funding_interval is counted from 00:00 UTC and must divide a day (86400 "
+        .. "s: 28800 for 8 hours), got %s", show(s.funding_interval))
+    end
     if s.maintenance_margin * s.max_leverage >= 1 then
       return nil, string.format("exchange.maintenance_margin %s at max_leverage %s would liquidate a position as it "
         .. "opens: keep it below 1/max_leverage", show(s.maintenance_margin), show(s.max_leverage))

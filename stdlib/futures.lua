@@ -88,7 +88,7 @@ end
 -- ct-coin contracts over wallet w, at maintenance margin rate mmr of the notional. Returns A, B.
 function M.margin_line(w, positions, ct, mmr)
   local a, b = w, 0.0
-  for _, p in pairs(positions) do
+  for _, p in ipairs(positions) do
     local q = p.amount * ct
     local sign = p.dir == 0 and 1 or -1
     a = a - sign * q * p.price

@@ -140,6 +140,10 @@ static int read_csv(struct market *m, const char *path, int64_t *period, char *e
                     v[i] = strtod(num, &e);
                     while (*e && isspace((unsigned char)*e))
                         e++;
+                    if (i == F && num[strspn(num, " \t\r")] == '\0') {
+                        v[i] = NAN;     /* an empty cell: no funding rate at this candle */
+                        continue;
+                    }
                     if (i == F && (e == num || *e || !(v[i] > -1 && v[i] < 1))) {
                         snprintf(err, errlen, "market %s:%ld: funding_rate '%s' is not a rate between -1 and 1",
                                  path, line, num);

@@ -111,6 +111,7 @@ static int make_history(const struct sim *s, struct market *m, uint64_t seed, in
         c->high = bounded(fmax(c->open, c->close) * exp(fabs(s->sigma * gauss(&back)) * 0.5));
         c->low = bounded(fmin(c->open, c->close) * exp(-fabs(s->sigma * gauss(&back)) * 0.5));
         c->volume = round(10.0 * exp(0.5 * gauss(&back)) * 1e4) / 1e4;
+        c->funding = NAN;
         close = c->open;
     }
     int rc = market_append(m, h, count) == count ? 0 : -1;

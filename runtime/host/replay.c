@@ -57,7 +57,7 @@ struct summary {
     jbuf json;              /* exchange._summary() as JSON */
     double fig[NFIG];
     double more[MORE_MAX][NFIG];    /* exchanges[2..]: its `exchanges` list */
-    char line[MORE_MAX + 1][240];   /* each exchange's `line`, shown under its row (a futures account's) */
+    char line[MORE_MAX + 1][512];   /* each exchange's `line`, shown under its row (a futures account's) */
     int nmore;
     int ok;
 };
