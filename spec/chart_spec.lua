@@ -296,6 +296,30 @@ describe("Chart", function()
     }, h.lines(r.out))
   end)
 
+  it("takes flags points without a y, as Highcharts draws them, and refuses one without its x", function()
+    local r = run([[
+      local function try(f, ...) print(select(2, pcall(f, ...))) end
+      function main()
+        local c = Chart({ series = { { name = "close" }, { type = "flags", onSeries = "close", name = "signals" } } })
+        c.add(0, { 1704067200000, 42000 })
+        c.add(1, { x = 1704067200000, color = "#ff0000", shape = "flag", title = "B", text = "buy" })
+        c.add(1, { x = 1704067260000, y = 42010, title = "S" })
+        try(c.add, 1, { title = "B" })
+        try(c.add, 1, { 1704067200000, 42000 })
+        try(c.add, 1, { x = 1, y = "high" })
+      end
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    assert.are.same({
+      'Chart.add: series 1 (flags) takes {x = ..., title = ..., text = ...} (y optional), not {"title":"B"}',
+      "Chart.add: series 1 (flags) takes {x = ..., title = ..., text = ...} (y optional), not [1704067200000,42000]",
+      'Chart.add: series 1: y must be a number or json.null (a gap), not "high" (a string)',
+    }, h.lines(r.out))
+    local chart = h.read(r.bot .. "/chart.jsonl")
+    assert.matches('"title":"B"', chart, 1, true)
+    assert.matches('"y":42010', chart, 1, true)
+  end)
+
   it("keeps a bot running when its file cannot be written, says so once, and writes it whole when it can", function()
     local r = run([[
       function main()

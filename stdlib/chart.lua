@@ -330,11 +330,13 @@ local SHAPES = {
   box = { keys = { "low", "q1", "median", "q3", "high" }, text = "[x, low, q1, median, q3, high] or {x = ..., "
     .. "low = ..., q1 = ..., median = ..., q3 = ..., high = ...}" },
   y = { keys = { "y" }, text = "y, [x, y] or {x = ..., y = ...}" },
+  -- a flag sits on the x axis or on the series its onSeries names: y is optional
+  flags = { keys = {}, text = "{x = ..., title = ..., text = ...} (y optional)" },
 }
 local SHAPE_OF = {
   candlestick = SHAPES.ohlc, ohlc = SHAPES.ohlc, hollowcandlestick = SHAPES.ohlc, heikinashi = SHAPES.ohlc,
   arearange = SHAPES.range, areasplinerange = SHAPES.range, columnrange = SHAPES.range, errorbar = SHAPES.range,
-  dumbbell = SHAPES.range, bubble = SHAPES.xyz, boxplot = SHAPES.box,
+  dumbbell = SHAPES.range, bubble = SHAPES.xyz, boxplot = SHAPES.box, flags = SHAPES.flags,
 }
 
 -- Chart's config: one Highcharts options table, or an array of them (several charts, whose series are numbered
@@ -406,7 +408,12 @@ end
 -- Checks a point against its series' shape; returns it as JSON.
 local function point_json(fn, s, se, p)
   local shape = se.shape
-  if type(p) == "number" or type(p) == "string" then
+  if shape == SHAPES.flags then
+    if type(p) ~= "table" or rawget(p, 1) ~= nil or not (is_num(p.x) or type(p.x) == "string") then
+      bad_point(fn, s, se, p)
+    end
+    if p.y ~= nil then check_value(fn, s, "y", p.y) end
+  elseif type(p) == "number" or type(p) == "string" then
     if shape ~= SHAPES.y or type(p) ~= "number" then bad_point(fn, s, se, p) end
     check_value(fn, s, "y", p)
   elseif type(p) ~= "table" then
