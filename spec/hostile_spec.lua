@@ -814,7 +814,10 @@ local function closed_fds(where)
   local um, us, sm, ss = times:match("\n(%d+)m([%d.]+)s (%d+)m([%d.]+)s")
   assert.is_truthy(um, "times: " .. times)
   local cpu = um * 60 + us + sm * 60 + ss
-  assert.is_true(cpu < 0.25 * T, "the process used " .. cpu .. " s of CPU in 1.2 s: it spins\n" .. p:report())
+  -- a spinning process uses the whole 1.2 s; under ThreadSanitizer or ASan the start alone (the instrumented
+  -- compile of the embedded stdlib) takes 0.15-0.26 s on a busy machine
+  local bound = (h.sanitizer() and 0.6 or 0.25) * T
+  assert.is_true(cpu < bound, "the process used " .. cpu .. " s of CPU in 1.2 s: it spins\n" .. p:report())
 end
 
 -- ---- the table ----
