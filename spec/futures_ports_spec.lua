@@ -20,37 +20,7 @@ local MIN = 60000
 
 -- ---- candle files ------------------------------------------------------------------------------------------------
 
--- n candles of period ms from T0, prices in integer cents: close_k = price * shape(k) * (1 + noise * u), u uniform
--- in [-1, 1); open is the previous close; high and low reach a further wick * price * u' beyond open and close.
-local function market(path, o)
-  local rnd = h.lcg(o.seed or 1)
-  local candles, lines = {}, { "time,open,high,low,close,volume" }
-  local prev
-  for k = 1, o.bars do
-    local c = math.floor(o.price * o.shape(k) * (1 + o.noise * (2 * rnd() - 1)) * 100 + 0.5)
-    local op = prev or c
-    local hi = math.max(op, c) + math.floor(o.wick * o.price * rnd() * 100)
-    local lo = math.min(op, c) - math.floor(o.wick * o.price * rnd() * 100)
-    candles[k] = { t = T0 + (k - 1) * o.period, o = op, h = hi, l = lo, c = c }
-    lines[#lines + 1] = string.format("%d,%d.%02d,%d.%02d,%d.%02d,%d.%02d,10", candles[k].t, op // 100, op % 100,
-      hi // 100, hi % 100, lo // 100, lo % 100, c // 100, c % 100)
-    prev = c
-  end
-  h.write(path, table.concat(lines, "\n") .. "\n")
-  candles.period = o.period
-  return candles
-end
-
--- The number of candles closed at time t (ms).
-local function closed(candles, t)
-  return math.min((t - T0) // candles.period, #candles)
-end
-
--- What the exchange shows at t, in cents: Last, Sell (ask), Buy (bid).
-local function quotes(candles, t)
-  local c = candles[closed(candles, t)].c
-  return { last = c, sell = math.max((c * 10001 + 9999) // 10000, c + 1), buy = math.min((c * 9999) // 10000, c - 1) }
-end
+local market, closed, quotes = h.candle_market, h.closed_at, h.quotes_at
 
 -- ---- replays and what they leave ---------------------------------------------------------------------------------
 
@@ -65,42 +35,7 @@ end
 
 local ok = h.assert_ok
 
--- The lines of a log as {ms, msg}, the order lines among them parsed:
---   kind "order": side ("buy"/"sell"), price (nil for market), amount, offset ("open long", ...), symbol, id
---   kind "fill": side, amount, price, fee, profit (closes only), id;  kind "cancel": id;  kind "profit": value
-local function parse_log(text)
-  local t = {}
-  for line in text:gmatch("[^\n]+") do
-    local at, msg = h.log_line(line)
-    if at then
-      local e = { ms = at, msg = msg }
-      local side, price, amount, oc, ls, sym, id =
-        msg:match("^(%a+) (%S+) (%S+) (%a+) (%a+) (%S+) %(order (%d+)%)")
-      local fside, famount, fprice, fee, fid = msg:match("^Filled (%a+) (%S+) at (%S+), fee (%S+) USDT %(order (%d+)%)$")
-      local pside, pamount, pprice, pfee, pnl, pid =
-        msg:match("^Filled (%a+) (%S+) at (%S+), fee (%S+) USDT, profit (%S+) USDT %(order (%d+)%)$")
-      local cid = msg:match("^Cancel (%d+)")
-      local profit = msg:match("^Profit: (%S+)")
-      if (side == "Buy" or side == "Sell") and id then
-        e.kind, e.side, e.id, e.offset, e.symbol = "order", side:lower(), tonumber(id), oc .. " " .. ls, sym
-        e.amount = tonumber(amount)
-        if price ~= "market" then e.price = tonumber(price) end
-      elseif fside then
-        e.kind, e.side, e.amount, e.price, e.fee, e.id = "fill", fside, tonumber(famount), tonumber(fprice),
-          tonumber(fee), tonumber(fid)
-      elseif pside then
-        e.kind, e.side, e.amount, e.price, e.fee, e.profit, e.id = "fill", pside, tonumber(pamount), tonumber(pprice),
-          tonumber(pfee), tonumber(pnl), tonumber(pid)
-      elseif cid then
-        e.kind, e.id = "cancel", tonumber(cid)
-      elseif profit then
-        e.kind, e.value = "profit", tonumber(profit)
-      end
-      t[#t + 1] = e
-    end
-  end
-  return t
-end
+local parse_log = h.parse_order_log
 
 local of_kind = h.of_kind
 

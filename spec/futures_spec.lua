@@ -7,6 +7,7 @@
 local h = require("helpers")
 
 local H = 3600000               -- the period of the test markets: one hour
+local T_SCALE = h.time_scale    -- limits that only catch hangs stretch under valgrind
 local T0 = 1704067200000        -- 2024-01-01T00:00:00Z, a Monday
 
 -- A private futures exchange on n flat hourly candles at price px, the clock just after candle `at` closed.
@@ -34,6 +35,17 @@ local function world(opts)
     keep = opts.keep,
     who = opts.who,
   }
+  return w
+end
+
+-- A long of 1 (filled at the ask, 40004) at 50x on 1000 USDT: a candle down to 39000 liquidates it.
+local function long_at_50x(opts)
+  opts = opts or {}
+  opts.config = { balance = 1000, leverage = 50 }
+  local w = world(opts)
+  w.ex.SetContractType("swap")
+  w.ex.SetDirection("buy")
+  w.ex.Buy(-1, 1)
   return w
 end
 
@@ -234,11 +246,7 @@ describe("a futures account over time", function()
   end)
 
   it("liquidates every position where the equity meets the maintenance margin, and logs the price and amounts", function()
-    local w = world({ config = { balance = 1000, leverage = 50 } })
-    w.ex.SetContractType("swap")
-    w.ex.SetMarginLevel(50)
-    w.ex.SetDirection("buy")
-    w.ex.Buy(-1, 1)                           -- 40004, margin 800.08
+    local w = long_at_50x()                   -- 40004, margin 800.08
     w.ex.Buy(30000, 0.001)                    -- a pending order: canceled by the liquidation
     local wallet = 1000 - 40004 * 0.0005
     -- equity(p) = wallet + (p - 40004) meets 0.4 % of p at p = (40004 - wallet) / 0.996
@@ -297,11 +305,7 @@ end)
 
 describe("a futures account never favours the trader", function()
   it("liquidates before a take-profit the same candle reaches, since the candle does not say which came first", function()
-    local w = world({ config = { balance = 1000, leverage = 50 } })
-    w.ex.SetContractType("swap")
-    w.ex.SetMarginLevel(50)
-    w.ex.SetDirection("buy")
-    w.ex.Buy(-1, 1)
+    local w = long_at_50x()
     w.ex.SetDirection("closebuy")
     local tp = w.ex.Sell(41000, 1)
     bar(w, 3, 40000, 41500, 39000, 40000)     -- reaches both the take-profit and the liquidation price
@@ -374,11 +378,7 @@ describe("a futures account never favours the trader", function()
   end)
 
   it("names exchanges[2] in its liquidation line", function()
-    local w = world({ config = { balance = 1000, leverage = 50 }, who = "exchanges[2]" })
-    w.ex.SetContractType("swap")
-    w.ex.SetMarginLevel(50)
-    w.ex.SetDirection("buy")
-    w.ex.Buy(-1, 1)
+    local w = long_at_50x({ who = "exchanges[2]" })
     bar(w, 3, 40000, 40000, 39000, 39500)
     to(w, 3)
     assert.are.equal(0, w.ex.GetAccount().Equity)
@@ -602,6 +602,68 @@ end
     h.assert_ok(r)
     assert.are.equal(opened, r.out:match("held\t(.-)\n"))
     assert.matches("^1\t0.25\t[%d.]+\t5$", opened)
+  end)
+
+  it("prints what docs/futures.md shows for its example, and its liquidation line", function()
+    local doc = assert(h.read(h.source .. "/docs/futures.md"))
+    local blocks = {}
+    for b in doc:gmatch("\n```lua\n(.-)\n```\n") do blocks[#blocks + 1] = b end
+    local shown = doc:match("the futures line:\n\n```\n(.-)\n```")
+    local prose = doc:gsub("%s*\n%s*", " ")
+    local buy_line = prose:match("%(`(Buy market [^`]+)`")
+    local sell_line = prose:match("`(Filled sell [^`]+)`")
+    assert.is_truthy(shown and buy_line and sell_line and #blocks >= 2, "the example's parts in docs/futures.md")
+    local dir = h.tmpdir()
+    h.write(dir .. "/config.lua", blocks[1] .. "\n")
+    h.write(dir .. "/strategy.lua", blocks[2] .. "\n")
+    assert.matches("`stratrun replay --market sim:seed=1,bars=5000 --config config.lua strategy.lua`", doc, 1, true)
+    local r = h.run({ dir = dir, env = { TZ = "UTC" }, "replay", "--data-dir", "d", "--market", "sim:seed=1,bars=5000",
+      "--config", "config.lua", "strategy.lua" })
+    h.assert_ok(r)
+    h.assert_has(r.out, " " .. buy_line .. "\n")
+    h.assert_has(r.out, " " .. sell_line .. "\n")
+    h.assert_has(r.out, "\n" .. shown .. "\n")
+    -- the liquidation line: a long of 1 at 50x on 1000 USDT, sim:seed=1
+    local liq = prose:match("`(exchange: liquidated at [^`]+)`")
+    assert.is_truthy(liq, "the liquidation line in docs/futures.md")
+    h.write(dir .. "/c50.lua", 'exchange = { kind = "futures", balance = 1000 }\n')
+    h.write(dir .. "/l.lua", [[
+function main()
+  exchange.SetContractType("swap")
+  exchange.SetMarginLevel(50)
+  exchange.SetDirection("buy")
+  exchange.Buy(-1, 1)
+  while true do Sleep(60000) end
+end
+]])
+    r = h.run({ dir = dir, env = { TZ = "UTC" }, "replay", "--data-dir", "d", "--market", "sim:seed=1,bars=3000",
+      "--config", "c50.lua", "l.lua" })
+    h.assert_ok(r)
+    h.assert_has(r.out, " " .. liq .. "\n")
+  end)
+
+  -- The summary as a person sees it: the docs' example replayed in a real terminal (tmux, 160x40, capture-pane).
+  it("shows the futures line under its bot's row in a real terminal", function()
+    if h.sh("command -v tmux >/dev/null") ~= 0 then pending("tmux is not installed (scripts/setup.sh installs it)") return end
+    local doc = assert(h.read(h.source .. "/docs/futures.md"))
+    local blocks = {}
+    for b in doc:gmatch("\n```lua\n(.-)\n```\n") do blocks[#blocks + 1] = b end
+    local dir = h.tmpdir()
+    h.write(dir .. "/config.lua", blocks[1] .. "\n")
+    h.write(dir .. "/strategy.lua", blocks[2] .. "\n")
+    local session = "stratrun-spec-" .. tostring(UnixNano())
+    local cmd = string.format("cd %s && TZ=UTC %s replay --data-dir d --market sim:seed=1,bars=5000 --config config.lua "
+      .. "strategy.lua 2>/dev/null; touch done; sleep 60", h.quote(dir), h.quote(h.bin))
+    assert.are.equal(0, h.sh(string.format("tmux new-session -d -s %s -x 160 -y 40 %s", session, h.quote(cmd))))
+    finally(function() h.sh("tmux kill-session -t " .. session .. " 2>/dev/null") end)
+    assert.truthy(h.eventually(function() return h.exists(dir .. "/done") end, 20 * T_SCALE))
+    local f = io.popen("tmux capture-pane -p -t " .. session)
+    local screen = f:read("a")
+    f:close()
+    local header, row, line = screen:match("\n(bot +status +orders[^\n]*)\n(strategy [^\n]*)\n(  futures: [^\n]*)\n")
+    assert.is_truthy(header, "the summary's header, the bot's row and its futures line, in that order:\n" .. screen)
+    assert.are.equal(#header, #row, "the row lines up with the header:\n" .. screen)
+    assert.are.equal("  futures: realized 105.5150, unrealized 0.0000, funding 0.0000, liquidations 0; open: none", line)
   end)
 
   it("stops at start on a futures setting that cannot be, naming it", function()

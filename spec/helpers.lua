@@ -557,4 +557,91 @@ function M.of_kind(log, kind)
   return t
 end
 
+local PORT_T0 = 1704067200000        -- 2024-01-01T00:00:00Z
+
+-- Candle files for the ports' specs (spec/ports_spec.lua, spec/futures_ports_spec.lua).
+-- n candles of period ms from 2024-01-01 (PORT_T0), prices in integer cents: close_k = price * shape(k) * (1 +
+-- noise * u), u uniform in [-1, 1); open is the previous close; high and low reach a further wick * price * u'
+-- beyond open and close; volume is constant. Returns {t, o, h, l, c, v} candles (1-based) and writes them to path as CSV.
+function M.candle_market(path, o)
+  local rnd = M.lcg(o.seed or 1)
+  local shape = o.shape or function() return 1 end
+  local candles, lines = {}, { "time,open,high,low,close,volume" }
+  local prev
+  for k = 1, o.bars do
+    local c = math.floor(o.price * shape(k) * (1 + o.noise * (2 * rnd() - 1)) * 100 + 0.5)
+    local op = prev or c
+    local hi = math.max(op, c) + math.floor(o.wick * o.price * rnd() * 100)
+    local lo = math.min(op, c) - math.floor(o.wick * o.price * rnd() * 100)
+    local cd = { t = PORT_T0 + (k - 1) * o.period, o = op, h = hi, l = lo, c = c, v = o.volume or 10 }
+    candles[k] = cd
+    lines[#lines + 1] = string.format("%d,%d.%02d,%d.%02d,%d.%02d,%d.%02d,%s", cd.t, op // 100, op % 100,
+      hi // 100, hi % 100, lo // 100, lo % 100, c // 100, c % 100, tostring(cd.v))
+    prev = c
+  end
+  M.write(path, table.concat(lines, "\n") .. "\n")
+  candles.period = o.period
+  return candles
+end
+
+-- The number of candles closed at time t (ms): the exchange shows candles[closed(...)] (docs/exchange.md).
+function M.closed_at(candles, t)
+  return math.min((t - PORT_T0) // candles.period, #candles)
+end
+
+-- What the exchange shows at t, in cents: Last, Sell, Buy, and depth level k (1-based) of each side.
+function M.quotes_at(candles, t)
+  local c = candles[M.closed_at(candles, t)].c
+  local q = { last = c, candle = candles[M.closed_at(candles, t)] }
+  q.sell = math.max((c * 10001 + 9999) // 10000, c + 1)
+  q.buy = math.min((c * 9999) // 10000, c - 1)
+  function q.ask(k) return (c * (10000 + k) + 9999) // 10000 end
+  function q.bid(k) return (c * (10000 - k)) // 10000 end
+  return q
+end
+
+-- The lines of a bot's log.txt as {ms, msg}, the exchange's lines among them parsed (docs/exchange.md,
+-- docs/futures.md):
+--   kind "order": side ("buy"/"sell"), price (nil for market), amount, id, rest (the extra arguments as Log wrote
+--     them); a futures order also offset ("open long", "close short", ...) and symbol (BTC_USDT.swap)
+--   kind "fill": side, amount, price, fee, id, and profit for a futures close;  kind "cancel": id, rest
+--   kind "profit": value (LogProfit)
+-- With several exchanges an order line starts with its exchange's label, "[OKCoin_EN] Buy ...": that is ex.
+function M.parse_order_log(text)
+  local t = {}
+  for line in text:gmatch("[^\n]+") do
+    local at, msg = M.log_line(line)
+    if at then
+      local e = { ms = at, msg = msg }
+      local tag, untagged = msg:match("^%[([^%]]+)%] (.*)$")
+      if tag then e.ex, msg = tag, untagged end
+      local side, price, amount, oc, ls, sym, id, rest =
+        msg:match("^(%a+) (%S+) (%S+) (%a+) (%a+) (%S+) %(order (%d+)%) ?(.*)$")
+      if oc == "open" or oc == "close" then
+        e.offset, e.symbol = oc .. " " .. ls, sym
+      else
+        side, price, amount, id, rest = msg:match("^(%a+) (%S+) (%S+) %(order (%d+)%) ?(.*)$")
+      end
+      local fside, famount, fprice, fee, more, fid =
+        msg:match("^Filled (%a+) (%S+) at (%S+), fee (%S+) %u+(.-) %(order (%d+)%)$")
+      local cid, crest = msg:match("^Cancel (%d+) ?(.*)$")
+      local profit = msg:match("^Profit: (%S+)")
+      if (side == "Buy" or side == "Sell") and id then
+        e.kind, e.side, e.id, e.rest, e.amount = "order", side:lower(), tonumber(id), rest, tonumber(amount)
+        if price ~= "market" then e.price = tonumber(price) end
+      elseif fside then
+        e.kind, e.side, e.amount, e.price, e.fee, e.id = "fill", fside, tonumber(famount), tonumber(fprice),
+          tonumber(fee), tonumber(fid)
+        e.profit = tonumber(more:match("^, profit (%S+) %u+$"))
+      elseif cid then
+        e.kind, e.id, e.rest = "cancel", tonumber(cid), crest
+      elseif profit then
+        e.kind, e.value = "profit", tonumber(profit)
+      end
+      t[#t + 1] = e
+    end
+  end
+  return t
+end
+
 return M

@@ -193,6 +193,36 @@ end]])
       .. " trades ETH_USDT", 1, true), bad.err)
   end)
 
+  it("trades a futures account on the live prices and keeps its position across a restart", function()
+    local srv = new_venue()
+    local url = "rest:" .. srv.base .. ",interval=100"
+    local last = num(fixture.klines[#fixture.klines - 1][5])    -- the last closed candle's close
+    local dir = h.tmpdir()
+    local config = 'exchange = { kind = "futures", balance = 10000 }\n'
+    local r = run_on(url, [[
+function main()
+  exchange.SetContractType("swap")
+  exchange.SetDirection("sell")
+  local id = exchange.Sell(-1, 0.2)
+  out("opened", enc(exchange.GetOrder(id)), enc(exchange.GetPosition()))
+end]], { dir = dir, config = config })
+    assert.are.equal(0, r.code, r.out .. r.err)
+    local f = tagged(r.out, "opened")[1]
+    assert.truthy(f, r.out .. r.err)
+    local o, pos = h.dec(f[2]), h.dec(f[3])
+    local bid = math.floor(last * 0.9999 * 100 + 1e-6) / 100    -- one basis point down, to the cent
+    assert.is_true(near(bid, o.AvgPrice), "a market sell opens the short at Buy = last close x 0.9999")
+    assert.are.same({ 1, PD_SHORT, 0.2 }, { #pos, pos[1].Type, pos[1].Amount })
+    r = run_on(url, [[
+function main()
+  exchange.SetContractType("swap")
+  out("held", enc(exchange.GetPosition()))
+end]], { dir = dir, config = config })
+    assert.are.equal(0, r.code, r.out .. r.err)
+    local held = h.dec(tagged(r.out, "held")[1][2])
+    assert.are.same({ PD_SHORT, 0.2, pos[1].Price }, { held[1].Type, held[1].Amount, held[1].Price })
+  end)
+
   it("fills paper orders against the live candles with the replay's rules and fees", function()
     local srv = new_venue()
     local klines = copy(fixture.klines)

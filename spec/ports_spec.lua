@@ -19,47 +19,8 @@ local MIN, DAY = 60000, 86400000
 
 -- ---- candle files ------------------------------------------------------------------------------------------------
 
-local lcg = h.lcg
 
--- n candles of period ms from T0, prices in integer cents: close_k = price * shape(k) * (1 + noise * u), u uniform
--- in [-1, 1); open is the previous close; high and low reach a further wick * price * u' beyond open and close;
--- volume is constant. Returns {t, o, h, l, c, v} candles (1-based) and writes them to path as CSV.
-local function market(path, o)
-  local rnd = lcg(o.seed or 1)
-  local shape = o.shape or function() return 1 end
-  local candles, lines = {}, { "time,open,high,low,close,volume" }
-  local prev
-  for k = 1, o.bars do
-    local c = math.floor(o.price * shape(k) * (1 + o.noise * (2 * rnd() - 1)) * 100 + 0.5)
-    local op = prev or c
-    local hi = math.max(op, c) + math.floor(o.wick * o.price * rnd() * 100)
-    local lo = math.min(op, c) - math.floor(o.wick * o.price * rnd() * 100)
-    local cd = { t = T0 + (k - 1) * o.period, o = op, h = hi, l = lo, c = c, v = o.volume or 10 }
-    candles[k] = cd
-    lines[#lines + 1] = string.format("%d,%d.%02d,%d.%02d,%d.%02d,%d.%02d,%s", cd.t, op // 100, op % 100,
-      hi // 100, hi % 100, lo // 100, lo % 100, c // 100, c % 100, tostring(cd.v))
-    prev = c
-  end
-  h.write(path, table.concat(lines, "\n") .. "\n")
-  candles.period = o.period
-  return candles
-end
-
--- The number of candles closed at time t (ms): the exchange shows candles[closed(...)] (docs/exchange.md).
-local function closed(candles, t)
-  return math.min((t - T0) // candles.period, #candles)
-end
-
--- What the exchange shows at t, in cents: Last, Sell, Buy, and depth level k (1-based) of each side.
-local function quotes(candles, t)
-  local c = candles[closed(candles, t)].c
-  local q = { last = c, candle = candles[closed(candles, t)] }
-  q.sell = math.max((c * 10001 + 9999) // 10000, c + 1)
-  q.buy = math.min((c * 9999) // 10000, c - 1)
-  function q.ask(k) return (c * (10000 + k) + 9999) // 10000 end
-  function q.bid(k) return (c * (10000 - k)) // 10000 end
-  return q
-end
+local market, closed, quotes = h.candle_market, h.closed_at, h.quotes_at
 
 -- ---- replays and what they leave ---------------------------------------------------------------------------------
 
@@ -69,38 +30,7 @@ local replay = h.replay_port
 
 local ok = h.assert_ok
 
--- The lines of a log as {ms, msg}, and the order lines among them parsed:
---   kind "order": side, price (nil for market), amount, id, rest (the extra arguments as Log wrote them)
---   kind "fill": side, amount, price, fee, id;  kind "cancel": id, rest;  kind "profit": value
-local function parse_log(text)
-  local t = {}
-  for line in text:gmatch("[^\n]+") do
-    local at, msg = h.log_line(line)
-    if at then
-      local e = { ms = at, msg = msg }
-      -- a bot with several exchanges: its order lines start with the exchange's label, "[OKCoin_EN] Buy ..."
-      local tag, untagged = msg:match("^%[([^%]]+)%] (.*)$")
-      if tag then e.ex, msg = tag, untagged end
-      local side, price, amount, id, rest = msg:match("^(%a+) (%S+) (%S+) %(order (%d+)%) ?(.*)$")
-      local fside, famount, fprice, fee, fid = msg:match("^Filled (%a+) (%S+) at (%S+), fee (%S+) %u+ %(order (%d+)%)$")
-      local cid, crest = msg:match("^Cancel (%d+) ?(.*)$")
-      local profit = msg:match("^Profit: (%S+)")
-      if (side == "Buy" or side == "Sell") and price then
-        e.kind, e.side, e.id, e.rest = "order", side:lower(), tonumber(id), rest
-        if price == "market" then e.amount = tonumber(amount) else e.price, e.amount = tonumber(price), tonumber(amount) end
-      elseif fside then
-        e.kind, e.side, e.amount, e.price, e.fee, e.id = "fill", fside, tonumber(famount), tonumber(fprice),
-          tonumber(fee), tonumber(fid)
-      elseif cid then
-        e.kind, e.id, e.rest = "cancel", tonumber(cid), crest
-      elseif profit then
-        e.kind, e.value = "profit", tonumber(profit)
-      end
-      t[#t + 1] = e
-    end
-  end
-  return t
-end
+local parse_log = h.parse_order_log
 
 local of_kind = h.of_kind
 

@@ -56,14 +56,10 @@ end
 local function log_lines(text)
   local t = {}
   for line in text:gmatch("[^\n]+") do
-    local y, mo, d, hh, mi, ss, ms, rest = line:match("^(%d%d%d%d)%-(%d%d)%-(%d%d) (%d%d):(%d%d):(%d%d)%.(%d%d%d) (.*)$")
-    if y then
+    local ms, rest = h.log_line(line)
+    if ms then
       local id, msg = rest:match("^%[([%w_%-]+)%] (.*)$")
-      t[#t + 1] = {
-        ms = ((h.days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(hh) * 3600
-          + tonumber(mi) * 60 + tonumber(ss)) * 1000) + tonumber(ms),
-        id = id, msg = msg or rest, line = line,
-      }
+      t[#t + 1] = { ms = ms, id = id, msg = msg or rest, line = line }
     end
   end
   return t

@@ -17,14 +17,10 @@ local T0 = 1704067200000          -- 2024-01-01T00:00:00Z
 local function log_lines(text)
   local t = {}
   for line in text:gmatch("[^\n]+") do
-    local y, mo, d, hh, mi, ss, ms, rest = line:match("^(%d%d%d%d)%-(%d%d)%-(%d%d) (%d%d):(%d%d):(%d%d)%.(%d%d%d) (.*)$")
-    if y then
+    local ms, rest = h.log_line(line)
+    if ms then
       local id, msg = rest:match("^%[([%w_%-]+)%] (.*)$")
-      t[#t + 1] = {
-        ms = ((h.days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(hh) * 3600
-          + tonumber(mi) * 60 + tonumber(ss)) * 1000) + tonumber(ms),
-        id = id, msg = msg or rest,
-      }
+      t[#t + 1] = { ms = ms, id = id, msg = msg or rest }
     end
   end
   return t

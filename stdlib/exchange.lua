@@ -358,7 +358,7 @@ local function new(opts)
     for _, o in ipairs(open) do
       if o.Offset == 1 then
         local p = position(o.inst, o.dir)
-        held[p or o] = (held[p or o] or 0) + o.Amount
+        if p then held[p] = (held[p] or 0) + o.Amount end
         if not p or held[p] - p.amount > ag.size / 2 then
           error(string.format("exchange: the paper account %s cannot be used (pending close order %d has no "
             .. "position to close); move it away or start with --reset-account", keep.path, o.Id), 0)
@@ -391,7 +391,7 @@ local function new(opts)
 
   local function sign(p) return p.dir == 0 and 1 or -1 end
 
-  -- Unrealized P&L of the positions at mark price px (none without a price), the margin they hold.
+  -- Unrealized P&L of the positions at mark price px (none without a price).
   local function upnl(px)
     local u = 0.0
     if not px then return u end
@@ -408,6 +408,12 @@ local function new(opts)
     local m = 0.0
     for i = 1, #plist do m = m + margin_of(plist[i]) end
     return m
+  end
+
+  -- The contract of type kind traded now: its instrument name and expiry (0 for the swap).
+  local function contract_now(kind)
+    local exp = FUTURES.expiry(kind, t_now)
+    return FUTURES.instrument(base, quote, exp), exp
   end
 
   -- A number in an order line: 100, not Lua's 100.0.
@@ -560,12 +566,14 @@ local function new(opts)
   -- Dated contracts that have expired by `upto` (ms; `before`: strictly before it) settle, without a fee, at the
   -- close of the latest candle closed at or before their expiry (the last price known then); their pending orders
   -- are canceled, and so are pending opens of an expired contract that holds no position. Returns whether any did.
+  local function due(exp, upto, before)
+    return exp ~= nil and exp > 0 and (exp < upto or (not before and exp == upto))
+  end
   local function futures_expire(upto, before)
-    local function due(exp) return exp and exp > 0 and (exp < upto or (not before and exp == upto)) end
     local changed = false
     for i = #plist, 1, -1 do
       local p = plist[i]
-      if due(p.exp) then
+      if due(p.exp, upto, before) then
         cancel_where(function(o) return o.inst == p.inst end, "(contract " .. p.inst .. " expired)")
         local px = pg.near(select(5, market.candle(market.at(p.exp) or 1)))
         local pnl = sign(p) * (px - p.price) * p.amount * ctv
@@ -579,9 +587,9 @@ local function new(opts)
       end
     end
     local stale = false
-    for i = 1, #open do stale = stale or due(open[i].exp) end
+    for i = 1, #open do stale = stale or due(open[i].exp, upto, before) end
     if stale then
-      cancel_where(function(o) return due(o.exp) end, "(contract expired)")
+      cancel_where(function(o) return due(o.exp, upto, before) end, "(contract expired)")
       changed = true
     end
     return changed
@@ -892,6 +900,13 @@ local function new(opts)
     if idx then return (quotes(idx)) end
   end
 
+  -- The margin free for new orders: the equity at the mark price less what positions and pending opens hold; and
+  -- the two parts of the equity, the unrealized P&L and the positions' margin.
+  local function available()
+    local u, used = upnl(mark_price()), used_margin()
+    return balance + u - used - frozen_balance, u, used
+  end
+
   local function no_contract(call)
     return fail(call, "no contract is set: call exchange.SetContractType(\"swap\") first (or another of "
       .. FUTURES.TYPE_LIST .. ")")
@@ -902,16 +917,12 @@ local function new(opts)
   -- contracts of its position that no pending close holds, and never opens the opposite position. Amounts are
   -- whole contracts of the amount step: an amount off it is refused rather than rounded.
   local function place_futures(call, side, price, amount, dirname, alias, ...)
-    if not alias then
-      check_number(call, "price", price)
-      check_number(call, "amount", amount)
-      return no_contract(call)
-    end
+    check_number(call, "price", price)
+    check_number(call, "amount", amount)
+    if not alias then return no_contract(call) end
     local d = DIRS[dirname]
     local verb = side == BUY and "Buy" or "Sell"
     if not d or d[1] ~= side then
-      check_number(call, "price", price)
-      check_number(call, "amount", amount)
       local want = side == BUY and "\"buy\" (open a long) or \"closesell\" (close a short)"
         or "\"sell\" (open a short) or \"closebuy\" (close a long)"
       if not dirname then
@@ -937,10 +948,9 @@ local function new(opts)
     end
     amount = a
     local offset, dir = d[2], d[3]
-    local exp = FUTURES.expiry(alias, t_now)
+    local inst, exp = contract_now(alias)
     local o = { Time = t_now, Price = market_order and -1 or price, Amount = amount, DealAmount = 0.0, AvgPrice = 0.0,
-                Type = side, Offset = offset, dir = dir, ContractType = alias, exp = exp,
-                inst = FUTURES.instrument(base, quote, exp) }
+                Type = side, Offset = offset, dir = dir, ContractType = alias, exp = exp, inst = inst }
     local notional = amount * ctv * (market_order and bid or price)
     if notional < min_notional then
       return fail(call, string.format("order value %s %s is below the minimum of %s %s (min_notional)",
@@ -965,9 +975,7 @@ local function new(opts)
     else
       local at = px or price
       local need = at * amount * ctv / lev + at * amount * ctv * (px and taker or maker)
-      local mark = mark_price()
-      local u, used = upnl(mark), used_margin()
-      local avail = balance + u - used - frozen_balance
+      local avail, u, used = available()
       if need > avail then
         return fail(call, string.format("insufficient margin: needs %s %s (margin at %dx and fee), has %s %s "
           .. "available (equity %s, %s held by positions, %s frozen in orders)", show(need), quote, lev,
@@ -1226,8 +1234,7 @@ local function new(opts)
   function api.GetAssets()
     sync()
     if futures then
-      local avail = balance + upnl(mark_price()) - used_margin() - frozen_balance
-      return json_array({ { Currency = quote, Amount = math.max(avail, 0.0), FrozenAmount = frozen_balance } })
+      return json_array({ { Currency = quote, Amount = math.max(available(), 0.0), FrozenAmount = frozen_balance } })
     end
     return json_array({
       { Currency = base, Amount = stocks, FrozenAmount = frozen_stocks },
@@ -1263,9 +1270,9 @@ local function new(opts)
     sync()
     if futures then
       -- Balance: the margin free for new orders; Equity: the wallet and the unrealized P&L at the mark price
-      local u = upnl(mark_price())
-      return { Balance = math.max(balance + u - used_margin() - frozen_balance, 0.0), FrozenBalance = frozen_balance,
-               Stocks = 0.0, FrozenStocks = 0.0, Equity = balance + u, UPnL = u }
+      local avail, u = available()
+      return { Balance = math.max(avail, 0.0), FrozenBalance = frozen_balance, Stocks = 0.0, FrozenStocks = 0.0,
+               Equity = balance + u, UPnL = u }
     end
     return { Balance = balance, FrozenBalance = frozen_balance, Stocks = stocks, FrozenStocks = frozen_stocks }
   end
@@ -1288,7 +1295,7 @@ local function new(opts)
     local ok, kind = check_symbol("GetOrders", symbol)
     if not ok then return nil end
     local out = {}
-    local inst = kind and FUTURES.instrument(base, quote, FUTURES.expiry(kind, t_now))
+    local inst = kind and contract_now(kind)
     for i = 1, #open do
       if not inst or open[i].inst == inst then out[#out + 1] = copy(open[i]) end
     end
@@ -1430,7 +1437,7 @@ local function new(opts)
   function api.GetMarkets()
     if futures then      -- one per contract type, with the contract's value
       local out = {}
-      for _, kind in ipairs({ "swap", "this_week", "next_week", "quarter", "next_quarter" }) do
+      for _, kind in ipairs(FUTURES.TYPE_ORDER) do
         out[currency .. "." .. kind] = {
           Symbol = currency .. "." .. kind, BaseAsset = base, QuoteAsset = quote, TickSize = pg.size,
           AmountSize = ag.size, PricePrecision = digits(pg.size), AmountPrecision = digits(ag.size), MinQty = ag.size,
@@ -1470,9 +1477,8 @@ local function new(opts)
         FUTURES.TYPE_LIST))
     end
     contract = kind
-    local exp = FUTURES.expiry(kind, t_now)
-    return { ContractType = kind, Symbol = currency .. "." .. kind, InstrumentID = FUTURES.instrument(base, quote, exp),
-             CtVal = ctv, Expiry = exp }
+    local inst, exp = contract_now(kind)
+    return { ContractType = kind, Symbol = currency .. "." .. kind, InstrumentID = inst, CtVal = ctv, Expiry = exp }
   end
 
   function api.GetContractType()
@@ -1550,7 +1556,7 @@ local function new(opts)
     local ok, kind = check_symbol("GetPositions", symbol ~= "" and symbol or nil)
     if not ok then return nil end
     local out, mark = {}, mark_price()
-    local inst = kind and FUTURES.instrument(base, quote, FUTURES.expiry(kind, t_now))
+    local inst = kind and contract_now(kind)
     for i = 1, #plist do
       if not inst or plist[i].inst == inst then out[#out + 1] = position_view(plist[i], mark) end
     end

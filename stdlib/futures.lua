@@ -11,8 +11,10 @@ local WEEK = 7 * DAY
 local FIRST_EXPIRY = DAY + 8 * HOUR     -- 1970-01-02, a Friday, 08:00 UTC
 
 -- The contract types a futures exchange knows, in the platform's names.
-M.TYPES = { swap = true, this_week = true, next_week = true, quarter = true, next_quarter = true }
-M.TYPE_LIST = "swap, this_week, next_week, quarter, next_quarter"
+M.TYPE_ORDER = { "swap", "this_week", "next_week", "quarter", "next_quarter" }
+M.TYPES = {}
+for _, k in ipairs(M.TYPE_ORDER) do M.TYPES[k] = true end
+M.TYPE_LIST = table.concat(M.TYPE_ORDER, ", ")
 
 -- Days since 1970-01-01 of a civil date (H. Hinnant's days_from_civil).
 local function days(y, m, d)
