@@ -180,11 +180,14 @@ int main(int argc, char **argv)
     }
     s.virtual_ = opt.mode == MODE_REPLAY;
     s.market = market;
-    if (s.virtual_ && replay_span(&s, market, &opt, err, sizeof err) != 0) {
+    if (s.virtual_ && (replay_span(&s, market, &opt, err, sizeof err) != 0 ||
+                       replay_check_outputs(&opt, err, sizeof err) != 0)) {
         usage_error(err);
         goto out;
     }
     s.progress = s.virtual_ && isatty(STDERR_FILENO);
+    s.progress_fd = isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDERR_FILENO;
+    s.quiet = opt.quiet;
     s.bots = calloc((size_t)opt.nbots, sizeof *s.bots);
     for (int i = 0; s.bots && i < opt.nbots; i++, s.nbots++)
         if (!(s.bots[i] = bot_new(&opt, &opt.bots[i], engine, market, &s, err, sizeof err))) {

@@ -62,7 +62,7 @@ chmod +x "$work/stratrun"
 run_spec() {
   local name=$1
   local t0=$SECONDS
-  ulimit -v 8388608
+  ulimit -S -v 8388608     # soft: chromium, which the report spec starts, lifts it (it reserves far more)
   if STRATRUN_BIN="$work/stratrun" STRATRUN_SOURCE="$src" STRATRUN_TEST_TMP="$work/tmp/$name" \
      STRATRUN_HTTPD="$httpd" STRATRUN_SMTPD="$smtpd" timeout --foreground -k 10 1800 "${VG[@]}" --trace-children-skip='*/sh,*/dash,*/bash' --log-file="$logs/runner-$name.%p.log" \
      "$bin" --data-dir "$work/home/$name" --id spec-runner "$(command -v busted)" --ignore-lua -C "$src" \

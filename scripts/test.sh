@@ -11,6 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
+# What the specs keep for a person to look at (the replay reports of the samples and the ports, a screenshot of
+# one): CI's artifacts.
+export STRATRUN_ARTIFACTS=${STRATRUN_ARTIFACTS:-$PWD/artifacts}
+mkdir -p "$STRATRUN_ARTIFACTS"
 
 run() {   # run NAME BUILD_DIR [cmake options...] -- [ctest options...]
   local name=$1 dir=$2; shift 2

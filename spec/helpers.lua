@@ -531,13 +531,50 @@ function M.replay_port(script, id, csv, params, opts)
     argv[#argv + 1] = "-p"
     argv[#argv + 1] = k .. "=" .. tostring(params[k])
   end
+  table.insert(argv, 2, "--report")
+  table.insert(argv, 3, dir .. "/report.html")
   argv[#argv + 1] = M.source .. "/strategies/ports/" .. script .. "@" .. id
   local r = M.run(argv)
   r.bot = dir .. "/data/replay/bots/" .. id
   local summary = json.decode(M.read(dir .. "/summary.json") or "null")
   r.summary = summary and summary.bots[1]
   r.logtext = M.read(r.bot .. "/log.txt") or ""
+  r.report = M.read(dir .. "/report.html")
+  if r.summary then M.check_report(r.report, r.summary, script:gsub("%.lua$", "") .. "-" .. id) end
   return r
+end
+
+-- Runs the shell command cmd in a real terminal: a detached tmux session of cols x rows. Returns a function that
+-- reads what the terminal shows (capture-pane) and a function that ends the session (for finally).
+function M.tmux(cmd, cols, rows)
+  local session = "stratrun-spec-" .. tostring(UnixNano())
+  assert(M.sh(string.format("tmux new-session -d -s %s -x %d -y %d %s", session, cols, rows, q(cmd))) == 0,
+    "tmux could not start " .. cmd)
+  local function screen()
+    local f = io.popen("tmux capture-pane -p -t " .. session)
+    local text = f:read("a")
+    f:close()
+    return text
+  end
+  return screen, function() M.sh("tmux kill-session -t " .. session .. " 2>/dev/null") end
+end
+
+-- The replay's HTML report of a bot (docs/report.md) holds its market's chart with a triangle per fill (up to the
+-- 2,000 drawn one by one); kept in $STRATRUN_ARTIFACTS, when set, as NAME.html.
+function M.check_report(html, bot, name)
+  assert(html, "no report written")
+  assert(html:find('id="bot-' .. bot.id .. '-candles"', 1, true), "the report has no candles chart of " .. bot.id)
+  local marks = 0
+  for _ in html:gmatch('<path class="[bs][ue][yl]l?"') do marks = marks + 1 end
+  local fills = #(bot.trades or {})
+  if fills <= 2000 then
+    assert(marks == fills, string.format("the report marks %d fills of %s, the --json has %d", marks, bot.id, fills))
+  end
+  local keep = os.getenv("STRATRUN_ARTIFACTS")
+  if keep and keep ~= "" then
+    M.sh("mkdir -p " .. q(keep))
+    M.write(keep .. "/" .. name .. ".html", html)
+  end
 end
 
 -- A log.txt line's time in ms since the epoch (UTC) and its message; nil for a line that is not one.

@@ -368,18 +368,10 @@ describe("a publisher whose clock is ahead", function()
     if h.sh("command -v tmux >/dev/null") ~= 0 then pending("tmux is not installed (scripts/setup.sh installs it)") return end
     local dir = h.tmpdir()
     local channel = "local:" .. dir .. "/channels"
-    local session = "stratrun-spec-" .. tostring(UnixNano())
-    local cmd = string.format("cd %s && exec %s --data-dir mon --id mon --channel %s -p bots=pub -p interval=100 "
-      .. "-p stale=3000 %s", h.quote(dir), h.quote(h.bin), h.quote(channel),
-      h.quote(h.source .. "/strategies/monitor.lua"))
-    assert.are.equal(0, h.sh(string.format("tmux new-session -d -s %s -x 160 -y 40 %s", session, h.quote(cmd))))
-    finally(function() h.sh("tmux kill-session -t " .. session .. " 2>/dev/null") end)
-    local function screen()
-      local f = io.popen("tmux capture-pane -p -t " .. session)
-      local text = f:read("a")
-      f:close()
-      return text
-    end
+    local screen, kill = h.tmux(string.format("cd %s && exec %s --data-dir mon --id mon --channel %s -p bots=pub "
+      .. "-p interval=100 -p stale=3000 %s", h.quote(dir), h.quote(h.bin), h.quote(channel),
+      h.quote(h.source .. "/strategies/monitor.lua")), 160, 40)
+    finally(kill)
     assert.truthy(h.eventually(function() return screen():find("Waiting for Data", 1, true) end, 10), screen())
     publish(dir, channel, 3, 5, {"faketime", "-f", "+10m"})
     assert.truthy(h.eventually(function() return screen():find("Abnormal (clock +600 s)", 1, true) end, 15),

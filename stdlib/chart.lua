@@ -811,4 +811,53 @@ function M.KLineChart(options)
   return st.obj
 end
 
+-- For a replay's results (docs/report.md, runtime/host/replay.c): the series of the bot's Chart as
+-- {{title = ..., series = {{name, type, time = {x...}, value = {y...}}}}}, one entry per chart of its config; each
+-- point as (x, y): x its own when a number (else the time it was added), y its y, or the last of its values (an
+-- OHLC point's close, a range's high). Gaps (json.null) and flags are left out. nil without a Chart (a
+-- KLineChart's bars are the market's candles, which the report draws anyway).
+function M._results()
+  local st = store
+  if not st or st.kind ~= "chart" then return nil end
+  local ok, head = pcall(json.decode, "{" .. st.body .. "}")
+  if not ok or type(head) ~= "table" then return nil end
+  local configs = head.config
+  if type(configs) ~= "table" or rawget(configs, 1) == nil then configs = { configs } end
+  local out = {}
+  for c = 1, #configs do
+    local cfg, title = configs[c], nil
+    if type(cfg) == "table" then
+      title = type(cfg.title) == "table" and cfg.title.text or cfg.title
+    end
+    out[c] = { title = type(title) == "string" and title or nil, series = json.array({}) }
+  end
+  for s = 0, st.nseries - 1 do
+    local meta, ser = head.series[s + 1], st.S[s]
+    local chart = out[(type(meta) == "table" and math.tointeger(meta.chart) or 0) + 1]
+    if chart and ser and meta.type ~= "flags" then
+      local xs, ys, shape = {}, {}, SHAPE_OF[meta.type] or SHAPES.y
+      for n = ser.first, ser.last do
+        local okp, rec = pcall(json.decode, ser.line[n])
+        local p = okp and type(rec) == "table" and rec.p
+        local x, y = okp and type(rec) == "table" and rec.time, nil
+        if type(p) == "number" then
+          y = p
+        elseif type(p) == "table" and rawget(p, 1) ~= nil then
+          if type(p[1]) == "number" then x = p[1] end
+          y = p[#shape.keys + 1]
+        elseif type(p) == "table" then
+          if type(p.x) == "number" then x = p.x end
+          y = p[shape.keys[#shape.keys]]
+        end
+        if type(x) == "number" and type(y) == "number" then
+          xs[#xs + 1], ys[#ys + 1] = x, y
+        end
+      end
+      chart.series[#chart.series + 1] = { name = type(meta.name) == "string" and meta.name or nil, type = meta.type,
+        time = json.array(xs), value = json.array(ys) }
+    end
+  end
+  return json.array(out)
+end
+
 return M

@@ -54,6 +54,7 @@ local CONSTANTS = {
 }
 
 local json_array = (json and json.array) or function(t) return t end
+local METRICS = require("metrics")
 local os_date = os.date
 
 -- Raises msg at the strategy's line: the first caller outside this file, however many of the exchange's own
@@ -110,6 +111,7 @@ local function grid(size)
   local function noise(v) return 1e-9 + math.abs(v) * 1e-15 end
   return {
     size = size,
+    r = decimal and r or 0,     -- for C code that rounds as near does (market.equity)
     down = function(x) local v = count(x) return value(math.floor(v + noise(v))) end,
     up = function(x) local v = count(x) return value(math.ceil(v - noise(v))) end,
     near = function(x) return value(math.floor(count(x) + 0.5)) end,
@@ -175,6 +177,15 @@ local function new(opts)
   local plist = {}                    -- {inst, alias, exp, dir, amount, price, frozen}
   local realized, funding, liquidations, forfeit = 0.0, 0.0, 0, 0.0
   local save_failed                   -- the last write of the account failed (said once, and once when it recovers)
+  -- A replay's results (docs/report.md): every fill, and the account's holdings each time they changed, from which
+  -- _summary() makes the equity at every bar's close. A holding is (cash, coins): the equity at price px is
+  -- cash + coins x px (spot: the balance and the coins, frozen included; futures: the wallet less the positions'
+  -- signed entry value, and their signed size in coins). Kept only when opts.record (a replay: a live bot would
+  -- grow them without end).
+  local recording = opts.record
+  local trades = {}                   -- {time, side, price, amount, fee, order, effect, position, pnl}
+  local hk, hc, hq, hh = {}, {}, {}, {}   -- holdings from time hk[i] on (ms; a candle's changes at its close)
+  local fill_ct = 0                   -- the open time of the candle being settled (a fill's time is within it)
 
   local function fail(call, msg)
     log("exchange." .. call .. ": " .. msg)
@@ -410,6 +421,34 @@ local function new(opts)
     return m
   end
 
+  -- The holdings now, from time key on (a replay's equity series, _summary).
+  local function holdings(key)
+    if not recording then return end
+    local c, q, held
+    if futures then
+      c, q = balance, 0.0
+      for i = 1, #plist do
+        local p = plist[i]
+        c, q = c - sign(p) * p.price * p.amount * ctv, q + sign(p) * p.amount * ctv
+      end
+      held = #plist > 0
+    else
+      c, q = balance + frozen_balance, stocks + frozen_stocks
+      held = q >= ag.size / 2
+    end
+    local n = #hk
+    if n > 0 and hk[n] == key then n = n - 1 end
+    hk[n + 1], hc[n + 1], hq[n + 1], hh[n + 1] = key, c, q, held
+  end
+
+  -- A fill of a replay, for its results: effect is the futures position effect (open, close, liquidation,
+  -- settlement), nil on spot.
+  local function trade(t, side, px, amt, fee, id, effect, dir, pnl)
+    if not recording then return end
+    trades[#trades + 1] = { time = t, side = side == BUY and "buy" or "sell", price = px, amount = amt, fee = fee,
+      order = id, effect = effect, position = dir and SIDE_NAMES[dir] or nil, pnl = pnl }
+  end
+
   -- The contract of type kind traded now: its instrument name and expiry (0 for the swap).
   local function contract_now(kind)
     local exp = FUTURES.expiry(kind, t_now)
@@ -421,6 +460,11 @@ local function new(opts)
 
   -- The line of a fill: "Filled buy 0.1 at 43050.74, fee 8.61 USDT (order 3)".
   local function filled_line(o, fee, pnl)
+    if recording then
+      local t = o.Time > fill_ct and o.Time or fill_ct
+      trade(t, o.Type, o.AvgPrice, o.DealAmount, fee, o.Id, o.Offset and (o.Offset == 0 and "open" or "close"),
+        o.dir, o.Offset == 1 and pnl or nil)
+    end
     if not order_lines then return end
     local what = o.Type == BUY and "buy" or "sell"
     if o.Offset == 1 then     -- a futures close: what it realized
@@ -542,6 +586,7 @@ local function new(opts)
       realized = realized + pnl
       balance = balance + pnl
       mm = mm + mmr * lp * p.amount * ctv
+      trade(t, p.dir == 0 and SELL or BUY, lp, p.amount, 0.0, nil, "liquidation", p.dir, pnl)
       held[i] = string.format("%s %s %s entered at %s", SIDE_NAMES[p.dir], show(p.amount),
         currency .. "." .. p.alias, show(p.price))
     end
@@ -578,6 +623,7 @@ local function new(opts)
         local px = pg.near(select(5, market.candle(market.at(p.exp) or 1)))
         local pnl = sign(p) * (px - p.price) * p.amount * ctv
         realized, balance = realized + pnl, balance + pnl
+        trade(p.exp, p.dir == 0 and SELL or BUY, px, p.amount, 0.0, nil, "settlement", p.dir, pnl)
         if order_lines then
           say("Settled", SIDE_NAMES[p.dir], num(p.amount), currency .. "." .. p.alias, "(" .. p.inst .. ")", "at",
             num(px) .. ", profit", num(pnl), quote)
@@ -646,10 +692,16 @@ local function new(opts)
       if #open > 0 or #plist > 0 then
         for j = seen + 1, idx do
           local ct, op, hi, lo, cl, _, fr = market.candle(j)
+          local changed
+          fill_ct = ct
           if futures then
-            filled = futures_candle(ct, op, hi, lo, cl, fr) or filled
+            changed = futures_candle(ct, op, hi, lo, cl, fr)
           else
-            filled = cross(ct, op, hi, lo) or filled
+            changed = cross(ct, op, hi, lo)
+          end
+          if changed then
+            filled = true
+            holdings(ct + (base_ms or market.info().period))
           end
           if #open == 0 and #plist == 0 then break end
         end
@@ -658,7 +710,10 @@ local function new(opts)
       if filled then save() end
     end
     -- a dated contract expired inside the candle that has not closed yet: settled at the last close before it
-    if idx and futures and (#plist > 0 or #open > 0) and futures_expire(t_now, false) then save() end
+    if idx and futures and (#plist > 0 or #open > 0) and futures_expire(t_now, false) then
+      holdings(t_now)
+      save()
+    end
   end
 
   local function no_candle(call)
@@ -755,7 +810,10 @@ local function new(opts)
         say(o.Type == BUY and "Buy" or "Sell", o.Price == -1 and "market" or num(o.Price), num(o.Amount),
           "(order " .. o.Id .. ")", ...)
       end
-      if o.Status == CLOSED then filled_line(o, fee, pnl) end
+    end
+    if o.Status == CLOSED then      -- its fill line (and a replay's record of it), after the order line
+      filled_line(o, fee, pnl)
+      holdings(t_now)
     end
     return o.Id
   end
@@ -1110,6 +1168,7 @@ local function new(opts)
     if keep.reset then save() else restore() end
     refreeze()
   end
+  holdings(math.mininteger)     -- what the account starts with
 
   -- The public calls. Each is also callable with a colon (exchange:GetTicker()), a common slip when porting.
   local api = {}
@@ -1591,9 +1650,44 @@ local function new(opts)
     return json_array({ { Time = at, Rate = rate, Interval = iv, Symbol = currency .. ".swap" } })
   end
 
-  -- For the host's replay summary: counts, balances and the account's value at the current Last.
-  function api._summary()
+  local DISPLAY_CANDLES = 1000      -- a report's candles: at most this many buckets of the replay's bars
+
+  -- A replay's results from `from` (ms) to now: the equity at every bar's close since the bar closed at `from`,
+  -- the market's candles in at most DISPLAY_CANDLES buckets, the fills and their figures (stdlib/metrics.lua).
+  local function results(from)
+    local period = market.info().period
+    local j0, j1 = math.tointeger(from) and market.at(from) or 1, idx or 0
+    -- a futures account's equity is at the mark price, the close on the tick grid
+    local et, ev, held, first, last = market.equity(j0, j1, hk, hc, hq, hh, futures and pg.r or nil,
+      futures and pg.size or nil)
+    local bt, bo, bh, bl, bc = market.buckets(j0, j1, DISPLAY_CANDLES)
+    local equity = { time = json_array(et), value = json_array(ev) }
+    local start = first and hc[1] + hq[1] * first or hc[1]
+    local f = METRICS.series(equity, start, from or 0, t_now, period)
+    local coins = not futures and hq[1] or 0.0
+    METRICS.trade_stats(f, METRICS.round_trips(trades, coins, first))
+    f.trades, f.fees = #trades, fees
+    f.exposure = #ev > 0 and held / #ev or nil
+    f.buy_hold_return = first and first > 0 and last / first - 1 or nil
+    return {
+      symbol = currency, quote = quote, period = period, trades = json_array(trades), equity = equity, figures = f,
+      candles = { time = json_array(bt), open = json_array(bo), high = json_array(bh), low = json_array(bl),
+                  close = json_array(bc) },
+    }
+  end
+
+  -- For the host's replay summary: counts, balances and the account's value at the current Last; in a replay, its
+  -- results since `from` (ms).
+  function api._summary(from)
     sync()
+    local sm = api._totals()
+    if recording then
+      for key, v in pairs(results(from)) do sm[key] = v end
+    end
+    return sm
+  end
+
+  function api._totals()
     local price
     if idx then
       price = select(5, market.candle(idx))
@@ -1817,6 +1911,7 @@ local function build(i, cfg, strict, tag)
     note = function(msg) Log(msg) end,
     say = tag and function(...) Log(tag, ...) end or Log,
     keep = keep,
+    record = not files,     -- a replay keeps its fills and holdings for its results (docs/report.md)
   }
 end
 
@@ -1848,13 +1943,43 @@ exchange._new = new
 -- For the host's replay summary: the other exchanges' summaries, after the first's.
 if #list > 1 then
   local first = exchange._summary
-  exchange._summary = function()
-    local sm = first()
+  exchange._summary = function(from)
+    local sm = first(from)
     sm.exchanges = {}
+    local trades, equity, f = sm.trades, sm.equity, sm.figures
     for i = 2, #list do
-      local e = list[i]._summary()
+      local e = list[i]._summary(from)
       e.label, e.currency = list[i].GetLabel(), list[i].GetCurrency()
       sm.exchanges[i - 1] = e
+      -- the bot's results: every exchange's fills (each naming its exchange) and the sum of their equities
+      if equity and e.equity then
+        for _, tr in ipairs(e.trades) do
+          local t = {}
+          for k, v in pairs(tr) do t[k] = v end
+          t.exchange = i
+          trades[#trades + 1] = t
+        end
+        equity = METRICS.add(equity, e.equity, e.figures.start_equity)
+        local g = e.figures
+        f.start_equity, f.fees = f.start_equity + g.start_equity, f.fees + g.fees
+        f.round_trips, f.wins = f.round_trips + g.round_trips, f.wins + g.wins
+        f.gross_profit, f.gross_loss = f.gross_profit + g.gross_profit, f.gross_loss + g.gross_loss
+      end
+    end
+    if equity and #list > 1 then     -- the bot's figures: of the summed equity and of every exchange's fills
+      for i, tr in ipairs(trades) do tr.n = i end
+      table.sort(trades, function(a, b) return a.time < b.time or (a.time == b.time and a.n < b.n) end)
+      for _, tr in ipairs(trades) do tr.n = nil end
+      local g = METRICS.series(equity, f.start_equity, from, UnixNano() // 1000000, sm.period)
+      for _, k in ipairs { "end_equity", "total_return", "annual_return", "max_drawdown", "max_drawdown_duration",
+                           "sharpe", "sortino" } do
+        f[k] = g[k]
+      end
+      f.trades = #trades
+      f.win_rate = f.round_trips > 0 and f.wins / f.round_trips or nil
+      f.profit_factor = f.gross_loss > 0 and f.gross_profit / f.gross_loss or nil
+      f.exposure = nil      -- of one market: each exchange's own is under exchanges
+      sm.equity = { time = json.array(equity.time), value = json.array(equity.value) }
     end
     return sm
   end

@@ -6,6 +6,8 @@
 
 local M = {}
 
+local civil = require("civil")     -- days since 1970-01-01 to (year, month, day)
+
 local HOUR, DAY = 3600000, 86400000
 local WEEK = 7 * DAY
 local FIRST_EXPIRY = DAY + 8 * HOUR     -- 1970-01-02, a Friday, 08:00 UTC
@@ -63,16 +65,7 @@ end
 -- The venue's instrument name: BTCUSDT for the swap, BTCUSDT_240329 for a contract expiring 2024-03-29.
 function M.instrument(base, quote, expiry)
   if expiry == 0 then return base .. quote end
-  local z = expiry // DAY               -- civil_from_days
-  z = z + 719468
-  local era = z // 146097
-  local doe = z - era * 146097
-  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-  local mp = (5 * doy + 2) // 153
-  local d = doy - (153 * mp + 2) // 5 + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  local y, m, d = civil(expiry // DAY)
   return string.format("%s%s_%02d%02d%02d", base, quote, y % 100, m, d)
 end
 

@@ -95,6 +95,17 @@ static inline char *jbuf_reserve(jbuf *b, size_t n)
     return b->p + b->len;
 }
 
+int jbuf_add(jbuf *b, const void *p, size_t n)
+{
+    char *at = jbuf_reserve(b, n);
+    if (!at)
+        return -1;
+    memcpy(at, p, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------------------ */
 /* Integers (numfmt.c writes the digits, and doubles)                                                      */
 
@@ -1371,6 +1382,16 @@ int json_decode_depth(lua_State *L, const char *s, size_t len, int max_depth, ch
 
 /* ------------------------------------------------------------------------------------------------------ */
 /* The marker metatables, for lua/ljson.c                                                                  */
+
+int json_is_array(lua_State *L, int idx)
+{
+    if (!lua_checkstack(L, 2) || !lua_getmetatable(L, idx))
+        return 0;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &array_mt_key);
+    int is = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return is;
+}
 
 void json_push_mark_mt(lua_State *L, int array)
 {

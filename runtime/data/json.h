@@ -25,6 +25,8 @@ typedef struct jbuf {
 
 void jbuf_init(jbuf *b);
 void jbuf_free(jbuf *b);
+/* Appends n bytes (keeping the text NUL-terminated). Returns 0, or -1 when memory is exhausted. */
+int jbuf_add(jbuf *b, const void *p, size_t n);
 
 /*
  * Encodes the value at stack index idx into out (appending; out->p is NUL-terminated on success).
@@ -56,5 +58,8 @@ int json_utf8_valid(const char *s, size_t len);
 
 /* Pushes the metatable that marks a table as a JSON array (array != 0) or object, creating it on first use. */
 void json_push_mark_mt(lua_State *L, int array);
+
+/* Whether the table at idx is marked a JSON array (json.array). Allocates nothing and never raises. */
+int json_is_array(lua_State *L, int idx);
 
 #endif

@@ -683,6 +683,7 @@ void bot_free(struct bot *b)
     }
     if (b->lock_fd >= 0)
         close(b->lock_fd);
+    chanlog_free(b->chanlog);
     free(b->dir);
     free(b);
 }

@@ -54,7 +54,10 @@ const char options_usage[] =
     "  -p NAME=VALUE      set strategy parameter NAME (a global) before init(); repeatable\n"
     "  -p ID.NAME=VALUE   the same for bot ID only (run, replay)\n"
     "  --from T, --to T   replay: start and end (ISO 8601 or ms; default: the market data's span)\n"
-    "  --json FILE        replay: also write the summary as JSON to FILE\n"
+    "  --json FILE        replay: also write the results as JSON to FILE (fills, equity, figures, ...)\n"
+    "  --csv DIR          replay: also write DIR/fills.csv and DIR/equity.csv\n"
+    "  --report FILE      replay: also write the results as one self-contained HTML page to FILE\n"
+    "  --quiet            replay: the strategies' log lines go only to their log files, not to stdout\n"
     "  --memory-limit MB  the most memory each bot's Lua state may use (default 1024)\n"
     "  --step-limit S     seconds a bot may run without Sleep: live, one warning; a replay stops the bot\n"
     "                     (default 10)\n"
@@ -864,6 +867,14 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
         } else if (o->mode == MODE_REPLAY && is_opt(a, "--json")) {
             if (!(o->json_out = opt_value(argc, argv, &i, "--json", err, errlen)))
                 return -1;
+        } else if (o->mode == MODE_REPLAY && is_opt(a, "--csv")) {
+            if (!(o->csv_dir = opt_value(argc, argv, &i, "--csv", err, errlen)))
+                return -1;
+        } else if (o->mode == MODE_REPLAY && is_opt(a, "--report")) {
+            if (!(o->report = opt_value(argc, argv, &i, "--report", err, errlen)))
+                return -1;
+        } else if (o->mode == MODE_REPLAY && strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
         } else if (is_opt(a, "--record")) {
             if (o->mode == MODE_REPLAY) {
                 snprintf(err, errlen, "option --record is for live runs: a replay reads recorded candles "

@@ -46,6 +46,9 @@ struct options {
     int nbots;
     int64_t from_ms, to_ms; /* replay: --from, --to (INT64_MIN: the market's own span) */
     const char *json_out;   /* replay: --json FILE */
+    const char *csv_dir;    /* replay: --csv DIR (fills.csv, equity.csv) */
+    const char *report;     /* replay: --report FILE.html */
+    int quiet;              /* replay: --quiet, the strategies' log lines off stdout (still in their log files) */
 
     const char *script;     /* MODE_ONE: the strategy file; NULL with --help / --version */
     int script_argc;        /* arguments after the script, passed to it as arg[1..] */

@@ -53,12 +53,14 @@ int64_t sched_next_event(const struct sched *s, struct bot *b)
     return next > now ? next : now + 1000000;  /* after the end (onexit): a millisecond, so the clock still moves */
 }
 
+/* The progress bar: redrawn when the percentage changes or a log line erased it (log_write), with the time it
+ * should still take at the pace so far. */
 static void progress(struct sched *s, int *shown)
 {
     int pct = s->end_ns > s->start_ns ? (int)((s->now_ns - s->start_ns) * 100 / (s->end_ns - s->start_ns)) : 100;
     if (pct > 100)
         pct = 100;
-    if (pct == *shown)
+    if (pct == *shown && s->progress_drawn)
         return;
     *shown = pct;
     char bar[41];
@@ -67,9 +69,16 @@ static void progress(struct sched *s, int *shown)
     bar[40] = '\0';
     time_t t = (time_t)(s->now_ns / 1000000000);
     struct tm tm;
-    char when[32];
+    char when[32], eta[32] = "";
     strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
-    outq_printf(STDERR_FILENO, "\rreplay [%s] %3d%% %s UTC", bar, pct, when);
+    double done = s->end_ns > s->start_ns ? (double)(s->now_ns - s->start_ns) / (double)(s->end_ns - s->start_ns) : 1;
+    double spent = (double)(clock_mono_ns() - s->progress_t0) / 1e9;
+    if (done > 0.01 && done < 1 && spent >= 1) {
+        long left = (long)(spent * (1 - done) / done + 0.5);
+        snprintf(eta, sizeof eta, " ETA %ld:%02ld", left / 60, left % 60);
+    }
+    outq_printf(s->progress_fd, "\rreplay [%s] %3d%% %s UTC%s\x1b[K", bar, pct, when, eta);
+    s->progress_drawn = 1;
 }
 
 /* The eventfd other threads write when work a bot awaits is done. Made before the bots start (sched_run): made at
@@ -148,6 +157,7 @@ int sched_run(struct sched *s)
 {
     int64_t now = s->virtual_ ? s->start_ns : clock_mono_ns();
     s->now_ns = now;
+    s->progress_t0 = clock_mono_ns();
     if (!s->virtual_)
         notify_fd();
     for (int i = 0; i < s->nbots; i++) {
@@ -238,8 +248,9 @@ int sched_run(struct sched *s)
         /* The bot sleeps: the states it published go out now (see engine_kick). */
         engine_kick(next->engine);
     }
-    if (s->progress && shown >= 0)
-        outq_printf(STDERR_FILENO, "\r%70s\r", "");
+    if (s->progress && s->progress_drawn)
+        outq_printf(s->progress_fd, "\r\x1b[K");
+    s->progress_drawn = 0;
     if (stopped)
         return 128 + bot_signal_received();
     for (int i = 0; i < s->nbots; i++)

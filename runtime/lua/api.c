@@ -50,6 +50,26 @@ static int load_embedded(lua_State *L)
     return 1;
 }
 
+/* Makes every embedded stdlib module require-able by its name. */
+static void preload_stdlib(lua_State *L)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    for (lua_Integer i = 0; stratrun_stdlib[i].name; i++) {
+        lua_pushinteger(L, i);
+        lua_pushcclosure(L, load_embedded, 1);
+        lua_setfield(L, -2, stratrun_stdlib[i].name);
+    }
+    lua_pop(L, 1);
+}
+
+void api_open_host(lua_State *L)
+{
+    luaL_openlibs(L);
+    luaL_requiref(L, "json", luaopen_json, 1);
+    lua_pop(L, 1);
+    preload_stdlib(L);
+}
+
 void api_open(lua_State *L)
 {
     luaL_openlibs(L);
@@ -67,13 +87,7 @@ void api_open(lua_State *L)
     luaL_requiref(L, "stratrun.log", luaopen_logapi, 0);
     lua_pop(L, 1);
 
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    for (lua_Integer i = 0; stratrun_stdlib[i].name; i++) {
-        lua_pushinteger(L, i);
-        lua_pushcclosure(L, load_embedded, 1);
-        lua_setfield(L, -2, stratrun_stdlib[i].name);
-    }
-    lua_pop(L, 1);
+    preload_stdlib(L);
 
     /* Globals that stdlib modules provide: the exchange strategies trade through, the TA indicators, TA-Lib's. */
     static const char *const globals[][2] = {{"exchange", "exchange"}, {"TA", "ta"}, {"talib", "talib"}};

@@ -4,10 +4,35 @@
 #ifndef STRATRUN_API_H
 #define STRATRUN_API_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <lua.h>
 
 /* Opens the standard libraries, every runtime module below, and makes the embedded stdlib modules require-able. */
 void api_open(lua_State *L);
+
+/* A state of the host's own (a replay's results, runtime/host/replay.c): the standard libraries, json, and the
+ * embedded stdlib modules require-able; none of the bot-facing modules. */
+void api_open_host(lua_State *L);
+
+/* A replay bot's channel publications (text: the JSON published) and its first reads of each new state of another
+ * bot's channel (text: that channel's ID), kept by channel.c for the replay's results (b->chanlog). */
+struct chanlog_rec {
+    int64_t time, seq;
+    char *text;
+    size_t len;
+};
+struct chanlog_list {
+    struct chanlog_rec *rec;
+    size_t n, cap;
+    long dropped;           /* beyond the cap: counted only */
+};
+struct chanlog {
+    struct chanlog_list publications, reads;
+};
+int chanlog_grow(struct chanlog_list *l);
+void chanlog_free(struct chanlog *c);
 
 /* The zeroed userdata of size bytes kept in the registry under key, made on first use with gc (may be NULL) as its
  * __gc: a module's per-bot C state, freed when the bot's state closes. */

@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -24,6 +25,33 @@
 /* A state published more than this ahead of the reader's clock when it arrived is marked meta.clock_ahead: the
  * publisher's clock is wrong, so its `published` says nothing of how fresh the state is. */
 #define CLOCK_AHEAD_MS 5000
+
+/* A replay keeps, for its results (runtime/host/replay.c, docs/report.md), what each bot published and its first
+ * read of each new state of another bot's channel: at most CHANLOG_MAX of each, later ones only counted. Kept in C
+ * memory, not the bot's Lua heap: a year of minutes publishes half a million states, and tables the collector
+ * walks on every cycle slowed the replay by a third. */
+#define CHANLOG_MAX 10000
+
+static int replaying(const struct bot *b)
+{
+    return b->sched && b->sched->virtual_;
+}
+
+static void chanlog_add(struct bot *b, int read, int64_t seq, const char *text, size_t len)
+{
+    struct chanlog *c = b->chanlog;
+    if (!c && !(c = b->chanlog = calloc(1, sizeof *c)))
+        return;
+    struct chanlog_list *l = read ? &c->reads : &c->publications;
+    char *copy;
+    if (l->n >= CHANLOG_MAX || (l->n == l->cap && chanlog_grow(l) != 0) || !(copy = malloc(len + 1))) {
+        l->dropped++;
+        return;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    l->rec[l->n++] = (struct chanlog_rec){clock_now_ms(b), seq, copy, len};
+}
 
 /* One followed channel, for one bot. Its user value is the decoded state. */
 struct sub {
@@ -112,7 +140,9 @@ static int f_SetChannelData(lua_State *L)
         snprintf(msg, sizeof msg, "SetChannelData: not published: data is %zu bytes of JSON; a channel state "
                  "holds at most %d", jb.len, CHAN_MAX);
     else {
-        engine_publish(b->engine, b->own, jb.p, jb.len, clock_now_us(b));
+        int64_t seq = engine_publish(b->engine, b->own, jb.p, jb.len, clock_now_us(b));
+        if (replaying(b) && seq > 0)
+            chanlog_add(b, 0, seq, jb.p, jb.len);
         jbuf_free(&jb);
         /* The state is handed over either way (it goes out once the backend takes it again); a refusal of the
          * last write is the strategy's to hear of. */
@@ -186,6 +216,11 @@ static int f_GetChannelData(lua_State *L)
             s->seq = st.seq;
             s->published = st.published;
             s->received = st.received_us / 1000;
+            if (replaying(b)) {
+                size_t idlen;
+                const char *id = lua_tolstring(L, 2, &idlen);
+                chanlog_add(b, 1, st.seq, id, idlen);
+            }
         } else {
             log_printf(b, LOG_WARN, "GetChannelData: channel %s sent a state that is not valid JSON (%s); "
                        "keeping the previous one", lua_tostring(L, 2), err);
@@ -211,6 +246,30 @@ static int f_GetChannelData(lua_State *L)
         lua_setfield(L, -2, "ahead_ms");
     }
     return 2;
+}
+
+int chanlog_grow(struct chanlog_list *l)
+{
+    size_t cap = l->cap ? l->cap * 2 : 64;
+    struct chanlog_rec *r = realloc(l->rec, cap * sizeof *r);
+    if (!r)
+        return -1;
+    l->rec = r;
+    l->cap = cap;
+    return 0;
+}
+
+void chanlog_free(struct chanlog *c)
+{
+    if (!c)
+        return;
+    struct chanlog_list *lists[] = {&c->publications, &c->reads};
+    for (int i = 0; i < 2; i++) {
+        for (size_t k = 0; k < lists[i]->n; k++)
+            free(lists[i]->rec[k].text);
+        free(lists[i]->rec);
+    }
+    free(c);
 }
 
 static const luaL_Reg funcs[] = {

@@ -71,6 +71,7 @@ struct bot {
     int64_t step_cpu_ns;        /* replay: thread CPU time when the running step first overran a slice, or -1 */
     int busy_warned;            /* said once that it runs without Sleep */
     int mail_replay_said;       /* said once that a replay sends no mail */
+    struct chanlog *chanlog;    /* replay: its channel publications and reads (lua/api.h), for the results */
     long routines;              /* HttpQuery_Go and Mail_Go routines started (their numbers) */
     atomic_int go_live;         /* of those, in flight: transfers not yet over (at most GO_MAX, http.c); the HTTP
                                  * thread lowers it when one ends */
@@ -88,7 +89,12 @@ struct sched {
     int64_t end_ns;         /* replay: when the market data ends (or --to): bots are stopped there */
     struct bot **bots;
     int nbots;
-    int progress;           /* replay: draw a progress bar on stderr */
+    int progress;           /* replay: draw a progress bar (stderr is a terminal) */
+    int progress_fd;        /* where: stdout when it is a terminal too, so that log lines and the bar share one
+                             * queue and never mix (log_write erases the bar first); else stderr */
+    int progress_drawn;     /* the bar is on the screen (a log line erases it; the scheduler draws it again) */
+    int64_t progress_t0;    /* CLOCK_MONOTONIC when the replay started: the ETA */
+    int quiet;              /* replay --quiet: the strategies' Log lines go to their log files only */
     long steps;             /* bot resumptions so far: the bench's "bot-iterations" */
     struct market *market;  /* replay: the market whose candles make Sleep(0)'s events (sched_next_event) */
     struct market **markets;    /* the other markets the config's exchanges name (market.get), opened by main.c */

@@ -54,6 +54,124 @@ static int m_candle(lua_State *L)
     return 7;
 }
 
+/* The numbers of array t[1..n] (absent or not numbers: 0) into a new C array; NULL when n is 0 or out of memory. */
+static double *numbers(lua_State *L, int t, lua_Integer n)
+{
+    double *a = n > 0 ? lua_newuserdatauv(L, (size_t)n * sizeof *a, 0) : NULL;
+    for (lua_Integer i = 0; i < n; i++) {
+        lua_rawgeti(L, t, i + 1);
+        a[i] = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
+    return a;
+}
+
+/* market.equity(j0, j1, keys, cash, coins, held [, r, size]) -> times, values, bars held, first close, last close
+ *
+ * A replay's equity at the close of candles j0..j1 (stdlib/exchange.lua, results): the account's holdings changed
+ * at times keys[k] (ascending; from then on its equity at a price is cash[k] + coins[k] x price, and held[k] says
+ * whether it held anything), each close valued with the holdings of the last key at or before it. With r and size
+ * the close is first put on the tick grid as the exchange's grid(size).near does (r: the whole number 1 / size for
+ * a decimal step, else 0). In C, as a year of minutes is half a million closes. */
+static int m_equity(lua_State *L)
+{
+    struct market *m = checkmarket(L);
+    lua_Integer j0 = luaL_checkinteger(L, 1), j1 = luaL_checkinteger(L, 2);
+    for (int t = 3; t <= 6; t++)
+        luaL_checktype(L, t, LUA_TTABLE);
+    lua_Integer r = luaL_optinteger(L, 7, 0);
+    double size = luaL_optnumber(L, 8, 0);
+    lua_Integer nk = (lua_Integer)lua_rawlen(L, 3);
+    if (nk < 1 || (lua_Integer)lua_rawlen(L, 4) < nk || (lua_Integer)lua_rawlen(L, 5) < nk)
+        return luaL_error(L, "market.equity: keys, cash and coins must be arrays of the same length, at least 1");
+    double *key = numbers(L, 3, nk), *cash = numbers(L, 4, nk), *coins = numbers(L, 5, nk);
+    char *held = lua_newuserdatauv(L, (size_t)nk, 0);
+    for (lua_Integer k = 0; k < nk; k++) {
+        lua_rawgeti(L, 6, k + 1);
+        held[k] = (char)lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_Integer n = j1 >= j0 ? j1 - j0 + 1 : 0;
+    lua_createtable(L, n < INT32_MAX ? (int)n : 0, 0);
+    int times = lua_gettop(L);
+    lua_createtable(L, n < INT32_MAX ? (int)n : 0, 0);
+    int values = lua_gettop(L);
+    int64_t period = market_period(m);
+    lua_Integer k = 0, nheld = 0, out = 0;
+    double first = NAN, last = NAN;
+    for (lua_Integer j = j0; j <= j1; j++) {
+        struct candle c;
+        if (market_candle(m, (long)j - 1, &c) != 0)
+            break;
+        int64_t close_t = c.time + period;
+        while (k + 1 < nk && key[k + 1] <= (double)close_t)
+            k++;
+        double px = c.close;
+        if (size > 0)       /* grid(size).near: value(floor(count(x) + 0.5)) */
+            px = r > 0 ? floor(px * (double)r + 0.5) / (double)r : floor(px / size + 0.5) * size;
+        if (isnan(first))
+            first = px;
+        last = px;
+        nheld += held[k];
+        out++;
+        lua_pushinteger(L, close_t);
+        lua_rawseti(L, times, out);
+        lua_pushnumber(L, cash[k] + coins[k] * px);
+        lua_rawseti(L, values, out);
+    }
+    lua_pushinteger(L, nheld);
+    if (isnan(first)) {
+        lua_pushnil(L);
+        lua_pushnil(L);
+    } else {
+        lua_pushnumber(L, first);
+        lua_pushnumber(L, last);
+    }
+    return 5;
+}
+
+/* market.buckets(j0, j1, n) -> time, open, high, low, close: candles j0..j1 merged into at most n buckets of whole
+ * candles (each bucket's first time and open, highest high, lowest low, last close), for a report to draw. */
+static int m_buckets(lua_State *L)
+{
+    struct market *m = checkmarket(L);
+    lua_Integer j0 = luaL_checkinteger(L, 1), j1 = luaL_checkinteger(L, 2), nb = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, nb >= 1, 3, "at least one bucket");
+    lua_Integer n = j1 >= j0 ? j1 - j0 + 1 : 0;
+    lua_Integer size = n > nb ? (n + nb - 1) / nb : 1;
+    int col[5];
+    for (int i = 0; i < 5; i++) {
+        lua_createtable(L, (int)(n < nb ? n : nb), 0);
+        col[i] = lua_gettop(L);
+    }
+    lua_Integer b = 0;
+    struct candle acc = {0};
+    for (lua_Integer j = j0; j <= j1 + 1; j++) {
+        struct candle c;
+        int end = j > j1 || market_candle(m, (long)j - 1, &c) != 0;
+        if ((end || (j - j0) % size == 0) && j > j0) {    /* the bucket before j is whole: out */
+            b++;
+            lua_pushinteger(L, acc.time);
+            lua_rawseti(L, col[0], b);
+            double v[4] = {acc.open, acc.high, acc.low, acc.close};
+            for (int i = 0; i < 4; i++) {
+                lua_pushnumber(L, v[i]);
+                lua_rawseti(L, col[i + 1], b);
+            }
+        }
+        if (end)
+            break;
+        if ((j - j0) % size == 0) {
+            acc = c;
+        } else {
+            acc.high = fmax(acc.high, c.high);
+            acc.low = fmin(acc.low, c.low);
+            acc.close = c.close;
+        }
+    }
+    return 5;
+}
+
 /* market.info() -> {url, kind, count, period, first_close (nil before the first candle), last_close (nil when
  * open-ended)}, and the source's own settings (market_fields): a rest market adds symbol, interval and stale (ms). */
 static int m_info(lua_State *L)
@@ -141,6 +259,8 @@ static int m_fetched(lua_State *L)
 static const luaL_Reg funcs[] = {
     {"at", m_at},
     {"candle", m_candle},
+    {"equity", m_equity},
+    {"buckets", m_buckets},
     {"fetched", m_fetched},
     {"info", m_info},
     {"snapshot", m_snapshot},

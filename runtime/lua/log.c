@@ -72,10 +72,23 @@ void log_write(struct bot *b, enum log_level level, const char *msg, size_t len)
     memcpy(line + hn + tn, msg, len);
     line[total - 1] = '\n';
 
-    int redraw = on_tty() && panel_lines > 0;
+    int fd = level == LOG_INFO ? STDOUT_FILENO : STDERR_FILENO;
+    struct sched *s = b ? b->sched : NULL;
+    if (s && s->quiet && level == LOG_INFO)
+        fd = -1;    /* replay --quiet: the log file only */
+    if (fd >= 0 && s && s->progress && (fd == STDERR_FILENO || fd == s->progress_fd)) {
+        /* The replay's progress bar is on this terminal: the line goes to the bar's queue, so the two stay in
+         * order, and erases the bar first (the scheduler draws it again below the line). */
+        fd = s->progress_fd;
+        if (s->progress_drawn)
+            outq_write(fd, "\r\x1b[K", 4);
+        s->progress_drawn = 0;
+    }
+    int redraw = fd == STDOUT_FILENO && on_tty() && panel_lines > 0;
     if (redraw)
         panel_erase();
-    outq_write(level == LOG_INFO ? STDOUT_FILENO : STDERR_FILENO, line, total);
+    if (fd >= 0)
+        outq_write(fd, line, total);
     if (redraw)
         panel_draw();
     if (b && b->log_fd >= 0)
