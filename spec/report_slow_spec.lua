@@ -311,11 +311,6 @@ end)
 -- its --json file's trades and equity.
 describe("stratrun replay --report", function()
   it("writes the page of the sample replay, with figures that agree with its --json", function()
-    local help = h.run({ "replay", "--help" })
-    if not (help.out .. help.err):find("--report", 1, true) then
-      pending("stratrun replay does not know --report yet")
-      return
-    end
     local dir = h.tmpdir()
     local src = h.source .. "/strategies/"
     local r = h.run({ "replay", "--data-dir", dir .. "/data", "--market", "sim:seed=42,bars=2880",
@@ -354,5 +349,17 @@ describe("stratrun replay --report", function()
     end
     -- the broadcaster's 30 rounds and the master's signals are on the timeline
     assert(count(svg(dom, "timeline"), '<circle class="pub"') > 30)
+    -- the page as a person sees it, kept for one to look at
+    local png = dir .. "/sample.png"
+    chromium(dir, dir .. "/r.html", "--screenshot=" .. h.quote(png) .. " --window-size=1400,4000 --hide-scrollbars")
+    local bytes, w = png_size(png)
+    assert.are.equal(1400, w)
+    assert(bytes > 50000, "a near-empty screenshot: " .. bytes .. " bytes")
+    local keep = os.getenv("STRATRUN_ARTIFACTS")
+    if keep then
+      assert(h.sh("mkdir -p " .. h.quote(keep) .. " && cp " .. h.quote(png) .. " " .. h.quote(keep)
+        .. "/sample-report.png && cp " .. h.quote(dir .. "/r.html") .. " " .. h.quote(keep) .. "/sample-report.html")
+        == 0)
+    end
   end)
 end)

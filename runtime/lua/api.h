@@ -31,7 +31,6 @@ struct chanlog_list {
 struct chanlog {
     struct chanlog_list publications, reads;
 };
-int chanlog_grow(struct chanlog_list *l);
 void chanlog_free(struct chanlog *c);
 
 /* The zeroed userdata of size bytes kept in the registry under key, made on first use with gc (may be NULL) as its

@@ -37,6 +37,17 @@ static int replaying(const struct bot *b)
     return b->sched && b->sched->virtual_;
 }
 
+static int chanlog_grow(struct chanlog_list *l)
+{
+    size_t cap = l->cap ? l->cap * 2 : 64;
+    struct chanlog_rec *r = realloc(l->rec, cap * sizeof *r);
+    if (!r)
+        return -1;
+    l->rec = r;
+    l->cap = cap;
+    return 0;
+}
+
 static void chanlog_add(struct bot *b, int read, int64_t seq, const char *text, size_t len)
 {
     struct chanlog *c = b->chanlog;
@@ -246,17 +257,6 @@ static int f_GetChannelData(lua_State *L)
         lua_setfield(L, -2, "ahead_ms");
     }
     return 2;
-}
-
-int chanlog_grow(struct chanlog_list *l)
-{
-    size_t cap = l->cap ? l->cap * 2 : 64;
-    struct chanlog_rec *r = realloc(l->rec, cap * sizeof *r);
-    if (!r)
-        return -1;
-    l->rec = r;
-    l->cap = cap;
-    return 0;
 }
 
 void chanlog_free(struct chanlog *c)
