@@ -47,11 +47,16 @@ chmod 1777 "$logs"
 VG=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no
     --trace-children=yes --suppressions="$src/tests/valgrind.supp" --num-callers=30)
 
-# The stratrun of the specs' processes. Its report goes to a file, not stderr, which the specs read.
+# The stratrun of the specs' processes. Its report goes to a file, not stderr, which the specs read. The file's
+# name holds the wrapper's start time as well as the PID: PIDs wrap (pid_max is 32768 on CI) over the tens of
+# thousands of processes of a run, and a reused name would overwrite an earlier report, or, for a process run as
+# nobody, fail to open one that root left.
 {
   echo '#!/usr/bin/env bash'
   printf 'exec'
-  printf ' %q' "${VG[@]}" "--log-file=$logs/child.%p.log" "$bin"
+  printf ' %q' "${VG[@]}"
+  printf ' %s' "\"--log-file=$logs/child.\${EPOCHREALTIME/[.,]/}.%p.log\""
+  printf ' %q' "$bin"
   printf ' "$@"\n'
 } > "$work/stratrun"
 chmod +x "$work/stratrun"
@@ -64,13 +69,14 @@ run_spec() {
   local t0=$SECONDS
   ulimit -S -v 8388608     # soft: chromium, which the report spec starts, lifts it (it reserves far more)
   if STRATRUN_BIN="$work/stratrun" STRATRUN_SOURCE="$src" STRATRUN_TEST_TMP="$work/tmp/$name" \
-     STRATRUN_HTTPD="$httpd" STRATRUN_SMTPD="$smtpd" timeout --foreground -k 10 1800 "${VG[@]}" --trace-children-skip='*/sh,*/dash,*/bash' --log-file="$logs/runner-$name.%p.log" \
+     STRATRUN_HTTPD="$httpd" STRATRUN_SMTPD="$smtpd" timeout --foreground -k 10 1800 "${VG[@]}" --trace-children-skip='*/sh,*/dash,*/bash' --log-file="$logs/runner-$name.${EPOCHREALTIME/[.,]/}.%p.log" \
      "$bin" --data-dir "$work/home/$name" --id spec-runner "$(command -v busted)" --ignore-lua -C "$src" \
      -o TAP "$src/spec/$name.lua" > "$work/$name.out" 2>&1; then
     echo "memcheck: $name passed in $((SECONDS - t0)) s"
   else
     echo "memcheck: $name FAILED under valgrind in $((SECONDS - t0)) s (output: $work/$name.out)"
-    grep -E '^not ok' "$work/$name.out" | head -20 || true
+    # The failing cases with busted's message under each (the CI log is often all there is to read).
+    awk '/^not ok/ {show = 1; n = 0} /^ok / {show = 0} show && n++ < 40' "$work/$name.out" | head -120 || true
     return 1
   fi
 }
