@@ -28,6 +28,7 @@
 #include "data/market.h"
 #include "host/options.h"
 #include "core/outq.h"
+#include "core/termpanel.h"
 #include "core/watchdog.h"
 #include "host/replay.h"
 #include "host/scheduler.h"
@@ -72,6 +73,7 @@ int main(int argc, char **argv)
     /* Before any thread: the signal dispositions (SIGPIPE ignored, the stop signals), libcurl's global state
      * (HttpQuery, the rest market). Then stdout and stderr go through the output queue. */
     bot_signals_install();
+    termpanel_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (outq_start() == 0)
         outq_stdio();

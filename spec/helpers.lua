@@ -550,13 +550,21 @@ function M.tmux(cmd, cols, rows)
   local session = "stratrun-spec-" .. tostring(UnixNano())
   assert(M.sh(string.format("tmux new-session -d -s %s -x %d -y %d %s", session, cols, rows, q(cmd))) == 0,
     "tmux could not start " .. cmd)
-  local function screen()
-    local f = io.popen("tmux capture-pane -p -t " .. session)
+  local function capture(from)
+    local f = io.popen("tmux capture-pane -p " .. from .. "-t " .. session)
     local text = f:read("a")
     f:close()
     return text
   end
-  return screen, function() M.sh("tmux kill-session -t " .. session .. " 2>/dev/null") end
+  -- The third value: history() is the scrollback and the screen, resize(cols, rows) resizes the window.
+  local more = {
+    history = function() return capture("-S - ") end,
+    resize = function(c, r)
+      assert(M.sh(string.format("tmux resize-window -t %s -x %d -y %d", session, c, r)) == 0)
+    end,
+  }
+  return function() return capture("") end, function() M.sh("tmux kill-session -t " .. session .. " 2>/dev/null") end,
+    more
 end
 
 -- The replay's HTML report of a bot (docs/report.md) holds its market's chart with a triangle per fill (up to the

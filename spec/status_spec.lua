@@ -44,20 +44,28 @@ Strategy Running Status Monitor
     assert.are.same({}, warnings)
   end)
 
-  it("aligns columns holding non-ASCII cells by code point count", function()
+  it("aligns columns by terminal columns: Chinese and Japanese take two each, a combining mark none", function()
     local text = render('`{"type":"table","title":"Markets","cols":["Pair","Note"],'
-      .. '"rows":[["BTC","═══"],["ETH","止损"],["SOL","ok"]]}`')
+      .. '"rows":[["BTC","═══"],["ETH","止损"],["SOL","ok"],["ADA","ｶﾅ"],["XRP","トレード"],["DOT","e\\u0301"]]}`')
     assert.are.equal([[
 Markets
-+------+------+
-| Pair | Note |
-+------+------+
-| BTC  | ═══  |
-| ETH  | 止损   |
-| SOL  | ok   |
-+------+------+]], text)
++------+----------+
+| Pair | Note     |
++------+----------+
+| BTC  | ═══      |
+| ETH  | 止损     |
+| SOL  | ok       |
+| ADA  | ｶﾅ       |
+| XRP  | トレード |
+| DOT  | é        |
++------+----------+]], text)
+    -- Every line takes the border's columns on a terminal (half-width katakana count one, box drawing one).
+    local width = require("stratrun.log").width
     local ls = lines(text)
-    for i = 3, #ls do assert.are.equal(utf8.len(ls[2]), utf8.len(ls[i])) end
+    for i = 3, #ls do assert.are.equal(#ls[2], width(ls[i]), ls[i]) end
+    assert.are.equal(4, width("止损"))
+    assert.are.equal(1, width("e\u{301}"))
+    assert.are.equal(3, width("a\xff\xfe"))  -- an invalid byte is one replacement character
   end)
 
   it("stacks an array of tables one after another", function()

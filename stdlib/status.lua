@@ -3,7 +3,7 @@
 -- status.render(s) -> text, warnings
 --   Text outside backticks is kept as is. A backtick segment whose content starts with '{' or '[' is read as
 --   JSON: a {type="table", title, cols, rows} object, or an array of them (tabs on the hosted platform,
---   stacked here), is drawn as an ASCII grid with columns aligned by UTF-8 code point count. Anything else
+--   stacked here), is drawn as an ASCII grid with columns aligned by terminal columns (CJK counts two). Anything else
 --   stays as its original text; segments that looked like tables but could not be drawn also add a one-line
 --   warning. Cells follow the HTML table model of the hosted platform: a {body, colspan} cell takes the
 --   place of n cells of its row, and a {body, rowspan} cell makes the rows below skip that column.
@@ -16,10 +16,8 @@ local EXCERPT = 40  -- bytes of a segment quoted in a warning
 
 local concat, rep, format = table.concat, string.rep, string.format
 
--- Code points, so "═" and CJK count as one column each; byte length when the text is not UTF-8.
-local function width(s)
-  return utf8.len(s) or #s
-end
+-- Terminal columns: CJK and other East Asian wide characters take two, combining marks none (C: core/termtext.c).
+local width = require("stratrun.log").width
 
 -- One line per row is the whole point of the grid, so embedded line breaks become spaces.
 local function flatten(s)

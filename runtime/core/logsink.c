@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/fsutil.h"
 #include "core/outq.h"
+#include "core/termpanel.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -71,7 +72,7 @@ static void append_line(struct logfile *f, const char *line, size_t n)
         size_t m = warning_line(buf, sizeof buf, "%ld log lines were not written to log.txt: %s", f->dropped,
                                 strerror(f->err));
         if (fs_append_whole(f->fd, buf, m) == 0) {
-            outq_write(STDERR_FILENO, buf, m);
+            termpanel_write(STDERR_FILENO, buf, m);
             f->dropped = 0;
         }
     }
@@ -81,7 +82,7 @@ static void append_line(struct logfile *f, const char *line, size_t n)
         f->err = errno;
         size_t m = warning_line(buf, sizeof buf, "cannot write log.txt: %s; the lines it misses are counted and "
                                 "said when it takes lines again", strerror(f->err));
-        outq_write(STDERR_FILENO, buf, m);
+        termpanel_write(STDERR_FILENO, buf, m);
     }
 }
 
@@ -106,7 +107,7 @@ void log_detach(int fd)
                 char buf[256];
                 size_t m = warning_line(buf, sizeof buf, "%ld log lines were not written to log.txt: %s",
                                         files[i].dropped, strerror(files[i].err));
-                outq_write(STDERR_FILENO, buf, m);
+                termpanel_write(STDERR_FILENO, buf, m);
             }
             files[i] = files[--nfiles];
         }
@@ -127,7 +128,7 @@ static void thread_line(const char *tag, const char *fmt, va_list ap)
         return;
     n += (size_t)m < sizeof buf - n - 1 ? (size_t)m : sizeof buf - n - 2;
     buf[n++] = '\n';
-    outq_write(STDERR_FILENO, buf, n);
+    termpanel_write(STDERR_FILENO, buf, n);
     pthread_mutex_lock(&files_mu);
     for (size_t i = 0; i < nfiles; i++)
         append_line(&files[i], buf, n);     /* a full disk must not stop the engine */

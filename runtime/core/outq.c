@@ -207,10 +207,17 @@ long outq_dropped(int fd)
     return n;
 }
 
+static void (*stdio_sink)(int fd, const char *p, size_t n) = outq_write;
+
+void outq_stdio_via(void (*fn)(int fd, const char *p, size_t n))
+{
+    stdio_sink = fn ? fn : outq_write;
+}
+
 /* fopencookie's write for stdout and stderr: the bytes go to the queue. */
 static ssize_t cookie_write(void *cookie, const char *p, size_t n)
 {
-    outq_write((int)(intptr_t)cookie, p, n);
+    stdio_sink((int)(intptr_t)cookie, p, n);
     return (ssize_t)n;
 }
 

@@ -20,6 +20,10 @@ int outq_start(void);
  * stay in order with outq_write on the same fd. Call before any Lua state opens its io library. */
 void outq_stdio(void);
 
+/* Sends what the C library's stdout and stderr take (after outq_stdio) through fn instead of outq_write (the
+ * terminal's panels, core/termpanel.h). Call before any thread writes. */
+void outq_stdio_via(void (*fn)(int fd, const char *p, size_t n));
+
 /* Queues n bytes for fd (STDOUT_FILENO or STDERR_FILENO). Never blocks on the fd; copies p. Safe from any thread. */
 void outq_write(int fd, const char *p, size_t n);
 void outq_printf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -2,6 +2,7 @@
  * scheduler.c: runs the bots of a process: earliest wake time first, on the real clock or on a virtual one.
  */
 #include "host/scheduler.h"
+#include "core/termpanel.h"
 #include "host/bot.h"
 #include "core/clock.h"
 #include "core/engine.h"
@@ -215,6 +216,7 @@ int sched_run(struct sched *s)
             if (s->progress)
                 progress(s, &shown);
         } else {
+            termpanel_poll();   /* a resized terminal: the status panels drawn again at its size */
             /* Work a bot awaits may be done: it runs now rather than at its deadline, even while other bots
              * keep the scheduler busy. */
             if (awaited(s))

@@ -40,7 +40,8 @@ void *api_registry_object(lua_State *L, const char *key, size_t size, lua_CFunct
 int luaopen_json(lua_State *L);      /* ljson.c:   json.encode, json.decode, json.null, json.array, json.object */
 int luaopen_log(lua_State *L);       /* log.c:     Log, LogStatus, LogProfit, LogProfitReset, LogReset,
                                       *            SetErrorFilter, GetLastError */
-int luaopen_logapi(lua_State *L);    /* log.c:     require "stratrun.log": error(msg), a platform call's error */
+int luaopen_logapi(lua_State *L);    /* log.c:     require "stratrun.log": error(msg), a platform call's error;
+                                      *            warn(msg); width(s), terminal columns */
 int luaopen_clock(lua_State *L);     /* clock.c:   Sleep, Unix, UnixNano */
 int luaopen_format(lua_State *L);    /* format.c:  _D, _N */
 int luaopen_store(lua_State *L);     /* store.c:   _G() as the bot's ID and persistent key-value store */

@@ -14,6 +14,8 @@
 #include "lua/log.h"
 #include "core/logsink.h"
 #include "core/outq.h"
+#include "core/termpanel.h"
+#include "core/termtext.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,32 +30,6 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
-
-/* The panel currently drawn on the terminal (stdout is one per process). */
-static char *panel;
-static int panel_lines;
-static int stdout_tty = -1;
-
-static int on_tty(void)
-{
-    if (stdout_tty < 0)
-        stdout_tty = isatty(STDOUT_FILENO);
-    return stdout_tty;
-}
-
-static void panel_erase(void)
-{
-    if (panel_lines > 0)
-        outq_printf(STDOUT_FILENO, "\x1b[%dF\x1b[J", panel_lines);
-}
-
-static void panel_draw(void)
-{
-    if (panel && panel_lines > 0) {
-        outq_write(STDOUT_FILENO, panel, strlen(panel));
-        outq_write(STDOUT_FILENO, "\n", 1);
-    }
-}
 
 void log_write(struct bot *b, enum log_level level, const char *msg, size_t len)
 {
@@ -84,13 +60,8 @@ void log_write(struct bot *b, enum log_level level, const char *msg, size_t len)
             outq_write(fd, "\r\x1b[K", 4);
         s->progress_drawn = 0;
     }
-    int redraw = fd == STDOUT_FILENO && on_tty() && panel_lines > 0;
-    if (redraw)
-        panel_erase();
     if (fd >= 0)
-        outq_write(fd, line, total);
-    if (redraw)
-        panel_draw();
+        termpanel_write(fd, line, total);   /* above the status panels, when stdout is a terminal */
     if (b && b->log_fd >= 0)
         log_append(b->log_fd, line, total);     /* a full disk must not stop the strategy */
     if (line != small)
@@ -111,10 +82,7 @@ void log_printf(struct bot *b, enum log_level level, const char *fmt, ...)
 
 void log_panel_clear(void)
 {
-    /* The last panel stays on screen, below the log, as the final word of the run. */
-    free(panel);
-    panel = NULL;
-    panel_lines = 0;
+    termpanel_clear();      /* the last panels stay on screen, below the log, as the final word of the run */
 }
 
 /* Joins the arguments the way Log shows them: strings and numbers as Lua prints them, nil as null, tables
@@ -239,20 +207,8 @@ static int f_LogStatus(lua_State *L)
     size_t len;
     const char *r = render(L, b, lua_gettop(L), &len);
     write_status_file(L, b, r, len);
-    if (on_tty()) {
-        panel_erase();
-        char *p = malloc(len + 1);
-        if (p) {
-            memcpy(p, r, len);
-            p[len] = '\0';
-            free(panel);
-            panel = p;
-            panel_lines = 1;
-            for (size_t i = 0; i < len; i++)
-                panel_lines += panel[i] == '\n';
-        }
-        panel_draw();
-    }
+    /* One panel per bot, labelled with its ID when the process runs several. */
+    termpanel_set(b->sched && b->sched->nbots > 1 ? b->id : NULL, r, len);
     return 0;
 }
 
@@ -476,10 +432,19 @@ static int f_api_warn(lua_State *L)
     return 0;
 }
 
+/* require("stratrun.log").width(s): the terminal columns s takes (core/termtext.h), for the status tables. */
+static int f_api_width(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    lua_pushinteger(L, (lua_Integer)tt_width(s, len));
+    return 1;
+}
+
 int luaopen_logapi(lua_State *L)
 {
     static const luaL_Reg api[] = {
-        {"error", f_api_error}, {"warn", f_api_warn}, {NULL, NULL}
+        {"error", f_api_error}, {"warn", f_api_warn}, {"width", f_api_width}, {NULL, NULL}
     };
     luaL_newlib(L, api);
     return 1;
