@@ -29,6 +29,7 @@
 #include "host/options.h"
 #include "core/outq.h"
 #include "core/termpanel.h"
+#include "host/tools.h"
 #include "core/watchdog.h"
 #include "host/replay.h"
 #include "host/scheduler.h"
@@ -61,7 +62,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 int main(int argc, char **argv)
 {
-    struct options opt;
+    struct options opt = {0};
     char err[OPT_ERRLEN];
     int status = EXIT_USAGE;
     struct engine *engine = NULL;
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (outq_start() == 0)
         outq_stdio();
+    if (tools_main(argc, argv, &status))      /* stratrun ps, stop, logs */
+        goto out;
     if (options_load(&opt, argc, argv, err, sizeof err) != 0) {
         usage_error(err);
         goto out;

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,16 +53,14 @@ int cmdq_send(const char *bot_dir, const char *id, const char *text, size_t len,
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/lock", bot_dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
+    long holder;
+    int held = fs_lock_holder(path, &holder, NULL, 0);
+    if (held < 0) {
         snprintf(err, errlen, "bot '%s' has never run in this data dir (%s: %s); is --data-dir the bot's?", id,
                  path, strerror(errno));
         return -1;
     }
-    /* The running bot holds an exclusive flock on its lock file: a shared one is refused while it runs. */
-    int idle = flock(fd, LOCK_SH | LOCK_NB) == 0;
-    close(fd);
-    if (idle) {
+    if (!held) {
         snprintf(err, errlen, "bot '%s' is not running: commands go to a running bot", id);
         return -1;
     }

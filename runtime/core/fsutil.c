@@ -322,6 +322,51 @@ int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errl
     return fd;
 }
 
+off_t fs_tail_start(int fd, off_t size, long long keep)
+{
+    char chunk[64 * 1024];
+    long long lines = 0;
+    for (off_t pos = size; pos > 0;) {
+        size_t n = pos > (off_t)sizeof chunk ? sizeof chunk : (size_t)pos;
+        pos -= (off_t)n;
+        if (pread(fd, chunk, n, pos) != (ssize_t)n)
+            return -1;
+        for (size_t i = n; i-- > 0;)
+            if (chunk[i] == '\n' && pos + (off_t)i != size - 1 && ++lines == keep)
+                return pos + (off_t)i + 1;
+    }
+    return 0;
+}
+
+int fs_lock_holder(const char *path, long *holder, char *note, size_t notelen)
+{
+    *holder = 0;
+    if (note && notelen)
+        note[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    /* The holder has an exclusive flock: a shared one is refused while it holds it. A shared one taken for this
+     * instant makes a holder starting at the same instant fail, so it is let go at once. */
+    int held = flock(fd, LOCK_SH | LOCK_NB) != 0;
+    if (!held)
+        flock(fd, LOCK_UN);
+    char text[4200];
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    close(fd);
+    if (n > 0) {
+        text[n] = '\0';
+        if (held)
+            *holder = strtol(text, NULL, 10);
+        char *nl = strchr(text, '\n');
+        if (note && notelen && nl) {
+            size_t len = strcspn(nl + 1, "\n");
+            snprintf(note, notelen, "%.*s", (int)len, nl + 1);
+        }
+    }
+    return held;
+}
+
 void fs_sweep_temp_files(const char *dir)
 {
     DIR *d = opendir(dir);

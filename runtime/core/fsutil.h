@@ -6,6 +6,7 @@
 #define STRATRUN_FSUTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 /* mkdir -p with mode 0700 for the folders it creates. */
@@ -49,6 +50,15 @@ void fs_set_fsync(int on);
  * process's PID into it: returns the descriptor, which holds the lock until closed. When another process holds it:
  * -1 with errno EWOULDBLOCK and *holder its PID as the file says (0 if unknown). Any other failure: -1, *holder 0. */
 int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errlen);
+
+/* Where the last keep (> 0) lines of the file fd (size bytes) start: scanned back from its end a chunk at a time, so
+ * only the part kept is ever read. A newline as the last byte ends the last line. -1 on a read error. */
+off_t fs_tail_start(int fd, off_t size, long long keep);
+
+/* Whether a process holds path's lock (fs_lock_pid), without ever keeping it from one: 1 with *holder the PID the
+ * file names (0 if unknown), 0 when nobody holds it, -1 with errno when it cannot be opened (ENOENT: never made).
+ * When note is not NULL it gets the file's second line (a bot's script: its last holder's). */
+int fs_lock_holder(const char *path, long *holder, char *note, size_t notelen);
 
 /* Removes the temp files fs_write_atomic left in dir when its writer was killed mid-write (".NAME...PID.tmp" whose
  * PID is gone). */

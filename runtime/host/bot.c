@@ -527,8 +527,8 @@ static int open_runtime(lua_State *L)
 }
 
 /* Creates the bot's folder (checked as fs_safe_dir does) and takes <dir>/lock: one process per bot ID, as two
- * would overwrite each other's store and channel. The lock file holds the PID of its holder, written once the
- * flock is ours, so that "already running" can name it. On success b->lock_fd is the new lock (an old one is
+ * would overwrite each other's store and channel. The lock file holds the PID of its holder and, on a second line,
+ * the script's path, written once the flock is ours, so that "already running" and `stratrun ps` can name them. On success b->lock_fd is the new lock (an old one is
  * closed). */
 static int bot_lock(struct bot *b, char *err, size_t errlen)
 {
@@ -547,6 +547,11 @@ static int bot_lock(struct bot *b, char *err, size_t errlen)
     }
     if (fd < 0)
         return -1;
+    /* The second line names the script, for `stratrun ps` (fs_lock_holder). */
+    char line[4200 + 32], real[PATH_MAX];
+    const char *script = b->script && realpath(b->script, real) ? real : b->script ? b->script : "";
+    int n = snprintf(line, sizeof line, "%ld\n%s\n", (long)getpid(), script);
+    if (n > 0 && (size_t)n < sizeof line && pwrite(fd, line, (size_t)n, 0) != n) { /* the PID line stands */ }
     if (b->lock_fd >= 0)
         close(b->lock_fd);
     b->lock_fd = fd;

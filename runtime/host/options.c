@@ -32,6 +32,9 @@ const char options_usage[] =
     "       stratrun run [options] SCRIPT.lua[@ID] ...    several bots in one process, live\n"
     "       stratrun replay [options] SCRIPT.lua[@ID] ... several bots on a virtual clock over the market data\n"
     "       stratrun cmd [--data-dir DIR] ID TEXT         queue TEXT for the running bot ID (its GetCommand)\n"
+    "       stratrun ps [--data-dir DIR]                  the bots of the data dir: running or not, PID, last log line\n"
+    "       stratrun stop [--data-dir DIR] ID...          SIGTERM to the bots, then wait for their onexit\n"
+    "       stratrun logs [--data-dir DIR] [-n N] [-f] ID the last lines of a bot's log; -f follows it\n"
     "\n"
     "Runs trading strategies written in Lua: init(), then main(), then onexit().\n"
     "\n"
@@ -818,6 +821,16 @@ static int cmd_load(struct options *o, int argc, char **argv, char *err, size_t 
     return set_id(o, argv[i], strlen(argv[i]), "stratrun cmd: ", err, errlen);
 }
 
+const char *options_default_data_dir(char *buf, size_t size)
+{
+    const char *home = getenv("STRATRUN_HOME");
+    if (home && *home)
+        snprintf(buf, size, "%s", home);
+    else
+        snprintf(buf, size, "%s/.local/state/stratrun", (home = getenv("HOME")) && *home ? home : ".");
+    return buf;
+}
+
 int options_load(struct options *o, int argc, char **argv, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -828,6 +841,16 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
     o->limits = (struct limits){.memory_mb = 1024, .step_s = 10, .onexit_s = 300};
     const char *config = NULL;
     int i = 1;
+    /* --data-dir may come before a subcommand (stratrun --data-dir DIR run ...): the subcommand moves first. */
+    int sub = 1;
+    while (sub < argc && (strcmp(argv[sub], "--data-dir") == 0 || strncmp(argv[sub], "--data-dir=", 11) == 0))
+        sub += argv[sub][10] == '=' ? 1 : 2;
+    if (sub > 1 && sub < argc && (strcmp(argv[sub], "cmd") == 0 || strcmp(argv[sub], "run") == 0 ||
+                                  strcmp(argv[sub], "replay") == 0)) {
+        char *name = argv[sub];
+        memmove(&argv[2], &argv[1], (size_t)(sub - 1) * sizeof *argv);
+        argv[1] = name;
+    }
     if (argc > 1 && strcmp(argv[1], "cmd") == 0)
         return cmd_load(o, argc, argv, err, errlen);
     if (argc > 1 && (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "replay") == 0)) {
@@ -1048,15 +1071,8 @@ int options_resolve(struct options *o, char *err, size_t errlen)
         }
     }
     if (!o->data_dir) {
-        const char *home = getenv("STRATRUN_HOME");
-        if (home && *home) {
-            o->data_dir = strdup(home);
-        } else {
-            home = getenv("HOME");
-            char buf[PATH_MAX];
-            snprintf(buf, sizeof buf, "%s/.local/state/stratrun", home && *home ? home : ".");
-            o->data_dir = strdup(buf);
-        }
+        char buf[PATH_MAX];
+        o->data_dir = strdup(options_default_data_dir(buf, sizeof buf));
     }
     if (!o->channel)
         o->channel = strdup("local");

@@ -103,4 +103,7 @@ void options_push_params(const struct options *o, lua_State *L, const char *id);
 
 extern const char options_usage[];
 
+/* The data dir when none is given: $STRATRUN_HOME, else ~/.local/state/stratrun. Written to buf; returns it. */
+const char *options_default_data_dir(char *buf, size_t size);
+
 #endif

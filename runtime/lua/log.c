@@ -235,24 +235,6 @@ static int append_to(struct bot *b, const char *name, const char *line, size_t l
     return rc;
 }
 
-/* Where the last keep lines of the file fd (size bytes) start: scanned back from its end a chunk at a time, so
- * that only the part kept is ever read. A newline as the last byte ends the last line. -1 on a read error. */
-static off_t tail_start(int fd, off_t size, lua_Integer keep)
-{
-    char chunk[64 * 1024];
-    lua_Integer lines = 0;
-    for (off_t pos = size; pos > 0;) {
-        size_t n = pos > (off_t)sizeof chunk ? sizeof chunk : (size_t)pos;
-        pos -= (off_t)n;
-        if (pread(fd, chunk, n, pos) != (ssize_t)n)
-            return -1;
-        for (size_t i = n; i-- > 0;)
-            if (chunk[i] == '\n' && pos + (off_t)i != size - 1 && ++lines == keep)
-                return pos + (off_t)i + 1;
-    }
-    return 0;
-}
-
 /* Keeps the last keep lines of <bot dir>/name (none: an empty file), replacing it atomically. Only the lines kept
  * are read into memory, however long the file (a log of a long run). */
 static int keep_last_lines(lua_State *L, struct bot *b, const char *name, lua_Integer keep)
@@ -266,7 +248,7 @@ static int keep_last_lines(lua_State *L, struct bot *b, const char *name, lua_In
         return luaL_error(L, "cannot read %s: %s", path, strerror(errno));
     if (fd >= 0) {
         struct stat st;
-        int ok = fstat(fd, &st) == 0 && (size = st.st_size, from = tail_start(fd, size, keep)) >= 0 &&
+        int ok = fstat(fd, &st) == 0 && (size = st.st_size, from = fs_tail_start(fd, size, keep)) >= 0 &&
                  (text = malloc((size_t)(size - from) + 1)) != NULL &&
                  pread(fd, text, (size_t)(size - from), from) == (ssize_t)(size - from);
         int e = errno;

@@ -1,0 +1,452 @@
+/*
+ * tools.c: the shell tools over a data dir (tools.h, docs/tools.md): stratrun ps, stratrun stop, stratrun logs.
+ * They read the bots' folders (the lock file with its PID and script, log.txt) and signal a bot's process; they
+ * never start a bot, take a bot's lock, or write into its folder.
+ */
+#include "host/tools.h"
+#include "host/bot.h"
+#include "host/options.h"
+#include "core/chanid.h"
+#include "core/clock.h"
+#include "core/fsutil.h"
+#include "core/outq.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define USAGE_PS "usage: stratrun ps [--data-dir DIR]\n" \
+    "Lists the bots of the data dir: ID, state, PID, since, script and last log line.\n"
+#define USAGE_STOP "usage: stratrun stop [--data-dir DIR] [--timeout S] ID...\n" \
+    "Sends SIGTERM to each bot's process and waits (at most S seconds, default 330) until its onexit is done.\n" \
+    "Bots that share a process (stratrun run) are stopped together and must all be named.\n"
+#define USAGE_LOGS "usage: stratrun logs [--data-dir DIR] [-n N] [-f] ID\n" \
+    "Prints the last N lines (default 10) of the bot's log.txt; -f then prints lines as they are written.\n"
+
+enum tool { TOOL_PS, TOOL_STOP, TOOL_LOGS };
+static const char *const names[] = {"ps", "stop", "logs"};
+static const char *const usages[] = {USAGE_PS, USAGE_STOP, USAGE_LOGS};
+
+static void say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(int fd, const char *fmt, ...)
+{
+    char buf[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        outq_write(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+struct args {
+    enum tool tool;
+    const char *data_dir;
+    char dir_buf[PATH_MAX];
+    const char *ids[256];
+    int nids;
+    long lines;         /* logs -n */
+    int follow;         /* logs -f */
+    double timeout_s;   /* stop --timeout */
+};
+
+/* One line on stderr naming the tool; the exit status of a usage error. */
+static int usage_error(enum tool t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(enum tool t, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    say(STDERR_FILENO, "stratrun %s: %s (see stratrun %s --help)\n", names[t], buf, names[t]);
+    return EXIT_USAGE;
+}
+
+static int number(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Parses argv (global options before or after the tool's name). 0, 1 for --help (printed), or EXIT_USAGE. */
+static int parse(struct args *a, int argc, char **argv, int at)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (i == at)
+            continue;
+        const char *v = NULL;
+        if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+            say(STDOUT_FILENO, "%s", usages[a->tool]);
+            return 1;
+        }
+        int takes = strcmp(s, "--data-dir") == 0 || (a->tool == TOOL_LOGS && strcmp(s, "-n") == 0) ||
+                    (a->tool == TOOL_STOP && strcmp(s, "--timeout") == 0);
+        if (strncmp(s, "--data-dir=", 11) == 0 || (a->tool == TOOL_STOP && strncmp(s, "--timeout=", 10) == 0)) {
+            v = strchr(s, '=') + 1;
+            takes = 2;
+        }
+        if (takes == 1) {
+            if (i + 1 >= argc || i + 1 == at)
+                return usage_error(a->tool, "option %s needs a value", s);
+            v = argv[++i];
+        }
+        if (takes) {
+            double d;
+            if (s[2] == 'd') {
+                a->data_dir = v;
+            } else if (s[1] == 'n') {
+                if (number(v, 0, 1e9, &d) != 0 || d != (long)d)
+                    return usage_error(a->tool, "-n '%s': a whole number of lines, 0 to 1000000000", v);
+                a->lines = (long)d;
+            } else {
+                if (number(v, 0, 86400, &d) != 0)
+                    return usage_error(a->tool, "--timeout '%s': seconds, 0 to 86400", v);
+                a->timeout_s = d;
+            }
+            if (s[2] == 'd' && !*v)
+                return usage_error(a->tool, "--data-dir needs a folder");
+        } else if (a->tool == TOOL_LOGS && strcmp(s, "-f") == 0) {
+            a->follow = 1;
+        } else if (s[0] == '-' && s[1]) {
+            return usage_error(a->tool, "unknown option '%s'", s);
+        } else {
+            const char *why = id_check(s, strlen(s));
+            if (why)
+                return usage_error(a->tool, "bot ID '%s': %s", s, why);
+            if (a->nids == (int)(sizeof a->ids / sizeof a->ids[0]))
+                return usage_error(a->tool, "at most %zu bot IDs", sizeof a->ids / sizeof a->ids[0]);
+            a->ids[a->nids++] = s;
+        }
+    }
+    if (a->tool == TOOL_PS && a->nids > 0)
+        return usage_error(a->tool, "takes no bot ID ('%s')", a->ids[0]);
+    if (a->tool == TOOL_STOP && a->nids == 0)
+        return usage_error(a->tool, "name the bot IDs to stop");
+    if (a->tool == TOOL_LOGS && a->nids != 1)
+        return usage_error(a->tool, "takes one bot ID, not %d", a->nids);
+    if (!a->data_dir)
+        a->data_dir = options_default_data_dir(a->dir_buf, sizeof a->dir_buf);
+    return 0;
+}
+
+/* A bot of the data dir as its folder shows it. */
+struct seen {
+    char id[ID_MAX + 1];
+    int held;               /* its lock is held: it runs */
+    long pid;
+    char script[PATH_MAX];
+    time_t since;           /* the lock's last write: the start of its last run */
+};
+
+static int look(const char *data_dir, const char *id, struct seen *s)
+{
+    char path[PATH_MAX + 128];
+    memset(s, 0, sizeof *s);
+    snprintf(s->id, sizeof s->id, "%s", id);
+    snprintf(path, sizeof path, "%s/bots/%s/lock", data_dir, id);
+    int held = fs_lock_holder(path, &s->pid, s->script, sizeof s->script);
+    if (held < 0)
+        return -1;
+    s->held = held;
+    struct stat st;
+    if (stat(path, &st) == 0)
+        s->since = st.st_mtime;
+    return 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const struct seen *)a)->id, ((const struct seen *)b)->id);
+}
+
+/* Every bot of the data dir (a folder of bots/ with a lock file), sorted by ID; *n of them. NULL with *n 0 when
+ * there are none; errno ENOENT when there is no bots folder. */
+static struct seen *all_bots(const char *data_dir, int *n)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/bots", data_dir);
+    *n = 0;
+    DIR *d = opendir(path);
+    if (!d)
+        return NULL;
+    struct seen *list = NULL;
+    int cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (id_check(e->d_name, strlen(e->d_name)))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct seen *nl = realloc(list, (size_t)cap * sizeof *nl);
+            if (!nl)
+                break;
+            list = nl;
+        }
+        if (look(data_dir, e->d_name, &list[*n]) == 0)
+            (*n)++;
+    }
+    closedir(d);
+    if (list)
+        qsort(list, (size_t)*n, sizeof *list, by_id);
+    return list;
+}
+
+/* The last line of the bot's log.txt, without its newline, into buf ("" when none). */
+static void last_log_line(const char *data_dir, const char *id, char *buf, size_t size)
+{
+    char path[PATH_MAX + 128];
+    snprintf(path, sizeof path, "%s/bots/%s/log.txt", data_dir, id);
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return;
+    struct stat st;
+    off_t from;
+    if (fstat(fd, &st) == 0 && st.st_size > 0 && (from = fs_tail_start(fd, st.st_size, 1)) >= 0) {
+        size_t n = (size_t)(st.st_size - from) < size - 1 ? (size_t)(st.st_size - from) : size - 1;
+        ssize_t r = pread(fd, buf, n, from);
+        n = r > 0 ? (size_t)r : 0;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            n--;
+        buf[n] = '\0';
+    }
+    close(fd);
+}
+
+static void stamp(time_t t, char *buf, size_t size)
+{
+    struct tm tm;
+    if (!t || !localtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm))
+        snprintf(buf, size, "-");
+}
+
+static int ps(const struct args *a)
+{
+    int n;
+    struct seen *bots = all_bots(a->data_dir, &n);
+    if (n == 0) {
+        say(STDERR_FILENO, "stratrun ps: no bots in %s%s\n", a->data_dir,
+            errno == ENOENT ? " (it has no bots folder: is --data-dir the bots'?)" : "");
+        free(bots);
+        return EXIT_DONE;
+    }
+    int wid = 2, wpid = 3, wscript = 6;
+    for (int i = 0; i < n; i++) {
+        char pid[24];
+        int l = (int)strlen(bots[i].id);
+        wid = l > wid ? l : wid;
+        l = snprintf(pid, sizeof pid, "%ld", bots[i].pid);
+        wpid = bots[i].held && l > wpid ? l : wpid;
+        l = (int)strlen(bots[i].script);
+        wscript = l > wscript ? l : wscript;
+    }
+    say(STDOUT_FILENO, "%-*s  %-7s  %*s  %-19s  %-*s  %s\n", wid, "ID", "STATE", wpid, "PID", "SINCE", wscript,
+        "SCRIPT", "LAST LOG LINE");
+    for (int i = 0; i < n; i++) {
+        const struct seen *b = &bots[i];
+        char pid[24] = "-", since[32] = "-", line[1024];
+        if (b->held) {
+            snprintf(pid, sizeof pid, "%ld", b->pid);
+            stamp(b->since, since, sizeof since);
+        }
+        last_log_line(a->data_dir, b->id, line, sizeof line);
+        say(STDOUT_FILENO, "%-*s  %-7s  %*s  %-19s  %-*s  %s\n", wid, b->id, b->held ? "running" : "stopped", wpid,
+            pid, since, wscript, b->script[0] ? b->script : "-", line);
+    }
+    free(bots);
+    return EXIT_DONE;
+}
+
+static int named(const struct args *a, const char *id)
+{
+    for (int i = 0; i < a->nids; i++)
+        if (strcmp(a->ids[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+static int stop(const struct args *a)
+{
+    struct seen want[sizeof a->ids / sizeof a->ids[0]];
+    for (int i = 0; i < a->nids; i++) {
+        if (look(a->data_dir, a->ids[i], &want[i]) != 0) {
+            say(STDERR_FILENO, "stratrun stop: bot %s has never run in %s (is --data-dir the bot's?)\n", a->ids[i],
+                a->data_dir);
+            return EXIT_STRATEGY;
+        }
+        if (!want[i].held) {
+            say(STDERR_FILENO, "stratrun stop: bot %s is not running\n", a->ids[i]);
+            return EXIT_STRATEGY;
+        }
+        if (want[i].pid <= 0 || want[i].pid > INT_MAX || want[i].pid == (long)getpid()) {
+            say(STDERR_FILENO, "stratrun stop: bot %s runs, but its lock file names no process to signal\n",
+                a->ids[i]);
+            return EXIT_STRATEGY;
+        }
+    }
+    /* A process runs every bot of its `stratrun run`: a SIGTERM stops them all, so all must be named. */
+    int n;
+    struct seen *bots = all_bots(a->data_dir, &n);
+    for (int i = 0; i < a->nids; i++) {
+        char others[1024] = "", all[1024] = "";
+        size_t ol = 0, al = 0;
+        for (int k = 0; k < n; k++)
+            if (bots[k].held && bots[k].pid == want[i].pid) {
+                al += (size_t)snprintf(all + al, al < sizeof all ? sizeof all - al : 0, " %s", bots[k].id);
+                if (!named(a, bots[k].id))
+                    ol += (size_t)snprintf(others + ol, ol < sizeof others ? sizeof others - ol : 0, "%s%s",
+                                           ol ? ", " : "", bots[k].id);
+            }
+        if (ol) {
+            say(STDERR_FILENO, "stratrun stop: bot %s runs in process %ld with %s (one stratrun run): stopping it "
+                "stops them all; to do that, name them all: stratrun stop%s\n", want[i].id, want[i].pid, others,
+                all);
+            free(bots);
+            return EXIT_USAGE;
+        }
+    }
+    free(bots);
+    for (int i = 0; i < a->nids; i++) {
+        int first = 1;
+        for (int k = 0; k < i; k++)
+            first &= want[k].pid != want[i].pid;
+        if (first && kill((pid_t)want[i].pid, SIGTERM) != 0) {
+            say(STDERR_FILENO, "stratrun stop: cannot signal process %ld of bot %s: %s\n", want[i].pid, want[i].id,
+                strerror(errno));
+            return EXIT_STRATEGY;
+        }
+    }
+    int64_t t0 = clock_mono_ns(), limit = (int64_t)(a->timeout_s * 1e9);
+    int left = a->nids, status = EXIT_DONE;
+    int done[sizeof a->ids / sizeof a->ids[0]] = {0};
+    for (;;) {
+        for (int i = 0; i < a->nids; i++) {
+            struct seen now;
+            if (done[i] || (look(a->data_dir, want[i].id, &now) == 0 && now.held && now.pid == want[i].pid))
+                continue;
+            done[i] = 1;
+            left--;
+            char line[1024];
+            last_log_line(a->data_dir, want[i].id, line, sizeof line);
+            say(STDOUT_FILENO, "bot %s (process %ld) stopped in %.1f s; its log ends: %s\n", want[i].id, want[i].pid,
+                (double)(clock_mono_ns() - t0) / 1e9, line[0] ? line : "(empty)");
+        }
+        if (left == 0 || bot_signal_received())
+            break;
+        if (clock_mono_ns() - t0 >= limit) {
+            for (int i = 0; i < a->nids; i++)
+                if (!done[i])
+                    say(STDERR_FILENO, "stratrun stop: bot %s (process %ld) still runs after %g s: its onexit may "
+                        "still be running; stratrun stop %s again ends it at once, cutting onexit short\n",
+                        want[i].id, want[i].pid, a->timeout_s, want[i].id);
+            status = EXIT_STRATEGY;
+            break;
+        }
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return left && status == EXIT_DONE ? EXIT_STRATEGY : status;
+}
+
+/* Writes the bytes of fd from *pos to its end to stdout; *pos moves past them. */
+static void copy_out(int fd, off_t *pos)
+{
+    char buf[65536];
+    ssize_t r;
+    while ((r = pread(fd, buf, sizeof buf, *pos)) > 0) {
+        outq_write(STDOUT_FILENO, buf, (size_t)r);
+        *pos += r;
+    }
+}
+
+static int logs(const struct args *a)
+{
+    char path[PATH_MAX + 128];
+    snprintf(path, sizeof path, "%s/bots/%s", a->data_dir, a->ids[0]);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        say(STDERR_FILENO, "stratrun logs: bot %s has never run in %s (is --data-dir the bot's?)\n", a->ids[0],
+            a->data_dir);
+        return EXIT_STRATEGY;
+    }
+    snprintf(path, sizeof path, "%s/bots/%s/log.txt", a->data_dir, a->ids[0]);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && (errno != ENOENT || !a->follow)) {
+        say(STDERR_FILENO, "stratrun logs: cannot read %s: %s\n", path, strerror(errno));
+        return EXIT_STRATEGY;
+    }
+    off_t pos = 0;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        pos = a->lines == 0 ? st.st_size : fs_tail_start(fd, st.st_size, a->lines);
+        if (pos < 0) {
+            say(STDERR_FILENO, "stratrun logs: cannot read %s: %s\n", path, strerror(errno));
+            close(fd);
+            return EXIT_STRATEGY;
+        }
+        copy_out(fd, &pos);
+    }
+    /* -f: the file is looked at every 100 ms until a signal. A file replaced (LogReset keeps its last lines in a
+     * new file) or cut shorter is followed from its end, so no line is shown twice. */
+    while (a->follow && !bot_signal_received()) {
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+        struct stat now, held;
+        int replaced = stat(path, &now) == 0 && (fd < 0 || (fstat(fd, &held) == 0 &&
+                       (now.st_ino != held.st_ino || now.st_dev != held.st_dev || now.st_size < pos)));
+        if (replaced) {
+            if (fd >= 0)
+                close(fd);
+            fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            pos = fd >= 0 && fstat(fd, &held) == 0 ? held.st_size : 0;
+        }
+        if (fd >= 0)
+            copy_out(fd, &pos);
+    }
+    if (fd >= 0)
+        close(fd);
+    return EXIT_DONE;
+}
+
+int tools_main(int argc, char **argv, int *status)
+{
+    int at = 1;
+    /* The global option --data-dir may come before the tool's name. */
+    while (at < argc && (strcmp(argv[at], "--data-dir") == 0 || strncmp(argv[at], "--data-dir=", 11) == 0))
+        at += argv[at][10] == '=' ? 1 : 2;
+    if (at >= argc)
+        return 0;
+    struct args a;
+    memset(&a, 0, sizeof a);
+    a.lines = 10;
+    a.timeout_s = 330;
+    size_t t = 0;
+    while (t < sizeof names / sizeof names[0] && strcmp(argv[at], names[t]) != 0)
+        t++;
+    if (t == sizeof names / sizeof names[0])
+        return 0;
+    a.tool = (enum tool)t;
+    int rc = parse(&a, argc, argv, at);
+    if (rc == 1)
+        *status = EXIT_DONE;
+    else if (rc != 0)
+        *status = rc;
+    else
+        *status = a.tool == TOOL_PS ? ps(&a) : a.tool == TOOL_STOP ? stop(&a) : logs(&a);
+    return 1;
+}
