@@ -1,12 +1,14 @@
 -- status: renders the string passed to LogStatus as the plain-text status panel.
 --
--- status.render(s) -> text, warnings
+-- status.render(s) -> text, warnings, blocks
 --   Text outside backticks is kept as is. A backtick segment whose content starts with '{' or '[' is read as
 --   JSON: a {type="table", title, cols, rows} object, or an array of them (tabs on the hosted platform,
 --   stacked here), is drawn as an ASCII grid with columns aligned by terminal columns (CJK counts two). Anything else
 --   stays as its original text; segments that looked like tables but could not be drawn also add a one-line
 --   warning. Cells follow the HTML table model of the hosted platform: a {body, colspan} cell takes the
 --   place of n cells of its row, and a {body, rowspan} cell makes the rows below skip that column.
+--   blocks is the same as the dashboard draws it (docs/dashboard.md): a JSON array of {text = ...} and
+--   {table = {title, cols, rows}}, each row the cells that start there ({text, colspan, rowspan[, cmd, name]}).
 
 local json = require("json")
 
@@ -96,11 +98,16 @@ local function place_rows(rows)
         if occ[c + k] then span = k; break end
       end
       if r + down - 1 > nrows then down = nrows - r + 1 end
-      cells[c] = { text = cell_text(v), span = span }
+      local cell = { text = cell_text(v), span = span, down = down }
+      if type(v) == "table" and v.type == "button" and (type(v.cmd) == "string" or type(v.cmd) == "number") then
+        cell.cmd = type(v.cmd) == "number" and number_text(v.cmd) or v.cmd
+        cell.name = cell_text(v.name or v.cmd)
+      end
+      cells[c] = cell
       for rr = r, r + down - 1 do
         local o = taken[rr]
         for cc = c, c + span - 1 do o[cc] = true end
-        if rr > r then grid[rr][c] = { text = "", span = span } end
+        if rr > r then grid[rr][c] = { text = "", span = span, cont = true } end
       end
       c = c + span
       if c - 1 > ncols then ncols = c - 1 end
@@ -172,6 +179,23 @@ local function line(cells, w)
   return "| " .. concat(parts, " | ") .. " |"
 end
 
+-- The table as the dashboard draws it (docs/dashboard.md): its title, header cells, and per row the cells that start
+-- there, each {text, colspan, rowspan} and, for a button, cmd and name.
+local function table_block(title, header, grid, ncols)
+  local rows = {}
+  for r = 1, #grid do
+    local row = {}
+    for c = 1, ncols do
+      local cell = grid[r][c]
+      if cell and not cell.cont then
+        row[#row + 1] = { text = cell.text, colspan = cell.span, rowspan = cell.down, cmd = cell.cmd, name = cell.name }
+      end
+    end
+    rows[r] = json.array(row)
+  end
+  return { table = { title = title, cols = json.array(header), rows = json.array(rows) } }
+end
+
 local function render_table(t)
   local rows = t.rows or {}
   local grid, ncols = place_rows(rows)
@@ -180,12 +204,12 @@ local function render_table(t)
   if #t.cols > ncols then ncols = #t.cols end
   for c = #t.cols + 1, ncols do header[c] = "" end
 
-  local out = {}
+  local out, title = {}, nil
   if t.title ~= nil then
-    local title = cell_text(t.title)
-    if title ~= "" then out[1] = title end
+    title = cell_text(t.title)
+    if title ~= "" then out[1] = title else title = nil end
   end
-  if ncols == 0 then return concat(out, "\n") end
+  if ncols == 0 then return concat(out, "\n"), table_block(title, {}, {}, 0) end
 
   local w = column_widths(header, grid, ncols)
   local hcells = {}
@@ -196,7 +220,7 @@ local function render_table(t)
   out[#out + 1] = b
   for r = 1, #grid do out[#out + 1] = line(grid[r], w) end
   out[#out + 1] = b
-  return concat(out, "\n")
+  return concat(out, "\n"), table_block(title, header, grid, ncols)
 end
 
 -- Returns nil when t is a drawable table, else what is wrong with it.
@@ -276,21 +300,28 @@ local function emitter()
     local last = buf[#buf]
     return last == nil or last:sub(-1) == "\n"
   end
-  local e = {}
+  local e, blocks = {}, {}
+  -- The dashboard's blocks: the text between tables as written, and the tables.
+  local function text_block(s)
+    local last = blocks[#blocks]
+    if last and last.text then last.text = last.text .. s else blocks[#blocks + 1] = { text = s } end
+  end
   function e.text(s)
     if s == "" then return end
+    text_block(s)
     if last_block and s:sub(1, 1) ~= "\n" and s:sub(1, 2) ~= "\r\n" then buf[#buf + 1] = "\n" end
     buf[#buf + 1] = s
     last_block = false
   end
-  function e.block(s)
+  function e.block(s, block)
+    blocks[#blocks + 1] = block
     if s == "" then return end
     if not ends_line() then buf[#buf + 1] = "\n" end
     buf[#buf + 1] = s
     last_block = true
   end
   function e.result()
-    return (concat(buf):gsub("[\r\n]+$", ""))
+    return (concat(buf):gsub("[\r\n]+$", "")), json.array(blocks)
   end
   return e
 end
@@ -306,7 +337,7 @@ local function render_segment(seg, n, out, warnings)
     warnings[#warnings + 1] = warning(n, "is not a table (" .. why .. ")", seg)
     return false
   end
-  for i = 1, #tables do out.block(render_table(tables[i])) end
+  for i = 1, #tables do out.block(render_table(tables[i])) end    -- text, block
   return true
 end
 
@@ -329,7 +360,8 @@ function M.render(s)
     pos = close + 1
   end
   out.text(s:sub(pos))
-  return out.result(), warnings
+  local text, blocks = out.result()
+  return text, warnings, blocks
 end
 
 return M

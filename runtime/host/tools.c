@@ -5,13 +5,13 @@
  */
 #include "host/tools.h"
 #include "host/bot.h"
+#include "host/botdir.h"
 #include "host/options.h"
 #include "core/chanid.h"
 #include "core/clock.h"
 #include "core/fsutil.h"
 #include "core/outq.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -145,101 +145,10 @@ static int parse(struct args *a, int argc, char **argv, int at)
     return 0;
 }
 
-/* A bot of the data dir as its folder shows it. */
-struct seen {
-    char id[ID_MAX + 1];
-    int held;               /* its lock is held: it runs */
-    long pid;
-    char script[PATH_MAX];
-    time_t since;           /* the lock's last write: the start of its last run */
-};
-
-static int look(const char *data_dir, const char *id, struct seen *s)
-{
-    char path[PATH_MAX + 128];
-    memset(s, 0, sizeof *s);
-    snprintf(s->id, sizeof s->id, "%s", id);
-    snprintf(path, sizeof path, "%s/bots/%s/lock", data_dir, id);
-    int held = fs_lock_holder(path, &s->pid, s->script, sizeof s->script);
-    if (held < 0)
-        return -1;
-    s->held = held;
-    struct stat st;
-    if (stat(path, &st) == 0)
-        s->since = st.st_mtime;
-    return 0;
-}
-
-static int by_id(const void *a, const void *b)
-{
-    return strcmp(((const struct seen *)a)->id, ((const struct seen *)b)->id);
-}
-
-/* Every bot of the data dir (a folder of bots/ with a lock file), sorted by ID; *n of them. NULL with *n 0 when
- * there are none; errno ENOENT when there is no bots folder. */
-static struct seen *all_bots(const char *data_dir, int *n)
-{
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/bots", data_dir);
-    *n = 0;
-    DIR *d = opendir(path);
-    if (!d)
-        return NULL;
-    struct seen *list = NULL;
-    int cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (id_check(e->d_name, strlen(e->d_name)))
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct seen *nl = realloc(list, (size_t)cap * sizeof *nl);
-            if (!nl)
-                break;
-            list = nl;
-        }
-        if (look(data_dir, e->d_name, &list[*n]) == 0)
-            (*n)++;
-    }
-    closedir(d);
-    if (list)
-        qsort(list, (size_t)*n, sizeof *list, by_id);
-    return list;
-}
-
-/* The last line of the bot's log.txt, without its newline, into buf ("" when none). */
-static void last_log_line(const char *data_dir, const char *id, char *buf, size_t size)
-{
-    char path[PATH_MAX + 128];
-    snprintf(path, sizeof path, "%s/bots/%s/log.txt", data_dir, id);
-    buf[0] = '\0';
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return;
-    struct stat st;
-    off_t from;
-    if (fstat(fd, &st) == 0 && st.st_size > 0 && (from = fs_tail_start(fd, st.st_size, 1)) >= 0) {
-        size_t n = (size_t)(st.st_size - from) < size - 1 ? (size_t)(st.st_size - from) : size - 1;
-        ssize_t r = pread(fd, buf, n, from);
-        n = r > 0 ? (size_t)r : 0;
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-            n--;
-        buf[n] = '\0';
-    }
-    close(fd);
-}
-
-static void stamp(time_t t, char *buf, size_t size)
-{
-    struct tm tm;
-    if (!t || !localtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm))
-        snprintf(buf, size, "-");
-}
-
 static int ps(const struct args *a)
 {
     int n;
-    struct seen *bots = all_bots(a->data_dir, &n);
+    struct botinfo *bots = botdir_list(a->data_dir, &n);
     if (n == 0) {
         say(STDERR_FILENO, "stratrun ps: no bots in %s%s\n", a->data_dir,
             errno == ENOENT ? " (it has no bots folder: is --data-dir the bots'?)" : "");
@@ -259,13 +168,13 @@ static int ps(const struct args *a)
     say(STDOUT_FILENO, "%-*s  %-7s  %*s  %-19s  %-*s  %s\n", wid, "ID", "STATE", wpid, "PID", "SINCE", wscript,
         "SCRIPT", "LAST LOG LINE");
     for (int i = 0; i < n; i++) {
-        const struct seen *b = &bots[i];
+        const struct botinfo *b = &bots[i];
         char pid[24] = "-", since[32] = "-", line[1024];
         if (b->held) {
             snprintf(pid, sizeof pid, "%ld", b->pid);
-            stamp(b->since, since, sizeof since);
+            botdir_stamp(b->since, since, sizeof since);
         }
-        last_log_line(a->data_dir, b->id, line, sizeof line);
+        botdir_last_line(a->data_dir, b->id, line, sizeof line);
         say(STDOUT_FILENO, "%-*s  %-7s  %*s  %-19s  %-*s  %s\n", wid, b->id, b->held ? "running" : "stopped", wpid,
             pid, since, wscript, b->script[0] ? b->script : "-", line);
     }
@@ -283,9 +192,9 @@ static int named(const struct args *a, const char *id)
 
 static int stop(const struct args *a)
 {
-    struct seen want[sizeof a->ids / sizeof a->ids[0]];
+    struct botinfo want[sizeof a->ids / sizeof a->ids[0]];
     for (int i = 0; i < a->nids; i++) {
-        if (look(a->data_dir, a->ids[i], &want[i]) != 0) {
+        if (botdir_look(a->data_dir, a->ids[i], &want[i]) != 0) {
             say(STDERR_FILENO, "stratrun stop: bot %s has never run in %s (is --data-dir the bot's?)\n", a->ids[i],
                 a->data_dir);
             return EXIT_STRATEGY;
@@ -302,7 +211,7 @@ static int stop(const struct args *a)
     }
     /* A process runs every bot of its `stratrun run`: a SIGTERM stops them all, so all must be named. */
     int n;
-    struct seen *bots = all_bots(a->data_dir, &n);
+    struct botinfo *bots = botdir_list(a->data_dir, &n);
     for (int i = 0; i < a->nids; i++) {
         char others[1024] = "", all[1024] = "";
         size_t ol = 0, al = 0;
@@ -337,13 +246,13 @@ static int stop(const struct args *a)
     int done[sizeof a->ids / sizeof a->ids[0]] = {0};
     for (;;) {
         for (int i = 0; i < a->nids; i++) {
-            struct seen now;
-            if (done[i] || (look(a->data_dir, want[i].id, &now) == 0 && now.held && now.pid == want[i].pid))
+            struct botinfo now;
+            if (done[i] || (botdir_look(a->data_dir, want[i].id, &now) == 0 && now.held && now.pid == want[i].pid))
                 continue;
             done[i] = 1;
             left--;
             char line[1024];
-            last_log_line(a->data_dir, want[i].id, line, sizeof line);
+            botdir_last_line(a->data_dir, want[i].id, line, sizeof line);
             say(STDOUT_FILENO, "bot %s (process %ld) stopped in %.1f s; its log ends: %s\n", want[i].id, want[i].pid,
                 (double)(clock_mono_ns() - t0) / 1e9, line[0] ? line : "(empty)");
         }

@@ -129,6 +129,24 @@ static int f_Log(lua_State *L)
     return 0;
 }
 
+/* Writes <bot dir>/status.json, the panel as the dashboard draws it: {"time":MS,"blocks":[...]} from the blocks at
+ * idx (stdlib/status.lua, docs/dashboard.md), replaced atomically. A failure is not said: status.txt, in the same
+ * folder, says it (write_status_file). */
+static void write_status_json(lua_State *L, struct bot *b, int idx)
+{
+    jbuf jb;
+    jbuf_init(&jb);
+    char head[64], err[JSON_ERRLEN + 4200];
+    int n = snprintf(head, sizeof head, "{\"time\":%lld,\"blocks\":", (long long)clock_now_ms(b));
+    if (jbuf_add(&jb, head, (size_t)n) == 0 && json_encode(L, idx, &jb, err, sizeof err) == 0 &&
+        jbuf_add(&jb, "}\n", 2) == 0) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/status.json", b->dir);
+        if (fs_write_atomic_mode(path, jb.p, jb.len, 0600, FS_VOLATILE, err, sizeof err) != 0) { /* said by status.txt */ }
+    }
+    jbuf_free(&jb);
+}
+
 /* Renders the LogStatus text at index text (backtick tables, stdlib/status.lua), logs its warnings, and pushes
  * the panel. */
 static const char *render(lua_State *L, struct bot *b, int text, size_t *len)
@@ -144,7 +162,9 @@ static const char *render(lua_State *L, struct bot *b, int text, size_t *len)
         lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.status_render");
     }
     lua_pushvalue(L, text);
-    lua_call(L, 1, 2);  /* stack: rendered warnings */
+    lua_call(L, 1, 3);  /* stack: rendered warnings blocks */
+    write_status_json(L, b, lua_gettop(L));
+    lua_pop(L, 1);
     if (lua_istable(L, -1)) {
         lua_Integer nw = luaL_len(L, -1);
         for (lua_Integer i = 1; i <= nw; i++) {

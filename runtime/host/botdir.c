@@ -1,0 +1,94 @@
+/*
+ * botdir.c: the bots of a data dir as their folders show them (botdir.h).
+ */
+#include "host/botdir.h"
+#include "core/fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int botdir_look(const char *data_dir, const char *id, struct botinfo *s)
+{
+    char path[PATH_MAX + 128];
+    memset(s, 0, sizeof *s);
+    snprintf(s->id, sizeof s->id, "%s", id);
+    snprintf(path, sizeof path, "%s/bots/%s/lock", data_dir, id);
+    int held = fs_lock_holder(path, &s->pid, s->script, sizeof s->script);
+    if (held < 0)
+        return -1;
+    s->held = held;
+    struct stat st;
+    if (stat(path, &st) == 0)
+        s->since = st.st_mtime;
+    return 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const struct botinfo *)a)->id, ((const struct botinfo *)b)->id);
+}
+
+struct botinfo *botdir_list(const char *data_dir, int *n)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/bots", data_dir);
+    *n = 0;
+    DIR *d = opendir(path);
+    if (!d)
+        return NULL;
+    struct botinfo *list = NULL;
+    int cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (id_check(e->d_name, strlen(e->d_name)))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct botinfo *nl = realloc(list, (size_t)cap * sizeof *nl);
+            if (!nl)
+                break;
+            list = nl;
+        }
+        if (botdir_look(data_dir, e->d_name, &list[*n]) == 0)
+            (*n)++;
+    }
+    closedir(d);
+    errno = 0;      /* a bots folder with no bot in it */
+    if (list)
+        qsort(list, (size_t)*n, sizeof *list, by_id);
+    return list;
+}
+
+void botdir_last_line(const char *data_dir, const char *id, char *buf, size_t size)
+{
+    char path[PATH_MAX + 128];
+    snprintf(path, sizeof path, "%s/bots/%s/log.txt", data_dir, id);
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return;
+    struct stat st;
+    off_t from;
+    if (fstat(fd, &st) == 0 && st.st_size > 0 && (from = fs_tail_start(fd, st.st_size, 1)) >= 0) {
+        size_t n = (size_t)(st.st_size - from) < size - 1 ? (size_t)(st.st_size - from) : size - 1;
+        ssize_t r = pread(fd, buf, n, from);
+        n = r > 0 ? (size_t)r : 0;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            n--;
+        buf[n] = '\0';
+    }
+    close(fd);
+}
+
+void botdir_stamp(time_t t, char *buf, size_t size)
+{
+    struct tm tm;
+    if (!t || !localtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm))
+        snprintf(buf, size, "-");
+}
