@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev lua-busted redis-server
           libcurl4-openssl-dev libhiredis-dev libssl-dev libsqlite3-dev sqlite3 clang libclang-rt-14-dev valgrind faketime strace tmux
-          chromium)
+          chromium lua-check)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,6 +16,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+# lua-check pulls in lua5.1, whose alternative outranks lua5.4's: keep `lua` and `luac` the strategies' Lua 5.4.
+update-alternatives --set lua-interpreter /usr/bin/lua5.4 > /dev/null
+update-alternatives --set lua-compiler /usr/bin/luac5.4 > /dev/null
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build build -j "$(nproc)"

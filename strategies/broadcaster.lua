@@ -4,6 +4,7 @@
 
 symbol = symbol or "BTC_USDT"
 interval = interval or 60000
+rounds = rounds                 -- no default: nil runs until stopped (docs/editor.md, parameters)
 
 function main()
   local updateId = 0

@@ -42,8 +42,8 @@ local function usable(v)
 end
 
 local function amount_step()
-  for _, m in pairs(exchange.GetMarkets() or {}) do return m.AmountSize end
-  return 1e-8
+  local _, m = next(exchange.GetMarkets() or {})
+  return m and m.AmountSize or 1e-8
 end
 
 function main()

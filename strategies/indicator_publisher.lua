@@ -15,6 +15,7 @@ ma = ma or 20
 rsi = rsi or 14
 atr = atr or 14
 interval = interval or 60000
+rounds = rounds                 -- no default: nil runs until stopped (docs/editor.md, parameters)
 
 local PERIODS = { { "M15", PERIOD_M15 }, { "H1", PERIOD_H1 } }
 

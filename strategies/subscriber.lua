@@ -5,6 +5,7 @@
 channel1 = channel1 or "632799"
 channel2 = channel2 or "632801"
 interval = interval or 5000
+rounds = rounds                 -- no default: nil runs until stopped (docs/editor.md, parameters)
 
 -- Another bot's data is not trusted: a field that is missing or of another type shows as "-", never an error.
 local function num(v, fmt)

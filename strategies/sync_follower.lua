@@ -22,8 +22,8 @@ end
 
 -- The exchange's amount step (spot: coins, futures: contracts), for rounding targets onto the order grid.
 local function amount_step(e)
-  for _, m in pairs(e.GetMarkets() or {}) do return m.AmountSize end
-  return 1e-8
+  local _, m = next(e.GetMarkets() or {})
+  return m and m.AmountSize or 1e-8
 end
 
 local function on_grid(x, step)
@@ -155,7 +155,8 @@ function main()
   local corrections = 0
   while true do
     local state, meta = GetChannelData(leader)
-    local head, rows = nil, {}
+    local head
+    local rows = {}
     if type(state) ~= "table" or type(state.ex) ~= "table" or not meta then
       head = "Waiting for leader " .. leader .. "..."
     else

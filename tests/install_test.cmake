@@ -1,6 +1,7 @@
-# ctest `install`: `cmake --install` of the build into a scratch prefix installs exactly the binary and the docs,
-# and the installed stratrun runs strategies/hello.lua from a folder outside the source tree (its stdlib is compiled
-# in). Run with -P; BUILD_DIR, SOURCE_DIR, PREFIX and VERSION are given with -D (see CMakeLists.txt).
+# ctest `install`: `cmake --install` of the build into a scratch prefix installs exactly the binary, the docs and
+# the editor files, and the installed stratrun runs strategies/hello.lua from a folder outside the source tree (its
+# stdlib is compiled in), which the installed luacheck standard passes when luacheck is there. Run with -P;
+# BUILD_DIR, SOURCE_DIR, PREFIX and VERSION are given with -D (see CMakeLists.txt).
 file(REMOVE_RECURSE ${PREFIX})
 
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${PREFIX}
@@ -9,12 +10,16 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cmake --install ${BUILD_DIR} --prefix ${PREFIX} failed (${rc}):\n${out}")
 endif()
 
-# What is installed: bin/stratrun, the README, and docs/*.md beside it (so the README's links work), each doc the
-# same bytes as in the source tree.
+# What is installed: bin/stratrun, the README, and docs/*.md beside it (so the README's links work), and the editor
+# files (docs/editor.md) in share/stratrun/editor, each the same bytes as in the source tree.
 set(want bin/stratrun share/doc/stratrun/README.md)
 file(GLOB docs RELATIVE ${SOURCE_DIR}/docs ${SOURCE_DIR}/docs/*.md)
 foreach(doc ${docs})
   list(APPEND want share/doc/stratrun/docs/${doc})
+endforeach()
+set(editor_files stratrun.lua .luarc.json .luacheckrc)
+foreach(f ${editor_files})
+  list(APPEND want share/stratrun/editor/${f})
 endforeach()
 file(GLOB_RECURSE got RELATIVE ${PREFIX} ${PREFIX}/*)
 list(SORT want)
@@ -30,6 +35,13 @@ foreach(doc README.md ${docs})
                   RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "share/doc/stratrun/${doc} is not a copy of ${SOURCE_DIR}/${doc}")
+  endif()
+endforeach()
+foreach(f ${editor_files})
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${SOURCE_DIR}/editor/${f} ${PREFIX}/share/stratrun/editor/${f}
+                  RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "share/stratrun/editor/${f} is not a copy of ${SOURCE_DIR}/editor/${f}")
   endif()
 endforeach()
 
@@ -57,5 +69,16 @@ endforeach()
 file(READ ${run}/data/bots/hello/status.txt status)
 if(NOT status MATCHES "^Hello\n.*\\| Round \\| Time +\\| Last +\\|\n.*\\| 3 +\\|")
   message(FATAL_ERROR "the status panel of hello.lua is not its last round's:\n${status}")
+endif()
+
+# The installed luacheck standard, copied beside the sample as a user copies it, passes it (when luacheck is there).
+find_program(LUACHECK luacheck)
+if(LUACHECK)
+  file(COPY ${PREFIX}/share/stratrun/editor/.luacheckrc DESTINATION ${run})
+  execute_process(COMMAND ${LUACHECK} --no-color hello.lua WORKING_DIRECTORY ${run}
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 30)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "luacheck with the installed .luacheckrc exited ${rc} on hello.lua:\n${out}${err}")
+  endif()
 endif()
 file(REMOVE_RECURSE ${PREFIX})

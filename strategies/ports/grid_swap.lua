@@ -72,7 +72,8 @@ function main()
     local account = exchange.GetAccount()
     local ticker = exchange.GetTicker()
     local position = exchange.GetPosition()
-    local orders = exchange.GetOrders()
+    exchange.GetOrders()        -- the source's orders = ..., never read before the next one: the call is kept
+    local orders
     if #position == 0 then
       if ticker.Last > shang then
         exchange.SetDirection('sell')

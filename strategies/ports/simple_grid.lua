@@ -38,7 +38,7 @@ acc = nil
 local function findOrder(orderId, NumOfTimes, ordersList)
   ordersList = ordersList or {}
   for _ = 1, NumOfTimes do
-    local orders = nil
+    local orders
     if #ordersList == 0 then
       orders = _C(exchange.GetOrders)
     else
@@ -80,7 +80,7 @@ local function checkOpenOrders(orders, ticker)
   end
 end
 
-local function checkCoverOrders(orders, ticker)
+local function checkCoverOrders(orders, _ticker)
   for i = 1, #arrNet do
     if not findOrder(arrNet[i].id, 1, orders) and arrNet[i].state == "cover" then
       arrNet[i].id = -1

@@ -29,7 +29,7 @@ ZPrecision = ZPrecision or 8         -- price decimals
 local function CancelPendingOrders()
   local ret = false
   while true do
-    local orders = nil
+    local orders
     while true do
       orders = exchange.GetOrders()
       if orders then break end

@@ -22,10 +22,10 @@
 -- * `_D(records[-1]['Time']/1000)`: the platform's Python _D takes seconds (its library's Python strategies write
 --   `_D(time.time())`); stratrun's _D takes milliseconds, as the platform's JavaScript one does, so the port passes
 --   the record's Time as it is. The value is only stored.
--- * `orderinfo = exchange.GetOrder(id)` (unused) is `id and exchange.GetOrder(id)`: when the buy is refused (the
---   limit at Last + 10 plus the taker fee can cost more than the cash the unit was sized on, above about 45000 with
---   a 0.2 % fee) id is nil, and stratrun's GetOrder raises on a nil id (a wrong argument type) and would stop the
---   bot, where the source goes on.
+-- * `orderinfo = exchange.GetOrder(id)` (unused) is `if id then exchange.GetOrder(id) end`: when the buy is
+--   refused (the limit at Last + 10 plus the taker fee can cost more than the cash the unit was sized on, above
+--   about 45000 with a 0.2 % fee) id is nil, and stratrun's GetOrder raises on a nil id (a wrong argument type) and
+--   would stop the bot, where the source goes on.
 -- * The parameters (the source's parameter table) are globals with the same defaults, settable with -p.
 -- Nothing else: same signals, unit, prices, order of calls.
 
@@ -93,7 +93,7 @@ local function turtle()
   if opensign or addsign then
     if acct.Balance >= (ticker.Last + 10) * unit and unit > 0 then
       local id = exchange.Buy(ticker.Last + 10, unit)
-      local orderinfo = id and exchange.GetOrder(id)
+      if id then exchange.GetOrder(id) end   -- the source's orderinfo, never used: the call is kept
       local data = { ordertime = _D(records[n].Time), id = id, price = records[n].Close }
       hisorder[#hisorder + 1] = data
       Log('买入后，最新账户信息：', exchange.GetAccount())
