@@ -36,6 +36,7 @@ cmake --build "$build" -j "$(nproc)" > /dev/null
 bin=$(cd "$build" && pwd)/stratrun
 httpd=$(cd "$build" && pwd)/httpd     # the local HTTP server of http_spec and market_rest_spec
 smtpd=$(cd "$build" && pwd)/smtpd     # the local SMTP server of mail_spec
+cdp=$(cd "$build" && pwd)/cdp         # the DevTools driver of dashboard_slow_spec's browser
 
 work=$(mktemp -d /tmp/stratrun-memcheck.XXXXXX)
 logs=$work/logs
@@ -69,7 +70,7 @@ run_spec() {
   local t0=$SECONDS
   ulimit -S -v 8388608     # soft: chromium, which the report spec starts, lifts it (it reserves far more)
   if STRATRUN_BIN="$work/stratrun" STRATRUN_SOURCE="$src" STRATRUN_TEST_TMP="$work/tmp/$name" \
-     STRATRUN_HTTPD="$httpd" STRATRUN_SMTPD="$smtpd" timeout --foreground -k 10 1800 "${VG[@]}" --trace-children-skip='*/sh,*/dash,*/bash' --log-file="$logs/runner-$name.${EPOCHREALTIME/[.,]/}.%p.log" \
+     STRATRUN_HTTPD="$httpd" STRATRUN_SMTPD="$smtpd" STRATRUN_CDP="$cdp" timeout --foreground -k 10 1800 "${VG[@]}" --trace-children-skip='*/sh,*/dash,*/bash' --log-file="$logs/runner-$name.${EPOCHREALTIME/[.,]/}.%p.log" \
      "$bin" --data-dir "$work/home/$name" --id spec-runner "$(command -v busted)" --ignore-lua -C "$src" \
      -o TAP "$src/spec/$name.lua" > "$work/$name.out" 2>&1; then
     echo "memcheck: $name passed in $((SECONDS - t0)) s"

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev lua-busted redis-server
-          libcurl4-openssl-dev libhiredis-dev libssl-dev libsqlite3-dev sqlite3 clang libclang-rt-14-dev valgrind faketime strace tmux
+          libcurl4-openssl-dev libhiredis-dev libssl-dev libsqlite3-dev libmicrohttpd-dev sqlite3 clang libclang-rt-14-dev valgrind faketime strace tmux
           chromium lua-check)
 missing=()
 for p in "${packages[@]}"; do

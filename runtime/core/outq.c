@@ -147,13 +147,20 @@ void outq_write(int fd, const char *p, size_t n)
 
 void outq_printf(int fd, const char *fmt, ...)
 {
-    char buf[4096];
+    char buf[4096], *p = buf;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof buf && (p = malloc((size_t)n + 1))) {     /* a long line, whole */
+        va_start(ap, fmt);
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     if (n > 0)
-        outq_write(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        outq_write(fd, p ? p : buf, p ? (size_t)n : sizeof buf - 1);
+    if (p != buf)
+        free(p);
 }
 
 /* Drops what st holds, counted, and everything written to it later: its reader stopped reading. */

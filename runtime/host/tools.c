@@ -6,7 +6,11 @@
 #include "host/tools.h"
 #include "host/bot.h"
 #include "host/botdir.h"
+#include "host/cli.h"
+#include "host/chantool.h"
 #include "host/options.h"
+#include "host/scaffold.h"
+#include "host/serve.h"
 #include "core/chanid.h"
 #include "core/clock.h"
 #include "core/fsutil.h"
@@ -16,7 +20,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,18 +39,6 @@ enum tool { TOOL_PS, TOOL_STOP, TOOL_LOGS };
 static const char *const names[] = {"ps", "stop", "logs"};
 static const char *const usages[] = {USAGE_PS, USAGE_STOP, USAGE_LOGS};
 
-static void say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(int fd, const char *fmt, ...)
-{
-    char buf[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        outq_write(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
-
 struct args {
     enum tool tool;
     const char *data_dir;
@@ -58,19 +49,6 @@ struct args {
     int follow;         /* logs -f */
     double timeout_s;   /* stop --timeout */
 };
-
-/* One line on stderr naming the tool; the exit status of a usage error. */
-static int usage_error(enum tool t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_error(enum tool t, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    say(STDERR_FILENO, "stratrun %s: %s (see stratrun %s --help)\n", names[t], buf, names[t]);
-    return EXIT_USAGE;
-}
 
 static int number(const char *s, double lo, double hi, double *out)
 {
@@ -92,7 +70,7 @@ static int parse(struct args *a, int argc, char **argv, int at)
             continue;
         const char *v = NULL;
         if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
-            say(STDOUT_FILENO, "%s", usages[a->tool]);
+            outq_printf(STDOUT_FILENO, "%s", usages[a->tool]);
             return 1;
         }
         int takes = strcmp(s, "--data-dir") == 0 || (a->tool == TOOL_LOGS && strcmp(s, "-n") == 0) ||
@@ -103,7 +81,7 @@ static int parse(struct args *a, int argc, char **argv, int at)
         }
         if (takes == 1) {
             if (i + 1 >= argc || i + 1 == at)
-                return usage_error(a->tool, "option %s needs a value", s);
+                return cli_usage(names[a->tool], "option %s needs a value", s);
             v = argv[++i];
         }
         if (takes) {
@@ -112,34 +90,34 @@ static int parse(struct args *a, int argc, char **argv, int at)
                 a->data_dir = v;
             } else if (s[1] == 'n') {
                 if (number(v, 0, 1e9, &d) != 0 || d != (long)d)
-                    return usage_error(a->tool, "-n '%s': a whole number of lines, 0 to 1000000000", v);
+                    return cli_usage(names[a->tool], "-n '%s': a whole number of lines, 0 to 1000000000", v);
                 a->lines = (long)d;
             } else {
                 if (number(v, 0, 86400, &d) != 0)
-                    return usage_error(a->tool, "--timeout '%s': seconds, 0 to 86400", v);
+                    return cli_usage(names[a->tool], "--timeout '%s': seconds, 0 to 86400", v);
                 a->timeout_s = d;
             }
             if (s[2] == 'd' && !*v)
-                return usage_error(a->tool, "--data-dir needs a folder");
+                return cli_usage(names[a->tool], "--data-dir needs a folder");
         } else if (a->tool == TOOL_LOGS && strcmp(s, "-f") == 0) {
             a->follow = 1;
         } else if (s[0] == '-' && s[1]) {
-            return usage_error(a->tool, "unknown option '%s'", s);
+            return cli_usage(names[a->tool], "unknown option '%s'", s);
         } else {
             const char *why = id_check(s, strlen(s));
             if (why)
-                return usage_error(a->tool, "bot ID '%s': %s", s, why);
+                return cli_usage(names[a->tool], "bot ID '%s': %s", s, why);
             if (a->nids == (int)(sizeof a->ids / sizeof a->ids[0]))
-                return usage_error(a->tool, "at most %zu bot IDs", sizeof a->ids / sizeof a->ids[0]);
+                return cli_usage(names[a->tool], "at most %zu bot IDs", sizeof a->ids / sizeof a->ids[0]);
             a->ids[a->nids++] = s;
         }
     }
     if (a->tool == TOOL_PS && a->nids > 0)
-        return usage_error(a->tool, "takes no bot ID ('%s')", a->ids[0]);
+        return cli_usage(names[a->tool], "takes no bot ID ('%s')", a->ids[0]);
     if (a->tool == TOOL_STOP && a->nids == 0)
-        return usage_error(a->tool, "name the bot IDs to stop");
+        return cli_usage(names[a->tool], "name the bot IDs to stop");
     if (a->tool == TOOL_LOGS && a->nids != 1)
-        return usage_error(a->tool, "takes one bot ID, not %d", a->nids);
+        return cli_usage(names[a->tool], "takes one bot ID, not %d", a->nids);
     if (!a->data_dir)
         a->data_dir = options_default_data_dir(a->dir_buf, sizeof a->dir_buf);
     return 0;
@@ -150,7 +128,7 @@ static int ps(const struct args *a)
     int n;
     struct botinfo *bots = botdir_list(a->data_dir, &n);
     if (n == 0) {
-        say(STDERR_FILENO, "stratrun ps: no bots in %s%s\n", a->data_dir,
+        outq_printf(STDERR_FILENO, "stratrun ps: no bots in %s%s\n", a->data_dir,
             errno == ENOENT ? " (it has no bots folder: is --data-dir the bots'?)" : "");
         free(bots);
         return EXIT_DONE;
@@ -165,7 +143,7 @@ static int ps(const struct args *a)
         l = (int)strlen(bots[i].script);
         wscript = l > wscript ? l : wscript;
     }
-    say(STDOUT_FILENO, "%-*s  %-7s  %*s  %-19s  %-*s  %s\n", wid, "ID", "STATE", wpid, "PID", "SINCE", wscript,
+    outq_printf(STDOUT_FILENO, "%-*s  %-7s  %*s  %-19s  %-*s  %s\n", wid, "ID", "STATE", wpid, "PID", "SINCE", wscript,
         "SCRIPT", "LAST LOG LINE");
     for (int i = 0; i < n; i++) {
         const struct botinfo *b = &bots[i];
@@ -175,7 +153,7 @@ static int ps(const struct args *a)
             botdir_stamp(b->since, since, sizeof since);
         }
         botdir_last_line(a->data_dir, b->id, line, sizeof line);
-        say(STDOUT_FILENO, "%-*s  %-7s  %*s  %-19s  %-*s  %s\n", wid, b->id, b->held ? "running" : "stopped", wpid,
+        outq_printf(STDOUT_FILENO, "%-*s  %-7s  %*s  %-19s  %-*s  %s\n", wid, b->id, b->held ? "running" : "stopped", wpid,
             pid, since, wscript, b->script[0] ? b->script : "-", line);
     }
     free(bots);
@@ -195,16 +173,16 @@ static int stop(const struct args *a)
     struct botinfo want[sizeof a->ids / sizeof a->ids[0]];
     for (int i = 0; i < a->nids; i++) {
         if (botdir_look(a->data_dir, a->ids[i], &want[i]) != 0) {
-            say(STDERR_FILENO, "stratrun stop: bot %s has never run in %s (is --data-dir the bot's?)\n", a->ids[i],
+            outq_printf(STDERR_FILENO, "stratrun stop: bot %s has never run in %s (is --data-dir the bot's?)\n", a->ids[i],
                 a->data_dir);
             return EXIT_STRATEGY;
         }
         if (!want[i].held) {
-            say(STDERR_FILENO, "stratrun stop: bot %s is not running\n", a->ids[i]);
+            outq_printf(STDERR_FILENO, "stratrun stop: bot %s is not running\n", a->ids[i]);
             return EXIT_STRATEGY;
         }
         if (want[i].pid <= 0 || want[i].pid > INT_MAX || want[i].pid == (long)getpid()) {
-            say(STDERR_FILENO, "stratrun stop: bot %s runs, but its lock file names no process to signal\n",
+            outq_printf(STDERR_FILENO, "stratrun stop: bot %s runs, but its lock file names no process to signal\n",
                 a->ids[i]);
             return EXIT_STRATEGY;
         }
@@ -223,7 +201,7 @@ static int stop(const struct args *a)
                                            ol ? ", " : "", bots[k].id);
             }
         if (ol) {
-            say(STDERR_FILENO, "stratrun stop: bot %s runs in process %ld with %s (one stratrun run): stopping it "
+            outq_printf(STDERR_FILENO, "stratrun stop: bot %s runs in process %ld with %s (one stratrun run): stopping it "
                 "stops them all; to do that, name them all: stratrun stop%s\n", want[i].id, want[i].pid, others,
                 all);
             free(bots);
@@ -236,7 +214,7 @@ static int stop(const struct args *a)
         for (int k = 0; k < i; k++)
             first &= want[k].pid != want[i].pid;
         if (first && kill((pid_t)want[i].pid, SIGTERM) != 0) {
-            say(STDERR_FILENO, "stratrun stop: cannot signal process %ld of bot %s: %s\n", want[i].pid, want[i].id,
+            outq_printf(STDERR_FILENO, "stratrun stop: cannot signal process %ld of bot %s: %s\n", want[i].pid, want[i].id,
                 strerror(errno));
             return EXIT_STRATEGY;
         }
@@ -253,7 +231,7 @@ static int stop(const struct args *a)
             left--;
             char line[1024];
             botdir_last_line(a->data_dir, want[i].id, line, sizeof line);
-            say(STDOUT_FILENO, "bot %s (process %ld) stopped in %.1f s; its log ends: %s\n", want[i].id, want[i].pid,
+            outq_printf(STDOUT_FILENO, "bot %s (process %ld) stopped in %.1f s; its log ends: %s\n", want[i].id, want[i].pid,
                 (double)(clock_mono_ns() - t0) / 1e9, line[0] ? line : "(empty)");
         }
         if (left == 0 || bot_signal_received())
@@ -261,7 +239,7 @@ static int stop(const struct args *a)
         if (clock_mono_ns() - t0 >= limit) {
             for (int i = 0; i < a->nids; i++)
                 if (!done[i])
-                    say(STDERR_FILENO, "stratrun stop: bot %s (process %ld) still runs after %g s: its onexit may "
+                    outq_printf(STDERR_FILENO, "stratrun stop: bot %s (process %ld) still runs after %g s: its onexit may "
                         "still be running; stratrun stop %s again ends it at once, cutting onexit short\n",
                         want[i].id, want[i].pid, a->timeout_s, want[i].id);
             status = EXIT_STRATEGY;
@@ -273,12 +251,14 @@ static int stop(const struct args *a)
     return left && status == EXIT_DONE ? EXIT_STRATEGY : status;
 }
 
-/* Writes the bytes of fd from *pos to its end to stdout; *pos moves past them. */
-static void copy_out(int fd, off_t *pos)
+/* Writes the bytes of fd from *pos to end (-1: its end, however far it grows meanwhile) to stdout; *pos moves past
+ * them. */
+static void copy_out(int fd, off_t *pos, off_t end)
 {
     char buf[65536];
     ssize_t r;
-    while ((r = pread(fd, buf, sizeof buf, *pos)) > 0) {
+    while ((end < 0 || *pos < end) &&
+           (r = pread(fd, buf, end < 0 || end - *pos > (off_t)sizeof buf ? sizeof buf : (size_t)(end - *pos), *pos)) > 0) {
         outq_write(STDOUT_FILENO, buf, (size_t)r);
         *pos += r;
     }
@@ -290,25 +270,25 @@ static int logs(const struct args *a)
     snprintf(path, sizeof path, "%s/bots/%s", a->data_dir, a->ids[0]);
     struct stat st;
     if (stat(path, &st) != 0) {
-        say(STDERR_FILENO, "stratrun logs: bot %s has never run in %s (is --data-dir the bot's?)\n", a->ids[0],
+        outq_printf(STDERR_FILENO, "stratrun logs: bot %s has never run in %s (is --data-dir the bot's?)\n", a->ids[0],
             a->data_dir);
         return EXIT_STRATEGY;
     }
     snprintf(path, sizeof path, "%s/bots/%s/log.txt", a->data_dir, a->ids[0]);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 && (errno != ENOENT || !a->follow)) {
-        say(STDERR_FILENO, "stratrun logs: cannot read %s: %s\n", path, strerror(errno));
+        outq_printf(STDERR_FILENO, "stratrun logs: cannot read %s: %s\n", path, strerror(errno));
         return EXIT_STRATEGY;
     }
     off_t pos = 0;
     if (fd >= 0 && fstat(fd, &st) == 0) {
         pos = a->lines == 0 ? st.st_size : fs_tail_start(fd, st.st_size, a->lines);
         if (pos < 0) {
-            say(STDERR_FILENO, "stratrun logs: cannot read %s: %s\n", path, strerror(errno));
+            outq_printf(STDERR_FILENO, "stratrun logs: cannot read %s: %s\n", path, strerror(errno));
             close(fd);
             return EXIT_STRATEGY;
         }
-        copy_out(fd, &pos);
+        copy_out(fd, &pos, st.st_size);     /* the last N lines as they were: not a line more */
     }
     /* -f: the file is looked at every 100 ms until a signal. A file replaced (LogReset keeps its last lines in a
      * new file) or cut shorter is followed from its end, so no line is shown twice. */
@@ -325,7 +305,7 @@ static int logs(const struct args *a)
             pos = fd >= 0 && fstat(fd, &held) == 0 ? held.st_size : 0;
         }
         if (fd >= 0)
-            copy_out(fd, &pos);
+            copy_out(fd, &pos, -1);
     }
     if (fd >= 0)
         close(fd);
@@ -340,6 +320,18 @@ int tools_main(int argc, char **argv, int *status)
         at += argv[at][10] == '=' ? 1 : 2;
     if (at >= argc)
         return 0;
+    if (strcmp(argv[at], "serve") == 0) {
+        *status = serve_main(argc, argv, at);
+        return 1;
+    }
+    if (strcmp(argv[at], "channel") == 0) {
+        *status = chantool_main(argc, argv, at);
+        return 1;
+    }
+    if (strcmp(argv[at], "new") == 0) {
+        *status = scaffold_main(argc, argv, at);
+        return 1;
+    }
     struct args a;
     memset(&a, 0, sizeof a);
     a.lines = 10;
