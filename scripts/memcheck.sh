@@ -34,7 +34,7 @@ command -v valgrind > /dev/null || { echo "memcheck: valgrind is not installed" 
 [ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" > /dev/null
 cmake --build "$build" -j "$(nproc)" > /dev/null
 bin=$(cd "$build" && pwd)/stratrun
-httpd=$(cd "$build" && pwd)/httpd     # the local HTTP server of http_spec and market_rest_spec
+httpd=$(cd "$build" && pwd)/httpd     # the local HTTP server of http_spec and market_rest_slow_spec
 smtpd=$(cd "$build" && pwd)/smtpd     # the local SMTP server of mail_spec
 cdp=$(cd "$build" && pwd)/cdp         # the DevTools driver of dashboard_slow_spec's browser
 
