@@ -115,6 +115,25 @@ describe("the status panel on a terminal", function()
     check_history(history(), 10)
   end)
 
+  it("keeps a status's control characters from the terminal", function()
+    local dir = h.tmpdir()
+    h.write(dir .. "/s.lua", [[
+Log("before")
+LogStatus("a\27[2Jb\rc\27[31md\tz")
+Log("after")
+Sleep(600000)
+]])
+    local screen, kill, more = h.tmux(string.format("cd %s && %s --id esc --data-dir d s.lua; sleep 600",
+      h.quote(dir), h.quote(h.bin)), 80, 24)
+    finally(kill)
+    assert(h.eventually(function() return screen():find("after", 1, true) end, 20), screen())
+    local s = more.history()
+    -- the screen was not cleared (the log line before is there), the cursor not moved back (one line), no colour
+    assert.truthy(s:find(" before\n", 1, true), s)
+    local ls = lines_of(screen())
+    assert.are.equal("a[2Jbc[31md     z", ls[#ls], s)     -- the tab: spaces to column 16
+  end)
+
   it("shows one labelled panel per bot in `stratrun run`", function()
     local dir = h.tmpdir()
     for _, id in ipairs({ "alpha", "beta" }) do

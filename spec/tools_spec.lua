@@ -190,6 +190,11 @@ describe("stratrun ps, stop and logs", function()
       assert.are.equal(c[2], r.err:sub(1, #c[2]), table.concat(c[1], " "))
       assert.are.equal(1, select(2, r.err:gsub("\n", "")), r.err)
     end
+    -- a bot's last line with escape sequences reaches the terminal of whoever runs ps as plain characters
+    h.script(dir, 'Log("\\27[2J\\27]0;title\\7cleared")', "esc.lua")
+    h.assert_ok(h.run { dir = dir, "--data-dir", dir .. "/d", "--id", "esc", "esc.lua" })
+    local rows = ps(dir)
+    assert.truthy(rows.esc.last:match(" %?%[2J%?%]0;title%?cleared$"), rows.esc.last)
     local r = h.run { dir = dir, "ps", "--data-dir", dir .. "/empty" }
     assert.are.same({ 0, "" }, { r.code, r.out })
     assert.are.equal("stratrun ps: no bots in " .. dir .. "/empty (it has no bots folder: is --data-dir the bots'?)\n",

@@ -204,12 +204,12 @@ int main(int argc, char **argv)
         die("fork: %s", strerror(errno));
     if (browser == 0) {
         /* the browser's fds 3 and 4, whatever numbers the pipes got */
-        int r = fcntl(to[0], F_DUPFD, 10), w = fcntl(from[1], F_DUPFD, 10);
+        int r = fcntl(to[0], F_DUPFD_CLOEXEC, 10), w = fcntl(from[1], F_DUPFD_CLOEXEC, 10);
         if (r < 0 || w < 0 || dup2(r, 3) < 0 || dup2(w, 4) < 0)
             _exit(127);
         char dir[64];
         snprintf(dir, sizeof dir, "--user-data-dir=%s", profile);
-        int null = open("/dev/null", O_WRONLY);
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
         if (null >= 0 && !getenv("CDP_VERBOSE"))
             dup2(null, STDERR_FILENO);
         execl(chromium, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

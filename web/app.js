@@ -54,38 +54,48 @@ async function refreshBots() {
 
 // ---- one bot: its header, status, charts, log ----
 let streamCtl = null;
+let generation = 0;     // each choice of a bot; an answer for an earlier one is dropped
 
 async function choose(id) {
+  const gen = ++generation;
   chosen = id;
   history.replaceState(null, '', '#bot=' + encodeURIComponent(id));
   for (const li of $('bots').children) li.classList.toggle('chosen', li.dataset.id === id);
   if (streamCtl) streamCtl.abort();
+  streamCtl = null;
   const data = await api('/api/bots/' + encodeURIComponent(id));
+  if (gen !== generation) return;
   $('empty').hidden = true;
   $('bot').hidden = false;
   $('log').replaceChildren();
   for (const line of data.log) addLog(line);
   showBot(data);
-  follow(id, data.log_end);
+  follow(id, data.log_end, gen);
 }
 
 async function refreshBot() {
   if (!chosen) return;
-  showBot(await api('/api/bots/' + encodeURIComponent(chosen)));
+  const data = await api('/api/bots/' + encodeURIComponent(chosen));
+  showBot(data);
 }
 
+// Draws a bot's answer, unless another bot was chosen since it was asked for: its buttons send to its own bot.
 function showBot(data) {
+  if (!data.bot || data.bot.id !== chosen) return;
   const b = data.bot;
   $('bot-id').textContent = b.id;
   $('bot-state').textContent = b.state;
   $('bot-state').className = 'state ' + b.state;
   $('bot-meta').textContent = (b.state === 'running' ? `PID ${b.pid}, since ${fmtTime(b.since)}, ` : '') + b.script;
-  showStatus(data.status, data.status_text);
-  drawLines($('profit'), [{ name: 'profit', points: data.profit }]);
-  showChart(data.chart);
+  // Each part on its own: one a bot's file made unreadable does not take the others with it.
+  const parts = [() => showStatus(b.id, data.status, data.status_text),
+    () => drawLines($('profit'), [{ name: 'profit', points: data.profit }]), () => showChart(data.chart)];
+  for (const part of parts) {
+    try { part(); } catch (e) { console.error(e); }
+  }
 }
 
-function showStatus(json, text) {
+function showStatus(bot, json, text) {
   const box = $('status');
   box.replaceChildren();
   let status = null;
@@ -95,13 +105,13 @@ function showStatus(json, text) {
     else box.append(el('p', 'muted', 'no status yet (LogStatus)'));
     return;
   }
-  for (const block of status.blocks) {
+  for (const block of Array.isArray(status.blocks) ? status.blocks : []) {
     if (typeof block.text === 'string') {
       if (block.text.trim() !== '') box.append(el('pre', '', block.text.replace(/^\n+|\n+$/g, '')));
       continue;
     }
-    const t = block.table;
-    if (!t) continue;
+    const t = block && block.table;
+    if (!t || !Array.isArray(t.cols) || !Array.isArray(t.rows)) continue;
     const table = el('table');
     if (t.title) table.append(el('caption', '', t.title));
     const thead = el('thead'), hr = el('tr');
@@ -110,17 +120,17 @@ function showStatus(json, text) {
     const tbody = el('tbody');
     for (const row of t.rows) {
       const tr = el('tr');
-      for (const cell of row) {
+      for (const cell of Array.isArray(row) ? row : []) {
         const td = el('td');
         if (cell.colspan > 1) td.colSpan = cell.colspan;
         if (cell.rowspan > 1) td.rowSpan = cell.rowspan;
         if (typeof cell.cmd === 'string') {
           const button = el('button', '', cell.name);
           button.dataset.cmd = cell.cmd;
-          button.addEventListener('click', () => send(cell.cmd));
+          button.addEventListener('click', () => send(bot, cell.cmd));
           td.append(button);
         } else {
-          td.textContent = cell.text;
+          td.textContent = String(cell.text ?? '');
         }
         tr.append(td);
       }
@@ -131,14 +141,14 @@ function showStatus(json, text) {
   }
 }
 
-async function send(text) {
+async function send(bot, text) {
   const out = $('command-result');
   if (!token) {
     out.textContent = 'commands need the token: open the address stratrun serve printed (…/#token=…)';
     return;
   }
   try {
-    await api('/api/bots/' + encodeURIComponent(chosen) + '/command', { method: 'POST', body: text });
+    await api('/api/bots/' + encodeURIComponent(bot) + '/command', { method: 'POST', body: text });
     out.textContent = 'sent: ' + text;
   } catch (e) {
     out.textContent = 'not sent: ' + e.message;
@@ -148,7 +158,7 @@ async function send(text) {
 $('command').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const text = $('command-text').value;
-  if (text) send(text);
+  if (text && chosen) send(chosen, text);
 });
 
 // A log line: "YYYY-MM-DD HH:MM:SS.mmm [ID] warning: ..." with an optional #rrggbb at its end (Log's colour).
@@ -171,7 +181,8 @@ function addLog(line) {
 
 // The live log: server-sent events read through fetch (which can carry the token header), from where the page's
 // first look at the log ended, so no line is missed or shown twice.
-async function follow(id, from) {
+async function follow(id, from, gen) {
+  if (streamCtl) streamCtl.abort();
   const ctl = new AbortController();
   streamCtl = ctl;
   try {
@@ -190,15 +201,16 @@ async function follow(id, from) {
       while ((i = buf.indexOf('\n\n')) >= 0) {
         const ev = buf.slice(0, i);
         buf = buf.slice(i + 2);
+        if (gen !== generation) return;
         for (const l of ev.split('\n')) if (l.startsWith('data: ')) addLog(l.slice(6));
       }
     }
   } catch (e) {
     if (ctl.signal.aborted) return;
   }
-  if (streamCtl === ctl) {       // the server went away: look again in a while
+  if (streamCtl === ctl && gen === generation) {       // the server went away: look again in a while
     $('log-live').textContent = 'reconnecting…';
-    setTimeout(() => { if (streamCtl === ctl) choose(id).catch(() => {}); }, 2000);
+    setTimeout(() => { if (streamCtl === ctl && gen === generation) choose(id).catch(() => {}); }, 2000);
   }
 }
 
@@ -295,14 +307,11 @@ async function refreshChannels() {
 
 // ---- every second: the bots, the chosen bot's status and charts, the channels ----
 async function tick() {
-  try {
-    await refreshBots();
-    await refreshBot();
-    await refreshChannels();
-    $('conn').textContent = 'updated ' + fmtTime(Date.now());
-  } catch (e) {
-    $('conn').textContent = 'cannot reach stratrun serve: ' + e.message;
+  let failed = null;
+  for (const step of [refreshBots, refreshBot, refreshChannels]) {
+    try { await step(); } catch (e) { failed = failed || e; }
   }
+  $('conn').textContent = failed ? 'cannot reach stratrun serve: ' + failed.message : 'updated ' + fmtTime(Date.now());
   setTimeout(tick, 1000);
 }
 

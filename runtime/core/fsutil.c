@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int fs_mkdirs(const char *path, char *err, size_t errlen)
@@ -300,7 +301,14 @@ int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errl
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    /* A tool asking whether the lock is held (fs_lock_holder) holds it shared for a moment: waited out, up to 50
+     * ms, where a running holder holds it for good. */
+    int taken = 0;
+    for (int i = 0; i < 10 && !(taken = flock(fd, LOCK_EX | LOCK_NB) == 0) && errno == EWOULDBLOCK; i++) {
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (!taken) {
         int e = errno;
         char text[32] = "";
         ssize_t n = pread(fd, text, sizeof text - 1, 0);
@@ -322,12 +330,14 @@ int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errl
     return fd;
 }
 
-off_t fs_tail_start(int fd, off_t size, long long keep)
+off_t fs_tail_start(int fd, off_t size, long long keep, off_t floor)
 {
     char chunk[64 * 1024];
     long long lines = 0;
-    for (off_t pos = size; pos > 0;) {
-        size_t n = pos > (off_t)sizeof chunk ? sizeof chunk : (size_t)pos;
+    if (floor < 0)
+        floor = 0;
+    for (off_t pos = size; pos > floor;) {
+        size_t n = pos - floor > (off_t)sizeof chunk ? sizeof chunk : (size_t)(pos - floor);
         pos -= (off_t)n;
         if (pread(fd, chunk, n, pos) != (ssize_t)n)
             return -1;
@@ -335,7 +345,20 @@ off_t fs_tail_start(int fd, off_t size, long long keep)
             if (chunk[i] == '\n' && pos + (off_t)i != size - 1 && ++lines == keep)
                 return pos + (off_t)i + 1;
     }
-    return 0;
+    return floor;
+}
+
+int fs_open_regular(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        int e = fstat(fd, &st) != 0 ? errno : EINVAL;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
 int fs_lock_holder(const char *path, long *holder, char *note, size_t notelen)
@@ -343,7 +366,7 @@ int fs_lock_holder(const char *path, long *holder, char *note, size_t notelen)
     *holder = 0;
     if (note && notelen)
         note[0] = '\0';
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = fs_open_regular(path);
     if (fd < 0)
         return -1;
     /* The holder has an exclusive flock: a shared one is refused while it holds it. A shared one taken for this

@@ -52,8 +52,13 @@ void fs_set_fsync(int on);
 int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errlen);
 
 /* Where the last keep (> 0) lines of the file fd (size bytes) start: scanned back from its end a chunk at a time, so
- * only the part kept is ever read. A newline as the last byte ends the last line. -1 on a read error. */
-off_t fs_tail_start(int fd, off_t size, long long keep);
+ * only the part kept is ever read, and never below floor (then floor, maybe mid-line). A newline as the last byte
+ * ends the last line. -1 on a read error. */
+off_t fs_tail_start(int fd, off_t size, long long keep, off_t floor);
+
+/* Opens path for reading if it is a regular file (not a FIFO, which would block the open, a device or a folder),
+ * never through a symlink, close-on-exec: the descriptor, or -1 with errno (EINVAL: not a regular file). */
+int fs_open_regular(const char *path);
 
 /* Whether a process holds path's lock (fs_lock_pid), without ever keeping it from one: 1 with *holder the PID the
  * file names (0 if unknown), 0 when nobody holds it, -1 with errno when it cannot be opened (ENOENT: never made).

@@ -311,8 +311,10 @@ void termpanel_write(int fd, const char *p, size_t n)
     init_locked();
     if (n == 0 || !tty || (fd == STDERR_FILENO && !err_same) || (fd != STDOUT_FILENO && fd != STDERR_FILENO) ||
         (!shown && !open_line && npanels == 0)) {
+        if (n > 0 && tty && (fd == STDOUT_FILENO || (fd == STDERR_FILENO && err_same)))
+            open_line = p[n - 1] != '\n';     /* a first panel waits below a line left open */
+        outq_write(fd, p, n);   /* under mu: in order with the panels' writes */
         pthread_mutex_unlock(&mu);
-        outq_write(fd, p, n);
         return;
     }
     int cols, rows;

@@ -3,6 +3,8 @@
  */
 #include "core/termtext.h"
 
+#include <string.h>
+
 struct range {
     unsigned lo, hi;
 };
@@ -102,4 +104,33 @@ size_t tt_width(const char *s, size_t n)
         w += (size_t)tt_cp_width(cp);
     }
     return w;
+}
+
+size_t tt_sanitize(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        unsigned cp;
+        size_t len = c < 0x80 ? 1 : tt_decode(s + i, n - i, &cp);
+        const char *keep = s + i;
+        size_t klen = len;
+        if (c < 0x80) {
+            if (c == '\t' || c == '\n' || c == '\r')
+                keep = " ";
+            else if (c < 0x20 || c == 0x7f)
+                keep = "?";
+            klen = 1;
+        } else if ((cp == 0xFFFD && len == 1) || (cp >= 0x80 && cp < 0xA0)) {
+            keep = "?";
+            klen = 1;
+        }
+        if (o + klen >= cap)
+            break;
+        memcpy(out + o, keep, klen);
+        o += klen;
+        i += len;
+    }
+    out[o] = '\0';
+    return o;
 }

@@ -20,4 +20,10 @@ size_t tt_decode(const char *p, size_t n, unsigned *cp);
 /* Columns of the n bytes at s. */
 size_t tt_width(const char *s, size_t n);
 
+/* Copies the n bytes at s into out (cap > 0 bytes, NUL-terminated, cut at a character) as text safe to print on a
+ * terminal: tab, CR and LF become a space; other C0 and C1 control characters, DEL and invalid UTF-8 become '?'
+ * (nothing another process wrote can move the cursor or recolour the screen). Never longer than n. Returns the
+ * length. */
+size_t tt_sanitize(const char *s, size_t n, char *out, size_t cap);
+
 #endif

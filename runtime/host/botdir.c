@@ -70,18 +70,21 @@ void botdir_last_line(const char *data_dir, const char *id, char *buf, size_t si
     char path[PATH_MAX + 128];
     snprintf(path, sizeof path, "%s/bots/%s/log.txt", data_dir, id);
     buf[0] = '\0';
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = fs_open_regular(path);    /* a FIFO would block the open */
     if (fd < 0)
         return;
     struct stat st;
-    off_t from;
-    if (fstat(fd, &st) == 0 && st.st_size > 0 && (from = fs_tail_start(fd, st.st_size, 1)) >= 0) {
-        size_t n = (size_t)(st.st_size - from) < size - 1 ? (size_t)(st.st_size - from) : size - 1;
-        ssize_t r = pread(fd, buf, n, from);
+    if (fstat(fd, &st) == 0 && st.st_size > 0) {
+        /* Only the file's last size - 1 bytes are read, however long its last line: that line's end. */
+        size_t n = (size_t)st.st_size < size - 1 ? (size_t)st.st_size : size - 1;
+        ssize_t r = pread(fd, buf, n, st.st_size - (off_t)n);
         n = r > 0 ? (size_t)r : 0;
         while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
             n--;
         buf[n] = '\0';
+        char *nl = strrchr(buf, '\n');
+        if (nl)
+            memmove(buf, nl + 1, strlen(nl + 1) + 1);
     }
     close(fd);
 }

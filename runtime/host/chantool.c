@@ -14,6 +14,7 @@
 #include "core/logsink.h"
 #include "core/outq.h"
 #include "core/redact.h"
+#include "core/termtext.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -160,11 +161,7 @@ static int has_file(const char *folder, const char *id)
  * control character (no JSON has one raw) as '?'. out holds CHAN_MAX + 1 bytes. */
 static void one_line(const struct chan_state *st, char *out)
 {
-    for (size_t i = 0; i < st->len; i++) {
-        unsigned char c = (unsigned char)st->data[i];
-        out[i] = c == '\t' || c == '\n' || c == '\r' ? ' ' : c < 0x20 || c == 0x7f ? '?' : (char)c;
-    }
-    out[st->len] = '\0';
+    tt_sanitize(st->data, st->len, out, st->len + 1);
 }
 
 /* The publisher's time of a state as the log shows times (local, ms). */

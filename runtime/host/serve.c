@@ -3,7 +3,7 @@
  * dir and its channel backend, on libmicrohttpd, in a process of its own. It reads what the bots write to their
  * folders (lock, log.txt, status.json, profit.csv, chart.jsonl) and follows their channels through an engine of its
  * own; the one thing it changes is a bot's command queue (cmdq_send, as `stratrun cmd`). It never blocks a bot: no
- * bot waits on it, and it takes no bot's lock.
+ * bot waits on it, and it asks for a bot's lock only for an instant (fs_lock_holder).
  *
  * Security: it listens on 127.0.0.1 by default and then takes only requests whose Host is that address (or
  * localhost) and its port, which a DNS-rebinding page cannot send. A command (POST) needs the token serve keeps in
@@ -128,7 +128,7 @@ static void jcstr(jbuf *b, const char *s)
  * it cannot be read. */
 static char *read_tail(const char *path, size_t max, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = fs_open_regular(path);    /* a FIFO would block the open */
     if (fd < 0)
         return NULL;
     struct stat st;
@@ -218,15 +218,22 @@ static void log_field(jbuf *b, const struct server *s, const char *id)
     bot_path(s, id, "log.txt", path, sizeof path);
     jbuf_add(b, ",\"log\":[", 8);
     long long end = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = fs_open_regular(path);
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) == 0) {
-        off_t from = fs_tail_start(fd, st.st_size, LOG_LINES);
+        /* the last LOG_LINES lines within the last FILE_MAX bytes: a strategy's one huge line is not sent whole */
+        off_t floor = st.st_size > (off_t)FILE_MAX ? st.st_size - (off_t)FILE_MAX : 0;
+        off_t from = fs_tail_start(fd, st.st_size, LOG_LINES, floor);
         size_t n = from >= 0 ? (size_t)(st.st_size - from) : 0;
         char *text = n ? malloc(n) : NULL;
         if (text && pread(fd, text, n, from) == (ssize_t)n) {
             end = (long long)st.st_size;
-            for (size_t at = 0, k = 0; at < n; k++) {
+            size_t at = 0;
+            if (from == floor && floor > 0) {   /* cut inside a line: it is left out */
+                char *nl = memchr(text, '\n', n);
+                at = nl ? (size_t)(nl - text) + 1 : n;
+            }
+            for (size_t k = 0; at < n; k++) {
                 char *nl = memchr(text + at, '\n', n - at);
                 size_t e = nl ? (size_t)(nl - text) : n;
                 if (!nl) {      /* a line still being written: the stream sends it */
@@ -285,6 +292,22 @@ static void chart_field(jbuf *b, const struct server *s, const char *id)
     char *text = read_bot_file(s, id, "chart.jsonl", &len);
     jbuf_add(b, ",\"chart\":[", 10);
     int k = 0;
+    /* A file longer than was read lost its first line, which says what the chart is: sent first, from the start. */
+    char path[PATH_MAX + 128];
+    bot_path(s, id, "chart.jsonl", path, sizeof path);
+    int fd = text ? fs_open_regular(path) : -1;
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && (size_t)st.st_size > len) {
+        char first[65536];
+        ssize_t r = pread(fd, first, sizeof first, 0);
+        char *nl = r > 0 ? memchr(first, '\n', (size_t)r) : NULL;
+        if (nl) {
+            jstr(b, first, (size_t)(nl - first));
+            k++;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
     for (char *line = text, *nl; line && (nl = memchr(line, '\n', len - (size_t)(line - text))); line = nl + 1) {
         if (k++)
             jbuf_add(b, ",", 1);
@@ -410,7 +433,7 @@ static void stream_poll(struct stream *st)
         now.st_size < st->pos) {
         if (st->fd >= 0)
             close(st->fd);
-        st->fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        st->fd = fs_open_regular(st->path);
         st->pos = st->fd >= 0 && fstat(st->fd, &held) == 0 ? held.st_size : 0;
         st->part_len = 0;
         return;
@@ -514,6 +537,20 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned code, const
     return send_json(c, code, &b);
 }
 
+/* The Host header names this server: ADDR:PORT or localhost:PORT, or without ":80" on port 80 (as browsers send it). */
+static int host_ok(const struct server *s, const char *host)
+{
+    if (!host)
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        const char *h = s->hosts[i];
+        size_t n = strcspn(h, ":");
+        if (strcmp(host, h) == 0 || (s->port == 80 && strlen(host) == n && strncmp(host, h, n) == 0))
+            return 1;
+    }
+    return 0;
+}
+
 static int token_ok(const struct server *s, struct MHD_Connection *c)
 {
     const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Stratrun-Token");
@@ -582,7 +619,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!post && !get)
         return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s is not served here (GET, POST)", method);
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-    if (s->loopback && (!host || (strcmp(host, s->hosts[0]) != 0 && strcmp(host, s->hosts[1]) != 0)))
+    if (s->loopback && !host_ok(s, host))
         return send_error(c, MHD_HTTP_FORBIDDEN, "Host '%s' is not this server (%s): refused, as a page from "
                           "another site reaching here through DNS would be", host ? host : "", s->hosts[0]);
     int api = strncmp(url, "/api/", 5) == 0;
@@ -627,12 +664,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return send_json(c, MHD_HTTP_OK, &b);
     }
     if (get && strcmp(rest, "/stream") == 0) {
+        struct botinfo bi;
+        if (botdir_look(s->data_dir, id, &bi) != 0)
+            return send_error(c, MHD_HTTP_NOT_FOUND, "bot %s has never run in %s", id, s->data_dir);
         struct stream *st = calloc(1, sizeof *st);
         if (!st)
             return MHD_NO;
         st->s = s;
         bot_path(s, id, "log.txt", st->path, sizeof st->path);
-        st->fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        st->fd = fs_open_regular(st->path);
         struct stat fs;
         const char *from = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from");
         long long at = from ? strtoll(from, NULL, 10) : -1;

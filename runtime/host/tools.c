@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/fsutil.h"
 #include "core/outq.h"
+#include "core/termtext.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,6 +108,11 @@ static int parse(struct args *a, int argc, char **argv, int at)
             const char *why = id_check(s, strlen(s));
             if (why)
                 return cli_usage(names[a->tool], "bot ID '%s': %s", s, why);
+            int seen = 0;
+            for (int k = 0; k < a->nids && !seen; k++)
+                seen = strcmp(a->ids[k], s) == 0;
+            if (seen)
+                continue;   /* stop a a: one bot */
             if (a->nids == (int)(sizeof a->ids / sizeof a->ids[0]))
                 return cli_usage(names[a->tool], "at most %zu bot IDs", sizeof a->ids / sizeof a->ids[0]);
             a->ids[a->nids++] = s;
@@ -147,14 +153,16 @@ static int ps(const struct args *a)
         "SCRIPT", "LAST LOG LINE");
     for (int i = 0; i < n; i++) {
         const struct botinfo *b = &bots[i];
-        char pid[24] = "-", since[32] = "-", line[1024];
+        char pid[24] = "-", since[32] = "-", raw[1024], line[1024], script[PATH_MAX];
         if (b->held) {
             snprintf(pid, sizeof pid, "%ld", b->pid);
             botdir_stamp(b->since, since, sizeof since);
         }
-        botdir_last_line(a->data_dir, b->id, line, sizeof line);
+        botdir_last_line(a->data_dir, b->id, raw, sizeof raw);
+        tt_sanitize(raw, strlen(raw), line, sizeof line);  /* a strategy's line: no escape reaches the terminal */
+        tt_sanitize(b->script, strlen(b->script), script, sizeof script);
         outq_printf(STDOUT_FILENO, "%-*s  %-7s  %*s  %-19s  %-*s  %s\n", wid, b->id, b->held ? "running" : "stopped", wpid,
-            pid, since, wscript, b->script[0] ? b->script : "-", line);
+            pid, since, wscript, script[0] ? script : "-", line);
     }
     free(bots);
     return EXIT_DONE;
@@ -229,8 +237,9 @@ static int stop(const struct args *a)
                 continue;
             done[i] = 1;
             left--;
-            char line[1024];
-            botdir_last_line(a->data_dir, want[i].id, line, sizeof line);
+            char raw[1024], line[1024];
+            botdir_last_line(a->data_dir, want[i].id, raw, sizeof raw);
+            tt_sanitize(raw, strlen(raw), line, sizeof line);
             outq_printf(STDOUT_FILENO, "bot %s (process %ld) stopped in %.1f s; its log ends: %s\n", want[i].id, want[i].pid,
                 (double)(clock_mono_ns() - t0) / 1e9, line[0] ? line : "(empty)");
         }
@@ -275,14 +284,14 @@ static int logs(const struct args *a)
         return EXIT_STRATEGY;
     }
     snprintf(path, sizeof path, "%s/bots/%s/log.txt", a->data_dir, a->ids[0]);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = fs_open_regular(path);
     if (fd < 0 && (errno != ENOENT || !a->follow)) {
         outq_printf(STDERR_FILENO, "stratrun logs: cannot read %s: %s\n", path, strerror(errno));
         return EXIT_STRATEGY;
     }
     off_t pos = 0;
     if (fd >= 0 && fstat(fd, &st) == 0) {
-        pos = a->lines == 0 ? st.st_size : fs_tail_start(fd, st.st_size, a->lines);
+        pos = a->lines == 0 ? st.st_size : fs_tail_start(fd, st.st_size, a->lines, 0);
         if (pos < 0) {
             outq_printf(STDERR_FILENO, "stratrun logs: cannot read %s: %s\n", path, strerror(errno));
             close(fd);
@@ -301,7 +310,7 @@ static int logs(const struct args *a)
         if (replaced) {
             if (fd >= 0)
                 close(fd);
-            fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            fd = fs_open_regular(path);
             pos = fd >= 0 && fstat(fd, &held) == 0 ? held.st_size : 0;
         }
         if (fd >= 0)

@@ -268,7 +268,7 @@ static int keep_last_lines(lua_State *L, struct bot *b, const char *name, lua_In
         return luaL_error(L, "cannot read %s: %s", path, strerror(errno));
     if (fd >= 0) {
         struct stat st;
-        int ok = fstat(fd, &st) == 0 && (size = st.st_size, from = fs_tail_start(fd, size, keep)) >= 0 &&
+        int ok = fstat(fd, &st) == 0 && (size = st.st_size, from = fs_tail_start(fd, size, keep, 0)) >= 0 &&
                  (text = malloc((size_t)(size - from) + 1)) != NULL &&
                  pread(fd, text, (size_t)(size - from), from) == (ssize_t)(size - from);
         int e = errno;
