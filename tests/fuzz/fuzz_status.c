@@ -2,7 +2,7 @@
  * fuzz_status.c: the LogStatus renderer, stdlib/status.lua's render(text), on arbitrary text: plain text with
  * backtick segments, some of them JSON table objects ({type="table", title, cols, rows} with colspan/rowspan
  * cells), as LogStatus hands it over. The module is the one embedded in the binary (stratrun_stdlib[]), run
- * with only the json module besides Lua's own libraries, as a strategy's state has it.
+ * with only the json and stratrun.log modules besides Lua's own libraries, as a strategy's state has them.
  *
  * Checked: render never raises; it returns a string and a table of one-line string warnings; it stays within a
  * budget of Lua instructions and memory proportionate to a status panel (a render that needs more would hang or
@@ -11,6 +11,7 @@
  */
 #include "fuzz.h"
 #include "lua/stdlib_embed.h"
+#include "lua/api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,10 @@ static void open_status(void)
     S = fuzz_lua_new(MEMORY, 1);
     luaL_openlibs(S);
     fuzz_open_json(S);
+    /* status.lua measures cells with require("stratrun.log").width (terminal columns); the module's other calls,
+     * which need a bot, are never made by render */
+    luaL_requiref(S, "stratrun.log", luaopen_logapi, 0);
+    lua_pop(S, 1);
     const struct stdlib_module *m = stratrun_stdlib;
     while (m->name && strcmp(m->name, "status") != 0)
         m++;
