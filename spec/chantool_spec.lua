@@ -37,6 +37,10 @@ local function ls(dir, args, env)
   for i = 2, #ls_lines do
     local id, seq, published, age, bytes =
       ls_lines[i]:match("^(%S+) +(%d+) +(%d%d%d%d%-%d%d%-%d%d %d%d:%d%d:%d%d%.%d%d%d) +([%d.]+ %a+) +(%d+)$")
+    if not id then  -- a publisher's clock ahead of this one (another host's): "0.3 s ahead"
+      id, seq, published, age, bytes =
+        ls_lines[i]:match("^(%S+) +(%d+) +(%d%d%d%d%-%d%d%-%d%d %d%d:%d%d:%d%d%.%d%d%d) +([%d.]+ %a+ ahead) +(%d+)$")
+    end
     if not id then
       id, seq, published, age, bytes = ls_lines[i]:match("^(%S+) +(%-) +(%-) +(%-) +(%-)$")
     end

@@ -307,14 +307,14 @@ static int ls(const struct args *a, struct engine *e, const char *folder)
     int wid = 2, w[4];
     for (int k = 0; k < 4; k++)
         w[k] = (int)strlen(heads[k]);
-    int64_t now = clock_wall_ms();
     for (int i = 0; i < n; i++) {
         char why[256];
         int64_t seq = rows[i].c ? engine_read(e, rows[i].c, st) : 0;
         if (seq > 0) {
             snprintf(cells[i][0], sizeof cells[i][0], "%lld", (long long)seq);
             stamp(st->published, cells[i][1], sizeof cells[i][1]);
-            age(now - st->published, cells[i][2], sizeof cells[i][2]);
+            /* now, after the read: a state the engine took in after a clock read at the start was "ahead" */
+            age(clock_wall_ms() - st->published, cells[i][2], sizeof cells[i][2]);
             snprintf(cells[i][3], sizeof cells[i][3], "%zu", st->len);
         } else {
             for (int k = 0; k < 4; k++)
