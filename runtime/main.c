@@ -78,7 +78,8 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (outq_start() == 0)
         outq_stdio();
-    if (tools_main(argc, argv, &status))      /* stratrun ps, stop, logs */
+    options_subcommand_first(argc, argv);
+    if (tools_main(argc, argv, &status))      /* stratrun ps, stop, logs, channel, new, serve */
         goto out;
     if (options_load(&opt, argc, argv, err, sizeof err) != 0) {
         usage_error(err);

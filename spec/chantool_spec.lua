@@ -232,14 +232,7 @@ describe("stratrun channel", function()
       { { "channel", "ls", "--channel", "carrier-pigeon" }, "stratrun channel: --channel: unknown channel backend "
         .. "'carrier-pigeon'" },
     }
-    for _, c in ipairs(cases) do
-      r = h.run { dir = dir, table.unpack(c[1]) }
-      local what = table.concat(c[1], " ")
-      assert.are.equal(2, r.code, what .. ": " .. r.err)
-      assert.are.equal("", r.out, what)
-      assert.are.equal(c[2], r.err:sub(1, #c[2]), what)
-      assert.are.equal(1, select(2, r.err:gsub("\n", "")), r.err)
-    end
+    h.assert_usage_errors(dir, cases)
     -- A data dir with no channel folder: nothing to read, and nothing made
     r = h.run { dir = dir, "channel", "get", "a", "--data-dir", dir .. "/none" }
     assert.are.same({ 1, "", "stratrun channel get: no channel folder " .. dir .. "/none/channels: no bot has "

@@ -131,14 +131,16 @@ describe("stratrun serve's API", function()
     assert(h.sh(string.format("mkdir -p %s && touch %s/lock && mkfifo %s/status.json %s/chart.jsonl %s/profit.csv",
       h.quote(bot), h.quote(bot), h.quote(bot), h.quote(bot), h.quote(bot))) == 0)
     -- one line of 6 MB, then a short one: the log is read from its last 4 MiB, the cut line left out
-    h.write(bot .. "/log.txt", string.rep("x", 6 * 1024 * 1024) .. "\n2026-01-01 00:00:00.000 tail\n")
+    h.write(bot .. "/log.txt", string.rep("x", 6 * 1024 * 1024) .. "\n2026-01-01 00:00:00.000 bad \xff\xc3( \"q\"\n"
+      .. "2026-01-01 00:00:00.000 tail\n")
     local r = d.http(s.base .. "/api/bots")
     assert.are.equal(200, r.StatusCode, r.Body)
     r = d.http(s.base .. "/api/bots/odd")
     assert.are.equal(200, r.StatusCode, r.Body)
     assert.truthy(#r.Body < 64 * 1024, #r.Body)
     local b = json.decode(r.Body)
-    assert.are.same({ "2026-01-01 00:00:00.000 tail" }, b.log)
+    -- bytes that are not UTF-8 arrive as U+FFFD, the rest as written
+    assert.are.same({ '2026-01-01 00:00:00.000 bad \u{FFFD}\u{FFFD}( "q"', "2026-01-01 00:00:00.000 tail" }, b.log)
     assert.is_nil(b.status)         -- (null: the FIFO is not read)
     assert.is_nil(b.status_text)
     assert.are.equal("2026-01-01 00:00:00.000 tail", b.bot.last_log)
@@ -178,16 +180,7 @@ describe("stratrun serve's API", function()
       { { "serve", "--bogus" }, "stratrun serve: unknown option '--bogus'" },
       { { "serve", "--channel", "nosuch://x" }, "stratrun serve: --channel: " },
     }
-    for _, c in ipairs(cases) do
-      local args = { dir = s.dir }
-      for i, a in ipairs(c[1]) do args[i] = a end
-      args[#args + 1] = "--data-dir"
-      args[#args + 1] = s.dir .. "/d"
-      local r = h.run(args)
-      assert.are.equal(2, r.code, table.concat(c[1], " ") .. ": " .. r.err)
-      assert.are.equal(c[2], r.err:sub(1, #c[2]))
-      assert.are.equal(1, select(2, r.err:gsub("\n", "")), r.err)
-    end
+    h.assert_usage_errors(s.dir, cases, { "--data-dir", s.dir .. "/d" })
     local r = h.run { dir = s.dir, "serve", "--help" }
     assert.are.equal(0, r.code)
     assert.truthy(r.out:match("^usage: stratrun serve "), r.out)

@@ -128,6 +128,22 @@ function M.assert_ok(r)
   assert(r.code == 0, "stratrun failed (" .. tostring(r.code) .. "):\n" .. r.out .. r.err)
 end
 
+-- Runs stratrun with each case {args, want} (plus the arguments in extra) in dir and asserts a usage error: exit 2,
+-- nothing on stdout, and exactly one line on stderr, which starts with want (the shell tools' rule, docs/tools.md).
+function M.assert_usage_errors(dir, cases, extra)
+  local assert = require("luassert")     -- busted's, which a module does not see as a global
+  for _, c in ipairs(cases) do
+    local args = { dir = dir, table.unpack(c[1]) }
+    for _, a in ipairs(extra or {}) do args[#args + 1] = a end
+    local r = M.run(args)
+    local what = table.concat(c[1], " ")
+    assert.are.equal(2, r.code, what .. ": " .. r.err)
+    assert.are.equal("", r.out, what)
+    assert.are.equal(c[2], r.err:sub(1, #c[2]), what)
+    assert.are.equal(1, select(2, r.err:gsub("\n", "")), r.err)
+  end
+end
+
 -- Asserts that text holds plain (no pattern), showing the text when it does not.
 function M.assert_has(text, plain)
   assert(text:find(plain, 1, true), "want «" .. plain .. "» in:\n" .. text)

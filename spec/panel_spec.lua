@@ -115,6 +115,37 @@ describe("the status panel on a terminal", function()
     check_history(history(), 10)
   end)
 
+  it("writes a warning of the channel engine's thread above the panel, where the next redraw leaves it", function()
+    local dir = h.tmpdir()
+    h.write(dir .. "/s.lua", [[
+Log("ready")
+local i = 0
+while true do
+  i = i + 1
+  GetChannelData("other")
+  LogStatus("panel " .. i .. "\nsecond row")
+  Sleep(50)
+end
+]])
+    local screen, kill, more = h.tmux(string.format("cd %s && %s --id follower --data-dir d s.lua; sleep 600",
+      h.quote(dir), h.quote(h.bin)), 80, 24)
+    finally(kill)
+    assert(h.eventually(function() return screen():find("panel 3", 1, true) end, 20), screen())
+    -- a damaged state where the follower reads channel other: the engine thread warns, once
+    h.write(dir .. "/d/channels/.other.tmp", "not a channel frame")
+    assert(h.sh(string.format("chmod 600 %s && mv %s %s", h.quote(dir .. "/d/channels/.other.tmp"),
+      h.quote(dir .. "/d/channels/.other.tmp"), h.quote(dir .. "/d/channels/other"))) == 0)
+    assert(h.eventually(function() return screen():find("warning: channel other: skipped", 1, true) end, 10),
+      screen())
+    Sleep(500)      -- ten redraws later the warning is still on the screen, above the panel
+    local ls = lines_of(screen())
+    assert.truthy(screen():find("warning: channel other: skipped", 1, true), screen())
+    assert.truthy(ls[#ls - 1]:match("^panel %d+$"), screen())
+    assert.are.equal("second row", ls[#ls])
+    local hist = more.history()
+    assert.are.equal(1, count(hist, "\npanel %d+\n"), hist)
+  end)
+
   it("keeps a status's control characters from the terminal", function()
     local dir = h.tmpdir()
     h.write(dir .. "/s.lua", [[

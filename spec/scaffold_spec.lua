@@ -145,11 +145,7 @@ describe("stratrun new", function()
       { { "--data-dir", "d", "new", "a" }, "stratrun new: --data-dir: new makes a strategy's folder, not a data dir "
         .. "(its stratrun.conf has a data_dir line)" .. see },
     }
-    for _, c in ipairs(cases) do
-      r = h.run { dir = dir, table.unpack(c[1]) }
-      local what = table.concat(c[1], " ")
-      assert.are.same({ 2, "", c[2] }, { r.code, r.out, r.err }, what)
-    end
+    h.assert_usage_errors(dir, cases)     -- each want is the whole line
     local ls = io.popen("ls -A " .. h.quote(dir))
     local left = ls:read("a")
     ls:close()

@@ -183,13 +183,7 @@ describe("stratrun ps, stop and logs", function()
       { { "logs", "a", "b" }, "stratrun logs: takes one bot ID, not 2 (see stratrun logs --help)\n" },
       { { "logs", "--data-dir" }, "stratrun logs: option --data-dir needs a value (see stratrun logs --help)\n" },
     }
-    for _, c in ipairs(cases) do
-      local r = h.run { dir = dir, table.unpack(c[1]) }
-      assert.are.equal(2, r.code, table.concat(c[1], " "))
-      assert.are.equal("", r.out)
-      assert.are.equal(c[2], r.err:sub(1, #c[2]), table.concat(c[1], " "))
-      assert.are.equal(1, select(2, r.err:gsub("\n", "")), r.err)
-    end
+    h.assert_usage_errors(dir, cases)
     -- a bot's last line with escape sequences reaches the terminal of whoever runs ps as plain characters
     h.script(dir, 'Log("\\27[2J\\27]0;title\\7cleared")', "esc.lua")
     h.assert_ok(h.run { dir = dir, "--data-dir", dir .. "/d", "--id", "esc", "esc.lua" })

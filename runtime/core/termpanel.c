@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@ struct buf {
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static int tty = -1;            /* stdout is a terminal; -1: not asked yet */
+static atomic_int tty = -1;     /* stdout is a terminal; -1: not asked yet. Read without mu on the common path */
 static int err_same;            /* stderr is that terminal too */
 static struct panel *panels;
 static size_t npanels;
@@ -44,12 +45,13 @@ static void on_winch(int sig)
 
 static void init_locked(void)
 {
-    if (tty >= 0)
+    if (atomic_load(&tty) >= 0)
         return;
-    tty = isatty(STDOUT_FILENO);
+    int t = isatty(STDOUT_FILENO);
     struct stat o, e;
-    err_same = tty && isatty(STDERR_FILENO) && fstat(STDOUT_FILENO, &o) == 0 && fstat(STDERR_FILENO, &e) == 0 &&
+    err_same = t && isatty(STDERR_FILENO) && fstat(STDOUT_FILENO, &o) == 0 && fstat(STDERR_FILENO, &e) == 0 &&
                o.st_rdev == e.st_rdev;
+    atomic_store(&tty, t);  /* last: a reader that sees it sees err_same too */
 }
 
 void termpanel_init(void)
@@ -307,6 +309,10 @@ void termpanel_set(const char *label, const char *text, size_t len)
 
 void termpanel_write(int fd, const char *p, size_t n)
 {
+    if (atomic_load_explicit(&tty, memory_order_acquire) == 0) {   /* not a terminal: no panel, no lock */
+        outq_write(fd, p, n);
+        return;
+    }
     pthread_mutex_lock(&mu);
     init_locked();
     if (n == 0 || !tty || (fd == STDERR_FILENO && !err_same) || (fd != STDOUT_FILENO && fd != STDERR_FILENO) ||

@@ -2,6 +2,7 @@
  * termtext.c: terminal column widths of UTF-8 text (termtext.h).
  */
 #include "core/termtext.h"
+#include "core/utf8.h"
 
 #include <string.h>
 
@@ -66,28 +67,24 @@ int tt_cp_width(unsigned c)
 size_t tt_decode(const char *s, size_t n, unsigned *cp)
 {
     const unsigned char *p = (const unsigned char *)s;
-    unsigned c = p[0];
-    size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (len == 1) {
-        *cp = c;
+    size_t len = p[0] < 0x80 ? 1 : utf8_len(p, n);
+    switch (len) {
+    case 1:
+        *cp = p[0];
+        return 1;
+    case 2:
+        *cp = (p[0] & 0x1Fu) << 6 | (p[1] & 0x3Fu);
+        return 2;
+    case 3:
+        *cp = (p[0] & 0x0Fu) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
+        return 3;
+    case 4:
+        *cp = (p[0] & 0x07u) << 18 | (p[1] & 0x3Fu) << 12 | (p[2] & 0x3Fu) << 6 | (p[3] & 0x3Fu);
+        return 4;
+    default:    /* not well-formed (utf8.h): one byte, shown as one replacement character */
+        *cp = 0xFFFD;
         return 1;
     }
-    if (len == 0 || len > n)
-        goto invalid;
-    c &= 0x7Fu >> len;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            goto invalid;
-        c = c << 6 | (p[i] & 0x3Fu);
-    }
-    /* overlong forms, surrogates and code points past U+10FFFF are not UTF-8 */
-    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10FFFF)) || (c >= 0xD800 && c <= 0xDFFF))
-        goto invalid;
-    *cp = c;
-    return len;
-invalid:
-    *cp = 0xFFFD;
-    return 1;
 }
 
 size_t tt_width(const char *s, size_t n)

@@ -29,6 +29,7 @@
  */
 #include "data/json.h"
 #include "core/numfmt.h"
+#include "core/utf8.h"
 
 #include <limits.h>
 #include <math.h>
@@ -120,36 +121,6 @@ static size_t fmt_i64(lua_Integer v, char *buf)
 
 /* ------------------------------------------------------------------------------------------------------ */
 /* UTF-8 and byte classes                                                                                  */
-
-/* Length of the well-formed UTF-8 sequence at p (p[0] >= 0x80), or 0. Overlong forms, UTF-16 surrogates and
- * code points above U+10FFFF are not well-formed. */
-static size_t utf8_len(const unsigned char *p, size_t avail)
-{
-    unsigned c = p[0];
-    if (c < 0xC2)
-        return 0;
-    if (c < 0xE0)
-        return avail >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c < 0xF0) {
-        if (avail < 3 || (p[2] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xE0)
-            return p[1] >= 0xA0 && p[1] <= 0xBF ? 3 : 0;
-        if (c == 0xED)
-            return p[1] >= 0x80 && p[1] <= 0x9F ? 3 : 0;
-        return (p[1] & 0xC0) == 0x80 ? 3 : 0;
-    }
-    if (c < 0xF5) {
-        if (avail < 4 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xF0)
-            return p[1] >= 0x90 && p[1] <= 0xBF ? 4 : 0;
-        if (c == 0xF4)
-            return p[1] >= 0x80 && p[1] <= 0x8F ? 4 : 0;
-        return (p[1] & 0xC0) == 0x80 ? 4 : 0;
-    }
-    return 0;
-}
 
 int json_utf8_valid(const char *s, size_t len)
 {
@@ -378,8 +349,9 @@ static inline int put_char(enc *e, char c)
     return 0;
 }
 
-/* Writes s as a JSON string. Returns 0, -1 (out of memory, error set) or -2 (not valid UTF-8, error unset). */
-static int enc_string(enc *e, const char *s, size_t len)
+/* Writes s as a JSON string. Returns 0, -1 (out of memory, error set) or -2 (not valid UTF-8, error unset); with
+ * lossy, a byte that is not well-formed UTF-8 is written as U+FFFD instead. */
+static int enc_string(enc *e, const char *s, size_t len, int lossy)
 {
     static const char hex[] = "0123456789abcdef";
     jbuf *out = e->out;
@@ -402,8 +374,14 @@ static int enc_string(enc *e, const char *s, size_t len)
             break;
         case 2: {
             size_t n = utf8_len((const unsigned char *)s + i, len - i);
-            if (n == 0)
+            if (n == 0 && !lossy)
                 return -2;
+            if (n == 0) {
+                if (put(e, s + run, i - run) || put(e, "\\ufffd", 6))
+                    return -1;
+                run = ++i;
+                break;
+            }
             i += n;
             break;
         }
@@ -437,6 +415,14 @@ static int enc_string(enc *e, const char *s, size_t len)
     if (put(e, s + run, len - run) || put_char(e, '"'))
         return -1;
     return 0;
+}
+
+int json_add_text(jbuf *out, const char *s, size_t len)
+{
+    enc e;
+    memset(&e, 0, sizeof e);
+    e.out = out;
+    return enc_string(&e, s, len, 1) == 0 ? 0 : -1;
 }
 
 static int enc_value(enc *e, int idx, int level);
@@ -659,7 +645,7 @@ static int enc_members(enc *e, const okey *k, size_t n, int level, int anchor)
             seg->key = NULL;
             seg->index = k->k.i;
         } else {
-            int rc = enc_string(e, k->k.s, k->len);
+            int rc = enc_string(e, k->k.s, k->len, 0);
             if (rc == -2)
                 return enc_fail(e, level, "invalid UTF-8 in key");
             if (rc || put_char(e, ':'))
@@ -831,7 +817,7 @@ static int enc_value(enc *e, int idx, int level)
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
-        int rc = enc_string(e, s, n);
+        int rc = enc_string(e, s, n, 0);
         if (rc == -2)
             return enc_fail(e, level, "invalid UTF-8 in string");
         return rc;

@@ -28,6 +28,10 @@ void jbuf_free(jbuf *b);
 /* Appends n bytes (keeping the text NUL-terminated). Returns 0, or -1 when memory is exhausted. */
 int jbuf_add(jbuf *b, const void *p, size_t n);
 
+/* Appends the len bytes at s as a JSON string, whatever they are: bytes that are not well-formed UTF-8 become
+ * U+FFFD (text other processes wrote: a log line, a file). 0, or -1 when memory is exhausted. */
+int json_add_text(jbuf *out, const char *s, size_t len);
+
 /*
  * Encodes the value at stack index idx into out (appending; out->p is NUL-terminated on success).
  * Never raises (except on memory exhaustion inside Lua); leaves the stack as it found it.

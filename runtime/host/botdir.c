@@ -95,3 +95,49 @@ void botdir_stamp(time_t t, char *buf, size_t size)
     if (!t || !localtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm))
         snprintf(buf, size, "-");
 }
+
+static long long end_of(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+void logtail_open(struct logtail *t, const char *path, long long from)
+{
+    snprintf(t->path, sizeof t->path, "%s", path);
+    t->fd = fs_open_regular(path);  /* a FIFO would block the open */
+    long long end = end_of(t->fd);
+    t->pos = from >= 0 && from <= end ? from : end;
+    t->replaced = 0;
+}
+
+size_t logtail_read(struct logtail *t, char *buf, size_t size)
+{
+    struct stat now, held;
+    if (stat(t->path, &now) != 0)
+        return 0;
+    if (t->fd < 0 || fstat(t->fd, &held) != 0 || now.st_ino != held.st_ino || now.st_dev != held.st_dev ||
+        (long long)now.st_size < t->pos) {
+        int had = t->fd >= 0;   /* a log that appears where there was none is read from its start */
+        if (had)
+            close(t->fd);
+        t->fd = fs_open_regular(t->path);
+        t->pos = had ? end_of(t->fd) : 0;
+        t->replaced = had;
+        if (!had)
+            return logtail_read(t, buf, size);
+        return 0;
+    }
+    ssize_t r = pread(t->fd, buf, size, (off_t)t->pos);
+    if (r <= 0)
+        return 0;
+    t->pos += r;
+    return (size_t)r;
+}
+
+void logtail_close(struct logtail *t)
+{
+    if (t->fd >= 0)
+        close(t->fd);
+    t->fd = -1;
+}

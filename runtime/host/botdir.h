@@ -33,4 +33,22 @@ void botdir_last_line(const char *data_dir, const char *id, char *buf, size_t si
 /* t as local "YYYY-MM-DD HH:MM:SS" (as the log's stamps), or "-" for 0. */
 void botdir_stamp(time_t t, char *buf, size_t size);
 
+/* A bot's log.txt followed as it grows (`stratrun logs -f`, the dashboard's live stream). */
+struct logtail {
+    char path[PATH_MAX + 128];
+    int fd;                 /* -1 while there is no such regular file */
+    long long pos;          /* the next byte to read */
+    int replaced;           /* set when the file was replaced or cut (the caller drops a line it holds half) */
+};
+
+/* Starts following path from byte from (-1, or past its end: its end). */
+void logtail_open(struct logtail *t, const char *path, long long from);
+
+/* Reads up to size bytes appended since the last read into buf; returns how many (0: nothing new). A file
+ * replaced (LogReset keeps its last lines in a new one) or cut shorter is followed from its new end, so no byte is
+ * read twice, and t->replaced is set; a file that appears where there was none is read from its start. */
+size_t logtail_read(struct logtail *t, char *buf, size_t size);
+
+void logtail_close(struct logtail *t);
+
 #endif

@@ -825,6 +825,23 @@ static int cmd_load(struct options *o, int argc, char **argv, char *err, size_t 
     return set_id(o, argv[i], strlen(argv[i]), "stratrun cmd: ", err, errlen);
 }
 
+void options_subcommand_first(int argc, char **argv)
+{
+    static const char *const subcommands[] = {"run", "replay", "cmd", "ps", "stop", "logs", "channel", "new", "serve"};
+    int sub = 1;
+    while (sub < argc && (strcmp(argv[sub], "--data-dir") == 0 || strncmp(argv[sub], "--data-dir=", 11) == 0))
+        sub += argv[sub][10] == '=' ? 1 : 2;
+    if (sub <= 1 || sub >= argc)
+        return;
+    for (size_t k = 0; k < sizeof subcommands / sizeof subcommands[0]; k++)
+        if (strcmp(argv[sub], subcommands[k]) == 0) {
+            char *name = argv[sub];
+            memmove(&argv[2], &argv[1], (size_t)(sub - 1) * sizeof *argv);
+            argv[1] = name;
+            return;
+        }
+}
+
 const char *options_default_data_dir(char *buf, size_t size)
 {
     const char *home = getenv("STRATRUN_HOME");
@@ -845,16 +862,6 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
     o->limits = (struct limits){.memory_mb = 1024, .step_s = 10, .onexit_s = 300};
     const char *config = NULL;
     int i = 1;
-    /* --data-dir may come before a subcommand (stratrun --data-dir DIR run ...): the subcommand moves first. */
-    int sub = 1;
-    while (sub < argc && (strcmp(argv[sub], "--data-dir") == 0 || strncmp(argv[sub], "--data-dir=", 11) == 0))
-        sub += argv[sub][10] == '=' ? 1 : 2;
-    if (sub > 1 && sub < argc && (strcmp(argv[sub], "cmd") == 0 || strcmp(argv[sub], "run") == 0 ||
-                                  strcmp(argv[sub], "replay") == 0)) {
-        char *name = argv[sub];
-        memmove(&argv[2], &argv[1], (size_t)(sub - 1) * sizeof *argv);
-        argv[1] = name;
-    }
     if (argc > 1 && strcmp(argv[1], "cmd") == 0)
         return cmd_load(o, argc, argv, err, errlen);
     if (argc > 1 && (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "replay") == 0)) {

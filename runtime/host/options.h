@@ -103,6 +103,10 @@ void options_push_params(const struct options *o, lua_State *L, const char *id);
 
 extern const char options_usage[];
 
+/* --data-dir may come before a subcommand (stratrun --data-dir DIR ps): moves the subcommand to argv[1], the
+ * options before it after it, in their order. Call first; options_load and tools_main look at argv[1]. */
+void options_subcommand_first(int argc, char **argv);
+
 /* The data dir when none is given: $STRATRUN_HOME, else ~/.local/state/stratrun. Written to buf; returns it. */
 const char *options_default_data_dir(char *buf, size_t size);
 

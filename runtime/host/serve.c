@@ -26,7 +26,6 @@
 #include "core/numfmt.h"
 #include "core/outq.h"
 #include "core/redact.h"
-#include "core/termtext.h"
 #include "data/json.h"
 
 #include <arpa/inet.h>
@@ -83,40 +82,10 @@ static int addf(jbuf *b, const char *fmt, ...)
     return n < 0 ? -1 : jbuf_add(b, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
-/* A JSON string of the n bytes at s: escaped, invalid UTF-8 as U+FFFD, so any bytes a bot wrote make valid JSON. */
+/* A JSON string of the n bytes at s, whatever a bot wrote there (json_add_text: invalid UTF-8 as U+FFFD). */
 static void jstr(jbuf *b, const char *s, size_t n)
 {
-    jbuf_add(b, "\"", 1);
-    size_t run = 0;     /* bytes copied as they are, pending */
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[8];
-        size_t len = 1;
-        if (c == '"')
-            esc = "\\\"";
-        else if (c == '\\')
-            esc = "\\\\";
-        else if (c < 0x20 || c == 0x7f) {
-            snprintf(u, sizeof u, "\\u%04x", c);
-            esc = u;
-        } else if (c >= 0x80) {
-            unsigned cp;
-            len = tt_decode(s + i, n - i, &cp);
-            if (cp == 0xFFFD && len == 1)
-                esc = "\\ufffd";
-        }
-        if (esc) {
-            jbuf_add(b, s + i - run, run);
-            run = 0;
-            jbuf_add(b, esc, strlen(esc));
-        } else {
-            run += len;
-        }
-        i += len;
-    }
-    jbuf_add(b, s + n - run, run);
-    jbuf_add(b, "\"", 1);
+    json_add_text(b, s, n);
 }
 
 static void jcstr(jbuf *b, const char *s)
@@ -387,9 +356,7 @@ static void api_channels(jbuf *b, struct server *s)
 
 struct stream {
     struct server *s;
-    char path[PATH_MAX + 128];
-    int fd;
-    off_t pos;
+    struct logtail log;
     char *out;          /* events formatted, not yet sent */
     size_t out_len, out_at;
     char part[8192];    /* a line not ended yet */
@@ -423,28 +390,19 @@ static void stream_lines(struct stream *st, const char *p, size_t n)
     }
 }
 
-/* Reads what was appended to the log since the last look; a log replaced (LogReset) is followed from its end. */
+/* Reads what was appended to the log since the last look (botdir.h's logtail). */
 static void stream_poll(struct stream *st)
 {
-    struct stat now, held;
-    if (stat(st->path, &now) != 0)
-        return;
-    if (st->fd < 0 || fstat(st->fd, &held) != 0 || now.st_ino != held.st_ino || now.st_dev != held.st_dev ||
-        now.st_size < st->pos) {
-        if (st->fd >= 0)
-            close(st->fd);
-        st->fd = fs_open_regular(st->path);
-        st->pos = st->fd >= 0 && fstat(st->fd, &held) == 0 ? held.st_size : 0;
-        st->part_len = 0;
-        return;
-    }
     char buf[65536];
-    ssize_t r;
-    while ((r = pread(st->fd, buf, sizeof buf, st->pos)) > 0) {
-        st->pos += r;
-        stream_lines(st, buf, (size_t)r);
+    size_t n;
+    while ((n = logtail_read(&st->log, buf, sizeof buf)) > 0) {
+        stream_lines(st, buf, n);
         if (st->out_len > (1u << 20))
             break;
+    }
+    if (st->log.replaced) {     /* a line held half belongs to the file that went */
+        st->log.replaced = 0;
+        st->part_len = 0;
     }
 }
 
@@ -479,8 +437,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
     struct stream *st = cls;
-    if (st->fd >= 0)
-        close(st->fd);
+    logtail_close(&st->log);
     free(st->out);
     free(st);
 }
@@ -671,13 +628,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!st)
             return MHD_NO;
         st->s = s;
-        bot_path(s, id, "log.txt", st->path, sizeof st->path);
-        st->fd = fs_open_regular(st->path);
-        struct stat fs;
+        char path[PATH_MAX + 128];
+        bot_path(s, id, "log.txt", path, sizeof path);
         const char *from = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from");
-        long long at = from ? strtoll(from, NULL, 10) : -1;
-        off_t size = st->fd >= 0 && fstat(st->fd, &fs) == 0 ? fs.st_size : 0;
-        st->pos = at >= 0 && at <= (long long)size ? (off_t)at : size;  /* from the page's first look, or now */
+        logtail_open(&st->log, path, from ? strtoll(from, NULL, 10) : -1);  /* from the page's first look, or now */
         st->last_ns = clock_mono_ns();
         stream_add(st, ": stream\n\n", 10);     /* sent at once: the page knows it is connected */
         struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, st,

@@ -260,14 +260,13 @@ static int stop(const struct args *a)
     return left && status == EXIT_DONE ? EXIT_STRATEGY : status;
 }
 
-/* Writes the bytes of fd from *pos to end (-1: its end, however far it grows meanwhile) to stdout; *pos moves past
- * them. */
+/* Writes the bytes of fd from *pos to end to stdout; *pos moves past them. */
 static void copy_out(int fd, off_t *pos, off_t end)
 {
     char buf[65536];
     ssize_t r;
-    while ((end < 0 || *pos < end) &&
-           (r = pread(fd, buf, end < 0 || end - *pos > (off_t)sizeof buf ? sizeof buf : (size_t)(end - *pos), *pos)) > 0) {
+    while (*pos < end && (r = pread(fd, buf, end - *pos > (off_t)sizeof buf ? sizeof buf : (size_t)(end - *pos),
+                                    *pos)) > 0) {
         outq_write(STDOUT_FILENO, buf, (size_t)r);
         *pos += r;
     }
@@ -299,35 +298,32 @@ static int logs(const struct args *a)
         }
         copy_out(fd, &pos, st.st_size);     /* the last N lines as they were: not a line more */
     }
-    /* -f: the file is looked at every 100 ms until a signal. A file replaced (LogReset keeps its last lines in a
-     * new file) or cut shorter is followed from its end, so no line is shown twice. */
-    while (a->follow && !bot_signal_received()) {
-        struct timespec ts = {0, 100 * 1000000};
-        nanosleep(&ts, NULL);
-        struct stat now, held;
-        int replaced = stat(path, &now) == 0 && (fd < 0 || (fstat(fd, &held) == 0 &&
-                       (now.st_ino != held.st_ino || now.st_dev != held.st_dev || now.st_size < pos)));
-        if (replaced) {
-            if (fd >= 0)
-                close(fd);
-            fd = fs_open_regular(path);
-            pos = fd >= 0 && fstat(fd, &held) == 0 ? held.st_size : 0;
-        }
-        if (fd >= 0)
-            copy_out(fd, &pos, -1);
-    }
     if (fd >= 0)
         close(fd);
+    /* -f: the file is looked at every 100 ms until a signal, from where the lines above ended (botdir.h: a log
+     * replaced by LogReset or cut shorter is followed from its new end, so no line is shown twice). */
+    if (a->follow) {
+        struct logtail t;
+        logtail_open(&t, path, fd >= 0 ? (long long)pos : 0);
+        char buf[65536];
+        while (!bot_signal_received()) {
+            size_t n = logtail_read(&t, buf, sizeof buf);
+            if (n > 0) {
+                outq_write(STDOUT_FILENO, buf, n);
+                continue;
+            }
+            struct timespec ts = {0, 100 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+        logtail_close(&t);
+    }
     return EXIT_DONE;
 }
 
 int tools_main(int argc, char **argv, int *status)
 {
-    int at = 1;
-    /* The global option --data-dir may come before the tool's name. */
-    while (at < argc && (strcmp(argv[at], "--data-dir") == 0 || strncmp(argv[at], "--data-dir=", 11) == 0))
-        at += argv[at][10] == '=' ? 1 : 2;
-    if (at >= argc)
+    const int at = 1;   /* the tool's name: options_subcommand_first moved it there */
+    if (argc < 2)
         return 0;
     if (strcmp(argv[at], "serve") == 0) {
         *status = serve_main(argc, argv, at);

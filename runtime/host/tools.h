@@ -6,8 +6,8 @@
 #ifndef STRATRUN_TOOLS_H
 #define STRATRUN_TOOLS_H
 
-/* When argv names a tool (after any --data-dir DIR), runs it: returns 1 with its exit status in *status.
- * Otherwise returns 0 and nothing is done. */
+/* When argv[1] names a tool (options_subcommand_first put it there), runs it: returns 1 with its exit status in
+ * *status. Otherwise returns 0 and nothing is done. */
 int tools_main(int argc, char **argv, int *status);
 
 #endif
