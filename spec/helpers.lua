@@ -609,6 +609,25 @@ function M.log_line(line)
     + tonumber(mi) * 60 + tonumber(ss)) * 1000) + tonumber(ms), msg
 end
 
+-- Whether a log message (without its stamp) is one of the host's start and stop lines (docs/bots.md#the-log-file).
+function M.host_line(msg)
+  msg = msg:gsub("^%[[^%]]+%] ", "")
+  return msg:match("^start: %S+ runs .- %(stratrun %S+, [^)]*%)$") ~= nil
+    or msg:match("^stop: %S+ ran %d+ h %d+ min %d+ s; exit status %d+") ~= nil
+end
+
+-- A log file's text without the host's start and stop lines: what the strategy and the runtime logged.
+function M.without_host_lines(text)
+  local out = {}
+  for line in text:gmatch("[^\n]*\n?") do
+    if line ~= "" then
+      local _, msg = M.log_line(line:gsub("\n$", ""))
+      if not (msg and M.host_line(msg)) then out[#out + 1] = line end
+    end
+  end
+  return table.concat(out)
+end
+
 -- The entries of a parsed log whose kind is kind, in order.
 function M.of_kind(log, kind)
   local t = {}
@@ -672,7 +691,7 @@ function M.parse_order_log(text)
   local t = {}
   for line in text:gmatch("[^\n]+") do
     local at, msg = M.log_line(line)
-    if at then
+    if at and not M.host_line(msg) then
       local e = { ms = at, msg = msg }
       local tag, untagged = msg:match("^%[([^%]]+)%] (.*)$")
       if tag then e.ex, msg = tag, untagged end

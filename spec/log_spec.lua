@@ -71,8 +71,17 @@ describe("Log", function()
       assert.are.equal(0, r.code, r.err)
       outs[i] = r.out
     end
-    assert.are.equal(outs[1] .. outs[2], h.read(dir .. "/data/bots/logbot/log.txt"))
+    local file = h.read(dir .. "/data/bots/logbot/log.txt")
+    assert.are.equal(outs[1] .. outs[2], h.without_host_lines(file))
     assert.are.same({ "run 1", "run 2" }, h.lines(outs[1] .. outs[2]))
+    -- each run between its start and stop lines (docs/bots.md#the-log-file)
+    local ls = h.lines(file)
+    assert.are.equal(6, #ls, file)
+    for i = 0, 1 do
+      assert.truthy(ls[3 * i + 1]:match("^start: logbot runs strategy%.lua %(stratrun %S+, PID %d+, live%)$"), file)
+      assert.are.equal("run " .. (i + 1), ls[3 * i + 2])
+      assert.truthy(ls[3 * i + 3]:match("^stop: logbot ran 0 h 00 min 0%d s; exit status 0$"), file)
+    end
   end)
 
   it("of a table with a cycle does not stop the strategy and says so in the line", function()

@@ -402,7 +402,9 @@ end]]
     out, err, url = break_feed("/api/v3/klines", klines_text(k), nil)
     kept_then_stale(out, err, url, "klines", "kline 120: high/low do not contain open and close")
     out, err, url = break_feed("/api/v3/klines", '{"code":0}', nil)
-    kept_then_stale(out, err, url, "klines", "not an array of 1 to 1000 klines")
+    kept_then_stale(out, err, url, "klines", "not a JSON array of klines (at most 1000)")
+    out, err, url = break_feed("/api/v3/klines", '[]', nil)
+    kept_then_stale(out, err, url, "klines", "no klines: the venue always sends at least the one still forming")
   end)
 
   it("starts without a reachable venue: the calls say there is no data yet", function()

@@ -72,7 +72,7 @@ describe("stratrun new", function()
     r = h.run { dir = dir, "replay", "--data-dir", dir .. "/d", "--market", "sim:seed=1,bars=1440", "-p",
       "interval=60000", "--quiet", "demo/demo.lua" }
     assert.are.equal(0, r.code, r.err)
-    local log = h.read(dir .. "/d/replay/bots/demo/log.txt")
+    local log = h.without_host_lines(h.read(dir .. "/d/replay/bots/demo/log.txt"))
     assert.truthy(log:match(" crossing 1 %a+ at "), log:sub(1, 2000))
     assert.truthy(log:match(" Filled buy 0%.01 at "), log:sub(1, 2000))
     assert.truthy(log:match(" demo stopped; rounds: 1440 crossings: %d+\n$"), log:sub(-300))

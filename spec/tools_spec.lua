@@ -76,16 +76,18 @@ describe("stratrun ps, stop and logs", function()
     assert.are.same({ 0, "" }, { c.code, c.err })
     assert.truthy(solo:wait_for(" command hello\n", 10), (solo:output()))
 
-    -- stop: SIGTERM, then it waits for onexit's line and says how the log ends
+    -- stop: SIGTERM, then it waits for onexit and says how the log ends: the stop line after onexit's
     local r = h.run { dir = dir, "stop", "--data-dir", dir .. "/d", "solo" }
     assert.are.equal(0, r.code, r.err)
     assert.truthy(r.out:match("^bot solo %(process " .. solo:pid() .. "%) stopped in [%d.]+ s; its log ends: "
-      .. "[%d:. -]+ bye from solo\n$"), r.out)
+      .. "[%d:. -]+ stop: solo ran 0 h 00 min 0%d s; exit status 143 %(stopped by SIGTERM%)\n$"), r.out)
+    h.assert_has(h.read(dir .. "/d/bots/solo/log.txt"), " bye from solo\n")
     assert.are.equal(143, solo:wait(10))   -- 128 + SIGTERM: stopped by the signal, after its onexit
     rows = ps(dir)
     assert.are.same({ "stopped", "-", "-" }, { rows.solo.state, rows.solo.pid, rows.solo.since })
     assert.are.equal(script, rows.solo.script)     -- the last run's script, still named
-    assert.truthy(rows.solo.last:match("bye from solo$"), rows.solo.last)
+    assert.truthy(rows.solo.last:match("stop: solo ran 0 h 00 min 0%d s; exit status 143 %(stopped by SIGTERM%)$"),
+      rows.solo.last)
 
     -- A bot that is not running, one that never ran
     r = h.run { dir = dir, "stop", "--data-dir", dir .. "/d", "solo" }
@@ -106,7 +108,9 @@ describe("stratrun ps, stop and logs", function()
     assert.are.equal(2, #said, r.out)
     for _, id in ipairs({ "left", "right" }) do
       assert.truthy(r.out:find("bot " .. id .. " (process " .. pair:pid() .. ") stopped in", 1, true), r.out)
-      assert.truthy(r.out:find("[" .. id .. "] bye from " .. id .. "\n", 1, true), r.out)
+      assert.truthy(r.out:find("%[" .. id .. "%] stop: " .. id .. " ran 0 h 00 min 0%d s; exit status 143 %(stopped by "
+        .. "SIGTERM%)\n"), r.out)
+      h.assert_has(h.read(dir .. "/d/bots/" .. id .. "/log.txt"), "[" .. id .. "] bye from " .. id .. "\n")
     end
     assert.are.equal(143, pair:wait(10))
   end)
@@ -185,10 +189,14 @@ describe("stratrun ps, stop and logs", function()
     }
     h.assert_usage_errors(dir, cases)
     -- a bot's last line with escape sequences reaches the terminal of whoever runs ps as plain characters
-    h.script(dir, 'Log("\\27[2J\\27]0;title\\7cleared")', "esc.lua")
-    h.assert_ok(h.run { dir = dir, "--data-dir", dir .. "/d", "--id", "esc", "esc.lua" })
+    h.script(dir, 'Log("\\27[2J\\27]0;title\\7cleared") while true do Sleep(50) end', "esc.lua")
+    local esc = h.spawn { dir = dir, "--data-dir", dir .. "/d", "--id", "esc", "esc.lua" }
+    procs[#procs + 1] = esc
+    assert.is_true(esc:wait_for("cleared", 10))
     local rows = ps(dir)
     assert.truthy(rows.esc.last:match(" %?%[2J%?%]0;title%?cleared$"), rows.esc.last)
+    esc:signal("TERM")
+    esc:wait(10)
     local r = h.run { dir = dir, "ps", "--data-dir", dir .. "/empty" }
     assert.are.same({ 0, "" }, { r.code, r.out })
     assert.are.equal("stratrun ps: no bots in " .. dir .. "/empty (it has no bots folder: is --data-dir the bots'?)\n",

@@ -237,6 +237,61 @@ static int write_temp(const char *path, const void *data, size_t len, int mode, 
     return 0;
 }
 
+int fs_temp_open(const char *path, int mode, char *tmp, size_t tmplen, char *err, size_t errlen)
+{
+    return create_temp(path, mode, tmp, tmplen, err, errlen);
+}
+
+void fs_temp_abandon(int fd, const char *tmp)
+{
+    close(fd);
+    unlink(tmp);
+}
+
+/* Puts the temp file tmp (closed) at path: rename(2) over what is there when replace, else link(2), which never
+ * replaces (of two writers, exactly one creates path); then syncs the folder when sync. The temp name is gone
+ * either way. */
+static int place(const char *tmp, const char *path, int replace, int sync, char *err, size_t errlen)
+{
+    int rc = replace ? rename(tmp, path) : link(tmp, path), e = errno;
+    if (rc != 0 || !replace)
+        unlink(tmp);
+    if (rc != 0) {
+        if (e == EEXIST && !replace)
+            snprintf(err, errlen, "%s exists already", path);
+        else
+            snprintf(err, errlen, "cannot %s %s: %s", replace ? "replace" : "create", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (sync && sync_parent(path) != 0) {
+        e = errno;
+        snprintf(err, errlen, "wrote %s, but cannot sync its folder: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+int fs_temp_commit(int fd, const char *tmp, const char *path, int replace, char *err, size_t errlen)
+{
+    int rc = durable && fsync(fd) != 0 ? -1 : 0, e = errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = -1, e = errno;
+    if (rc != 0) {
+        unlink(tmp);
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(e));
+        errno = e;
+        return -1;
+    }
+    return place(tmp, path, replace, durable, err, errlen);
+}
+
+int fs_write_all(int fd, const void *data, size_t len)
+{
+    return write_full(fd, data, len);
+}
+
 int fs_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
     return fs_write_atomic_mode(path, data, len, 0600, 0, err, errlen);
@@ -249,20 +304,7 @@ int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mod
     int sync = durable && !(flags & FS_VOLATILE);
     if (write_temp(path, data, len, mode, sync, tmp, sizeof tmp, err, errlen) != 0)
         return -1;
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        snprintf(err, errlen, "cannot replace %s: %s", path, strerror(e));
-        errno = e;
-        return -1;
-    }
-    if (sync && sync_parent(path) != 0) {
-        int e = errno;
-        snprintf(err, errlen, "replaced %s, but cannot sync its folder: %s", path, strerror(e));
-        errno = e;
-        return -1;
-    }
-    return 0;
+    return place(tmp, path, 1, sync, err, errlen);
 }
 
 int fs_write_new(const char *path, const void *data, size_t len, char *err, size_t errlen)
@@ -270,24 +312,7 @@ int fs_write_new(const char *path, const void *data, size_t len, char *err, size
     char tmp[4200];
     if (write_temp(path, data, len, 0600, durable, tmp, sizeof tmp, err, errlen) != 0)
         return -1;
-    /* link(2), unlike rename(2), never replaces: of two writers, exactly one creates path. */
-    int rc = link(tmp, path), e = errno;
-    unlink(tmp);
-    if (rc != 0) {
-        if (e != EEXIST)
-            snprintf(err, errlen, "cannot create %s: %s", path, strerror(e));
-        else
-            snprintf(err, errlen, "%s exists already", path);
-        errno = e;
-        return -1;
-    }
-    if (durable && sync_parent(path) != 0) {
-        e = errno;
-        snprintf(err, errlen, "cannot sync the folder of %s: %s", path, strerror(e));
-        errno = e;
-        return -1;
-    }
-    return 0;
+    return place(tmp, path, 0, durable, err, errlen);
 }
 
 int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errlen)

@@ -42,6 +42,18 @@ int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mod
  * with EEXIST (err: "PATH exists already") when path exists, whoever wrote it and however recently. */
 int fs_write_new(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
+/* A file written in parts and put in place whole (`stratrun data download`): fs_temp_open creates the temp file
+ * beside path as fs_write_atomic does (with mode, whatever the umask) and returns its descriptor, its name in tmp;
+ * the caller writes it (fs_write_all); fs_temp_commit syncs it and puts it at path: replacing what is there when
+ * replace, else only if path does not exist (EEXIST, "PATH exists already"); it closes fd either way, and the
+ * temp file is gone. fs_temp_abandon closes fd and removes the temp file. */
+int fs_temp_open(const char *path, int mode, char *tmp, size_t tmplen, char *err, size_t errlen);
+int fs_temp_commit(int fd, const char *tmp, const char *path, int replace, char *err, size_t errlen);
+void fs_temp_abandon(int fd, const char *tmp);
+
+/* Writes all of data to fd, through short writes and EINTR. Returns 0, or -1 with errno. */
+int fs_write_all(int fd, const void *data, size_t len);
+
 /* 0: fs_write_atomic and fs_write_new skip both fsyncs (--no-fsync, for tmpfs and benchmarks); a kill -9 still
  * never leaves a torn file, a power loss may. Default 1. Set once at start-up. */
 void fs_set_fsync(int on);

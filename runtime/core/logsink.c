@@ -9,6 +9,7 @@
 #include "core/termpanel.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 size_t logsink_stamp(int64_t ms, char *buf, size_t size)
 {
@@ -32,21 +34,32 @@ struct logfile {
     int fd;
     long dropped;   /* lines not written since the last one that was */
     int err;        /* errno of the first of them */
+    char *path;     /* the file fd has open, when it is rotated (NULL: never) */
+    long long max;  /* rotated before a line would take it past this many bytes */
+    int keep;       /* rotated files kept: path.1 (the newest) to path.keep */
+    long long size; /* what it holds, as far as this process knows (LogReset may have cut it: fstat tells) */
+    int rotate_failed;  /* a rotation failed and was said; lines go on into the file it has */
 };
 
 static pthread_mutex_t files_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct logfile *files;
 static size_t nfiles;
 
-void log_attach(int fd)
+void log_attach(int fd, const char *path, long long max_bytes, int keep)
 {
+    struct stat st;
+    char *p = path && max_bytes > 0 ? strdup(path) : NULL;
     pthread_mutex_lock(&files_mu);
     struct logfile *nf = realloc(files, (nfiles + 1) * sizeof *nf);
     if (nf) {
         files = nf;
-        files[nfiles++] = (struct logfile){.fd = fd};
+        files[nfiles++] = (struct logfile){.fd = fd, .path = p, .max = max_bytes,
+                                           .keep = keep < 1 ? 1 : keep > LOG_KEEP_MAX ? LOG_KEEP_MAX : keep,
+                                           .size = fstat(fd, &st) == 0 ? (long long)st.st_size : 0};
+        p = NULL;
     }
     pthread_mutex_unlock(&files_mu);
+    free(p);
 }
 
 /* Formats a stamped warning line into buf (at most size bytes, ending in a newline); returns its length. */
@@ -64,10 +77,67 @@ static size_t warning_line(char *buf, size_t size, const char *fmt, ...)
     return n;
 }
 
+/* path.i into buf (i = 0: path itself). */
+static void rotated_name(const struct logfile *f, int i, char *buf, size_t size)
+{
+    if (i == 0)
+        snprintf(buf, size, "%s", f->path);
+    else
+        snprintf(buf, size, "%s.%d", f->path, i);
+}
+
+/* Under files_mu: rotates f's file if a line of n bytes would take it past f->max (logsink.h). A failure is said
+ * once on stderr; the line then goes into the file f has. */
+static void rotate_if_full(struct logfile *f, size_t n)
+{
+    if (!f->path || f->size + (long long)n <= f->max)
+        return;
+    struct stat st;
+    if (fstat(f->fd, &st) == 0)
+        f->size = st.st_size;   /* LogReset may have cut it */
+    if (f->size == 0 || f->size + (long long)n <= f->max)
+        return;
+    char from[4200], to[4200];
+    for (int i = f->keep; i >= 1; i--) {
+        rotated_name(f, i - 1, from, sizeof from);
+        rotated_name(f, i, to, sizeof to);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            goto fail;
+    }
+    /* O_EXCL: the name was just renamed away, so whatever is there now was planted; never followed. */
+    int nfd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (nfd < 0) {
+        int e = errno;
+        rotated_name(f, 1, from, sizeof from);
+        if (rename(from, f->path) != 0) { /* the lines go on into path.1, where fd points */ }
+        errno = e;
+        goto fail;
+    }
+    int rc = dup3(nfd, f->fd, O_CLOEXEC);
+    int e = errno;
+    close(nfd);
+    if (rc < 0) {
+        errno = e;
+        goto fail;
+    }
+    f->size = 0;
+    f->rotate_failed = 0;
+    return;
+fail:
+    if (!f->rotate_failed++) {
+        char buf[4600];
+        size_t m = warning_line(buf, sizeof buf, "cannot rotate %s: %s; its lines go on into the file as it is",
+                                f->path, strerror(errno));
+        termpanel_write(STDERR_FILENO, buf, m);
+    }
+    f->size = 0;    /* tried again after another max bytes, not at every line */
+}
+
 /* Under files_mu. */
 static void append_line(struct logfile *f, const char *line, size_t n)
 {
     char buf[256];
+    rotate_if_full(f, n);
     if (f->dropped > 0) {
         size_t m = warning_line(buf, sizeof buf, "%ld log lines were not written to log.txt: %s", f->dropped,
                                 strerror(f->err));
@@ -76,8 +146,10 @@ static void append_line(struct logfile *f, const char *line, size_t n)
             f->dropped = 0;
         }
     }
-    if (f->dropped == 0 && fs_append_whole(f->fd, line, n) == 0)
+    if (f->dropped == 0 && fs_append_whole(f->fd, line, n) == 0) {
+        f->size += (long long)n;
         return;
+    }
     if (f->dropped++ == 0) {
         f->err = errno;
         size_t m = warning_line(buf, sizeof buf, "cannot write log.txt: %s; the lines it misses are counted and "
@@ -109,12 +181,26 @@ void log_detach(int fd)
                                         files[i].dropped, strerror(files[i].err));
                 termpanel_write(STDERR_FILENO, buf, m);
             }
+            free(files[i].path);
             files[i] = files[--nfiles];
         }
     if (nfiles == 0) {
         free(files);
         files = NULL;
     }
+    pthread_mutex_unlock(&files_mu);
+}
+
+void log_drop_rotated(int fd)
+{
+    pthread_mutex_lock(&files_mu);
+    for (size_t i = 0; i < nfiles; i++)
+        if (files[i].fd == fd && files[i].path)
+            for (int k = 1; k <= LOG_KEEP_MAX; k++) {
+                char name[4200];
+                rotated_name(&files[i], k, name, sizeof name);
+                unlink(name);
+            }
     pthread_mutex_unlock(&files_mu);
 }
 

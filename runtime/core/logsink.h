@@ -15,9 +15,17 @@ size_t logsink_stamp(int64_t ms, char *buf, size_t size);
 void log_thread_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_thread_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));     /* the same, no "warning:" */
 
-/* The log files (descriptors, O_APPEND) of the process's bots. */
-void log_attach(int fd);
+/* The log files (descriptors, O_APPEND) of the process's bots. path (NULL: never rotated) is the file fd has open;
+ * when a line would take it past max_bytes (> 0), it is rotated first: path.(keep-1) becomes path.keep, ...,
+ * path.1 becomes path.2, path becomes path.1 (renames within its folder), and a new empty path takes fd's number
+ * (dup3), so every holder of fd writes to the new file. A single line longer than max_bytes is written whole into a
+ * file of its own. keep is from 1 to LOG_KEEP_MAX. */
+#define LOG_KEEP_MAX 100
+void log_attach(int fd, const char *path, long long max_bytes, int keep);
 void log_detach(int fd);
+
+/* Removes the rotated files (path.1 to path.LOG_KEEP_MAX) of the attached file fd: LogReset. */
+void log_drop_rotated(int fd);
 
 /* Appends one whole line to an attached log file, or nothing: never a torn line. Lines a failing file (a full or
  * read-only disk) could not take are counted; the first failure is said once on stderr, and the count is written

@@ -111,6 +111,20 @@ void market_span(const struct market *m, int64_t *first_close_ms, int64_t *last_
 
 /* ---- the recorder ---- */
 
+const char market_csv_header[] = "time,open,high,low,close,volume\n";
+
+size_t market_csv_row(const struct candle *c, char *row)
+{
+    char v[5][32];
+    fmt_double(c->open, v[0]);
+    fmt_double(c->high, v[1]);
+    fmt_double(c->low, v[2]);
+    fmt_double(c->close, v[3]);
+    fmt_double(c->volume, v[4]);
+    int n = snprintf(row, MARKET_CSV_ROW, "%" PRId64 ",%s,%s,%s,%s,%s\n", c->time, v[0], v[1], v[2], v[3], v[4]);
+    return n < 0 ? 0 : (size_t)n;
+}
+
 /* Writes the candles not yet in the record file, one whole row per write(2): a short write (a full disk) is cut
  * back to the row's start, so the file never ends in a torn row. A failure is said once; the candles stay in
  * memory and are written, in order, once the file takes rows again (the next append retries). Under the lock. */
@@ -119,15 +133,9 @@ static void record(struct market *m)
     if (!m->rec_path)
         return;
     for (; m->rec_next < m->n; m->rec_next++) {
-        const struct candle *c = &m->c[m->rec_next];
-        char v[5][32], row[256];
-        fmt_double(c->open, v[0]);
-        fmt_double(c->high, v[1]);
-        fmt_double(c->low, v[2]);
-        fmt_double(c->close, v[3]);
-        fmt_double(c->volume, v[4]);
-        int n = snprintf(row, sizeof row, "%" PRId64 ",%s,%s,%s,%s,%s\n", c->time, v[0], v[1], v[2], v[3], v[4]);
-        if (fs_append_whole(m->rec_fd, row, (size_t)n) != 0) {
+        char row[MARKET_CSV_ROW];
+        size_t n = market_csv_row(&m->c[m->rec_next], row);
+        if (fs_append_whole(m->rec_fd, row, n) != 0) {
             int e = errno;
             if (e != m->rec_err)
                 log_thread_warning("--record %s: cannot write: %s; the candles are kept and written when it works "
@@ -142,7 +150,6 @@ static void record(struct market *m)
     }
 }
 
-static const char record_header[] = "time,open,high,low,close,volume\n";
 
 /* Checks an existing record file of size bytes, trimming a torn last line (a write cut off by a full disk or a
  * crash) with one warning, and finds the time of its last row (INT64_MIN when it has only its header). Returns the
@@ -150,11 +157,11 @@ static const char record_header[] = "time,open,high,low,close,volume\n";
 static off_t record_tail(int fd, const char *path, off_t size, int64_t *last, char *err, size_t errlen)
 {
     char buf[4096];
-    size_t hl = sizeof record_header - 1;
+    size_t hl = sizeof market_csv_header - 1;
     size_t n = (size_t)(size < (off_t)hl ? size : (off_t)hl);
-    if (pread(fd, buf, n, 0) != (ssize_t)n || memcmp(buf, record_header, n) != 0) {
+    if (pread(fd, buf, n, 0) != (ssize_t)n || memcmp(buf, market_csv_header, n) != 0) {
         snprintf(err, errlen, "--record %s: the file is not empty and does not start with the header %.*s", path,
-                 (int)hl - 1, record_header);
+                 (int)hl - 1, market_csv_header);
         return -1;
     }
     off_t from = size > (off_t)sizeof buf ? size - (off_t)sizeof buf : 0;
@@ -215,7 +222,7 @@ int market_record(struct market *m, const char *path, char *err, size_t errlen)
     if (size > 0)
         size = record_tail(fd, path, size, &last, err, errlen);
     if (size == 0) {
-        if (fs_append_whole(fd, record_header, sizeof record_header - 1) != 0) {
+        if (fs_append_whole(fd, market_csv_header, sizeof market_csv_header - 1) != 0) {
             snprintf(err, errlen, "--record %s: cannot write: %s", path, strerror(errno));
             size = -1;
         }

@@ -51,6 +51,13 @@ const char *market_kind(const struct market *m);    /* the source's: "sim", "csv
  * and hands them to the recorder. Any thread. Returns how many were appended (fewer when out of memory). */
 long market_append(struct market *m, const struct candle *c, long n);
 
+/* A candle as a row of the CSV files --record and `stratrun data download` write (the header market_csv_header,
+ * "time,open,high,low,close,volume\n"; time in ms, prices as the shortest text that reads back exactly), into row
+ * (MARKET_CSV_ROW bytes); returns its length. csv:PATH reads them back. */
+#define MARKET_CSV_ROW 256
+extern const char market_csv_header[];
+size_t market_csv_row(const struct candle *c, char *row);
+
 /* --record FILE: appends the market's candles to path as CSV ("time,open,high,low,close,volume", time in ms,
  * prices in their shortest exact form), those held now (after the file's last row when it has rows) and every one
  * added later, so `replay --market csv:PATH` replays them exactly. Only for markets that grow as the session goes

@@ -24,6 +24,7 @@
 #include "core/clock.h"
 #include "core/fetch.h"
 #include "data/json.h"
+#include "data/binance.h"
 #include "core/logsink.h"
 
 #include <ctype.h>
@@ -90,34 +91,12 @@ struct check {
     long n;
 };
 
-/* A number the venue sends as a decimal string ("43000.01000000") or as a JSON number. Returns 0 or -1. */
-static int to_number(lua_State *L, int idx, double *out)
-{
-    if (lua_type(L, idx) == LUA_TNUMBER) {
-        *out = lua_tonumber(L, idx);
-    } else if (lua_type(L, idx) == LUA_TSTRING) {
-        size_t len;
-        const char *s = lua_tolstring(L, idx, &len), *end;
-        char *e;
-        if (len == 0 || len > 64 || isspace((unsigned char)s[0]))
-            return -1;
-        errno = 0;
-        *out = strtod(s, &e);
-        end = s + len;
-        if (e != end || errno)
-            return -1;
-    } else {
-        return -1;
-    }
-    return isfinite(*out) ? 0 : -1;
-}
-
 /* Raw field k of the table at t as a number >= min (> 0 when positive). Returns 0, or -1 with why set. */
 static int field_number(lua_State *L, struct check *x, int t, const char *k, int positive, double *out)
 {
     lua_pushstring(L, k);
     lua_rawget(L, t);
-    int rc = to_number(L, -1, out);
+    int rc = binance_number(L, -1, out);
     lua_pop(L, 1);
     if (rc != 0 || *out < 0 || (positive && *out == 0)) {
         snprintf(x->why, sizeof x->why, "field %s is missing or not a %s number", k,
@@ -127,28 +106,9 @@ static int field_number(lua_State *L, struct check *x, int t, const char *k, int
     return 0;
 }
 
-static int is_object(lua_State *L, int idx)
-{
-    return lua_type(L, idx) == LUA_TTABLE && lua_rawlen(L, idx) == 0;
-}
-
-/* A JSON array: a sequence, or an empty table (an object has keys and no sequence). */
-static int is_array(lua_State *L, int idx)
-{
-    if (lua_type(L, idx) != LUA_TTABLE)
-        return 0;
-    if (lua_rawlen(L, idx) > 0)
-        return 1;
-    lua_pushnil(L);
-    if (!lua_next(L, idx))
-        return 1;
-    lua_pop(L, 2);
-    return 0;
-}
-
 static void check_ticker(lua_State *L, struct check *x)
 {
-    if (!is_object(L, 1)) {
+    if (!binance_is_object(L, 1)) {
         snprintf(x->why, sizeof x->why, "not a JSON object");
         return;
     }
@@ -178,9 +138,9 @@ static int check_side(lua_State *L, struct check *x, const char *side, int dir, 
 {
     lua_getfield(L, 1, side);
     int t = lua_gettop(L);
-    lua_Unsigned n = is_array(L, t) ? lua_rawlen(L, t) : 0;
+    lua_Unsigned n = binance_is_array(L, t) ? lua_rawlen(L, t) : 0;
     *best = 0;
-    if (!is_array(L, t) || n > LEVELS_MAX) {
+    if (!binance_is_array(L, t) || n > LEVELS_MAX) {
         snprintf(x->why, sizeof x->why, "%s is not an array of [price, quantity] levels", side);
         return -1;
     }
@@ -192,7 +152,7 @@ static int check_side(lua_State *L, struct check *x, const char *side, int dir, 
         if (ok) {
             lua_rawgeti(L, -1, 1);
             lua_rawgeti(L, -2, 2);
-            ok = to_number(L, -2, &p) == 0 && to_number(L, -1, &q) == 0 && p > 0 && q >= 0;
+            ok = binance_number(L, -2, &p) == 0 && binance_number(L, -1, &q) == 0 && p > 0 && q >= 0;
             lua_pop(L, 2);
         }
         lua_pop(L, 1);
@@ -217,7 +177,7 @@ static int check_side(lua_State *L, struct check *x, const char *side, int dir, 
 static void check_depth(lua_State *L, struct check *x)
 {
     double bid, ask;
-    if (!is_object(L, 1)) {
+    if (!binance_is_object(L, 1)) {
         snprintf(x->why, sizeof x->why, "not a JSON object");
         return;
     }
@@ -227,50 +187,16 @@ static void check_depth(lua_State *L, struct check *x)
         snprintf(x->why, sizeof x->why, "the best bid %.10g is not below the best ask %.10g", bid, ask);
 }
 
-/* Klines: [[openTime, "open", "high", "low", "close", "volume", closeTime, ...], ...], oldest first. The last one
- * is the candle still forming at the venue: every other one has closed. */
+/* Klines, oldest first (binance.h). The last one is the candle still forming at the venue: every other one has
+ * closed. */
 static void check_klines(lua_State *L, struct check *x)
 {
-    lua_Unsigned n = lua_type(L, 1) == LUA_TTABLE ? lua_rawlen(L, 1) : 0;
-    if (n == 0 || n > 1000) {   /* the venue always sends at least the forming kline */
-        snprintf(x->why, sizeof x->why, "not an array of 1 to 1000 klines");
+    if (binance_klines(L, 1, REST_PERIOD_MS, 1000, &x->c, &x->n, x->why, sizeof x->why) != 0)
         return;
-    }
-    if (!(x->c = malloc(n * sizeof *x->c))) {
-        snprintf(x->why, sizeof x->why, "out of memory");
-        return;
-    }
-    for (lua_Unsigned i = 1; i <= n; i++) {
-        struct candle c;
-        double v[6];
-        lua_rawgeti(L, 1, (lua_Integer)i);
-        int ok = lua_type(L, -1) == LUA_TTABLE && lua_rawlen(L, -1) >= 6;
-        for (int k = 0; ok && k < 6; k++) {
-            lua_rawgeti(L, -1, k + 1);
-            ok = to_number(L, -1, &v[k]) == 0 && v[k] >= 0;
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-        c.time = ok ? (int64_t)v[0] : 0;
-        c.open = v[1], c.high = v[2], c.low = v[3], c.close = v[4], c.volume = v[5];
-        c.funding = NAN;
-        if (!ok || v[0] != (double)c.time || c.time % REST_PERIOD_MS != 0) {
-            snprintf(x->why, sizeof x->why, "kline %llu is not [openTime on a minute, open, high, low, close, "
-                     "volume, ...] with non-negative numbers", (unsigned long long)i);
-            return;
-        }
-        if (c.high < fmax(c.open, c.close) || c.low > fmin(c.open, c.close)) {
-            snprintf(x->why, sizeof x->why, "kline %llu: high/low do not contain open and close",
-                     (unsigned long long)i);
-            return;
-        }
-        if (x->n > 0 && c.time <= x->c[x->n - 1].time) {
-            snprintf(x->why, sizeof x->why, "kline %llu: openTime goes backwards or repeats", (unsigned long long)i);
-            return;
-        }
-        x->c[x->n++] = c;
-    }
-    x->n--;     /* the forming one */
+    if (x->n == 0)
+        snprintf(x->why, sizeof x->why, "no klines: the venue always sends at least the one still forming");
+    else
+        x->n--;     /* the forming one */
 }
 
 /* Decodes and checks x->f's body. (check) */
@@ -284,16 +210,8 @@ static int check_p(lua_State *L)
         return 0;
     }
     /* stack: the decoded body */
-    if (is_object(L, 1)) {
-        /* A venue's error, sent with status 200 by some: {"code":-1121,"msg":"Invalid symbol."} */
-        lua_getfield(L, 1, "code");
-        lua_getfield(L, 1, "msg");
-        if (lua_type(L, 2) == LUA_TNUMBER && lua_type(L, 3) == LUA_TSTRING) {
-            snprintf(x->why, sizeof x->why, "the venue's error %s: %s", lua_tostring(L, 2), lua_tostring(L, 3));
-            return 0;
-        }
-        lua_settop(L, 1);
-    }
+    if (binance_error(L, 1, x->why, sizeof x->why))
+        return 0;
     if (x->feed == FEED_TICKER)
         check_ticker(L, x);
     else if (x->feed == FEED_DEPTH)
@@ -523,20 +441,9 @@ static void *poller(void *arg)
 /* symbol=BTC_USDT: BASE_QUOTE of capitals and digits; the venue's form drops the underscore. */
 static int set_symbol(struct rest *r, const char *v)
 {
-    size_t len = strlen(v), under = 0, at = 0;
-    if (len < 3 || len >= sizeof r->symbol)
+    if (strlen(v) >= sizeof r->symbol || binance_symbol(v, r->venue, sizeof r->venue) != 0)
         return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (v[i] == '_')
-            under++, at = i;
-        else if (!isupper((unsigned char)v[i]) && !isdigit((unsigned char)v[i]))
-            return -1;
-    }
-    if (under != 1 || at == 0 || at == len - 1)
-        return -1;
-    memcpy(r->symbol, v, len + 1);
-    memcpy(r->venue, v, at);
-    memcpy(r->venue + at, v + at + 1, len - at);
+    memcpy(r->symbol, v, strlen(v) + 1);
     return 0;
 }
 

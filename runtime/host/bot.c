@@ -575,7 +575,7 @@ static int bot_open_log(struct bot *b, char *err, size_t errlen)
         close(b->log_fd);
     }
     b->log_fd = fd;
-    log_attach(fd);
+    log_attach(fd, path, (long long)(b->opt->limits.log_max_mb * 1048576), (int)b->opt->limits.log_keep);
     return 0;
 }
 
@@ -744,8 +744,25 @@ static int begin_protected(lua_State *L)
     return 0;
 }
 
+/* The log's stop line, once, when a started bot is done (log.txt only: the terminal saw the run end). */
+static void log_stop_line(struct bot *b)
+{
+    if (!b->start_said)
+        return;
+    int64_t ran = (clock_now_ms(b) - b->started_ms) / 1000;
+    b->start_said = 0;
+    char why[64] = "";
+    if (b->stopped && b->status > 128 && b->status < 128 + 65)
+        snprintf(why, sizeof why, " (stopped by %s)", signame(b->status - 128));
+    else if (b->status == EXIT_STRATEGY)
+        snprintf(why, sizeof why, " (an error or a limit ended it)");
+    log_printf(b, LOG_FILE, "stop: %s ran %lld h %02lld min %02lld s; exit status %d%s", b->id,
+               (long long)(ran / 3600), (long long)(ran / 60 % 60), (long long)(ran % 60), b->status, why);
+}
+
 static void finish(struct bot *b)
 {
+    log_stop_line(b);
     if (b->L && b->co_ref != LUA_NOREF)
         luaL_unref(b->L, LUA_REGISTRYINDEX, b->co_ref);    /* never raises: the free list exists already */
     b->co_ref = LUA_NOREF;
@@ -849,6 +866,13 @@ int bot_check_script(const char *path, char *err, size_t errlen)
 int bot_start(struct bot *b)
 {
     struct start_args a = {b, 0};
+    b->started_ms = clock_now_ms(b);
+    b->start_said = 1;
+    if (b->sched && b->sched->virtual_)     /* no PID: a replay's log is the same from run to run */
+        log_printf(b, LOG_FILE, "start: %s runs %s (stratrun %s, replay)", b->id, b->script, STRATRUN_VERSION);
+    else
+        log_printf(b, LOG_FILE, "start: %s runs %s (stratrun %s, PID %ld, live)", b->id, b->script,
+                   STRATRUN_VERSION, (long)getpid());
     char msg[1024];
     if (bot_door(b, start_protected, &a, msg, sizeof msg) != LUA_OK) {
         log_printf(b, LOG_ERROR, "cannot start %s: %s", b->script, msg);

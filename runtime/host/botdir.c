@@ -116,15 +116,25 @@ size_t logtail_read(struct logtail *t, char *buf, size_t size)
     struct stat now, held;
     if (stat(t->path, &now) != 0)
         return 0;
-    if (t->fd < 0 || fstat(t->fd, &held) != 0 || now.st_ino != held.st_ino || now.st_dev != held.st_dev ||
-        (long long)now.st_size < t->pos) {
+    int held_ok = t->fd >= 0 && fstat(t->fd, &held) == 0;
+    if (!held_ok || now.st_ino != held.st_ino || now.st_dev != held.st_dev || (long long)now.st_size < t->pos) {
+        /* Rotated (logsink.h): the file held was renamed to log.txt.1 and is still linked. What it got after the
+         * last read is read first; then the new file, from its start. */
+        int rotated = held_ok && held.st_nlink > 0 && (now.st_ino != held.st_ino || now.st_dev != held.st_dev);
+        if (rotated && (long long)held.st_size > t->pos) {
+            ssize_t r = pread(t->fd, buf, size, (off_t)t->pos);
+            if (r > 0) {
+                t->pos += r;
+                return (size_t)r;
+            }
+        }
         int had = t->fd >= 0;   /* a log that appears where there was none is read from its start */
         if (had)
             close(t->fd);
         t->fd = fs_open_regular(t->path);
-        t->pos = had ? end_of(t->fd) : 0;
-        t->replaced = had;
-        if (!had)
+        t->pos = had && !rotated ? end_of(t->fd) : 0;
+        t->replaced = had && !rotated;
+        if (!had || rotated)
             return logtail_read(t, buf, size);
         return 0;
     }

@@ -46,7 +46,8 @@ void logtail_open(struct logtail *t, const char *path, long long from);
 
 /* Reads up to size bytes appended since the last read into buf; returns how many (0: nothing new). A file
  * replaced (LogReset keeps its last lines in a new one) or cut shorter is followed from its new end, so no byte is
- * read twice, and t->replaced is set; a file that appears where there was none is read from its start. */
+ * read twice, and t->replaced is set; a file rotated (renamed to log.txt.1, logsink.h) is read to its end, then the
+ * new one from its start, so no line is lost; a file that appears where there was none is read from its start. */
 size_t logtail_read(struct logtail *t, char *buf, size_t size);
 
 void logtail_close(struct logtail *t);

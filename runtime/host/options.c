@@ -39,6 +39,10 @@ const char options_usage[] =
     "                                                     the channels' latest states; watch follows one\n"
     "       stratrun new NAME [--dir DIR]                 a folder NAME: a strategy to start from, its config and\n"
     "                                                     the editor files\n"
+    "       stratrun serve [--listen ADDR:PORT] [--data-dir DIR] [--channel URL]\n"
+    "                                                     the dashboard: a web page of the data dir's bots\n"
+    "       stratrun data download --market rest:URL --symbol S --period P --from T [--to T] OUT.csv\n"
+    "                                                     a venue's historical candles into a CSV to replay\n"
     "\n"
     "Runs trading strategies written in Lua: init(), then main(), then onexit().\n"
     "\n"
@@ -69,6 +73,8 @@ const char options_usage[] =
     "  --step-limit S     seconds a bot may run without Sleep: live, one warning; a replay stops the bot\n"
     "                     (default 10)\n"
     "  --onexit-limit S   seconds onexit may run in a live run before it is cut (default 300)\n"
+    "  --log-max-size MB  rotate each bot's log.txt before it passes MB MiB (default 64; 0: never)\n"
+    "  --log-keep N       rotated logs kept, log.txt.1 (the newest) to log.txt.N (default 5)\n"
     "  -h, --help         show this help\n"
     "  -V, --version      show the version\n"
     "\n"
@@ -534,7 +540,11 @@ static const struct limit_def {
     {"memory_limit", "--memory-limit", "a whole number of MiB from 16 to 1048576", 16, 1048576, 1},
     {"step_limit", "--step-limit", "a number of seconds from 0.1 to 86400", 0.1, 86400, 0},
     {"onexit_limit", "--onexit-limit", "a number of seconds from 0.1 to 86400", 0.1, 86400, 0},
+    {"log_max_size", "--log-max-size", "0 (never rotated) or a number of MiB from 0.01 to 1048576", 0.01, 1048576,
+     0},
+    {"log_keep", "--log-keep", "a whole number of rotated files from 1 to 100", 1, 100, 1},
 };
+#define NLIMITS (int)(sizeof limit_defs / sizeof limit_defs[0])
 
 static void limit_set(struct options *o, int which, double v)
 {
@@ -542,14 +552,18 @@ static void limit_set(struct options *o, int which, double v)
         o->limits.memory_mb = (long)v;
     else if (which == 1)
         o->limits.step_s = v;
-    else
+    else if (which == 2)
         o->limits.onexit_s = v;
+    else if (which == 3)
+        o->limits.log_max_mb = v;
+    else
+        o->limits.log_keep = (long)v;
 }
 
 static int limit_ok(int which, double v)
 {
     const struct limit_def *d = &limit_defs[which];
-    return v >= d->min && v <= d->max && (!d->whole || v == floor(v));
+    return ((v >= d->min && v <= d->max) || (which == 3 && v == 0)) && (!d->whole || v == floor(v));
 }
 
 /* A limit given on the command line: --memory-limit 64. */
@@ -570,8 +584,19 @@ static int limit_cli(struct options *o, int which, const char *v, char *err, siz
 
 static int limit_index(const char *key)
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < NLIMITS; i++)
         if (strcmp(key, limit_defs[i].key) == 0)
+            return i;
+    return -1;
+}
+
+static int is_opt(const char *a, const char *name);
+
+/* The limit whose command-line option arg is (--memory-limit 64 or --memory-limit=64), or -1. */
+static int limit_opt(const char *arg)
+{
+    for (int i = 0; i < NLIMITS; i++)
+        if (is_opt(arg, limit_defs[i].opt))
             return i;
     return -1;
 }
@@ -658,7 +683,7 @@ static int cfg_assign(lua_State *L)
         cfg_param(L, o, c->ncli_params, 3);
     } else {
         return luaL_error(L, "unknown key '%s' (allowed: id, data_dir, channel, market, exchange, exchanges, bots, http, mail, params, memory_limit, step_limit, "
-                          "onexit_limit, fsync, shared_group)", key);
+                          "onexit_limit, log_max_size, log_keep, fsync, shared_group)", key);
     }
     return 0;
 }
@@ -827,7 +852,8 @@ static int cmd_load(struct options *o, int argc, char **argv, char *err, size_t 
 
 void options_subcommand_first(int argc, char **argv)
 {
-    static const char *const subcommands[] = {"run", "replay", "cmd", "ps", "stop", "logs", "channel", "new", "serve"};
+    static const char *const subcommands[] = {"run", "replay", "cmd", "ps", "stop", "logs", "channel", "new", "serve",
+                                               "data"};
     int sub = 1;
     while (sub < argc && (strcmp(argv[sub], "--data-dir") == 0 || strncmp(argv[sub], "--data-dir=", 11) == 0))
         sub += argv[sub][10] == '=' ? 1 : 2;
@@ -859,7 +885,7 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
     o->argv = argv;
     o->from_ms = o->to_ms = INT64_MIN;
     o->fsync = -1;
-    o->limits = (struct limits){.memory_mb = 1024, .step_s = 10, .onexit_s = 300};
+    o->limits = (struct limits){.memory_mb = 1024, .step_s = 10, .onexit_s = 300, .log_max_mb = 64, .log_keep = 5};
     const char *config = NULL;
     int i = 1;
     if (argc > 1 && strcmp(argv[1], "cmd") == 0)
@@ -954,8 +980,8 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
             if (!(v = opt_value(argc, argv, &i, "--market", err, errlen)))
                 return -1;
             replace(&o->market, v);
-        } else if (is_opt(a, "--memory-limit") || is_opt(a, "--step-limit") || is_opt(a, "--onexit-limit")) {
-            int w = is_opt(a, "--memory-limit") ? 0 : is_opt(a, "--step-limit") ? 1 : 2;
+        } else if (limit_opt(a) >= 0) {
+            int w = limit_opt(a);
             if (!(v = opt_value(argc, argv, &i, limit_defs[w].opt, err, errlen)) || limit_cli(o, w, v, err, errlen))
                 return -1;
         } else if (strncmp(a, "-p", 2) == 0) {

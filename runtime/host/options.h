@@ -28,11 +28,14 @@ struct param {
 enum mode { MODE_ONE, MODE_RUN, MODE_REPLAY, MODE_CMD };
 
 /* The config's limits, each bot's own: memory_limit (MiB of its Lua state), step_limit (seconds a bot may run
- * without Sleep: live, a warning; in a replay, the bot is stopped) and onexit_limit (seconds onexit may take live). */
+ * without Sleep: live, a warning; in a replay, the bot is stopped), onexit_limit (seconds onexit may take live),
+ * log_max_size and log_keep (the rotation of its log.txt). */
 struct limits {
     long memory_mb;         /* default 1024 */
     double step_s;          /* default 10 */
     double onexit_s;        /* default 300, as the platform allows */
+    double log_max_mb;      /* log.txt is rotated past this many MiB (0: never); default 64 */
+    long log_keep;          /* rotated log files kept (log.txt.1 ...); default 5 */
 };
 
 struct bot_spec {

@@ -10,6 +10,7 @@
 #include "host/chantool.h"
 #include "host/options.h"
 #include "host/scaffold.h"
+#include "host/datatool.h"
 #include "host/serve.h"
 #include "core/chanid.h"
 #include "core/clock.h"
@@ -272,6 +273,39 @@ static void copy_out(int fd, off_t *pos, off_t end)
     }
 }
 
+/* The lines of fd's first size bytes (a last line without its newline counts). */
+static long long count_lines(int fd, off_t size)
+{
+    char buf[65536];
+    long long n = 0;
+    off_t at = 0;
+    ssize_t r;
+    int last = '\n';
+    while (at < size && (r = pread(fd, buf, size - at > (off_t)sizeof buf ? sizeof buf : (size_t)(size - at), at)) > 0) {
+        for (ssize_t i = 0; i < r; i++)
+            n += buf[i] == '\n';
+        last = buf[r - 1];
+        at += r;
+    }
+    return n + (last != '\n');
+}
+
+/* A log.txt shorter than the lines asked for was rotated (logsink.h): the rest, want lines, come from the end of
+ * log.txt.1 (one file back; older ones are not read). */
+static void older_lines(const char *path, long long want)
+{
+    char older[PATH_MAX + 136];
+    snprintf(older, sizeof older, "%s.1", path);
+    int fd = want > 0 ? fs_open_regular(older) : -1;
+    struct stat st;
+    if (fd < 0)
+        return;
+    off_t pos;
+    if (fstat(fd, &st) == 0 && (pos = fs_tail_start(fd, st.st_size, want, 0)) >= 0)
+        copy_out(fd, &pos, st.st_size);
+    close(fd);
+}
+
 static int logs(const struct args *a)
 {
     char path[PATH_MAX + 128];
@@ -296,6 +330,8 @@ static int logs(const struct args *a)
             close(fd);
             return EXIT_STRATEGY;
         }
+        if (pos == 0 && a->lines > 0)
+            older_lines(path, a->lines - count_lines(fd, st.st_size));
         copy_out(fd, &pos, st.st_size);     /* the last N lines as they were: not a line more */
     }
     if (fd >= 0)
@@ -335,6 +371,10 @@ int tools_main(int argc, char **argv, int *status)
     }
     if (strcmp(argv[at], "new") == 0) {
         *status = scaffold_main(argc, argv, at);
+        return 1;
+    }
+    if (strcmp(argv[at], "data") == 0) {
+        *status = datatool_main(argc, argv, at);
         return 1;
     }
     struct args a;

@@ -55,6 +55,8 @@ struct bot {
                                  * clock (sched_now) */
     int awaiting;               /* in sched_await: resumed early when awaited work is done */
     int status;                 /* the exit status so far */
+    int64_t started_ms;         /* its clock when it started: the log's stop line says how long it ran */
+    int start_said;             /* the log has its start line and not yet its stop line */
 
     /* Limits (bot.c's hook enforces them; see the one door below). */
     size_t mem_used, mem_limit; /* bytes of the Lua state, and its cap (memory_limit) */

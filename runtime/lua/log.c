@@ -33,7 +33,7 @@
 
 void log_write(struct bot *b, enum log_level level, const char *msg, size_t len)
 {
-    static const char *const tags[] = {"", "warning: ", "error: "};
+    static const char *const tags[] = {"", "warning: ", "error: ", ""};
     char head[64 + ID_MAX];
     size_t hn = logsink_stamp(clock_now_ms(b), head, sizeof head);
     if (b && b->sched && b->sched->nbots > 1)    /* several bots share the terminal: say whose line it is */
@@ -48,7 +48,7 @@ void log_write(struct bot *b, enum log_level level, const char *msg, size_t len)
     memcpy(line + hn + tn, msg, len);
     line[total - 1] = '\n';
 
-    int fd = level == LOG_INFO ? STDOUT_FILENO : STDERR_FILENO;
+    int fd = level == LOG_INFO ? STDOUT_FILENO : level == LOG_FILE ? -1 : STDERR_FILENO;
     struct sched *s = b ? b->sched : NULL;
     if (s && s->quiet && level == LOG_INFO)
         fd = -1;    /* replay --quiet: the log file only */
@@ -336,6 +336,8 @@ static int f_LogReset(lua_State *L)
 {
     struct bot *b = bot_of(L);
     keep_last_lines(L, b, "log.txt", opt_keep(L, "LogReset"));
+    if (b->log_fd >= 0)
+        log_drop_rotated(b->log_fd);    /* log.txt.1 ...: the lines kept are log.txt's */
     /* The file was replaced: the bot's descriptor (attached to the log sink) now takes the new one's place. */
     char path[4200];
     snprintf(path, sizeof path, "%s/log.txt", b->dir);

@@ -9,7 +9,7 @@
 
 struct bot;
 
-enum log_level { LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_level { LOG_INFO, LOG_WARN, LOG_ERROR, LOG_FILE };     /* LOG_FILE: an info line of log.txt only */
 
 /* Writes one line "YYYY-MM-DD HH:MM:SS.mmm [level ]msg" to stdout (info) or stderr (warn, error) and appends it
  * to the bot's log file. Newlines inside msg are kept; the line ends with one. */
