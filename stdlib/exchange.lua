@@ -455,6 +455,17 @@ local function new(opts)
     return FUTURES.instrument(base, quote, exp), exp
   end
 
+  -- The contract type that names position p's contract at t (ms): the one it opened as while that still names it
+  -- (a quarter's contract is this_week's too in its last week), else the one that names it then (a next_week
+  -- contract is this_week's once this week's has expired).
+  local function alias_at(p, t)
+    if p.exp == 0 or FUTURES.expiry(p.alias, t) == p.exp then return p.alias end
+    for _, kind in ipairs(FUTURES.TYPE_ORDER) do
+      if FUTURES.expiry(kind, t) == p.exp then return kind end
+    end
+    return p.alias
+  end
+
   -- A number in an order line: 100, not Lua's 100.0.
   local function num(x) return math.tointeger(x) or x end
 
@@ -588,7 +599,7 @@ local function new(opts)
       mm = mm + mmr * lp * p.amount * ctv
       trade(t, p.dir == 0 and SELL or BUY, lp, p.amount, 0.0, nil, "liquidation", p.dir, pnl)
       held[i] = string.format("%s %s %s entered at %s", SIDE_NAMES[p.dir], show(p.amount),
-        currency .. "." .. p.alias, show(p.price))
+        currency .. "." .. alias_at(p, t), show(p.price))
     end
     note(string.format("exchange: liquidated at %s on %s UTC: equity %s %s reached the maintenance margin of %s %s "
       .. "(%s%% of the positions' value); closed %s; %s %s forfeit", show(pg.near(lp)), utc(t), show(balance), quote,
@@ -625,8 +636,8 @@ local function new(opts)
         realized, balance = realized + pnl, balance + pnl
         trade(p.exp, p.dir == 0 and SELL or BUY, px, p.amount, 0.0, nil, "settlement", p.dir, pnl)
         if order_lines then
-          say("Settled", SIDE_NAMES[p.dir], num(p.amount), currency .. "." .. p.alias, "(" .. p.inst .. ")", "at",
-            num(px) .. ", profit", num(pnl), quote)
+          say("Settled", SIDE_NAMES[p.dir], num(p.amount), currency .. "." .. alias_at(p, p.exp - 1),
+            "(" .. p.inst .. ")", "at", num(px) .. ", profit", num(pnl), quote)
         end
         table.remove(plist, i)
         changed = true
@@ -1601,10 +1612,10 @@ local function new(opts)
   end
 
   local function position_view(p, mark)
+    local alias = alias_at(p, t_now)
     return { MarginLevel = lev, Amount = p.amount, FrozenAmount = p.frozen, Price = p.price,
              Profit = mark and sign(p) * (mark - p.price) * p.amount * ctv or 0.0, Type = p.dir,
-             ContractType = p.alias, Margin = margin_of(p), Symbol = currency .. "." .. p.alias,
-             InstrumentID = p.inst }
+             ContractType = alias, Margin = margin_of(p), Symbol = currency .. "." .. alias, InstrumentID = p.inst }
   end
 
   -- GetPositions([symbol]) -> every open position, or those of symbol's contract type (BTC_USDT.swap); an empty
