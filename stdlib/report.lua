@@ -247,6 +247,26 @@ local function decimated(d, what)
     what, d.points, d.n)
 end
 
+-- What a fill did on futures, "open long", "close short", ...: its effect and position, those that are strings.
+local function effect_text(tr)
+  local e, pos = tr.effect, tr.position
+  if type(e) ~= "string" then return nil end
+  return type(pos) == "string" and esc(e) .. " " .. esc(pos) or esc(e)
+end
+
+-- A fill's hover text: "2024-01-01 00:01:00 buy 0.5 @ 43000", and in parentheses what it did on futures ("open
+-- long"; a close, liquidation or settlement with its realized P&L, before fees) and its exchange when it is not the
+-- bot's first.
+local function fill_title(tr)
+  local what = {}
+  local e = effect_text(tr)
+  if e then what[#what + 1] = e end
+  if e and tr.effect ~= "open" and finite(tr.pnl) then what[#what + 1] = "P&amp;L " .. text(tr.pnl) end
+  if finite(tr.exchange) and tr.exchange ~= 1 then what[#what + 1] = "exchange " .. text(tr.exchange) end
+  return fmt("%s %s %s @ %s%s", clock(tr.time), tr.side, text(tr.amount), text(tr.price),
+    #what > 0 and " (" .. concat(what, ", ") .. ")" or "")
+end
+
 -- The candles of the bot's market with a marker at each fill: a triangle up at a buy's time and price, down at a
 -- sell's. The host sends at most 1000 candles; more would be merged per pixel column all the same.
 local function candle_chart(id, c, trades, t0, t1)
@@ -301,10 +321,10 @@ local function candle_chart(id, c, trades, t0, t1)
   end
   for _, key in ipairs(shown) do
     local tr = first[key]
-    local more = count[key] > 1 and fmt(" (and %d more %ss in this pixel column)", count[key] - 1, tr.side) or ""
-    p.add(fmt('<path class="%s" d="M%.1f %.1fl-4.5 %s8h9z"><title>%s %s at %s, %s%s%s</title></path>', tr.side,
-      p.x(tr.time), p.y(tr.price), tr.side == "buy" and "" or "-", tr.side, text(tr.amount), text(tr.price),
-      clock(tr.time), type(tr.effect) == "string" and esc(tr.effect) .. ", " or "", more))
+    local more = count[key] > 1 and fmt(" (and %d more %s%s in this pixel column)", count[key] - 1, tr.side,
+      count[key] > 2 and "s" or "") or ""
+    p.add(fmt('<path class="%s" d="M%.1f %.1fl-4.5 %s8h9z"><title>%s%s</title></path>', tr.side, p.x(tr.time),
+      p.y(tr.price), tr.side == "buy" and "" or "-", fill_title(tr), more))
   end
   local note = fmt('<p class="note">%d candles, %d fills marked%s.</p>', #bars, #marks,
     merge and fmt(" by %d triangles (one per side and pixel column)", #shown) or "")
@@ -313,16 +333,30 @@ end
 
 -- ---- tables ----
 
+-- The first fills, exact. A bot with futures fills gets their position and, on what closes (a close, liquidation
+-- or settlement), the realized P&L the exchange booked (before fees: the fee is its own column), as the data carry
+-- it; a spot fill has no P&L of its own (a sell's depends on which buys it is matched with), so none is made up.
 local function fills_table(trades)
   if #trades == 0 then return '<p class="none">No fills.</p>' end
+  local futures = false
+  for i = 1, min(#trades, MAX_FILL_ROWS) do
+    if type(tbl(trades[i]).effect) == "string" then futures = true; break end
+  end
   local out = { '<div class="scroll"><table class="fills"><thead><tr><th>time</th><th>side</th><th>price</th>'
-    .. "<th>amount</th><th>fee</th><th>order</th><th>effect</th><th>exchange</th></tr></thead><tbody>" }
+    .. "<th>amount</th><th>fee</th><th>order</th><th>effect</th>"
+    .. (futures and "<th>position</th><th>realized P&amp;L</th>" or "") .. "<th>exchange</th></tr></thead><tbody>" }
   for i = 1, min(#trades, MAX_FILL_ROWS) do
     local tr = tbl(trades[i])
     local side = (tr.side == "buy" or tr.side == "sell") and tr.side
-    out[#out + 1] = fmt('<tr><td>%s</td><td%s>%s</td>%s%s%s<td>%s</td><td>%s</td><td>%s</td></tr>', clock(tr.time),
+    local fut = ""
+    if futures then
+      local closes = type(tr.effect) == "string" and tr.effect ~= "open" and tr.pnl ~= nil
+      fut = fmt('<td>%s</td>%s', tr.position == nil and "" or text(tr.position),
+        closes and cell(tr.pnl, "g"):gsub('^<td class="n"', '<td class="n pnl"') or "<td></td>")
+    end
+    out[#out + 1] = fmt('<tr><td>%s</td><td%s>%s</td>%s%s%s<td>%s</td><td>%s</td>%s<td>%s</td></tr>', clock(tr.time),
       side and ' class="side-' .. side .. '"' or "", text(tr.side), cell(tr.price, "g"), cell(tr.amount, "g"),
-      cell(tr.fee, "g"), tr.order == nil and "" or text(tr.order), tr.effect == nil and "spot" or text(tr.effect),
+      cell(tr.fee, "g"), tr.order == nil and "" or text(tr.order), tr.effect == nil and "spot" or text(tr.effect), fut,
       text(tr.exchange))
   end
   out[#out + 1] = "</tbody></table></div>"
