@@ -51,6 +51,17 @@ describe("a bot's log file", function()
     assert.are.equal("bye", lines[#lines - 1])
     assert.truthy(lines[#lines]:match("^stop: live1 ran 0 h 00 min 0%d s; exit status 143 %(stopped by SIGTERM%)$"),
       lines[#lines])
+    -- An onexit that fails after the stop signal: the bot's status is 1, the process's 143; the line says both.
+    h.script(dir, "function main() while true do Sleep(50) end end\nfunction onexit() error('oops') end", "bad.lua")
+    local b = h.spawn { dir = dir, "--data-dir", dir .. "/d", "--id", "bad1", "bad.lua" }
+    procs[#procs + 1] = b
+    assert.truthy(h.eventually(function() return h.exists(dir .. "/d/bots/bad1/log.txt") end))
+    Sleep(300)
+    b:signal("TERM")
+    assert.are.equal(143, b:wait(10 * T))
+    local bl = h.lines(h.read(dir .. "/d/bots/bad1/log.txt"))
+    assert.truthy(bl[#bl]:match("^stop: bad1 ran 0 h 00 min 0%d s; exit status 1 %(an error or a limit ended it, "
+      .. "after SIGTERM%)$"), bl[#bl])
     -- Every line of the file is stamped, the start and stop lines too.
     for line in h.read(log):gmatch("[^\n]+") do assert.truthy(line:match(STAMP), line) end
 
@@ -156,13 +167,21 @@ end]])
     assert.truthy(h.exists(dir .. "/d/bots/tail/log.txt.2"))     -- it did rotate, more than once
   end)
 
-  it("loses its rotated files at LogReset", function()
+  it("loses its rotated files at LogReset, rotating or not", function()
     local r = h.run_bot(lines_bot(400) .. "\nfunction onexit() LogReset(5) Log('after reset') end",
       { args = { "--log-max-size", "0.01" } })
     h.assert_ok(r)
     assert.is_false(h.exists(r.bot .. "/log.txt.1"))
     local got = numbers(h.read(r.bot .. "/log.txt"))
-    assert.are.equal(5, #got)
+    assert_run(396, 400, got, "the lines kept")
     h.assert_has(h.read(r.bot .. "/log.txt"), "after reset")
+    -- rotated files of an earlier run go too when this run does not rotate
+    h.assert_ok(h.run_bot(lines_bot(400), { dir = r.dir, args = { "--log-max-size", "0.01" } }))
+    assert.truthy(h.exists(r.bot .. "/log.txt.1"))
+    h.assert_ok(h.run_bot("LogReset() Log('fresh')", { dir = r.dir, args = { "--log-max-size", "0" } }))
+    assert.is_false(h.exists(r.bot .. "/log.txt.1"))
+    local lr = h.run { dir = r.dir, "logs", "--data-dir", r.dir .. "/d", "-n", "50", "bot1" }
+    assert.are.same({}, numbers(lr.out))
+    h.assert_has(lr.out, " fresh\n")
   end)
 end)

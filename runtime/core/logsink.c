@@ -34,8 +34,8 @@ struct logfile {
     int fd;
     long dropped;   /* lines not written since the last one that was */
     int err;        /* errno of the first of them */
-    char *path;     /* the file fd has open, when it is rotated (NULL: never) */
-    long long max;  /* rotated before a line would take it past this many bytes */
+    char *path;     /* the file fd has open (NULL: unknown, never rotated or reset) */
+    long long max;  /* rotated before a line would take it past this many bytes; 0: never */
     int keep;       /* rotated files kept: path.1 (the newest) to path.keep */
     long long size; /* what it holds, as far as this process knows (LogReset may have cut it: fstat tells) */
     int rotate_failed;  /* a rotation failed and was said; lines go on into the file it has */
@@ -48,7 +48,7 @@ static size_t nfiles;
 void log_attach(int fd, const char *path, long long max_bytes, int keep)
 {
     struct stat st;
-    char *p = path && max_bytes > 0 ? strdup(path) : NULL;
+    char *p = path ? strdup(path) : NULL;
     pthread_mutex_lock(&files_mu);
     struct logfile *nf = realloc(files, (nfiles + 1) * sizeof *nf);
     if (nf) {
@@ -90,7 +90,7 @@ static void rotated_name(const struct logfile *f, int i, char *buf, size_t size)
  * once on stderr; the line then goes into the file f has. */
 static void rotate_if_full(struct logfile *f, size_t n)
 {
-    if (!f->path || f->size + (long long)n <= f->max)
+    if (!f->path || f->max <= 0 || f->size + (long long)n <= f->max)
         return;
     struct stat st;
     if (fstat(f->fd, &st) == 0)
@@ -191,17 +191,65 @@ void log_detach(int fd)
     pthread_mutex_unlock(&files_mu);
 }
 
-void log_drop_rotated(int fd)
+/* Under files_mu: removes f's rotated files. */
+static void drop_rotated(const struct logfile *f)
+{
+    for (int k = 1; k <= LOG_KEEP_MAX; k++) {
+        char name[4200];
+        rotated_name(f, k, name, sizeof name);
+        unlink(name);
+    }
+}
+
+int log_reset(int fd, long long keep, char *err, size_t errlen)
 {
     pthread_mutex_lock(&files_mu);
-    for (size_t i = 0; i < nfiles; i++)
+    struct logfile *f = NULL;
+    for (size_t i = 0; i < nfiles && !f; i++)
         if (files[i].fd == fd && files[i].path)
-            for (int k = 1; k <= LOG_KEEP_MAX; k++) {
-                char name[4200];
-                rotated_name(&files[i], k, name, sizeof name);
-                unlink(name);
-            }
+            f = &files[i];
+    int rc = -1, e = 0;
+    char *text = NULL;
+    off_t size = 0, from = 0;
+    if (!f) {
+        snprintf(err, errlen, "the log file is not open");
+        goto out;
+    }
+    int rfd = keep > 0 ? open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+    if (rfd < 0 && keep > 0 && errno != ENOENT) {
+        snprintf(err, errlen, "cannot read %s: %s", f->path, strerror(errno));
+        goto out;
+    }
+    if (rfd >= 0) {
+        struct stat st;
+        int ok = fstat(rfd, &st) == 0 && (size = st.st_size, from = fs_tail_start(rfd, size, keep, 0)) >= 0 &&
+                 (text = malloc((size_t)(size - from) + 1)) != NULL &&
+                 pread(rfd, text, (size_t)(size - from), from) == (ssize_t)(size - from);
+        e = errno;
+        close(rfd);
+        if (!ok) {
+            snprintf(err, errlen, "cannot read %s: %s", f->path, strerror(e));
+            goto out;
+        }
+    }
+    if (fs_write_atomic(f->path, text ? text : "", (size_t)(size - from), err, errlen) != 0)
+        goto out;
+    drop_rotated(f);
+    /* The file was replaced: fd takes the new one's place, for every writer that holds it. */
+    int nfd = open(f->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    if (nfd < 0 || dup3(nfd, fd, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "cannot reopen %s: %s", f->path, strerror(errno));
+        if (nfd >= 0)
+            close(nfd);
+        goto out;
+    }
+    close(nfd);
+    f->size = (long long)(size - from);
+    rc = 0;
+out:
     pthread_mutex_unlock(&files_mu);
+    free(text);
+    return rc;
 }
 
 static void thread_line(const char *tag, const char *fmt, va_list ap)

@@ -15,7 +15,7 @@ size_t logsink_stamp(int64_t ms, char *buf, size_t size);
 void log_thread_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_thread_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));     /* the same, no "warning:" */
 
-/* The log files (descriptors, O_APPEND) of the process's bots. path (NULL: never rotated) is the file fd has open;
+/* The log files (descriptors, O_APPEND) of the process's bots. path is the file fd has open (NULL: unknown);
  * when a line would take it past max_bytes (> 0), it is rotated first: path.(keep-1) becomes path.keep, ...,
  * path.1 becomes path.2, path becomes path.1 (renames within its folder), and a new empty path takes fd's number
  * (dup3), so every holder of fd writes to the new file. A single line longer than max_bytes is written whole into a
@@ -24,8 +24,11 @@ void log_thread_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 void log_attach(int fd, const char *path, long long max_bytes, int keep);
 void log_detach(int fd);
 
-/* Removes the rotated files (path.1 to path.LOG_KEEP_MAX) of the attached file fd: LogReset. */
-void log_drop_rotated(int fd);
+/* LogReset: replaces the content of the attached file fd with its last keep lines (0: none), atomically (a temp
+ * file renamed over path), removes its rotated files (path.1 to path.LOG_KEEP_MAX), and moves fd to the new file
+ * (dup3): all under the sink's lock, so no line written meanwhile is lost or rotated away. Returns 0, or -1 with
+ * one line in err. */
+int log_reset(int fd, long long keep, char *err, size_t errlen);
 
 /* Appends one whole line to an attached log file, or nothing: never a torn line. Lines a failing file (a full or
  * read-only disk) could not take are counted; the first failure is said once on stderr, and the count is written

@@ -5,8 +5,10 @@
  * are obeyed as Binance documents them: a 429 (too many requests) or 418 (the address is banned) waits its
  * Retry-After (the defaults of fetch.h when it sends none; longer than HISTORY_MAX_WAIT_S ends the download with
  * the time to try again), and a used weight (X-MBX-USED-WEIGHT-1M) at 80 % of the limit waits for the venue's
- * minute to end. A request that fails on the way (no answer, a timeout, HTTP 5xx) is tried again (q->retries
- * times, after 1, 2, 4, ... s); any other answer that is not a page of klines ends it.
+ * minute to end before the next request. A request that fails on the way (no connection, a name that did not
+ * resolve, a timeout, a connection cut, HTTP 5xx) is tried again (q->retries times, after 1, 2, 4, ... s); any
+ * other failure or answer that is not a page of klines ends it, as do BACKOFFS_MAX back-offs in a row for one
+ * page. A stop (q->stopped) ends the request in flight too.
  */
 #include "data/history.h"
 #include "data/binance.h"
@@ -135,8 +137,31 @@ static void body_excerpt(lua_State *L, const struct fetch *f, char *out)
     out[n] = '\0';
 }
 
-/* One request for the page from start on, retried as the header says. Returns 0 with f holding a 2xx answer,
- * or -1 with err. */
+/* libcurl's progress callback: a stop (q->stopped) ends the transfer in flight. */
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    const struct history_req *q = arg;
+    return q->stopped && q->stopped(q->arg);
+}
+
+/* A transfer that failed on the way and may work if asked again: no connection, a name that did not resolve, a
+ * timeout, a connection cut. Not: a malformed URL, a body over the cap, a redirect loop, a certificate refused. */
+static int transient(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_CONNECT: case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR: case CURLE_RECV_ERROR: case CURLE_GOT_NOTHING: case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR: case CURLE_HTTP2: case CURLE_HTTP2_STREAM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+#define BACKOFFS_MAX 10     /* 429s or 418s in a row for one page end the download */
+
+/* One request for url, asked again as history.h says. Returns 0 with f holding a 2xx answer, or -1 with err. */
 static int get_page(const struct history_req *q, CURL *h, struct fetch *f, lua_State *L, const char *url,
                     struct history_stats *st, char *err, size_t errlen)
 {
@@ -153,18 +178,29 @@ static int get_page(const struct history_req *q, CURL *h, struct fetch *f, lua_S
             snprintf(err, errlen, "GET %s: %s", url, f->error);
             return -1;
         }
-        fetch_finish(f, h, curl_easy_perform(h));
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)q);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        CURLcode rc = curl_easy_perform(h);
+        fetch_finish(f, h, rc);
         st->requests++;
+        if (q->stopped && q->stopped(q->arg))
+            goto stopped;
         long wait_s = fetch_backoff_s(f);
         if (wait_s) {
-            if (wait_s > HISTORY_MAX_WAIT_S || ++backoffs > 10) {
-                time_t again = time(NULL) + wait_s;
-                struct tm tm;
-                char when[64];
-                strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", localtime_r(&again, &tm));
+            char when[64];
+            time_t again = time(NULL) + wait_s;
+            struct tm tm;
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", localtime_r(&again, &tm));
+            if (wait_s > HISTORY_MAX_WAIT_S) {
                 snprintf(err, errlen, "GET %s: the venue answered HTTP %ld%s and asks for %ld s without requests; "
                          "try again after %s", url, f->status, f->status == 418 ? " (this IP is banned)" : "",
                          wait_s, when);
+                return -1;
+            }
+            if (++backoffs > BACKOFFS_MAX) {
+                snprintf(err, errlen, "GET %s: the venue answered HTTP %ld to %d requests in a row, each after the "
+                         "wait it asked for; try again after %s", url, f->status, BACKOFFS_MAX, when);
                 return -1;
             }
             say(q, "the venue answered HTTP %ld %s: waiting %ld s (%s)", f->status,
@@ -175,6 +211,10 @@ static int get_page(const struct history_req *q, CURL *h, struct fetch *f, lua_S
             continue;
         }
         char why[FETCH_ERRLEN + 200];
+        if (f->error[0] && !transient(rc)) {
+            snprintf(err, errlen, "GET %s: %s", url, f->error);
+            return -1;
+        }
         if (f->error[0])
             snprintf(why, sizeof why, "%s", f->error);
         else if (f->status >= 500)
@@ -198,20 +238,24 @@ static int get_page(const struct history_req *q, CURL *h, struct fetch *f, lua_S
         snprintf(err, errlen, "GET %s: HTTP status %ld%s%s", url, f->status, shown[0] ? ": " : "", shown);
         return -1;
     }
-    /* The venue's weight near the limit: its minute ends before the next request. */
-    char v[32];
-    long used = fetch_header(f, "X-MBX-USED-WEIGHT-1M", v, sizeof v) == 0 ? atol(v) : -1;
-    if (q->weight > 0 && used >= (long)(q->weight * WEIGHT_SLOW)) {
-        int64_t left = 60000 - clock_wall_ms() % 60000 + 1000;
-        say(q, "used weight %ld of %ld per minute (X-MBX-USED-WEIGHT-1M): waiting %lld s, until the venue's "
-            "minute ends", used, q->weight, (long long)((left + 999) / 1000));
-        if (wait_ms(q, left) != 0)
-            goto stopped;
-    }
     return 0;
 stopped:
     snprintf(err, errlen, "stopped by a signal");
     return -1;
+}
+
+/* Before the next request: a used weight (the last answer's X-MBX-USED-WEIGHT-1M) near the limit waits for the
+ * venue's minute to end. Returns 0, or -1 when stopped. */
+static int mind_weight(const struct history_req *q, const struct fetch *f)
+{
+    char v[32];
+    long used = fetch_header(f, "X-MBX-USED-WEIGHT-1M", v, sizeof v) == 0 ? atol(v) : -1;
+    if (q->weight <= 0 || used < (long)(q->weight * WEIGHT_SLOW))
+        return 0;
+    int64_t left = 60000 - clock_wall_ms() % 60000 + 1000;
+    say(q, "used weight %ld of %ld per minute (X-MBX-USED-WEIGHT-1M): waiting %lld s, until the venue's minute "
+        "ends", used, q->weight, (long long)((left + 999) / 1000));
+    return wait_ms(q, left);
 }
 
 int history_download(const struct history_req *q, struct history_stats *st, char *err, size_t errlen)
@@ -242,7 +286,7 @@ int history_download(const struct history_req *q, struct history_stats *st, char
     }
     int64_t expect = INT64_MIN;     /* the next open time after the last candle taken */
     while (start < end) {
-        if (q->stopped && q->stopped(q->arg)) {
+        if ((st->requests > 0 && mind_weight(q, &f) != 0) || (q->stopped && q->stopped(q->arg))) {
             snprintf(err, errlen, "stopped by a signal");
             goto out;
         }
@@ -287,6 +331,11 @@ int history_download(const struct history_req *q, struct history_stats *st, char
             goto out;
         }
         start = expect;
+    }
+    if (st->candles > 0) {
+        int64_t first = -floor_div(-q->from_ms, period) * period;
+        st->head_missing = (st->first - first) / period;
+        st->tail_missing = (end - (st->last + period)) / period;
     }
     rc = 0;
 out:

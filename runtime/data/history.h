@@ -26,8 +26,8 @@ struct history_req {
     int64_t from_ms, to_ms;     /* candles whose open time is in [from_ms, to_ms) and that have closed */
     long timeout_ms;            /* each request, whole */
     long weight;                /* the venue's request weight limit per minute; 0: not watched */
-    int retries;                /* a request that fails on the way (no answer, a timeout, HTTP 5xx) is tried again
-                                 * this often, after 1, 2, 4, ... s */
+    int retries;                /* a request that fails on the way (no connection, a timeout, a connection cut,
+                                 * HTTP 5xx) is tried again this often, after 1, 2, 4, ... s */
     /* Called with arg: take gets each page's candles, oldest first (0, or -1 to stop: the download then fails
      * with take's errno); say gets a line to show (a back-off, a retry); stopped is polled while waiting and
      * between pages (1: stop now). */
@@ -43,6 +43,8 @@ struct history_stats {
     int64_t end;                /* the end of the span actually asked: to_ms, or the last close before now */
     long gaps, missing;         /* holes between candles the venue sent, and the candles they lack */
     int64_t gap_from, gap_len;  /* the longest hole: the first missing open time, and how many candles */
+    int64_t head_missing;       /* candles of the span before the first the venue sent (it was listed later) */
+    int64_t tail_missing;       /* candles of the span after the last the venue sent */
 };
 
 /* Downloads the candles of q into q->take. Returns 0, or -1 with one line in err (the request's URL and the reason,

@@ -751,11 +751,12 @@ static void log_stop_line(struct bot *b)
         return;
     int64_t ran = (clock_now_ms(b) - b->started_ms) / 1000;
     b->start_said = 0;
-    char why[64] = "";
+    char why[80] = "";
     if (b->stopped && b->status > 128 && b->status < 128 + 65)
         snprintf(why, sizeof why, " (stopped by %s)", signame(b->status - 128));
-    else if (b->status == EXIT_STRATEGY)
-        snprintf(why, sizeof why, " (an error or a limit ended it)");
+    else if (b->status == EXIT_STRATEGY)    /* onexit failed after a stop signal: the process exits 128+N */
+        snprintf(why, sizeof why, " (an error or a limit ended it%s%s)", got_signal ? ", after " : "",
+                 got_signal ? signame(got_signal) : "");
     log_printf(b, LOG_FILE, "stop: %s ran %lld h %02lld min %02lld s; exit status %d%s", b->id,
                (long long)(ran / 3600), (long long)(ran / 60 % 60), (long long)(ran % 60), b->status, why);
 }

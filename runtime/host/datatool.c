@@ -100,6 +100,11 @@ static void say(void *arg, const char *line)
     outq_printf(STDERR_FILENO, "stratrun " TOOL ": %s\n", line);
 }
 
+static const char *plural(long long n)
+{
+    return n == 1 ? "" : "s";
+}
+
 static int stopped(void *arg)
 {
     (void)arg;
@@ -228,7 +233,10 @@ static int download(int argc, char **argv, int at)
     mode_t mask = umask(0);
     umask(mask);
     if ((o.fd = fs_temp_open(out_path, 0666 & ~(int)mask, tmp, sizeof tmp, err, sizeof err)) < 0) {
-        outq_printf(STDERR_FILENO, "stratrun " TOOL ": %s\n", err);
+        const char *slash = strrchr(out_path, '/');
+        outq_printf(STDERR_FILENO, "stratrun " TOOL ": cannot write %s: its folder %.*s refuses a new file: %s\n",
+                    out_path, slash ? (int)(slash - out_path + (slash == out_path)) : 1, slash ? out_path : ".",
+                    strerror(errno));
         return EXIT_STRATEGY;
     }
     o.len = strlen(market_csv_header);
@@ -237,7 +245,7 @@ static int download(int argc, char **argv, int at)
     o.tty = isatty(STDERR_FILENO);
     o.period = pms;
     o.from = from_ms;
-    o.end = to_ms;
+    o.end = to_ms < clock_wall_ms() ? to_ms : clock_wall_ms();     /* the progress's 100 % */
     struct history_req q = {.base = base, .symbol = symbol, .period = period, .from_ms = from_ms, .to_ms = to_ms,
                             .timeout_ms = timeout, .weight = weight, .retries = (int)retries, .take = take, .say = say,
                             .stopped = stopped, .arg = &o};
@@ -253,8 +261,11 @@ static int download(int argc, char **argv, int at)
         char a[32], b[32];
         stamp(from_ms, a, sizeof a);
         stamp(hs.end, b, sizeof b);
-        snprintf(err, sizeof err, "the venue has no %s %s candles from %s to %s: nothing written", symbol, period,
-                 a, b);
+        if (hs.requests == 0)
+            snprintf(err, sizeof err, "no %s candle from %s on has closed yet: nothing to download", period, a);
+        else
+            snprintf(err, sizeof err, "the venue has no %s %s candles from %s to %s: nothing written", symbol,
+                     period, a, b);
         rc = -1;
     }
     if (rc != 0) {
@@ -263,20 +274,29 @@ static int download(int argc, char **argv, int at)
                     hs.candles > 0 ? " (nothing written: the candles downloaded before were dropped)" : "");
         return bot_signal_received() ? 128 + bot_signal_received() : EXIT_STRATEGY;
     }
-    if (fs_temp_commit(o.fd, tmp, out_path, 1, err, sizeof err) != 0) {
+    /* Without --force a file that appeared meanwhile is kept: link(2), which never replaces. */
+    if (fs_temp_commit(o.fd, tmp, out_path, force, err, sizeof err) != 0) {
         outq_printf(STDERR_FILENO, "stratrun " TOOL ": %s\n", err);
         return EXIT_STRATEGY;
     }
     char a[32], b[32], g[32];
     stamp(hs.first, a, sizeof a);
     stamp(hs.last, b, sizeof b);
-    outq_printf(STDOUT_FILENO, "wrote %ld %s %s candles, %s to %s, to %s (%ld requests)\n", hs.candles, symbol,
-                period, a, b, out_path, hs.requests);
+    outq_printf(STDOUT_FILENO, "wrote %ld %s %s candle%s, %s to %s, to %s (%ld request%s)\n", hs.candles,
+                symbol, period, plural(hs.candles), a, b, out_path, hs.requests, plural(hs.requests));
+    if (hs.head_missing > 0)
+        outq_printf(STDOUT_FILENO, "the venue has no candles before %s: the %lld candle%s from --from to there %s "
+                    "not in the file (listed later?)\n", a, (long long)hs.head_missing, plural(hs.head_missing),
+                    hs.head_missing == 1 ? "is" : "are");
+    if (hs.tail_missing > 0)
+        outq_printf(STDOUT_FILENO, "the venue has no candles after %s: the %lld candle%s from there to the end of "
+                    "the span %s not in the file\n", b, (long long)hs.tail_missing, plural(hs.tail_missing),
+                    hs.tail_missing == 1 ? "is" : "are");
     if (hs.gaps > 0) {
         stamp(hs.gap_from, g, sizeof g);
-        outq_printf(STDOUT_FILENO, "the venue has no candles in %ld gaps (%ld candles missing; the longest, %lld "
-                    "candles, from %s); a replay shows no candle there\n", hs.gaps, hs.missing,
-                    (long long)hs.gap_len, g);
+        outq_printf(STDOUT_FILENO, "the venue has no candles in %ld gap%s (%ld candle%s missing; the longest, %lld "
+                    "candle%s, from %s); a replay shows no candle there\n", hs.gaps, plural(hs.gaps), hs.missing,
+                    plural(hs.missing), (long long)hs.gap_len, plural(hs.gap_len), g);
     }
     return EXIT_DONE;
 }

@@ -331,21 +331,14 @@ static int f_LogProfitReset(lua_State *L)
     return keep_last_lines(L, bot_of(L), "profit.csv", opt_keep(L, "LogProfitReset"));
 }
 
-/* LogReset([n]): empties the bot's log file, or keeps its last n lines. */
+/* LogReset([n]): empties the bot's log file, or keeps its last n lines; its rotated files go (log_reset). */
 static int f_LogReset(lua_State *L)
 {
     struct bot *b = bot_of(L);
-    keep_last_lines(L, b, "log.txt", opt_keep(L, "LogReset"));
-    if (b->log_fd >= 0)
-        log_drop_rotated(b->log_fd);    /* log.txt.1 ...: the lines kept are log.txt's */
-    /* The file was replaced: the bot's descriptor (attached to the log sink) now takes the new one's place. */
-    char path[4200];
-    snprintf(path, sizeof path, "%s/log.txt", b->dir);
-    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 || b->log_fd < 0 || dup3(fd, b->log_fd, O_CLOEXEC) < 0)
-        log_printf(b, LOG_WARN, "LogReset: cannot reopen %s: %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
+    lua_Integer keep = opt_keep(L, "LogReset");
+    char err[4400];
+    if (b->log_fd >= 0 && log_reset(b->log_fd, (long long)keep, err, sizeof err) != 0)
+        return luaL_error(L, "LogReset: %s", err);
     return 0;
 }
 
