@@ -794,7 +794,7 @@ int serve_main(int argc, char **argv, int at)
             close(fd);
         engine_close(s.engine, 1000);   /* it publishes nothing: its thread ends at once */
         pthread_mutex_destroy(&s.engine_mu);
-        return EXIT_USAGE;
+        return EXIT_STRATEGY;   /* the options were right; the machine refused (a port in use, no permission) */
     }
     s.port = ntohs(sa.sin_port);
     snprintf(s.hosts[0], sizeof s.hosts[0], "%s:%u", addr, s.port);
@@ -808,7 +808,7 @@ int serve_main(int argc, char **argv, int at)
     if (!d) {
         outq_printf(STDERR_FILENO, "stratrun serve: cannot serve on %s: %s\n", listen_at, strerror(errno));
         close(fd);
-        status = EXIT_USAGE;
+        status = EXIT_STRATEGY;
     } else {
         outq_printf(STDOUT_FILENO, "stratrun serve: the dashboard of %s is at http://%s:%u/#token=%s\n", s.data_dir, addr,
             s.port, s.token);
