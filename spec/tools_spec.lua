@@ -132,6 +132,37 @@ describe("stratrun ps, stop and logs", function()
     h.assert_has(err, "second SIGTERM: exiting now; onexit is cut short")
   end)
 
+  it("stop still waits for the bots it signalled when another bot's process cannot be signalled", function()
+    local nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups "
+    if h.sh(nobody .. "true >/dev/null 2>&1") ~= 0 then
+      pending("setpriv cannot switch to user nobody here (needs root)")
+      return
+    end
+    -- everything as user nobody, in a folder nobody owns: a bot of its own, and a bot folder whose lock is held
+    -- (flock) and names process 1, which nobody may not signal
+    local dir = string.format("/dev/shm/stratrun-stop-%d-%d", UnixNano() % 1000000007, math.random(1, 1e9))
+    local function as_nobody(cmd) return h.sh(nobody .. "sh -c " .. h.quote(cmd)) end
+    assert.are.equal(0, as_nobody("mkdir -m 0700 " .. h.quote(dir) .. " && mkdir -p -m 0700 " .. h.quote(dir ..
+      "/d/bots/other")))
+    local ok, err = pcall(function()
+      assert.are.equal(0, as_nobody("printf '%s' " .. h.quote(TICKER) .. " > " .. h.quote(dir .. "/ticker.lua")))
+      assert.are.equal(0, as_nobody(string.format("cd %s && (%s --data-dir d --id mine ticker.lua > mine.out 2>&1 &) "
+        .. "&& printf '1\n/x.lua\n' > d/bots/other/lock && (flock -x d/bots/other/lock sleep 30 > /dev/null 2>&1 &)",
+        h.quote(dir), h.quote(h.bin))))
+      assert.truthy(h.eventually(function() return (h.read(dir .. "/mine.out") or ""):find("tick 1", 1, true) end, 10))
+      local out = dir .. "/stop.out"
+      local code = as_nobody(string.format("cd %s && %s stop --data-dir d mine other > stop.out 2> stop.err",
+        h.quote(dir), h.quote(h.bin)))
+      assert.are.equal(1, code)
+      assert.are.equal("stratrun stop: cannot signal process 1 of bot other: Operation not permitted\n",
+        h.read(dir .. "/stop.err"))
+      assert.truthy(h.read(out):match("^bot mine %(process %d+%) stopped in [%d.]+ s; its log ends: [^\n]+ stop: mine "
+        .. "ran [^\n]+exit status 143 %(stopped by SIGTERM%)\n$"), h.read(out))
+    end)
+    h.sh("pkill -u 65534 -f " .. h.quote("sleep 30") .. " ; rm -rf " .. h.quote(dir))
+    assert(ok, err)
+  end)
+
   it("logs prints the last lines and, with -f, the lines written after it started", function()
     local dir = h.tmpdir()
     h.write(dir .. "/ticker.lua", TICKER)

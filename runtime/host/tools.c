@@ -218,6 +218,10 @@ static int stop(const struct args *a)
         }
     }
     free(bots);
+    /* A process that cannot be signalled (another user's) is said and left out; the bots signalled are still
+     * waited for, so their onexit is not reported as cut short. */
+    int left = a->nids, status = EXIT_DONE;
+    int done[sizeof a->ids / sizeof a->ids[0]] = {0};
     for (int i = 0; i < a->nids; i++) {
         int first = 1;
         for (int k = 0; k < i; k++)
@@ -225,12 +229,13 @@ static int stop(const struct args *a)
         if (first && kill((pid_t)want[i].pid, SIGTERM) != 0) {
             outq_printf(STDERR_FILENO, "stratrun stop: cannot signal process %ld of bot %s: %s\n", want[i].pid, want[i].id,
                 strerror(errno));
-            return EXIT_STRATEGY;
+            status = EXIT_STRATEGY;
+            for (int k = i; k < a->nids; k++)
+                if (want[k].pid == want[i].pid)
+                    done[k] = 1, left--;
         }
     }
     int64_t t0 = clock_mono_ns(), limit = (int64_t)(a->timeout_s * 1e9);
-    int left = a->nids, status = EXIT_DONE;
-    int done[sizeof a->ids / sizeof a->ids[0]] = {0};
     for (;;) {
         for (int i = 0; i < a->nids; i++) {
             struct botinfo now;
