@@ -153,6 +153,28 @@ describe("stratrun serve's API", function()
     assert.are.equal(0, s.serve:wait(10))
   end)
 
+  it("reads files no strategy can forge: stratrun.files refuses the folder's own files", function()
+    local r = h.run_bot([[
+local files = require("stratrun.files")
+for _, name in ipairs { "lock", "log.txt", "log.txt.1", "store.json", "status.txt", "status.json", "profit.csv",
+                        "commands" } do
+  local ok, err = pcall(files.replace, name, "forged")
+  Log(name, ok and "replaced" or err)
+  ok = pcall(files.append, name, "forged\n")
+  Log(name, ok and "appended" or "append refused")
+end
+Log("chart", files.replace("chart.jsonl", "") and "ok")]])
+    h.assert_ok(r)
+    for _, name in ipairs { "lock", "log.txt", "log.txt.1", "store.json", "status.txt", "status.json", "profit.csv",
+                            "commands" } do
+      h.assert_has(r.out, " " .. name .. " stratrun.files: '" .. name .. "' is written by stratrun itself")
+      h.assert_has(r.out, " " .. name .. " append refused\n")
+    end
+    h.assert_has(r.out, " chart ok\n")       -- the stdlib's own files stay writable
+    assert.is_nil(h.read(r.bot .. "/lock"):find("forged", 1, true))
+    assert.is_false(h.exists(r.bot .. "/status.json"))
+  end)
+
   it("on any other address, needs the token for every API request", function()
     local s = d.start(procs, { listen = "0.0.0.0:0" })
     h.assert_has(s.out, "not a loopback address: every API request needs it")

@@ -6,7 +6,7 @@
  * appends whole lines (fs_append_file, as LogProfit: each with one write(2), or nothing).
  *
  * A name is a plain file name ("account.json"): no '/', not starting with '.', so nothing outside the folder is
- * reached. A failure of the disk returns nil, a message and errno, as Lua's io library does: the caller decides what
+ * reached; the files the host writes itself (lock, log.txt, store.json, status.*, profit.csv) are read only. A failure of the disk returns nil, a message and errno, as Lua's io library does: the caller decides what
  * to say.
  */
 #include "lua/api.h"
@@ -71,12 +71,29 @@ static int f_read(lua_State *L)
     return 1;
 }
 
+/* The files of the bot's folder the host writes itself (README "Data dir"): a strategy that replaced one would
+ * fool the tools and the dashboard (a lock naming another process, a status.json of its own making). */
+static int host_file(const char *name)
+{
+    static const char *const names[] = {"lock", "log.txt", "store.json", "status.txt", "status.json", "profit.csv",
+                                        "commands", NULL};
+    for (int i = 0; names[i]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return 1;
+    return strncmp(name, "log.txt.", 8) == 0;   /* the rotated logs */
+}
+
 /* files.replace(name, text) / files.append(name, lines) -> true, or nil, message, errno (nothing changed) */
 static int write_file(lua_State *L, int replace)
 {
     char path[4200], err[4400];
     size_t len;
     bot_file(L, path, sizeof path);
+    const char *name = lua_tostring(L, 1);
+    if (host_file(name))
+        return luaL_error(L, "stratrun.files: '%s' is written by stratrun itself (the bot's folder's own files: "
+                          "lock, log.txt, store.json, status.txt, status.json, profit.csv, commands); choose another "
+                          "name", name);
     const char *text = luaL_checklstring(L, 2, &len);
     int rc = replace ? fs_write_atomic(path, text, len, err, sizeof err)
                      : fs_append_file(path, text, len, err, sizeof err);
