@@ -52,6 +52,7 @@ void jbuf_init(jbuf *b)
     b->p = b->inline_;
     b->len = 0;
     b->cap = sizeof b->inline_;
+    b->failed = 0;
     b->p[0] = '\0';
 }
 
@@ -91,8 +92,10 @@ static int jbuf_grow(jbuf *b, size_t n)
 /* Returns where n bytes can be written (one more stays free for the NUL), or NULL if memory is exhausted. */
 static inline char *jbuf_reserve(jbuf *b, size_t n)
 {
-    if (b->cap - b->len <= n && jbuf_grow(b, n) != 0)
+    if (b->cap - b->len <= n && jbuf_grow(b, n) != 0) {
+        b->failed = 1;
         return NULL;
+    }
     return b->p + b->len;
 }
 

@@ -20,6 +20,7 @@
 typedef struct jbuf {
     char *p;            /* points at inline or at heap memory */
     size_t len, cap;
+    int failed;         /* an append found no memory: the text is incomplete (set until jbuf_init/jbuf_free) */
     char inline_[1280];
 } jbuf;
 

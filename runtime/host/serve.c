@@ -472,7 +472,10 @@ static enum MHD_Result send_bytes(struct MHD_Connection *c, unsigned code, const
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, jbuf *b)
 {
-    enum MHD_Result ok = send_bytes(c, code, "application/json; charset=utf-8", b->p, b->len, 1);
+    static const char oom[] = "{\"error\":\"out of memory: the answer could not be made whole\"}";
+    enum MHD_Result ok = b->failed
+        ? send_bytes(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json; charset=utf-8", oom, sizeof oom - 1, 0)
+        : send_bytes(c, code, "application/json; charset=utf-8", b->p, b->len, 1);
     jbuf_free(b);
     return ok;
 }
