@@ -75,6 +75,26 @@ describe("stratrun serve's API", function()
       want[#want + 1] = line
     end
     for i = 1, #events do assert.are.equal(want[i], events[i]) end
+
+    -- a line over 8 KiB is one event: its first 8 KiB and how much was left out
+    local lines = {}
+    -- (HTTP/1.0: the stream comes unchunked)
+    local f2 = io.popen(string.format("bash -c %s 2>&1", h.quote(string.format("exec 3<>/dev/tcp/127.0.0.1/%d; "
+      .. "printf 'GET /api/bots/demo/stream HTTP/1.0\\r\\nHost: 127.0.0.1:%d\\r\\n\\r\\n' >&3; timeout %g cat <&3",
+      s.port, s.port, 2 * h.time_scale))))
+    Sleep(500 * h.time_scale)
+    local long = string.rep("y", 20000)
+    local fh = assert(io.open(s.dir .. "/d/bots/demo/log.txt", "ab"))
+    fh:setvbuf("full", 65536)     -- one write(2): the bot appends lines of its own meanwhile
+    fh:write(long .. "\nafter\n")
+    fh:close()
+    for line in f2:read("a"):gmatch("data: ([^\n]*)") do lines[#lines + 1] = line end
+    f2:close()
+    local at
+    for i, l in ipairs(lines) do if l:sub(1, 1) == "y" then at = i end end
+    assert.truthy(at, table.concat(lines, "\n"):sub(1, 500))
+    assert.are.equal(string.rep("y", 8192) .. " [... 11808 bytes more: the whole line is in log.txt]", lines[at])
+    assert.are.equal("after", lines[at + 1])
   end)
 
   it("takes a command only with the token, from no other site's page; refuses another Host", function()

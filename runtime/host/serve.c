@@ -359,8 +359,9 @@ struct stream {
     struct logtail log;
     char *out;          /* events formatted, not yet sent */
     size_t out_len, out_at;
-    char part[8192];    /* a line not ended yet */
+    char part[8192];    /* a line not ended yet: its first 8 KiB */
     size_t part_len;
+    long long cut;      /* bytes of that line past part, left out */
     int64_t last_ns;    /* the last bytes sent, for the keep-alive */
 };
 
@@ -374,19 +375,31 @@ static void stream_add(struct stream *st, const char *p, size_t n)
     st->out_len += n;
 }
 
-/* Whole lines of data become events "data: LINE\n\n"; a line longer than part holds is sent in pieces. */
+/* Whole lines of data become events "data: LINE\n\n", one a line: a line longer than part holds is sent as its
+ * first 8 KiB and how much was left out (the whole line is in log.txt). */
 static void stream_lines(struct stream *st, const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
-        if (c != '\n' && c != '\r' && st->part_len < sizeof st->part)
-            st->part[st->part_len++] = c;
-        if (c == '\n' || st->part_len == sizeof st->part) {
-            stream_add(st, "data: ", 6);
-            stream_add(st, st->part, st->part_len);
-            stream_add(st, "\n\n", 2);
-            st->part_len = 0;
+        if (c == '\r')
+            continue;
+        if (c != '\n') {
+            if (st->part_len < sizeof st->part)
+                st->part[st->part_len++] = c;
+            else
+                st->cut++;
+            continue;
         }
+        stream_add(st, "data: ", 6);
+        stream_add(st, st->part, st->part_len);
+        if (st->cut > 0) {
+            char more[96];
+            int m = snprintf(more, sizeof more, " [... %lld bytes more: the whole line is in log.txt]", st->cut);
+            stream_add(st, more, (size_t)m);
+        }
+        stream_add(st, "\n\n", 2);
+        st->part_len = 0;
+        st->cut = 0;
     }
 }
 
@@ -403,6 +416,7 @@ static void stream_poll(struct stream *st)
     if (st->log.replaced) {     /* a line held half belongs to the file that went */
         st->log.replaced = 0;
         st->part_len = 0;
+        st->cut = 0;
     }
 }
 
