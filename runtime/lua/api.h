@@ -52,6 +52,7 @@ int luaopen_db(lua_State *L);        /* db.c:      DBExec on the bot's SQLite da
 int luaopen_platform(lua_State *L);  /* platform.c: GetCommand, Version, GetPid, GetOS, UUID */
 int luaopen_market(lua_State *L);    /* lmarket.c: require "market": candle and snapshot primitives for stdlib/exchange.lua */
 int luaopen_files(lua_State *L);     /* files.c:   require "stratrun.files": files of the bot's folder, for stdlib/ (account, chart) */
+int luaopen_ta(lua_State *L);        /* ta.c:      require "stratrun.ta": the arithmetic of stdlib/ta.lua's MA, EMA, RSI, MACD */
 
 int luaopen_guard(lua_State *L);     /* guard.c:   load, loadfile, dofile, require text only; debug without what reaches into
                                       * the runtime (opened last) */
