@@ -36,27 +36,28 @@ describe("a bot's log file", function()
     function()
     local dir = h.tmpdir()
     -- Live, ended by SIGTERM.
-    h.script(dir, "function main() while true do Sleep(50) end end\nfunction onexit() Log('bye') end", "live.lua")
+    -- (the signal goes once main runs: before, the script has not defined onexit yet)
+    h.script(dir, "function main() Log('ready') while true do Sleep(50) end end\nfunction onexit() Log('bye') end",
+      "live.lua")
     local p = h.spawn { dir = dir, "--data-dir", dir .. "/d", "--id", "live1", "live.lua" }
     procs[#procs + 1] = p
     local log = dir .. "/d/bots/live1/log.txt"
-    assert.truthy(h.eventually(function() return h.exists(log) end))
-    Sleep(300)
+    assert.is_true(p:wait_for(" ready\n", 10))
     p:signal("TERM")
     assert.are.equal(143, p:wait(10 * T))
     local lines = h.lines(h.read(log))
     local version = h.run { "--version" }.out:match("stratrun (%S+)")
     assert.are.equal(string.format("start: live1 runs live.lua (stratrun %s, PID %d, live)", version, p:pid()),
       lines[1])
-    assert.are.equal("bye", lines[#lines - 1])
+    assert.are.same({ "ready", "bye" }, { lines[2], lines[#lines - 1] })
     assert.truthy(lines[#lines]:match("^stop: live1 ran 0 h 00 min 0%d s; exit status 143 %(stopped by SIGTERM%)$"),
       lines[#lines])
     -- An onexit that fails after the stop signal: the bot's status is 1, the process's 143; the line says both.
-    h.script(dir, "function main() while true do Sleep(50) end end\nfunction onexit() error('oops') end", "bad.lua")
+    h.script(dir, "function main() Log('ready') while true do Sleep(50) end end\nfunction onexit() error('oops') end",
+      "bad.lua")
     local b = h.spawn { dir = dir, "--data-dir", dir .. "/d", "--id", "bad1", "bad.lua" }
     procs[#procs + 1] = b
-    assert.truthy(h.eventually(function() return h.exists(dir .. "/d/bots/bad1/log.txt") end))
-    Sleep(300)
+    assert.is_true(b:wait_for(" ready\n", 10))
     b:signal("TERM")
     assert.are.equal(143, b:wait(10 * T))
     local bl = h.lines(h.read(dir .. "/d/bots/bad1/log.txt"))
