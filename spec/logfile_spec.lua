@@ -50,7 +50,7 @@ describe("a bot's log file", function()
     assert.are.equal(string.format("start: live1 runs live.lua (stratrun %s, PID %d, live)", version, p:pid()),
       lines[1])
     assert.are.same({ "ready", "bye" }, { lines[2], lines[#lines - 1] })
-    assert.truthy(lines[#lines]:match("^stop: live1 ran 0 h 00 min 0%d s; exit status 143 %(stopped by SIGTERM%)$"),
+    assert.truthy(lines[#lines]:match("^stop: live1 ran 0 h %d%d min %d%d s; exit status 143 %(stopped by SIGTERM%)$"),
       lines[#lines])
     -- An onexit that fails after the stop signal: the bot's status is 1, the process's 143; the line says both.
     h.script(dir, "function main() Log('ready') while true do Sleep(50) end end\nfunction onexit() error('oops') end",
@@ -61,7 +61,7 @@ describe("a bot's log file", function()
     b:signal("TERM")
     assert.are.equal(143, b:wait(10 * T))
     local bl = h.lines(h.read(dir .. "/d/bots/bad1/log.txt"))
-    assert.truthy(bl[#bl]:match("^stop: bad1 ran 0 h 00 min 0%d s; exit status 1 %(an error or a limit ended it, "
+    assert.truthy(bl[#bl]:match("^stop: bad1 ran 0 h %d%d min %d%d s; exit status 1 %(an error or a limit ended it, "
       .. "after SIGTERM%)$"), bl[#bl])
     -- Every line of the file is stamped, the start and stop lines too.
     for line in h.read(log):gmatch("[^\n]+") do assert.truthy(line:match(STAMP), line) end

@@ -80,13 +80,13 @@ describe("stratrun ps, stop and logs", function()
     local r = h.run { dir = dir, "stop", "--data-dir", dir .. "/d", "solo" }
     assert.are.equal(0, r.code, r.err)
     assert.truthy(r.out:match("^bot solo %(process " .. solo:pid() .. "%) stopped in [%d.]+ s; its log ends: "
-      .. "[%d:. -]+ stop: solo ran 0 h 00 min 0%d s; exit status 143 %(stopped by SIGTERM%)\n$"), r.out)
+      .. "[%d:. -]+ stop: solo ran 0 h %d%d min %d%d s; exit status 143 %(stopped by SIGTERM%)\n$"), r.out)
     h.assert_has(h.read(dir .. "/d/bots/solo/log.txt"), " bye from solo\n")
     assert.are.equal(143, solo:wait(10))   -- 128 + SIGTERM: stopped by the signal, after its onexit
     rows = ps(dir)
     assert.are.same({ "stopped", "-", "-" }, { rows.solo.state, rows.solo.pid, rows.solo.since })
     assert.are.equal(script, rows.solo.script)     -- the last run's script, still named
-    assert.truthy(rows.solo.last:match("stop: solo ran 0 h 00 min 0%d s; exit status 143 %(stopped by SIGTERM%)$"),
+    assert.truthy(rows.solo.last:match("stop: solo ran 0 h %d%d min %d%d s; exit status 143 %(stopped by SIGTERM%)$"),
       rows.solo.last)
 
     -- A bot that is not running, one that never ran
@@ -108,7 +108,7 @@ describe("stratrun ps, stop and logs", function()
     assert.are.equal(2, #said, r.out)
     for _, id in ipairs({ "left", "right" }) do
       assert.truthy(r.out:find("bot " .. id .. " (process " .. pair:pid() .. ") stopped in", 1, true), r.out)
-      assert.truthy(r.out:find("%[" .. id .. "%] stop: " .. id .. " ran 0 h 00 min 0%d s; exit status 143 %(stopped by "
+      assert.truthy(r.out:find("%[" .. id .. "%] stop: " .. id .. " ran 0 h %d%d min %d%d s; exit status 143 %(stopped by "
         .. "SIGTERM%)\n"), r.out)
       h.assert_has(h.read(dir .. "/d/bots/" .. id .. "/log.txt"), "[" .. id .. "] bye from " .. id .. "\n")
     end
