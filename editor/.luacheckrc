@@ -32,7 +32,7 @@ read_globals.exchange = only({
   "GetTicker", "GetDepth", "GetRecords", "GetAccount", "GetAssets", "GetTickers", "GetTrades",
   "Buy", "Sell", "CreateOrder", "GetOrders", "GetOrder", "GetHistoryOrders", "CancelOrder", "Log",
   "SetPrecision", "GetMarkets", "GetName", "GetLabel", "GetCurrency", "GetBaseCurrency", "GetQuoteCurrency",
-  "GetMinStock", "GetMinPrice", "GetFee", "SetTimeout", "GetUSDCNY", "GetPeriod", "SetMaxBarLen", "GetRawJSON",
+  "GetMinStock", "GetMinPrice", "GetFee", "SetTimeout", "SetBase", "GetBase", "GetUSDCNY", "GetPeriod", "SetMaxBarLen", "GetRawJSON",
   "Go", "SetRate", "GetRate", "SetCurrency", "IO", "Encode", "HMAC",
   "SetContractType", "GetContractType", "SetDirection", "SetMarginLevel", "GetPositions", "GetPosition",
   "GetFundings",

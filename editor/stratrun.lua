@@ -330,6 +330,14 @@ function Exchange.GetFee() end
 ---@param ms number 1 to 3600000
 function Exchange.SetTimeout(ms) end
 
+---The base address of the venue's API ("" clears it); the paper exchange keeps it for GetBase and sends nothing.
+---@param url string an http:// or https:// URL with a host, or ""
+function Exchange.SetBase(url) end
+
+---The address SetBase set ("" until then).
+---@return string
+function Exchange.GetBase() end
+
 ---The config's exchange.usd_cny, or nil and a line when none is set.
 ---@return number?
 function Exchange.GetUSDCNY() end

@@ -10,10 +10,16 @@
 -- platform names are those of the platform's reference (fmz.d.ts of fmzquant/skills: the global functions and
 -- constants, the exchange object's methods, TA's and talib's members, below) and the older exchange methods the
 -- library still calls, found by a search of the source: `NAME` not after a dot for a global, `exchange.NAME` or
--- `exchanges[...].NAME` for a method, `TA.NAME` and `talib.NAME`; `$.` (JavaScript) or `ext.` (Python) is a
--- template library. A comment that names a call counts, as the search cannot tell; JavaScript's own names
--- (`JSON`, `Math`, `parseInt`, `setTimeout`, `console`) are not platform calls and are left out: a port writes them
--- in Lua (docs/porting.md).
+-- `exchanges[...].NAME` for a method, `TA.NAME` and `talib.NAME`, and `$.NAME` (JavaScript) or `ext.NAME` (Python):
+-- a function of a template library. A comment that names a call counts, as the search cannot tell; JavaScript's own
+-- names (`JSON`, `Math`, `parseInt`, `setTimeout`, `console`) are not platform calls and are left out: a port
+-- writes them in Lua (docs/porting.md).
+--
+-- A template function `$.NAME` is there when require("stratrun.ext") has it (the platform's trading and plotting
+-- templates), when the source defines it itself (`$.NAME = ...`: the source is a template), and, in the second
+-- figure printed, when a template of the library defines it and that template finds every call it makes (a port
+-- takes the template along, as the platform's strategy imports it). The first figure counts only what stratrun
+-- ships.
 
 local GLOBALS = [[
 Chart DBExec Dial EXCHANGE_OP_IO_CONTROL EnableLog Encode EventLoop FUTURES_OP_GET_POSITION
@@ -45,6 +51,9 @@ local function words(text)
   return t
 end
 
+local TEMPLATE_USE = { javascript = "[^%w_]%$%.([%a_][%w_]*)", python = "[^%w_.]ext%.([%a_][%w_]*)" }
+local ext = require("stratrun.ext")
+
 local function escape(s) return (s:gsub("%p", "%%%0")) end
 
 -- The source of a library file: the first code block after its "> Source (LANG)" line, and LANG.
@@ -71,56 +80,100 @@ local function names_in(code, lang)
   for _, obj in ipairs({ "TA", "talib" }) do
     for m in padded:gmatch("[^%w_.]" .. obj .. "%.([%a_][%w_]*)") do add(obj .. "." .. m) end
   end
-  if (lang == "javascript" and padded:find("[^%w_]%$%.[%a_]")) or (lang == "python" and padded:find("[^%w_.]ext%.[%a_]")) then
-    add("$")
-  end
+  for m in padded:gmatch(TEMPLATE_USE[lang]) do add("$." .. m) end
   return used
 end
 
--- Whether stratrun has name: a global of this bot, a method of its exchange, a member of TA or talib.
+-- What a source defines for its importers: {NAME = true} of each `$.NAME =` (JavaScript), `ext.NAME =` (Python).
+local function template_defs(code, lang)
+  local defs = {}
+  for m in ("\n" .. code):gmatch(TEMPLATE_USE[lang] .. "%s*=[^=]") do defs[m] = true end
+  return defs
+end
+
+-- Whether stratrun has name: a global of this bot, a method of its exchange, a member of TA or talib, a function of
+-- require("stratrun.ext").
 local function have(name)
-  if name == "$" then return false end
-  local obj, m = name:match("^(%a+)%.(.+)$")
+  local obj, m = name:match("^([%a$]+)%.(.+)$")
+  if obj == "$" then return ext[m] ~= nil end
   if obj == "exchange" then return type(rawget(exchange, m)) == "function" end
   if obj == "TA" or obj == "talib" then return rawget(_G, obj) ~= nil and rawget(rawget(_G, obj), m) ~= nil end
   return rawget(_G, name) ~= nil
 end
 
+local function percent(n, total) return total > 0 and 100 * n / total or 0 end
+
 function main()
   assert(type(library) == "string", "give the library's folder: -p library=/path/to/fmzquant/strategies")
+  -- Every source of the library (templates too), what it names and lacks, and what it defines for importers.
+  local sources, definers = {}, {}
   local list = io.popen("ls " .. string.format("%q", library))
-  local total, complete, missing, by_lang = 0, 0, {}, { javascript = { 0, 0 }, python = { 0, 0 } }
   for file in list:lines() do
     if file:find("%.md$") then
       local f = assert(io.open(library .. "/" .. file, "rb"))
       local code, lang = source_of(f:read("a"))
       f:close()
-      if code and (code:find("Sleep", 1, true) or code:find("exchange", 1, true)) then
-        total = total + 1
-        by_lang[lang][1] = by_lang[lang][1] + 1
-        local lacks = {}
+      if code then
+        local s = { file = file, lang = lang, defs = template_defs(code, lang), lacks = {},
+                    strategy = code:find("Sleep", 1, true) or code:find("exchange", 1, true) }
         for _, n in ipairs(names_in(code, lang)) do
-          if not have(n) then
-            lacks[#lacks + 1] = n
-            missing[n] = (missing[n] or 0) + 1
-          end
+          local m = n:match("^%$%.(.+)$")
+          if not have(n) and not (m and s.defs[m]) then s.lacks[#s.lacks + 1] = n end
         end
-        if #lacks == 0 then
-          complete = complete + 1
-          by_lang[lang][2] = by_lang[lang][2] + 1
-        elseif verbose then
-          print(file, table.concat(lacks, " "))
+        for m in pairs(s.defs) do
+          definers[m] = definers[m] or {}
+          table.insert(definers[m], s)
         end
+        sources[#sources + 1] = s
       end
     end
   end
   list:close()
+  -- With the library's templates: a source is whole when each name it lacks is a template function that a whole
+  -- template (another source) defines; repeated until nothing changes, as templates import templates.
+  for _, s in ipairs(sources) do s.whole = #s.lacks == 0 end
+  local changed = true
+  while changed do
+    changed = false
+    for _, s in ipairs(sources) do
+      if not s.whole then
+        local all = true
+        for _, n in ipairs(s.lacks) do
+          local m, found = n:match("^%$%.(.+)$"), false
+          for _, d in ipairs(m and definers[m] or {}) do
+            if d ~= s and d.whole then found = true break end
+          end
+          if not found then all = false break end
+        end
+        if all then s.whole, changed = true, true end
+      end
+    end
+  end
+  local total, strict, whole, missing = 0, 0, 0, {}
+  local by_lang = { javascript = { 0, 0 }, python = { 0, 0 } }
+  for _, s in ipairs(sources) do
+    if s.strategy then
+      total = total + 1
+      by_lang[s.lang][1] = by_lang[s.lang][1] + 1
+      if #s.lacks == 0 then strict = strict + 1 end
+      if s.whole then
+        whole = whole + 1
+        by_lang[s.lang][2] = by_lang[s.lang][2] + 1
+      else
+        for _, n in ipairs(s.lacks) do missing[n] = (missing[n] or 0) + 1 end
+        if verbose then print(s.file, table.concat(s.lacks, " ")) end
+      end
+    end
+  end
   print(string.format("strategies: %d (javascript %d, python %d)", total, by_lang.javascript[1], by_lang.python[1]))
-  print(string.format("find every platform call: %d (%.1f %%; javascript %d, python %d)", complete,
-    total > 0 and 100 * complete / total or 0, by_lang.javascript[2], by_lang.python[2]))
+  print(string.format("find every platform call: %d (%.1f %%; javascript %d, python %d), "
+    .. "with the library's templates that do", whole, percent(whole, total), by_lang.javascript[2],
+    by_lang.python[2]))
+  print(string.format("find every platform call: %d (%.1f %%), with the templates stratrun ships only", strict,
+    percent(strict, total)))
   local names = {}
   for n in pairs(missing) do names[#names + 1] = n end
   table.sort(names, function(a, b) return missing[a] > missing[b] or (missing[a] == missing[b] and a < b) end)
-  print("missing, by the number of strategies that name it:")
+  print("missing, by the number of strategies that name it (the library's templates that do counted there):")
   for i = 1, math.min(#names, tonumber(top) or 40) do print(string.format("%5d  %s", missing[names[i]], names[i])) end
 end

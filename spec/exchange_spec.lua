@@ -738,6 +738,25 @@ describe("the platform's smaller exchange calls", function()
     raises("exchange.SetTimeout: the timeout must be a number of ms above 0, at most 3600000, got nil", w.ex.SetTimeout)
   end)
 
+  it("keep SetBase's address for GetBase, name it when IO(\"api\") is refused, and refuse what is not a URL", function()
+    local w = world()
+    assert.are.equal("", w.ex.GetBase())
+    w.ex.SetBase("https://fapi.binance.com/")
+    assert.are.equal("https://fapi.binance.com", w.ex.GetBase())
+    local ok_, err = pcall(w.ex.IO, "api", "POST", "/sapi/v1/asset/transfer", "type=UMFUTURE_MAIN")
+    assert.is_false(ok_)
+    assert.truthy(err:find("the paper exchange has no venue to send it to (its base address "
+      .. "https://fapi.binance.com names none)", 1, true), err)
+    raises("exchange.SetBase: ftp://x.example is not an http:// or https:// URL with a host (\"\" clears it)",
+      w.ex.SetBase, "ftp://x.example")
+    raises("exchange.SetBase: https:// is not an http:// or https:// URL with a host (\"\" clears it)",
+      w.ex.SetBase, "https://")
+    raises("exchange.SetBase: expects a URL string (at most 2048 bytes, no spaces), got nil", w.ex.SetBase)
+    assert.are.equal("https://fapi.binance.com", w.ex.GetBase())      -- a refused address changed nothing
+    w.ex.SetBase("")
+    assert.are.equal("", w.ex.GetBase())
+  end)
+
   it("place orders with CreateOrder's sides and list the finished ones with GetHistoryOrders", function()
     local w = world({ config = { stocks = 1 } })
     local a = w.ex.CreateOrder("BTC_USDT", "buy", 101, 0.5, "through")           -- fills at once

@@ -528,6 +528,40 @@ function M.fake_market(candles, period)
   return m
 end
 
+-- The platform's EMA of xs (numbers) over n, written apart from stdlib/ta.lua: seeded with the mean of the first n,
+-- then alpha = 2 / (n + 1); out[i] for i >= n, nil before (the warm-up).
+function M.ema(xs, n)
+  local out, prev = {}, nil
+  for i = n, #xs do
+    if prev == nil then
+      prev = 0
+      for k = 1, n do prev = prev + xs[k] end
+      prev = prev / n
+    else
+      prev = xs[i] * 2 / (n + 1) + prev * (1 - 2 / (n + 1))
+    end
+    out[i] = prev
+  end
+  return out
+end
+
+-- The platform's cross count (_Cross, the trading template's Cross) of arrays a and b of length len: from the last
+-- element back, how many a stays above b (+) or below (-); a tie or a warm-up (nil) ends it.
+function M.cross_count(a, b, len)
+  local n = 0
+  for i = len, 1, -1 do
+    if not a[i] or not b[i] or a[i] == b[i] then break end
+    if a[i] < b[i] then
+      if n > 0 then break end
+      n = n - 1
+    else
+      if n < 0 then break end
+      n = n + 1
+    end
+  end
+  return n
+end
+
 -- Runs `stratrun replay` of strategies/ports/<script> as bot id on the candle file csv, with params {NAME = VALUE}
 -- (given in sorted order) and opts.config (a config file's text), opts.timeout (s, default 60). Returns run's
 -- {code, out, err} and bot (its folder), summary (its --json entry) and logtext (its log.txt).

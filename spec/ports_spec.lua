@@ -509,6 +509,100 @@ describe("ports of the platform's strategy library", function()
 
   -- ---- _C and LogProfit --------------------------------------------------------------------------------------------
 
+  it("classic_ma enters on an EMA cross through ext.Buy and leaves on the exit cross or the stop, with its profit", function()
+    -- hourly candles over 60 days: a slow wave with noise, drifting down (each trough under the last)
+    local dir = h.tmpdir()
+    local candles = market(dir .. "/m.csv", { price = 40000, noise = 0.003, wick = 0.002, period = 3600000,
+      bars = 24 * 60, seed = 4, shape = function(k)
+        return (1 + 0.1 * math.sin(k / 60)) * (1 - 0.0002 * k)
+      end })
+    -- The template's cross count of the platform's EMAs of the closes GetRecords shows at t (the last 100 closed)
+    local entry_price
+    local function cross_at(t, fast, slow)
+      local last, xs = closed(candles, t), {}
+      for k = math.max(1, last - 99), last do xs[#xs + 1] = candles[k].c / 100 end
+      return h.cross_count(h.ema(xs, fast), h.ema(xs, slow), #xs)
+    end
+    -- Replays the port with params and walks its rounds: idle, a round every Interval from the last profit line
+    -- (the first at the start), none of which had the entry cross until the one whose orders begin at its time;
+    -- holding, a round every Interval from the entry line, none with the exit cross or the stop until the one that
+    -- logs the exit. Checks each entry, exit and profit line against the rules; returns their counts.
+    local STEP = 600000
+    local function check(params)
+      local r = replay("classic_ma.lua", "ma", dir .. "/m.csv", params)
+      ok(r)
+      local log = parse_log(r.logtext)
+      local exit_fast, exit_slow = params.ExitFastPeriod or 7, params.ExitSlowPeriod or 15
+      local exit_period, stop = params.ExitPeriod or 1, params.StopLossRatio or 0.05
+      local function must_exit(t)
+        return cross_at(t, exit_fast, exit_slow) <= -exit_period or quotes(candles, t).buy / 100 < entry_price * (1 - stop)
+      end
+      -- the rounds before time t, from next_round: none may qualify(t); t itself must be a round
+      local next_round
+      local function rounds_until(t, qualifies, what)
+        assert.are.equal(0, (t - next_round) % STEP, what .. " at " .. t .. " is not a round's time")
+        for u = next_round, t - STEP, STEP do assert.is_false(qualifies(u), "no " .. what .. " at " .. u) end
+      end
+      local start = { Balance = 10000, Stocks = 0 }
+      local fills, round, held = {}, nil, false
+      local seen = { entry = 0, exit = 0, stop = 0, profit = 0 }
+      for _, e in ipairs(log) do
+        if not next_round and e.msg:find("^{\"Balance\"") then next_round = e.ms end
+        if e.kind == "order" then
+          if not round then
+            round = { t = e.ms, orders = {} }
+            if not held then
+              rounds_until(e.ms, function(u) return cross_at(u, 5, 15) >= 2 end, "entry")
+            end
+          end
+          table.insert(round.orders, e)
+          assert.is_true(e.amount <= 0.8 + 1e-12, "an order over MaxAmount: " .. e.msg)
+        elseif e.kind == "fill" then
+          fills[#fills + 1] = e
+          round.filled = (round.filled or 0) + e.amount
+        end
+        local detail, n = e.msg:match("^开仓详情 (%b{}) 交叉周期 (%-?%d+)$")
+        if detail then
+          n = tonumber(n)
+          local obj = json.decode(detail)
+          assert.is_false(held)
+          -- the cross at the round's time lasted EnterPeriod bars, upward (a spot account without stocks sells none)
+          assert.are.equal(cross_at(round.t, 5, 15), n, "entry cross at " .. round.t)
+          assert.is_true(n >= 2)
+          for _, o in ipairs(round.orders) do assert.are.equal("buy", o.side) end
+          near(round.filled, obj.amount, 1e-9, "the entry's fills")
+          held, entry_price, round, next_round = true, obj.price, nil, e.ms + STEP
+          seen.entry = seen.entry + 1
+        elseif e.msg == "离市平仓" or e.msg == "止损平仓" then
+          assert.is_true(held)
+          rounds_until(e.ms, must_exit, "exit")
+          local crossed = cross_at(e.ms, exit_fast, exit_slow) <= -exit_period
+          assert.are.equal(e.msg == "离市平仓", crossed, e.msg .. " at " .. e.ms)
+          if not crossed then
+            assert.is_true(quotes(candles, e.ms).buy / 100 < entry_price * (1 - stop), "stop above the line at " .. e.ms)
+          end
+          seen[crossed and "exit" or "stop"] = seen[crossed and "exit" or "stop"] + 1
+        elseif e.kind == "profit" then
+          -- the exit sold what the account gained since the start, and LogProfit is the balance's change
+          for _, o in ipairs(round.orders) do assert.are.equal("sell", o.side) end
+          local b, st = account_after(start, fills)
+          near(0, st, 0.0015, "stocks after the exit")
+          near(b - start.Balance, e.value, 1e-6, "profit")
+          held, round, next_round = false, nil, e.ms + STEP
+          seen.profit = seen.profit + 1
+        end
+      end
+      assert.is_true(seen.profit >= seen.entry - 1)
+      return seen
+    end
+    -- the source's exits: the exit cross
+    local seen = check({ Interval = 600 })
+    assert.is_true(seen.entry >= 5 and seen.exit >= 4, json.encode(seen))
+    -- an exit cross that cannot last 1000 bars (GetRecords shows 100) and a 1 % stop: every exit is the stop
+    seen = check({ Interval = 600, ExitPeriod = 1000, StopLossRatio = 0.01 })
+    assert.is_true(seen.entry >= 4 and seen.stop >= 4 and seen.exit == 0, json.encode(seen))
+  end)
+
   it("balance_orders places the two balance orders, cancels the other on a fill and logs the profit", function()
     local dir = h.tmpdir()
     local candles = market(dir .. "/m.csv", { bars = 3000, period = MIN, price = 30000, noise = 0.002,
@@ -589,22 +683,29 @@ describe("ports of the platform's strategy library", function()
 
   it("scripts/coverage.lua counts the trading strategies of a library folder and the platform names they lack", function()
     -- spec/fixtures/library: a JavaScript strategy that has everything (JSON and Math are JavaScript's, not the
-    -- platform's), a Python one on futures (exchanges[1]. counts as exchange.; every call of it is there since the
-    -- paper exchange has futures), one on a template library and Dial;
-    -- a PineScript file and a JavaScript snippet without Sleep or exchange are not trading strategies
+    -- platform's), a Python one on futures (exchanges[1]. counts as exchange.), a Python one on the templates
+    -- stratrun ships (ext.Buy, ext.Cross), one on a template of the library that finds every call (snippet.md's
+    -- $.helper), one on a template that does not (broken_tpl.md's $.broken calls __Thread), and one on a template
+    -- function no file defines; a PineScript file and the two templates (no Sleep, no exchange) are not strategies
     local dir = h.tmpdir()
     local r = h.run({ "replay", "--data-dir", dir .. "/d", "--market", "sim:seed=1,bars=2", dir = dir,
       "-p", "library=" .. h.source .. "/spec/fixtures/library", "-p", "verbose=1", h.source .. "/scripts/coverage.lua" })
     ok(r)
-    local lines = h.lines(r.out)
+    local lines = {}
+    for _, l in ipairs(h.lines(r.out)) do
+      if l ~= "" and not h.host_line(l) then lines[#lines + 1] = l end
+    end
     assert.are.same({
-      "template.md\tDial $",
-      "strategies: 3 (javascript 2, python 1)",
-      "find every platform call: 2 (66.7 %; javascript 1, python 1)",
-      "missing, by the number of strategies that name it:",
-      "    1  $",
-      "    1  Dial",
-    }, { table.unpack(lines, 1, 6) })
+      "template.md\t__Thread $.Nowhere",
+      "uses_broken.md\t$.broken",
+      "strategies: 6 (javascript 4, python 2)",
+      "find every platform call: 4 (66.7 %; javascript 2, python 2), with the library's templates that do",
+      "find every platform call: 3 (50.0 %), with the templates stratrun ships only",
+      "missing, by the number of strategies that name it (the library's templates that do counted there):",
+      "    1  $.Nowhere",
+      "    1  $.broken",
+      "    1  __Thread",
+    }, { table.unpack(lines, 1, 9) })
   end)
 
   -- ---- several exchanges ---------------------------------------------------------------------------------------------

@@ -1215,6 +1215,23 @@ local function new(opts)
     end
   end
 
+  -- SetBase(url) and GetBase(): the base address of the venue's API, which the platform's strategies switch
+  -- (spot and futures hosts, a testnet) around raw IO("api", ...) calls. The paper exchange has no venue: it keeps
+  -- the address for GetBase and sends nothing there (IO("api", ...) still raises), and "" (its start) means no
+  -- address. A venue (docs/platform.md) will send its requests there.
+  local base_url = ""
+  function api.SetBase(url)
+    if type(url) ~= "string" or #url > 2048 or url:find("[%c%s]") then
+      raise("exchange.SetBase: expects a URL string (at most 2048 bytes, no spaces), got " .. show(url))
+    end
+    local scheme = url:match("^(%a+)://[^/?#]+")
+    if url ~= "" and not (scheme and (scheme:lower() == "http" or scheme:lower() == "https")) then
+      raise("exchange.SetBase: " .. show(url) .. " is not an http:// or https:// URL with a host (\"\" clears it)")
+    end
+    base_url = (url:gsub("/+$", ""))
+  end
+  function api.GetBase() return base_url end
+
   -- GetPeriod() -> the period of GetRecords() in seconds: exchange.period, else the market's.
   function api.GetPeriod()
     if s.period > 0 then return math.tointeger(s.period) end
@@ -1813,7 +1830,8 @@ local function new(opts)
     if k == "currency" then return api.SetCurrency(...) end
     if k == "api" then
       raise("exchange.IO(\"api\", ...) sends a request to a venue's own API: the paper exchange has no venue to "
-        .. "send it to (docs/platform.md)")
+        .. "send it to" .. (base_url ~= "" and " (its base address " .. base_url .. " names none)" or "")
+        .. " (docs/platform.md)")
     end
     raise(string.format("exchange.IO: %s is not a command of the paper exchange (it has \"currency\"; the venues' "
       .. "own commands need a venue: docs/platform.md)", type(k) == "string" and "'" .. k .. "'" or show(k)))

@@ -31,9 +31,9 @@ local JAVASCRIPT = {
 -- The platform's exchange calls stratrun's exchange does not provide (conditional orders, raw venue access),
 -- the current API's and the older names strategies still use.
 local EXCHANGE = {
-  "CancelConditionOrder", "CreateConditionOrder", "GetBase", "GetConditionOrder",
+  "CancelConditionOrder", "CreateConditionOrder", "GetConditionOrder",
   "GetConditionOrders", "GetData", "GetHistoryConditionOrders",
-  "GetMeta", "ModifyConditionOrder", "ModifyOrder", "SetBase", "SetData", "SetProxy",
+  "GetMeta", "ModifyConditionOrder", "ModifyOrder", "SetData", "SetProxy",
 }
 
 local function set(list)

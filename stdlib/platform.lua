@@ -26,6 +26,17 @@ for _, name in ipairs({ "Chart", "KLineChart" }) do
   end
 end
 
+-- require("stratrun.ext"): the platform's two most imported template libraries, its `$` (JavaScript) or `ext`
+-- (Python): the trading template (stdlib/tradelib.lua) and the plotting one (stdlib/plotlib.lua) in one table, as
+-- a strategy that imports both sees them on the platform. Loaded only when a strategy asks for it.
+package.preload["stratrun.ext"] = function()
+  local ext = {}
+  for _, name in ipairs({ "tradelib", "plotlib" }) do
+    for k, v in pairs(require(name)) do ext[k] = v end
+  end
+  return ext
+end
+
 -- IsVirtual() -> true in a replay (the platform's backtest), false live.
 local replay = require("stratrun.config").replay
 function M.IsVirtual()
