@@ -54,7 +54,6 @@ end
 local TEMPLATE_USE = { javascript = "[^%w_]%$%.([%a_][%w_]*)", python = "[^%w_.]ext%.([%a_][%w_]*)" }
 local ext = require("stratrun.ext")
 
-local function escape(s) return (s:gsub("%p", "%%%0")) end
 
 -- The source of a library file: the first code block after its "> Source (LANG)" line, and LANG.
 local function source_of(md)
@@ -65,17 +64,22 @@ local function source_of(md)
 end
 
 -- The platform names a source uses: {"Sleep", "exchange.GetTicker", "TA.MA", "$", ...}.
+local GLOBAL_LIST, METHOD_LIST = words(GLOBALS), words(METHODS)
+
 local function names_in(code, lang)
-  local used, seen = {}, {}
-  local function add(n) if not seen[n] then seen[n] = true; used[#used + 1] = n end end
   local padded = "\n" .. code .. "\n"
-  for _, g in ipairs(words(GLOBALS)) do
-    -- not after a dot (a member of something else) nor inside a longer name
-    if padded:find("[^%w_.$]" .. escape(g) .. "%f[^%w_$]") then add(g) end
+  -- one pass over the identifiers: those not after a dot (a member of something else), and the members of exchange,
+  -- of exchanges[...], of TA and of talib
+  local tokens, methods, used, seen = {}, {}, {}, {}
+  for tok in padded:gmatch("[^%w_.$]([%a_][%w_$]*)") do tokens[tok] = true end
+  for m in padded:gmatch("exchange%.([%a_][%w_]*)") do methods[m] = true end
+  for m in padded:gmatch("exchanges%s*%[[^%]]*%]%s*%.([%a_][%w_]*)") do methods[m] = true end
+  local function add(n) if not seen[n] then seen[n] = true; used[#used + 1] = n end end
+  for _, g in ipairs(GLOBAL_LIST) do
+    if tokens[g] then add(g) end
   end
-  for _, m in ipairs(words(METHODS)) do
-    local p = escape(m) .. "%f[^%w_]"
-    if padded:find("exchange%." .. p) or padded:find("exchanges%s*%[[^%]]*%]%s*%." .. p) then add("exchange." .. m) end
+  for _, m in ipairs(METHOD_LIST) do
+    if methods[m] then add("exchange." .. m) end
   end
   for _, obj in ipairs({ "TA", "talib" }) do
     for m in padded:gmatch("[^%w_.]" .. obj .. "%.([%a_][%w_]*)") do add(obj .. "." .. m) end
