@@ -590,7 +590,7 @@ describe("ports of the platform's strategy library", function()
   it("scripts/coverage.lua counts the trading strategies of a library folder and the platform names they lack", function()
     -- spec/fixtures/library: a JavaScript strategy that has everything (JSON and Math are JavaScript's, not the
     -- platform's), a Python one on futures (exchanges[1]. counts as exchange.; every call of it is there since the
-    -- paper exchange has futures), one on a template library and Dial;
+    -- paper exchange has futures), one on a template library and EventLoop;
     -- a PineScript file and a JavaScript snippet without Sleep or exchange are not trading strategies
     local dir = h.tmpdir()
     local r = h.run({ "replay", "--data-dir", dir .. "/d", "--market", "sim:seed=1,bars=2", dir = dir,
@@ -598,12 +598,12 @@ describe("ports of the platform's strategy library", function()
     ok(r)
     local lines = h.lines(r.out)
     assert.are.same({
-      "template.md\tDial $",
+      "template.md\tEventLoop $",
       "strategies: 3 (javascript 2, python 1)",
       "find every platform call: 2 (66.7 %; javascript 1, python 1)",
       "missing, by the number of strategies that name it:",
       "    1  $",
-      "    1  Dial",
+      "    1  EventLoop",
     }, { table.unpack(lines, 1, 6) })
   end)
 
