@@ -19,7 +19,7 @@ local read_globals = only({
   "_C", "_CDelay", "_Cross", "GetCommand", "Version", "GetPid", "IsVirtual", "GetOS", "UUID",
   "Encode", "MD5", "DBExec", "Chart", "KLineChart",
   -- HTTP, mail, channels
-  "HttpQuery", "HttpQuery_Go", "Mail", "Mail_Go", "SetChannelData", "GetChannelData",
+  "HttpQuery", "HttpQuery_Go", "Mail", "Mail_Go", "Dial", "SetChannelData", "GetChannelData",
   -- constants
   "PERIOD_M1", "PERIOD_M3", "PERIOD_M5", "PERIOD_M15", "PERIOD_M30", "PERIOD_H1", "PERIOD_H2", "PERIOD_H4",
   "PERIOD_H6", "PERIOD_H12", "PERIOD_D1", "PERIOD_D3", "PERIOD_W1",

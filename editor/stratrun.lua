@@ -537,6 +537,20 @@ function HttpQuery(url, options) end
 ---@return Routine
 function HttpQuery_Go(url, options) end
 
+---A connection of `Dial` (docs/dial.md): `conn:read(ms)` and `conn.read(ms)` both work.
+---@class DialConn
+---@field read fun(self_or_ms?: DialConn|number, ms?: number): string? the next message; nil on timeout; "" when disconnected (ms: none or 0 waits, -1 at once, -2 the newest)
+---@field write fun(self_or_data: DialConn|string, data?: string): integer bytes queued, 0 when not open
+---@field close fun(self?: DialConn)
+
+---A raw connection: tcp://HOST:PORT, tls://HOST:PORT, ws:// or wss://HOST[:PORT][/PATH], options after "|"
+---(reconnect=true&interval=1000&retry=0&compress=gzip&mode=recv&payload=..., payload last).
+---@param address string
+---@param timeout? number connect timeout in ms (30000)
+---@return DialConn?
+---@return string? message
+function Dial(address, timeout) end
+
 ---Sends a plain-text mail over SMTP (TLS or STARTTLS); empty arguments come from the config's mail table.
 ---@param smtpServer string HOST, HOST:PORT, ssl://HOST:PORT or smtp://HOST:PORT
 ---@param smtpUsername string

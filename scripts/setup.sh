@@ -4,8 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev lua-busted redis-server
-          libcurl4-openssl-dev libhiredis-dev libssl-dev libsqlite3-dev libmicrohttpd-dev sqlite3 clang libclang-rt-14-dev valgrind faketime strace tmux
-          chromium lua-check)
+          libcurl4-openssl-dev libhiredis-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libwslay-dev zlib1g-dev sqlite3 clang libclang-rt-14-dev valgrind faketime strace tmux
+          chromium lua-check python3-websockets openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -100,13 +100,14 @@ function M.run(opts)
 end
 
 -- Runs text as one bot, strategy.lua in opts.dir (default a new folder) with its data dir d/: opts.mode "live"
--- (--id bot1, the default) or "replay" (on opts.market, default sim:seed=1,bars=50), opts.args before the script.
+-- (--id bot1, the default) or "replay" (on opts.market, default sim:seed=1,bars=50), opts.args before the script,
+-- opts.env its environment.
 -- Returns run's {code, out, err} and dir and bot (the bot's folder).
 function M.run_bot(text, opts)
   opts = opts or {}
   local dir = opts.dir or M.tmpdir()
   M.script(dir, text)
-  local argv = { dir = dir, timeout = opts.timeout, "--data-dir", dir .. "/d" }
+  local argv = { dir = dir, timeout = opts.timeout, env = opts.env, "--data-dir", dir .. "/d" }
   if opts.mode == "replay" then
     table.insert(argv, 1, "replay")
     argv[#argv + 1] = "--market"

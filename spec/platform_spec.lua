@@ -299,17 +299,17 @@ describe("a platform name stratrun does not have", function()
   it("raises where it is read, naming it and the page that lists what exists, never a silent nil", function()
     local r = run([[
       local function retry(f, ...) return f(...) end      -- a user's wrapper: the error is still at the name
-      print(pcall(function() return retry(Dial, "tcp://127.0.0.1:1") end))
+      print(pcall(function() return retry(EventLoop, 1000) end))
       print(pcall(function() return exchange.SetProxy("socks5://127.0.0.1:1080") end))
       print(pcall(function() return exchange.GetTicekr() end))
       print(pcall(function() return parseInt("5") end))
       print(pcall(function() if x == null then return 1 end end))
-      print(rawget(_ENV, "Dial"), undefined_of_my_own, exchanges[1] == exchange, #exchanges)
+      print(rawget(_ENV, "EventLoop"), undefined_of_my_own, exchanges[1] == exchange, #exchanges)
       print(_G("k", 1), _G("k"))              -- the _G() store is still the global table's __call
     ]])
     assert.are.equal(0, r.code, r.err)
     assert.are.same({
-      "false\tstrategy.lua:2: Dial is a platform call stratrun does not provide yet (docs/platform.md lists what it "
+      "false\tstrategy.lua:2: EventLoop is a platform call stratrun does not provide yet (docs/platform.md lists what it "
         .. "has)",
       "false\tstrategy.lua:3: exchange.SetProxy is a platform call stratrun's exchange does not provide yet "
         .. "(docs/platform.md lists what it has)",

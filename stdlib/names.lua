@@ -13,7 +13,7 @@ local M = {}
 
 -- The platform's global functions and objects (its reference, fmz.d.ts) that stratrun does not provide.
 local GLOBALS = {
-  "Dial", "EventLoop", "GetMeta", "SysInfo",
+  "EventLoop", "GetMeta", "SysInfo",
   "_T", "__Serve", "__Thread", "__threadGetData", "__threadId",
   "__threadJoin", "__threadPeekMessage", "__threadPending", "__threadPostMessage", "__threadSetData",
   "__threadTerminate", "threading", "Thread", "Lock", "Condition", "Event", "Dict",

@@ -15,7 +15,7 @@
  * tracebacks name their functions plainly ("Log", not "stratrun.log.Log"). */
 static const lua_CFunction global_modules[] = {
     luaopen_log, luaopen_clock, luaopen_format, luaopen_store, luaopen_channel, luaopen_http,
-    luaopen_platform, luaopen_crypto, luaopen_db, NULL
+    luaopen_dial, luaopen_platform, luaopen_crypto, luaopen_db, NULL
 };
 
 void *api_registry_object(lua_State *L, const char *key, size_t size, lua_CFunction gc)

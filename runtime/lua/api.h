@@ -47,6 +47,7 @@ int luaopen_format(lua_State *L);    /* format.c:  _D, _N */
 int luaopen_store(lua_State *L);     /* store.c:   _G() as the bot's ID and persistent key-value store */
 int luaopen_channel(lua_State *L);   /* channel.c: SetChannelData, GetChannelData */
 int luaopen_http(lua_State *L);      /* http.c:    HttpQuery */
+int luaopen_dial(lua_State *L);      /* dial.c:    Dial, raw TCP, TLS and WebSocket connections */
 int luaopen_crypto(lua_State *L);    /* crypto.c:  Encode, MD5, HMAC (OpenSSL libcrypto) */
 int luaopen_db(lua_State *L);        /* db.c:      DBExec on the bot's SQLite database, LogVacuum */
 int luaopen_platform(lua_State *L);  /* platform.c: GetCommand, Version, GetPid, GetOS, UUID */
