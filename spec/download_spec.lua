@@ -123,6 +123,44 @@ end]])
     h.assert_has(log, string.format("last %d %s", last.time, tostring(last.close)))
   end)
 
+  -- What a person sees in a terminal (tmux, capture-pane): one progress line, drawn again in place after each page,
+  -- then erased for the final line. Each page of the venue takes a second, so the spec sees the line between pages.
+  it("shows its progress on one line in a terminal, then the final line in its place", function()
+    if h.sh("command -v tmux >/dev/null") ~= 0 then
+      pending("tmux is not installed (scripts/setup.sh installs it)")
+      return
+    end
+    local srv, dir = venue { "delay 1000" }, h.tmpdir()
+    local screen, kill = h.tmux(string.format("cd %s && %s data download --market rest:%s --symbol BTC_USDT --from "
+      .. "2024-01-01 --to 2024-01-03 out.csv; echo $? > rc; sleep 60", h.quote(dir), h.quote(h.bin), srv.base), 160, 10)
+    finally(kill)
+    -- the lines the terminal shows, without trailing blanks
+    local function shown()
+      local lines = {}
+      for line in screen():gmatch("[^\n]*") do
+        line = line:gsub("%s+$", "")
+        if line ~= "" then lines[#lines + 1] = line end
+      end
+      return lines
+    end
+    local seen = {}
+    local started = UnixNano()
+    while not h.exists(dir .. "/rc") and UnixNano() - started < 30e9 * h.time_scale do
+      local lines = shown()
+      if lines[1] and lines[1]:find("^downloading") then
+        assert.are.equal(1, #lines, "the progress is one line, drawn in place:\n" .. table.concat(lines, "\n"))
+        if seen[#seen] ~= lines[1] then seen[#seen + 1] = lines[1] end
+      end
+      Sleep(50)
+    end
+    assert.are.equal("0\n", h.read(dir .. "/rc"))
+    -- after the first page and after the second (the third's 100 % is erased at once)
+    assert.are.same({ "downloading: up to 2024-01-01T16:39:00Z (35 %)",
+                      "downloading: up to 2024-01-02T09:19:00Z (69 %)" }, { seen[1], seen[2] })
+    assert.are.same({ "wrote 2880 BTC_USDT 1m candles, 2024-01-01T00:00:00Z to 2024-01-02T23:59:00Z, to out.csv "
+      .. "(3 requests)" }, shown())
+  end)
+
   it("aligns --from to the period, reports the venue's gaps, and writes 1-hour and 1-day candles", function()
     local gap_from, gap_to = JAN1 + 5 * HOUR, JAN1 + 8 * HOUR
     local srv, dir = venue { "gap " .. gap_from .. " " .. gap_to, "gap " .. (JAN1 + 22 * HOUR) .. " " .. (JAN1 + DAY) },

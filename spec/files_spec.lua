@@ -135,14 +135,15 @@ describe("atomic writes", function()
   end)
 
   -- What is fsynced, seen by strace: what must survive a power loss (the store, the channel's seq floor, with their
-  -- folders), not the channel's latest state nor the status panel (FS_VOLATILE); nothing with --no-fsync.
-  it("fsync the store and the seq floor with their folders, not the channel state nor status.txt", function()
+  -- folders), not the channel's latest state, the status panel nor LogReset's log.txt (FS_VOLATILE); nothing with
+  -- --no-fsync.
+  it("fsync the store and the seq floor with their folders, not the channel state, status.txt nor a reset log", function()
     if h.sh("strace -o /dev/null true >/dev/null 2>&1") ~= 0 then
       pending("strace is missing or may not trace here")
       return
     end
     local dir = h.tmpdir()
-    local script = h.script(dir, 'function main() _G("k", 1) SetChannelData(1) LogStatus("x") Sleep(300) end\n')
+    local script = h.script(dir, 'function main() _G("k", 1) SetChannelData(1) LogStatus("x") Log("a") LogReset(1) Sleep(300) end\n')
     local function synced(extra)
       local trace = dir .. "/trace" .. #extra
       local cmd = {"--data-dir", dir .. "/d" .. #extra, "--id", "fs1", script, dir = dir,

@@ -672,6 +672,34 @@ function M.of_kind(log, kind)
   return t
 end
 
+-- The profits of a spot bot's round trips, by docs/report.md's definition: each sell against the coins bought
+-- before it, first in first out (coins held at the start bought at first_price without a fee), (sell - buy) x amount
+-- less the sell's fee and the bought coins' share of their buys' fees. fills: {side, price, amount, fee}, in order
+-- (a replay's --json trades, or a log's fill lines). The specs of the results and the report recompute the win rate
+-- and profit factor from them.
+function M.spot_round_trips(fills, coins, first_price)
+  local queue = {}
+  if coins > 1e-12 then queue[1] = { price = first_price, left = coins, fee_per_coin = 0 } end
+  local profits = {}
+  for _, tr in ipairs(fills) do
+    assert(tr.effect == nil, "a spot bot's fill")
+    if tr.side == "buy" then
+      queue[#queue + 1] = { price = tr.price, left = tr.amount, fee_per_coin = tr.fee / tr.amount }
+    else
+      local need, profit = tr.amount, -tr.fee
+      while need > 1e-12 do
+        local lot = assert(queue[1], "a sell of more coins than were held")
+        local q = math.min(need, lot.left)
+        profit = profit + q * (tr.price - lot.price - lot.fee_per_coin)
+        lot.left, need = lot.left - q, need - q
+        if lot.left <= 1e-12 then table.remove(queue, 1) end
+      end
+      profits[#profits + 1] = profit
+    end
+  end
+  return profits
+end
+
 local PORT_T0 = 1704067200000        -- 2024-01-01T00:00:00Z
 
 -- Candle files for the ports' specs (spec/ports_spec.lua, spec/futures_ports_spec.lua).

@@ -438,32 +438,6 @@ local function path_figures(start, t, v, from, to, period)
   return f
 end
 
--- The profits of a spot bot's round trips: each sell against the coins bought before it, first in first out
--- (coins held at the start bought at first_close without a fee), (sell - buy) x amount less the sell's fee and
--- the bought coins' share of their buys' fees.
-local function spot_round_trips(trades, coins, first_close)
-  local queue = {}
-  if coins > 1e-12 then queue[1] = { price = first_close, left = coins, fee_per_coin = 0 } end
-  local profits = {}
-  for _, tr in ipairs(trades) do
-    assert(tr.effect == nil, "a spot bot's fill")
-    if tr.side == "buy" then
-      queue[#queue + 1] = { price = tr.price, left = tr.amount, fee_per_coin = tr.fee / tr.amount }
-    else
-      local need, profit = tr.amount, -tr.fee
-      while need > 1e-12 and queue[1] do
-        local lot = queue[1]
-        local q = math.min(need, lot.left)
-        profit = profit + q * (tr.price - lot.price - lot.fee_per_coin)
-        lot.left, need = lot.left - q, need - q
-        if lot.left <= 1e-12 then table.remove(queue, 1) end
-      end
-      profits[#profits + 1] = profit
-    end
-  end
-  return profits
-end
-
 -- Win rate and profit factor of a list of round trips' profits.
 local function trip_figures(f, profits)
   local wins, won, lost = 0, 0, 0
@@ -600,7 +574,7 @@ describe("stratrun replay --report", function()
         filled_at[e.id] = e.ms
       end
       local want = path_figures(bot.start_value, t, v, from, to, period)
-      local profits = spot_round_trips(bot.trades, coins, first_close)
+      local profits = h.spot_round_trips(bot.trades, coins, first_close)
       trip_figures(want, profits)
       want.exposure = exposure(t, bot.trades, coins, filled_at, period)
       want.trades, want.fees = #bot.trades, fees

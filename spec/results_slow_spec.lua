@@ -250,22 +250,7 @@ describe("a spot replay's results, computed by hand", function()
     end
     local f = series_figures(t, v, 1000 + 1 * close_of(1), T0 + D, T0 + 10 * D, D)
     -- round trips: each sell against the oldest coins (the one held at the start bought at the first close, no fee)
-    local lots, pnls = { { price = close_of(1), amount = 1, fee = 0 } }, {}
-    for _, x in ipairs(fills) do
-      if x.side == "buy" then
-        lots[#lots + 1] = { price = x.price, amount = x.amount, fee = x.fee / x.amount }
-      else
-        local left, p = x.amount, -x.fee
-        while left > 1e-12 do
-          local lot = lots[1]
-          local q = math.min(left, lot.amount)
-          p = p + (x.price - lot.price) * q - lot.fee * q
-          lot.amount, left = lot.amount - q, left - q
-          if lot.amount <= 1e-12 then table.remove(lots, 1) end
-        end
-        pnls[#pnls + 1] = p
-      end
-    end
+    local pnls = h.spot_round_trips(fills, 1, close_of(1))
     local wins, gain, loss = 0, 0, 0
     for _, p in ipairs(pnls) do
       if p > 0 then wins, gain = wins + 1, gain + p else loss = loss - p end

@@ -373,6 +373,38 @@ off_t fs_tail_start(int fd, off_t size, long long keep, off_t floor)
     return floor;
 }
 
+int fs_keep_last_lines(const char *path, long long keep, int flags, off_t *kept, char *err, size_t errlen)
+{
+    char *text = NULL;
+    off_t size = 0, from = 0;
+    int fd = keep > 0 ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+    if (fd < 0 && keep > 0 && errno != ENOENT) {
+        int e = errno;
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (fd >= 0) {
+        struct stat st;
+        int ok = fstat(fd, &st) == 0 && (size = st.st_size, from = fs_tail_start(fd, size, keep, 0)) >= 0 &&
+                 (text = malloc((size_t)(size - from) + 1)) != NULL &&
+                 pread(fd, text, (size_t)(size - from), from) == (ssize_t)(size - from);
+        int e = errno;
+        close(fd);
+        if (!ok) {
+            free(text);
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+            errno = e;
+            return -1;
+        }
+    }
+    int rc = fs_write_atomic_mode(path, text ? text : "", (size_t)(size - from), 0600, flags, err, errlen);
+    free(text);
+    if (rc == 0 && kept)
+        *kept = size - from;
+    return rc;
+}
+
 int fs_open_regular(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);

@@ -68,6 +68,11 @@ int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errl
  * ends the last line. -1 on a read error. */
 off_t fs_tail_start(int fd, off_t size, long long keep, off_t floor);
 
+/* Keeps the last keep lines of the file at path (0: none, an empty file; a missing file becomes an empty one), as
+ * fs_write_atomic_mode does with mode 0600 and flags: only the lines kept are read into memory, however long the
+ * file (fs_tail_start). *kept (when not NULL) gets the length of what is kept. LogReset and LogProfitReset. */
+int fs_keep_last_lines(const char *path, long long keep, int flags, off_t *kept, char *err, size_t errlen);
+
 /* Opens path for reading if it is a regular file (not a FIFO, which would block the open, a device or a folder),
  * never through a symlink, close-on-exec: the descriptor, or -1 with errno (EINVAL: not a regular file). */
 int fs_open_regular(const char *path);

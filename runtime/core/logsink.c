@@ -208,31 +208,14 @@ int log_reset(int fd, long long keep, char *err, size_t errlen)
     for (size_t i = 0; i < nfiles && !f; i++)
         if (files[i].fd == fd && files[i].path)
             f = &files[i];
-    int rc = -1, e = 0;
-    char *text = NULL;
-    off_t size = 0, from = 0;
+    int rc = -1;
+    off_t kept = 0;
     if (!f) {
         snprintf(err, errlen, "the log file is not open");
         goto out;
     }
-    int rfd = keep > 0 ? open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
-    if (rfd < 0 && keep > 0 && errno != ENOENT) {
-        snprintf(err, errlen, "cannot read %s: %s", f->path, strerror(errno));
-        goto out;
-    }
-    if (rfd >= 0) {
-        struct stat st;
-        int ok = fstat(rfd, &st) == 0 && (size = st.st_size, from = fs_tail_start(rfd, size, keep, 0)) >= 0 &&
-                 (text = malloc((size_t)(size - from) + 1)) != NULL &&
-                 pread(rfd, text, (size_t)(size - from), from) == (ssize_t)(size - from);
-        e = errno;
-        close(rfd);
-        if (!ok) {
-            snprintf(err, errlen, "cannot read %s: %s", f->path, strerror(e));
-            goto out;
-        }
-    }
-    if (fs_write_atomic(f->path, text ? text : "", (size_t)(size - from), err, errlen) != 0)
+    /* FS_VOLATILE: no fsync while every log writer waits on files_mu; the log's lines are never fsynced either. */
+    if (fs_keep_last_lines(f->path, keep, FS_VOLATILE, &kept, err, errlen) != 0)
         goto out;
     drop_rotated(f);
     /* The file was replaced: fd takes the new one's place, for every writer that holds it. */
@@ -244,11 +227,10 @@ int log_reset(int fd, long long keep, char *err, size_t errlen)
         goto out;
     }
     close(nfd);
-    f->size = (long long)(size - from);
+    f->size = (long long)kept;
     rc = 0;
 out:
     pthread_mutex_unlock(&files_mu);
-    free(text);
     return rc;
 }
 

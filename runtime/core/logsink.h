@@ -25,9 +25,9 @@ void log_attach(int fd, const char *path, long long max_bytes, int keep);
 void log_detach(int fd);
 
 /* LogReset: replaces the content of the attached file fd with its last keep lines (0: none), atomically (a temp
- * file renamed over path), removes its rotated files (path.1 to path.LOG_KEEP_MAX), and moves fd to the new file
- * (dup3): all under the sink's lock, so no line written meanwhile is lost or rotated away. Returns 0, or -1 with
- * one line in err. */
+ * file renamed over path, fs_keep_last_lines, not fsynced: FS_VOLATILE, as the log's lines are not), removes its
+ * rotated files (path.1 to path.LOG_KEEP_MAX), and moves fd to the new file (dup3): all under the sink's lock, so no
+ * line written meanwhile is lost or rotated away. Returns 0, or -1 with one line in err. */
 int log_reset(int fd, long long keep, char *err, size_t errlen);
 
 /* Appends one whole line to an attached log file, or nothing: never a torn line. Lines a failing file (a full or

@@ -1,11 +1,13 @@
-/* timeparse.c: reading a moment given as ISO 8601 or as a number (timeparse.h). */
+/* timeparse.c: reading a moment given as ISO 8601 or as a number, and writing one in UTC (timeparse.h). */
 #include "core/timeparse.h"
+#include "core/clock.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int64_t days_from_civil(int64_t y, int m, int d)
 {
@@ -132,4 +134,14 @@ int time_parse(const char *s, size_t len, enum time_unit unit, int64_t *ms)
         return -2;
     *ms = t;
     return 0;
+}
+
+size_t time_format_utc(int64_t ms, const char *fmt, char *buf, size_t size)
+{
+    time_t t = (time_t)clock_floor_s(ms);
+    struct tm tm;
+    size_t n = size > 0 && gmtime_r(&t, &tm) ? strftime(buf, size, fmt, &tm) : 0;
+    if (n == 0 && size > 0)
+        buf[0] = '\0';
+    return n;
 }

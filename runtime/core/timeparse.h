@@ -1,6 +1,6 @@
 /*
  * timeparse.h: the one reader of moments the runtime is given as text: the time column of market CSV files,
- * --from/--to, and sim's start=.
+ * --from/--to, and sim's start=; and the one writer of moments in UTC as text (messages, summaries, mail dates).
  */
 #ifndef STRATRUN_TIMEPARSE_H
 #define STRATRUN_TIMEPARSE_H
@@ -25,5 +25,12 @@ enum time_unit { TIME_MS, TIME_BY_MAGNITUDE };
  * past 59, a second past 60 (60 itself, a leap second, is taken) and an offset past 23:59. Returns 0 and sets
  * *ms (truncated to the millisecond), -1 for text that is not a time, -2 for a time outside TIME_RANGE. */
 int time_parse(const char *s, size_t len, enum time_unit unit, int64_t *ms);
+
+/* Writes the second that ms (since 1970) falls in, in UTC, into buf (size bytes) with strftime's fmt, e.g. TIME_ISO
+ * ("2024-01-01T00:00:00Z") or TIME_MINUTE ("2024-01-01 00:00"). Returns the length; 0 (buf "") when it does not
+ * fit. */
+#define TIME_ISO "%Y-%m-%dT%H:%M:%SZ"
+#define TIME_MINUTE "%Y-%m-%d %H:%M"
+size_t time_format_utc(int64_t ms, const char *fmt, char *buf, size_t size);
 
 #endif

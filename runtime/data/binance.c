@@ -1,8 +1,10 @@
 /*
- * binance.c: the Binance public REST API's bodies, checked (binance.h).
+ * binance.c: the Binance public REST API's bodies, checked, and its request weight rule (binance.h).
  */
 #include "data/binance.h"
 #include "data/market.h"
+#include "core/clock.h"
+#include "core/fetch.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -135,4 +137,18 @@ int binance_klines(lua_State *L, int idx, int64_t period_ms, long max, struct ca
 bad:
     free(c);
     return -1;
+}
+
+long binance_used_weight(const struct fetch *f)
+{
+    char v[32];
+    return fetch_header(f, "X-MBX-USED-WEIGHT-1M", v, sizeof v) == 0 ? atol(v) : -1;
+}
+
+int64_t binance_weight_wait_ms(long used, long limit)
+{
+    if (limit <= 0 || used < (long)(limit * BINANCE_WEIGHT_SLOW))
+        return 0;
+    /* The venue counts weight per minute of its clock; ours is close enough, and a second more is safe. */
+    return 60000 - clock_wall_ms() % 60000 + 1000;
 }

@@ -1,9 +1,9 @@
 /*
  * binance.h: what the Binance public REST API sends, as the venue documents it, checked: numbers sent as decimal
- * strings, the symbol's two forms, the venue's error object, and klines. Shared by the live market (source_rest.c)
- * and the history download (history.c). A body is decoded by the caller with the runtime's JSON codec in a Lua
- * state of its own; these functions read the decoded value (under the caller's lua_pcall) and no Lua value leaves
- * that state.
+ * strings, the symbol's two forms, the venue's error object, klines; and its request weight rule. Shared by the
+ * live market (source_rest.c) and the history download (history.c). A body is decoded by the caller with the
+ * runtime's JSON codec in a Lua state of its own; these functions read the decoded value (under the caller's
+ * lua_pcall) and no Lua value leaves that state.
  */
 #ifndef STRATRUN_BINANCE_H
 #define STRATRUN_BINANCE_H
@@ -14,6 +14,7 @@
 #include <lua.h>
 
 struct candle;
+struct fetch;
 
 /* A number the venue sends as a decimal string ("43000.01000000") or as a JSON number, finite. 0 or -1. */
 int binance_number(lua_State *L, int idx, double *out);
@@ -36,5 +37,13 @@ int binance_error(lua_State *L, int idx, char *why, size_t whylen);
  * *out (malloc'd, NULL when none) gets *n candles. Returns 0, or -1 with why naming the first bad kline. */
 int binance_klines(lua_State *L, int idx, int64_t period_ms, long max, struct candle **out, long *n, char *why,
                    size_t whylen);
+
+/* The venue's request weight rule, for every client of it (the live market's poller, the history download): the
+ * weight the venue says is used in its current minute (X-MBX-USED-WEIGHT-1M of the answer f, -1 when it sent
+ * none), and how long to send nothing for it: 0 while used is under BINANCE_WEIGHT_SLOW of limit (limit <= 0: not
+ * watched), else until the venue's minute ends, and one second more (ms). */
+#define BINANCE_WEIGHT_SLOW 0.8
+long binance_used_weight(const struct fetch *f);
+int64_t binance_weight_wait_ms(long used, long limit);
 
 #endif

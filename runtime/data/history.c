@@ -5,9 +5,9 @@
  * are obeyed as Binance documents them: a 429 (too many requests) or 418 (the address is banned) waits its
  * Retry-After (the defaults of fetch.h when it sends none; longer than HISTORY_MAX_WAIT_S ends the download with
  * the time to try again), and a used weight (X-MBX-USED-WEIGHT-1M) at 80 % of the limit waits for the venue's
- * minute to end before the next request. A request that fails on the way (no connection, a name that did not
- * resolve, a timeout, a connection cut, HTTP 5xx) is tried again (q->retries times, after 1, 2, 4, ... s); any
- * other failure or answer that is not a page of klines ends it, as do BACKOFFS_MAX back-offs in a row for one
+ * minute to end before the next request (binance.h). A request that fails on the way (no connection, a name that
+ * did not resolve, a timeout, a connection cut, HTTP 5xx) is tried again (q->retries times, after 1, 2, 4, ... s);
+ * any other failure or answer that is not a page of klines ends it, as do BACKOFFS_MAX back-offs in a row for one
  * page. A stop (q->stopped) ends the request in flight too.
  */
 #include "data/history.h"
@@ -26,7 +26,6 @@
 
 #include <lauxlib.h>
 
-#define WEIGHT_SLOW 0.8
 #define PAGE_MAX_BYTES (4L << 20)   /* 1,000 klines are ~200 KB */
 #define CLOSE_MARGIN_MS 2000        /* a candle counts as closed this long after its end: clocks differ */
 
@@ -245,14 +244,13 @@ stopped:
 }
 
 /* Before the next request: a used weight (the last answer's X-MBX-USED-WEIGHT-1M) near the limit waits for the
- * venue's minute to end. Returns 0, or -1 when stopped. */
+ * venue's minute to end (binance_weight_wait_ms). Returns 0, or -1 when stopped. */
 static int mind_weight(const struct history_req *q, const struct fetch *f)
 {
-    char v[32];
-    long used = fetch_header(f, "X-MBX-USED-WEIGHT-1M", v, sizeof v) == 0 ? atol(v) : -1;
-    if (q->weight <= 0 || used < (long)(q->weight * WEIGHT_SLOW))
+    long used = binance_used_weight(f);
+    int64_t left = binance_weight_wait_ms(used, q->weight);
+    if (left == 0)
         return 0;
-    int64_t left = 60000 - clock_wall_ms() % 60000 + 1000;
     say(q, "used weight %ld of %ld per minute (X-MBX-USED-WEIGHT-1M): waiting %lld s, until the venue's minute "
         "ends", used, q->weight, (long long)((left + 999) / 1000));
     return wait_ms(q, left);

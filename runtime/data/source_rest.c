@@ -10,9 +10,9 @@
  *
  * The venue's rate limits are obeyed, as Binance documents them: an HTTP 429 (too many requests) or 418 (the IP
  * is banned for going on after 429s) stops every request for the Retry-After the venue sends (a default when it
- * sends none), and a used weight (X-MBX-USED-WEIGHT-1M) at WEIGHT_SLOW of the market's `weight` limit stops them
- * until the venue's minute ends, so the limit is never reached; one warning when a back-off starts, one line when
- * requests resume.
+ * sends none), and a used weight (X-MBX-USED-WEIGHT-1M) at BINANCE_WEIGHT_SLOW of the market's `weight` limit
+ * stops them until the venue's minute ends (binance.h), so the limit is never reached; one warning when a back-off
+ * starts, one line when requests resume.
  *
  * The poller has its own curl multi handle and one easy handle per feed, and fetches the three feeds at once.
  * The venue's bodies are never trusted: each is decoded with the runtime's codec in a Lua state private to the
@@ -45,7 +45,6 @@
 #define DEPTH_LEVELS 20
 #define LEVELS_MAX 5000         /* more levels than this on one side is not a depth snapshot of limit 20 */
 #define WEIGHT_DEFAULT 6000     /* Binance's REQUEST_WEIGHT limit per minute (GET /api/v3/exchangeInfo) */
-#define WEIGHT_SLOW 0.8         /* stop for the rest of the minute at this fraction of the weight limit */
 
 static const char *const feed_names[FEED_COUNT] = {"ticker", "depth", "klines"};
 
@@ -329,11 +328,11 @@ static void backoff(struct rest *r)
             if (status != 418)
                 status = f->status;
         }
-        char v[32];
-        if (fetch_header(f, "X-MBX-USED-WEIGHT-1M", v, sizeof v) == 0 && atol(v) > used)
-            used = atol(v);
+        long u = binance_used_weight(f);
+        if (u > used)
+            used = u;
     }
-    int64_t now = clock_mono_ms();
+    int64_t now = clock_mono_ms(), left = binance_weight_wait_ms(used, r->weight);
     if (status) {
         r->pause_until_ms = now + wait_s * 1000;
         if (r->host[0])
@@ -342,9 +341,7 @@ static void backoff(struct rest *r)
                            status == 418 ? "(this IP is banned for requests after a 429)" : "Too Many Requests",
                            wait_s, asked ? "its Retry-After" : "it sent no Retry-After: the default");
         r->backing_off = 1;
-    } else if (r->weight > 0 && used >= (long)(r->weight * WEIGHT_SLOW)) {
-        /* The venue counts weight per minute of its clock; ours is close enough, and a second more is safe. */
-        int64_t wall = clock_wall_ms(), left = 60000 - wall % 60000 + 1000;
+    } else if (left > 0) {
         r->pause_until_ms = now + left;
         log_thread_warning("market %s: used weight %ld of %ld per minute (X-MBX-USED-WEIGHT-1M): no requests for "
                            "%lld s, until the venue's minute ends", r->url, used, r->weight,

@@ -14,6 +14,7 @@
 #include "core/watchdog.h"
 #include "core/clock.h"
 #include "core/engine.h"
+#include "core/timeparse.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -174,9 +175,7 @@ static int overrun(lua_State *L, struct bot *b)
             b->step_cpu_ns = cpu - SLICE_NS;    /* a slice had run already when the first overrun came */
         if (cpu - b->step_cpu_ns >= limit_ns) {
             char when[32], why[512];
-            time_t t = (time_t)(b->sched->now_ns / 1000000000);
-            struct tm tm;
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
+            time_format_utc(b->sched->now_ns / 1000000, TIME_MINUTE, when, sizeof when);
             snprintf(why, sizeof why, "bot %s ran %g s of CPU at %s UTC without Sleep: a replay moves a bot's clock "
                      "only in Sleep (step_limit)", b->id, limit, when);
             bot_end(b, EXIT_STRATEGY, why);

@@ -51,48 +51,31 @@ struct args {
     int meta;
 };
 
-/* The value of option name at argv[*i] ("--name VALUE" or "--name=VALUE"), or NULL when argv[*i] is not it. A
- * missing value is *missing. */
-static const char *opt_value(int argc, char **argv, int at, int *i, const char *name, int *missing)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc || *i + 1 == at) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 /* Parses argv: 0, 1 for --help (printed), or EXIT_USAGE. */
 static int parse(struct args *a, int argc, char **argv, int at)
 {
     static const char *const cmds[] = {"ls", "get", "watch"};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i], *v;
-        int missing = 0;
         if (i == at)
             continue;
         if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
             outq_printf(STDOUT_FILENO, "%s", USAGE);
             return 1;
         }
-        if ((v = opt_value(argc, argv, at, &i, "--data-dir", &missing))) {
+        if (cli_opt(argc, argv, &i, at, "--data-dir", &v)) {
+            if (!v)
+                return cli_usage("channel", "option %s needs a value", s);
             if (!*v)
                 return cli_usage("channel", "--data-dir needs a folder");
             a->data_dir = v;
-        } else if ((v = opt_value(argc, argv, at, &i, "--channel", &missing))) {
+        } else if (cli_opt(argc, argv, &i, at, "--channel", &v)) {
+            if (!v)
+                return cli_usage("channel", "option %s needs a value", s);
             free(a->url);
             if (!(a->url = strdup(v)))
                 return cli_usage("channel", "out of memory");
             redact_in_place((char *)v);     /* what ps and /proc/PID/cmdline show, for as long as watch runs */
-        } else if (missing) {
-            return cli_usage("channel", "option %s needs a value", s);
         } else if (strcmp(s, "--meta") == 0) {
             a->meta = 1;
         } else if (s[0] == '-' && s[1]) {

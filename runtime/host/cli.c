@@ -1,5 +1,5 @@
 /*
- * cli.c: the shell tools' usage errors (cli.h).
+ * cli.c: the shell tools' usage errors and options with a value (cli.h).
  */
 #include "host/cli.h"
 #include "core/outq.h"
@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 int cli_usage(const char *tool, const char *fmt, ...)
@@ -18,4 +19,23 @@ int cli_usage(const char *tool, const char *fmt, ...)
     va_end(ap);
     outq_printf(STDERR_FILENO, "stratrun %s: %s (see stratrun %s --help)\n", tool, buf, tool);
     return EXIT_USAGE;
+}
+
+int cli_is_opt(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+int cli_opt(int argc, char **argv, int *i, int at, const char *name, const char **val)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (!cli_is_opt(a, name))
+        return 0;
+    if (a[n] == '=')
+        *val = a + n + 1;
+    else
+        *val = *i + 1 < argc && *i + 1 != at ? argv[++*i] : NULL;
+    return 1;
 }

@@ -65,14 +65,6 @@ static int flush_out(struct out *o)
     return rc;
 }
 
-static void stamp(int64_t ms, char *buf, size_t size)
-{
-    time_t t = (time_t)clock_floor_s(ms);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int take(void *arg, const struct candle *c, long n)
 {
     struct out *o = arg;
@@ -83,7 +75,7 @@ static int take(void *arg, const struct candle *c, long n)
     }
     if (!o->quiet && o->tty && n > 0) {
         char at[32];
-        stamp(c[n - 1].time, at, sizeof at);
+        time_format_utc(c[n - 1].time, TIME_ISO, at, sizeof at);
         double done = o->end > o->from ? (double)(c[n - 1].time + o->period - o->from) / (double)(o->end - o->from) : 1;
         outq_printf(STDERR_FILENO, "\r\x1b[Kdownloading: up to %s (%.0f %%)", at, done * 100);
         o->shown = 1;
@@ -109,20 +101,6 @@ static int stopped(void *arg)
 {
     (void)arg;
     return bot_signal_received() != 0;
-}
-
-/* argv[*i] is option name (--name VALUE or --name=VALUE): 1 with *val set (NULL when the value is missing), or
- * 0 when it is another. */
-static int opt(int argc, char **argv, int *i, int at, const char *name, const char **val)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0 || (argv[*i][n] != '\0' && argv[*i][n] != '='))
-        return 0;
-    if (argv[*i][n] == '=')
-        *val = argv[*i] + n + 1;
-    else
-        *val = *i + 1 < argc && *i + 1 != at ? argv[++*i] : NULL;
-    return 1;
 }
 
 static int number(const char *v, long lo, long hi, long *out)
@@ -155,19 +133,19 @@ static int download(int argc, char **argv, int at)
         } texts[] = {{"--market", &market}, {"--symbol", &symbol}, {"--period", &period}, {"--from", &from},
                      {"--to", &to}};
         size_t t = 0;
-        while (t < sizeof texts / sizeof texts[0] && !opt(argc, argv, &i, at, texts[t].name, texts[t].dst))
+        while (t < sizeof texts / sizeof texts[0] && !cli_opt(argc, argv, &i, at, texts[t].name, texts[t].dst))
             t++;
         if (t < sizeof texts / sizeof texts[0]) {
             if (!*texts[t].dst || !**texts[t].dst)
                 return cli_usage(TOOL, "option %s needs a value", texts[t].name);
-        } else if (opt(argc, argv, &i, at, "--timeout", &v)) {
+        } else if (cli_opt(argc, argv, &i, at, "--timeout", &v)) {
             if (!v || number(v, 100, 600000, &timeout) != 0)
                 return cli_usage(TOOL, "--timeout '%.40s': allowed are ms from 100 to 600000", v ? v : "");
-        } else if (opt(argc, argv, &i, at, "--weight", &v)) {
+        } else if (cli_opt(argc, argv, &i, at, "--weight", &v)) {
             if (!v || number(v, 0, 1000000, &weight) != 0)
                 return cli_usage(TOOL, "--weight '%.40s': allowed are 0 (not watched) to 1000000 per minute",
                                  v ? v : "");
-        } else if (opt(argc, argv, &i, at, "--retries", &v)) {
+        } else if (cli_opt(argc, argv, &i, at, "--retries", &v)) {
             if (!v || number(v, 0, 20, &retries) != 0)
                 return cli_usage(TOOL, "--retries '%.40s': allowed are 0 to 20", v ? v : "");
         } else if (strcmp(s, "--force") == 0) {
@@ -259,8 +237,8 @@ static int download(int argc, char **argv, int at)
     }
     if (rc == 0 && hs.candles == 0) {
         char a[32], b[32];
-        stamp(from_ms, a, sizeof a);
-        stamp(hs.end, b, sizeof b);
+        time_format_utc(from_ms, TIME_ISO, a, sizeof a);
+        time_format_utc(hs.end, TIME_ISO, b, sizeof b);
         if (hs.requests == 0)
             snprintf(err, sizeof err, "no %s candle from %s on has closed yet: nothing to download", period, a);
         else
@@ -280,8 +258,8 @@ static int download(int argc, char **argv, int at)
         return EXIT_STRATEGY;
     }
     char a[32], b[32], g[32];
-    stamp(hs.first, a, sizeof a);
-    stamp(hs.last, b, sizeof b);
+    time_format_utc(hs.first, TIME_ISO, a, sizeof a);
+    time_format_utc(hs.last, TIME_ISO, b, sizeof b);
     outq_printf(STDOUT_FILENO, "wrote %ld %s %s candle%s, %s to %s, to %s (%ld request%s)\n", hs.candles,
                 symbol, period, plural(hs.candles), a, b, out_path, hs.requests, plural(hs.requests));
     if (hs.head_missing > 0)
@@ -293,7 +271,7 @@ static int download(int argc, char **argv, int at)
                     "the span %s not in the file\n", b, (long long)hs.tail_missing, plural(hs.tail_missing),
                     hs.tail_missing == 1 ? "is" : "are");
     if (hs.gaps > 0) {
-        stamp(hs.gap_from, g, sizeof g);
+        time_format_utc(hs.gap_from, TIME_ISO, g, sizeof g);
         outq_printf(STDOUT_FILENO, "the venue has no candles in %ld gap%s (%ld candle%s missing; the longest, %lld "
                     "candle%s, from %s); a replay shows no candle there\n", hs.gaps, plural(hs.gaps), hs.missing,
                     plural(hs.missing), (long long)hs.gap_len, plural(hs.gap_len), g);

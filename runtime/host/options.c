@@ -6,6 +6,7 @@
  * Every assignment is checked as it happens, which lets an error name the line that made it.
  */
 #include "host/options.h"
+#include "host/cli.h"
 #include "core/mailaddr.h"
 #include "core/fsutil.h"
 #include "core/redact.h"
@@ -590,13 +591,11 @@ static int limit_index(const char *key)
     return -1;
 }
 
-static int is_opt(const char *a, const char *name);
-
 /* The limit whose command-line option arg is (--memory-limit 64 or --memory-limit=64), or -1. */
 static int limit_opt(const char *arg)
 {
     for (int i = 0; i < NLIMITS; i++)
-        if (is_opt(arg, limit_defs[i].opt))
+        if (cli_is_opt(arg, limit_defs[i].opt))
             return i;
     return -1;
 }
@@ -803,23 +802,13 @@ static int parse_bots(struct options *o, int n, char **args, char *err, size_t e
     return 0;
 }
 
+/* The value of option name, which argv[*i] is (cli_is_opt), or NULL with err. */
 static const char *opt_value(int argc, char **argv, int *i, const char *name, char *err, size_t errlen)
 {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) == 0 && a[n] == '=')
-        return a + n + 1;
-    if (*i + 1 >= argc) {
+    const char *v = NULL;
+    if (!cli_opt(argc, argv, i, -1, name, &v) || !v)
         snprintf(err, errlen, "option %s needs a value (see stratrun --help)", name);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static int is_opt(const char *a, const char *name)
-{
-    size_t n = strlen(name);
-    return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+    return v;
 }
 
 /* stratrun cmd [--data-dir DIR] ID TEXT */
@@ -833,7 +822,7 @@ static int cmd_load(struct options *o, int argc, char **argv, char *err, size_t 
             o->help = 1;
             return 0;
         }
-        if (!is_opt(argv[i], "--data-dir")) {
+        if (!cli_is_opt(argv[i], "--data-dir")) {
             snprintf(err, errlen, "unknown option '%s' of stratrun cmd (it takes --data-dir DIR, then ID TEXT)",
                      argv[i]);
             return -1;
@@ -908,8 +897,8 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
         } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
             o->version = 1;
             return 0;
-        } else if (o->mode == MODE_REPLAY && (is_opt(a, "--from") || is_opt(a, "--to"))) {
-            const char *name = is_opt(a, "--from") ? "--from" : "--to";
+        } else if (o->mode == MODE_REPLAY && (cli_is_opt(a, "--from") || cli_is_opt(a, "--to"))) {
+            const char *name = cli_is_opt(a, "--from") ? "--from" : "--to";
             if (!(v = opt_value(argc, argv, &i, name, err, errlen)))
                 return -1;
             int64_t *slot = name[2] == 'f' ? &o->from_ms : &o->to_ms;
@@ -924,18 +913,18 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
                          " (as ms: -9223372036854 to 9223372036854)", name, v);
                 return -1;
             }
-        } else if (o->mode == MODE_REPLAY && is_opt(a, "--json")) {
+        } else if (o->mode == MODE_REPLAY && cli_is_opt(a, "--json")) {
             if (!(o->json_out = opt_value(argc, argv, &i, "--json", err, errlen)))
                 return -1;
-        } else if (o->mode == MODE_REPLAY && is_opt(a, "--csv")) {
+        } else if (o->mode == MODE_REPLAY && cli_is_opt(a, "--csv")) {
             if (!(o->csv_dir = opt_value(argc, argv, &i, "--csv", err, errlen)))
                 return -1;
-        } else if (o->mode == MODE_REPLAY && is_opt(a, "--report")) {
+        } else if (o->mode == MODE_REPLAY && cli_is_opt(a, "--report")) {
             if (!(o->report = opt_value(argc, argv, &i, "--report", err, errlen)))
                 return -1;
         } else if (o->mode == MODE_REPLAY && strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
-        } else if (is_opt(a, "--record")) {
+        } else if (cli_is_opt(a, "--record")) {
             if (o->mode == MODE_REPLAY) {
                 snprintf(err, errlen, "option --record is for live runs: a replay reads recorded candles "
                          "(--market csv:FILE)");
@@ -950,13 +939,13 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
                 return -1;
             }
             o->reset_account = 1;
-        } else if (o->mode == MODE_ONE && is_opt(a, "--id")) {
+        } else if (o->mode == MODE_ONE && cli_is_opt(a, "--id")) {
             if (!(v = opt_value(argc, argv, &i, "--id", err, errlen)) || set_id(o, v, strlen(v), "", err, errlen))
                 return -1;
-        } else if (is_opt(a, "--config")) {
+        } else if (cli_is_opt(a, "--config")) {
             if (!(config = opt_value(argc, argv, &i, "--config", err, errlen)))
                 return -1;
-        } else if (is_opt(a, "--data-dir")) {
+        } else if (cli_is_opt(a, "--data-dir")) {
             if (!(v = opt_value(argc, argv, &i, "--data-dir", err, errlen)))
                 return -1;
             if (!*v) {
@@ -966,17 +955,17 @@ int options_load(struct options *o, int argc, char **argv, char *err, size_t err
             replace(&o->data_dir, v);
         } else if (strcmp(a, "--no-fsync") == 0) {
             o->fsync = 0;
-        } else if (is_opt(a, "--group")) {
+        } else if (cli_is_opt(a, "--group")) {
             if (!(v = opt_value(argc, argv, &i, "--group", err, errlen)))
                 return -1;
             replace(&o->group, v);
-        } else if (is_opt(a, "--channel")) {
+        } else if (cli_is_opt(a, "--channel")) {
             if (!(v = opt_value(argc, argv, &i, "--channel", err, errlen)))
                 return -1;
             replace(&o->channel, v);
             /* argv is what /proc/PID/cmdline and ps show, to other users too, and what a strategy could read */
             redact_in_place((char *)v);
-        } else if (is_opt(a, "--market")) {
+        } else if (cli_is_opt(a, "--market")) {
             if (!(v = opt_value(argc, argv, &i, "--market", err, errlen)))
                 return -1;
             replace(&o->market, v);

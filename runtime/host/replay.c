@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/fsutil.h"
 #include "core/numfmt.h"
+#include "core/timeparse.h"
 #include "data/json.h"
 #include "lua/api.h"
 #include "lua/log.h"
@@ -90,13 +91,6 @@ int replay_check_outputs(const struct options *o, char *err, size_t errlen)
         }
     }
     return 0;
-}
-
-static void fmt_time(int64_t ms, char *buf, size_t size)
-{
-    time_t t = (time_t)clock_floor_s(ms);
-    struct tm tm;
-    strftime(buf, size, "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
 }
 
 static const char *const figures[] = {"orders", "fills", "fees", "balance", "stocks", "value", "pnl"};
@@ -497,8 +491,8 @@ static void write_results(struct sched *s, const struct options *o, struct summa
 void replay_finish(struct sched *s, const struct options *o, int64_t wall_ns)
 {
     char from[32], to[32];
-    fmt_time(s->start_ns / 1000000, from, sizeof from);
-    fmt_time(s->now_ns / 1000000, to, sizeof to);
+    time_format_utc(s->start_ns / 1000000, TIME_MINUTE, from, sizeof from);
+    time_format_utc(s->now_ns / 1000000, TIME_MINUTE, to, sizeof to);
     /* stdout holds only what the inputs decide, so two replays compare byte for byte; the speed goes to stderr, or
      * where the progress bar was (a terminal: the bar's last erase and this line, written by two threads to two
      * descriptors, could otherwise land in either order on it). */

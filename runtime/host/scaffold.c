@@ -188,8 +188,7 @@ int scaffold_main(int argc, char **argv, int at)
             outq_printf(STDOUT_FILENO, "%s", USAGE);
             return EXIT_DONE;
         }
-        if (strncmp(s, "--dir=", 6) == 0 || strcmp(s, "--dir") == 0) {
-            dir = s[5] == '=' ? s + 6 : i + 1 < argc && i + 1 != at ? argv[++i] : NULL;
+        if (cli_opt(argc, argv, &i, at, "--dir", &dir)) {
             if (!dir || !*dir)
                 return cli_usage("new", "option --dir needs a folder");
         } else if (strncmp(s, "--data-dir", 10) == 0) {

@@ -6,6 +6,7 @@
 #include "host/bot.h"
 #include "core/clock.h"
 #include "core/engine.h"
+#include "core/timeparse.h"
 #include "lua/log.h"
 #include "data/market.h"
 #include "core/outq.h"
@@ -68,10 +69,8 @@ static void progress(struct sched *s, int *shown)
     for (int i = 0; i < 40; i++)
         bar[i] = i < pct * 40 / 100 ? '#' : '.';
     bar[40] = '\0';
-    time_t t = (time_t)(s->now_ns / 1000000000);
-    struct tm tm;
     char when[32], eta[32] = "";
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
+    time_format_utc(s->now_ns / 1000000, TIME_MINUTE, when, sizeof when);
     double done = s->end_ns > s->start_ns ? (double)(s->now_ns - s->start_ns) / (double)(s->end_ns - s->start_ns) : 1;
     double spent = (double)(clock_mono_ns() - s->progress_t0) / 1e9;
     if (done > 0.01 && done < 1 && spent >= 1) {

@@ -735,16 +735,12 @@ int serve_main(int argc, char **argv, int at)
             return EXIT_DONE;
         }
         static const char *const opts[] = {"--listen", "--data-dir", "--channel", "--follow"};
-        size_t k = 0, n = 0;
-        while (k < 4 && !(strncmp(a, opts[k], n = strlen(opts[k])) == 0 && (a[n] == '\0' || a[n] == '=')))
+        size_t k = 0;
+        while (k < 4 && !cli_opt(argc, argv, &i, at, opts[k], &v))
             k++;
         if (k == 4)
             return cli_usage("serve", a[0] == '-' ? "unknown option '%s'" : "takes no argument '%s'", a);
-        if (a[n] == '=')
-            v = a + n + 1;
-        else if (i + 1 < argc && i + 1 != at)
-            v = argv[++i];
-        else
+        if (!v)
             return cli_usage("serve", "option %s needs a value", opts[k]);
         if (k == 0)
             listen_at = v;

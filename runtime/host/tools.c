@@ -70,27 +70,26 @@ static int parse(struct args *a, int argc, char **argv, int at)
         const char *s = argv[i];
         if (i == at)
             continue;
-        const char *v = NULL;
+        const char *v = NULL, *name = NULL;
         if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
             outq_printf(STDOUT_FILENO, "%s", usages[a->tool]);
             return 1;
         }
-        int takes = strcmp(s, "--data-dir") == 0 || (a->tool == TOOL_LOGS && strcmp(s, "-n") == 0) ||
-                    (a->tool == TOOL_STOP && strcmp(s, "--timeout") == 0);
-        if (strncmp(s, "--data-dir=", 11) == 0 || (a->tool == TOOL_STOP && strncmp(s, "--timeout=", 10) == 0)) {
-            v = strchr(s, '=') + 1;
-            takes = 2;
-        }
-        if (takes == 1) {
-            if (i + 1 >= argc || i + 1 == at)
-                return cli_usage(names[a->tool], "option %s needs a value", s);
-            v = argv[++i];
-        }
-        if (takes) {
+        if (cli_opt(argc, argv, &i, at, "--data-dir", &v))
+            name = "--data-dir";
+        else if (a->tool == TOOL_LOGS && cli_opt(argc, argv, &i, at, "-n", &v))
+            name = "-n";
+        else if (a->tool == TOOL_STOP && cli_opt(argc, argv, &i, at, "--timeout", &v))
+            name = "--timeout";
+        if (name) {
             double d;
-            if (s[2] == 'd') {
+            if (!v)
+                return cli_usage(names[a->tool], "option %s needs a value", name);
+            if (strcmp(name, "--data-dir") == 0) {
+                if (!*v)
+                    return cli_usage(names[a->tool], "--data-dir needs a folder");
                 a->data_dir = v;
-            } else if (s[1] == 'n') {
+            } else if (strcmp(name, "-n") == 0) {
                 if (number(v, 0, 1e9, &d) != 0 || d != (long)d)
                     return cli_usage(names[a->tool], "-n '%s': a whole number of lines, 0 to 1000000000", v);
                 a->lines = (long)d;
@@ -99,8 +98,6 @@ static int parse(struct args *a, int argc, char **argv, int at)
                     return cli_usage(names[a->tool], "--timeout '%s': seconds, 0 to 86400", v);
                 a->timeout_s = d;
             }
-            if (s[2] == 'd' && !*v)
-                return cli_usage(names[a->tool], "--data-dir needs a folder");
         } else if (a->tool == TOOL_LOGS && strcmp(s, "-f") == 0) {
             a->follow = 1;
         } else if (s[0] == '-' && s[1]) {

@@ -19,6 +19,7 @@
 #include "core/engine.h"
 #include "core/fetch.h"
 #include "core/mailaddr.h"
+#include "core/timeparse.h"
 #include "lua/log.h"
 
 #include <ctype.h>
@@ -700,9 +701,7 @@ static int mail_prepare(lua_State *L)
     /* the message: headers, then the body */
     char date[64];
     int64_t now_ms = clock_now_ns(b) / 1000000;
-    time_t now = (time_t)(now_ms / 1000);
-    struct tm tm;
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", gmtime_r(&now, &tm));
+    time_format_utc(now_ms, "%a, %d %b %Y %H:%M:%S +0000", date, sizeof date);
     const char *cte = push_body(L, body, blen);                           /* 8 */
     luaL_Buffer msg;
     luaL_buffinit(L, &msg);

@@ -18,7 +18,6 @@
 #include "core/termtext.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -26,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -255,36 +253,6 @@ static int append_to(struct bot *b, const char *name, const char *line, size_t l
     return rc;
 }
 
-/* Keeps the last keep lines of <bot dir>/name (none: an empty file), replacing it atomically. Only the lines kept
- * are read into memory, however long the file (a log of a long run). */
-static int keep_last_lines(lua_State *L, struct bot *b, const char *name, lua_Integer keep)
-{
-    char path[4200], err[4400];
-    snprintf(path, sizeof path, "%s/%s", b->dir, name);
-    char *text = NULL;
-    off_t size = 0, from = 0;
-    int fd = keep > 0 ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
-    if (fd < 0 && keep > 0 && errno != ENOENT)
-        return luaL_error(L, "cannot read %s: %s", path, strerror(errno));
-    if (fd >= 0) {
-        struct stat st;
-        int ok = fstat(fd, &st) == 0 && (size = st.st_size, from = fs_tail_start(fd, size, keep, 0)) >= 0 &&
-                 (text = malloc((size_t)(size - from) + 1)) != NULL &&
-                 pread(fd, text, (size_t)(size - from), from) == (ssize_t)(size - from);
-        int e = errno;
-        close(fd);
-        if (!ok) {
-            free(text);
-            return luaL_error(L, "cannot read %s: %s", path, strerror(e));
-        }
-    }
-    int rc = fs_write_atomic(path, text ? text : "", (size_t)(size - from), err, sizeof err);
-    free(text);
-    if (rc != 0)
-        return luaL_error(L, "%s", err);
-    return 0;
-}
-
 /* The optional count of LogProfitReset and LogReset: a whole number >= 0, or nil for 0. */
 static lua_Integer opt_keep(lua_State *L, const char *fn)
 {
@@ -328,7 +296,13 @@ static int f_LogProfit(lua_State *L)
 /* LogProfitReset([n]): empties the profit series, or keeps its last n points. */
 static int f_LogProfitReset(lua_State *L)
 {
-    return keep_last_lines(L, bot_of(L), "profit.csv", opt_keep(L, "LogProfitReset"));
+    struct bot *b = bot_of(L);
+    lua_Integer keep = opt_keep(L, "LogProfitReset");
+    char path[4200], err[4400];
+    snprintf(path, sizeof path, "%s/profit.csv", b->dir);
+    if (fs_keep_last_lines(path, (long long)keep, 0, NULL, err, sizeof err) != 0)
+        return luaL_error(L, "%s", err);
+    return 0;
 }
 
 /* LogReset([n]): empties the bot's log file, or keeps its last n lines; its rotated files go (log_reset). */

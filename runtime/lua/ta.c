@@ -154,6 +154,16 @@ static void push_array(lua_State *L, const double *out, lua_Integer len, lua_Int
     }
 }
 
+/* xs[from] + ... + xs[to], added in that order from 0, as stdlib/ta.lua's loops do: sma's seed and recounts, ema's
+ * seed. */
+static double sum_of(const double *xs, lua_Integer from, lua_Integer to)
+{
+    double sum = 0;
+    for (lua_Integer j = from; j <= to; j++)
+        sum = sum + xs[j];
+    return sum;
+}
+
 /* stdlib/ta.lua's sma: the running sum, recounted every max(n, 128) bars. Returns the first defined index. */
 static lua_Integer sma(const double *xs, lua_Integer len, lua_Integer s, lua_Integer n, double *out)
 {
@@ -161,19 +171,15 @@ static lua_Integer sma(const double *xs, lua_Integer len, lua_Integer s, lua_Int
     if (top > len)
         return top;
     double dn = (double)n;
-    double sum = 0;
-    for (lua_Integer j = s; j <= top; j++)
-        sum = sum + xs[j];
+    double sum = sum_of(xs, s, top);
     out[top] = sum / dn;
     lua_Integer every = n > 128 ? n : 128;
     lua_Integer fresh = every;
     for (lua_Integer i = top + 1; i <= len; i++) {
         fresh = fresh - 1;
         if (fresh == 0) {
-            sum = 0;
+            sum = sum_of(xs, i - n + 1, i);
             fresh = every;
-            for (lua_Integer j = i - n + 1; j <= i; j++)
-                sum = sum + xs[j];
         } else {
             sum = sum + xs[i] - xs[i - n];
         }
@@ -188,11 +194,7 @@ static lua_Integer ema(const double *xs, lua_Integer len, lua_Integer s, lua_Int
     lua_Integer top = s + n - 1;
     if (top > len)
         return top;
-    double dn = (double)n;
-    double v = 0;
-    for (lua_Integer j = s; j <= top; j++)
-        v = v + xs[j];
-    v = v / dn;
+    double v = sum_of(xs, s, top) / (double)n;
     out[top] = v;
     double a = 2 / (double)(n + 1);
     double b = 1 - a;
