@@ -45,6 +45,7 @@ read_globals.TA = only({
 })
 read_globals.talib = only({
   "SMA", "EMA", "MA", "RSI", "ATR", "MACD", "STDDEV", "BBANDS", "ADX", "SAR", "LINEARREG_SLOPE", "STOCHRSI",
+  "WMA", "CMO", "CCI", "PLUS_DI", "MINUS_DI", "CDL3BLACKCROWS",
 })
 read_globals.json = only({ "encode", "decode", "null", "array", "object" })
 

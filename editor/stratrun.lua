@@ -801,7 +801,7 @@ function TA.Alligator(r, jaw, teeth, lips) end
 -- lookback. Reading any other TA-Lib name raises.
 -- ---------------------------------------------------------------------------------------------------------------
 
----TA-Lib's indicators (twelve of them).
+---TA-Lib's indicators (eighteen of them).
 ---@class talib
 talib = {}
 
@@ -887,6 +887,41 @@ function talib.LINEARREG_SLOPE(r, n) end
 ---@param matype? integer 0 SMA, 1 EMA
 ---@return number[][]
 function talib.STOCHRSI(r, n, fastk, fastd, matype) end
+
+---Weighted moving average (n = 30), weights 1 to n, the latest value weighing n.
+---@param r Record[]|number[]
+---@param n? integer 1 to 100000
+---@return number[]
+function talib.WMA(r, n) end
+
+---Chande momentum oscillator (n = 14): 100 (gain - loss) / (gain + loss) on Wilder's averages; 0 where flat.
+---@param r Record[]|number[]
+---@param n? integer 2 to 100000
+---@return number[]
+function talib.CMO(r, n) end
+
+---Commodity channel index (n = 14): (typical price - its mean) / (0.015 mean deviation) over n bars.
+---@param r Record[]
+---@param n? integer 2 to 100000
+---@return number[]
+function talib.CCI(r, n) end
+
+---Plus directional indicator (n = 14): 100 * Wilder's +DM / Wilder's TR (n = 1: +DM / TR).
+---@param r Record[]
+---@param n? integer 1 to 100000
+---@return number[]
+function talib.PLUS_DI(r, n) end
+
+---Minus directional indicator (n = 14): 100 * Wilder's -DM / Wilder's TR (n = 1: -DM / TR).
+---@param r Record[]
+---@param n? integer 1 to 100000
+---@return number[]
+function talib.MINUS_DI(r, n) end
+
+---Three black crows: -100 on the third crow, else 0 (from bar 14).
+---@param r Record[]
+---@return integer[]
+function talib.CDL3BLACKCROWS(r) end
 
 -- ---------------------------------------------------------------------------------------------------------------
 -- Constants, with the platform's values

@@ -380,16 +380,9 @@ function M.BOLL(r, n, k)
   return {up, mid, low}
 end
 
--- 100 * gain / (gain + loss) is 100 - 100 / (1 + RS) without the division by a zero loss; no movement at all
--- reads as a neutral 50.
--- Wilder's RSI of xs[s..len], first at s+n. flat is the value where nothing moved: a neutral 50 for TA, TA-Lib's
--- 0 for talib.
-local function rsi(xs, len, s, n, flat)
-  local function value(g, l)
-    local t = g + l
-    if t == 0 then return flat end
-    return 100 * g / t
-  end
+-- Wilder's average gain g and average loss l of xs[s..len] (the first n changes averaged, then
+-- avg = (avg*(n-1) + x) / n), turned into each output by value(g, l) from s+n on: RSI, and talib's CMO.
+local function gain_loss(xs, len, s, n, value)
   local top = s + n
   local out = placeholders(len)
   if top > len then return out end
@@ -411,6 +404,17 @@ local function rsi(xs, len, s, n, flat)
     out[i] = value(g, l)
   end
   return out
+end
+
+-- 100 * gain / (gain + loss) is 100 - 100 / (1 + RS) without the division by a zero loss.
+-- Wilder's RSI of xs[s..len], first at s+n. flat is the value where nothing moved: a neutral 50 for TA, TA-Lib's
+-- 0 for talib.
+local function rsi(xs, len, s, n, flat)
+  return gain_loss(xs, len, s, n, function(g, l)
+    local t = g + l
+    if t == 0 then return flat end
+    return 100 * g / t
+  end)
 end
 
 function M.RSI(r, n)
@@ -551,7 +555,7 @@ end
 M._internal = {
   INTERNAL = INTERNAL, raise = raise, show = show, period = period, multiplier = multiplier,
   placeholders = placeholders, closes = closes, records = records, field = field, hlc = hlc, sma = sma, ema = ema,
-  smma = smma, rsi = rsi, true_range = true_range, macd = macd,
+  smma = smma, rsi = rsi, gain_loss = gain_loss, true_range = true_range, macd = macd,
 }
 
 return M

@@ -11,24 +11,31 @@
 --   talib.SAR(r, acceleration=0.02, maximum=0.2) parabolic SAR
 --   talib.LINEARREG_SLOPE(r, n=14)          least-squares slope of the last n values per bar
 --   talib.STOCHRSI(r, n=14, fastk=5, fastd=3, matype=0) -> {fastk, fastd}: STOCHF on the RSI
+--   talib.WMA(r, n=30)                      weighted moving average, weights 1..n (the latest value n)
+--   talib.CMO(r, n=14)                      Chande: 100 (g - l) / (g + l) on RSI's Wilder averages; 0 where flat
+--   talib.CCI(r, n=14)                      (typical price - its mean) / (0.015 mean deviation) over n bars
+--   talib.PLUS_DI(r, n=14), talib.MINUS_DI(r, n=14)  100 * Wilder's +DM (-DM) / Wilder's TR, as ADX smooths them
+--   talib.CDL3BLACKCROWS(r)                 -100 on the third of three black crows, else 0
 --
--- r is records (Close is read; ATR and ADX read High, Low and Close and SAR High and Low, so they need records)
--- or a plain array of numbers, read as TA reads it (a plain array may start with placeholders, which count as
--- warm-up; NaN or an infinity after them raises). Every output array has #r elements, element i belonging to bar i,
--- and holds TA.NONE (a NaN; test with TA.isnone) for the first TA-Lib "lookback" bars, as TA-Lib's Python
--- wrapper puts NaN there: SMA, EMA, STDDEV, BBANDS, LINEARREG_SLOPE n-1; RSI and ATR n; MACD's three outputs
--- slow+signal-2; ADX 2n-1; SAR 1; STOCHRSI's two outputs n+fastk+fastd-2.
--- The values follow TA-Lib's algorithms with its default settings (no unstable period, no Metastock mode),
--- including its quirks: MACD seeds the fast EMA at the slow EMA's first bar with the SMA of the fast period, and
--- its first MACD value is given only once the signal line has one. Periods have TA-Lib's ranges (2 to 100000, 1
--- to 100000 for MACD's signal and STOCHRSI's fastk and fastd); misuse raises "bad argument #i to 'talib.X' (...)",
--- and reading a TA-Lib function stratrun does not have (talib.CCI) raises naming it.
+-- r is records (Close is read; ATR, ADX, CCI, PLUS_DI and MINUS_DI read High, Low and Close, SAR High and Low,
+-- CDL3BLACKCROWS Open, High, Low and Close, so they need records) or a plain array of numbers, read as TA reads it
+-- (a plain array may start with placeholders, which count as warm-up; NaN or an infinity after them raises). Every
+-- output array has #r elements, element i belonging to bar i, and holds TA.NONE (a NaN; test with TA.isnone) for
+-- the first TA-Lib "lookback" bars, as TA-Lib's Python wrapper puts NaN there: SMA, EMA, WMA, STDDEV, BBANDS,
+-- LINEARREG_SLOPE, CCI n-1; RSI, CMO, ATR, PLUS_DI and MINUS_DI n (the DIs 1 for n = 1); MACD's three outputs
+-- slow+signal-2; ADX 2n-1; SAR 1; STOCHRSI's two outputs n+fastk+fastd-2; CDL3BLACKCROWS 13.
+-- The values follow TA-Lib's algorithms with its default settings (no unstable period, no Metastock mode, the
+-- default candle settings), including its quirks: MACD seeds the fast EMA at the slow EMA's first bar with the SMA
+-- of the fast period, and its first MACD value is given only once the signal line has one; PLUS_DI and MINUS_DI
+-- with n = 1 give DM / TR, not times 100. Periods have TA-Lib's ranges (2 to 100000, 1 to 100000 for ATR's, WMA's,
+-- the DIs', MACD's signal and STOCHRSI's fastk and fastd); misuse raises "bad argument #i to 'talib.X' (...)",
+-- and reading a TA-Lib function stratrun does not have (talib.KAMA) raises naming it.
 
 local TA = require("ta")
 local I = TA._internal
 I.INTERNAL[debug.getinfo(1, "S").source] = true
 
-local format, sqrt = string.format, math.sqrt
+local format, sqrt, abs = string.format, math.sqrt, math.abs
 local raise, show, placeholders, closes, sma, ema = I.raise, I.show, I.placeholders, I.closes, I.sma, I.ema
 local true_range = I.true_range
 
@@ -72,12 +79,12 @@ local function blank(out, upto)
   return out
 end
 
--- A function of one series and one period n in [2, 100000]: f(xs, len, s, n).
-local function one_period(name, f, default)
+-- A function of one series and one period n in [low, 100000] (low 2 unless given): f(xs, len, s, n).
+local function one_period(name, f, default, low)
   local fname = "talib." .. name
   return function(r, n)
     local xs, len, s = closes(fname, r)
-    return f(xs, len, s, period(fname, 2, "n", n, default, 2))
+    return f(xs, len, s, period(fname, 2, "n", n, default, low or 2))
   end
 end
 
@@ -95,6 +102,43 @@ local function rsi(xs, len, s, n)
 end
 
 M.RSI = one_period("RSI", rsi, 14)
+
+-- Chande's momentum oscillator on the same Wilder averages of gains g and losses l as RSI (TA-Lib since 0.4).
+M.CMO = one_period("CMO", function(xs, len, s, n)
+  return I.gain_loss(xs, len, s, n, function(g, l)
+    local t = g + l
+    if t == 0 then return 0.0 end
+    return 100 * ((g - l) / t)
+  end)
+end, 14)
+
+-- TA-Lib's running sums: sum holds the window's values times their weights 1..n, sub their plain sum; each bar adds
+-- n times the new value, gives sum / (1 + ... + n), then takes sub away, which lowers every weight by one. With
+-- n = 1 the values are copied, as TA-Lib does (the sums would leave rounding residue).
+M.WMA = one_period("WMA", function(xs, len, s, n)
+  local out = placeholders(len)
+  local top = s + n - 1
+  if top > len then return out end
+  if n == 1 then
+    for i = s, len do out[i] = xs[i] end
+    return out
+  end
+  local divider = n * (n + 1) // 2
+  local sum, sub, trailing = 0.0, 0.0, 0.0
+  for k = 1, n - 1 do
+    local v = xs[s + k - 1]
+    sub, sum = sub + v, sum + v * k
+  end
+  for i = top, len do
+    local v = xs[i]
+    sub = sub + v - trailing
+    sum = sum + v * n
+    trailing = xs[i - n + 1]
+    out[i] = sum / divider
+    sum = sum - sub
+  end
+  return out
+end, 30, 1)
 
 -- The true range starts at bar 2; the first ATR is the mean of the first n of them.
 function M.ATR(r, n)
@@ -165,37 +209,143 @@ local function moves(hs, ls, i)
   return 0, 0
 end
 
--- Wilder's ADX: +DM, -DM and TR summed over the first n-1 moves, then smoothed as sum - sum/n + value; DX =
--- 100 |+DI - -DI| / (+DI + -DI); the first ADX the mean of the first n DX, then Wilder-smoothed. As in TA-Lib, a
--- bar whose smoothed TR or DI sum is zero adds no DX (the mean still divides by n) and leaves the ADX unchanged.
+-- Wilder's smoothing of +DM, -DM and TR, TA-Lib's way: each summed over the n-1 moves of bars 2..n, then at every
+-- bar from n+1 on x - x/n + the bar's own, which each(i, pdm, mdm, tr) is given. Nothing on n or fewer bars.
+local function directional(hs, ls, cs, len, n, each)
+  if n >= len then return end
+  local pdm, mdm, tr = 0.0, 0.0, 0.0
+  for i = 2, n do
+    local p, m = moves(hs, ls, i)
+    pdm, mdm, tr = pdm + p, mdm + m, tr + true_range(hs, ls, cs, i)
+  end
+  for i = n + 1, len do
+    local p, m = moves(hs, ls, i)
+    pdm, mdm = pdm - pdm / n + p, mdm - mdm / n + m
+    tr = tr - tr / n + true_range(hs, ls, cs, i)
+    each(i, pdm, mdm, tr)
+  end
+end
+
+-- Wilder's ADX: DX = 100 |+DI - -DI| / (+DI + -DI) on the smoothed sums; the first ADX the mean of the first n DX
+-- (bars n+1..2n), then Wilder-smoothed. As in TA-Lib, a bar whose smoothed TR or DI sum is zero adds no DX (the
+-- mean still divides by n) and leaves the ADX unchanged.
 function M.ADX(r, n)
   local hs, ls, cs, len = I.hlc("talib.ADX", r)
   n = period("talib.ADX", 2, "n", n, 14, 2)
   local out = placeholders(len)
   local first = 2 * n
   if first > len then return out end
-  local pdm, mdm, tr = 0.0, 0.0, 0.0
-  for i = 2, n do
-    local p, m = moves(hs, ls, i)
-    pdm, mdm, tr = pdm + p, mdm + m, tr + true_range(hs, ls, cs, i)
+  local sum, adx = 0.0, nil
+  directional(hs, ls, cs, len, n, function(i, pdm, mdm, tr)
+    local dx
+    if tr ~= 0 then
+      local pdi, mdi = 100 * pdm / tr, 100 * mdm / tr
+      if pdi + mdi ~= 0 then dx = 100 * abs(pdi - mdi) / (pdi + mdi) end
+    end
+    if i <= first then
+      sum = sum + (dx or 0)
+      if i == first then
+        adx = sum / n
+        out[i] = adx
+      end
+    else
+      if dx then adx = (adx * (n - 1) + dx) / n end
+      out[i] = adx
+    end
+  end)
+  return out
+end
+
+-- talib.PLUS_DI and talib.MINUS_DI: 100 * (smoothed +DM (-DM) / smoothed TR) from bar n+1, 0 where the TR is 0.
+-- With n = 1 there is no smoothing, and TA-Lib's special case for it gives the bar's DM / TR, not times 100.
+local function di(name, plus)
+  local fname = "talib." .. name
+  return function(r, n)
+    local hs, ls, cs, len = I.hlc(fname, r)
+    n = period(fname, 2, "n", n, 14, 1)
+    local out = placeholders(len)
+    local scale = n == 1 and 1 or 100
+    directional(hs, ls, cs, len, n, function(i, pdm, mdm, tr)
+      out[i] = tr == 0 and 0.0 or scale * ((plus and pdm or mdm) / tr)
+    end)
+    return out
   end
-  local function dx(i)
-    local p, m = moves(hs, ls, i)
-    pdm, mdm = pdm - pdm / n + p, mdm - mdm / n + m
-    tr = tr - tr / n + true_range(hs, ls, cs, i)
-    if tr == 0 then return nil end
-    local pdi, mdi = 100 * pdm / tr, 100 * mdm / tr
-    if pdi + mdi == 0 then return nil end
-    return 100 * math.abs(pdi - mdi) / (pdi + mdi)
+end
+
+M.PLUS_DI = di("PLUS_DI", true)
+M.MINUS_DI = di("MINUS_DI", false)
+
+-- TA-Lib's commodity channel index: over the typical prices (High + Low + Close) / 3 of the last n bars, their
+-- mean, their mean absolute deviation from it, and (the last one - mean) / (0.015 deviation); 0 where either is 0.
+-- Both sums run in TA-Lib's order, from the slot 0 of its circular buffer (the window's bar b with b-1 a multiple
+-- of n) round to the bar before it, so the values are TA-Lib's to the bit. A window of equal typical prices gives 0
+-- too: their mean can miss them by a rounding residue, which an exact test would divide into a spurious +-66.67
+-- (TA-Lib now tests against an epsilon there).
+function M.CCI(r, n)
+  local hs, ls, cs, len = I.hlc("talib.CCI", r)
+  n = period("talib.CCI", 2, "n", n, 14, 2)
+  local out = placeholders(len)
+  local tp = placeholders(len)
+  for i = 1, len do tp[i] = (hs[i] + ls[i] + cs[i]) / 3 end
+  local window = {}
+  for i = n, len do
+    local from = i - (i - 1) % n
+    for k = 1, n do
+      local j = from + k - 1
+      if j > i then j = j - n end
+      window[k] = tp[j]
+    end
+    local last, sum, flat = tp[i], 0.0, true
+    for k = 1, n do
+      sum = sum + window[k]
+      if window[k] ~= last then flat = false end
+    end
+    local mean = sum / n
+    local dev = 0.0
+    for k = 1, n do dev = dev + abs(window[k] - mean) end
+    local d = last - mean
+    out[i] = (flat or d == 0 or dev == 0) and 0.0 or d / (0.015 * (dev / n))
   end
-  local sum = 0.0
-  for i = n + 1, first do sum = sum + (dx(i) or 0) end
-  local adx = sum / n
-  out[first] = adx
-  for i = first + 1, len do
-    local v = dx(i)
-    if v then adx = (adx * (n - 1) + v) / n end
-    out[i] = adx
+  return out
+end
+
+-- TA-Lib's candle setting ShadowVeryShort: a shadow is very short below 0.1 times the mean High - Low of the 10
+-- candles before its own.
+local VERY_SHORT_PERIOD, VERY_SHORT_FACTOR = 10, 0.1
+
+-- Three black crows, as TA-Lib's CDL3BLACKCROWS finds them: a white candle (Close >= Open), then three black ones
+-- (Close < Open) with falling Closes, each after the first opening within the previous one's body (below its Open,
+-- above its Close), the first closing under the white candle's High, each with a very short lower shadow. -100 on
+-- the third crow, else 0, from bar 14 (the first crow's average needs the 10 candles before it). The three running
+-- sums of ranges are kept as TA-Lib keeps them, one per crow, so a shadow at the limit reads as it does there.
+function M.CDL3BLACKCROWS(r)
+  local fname = "talib.CDL3BLACKCROWS"
+  local len = I.records(fname, r, "Open, High, Low and Close")
+  local op, hs = I.field(fname, r, len, "Open"), I.field(fname, r, len, "High")
+  local ls, cs = I.field(fname, r, len, "Low"), I.field(fname, r, len, "Close")
+  local out = placeholders(len)
+  local p = VERY_SHORT_PERIOD
+  local first = p + 4
+  if first > len then return out end
+  -- total[t]: the sum of High - Low over the p candles before candle i - t.
+  local total = {[0] = 0.0, 0.0, 0.0}
+  for j = first - p, first - 1 do
+    for t = 0, 2 do total[t] = total[t] + (hs[j - t] - ls[j - t]) end
+  end
+  local function crow(k, t)
+    return cs[k] < op[k] and cs[k] - ls[k] < VERY_SHORT_FACTOR * (total[t] / p)
+  end
+  local trail = first - p
+  for i = first, len do
+    local a, b = i - 2, i - 1
+    local hit = cs[i - 3] >= op[i - 3] and crow(a, 2) and crow(b, 1) and crow(i, 0)
+      and op[b] < op[a] and op[b] > cs[a] and op[i] < op[b] and op[i] > cs[b]
+      and hs[i - 3] > cs[a] and cs[a] > cs[b] and cs[b] > cs[i]
+    out[i] = hit and -100 or 0
+    for t = 0, 2 do
+      total[t] = total[t] + ((hs[i - t] - ls[i - t]) - (hs[trail - t] - ls[trail - t]))
+    end
+    trail = trail + 1
   end
   return out
 end
