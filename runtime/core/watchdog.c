@@ -1,6 +1,8 @@
 /*
  * watchdog.c: the step watchdog (watchdog.h). seq is odd while a step runs; the watchdog thread waits on it with a
- * futex while it is even, and otherwise sleeps until the running step's slice is over and checks seq again.
+ * futex while it is even, and otherwise waits on it, with the end of the running step's slice as the timeout, and
+ * checks seq again. Both waits are futex waits so that watchdog_stop wakes the thread at once: a process's exit does
+ * not wait for the rest of a slice.
  */
 #include "core/watchdog.h"
 #include "core/thread.h"
@@ -34,10 +36,12 @@ static void futex_wake(_Atomic uint32_t *addr)
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-static void sleep_until(int64_t ns)
+/* Waits until CLOCK_MONOTONIC reaches ns, or *addr is no longer val, or quit is set (watchdog_stop wakes it). */
+static void wait_until(_Atomic uint32_t *addr, uint32_t val, int64_t ns)
 {
     struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) { }
+    while (clock_mono_ns() < ns && atomic_load(addr) == val && !atomic_load(&quit))
+        syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET_PRIVATE, val, &ts, NULL, FUTEX_BITSET_MATCH_ANY);
 }
 
 static void *watch(void *arg)
@@ -54,8 +58,8 @@ static void *watch(void *arg)
         }
         int64_t due = atomic_load(&step_start) + slice;
         while (!atomic_load(&quit)) {
-            sleep_until(due);
-            if (atomic_load(&seq) != s)
+            wait_until(&seq, s, due);
+            if (atomic_load(&seq) != s || atomic_load(&quit))
                 break;
             pthread_kill(target, signo);
             due += slice;
