@@ -273,6 +273,16 @@ describe("ext trading template", function()
       t[6] = t[6]:gsub("table: 0x%x+", "table")
       return t
     end)())
+    -- a futures exchange is refused (its orders need a contract and a direction), not retried for ever
+    local dir = h.tmpdir()
+    local f = h.run_bot([[
+      local ext = require("stratrun.ext")
+      function main() Log("err " .. json.encode(select(2, pcall(function() ext.Buy(0.01) end)))) end
+    ]], { mode = "replay", dir = dir, args = { "--config", h.write(dir .. "/f.conf",
+      'exchange = { kind = "futures", currency = "BTC_USDT", balance = 10000 }\n') } })
+    h.assert_ok(f)
+    assert.are.same({ "strategy.lua:2: ext.Buy: the trading template trades spot; Futures_Paper is a futures exchange "
+      .. "(its orders take SetContractType and SetDirection: docs/futures.md)" }, tagged(f.out, "err"))
     -- a refused Configure changed nothing
     assert.are.same({ OpMode = 0, MaxSpace = 0.5, SlidePrice = 0.1, MaxAmount = 0.8, RetryDelay = 500, MAType = 0,
                       MinStock = 0.01 }, tagged(r.out, "settings")[1])

@@ -144,11 +144,15 @@ local function strip_orders(e, keepId)
   end
 end
 
-local function trade(e, isBuy, amount)
+local function trade(fn, e, isBuy, amount)
   local s = settings
   local mode, slide, maxAmount, maxSpace = s.OpMode, s.SlidePrice, s.MaxAmount, s.MaxSpace
   local place = isBuy and e.Buy or e.Sell
   local initAccount = account_of(e, true)
+  if initAccount.Equity ~= nil then   -- a futures account (Equity, UPnL): its orders need a contract and a direction
+    raise("ext." .. fn .. ": the trading template trades spot; " .. e.GetLabel() .. " is a futures exchange (its "
+      .. "orders take SetContractType and SetDirection: docs/futures.md)")
+  end
   local nowAccount = initAccount
   local orderId, prePrice, dealAmount, diffMoney, first = nil, 0, 0, 0, true
   while true do
@@ -187,12 +191,12 @@ end
 
 function M.Buy(e, amount)
   e, amount = trade_args("Buy", e, amount)
-  return trade(e, true, amount)
+  return trade("Buy", e, true, amount)
 end
 
 function M.Sell(e, amount)
   e, amount = trade_args("Sell", e, amount)
-  return trade(e, false, amount)
+  return trade("Sell", e, false, amount)
 end
 
 -- CancelPendingOrders([e] [, orderType]): cancels e's open orders (those of orderType when given).
