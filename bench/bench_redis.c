@@ -6,11 +6,11 @@
  * Starts a redis-server of its own on a free loopback port (--save "" --appendonly no) and stops it at the end;
  * with PORT it uses the server already there (unauthenticated, on 127.0.0.1) and leaves it running.
  * 1. Propagation through Redis, from SetChannelData in a publisher process to the cache of a subscriber process
- *    (the subscriber's engine stamps the arrival; seq is the publish time in µs), against a raw hiredis PUBLISH ->
- *    SUBSCRIBE hop between two hiredis contexts in two processes on the same server, measured in the same run;
- *    and, to tell the design's cost from the code's, the same design in raw hiredis (SET + PUBLISH, then the
- *    subscriber GETs the key when told).
- * 2. A bot following 1,000 channels: the connections it holds on Redis (CLIENT LIST) and its idle CPU.
+ *    (the subscriber's engine stamps the arrival; seq is the publish time in µs), against two raw hiredis hops
+ *    between two hiredis contexts in two processes on the same server, measured in the same run, the three paths
+ *    taken in turns: the one-hop analogue of the design (XADD MAXLEN 1 + PEXPIRE pipelined -> XREAD BLOCK), which
+ *    tells the code's cost from the design's, and the PUBLISH -> SUBSCRIBE hop that issue 17 names.
+ * 2. A bot following 1,000 channels: the connections it holds on Redis (CLIENT LIST), its idle CPU and wake-ups.
  * 3. SetChannelData / GetChannelData in the calling thread while Redis is frozen (SIGSTOP).
  */
 #include <arpa/inet.h>
@@ -174,41 +174,48 @@ static void raw_child(int n, int ready, int fd)
     _exit(0);
 }
 
-/* The design in raw hiredis: told by a message on "rawkey", the subscriber GETs the key, which holds the
- * publisher's clock in ns, on a second context. */
-static void raw_get_child(int n, int ready, int fd)
+/* The design in raw hiredis: XREAD BLOCK on the stream "rawstream", from the last entry seen; each entry holds
+ * the publisher's clock in ns. */
+static void raw_stream_child(int n, int ready, int fd)
 {
-    redisContext *c = connect_to_server(), *cmd = connect_to_server();
-    redisReply *r = c && cmd ? redisCommand(c, "SUBSCRIBE rawkey") : NULL;
-    if (!r)
+    redisContext *c = connect_to_server();
+    if (!c)
         _exit(1);
-    freeReplyObject(r);
+    struct timeval forever = {0, 0};
+    redisSetTimeout(c, forever);
     if (write(ready, "r", 1) < 0)
         _exit(1);
     int64_t *lat = calloc((size_t)n, sizeof *lat);
-    int got = 0;
-    while (got < n && redisGetReply(c, (void **)&r) == REDIS_OK) {
-        int msg = r->type == REDIS_REPLY_ARRAY && r->elements == 3;
-        freeReplyObject(r);
-        if (!msg)
-            continue;
-        redisReply *v = redisCommand(cmd, "GET rawkey");
+    int got = 0, final = 0;
+    char last[64] = "0-0";
+    while (got < n && !final) {
+        redisReply *r = redisCommand(c, "XREAD COUNT 1 BLOCK 0 STREAMS rawstream %s", last);
         int64_t now = now_ns();
-        int final = v && v->type == REDIS_REPLY_STRING && strcmp(v->str, "final") == 0;
-        if (v && v->type == REDIS_REPLY_STRING && !final)
-            lat[got++] = now - strtoll(v->str, NULL, 10);
-        freeReplyObject(v);
-        if (final)
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 1) {
+            freeReplyObject(r);
             break;
+        }
+        redisReply *entries = r->element[0]->element[1];
+        for (size_t k = 0; k < entries->elements; k++) {
+            redisReply *e = entries->element[k], *v = e->element[1]->element[1];
+            snprintf(last, sizeof last, "%s", e->element[0]->str);
+            if (strcmp(v->str, "final") == 0)
+                final = 1;
+            else if (got < n)
+                lat[got++] = now - strtoll(v->str, NULL, 10);
+        }
+        freeReplyObject(r);
     }
     send_samples(fd, lat, got);
     _exit(0);
 }
 
-/* One round of a raw baseline: child(n, ready, fd) subscribes; the parent publishes n timestamps 1 ms apart, with
- * SET first when set_key. */
-static void raw_round(struct samples *s, void (*child)(int, int, int), int n, int set_key)
+/* One round of a raw baseline: child(n, ready, fd) listens; the parent publishes n timestamps 1 ms apart, as
+ * stream entries when stream. */
+static void raw_round(struct samples *s, void (*child)(int, int, int), int n, int stream)
 {
+    redisContext *pub = connect_to_server();
+    freeReplyObject(redisCommand(pub, "DEL rawstream"));
     int rd[2], p[2];
     if (pipe(rd) || pipe(p))
         exit(1);
@@ -218,7 +225,7 @@ static void raw_round(struct samples *s, void (*child)(int, int, int), int n, in
     char c;
     if (read(rd[0], &c, 1) != 1)
         exit(1);
-    redisContext *pub = connect_to_server();
+    usleep(100000);     /* the subscriber's first command is in */
     char ts[32];
     for (int i = 0; i <= n; i++) {
         if (i < n)
@@ -226,9 +233,9 @@ static void raw_round(struct samples *s, void (*child)(int, int, int), int n, in
         else
             snprintf(ts, sizeof ts, "final");
         redisReply *r;
-        if (set_key) {
-            redisAppendCommand(pub, "SET rawkey %s", ts);
-            redisAppendCommand(pub, "PUBLISH rawkey 1");
+        if (stream) {
+            redisAppendCommand(pub, "XADD rawstream MAXLEN 1 * t %s", ts);
+            redisAppendCommand(pub, "PEXPIRE rawstream 30000");
             for (int k = 0; k < 2; k++)
                 if (redisGetReply(pub, (void **)&r) == REDIS_OK)
                     freeReplyObject(r);
@@ -246,10 +253,16 @@ static void raw_round(struct samples *s, void (*child)(int, int, int), int n, in
     close(p[1]);
 }
 
-/* One round of stratrun: SetChannelData -> SET + PUBLISH -> the subscriber's engine -> MGET -> its cache. The
+/* One round of stratrun: SetChannelData -> XADD + PEXPIRE -> the subscriber's engine in XREAD -> its cache. The
  * publisher's engine is opened after the fork and closed at the end, so no child inherits its thread. */
 static void stratrun_round(struct samples *s, const char *url, const char *dir, int n)
 {
+    /* Each round a fresh channel, as the raw ones: the last round's final state would end this one at once, and its
+     * seq floor, saved a minute ahead, would put seq (the publish time) ahead of the clock. */
+    redisContext *admin = connect_to_server();
+    freeReplyObject(admin ? redisCommand(admin, "DEL stratrun:ch:prop stratrun:seq:prop") : NULL);
+    if (admin)
+        redisFree(admin);
     int p[2];
     if (pipe(p))
         exit(1);
@@ -279,15 +292,14 @@ static void propagation(const char *url, const char *dir, int n, int rounds)
     struct samples hop = {0}, design = {0}, ours = {0};
     for (int r = 0; r < rounds; r++) {
         raw_round(&hop, raw_child, n, 0);
-        raw_round(&design, raw_get_child, n, 1);
+        raw_round(&design, raw_stream_child, n, 1);
         stratrun_round(&ours, url, dir, n);
     }
-    double base = report("baseline: raw hiredis PUBLISH -> SUBSCRIBE hop", &hop);
-    double same = report("raw hiredis SET + PUBLISH -> SUBSCRIBE, then GET", &design);
+    double pub = report("baseline: raw hiredis PUBLISH -> SUBSCRIBE hop", &hop);
+    double one = report("baseline: raw hiredis XADD MAXLEN 1 + PEXPIRE -> XREAD BLOCK hop", &design);
     double mine = report("stratrun: SetChannelData -> subscriber's cache", &ours);
-    printf("  medians: stratrun %.1f us, raw PUBLISH hop %.1f us, ratio %.2f; raw SET + PUBLISH + GET %.1f us, "
-           "ratio %.2f\n", mine / 1000, base / 1000, base > 0 ? mine / base : 0, same / 1000,
-           same > 0 ? mine / same : 0);
+    printf("  medians: stratrun %.1f us; raw XADD -> XREAD hop %.1f us, ratio %.2f; raw PUBLISH hop %.1f us, "
+           "ratio %.2f\n", mine / 1000, one / 1000, one > 0 ? mine / one : 0, pub / 1000, pub > 0 ? mine / pub : 0);
     free(hop.v);
     free(design.v);
     free(ours.v);
@@ -295,7 +307,7 @@ static void propagation(const char *url, const char *dir, int n, int rounds)
 
 /* ---- 2 and 3: following 1,000 channels; calls while Redis is frozen ---- */
 
-/* Counts the connections of CLIENT LIST other than c's own, and the subscriptions among them. */
+/* Counts the connections of CLIENT LIST other than c's own, and those waiting in XREAD among them. */
 static void count_clients(redisContext *c, int *conns, long *subs)
 {
     redisReply *me = redisCommand(c, "CLIENT ID"), *r = redisCommand(c, "CLIENT LIST");
@@ -306,9 +318,9 @@ static void count_clients(redisContext *c, int *conns, long *subs)
     for (const char *line = r ? r->str : ""; line && *line;) {
         if (strncmp(line, own, strlen(own)) != 0) {
             (*conns)++;
-            const char *s = strstr(line, " sub=");
-            if (s)
-                *subs += strtol(s + 5, NULL, 10);
+            const char *end = strchr(line, '\n'), *s = strstr(line, " cmd=xread");
+            if (s && (!end || s < end))
+                (*subs)++;
         }
         line = strchr(line, '\n');
         line = line ? line + 1 : NULL;
@@ -337,11 +349,14 @@ static void many_and_frozen(const char *url, const char *dir, size_t n)
     int conns;
     long subs;
     count_clients(admin, &conns, &subs);
-    printf("  connections it holds on Redis (CLIENT LIST): %d, with %ld subscriptions between them\n", conns, subs);
+    printf("  connections it holds on Redis (CLIENT LIST): %d, of which %ld waiting in XREAD\n", conns, subs);
     struct rusage r0, r1;
     getrusage(RUSAGE_SELF, &r0);
     sleep(2);
     getrusage(RUSAGE_SELF, &r1);
+    /* The whole process (the benchmark's main thread sleeps): the engine thread's wake-ups are what is left. */
+    printf("  idle wake-ups of the process over 2 s (voluntary context switches): %ld\n",
+           r1.ru_nvcsw - r0.ru_nvcsw);
     double cpu_ms =
         (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1e3 +
         (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e3;

@@ -5,14 +5,14 @@
 --   redis-cli -h HOST -p PORT --user ADMIN --pass ADMINPASSWORD < acl.txt
 --
 -- One user per bot, named stratrun-<id>, which may:
---   write its own key stratrun:ch:<id> (SET with a TTL, PEXPIRE) and read it back (GET: a restarted bot continues
---   above the stored seq); write and read its seq floor stratrun:seq:<id> (SET without TTL, GET: seq grows across
---   restarts even after the state expired); read the keys of the channels it follows (GET, MGET: %R~, read only);
---   PUBLISH on its own notification channel and SUBSCRIBE to those of the channels it follows (&);
---   AUTH, SELECT and PING, which the connection itself needs. Nothing else: no KEYS, no CONFIG, no FLUSHALL.
--- Redis grants a pub/sub channel for PUBLISH and SUBSCRIBE together, so a follower may also PUBLISH on the channels
--- it follows. That is harmless here: a notification carries no state, only "look"; the state is read from the
--- key, which only its owner may write. A forged notification costs a GET, and changes nothing.
+--   write its own stream stratrun:ch:<id> (XADD ... MAXLEN 1, PEXPIRE, and DEL when something else was planted
+--   there) and read it back (XREVRANGE: a restarted bot continues above the stored seq; XREAD when it follows
+--   itself); write and read its seq floor stratrun:seq:<id> (SET without TTL, GET: seq grows across restarts even
+--   after the state expired); read, and only read, the streams of the channels it follows (%R~: XREAD BLOCK,
+--   XREVRANGE); AUTH, SELECT and PING, which the connection itself needs. No pub/sub channel at all
+--   (resetchannels), and nothing else: no KEYS, no CONFIG, no FLUSHALL, no CLIENT.
+-- The state travels in the stream entry that wakes the followers, and only the stream's owner may add one: a
+-- follower can read a channel, never forge its state.
 --
 -- Stdout has only the ACL SETUSER commands, one per line, for redis-cli (then ACL SAVE if the server keeps its
 -- users in an aclfile). Each password is 128 random bits from /dev/urandom, in hex; stderr says which bot gets
@@ -69,16 +69,13 @@ if #bots == 0 then fail("no bot given\n" .. USAGE) end
 for _, bot in ipairs(bots) do
   local key = "stratrun:ch:" .. bot.id
   local password = placeholder and "{password of " .. bot.id .. "}" or random_hex(16)
-  local keys, channels = {"~" .. key, "~stratrun:seq:" .. bot.id}, {"&" .. key}
+  local keys = {"~" .. key, "~stratrun:seq:" .. bot.id}
   for _, f in ipairs(bot.follows) do
-    if f ~= bot.id then
-      keys[#keys + 1] = "%R~stratrun:ch:" .. f
-      channels[#channels + 1] = "&stratrun:ch:" .. f
-    end
+    if f ~= bot.id then keys[#keys + 1] = "%R~stratrun:ch:" .. f end
   end
-  print(string.format("ACL SETUSER stratrun-%s reset on >%s resetkeys %s resetchannels %s -@all "
-    .. "+auth +select +ping +get +mget +set +pexpire +publish +subscribe",
-    bot.id, password, table.concat(keys, " "), table.concat(channels, " ")))
+  print(string.format("ACL SETUSER stratrun-%s reset on >%s resetkeys %s resetchannels -@all "
+    .. "+auth +select +ping +get +set +xadd +xread +xrevrange +pexpire +del",
+    bot.id, password, table.concat(keys, " ")))
   io.stderr:write(string.format("bot %s: channel = \"redis://stratrun-%s@HOST:PORT\", STRATRUN_REDIS_PASSWORD=%s\n",
     bot.id, bot.id, password))
 end

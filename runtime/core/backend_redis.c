@@ -1,14 +1,17 @@
 /*
  * backend_redis.c: channels through Redis, for bots on several servers.
  *
- * The latest state of channel ID lives in key stratrun:ch:ID as a frame (chanframe.h), written with a TTL that the
- * publisher refreshes while it runs, so a dead publisher's channel disappears instead of looking fresh. Each write
- * is followed by PUBLISH stratrun:ch:ID <seq> on the pub/sub channel of the same name. Followers SUBSCRIBE to
- * those channels on one connection and, when told, read the keys on another (one MGET for a burst): a
- * notification only says "look", so a forged PUBLISH cannot plant a state; only the key's owner may write the key
- * (the ACL recipe in docs/redis.md). The seq floor of each published channel lives in stratrun:seq:ID without
- * TTL (redis_save_seq), so seq grows across restarts. After any reconnect: SUBSCRIBE again, MGET every followed
- * key, write the own states again; the engine drops whatever is not newer than what it holds.
+ * The latest state of channel ID lives in the stream stratrun:ch:ID, one entry whose field "frame" holds a frame
+ * (chanframe.h), written by XADD ... MAXLEN 1 with a TTL (PEXPIRE, pipelined: one round trip) that the publisher
+ * refreshes while it runs, so a dead publisher's channel disappears instead of looking fresh. Followers wait on one
+ * connection in XREAD BLOCK over every followed key, from the ID of the last entry each has seen, so the state
+ * itself arrives in the notification: one hop. Only the key's owner may write it (the ACL grants %R~ to followers,
+ * docs/redis.md), so no follower can forge a state. The seq floor of each published channel lives in
+ * stratrun:seq:ID without TTL (redis_save_seq), so seq grows across restarts. After any reconnect, and for each new
+ * follow, the latest entry of each followed key is read on the command connection (XREVRANGE ... COUNT 1), the
+ * own states are written again, and the XREAD is sent again from the IDs read; the engine drops whatever is not
+ * newer than what it holds. A new follow reopens the XREAD connection (a blocked XREAD cannot be changed, and
+ * CLIENT UNBLOCK cannot be granted for one's own clients only), so an idle follower never wakes up.
  *
  * hiredis is used synchronously, only on the engine's thread, with a 1 s timeout on every command: a stuck server
  * delays the engine thread, never a strategy.
@@ -40,11 +43,19 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define TIMEOUT_MS 1000
+/* The XREAD's BLOCK while a followed key holds something other than a stream (it is left out of the XREAD, which
+ * the wrong type would fail as a whole, and looked at again this often); otherwise it blocks for ever. */
+#define RECHECK_MS 1000
+#define FIELD "frame"       /* the entry's field that holds the frame */
+#define ENTRY_ID_MAX 48     /* "<ms>-<seq>": two 64-bit numbers */
 
 struct sub {
     char id[ID_MAX + 1];
+    char last[ENTRY_ID_MAX];    /* the ID of the last entry seen: the XREAD continues after it */
     int warned;             /* a warning was given for its value; reset by the next valid state */
-    int refused;            /* the server refused following it */
+    int refused;            /* the server refused reading it: left out of the XREAD until the next connect */
+    int wrongtype;          /* its key is not a stream: left out of the XREAD, looked at again every RECHECK_MS */
+    int in_xread;           /* in the last XREAD sent */
 };
 
 struct own {
@@ -61,17 +72,17 @@ struct redis {
     int port, db;
     int64_t ttl_ms;
     const struct backend_host *h;
-    redisContext *cmd, *push;
-    int64_t next_try, next_refresh;
+    redisContext *cmd, *push;   /* push: the XREAD connection */
+    int reading;            /* an XREAD is waiting for its reply on push */
+    int rearm;              /* the followed set grew: push is opened again with the new XREAD */
+    size_t nwrong;          /* followed keys that hold something other than a stream */
+    int64_t next_try, next_refresh, next_recheck;
     int backoff, down_said, ever_up;
     int seq_said;           /* a seq floor could not be kept (said once, until one is kept again) */
     struct sub *subs;
     size_t nsubs, subcap;
     struct own *owns;
     size_t nowns, owncap;
-    /* SUBSCRIBE commands sent whose replies have not come back: indexes into subs, pending[phead..ptail) */
-    size_t *pending;
-    size_t phead, ptail, pcap;
 };
 
 static void key_of(char *buf, const char *id)
@@ -160,7 +171,7 @@ static void lost(struct redis *r, const char *reason)
     if (r->push)
         redisFree(r->push);
     r->cmd = r->push = NULL;
-    r->phead = r->ptail = 0;
+    r->reading = r->rearm = 0;
     if (!r->down_said)
         log_thread_warning("channel backend redis %s: %s; reconnecting in the background", r->where, why);
     r->down_said = 1;
@@ -263,134 +274,215 @@ static void clear_refused(struct redis *r, const char *id, int *flag)
     *flag = 0;
 }
 
-/* Reads the keys of the followed channels at the given indexes, in one MGET, and delivers what is valid. Returns
- * -1 when the connection failed (and was closed). */
-static int fetch(struct redis *r, const size_t *which, size_t n)
+/* The frame in a stream entry [ID, [field, value, ...]]: sets *v and *n (empty when the entry has no FIELD) and
+ * returns the entry's ID, or NULL when the entry is not one. */
+static const char *entry_frame(const redisReply *e, const char **v, size_t *n)
 {
-    if (n == 0)
-        return 0;
-    const char **argv = malloc((n + 1) * sizeof *argv);
-    size_t *lens = malloc((n + 1) * sizeof *lens);
-    char (*keys)[KEY_MAX] = malloc(n * sizeof *keys);
-    char why[300];
-    int rc = 0;
-    if (!argv || !lens || !keys)
-        goto out;
-    argv[0] = "MGET";
-    lens[0] = 4;
+    *v = "";
+    *n = 0;
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 || e->element[0]->type != REDIS_REPLY_STRING)
+        return NULL;
+    const redisReply *kv = e->element[1];
+    for (size_t k = 0; kv->type == REDIS_REPLY_ARRAY && k + 1 < kv->elements; k += 2)
+        if (kv->element[k]->type == REDIS_REPLY_STRING && strcmp(kv->element[k]->str, FIELD) == 0 &&
+            kv->element[k + 1]->type == REDIS_REPLY_STRING) {
+            *v = kv->element[k + 1]->str;
+            *n = (size_t)kv->element[k + 1]->len;
+        }
+    return e->element[0]->str;
+}
+
+/* Delivers the frame of entry e of followed channel s, if valid, and continues the XREAD after it. */
+static void deliver_entry(struct redis *r, struct sub *s, const redisReply *e)
+{
+    const char *v;
+    size_t n;
+    const char *id = entry_frame(e, &v, &n);
+    if (!id)
+        return;
+    snprintf(s->last, sizeof s->last, "%s", id);
+    deliver_value(r, s, v, n);
+}
+
+static size_t count_wrongtype(const struct redis *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->nsubs; i++)
+        n += r->subs[i].wrongtype;
+    return n;
+}
+
+/* Reads the latest entry of the followed channels at the given indexes (XREVRANGE ... COUNT 1 each, pipelined:
+ * one round trip), delivers what is valid and notes where the XREAD continues. A key the server refuses, or that
+ * holds something other than a stream, is left out of the XREAD (said once); an error concerns its key alone.
+ * Returns -1 when the connection failed (and was closed). */
+static int probe(struct redis *r, const size_t *which, size_t n)
+{
+    char key[KEY_MAX], why[300];
     for (size_t i = 0; i < n; i++) {
-        key_of(keys[i], r->subs[which[i]].id);
-        argv[i + 1] = keys[i];
-        lens[i + 1] = strlen(keys[i]);
+        key_of(key, r->subs[which[i]].id);
+        if (redisAppendCommand(r->cmd, "XREVRANGE %s + - COUNT 1", key) != REDIS_OK) {
+            lost(r, "out of memory");
+            return -1;
+        }
     }
-    redisReply *reply = redisCommandArgv(r->cmd, (int)n + 1, argv, lens);
-    if (failed(r->cmd, reply, why, sizeof why)) {
-        if (reply) {
-            /* One key the user may not read spoils the MGET: ask one by one to say which. */
-            freeReplyObject(reply);
-            for (size_t i = 0; i < n && rc == 0; i++) {
-                struct sub *s = &r->subs[which[i]];
-                redisReply *one = redisCommand(r->cmd, "GET %s", keys[i]);
-                if (failed(r->cmd, one, why, sizeof why)) {
-                    /* Only no reply at all is a lost connection; an error reply concerns this key alone. */
-                    if (!one)
-                        rc = -1;
-                    else if (is_noperm(why))
-                        set_refused(r, s->id, &s->refused, "reading", why);
-                    else if (!s->warned) {
-                        log_thread_warning("channel %s: cannot read key " KEY_PREFIX "%s: %s", s->id, s->id, why);
-                        s->warned = 1;
-                    }
-                } else if (one->type == REDIS_REPLY_STRING) {
-                    deliver_value(r, s, one->str, (size_t)one->len);
-                }
-                freeReplyObject(one);
+    for (size_t i = 0; i < n; i++) {
+        struct sub *s = &r->subs[which[i]];
+        redisReply *reply = NULL;
+        if (redisGetReply(r->cmd, (void **)&reply) != REDIS_OK) {
+            lost(r, r->cmd->errstr[0] ? r->cmd->errstr : "connection lost");
+            return -1;
+        }
+        s->wrongtype = 0;
+        if (failed(r->cmd, reply, why, sizeof why)) {
+            if (is_noperm(why)) {
+                set_refused(r, s->id, &s->refused, "reading", why);
+            } else {
+                if (!s->warned)
+                    log_thread_warning("channel %s: cannot read key " KEY_PREFIX "%s: %s", s->id, s->id, why);
+                s->warned = 1;
+                s->wrongtype = 1;
+                r->next_recheck = clock_mono_ms() + RECHECK_MS;
             }
-            if (rc)
-                lost(r, why);
-            goto out;
+        } else {
+            clear_refused(r, s->id, &s->refused);
+            if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
+                deliver_entry(r, s, reply->element[0]);
         }
         freeReplyObject(reply);
-        lost(r, why);
-        rc = -1;
+    }
+    r->nwrong = count_wrongtype(r);
+    return 0;
+}
+
+/* Probes every followed channel for which pick(s) holds; returns what probe returns. */
+static int probe_where(struct redis *r, int (*pick)(const struct sub *))
+{
+    size_t *which = malloc((r->nsubs ? r->nsubs : 1) * sizeof *which), n = 0;
+    if (!which) {
+        lost(r, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < r->nsubs; i++)
+        if (pick(&r->subs[i]))
+            which[n++] = i;
+    int rc = n ? probe(r, which, n) : 0;
+    free(which);
+    return rc;
+}
+
+static int any_sub(const struct sub *s)
+{
+    (void)s;
+    return 1;
+}
+
+static int readable_sub(const struct sub *s)
+{
+    return !s->refused && !s->wrongtype;
+}
+
+static int wrongtype_sub(const struct sub *s)
+{
+    return s->wrongtype;
+}
+
+static int in_xread(const struct sub *s)
+{
+    return s->in_xread;
+}
+
+/* Sends XREAD COUNT 1 BLOCK 0 STREAMS <every readable followed key> <the last entry ID seen of each> on the push
+ * connection; its reply is read in service. With no key to read, nothing is sent. Returns -1 when the connection
+ * failed (and was closed). */
+static int send_xread(struct redis *r)
+{
+    if (r->reading)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < r->nsubs; i++)
+        n += r->subs[i].in_xread = readable_sub(&r->subs[i]);
+    if (n == 0)
+        return 0;
+    size_t argc = 6 + 2 * n;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *lens = malloc(argc * sizeof *lens);
+    char (*keys)[KEY_MAX] = malloc(n * sizeof *keys);
+    int rc = -1;
+    if (!argv || !lens || !keys)
         goto out;
+    const char *head[] = {"XREAD", "COUNT", "1", "BLOCK", "0", "STREAMS"};
+    for (size_t k = 0; k < 6; k++)
+        argv[k] = head[k];
+    for (size_t i = 0, k = 0; i < r->nsubs; i++) {
+        if (!readable_sub(&r->subs[i]))
+            continue;
+        key_of(keys[k], r->subs[i].id);
+        argv[6 + k] = keys[k];
+        argv[6 + n + k] = r->subs[i].last;
+        k++;
     }
-    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements && i < n; i++) {
-        redisReply *v = reply->element[i];
-        if (v->type == REDIS_REPLY_STRING)
-            deliver_value(r, &r->subs[which[i]], v->str, (size_t)v->len);
-    }
-    freeReplyObject(reply);
+    for (size_t k = 0; k < argc; k++)
+        lens[k] = strlen(argv[k]);
+    if (redisAppendCommandArgv(r->push, (int)argc, argv, lens) != REDIS_OK)
+        goto out;
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(r->push, &done) != REDIS_OK)
+            goto out;
+    r->reading = 1;
+    rc = 0;
 out:
     free(argv);
     free(lens);
     free(keys);
+    if (rc)
+        lost(r, r->push->errstr[0] ? r->push->errstr : "out of memory");
     return rc;
 }
 
-/* Sends SUBSCRIBE for followed channel i on the push connection; its reply is read in service. */
-static int send_subscribe(struct redis *r, size_t i)
+/* XADD the own state (the stream keeps one entry), then PEXPIRE it: pipelined, one round trip. Something other
+ * than a stream planted at the key is deleted (only the owner may write the key) and the write tried again.
+ * Returns 0, 1 when the server refused it (said, and left to the caller to retry), or -1 when the connection
+ * failed (and was closed). */
+static int write_own(struct redis *r, struct own *o)
 {
-    char key[KEY_MAX];
-    key_of(key, r->subs[i].id);
-    if (r->ptail == r->pcap) {
-        if (r->phead > 0) {     /* slide the waiting ones to the front */
-            memmove(r->pending, r->pending + r->phead, (r->ptail - r->phead) * sizeof *r->pending);
-            r->ptail -= r->phead;
-            r->phead = 0;
-        } else {
-            size_t cap = r->pcap ? r->pcap * 2 : 16;
-            size_t *np = realloc(r->pending, cap * sizeof *np);
-            if (!np)
-                return -1;
-            r->pending = np;
-            r->pcap = cap;
-        }
-    }
-    r->pending[r->ptail++] = i;
-    int done = 0;
-    if (redisAppendCommand(r->push, "SUBSCRIBE %s", key) != REDIS_OK)
-        return -1;
-    while (!done)
-        if (redisBufferWrite(r->push, &done) != REDIS_OK)
-            return -1;
-    return 0;
-}
-
-/* SET the own state with its TTL, then PUBLISH its seq. Returns 0, 1 when the server refused it (said, and left to
- * the caller to retry), or -1 when the connection failed (and was closed). */
-static int write_own(struct redis *r, struct own *o, int64_t seq)
-{
-    char key[KEY_MAX], why[300], seqs[24];
+    char key[KEY_MAX], why[300];
     key_of(key, o->id);
-    snprintf(seqs, sizeof seqs, "%lld", (long long)seq);
-    redisAppendCommand(r->cmd, "SET %s %b PX %lld", key, o->frame, o->len, (long long)r->ttl_ms);
-    redisAppendCommand(r->cmd, "PUBLISH %s %s", key, seqs);
-    redisReply *set = NULL, *pub = NULL;
-    if (redisGetReply(r->cmd, (void **)&set) != REDIS_OK || redisGetReply(r->cmd, (void **)&pub) != REDIS_OK) {
-        freeReplyObject(set);
-        lost(r, r->cmd->errstr[0] ? r->cmd->errstr : "connection lost");
-        return -1;
+    for (int attempt = 0;; attempt++) {
+        redisAppendCommand(r->cmd, "XADD %s MAXLEN 1 * " FIELD " %b", key, o->frame, o->len);
+        redisAppendCommand(r->cmd, "PEXPIRE %s %lld", key, (long long)r->ttl_ms);
+        redisReply *add = NULL, *exp = NULL;
+        if (redisGetReply(r->cmd, (void **)&add) != REDIS_OK || redisGetReply(r->cmd, (void **)&exp) != REDIS_OK) {
+            freeReplyObject(add);
+            lost(r, r->cmd->errstr[0] ? r->cmd->errstr : "connection lost");
+            return -1;
+        }
+        int wrongtype = add->type == REDIS_REPLY_ERROR && strncmp(add->str, "WRONGTYPE", 9) == 0;
+        int bad = failed(r->cmd, add, why, sizeof why) || failed(r->cmd, exp, why, sizeof why);
+        freeReplyObject(add);
+        freeReplyObject(exp);
+        if (wrongtype && attempt == 0) {
+            redisReply *del = redisCommand(r->cmd, "DEL %s", key);
+            if (!del) {
+                lost(r, r->cmd->errstr[0] ? r->cmd->errstr : "connection lost");
+                return -1;
+            }
+            freeReplyObject(del);
+            continue;
+        }
+        if (bad) {
+            set_refused(r, o->id, &o->refused, "writing", why);
+            o->refused_perm = is_noperm(why);
+            return 1;
+        }
+        clear_refused(r, o->id, &o->refused);
+        return 0;
     }
-    int bad = failed(r->cmd, set, why, sizeof why) || failed(r->cmd, pub, why, sizeof why);
-    freeReplyObject(set);
-    freeReplyObject(pub);
-    if (bad) {
-        set_refused(r, o->id, &o->refused, "writing", why);
-        o->refused_perm = is_noperm(why);
-        return 1;
-    }
-    clear_refused(r, o->id, &o->refused);
-    return 0;
 }
 
-static int64_t frame_seq(const struct own *o)
-{
-    struct chanframe f;
-    return chanframe_parse(o->frame, o->len, &f) ? 0 : f.seq;
-}
-
-/* Connects both connections, then re-subscribes, re-seeds every followed channel and re-writes the own states. */
+/* Connects both connections, then reads the latest entry of every followed channel, re-writes the own states and
+ * sends the XREAD from the entries read. */
 static void connect_all(struct redis *r)
 {
     char why[300];
@@ -398,18 +490,12 @@ static void connect_all(struct redis *r)
         lost(r, why);
         return;
     }
-    /* Subscribe; each key is read when its subscription is confirmed (read_push), so a state written in between
-     * arrives by one path or the other. */
-    for (size_t i = 0; i < r->nsubs; i++)
-        if (send_subscribe(r, i) != 0) {
-            lost(r, r->push->errstr);
+    if (probe_where(r, any_sub) != 0)
+        return;
+    for (size_t i = 0; i < r->nowns; i++)
+        if (r->owns[i].len && write_own(r, &r->owns[i]) < 0)
             return;
-        }
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < r->nowns; i++)
-        if (r->owns[i].len)
-            rc = write_own(r, &r->owns[i], frame_seq(&r->owns[i])) < 0 ? -1 : 0;
-    if (rc != 0 || !r->cmd)
+    if (send_xread(r) != 0)
         return;
     if (r->down_said || !r->ever_up)
         log_thread_info("channel backend redis %s: connected", r->where);
@@ -455,23 +541,49 @@ static int redis_pollfds(void *be, struct pollfd *fds, int max)
 static int redis_timeout(void *be)
 {
     struct redis *r = be;
-    int64_t now = clock_mono_ms(), at = !r->cmd ? r->next_try : r->nowns ? r->next_refresh : -1;
+    int64_t now = clock_mono_ms(), at = -1;
+    if (!r->cmd)
+        at = r->next_try;
+    else if (r->rearm)
+        at = now;
+    else {
+        if (r->nowns)
+            at = r->next_refresh;
+        if (r->nwrong && (at < 0 || r->next_recheck < at))
+            at = r->next_recheck;
+    }
     if (at < 0)
         return -1;
     return at <= now ? 0 : (int)(at - now);
 }
 
-/* Adds i to the set of followed channels whose keys to read (told may be NULL when out of memory). */
-static void add_told(size_t *told, size_t *n, size_t i)
+/* The XREAD failed as a whole (a key that became another type, a permission taken away): every key in it is
+ * probed, which sets aside the ones at fault; when none is, the XREAD itself is refused to this user, and every
+ * channel in it is said to be refused until the next connect. Returns -1 when a connection failed. */
+static int xread_failed(struct redis *r, const char *why)
 {
-    if (!told)
-        return;
-    for (size_t k = 0; k < *n; k++)
-        if (told[k] == i)
-            return;
-    told[(*n)++] = i;
+    if (probe_where(r, in_xread) != 0)
+        return -1;
+    int culprit = 0;
+    for (size_t i = 0; i < r->nsubs; i++)
+        culprit |= r->subs[i].in_xread && !readable_sub(&r->subs[i]);
+    for (size_t i = 0; !culprit && i < r->nsubs; i++)
+        if (r->subs[i].in_xread)
+            set_refused(r, r->subs[i].id, &r->subs[i].refused, "following", why);
+    return 0;
 }
 
+static struct sub *sub_of_key(struct redis *r, const char *key)
+{
+    if (strncmp(key, KEY_PREFIX, sizeof KEY_PREFIX - 1) != 0)
+        return NULL;
+    for (size_t i = 0; i < r->nsubs; i++)
+        if (strcmp(r->subs[i].id, key + sizeof KEY_PREFIX - 1) == 0)
+            return &r->subs[i];
+    return NULL;
+}
+
+/* The XREAD's reply: [[key, [entry, ...]], ...], each entry delivered; then the next XREAD is sent. */
 static void read_push(struct redis *r)
 {
     struct pollfd p = {r->push->fd, POLLIN, 0};
@@ -481,35 +593,54 @@ static void read_push(struct redis *r)
         lost(r, r->push->errstr[0] ? r->push->errstr : "connection closed by the server");
         return;
     }
-    size_t *told = malloc((r->nsubs ? r->nsubs : 1) * sizeof *told), ntold = 0;
     redisReply *reply;
+    int answered = 0;
+    char why[300] = "";
     while (redisGetReplyFromReader(r->push, (void **)&reply) == REDIS_OK && reply) {
-        if (reply->type == REDIS_REPLY_ERROR) {
-            /* The answer to the oldest SUBSCRIBE still waiting. */
-            if (r->phead < r->ptail) {
-                struct sub *s = &r->subs[r->pending[r->phead++]];
-                set_refused(r, s->id, &s->refused, "following", reply->str);
-            }
-        } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
-                   reply->element[0]->type == REDIS_REPLY_STRING && reply->element[1]->type == REDIS_REPLY_STRING) {
-            const char *kind = reply->element[0]->str, *chan = reply->element[1]->str;
-            const char *id = strncmp(chan, KEY_PREFIX, sizeof KEY_PREFIX - 1) == 0 ? chan + sizeof KEY_PREFIX - 1
-                                                                                     : NULL;
-            if (strcmp(kind, "subscribe") == 0 && r->phead < r->ptail) {
-                size_t i = r->pending[r->phead++];
-                clear_refused(r, r->subs[i].id, &r->subs[i].refused);
-                add_told(told, &ntold, i);      /* subscribed: now its key is read */
-            } else if (strcmp(kind, "message") == 0 && id) {
-                for (size_t i = 0; i < r->nsubs; i++)
-                    if (strcmp(r->subs[i].id, id) == 0)
-                        add_told(told, &ntold, i);
-            }
+        answered = 1;
+        if (reply->type == REDIS_REPLY_ERROR)
+            snprintf(why, sizeof why, "%s", reply->str);
+        for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
+            const redisReply *st = reply->element[i];
+            struct sub *s = st->type == REDIS_REPLY_ARRAY && st->elements == 2 &&
+                            st->element[0]->type == REDIS_REPLY_STRING ? sub_of_key(r, st->element[0]->str) : NULL;
+            for (size_t k = 0; s && st->element[1]->type == REDIS_REPLY_ARRAY && k < st->element[1]->elements; k++)
+                deliver_entry(r, s, st->element[1]->element[k]);
         }
         freeReplyObject(reply);
     }
-    if (told && r->cmd)
-        fetch(r, told, ntold);
-    free(told);
+    if (!answered)
+        return;
+    r->reading = 0;
+    if (why[0] && xread_failed(r, why) != 0)
+        return;
+    send_xread(r);
+}
+
+/* Opens the push connection again, for an XREAD over the followed set as it is now: a blocked XREAD cannot be
+ * changed, and closing its connection is what a client may do without a right over other clients. */
+static void rearm(struct redis *r)
+{
+    r->rearm = 0;
+    if (r->reading) {
+        char why[300];
+        redisFree(r->push);
+        r->reading = 0;
+        if (!(r->push = open_one(r, why, sizeof why))) {
+            lost(r, why);
+            return;
+        }
+    }
+    send_xread(r);
+}
+
+/* Keys that held something other than a stream are looked at again; those that are streams now join the XREAD. */
+static void recheck(struct redis *r)
+{
+    size_t before = r->nwrong;
+    r->next_recheck = clock_mono_ms() + RECHECK_MS;
+    if (probe_where(r, wrongtype_sub) == 0 && r->nwrong < before)
+        r->rearm = 1;
 }
 
 static void refresh(struct redis *r)
@@ -533,7 +664,7 @@ static void refresh(struct redis *r)
          * write the server refused (PEXPIRE would only keep an older one alive). */
         int gone = (reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) || o->refused;
         freeReplyObject(reply);
-        if (gone && write_own(r, o, frame_seq(o)) < 0)
+        if (gone && write_own(r, o) < 0)
             return;
     }
     r->next_refresh = clock_mono_ms() + r->ttl_ms / 3;
@@ -548,6 +679,10 @@ static void redis_service(void *be)
         return;
     }
     read_push(r);
+    if (r->cmd && r->nwrong && clock_mono_ms() >= r->next_recheck)
+        recheck(r);
+    if (r->cmd && r->rearm)
+        rearm(r);
     if (r->cmd && r->nowns && clock_mono_ms() >= r->next_refresh)
         refresh(r);
 }
@@ -579,7 +714,7 @@ static int redis_publish(void *be, const char *id, const char *json, size_t len,
         connect_all(r);
     if (!r->cmd)
         return -1;      /* kept here and rewritten on connect; -1 makes the engine retry until it closes */
-    int rc = write_own(r, o, seq);
+    int rc = write_own(r, o);
     /* A refusal other than a permission (out of memory, a read-only replica) may pass: the engine retries. */
     return rc < 0 || (rc > 0 && !o->refused_perm) ? -1 : 0;
 }
@@ -601,11 +736,12 @@ static void redis_subscribe(void *be, const char *id)
     size_t i = r->nsubs++;
     memset(&r->subs[i], 0, sizeof r->subs[i]);
     snprintf(r->subs[i].id, sizeof r->subs[i].id, "%s", id);
+    snprintf(r->subs[i].last, sizeof r->subs[i].last, "0-0");
     if (!r->cmd)
-        return;     /* subscribed and read on connect */
-    /* Its key is read when the subscription is confirmed (read_push). */
-    if (send_subscribe(r, i) != 0)
-        lost(r, r->push->errstr[0] ? r->push->errstr : "connection lost");
+        return;     /* read on connect */
+    /* Its latest entry now; the XREAD takes it in at the next service (the engine runs it at once). */
+    if (probe(r, &i, 1) == 0 && readable_sub(&r->subs[i]))
+        r->rearm = 1;
 }
 
 /* The seq floor of a channel lives in key stratrun:seq:ID, without TTL, so a publisher restarted after its
@@ -634,7 +770,7 @@ static int64_t redis_stored_seq(void *be, const char *id)
     char key[KEY_MAX], skey[SEQ_KEY_MAX], why[300];
     key_of(key, id);
     seq_key_of(skey, id);
-    redisAppendCommand(r->cmd, "GET %s", key);
+    redisAppendCommand(r->cmd, "XREVRANGE %s + - COUNT 1", key);
     redisAppendCommand(r->cmd, "GET %s", skey);
     redisReply *state = NULL, *floor = NULL;
     if (redisGetReply(r->cmd, (void **)&state) != REDIS_OK || redisGetReply(r->cmd, (void **)&floor) != REDIS_OK) {
@@ -644,7 +780,10 @@ static int64_t redis_stored_seq(void *be, const char *id)
     }
     int64_t seq = 0;
     struct chanframe f;
-    if (state->type == REDIS_REPLY_STRING && !chanframe_parse(state->str, (size_t)state->len, &f))
+    const char *v;
+    size_t n;
+    if (state->type == REDIS_REPLY_ARRAY && state->elements > 0 && entry_frame(state->element[0], &v, &n) &&
+        !chanframe_parse(v, n, &f))
         seq = f.seq;
     if (failed(r->cmd, floor, why, sizeof why))
         seq_refused(r, id, why);
@@ -683,7 +822,6 @@ static void redis_close(void *be)
         redisFree(r->push);
     free(r->subs);
     free(r->owns);
-    free(r->pending);
     free(r);
 }
 
