@@ -54,6 +54,7 @@ local CONSTANTS = {
 }
 
 local json_array = (json and json.array) or function(t) return t end
+local slice = require("market").slice   -- slice(t, i, j): a new array of t[i..j], sized at once (runtime/lua/lmarket.c)
 local METRICS = require("metrics")
 local os_date = os.date
 
@@ -1098,7 +1099,7 @@ local function new(opts)
       rec[rec_lo] = nil
       rec_lo = rec_lo + 1
     end
-    return table.move(rec, first, last, 1, {})
+    return slice(rec, first, last)
   end
 
   -- Records of a period that is a multiple of the market's (pms ms): the bars that have closed by now, built from

@@ -8,6 +8,7 @@
 #include "lua/ctx.h"
 #include "data/market.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -288,9 +289,28 @@ static int m_get(lua_State *L)
     return 1;
 }
 
+/* market.slice(t, i, j) -> a new array of t[i..j] (raw), sized at once: GetRecords' copy of the records it keeps.
+ * table.move(t, i, j, 1, {}) does the same but grows the new table eight times on the way to 100 elements, and
+ * was three quarters of a GetRecords call (1.9 of 2.45 us). */
+static int m_slice(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer i = luaL_checkinteger(L, 2), j = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, j < i || j - i < INT_MAX, 3, "slice too long");
+    int n = j < i ? 0 : (int)(j - i + 1);
+    lua_createtable(L, n, 0);
+    for (int k = 0; k < n; k++) {
+        lua_rawgeti(L, 1, i + k);
+        lua_rawseti(L, -2, k + 1);
+    }
+    return 1;
+}
+
 int luaopen_market(lua_State *L)
 {
     luaL_newlib(L, funcs);
+    lua_pushcfunction(L, m_slice);
+    lua_setfield(L, -2, "slice");
     lua_pushcfunction(L, m_get);
     lua_setfield(L, -2, "get");
     return 1;
