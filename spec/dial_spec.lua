@@ -6,7 +6,7 @@
 -- processes of their own.
 local h = require("helpers")
 
-local dir, cert, ws, tcp, wss
+local dir, cert, ws, tcp, wss, raw, tcpflood, tcplate
 
 local self_pid = (h.read("/proc/self/stat") or ""):match("^(%d+)")
 
@@ -15,6 +15,21 @@ local function port_of(name)
 end
 
 local function elapsed_ms(t0) return (UnixNano() - t0) / 1e6 end
+
+-- Starts DIR/strategy.lua in a stratrun process, stops it (SIGTERM) once it logs "ready" and checks that it ended
+-- within ms (stretched by h.time_scale) with its onexit run; returns its output.
+local function stopped_within(pdir, ms)
+  local p = h.spawn({ "--data-dir", pdir .. "/d", "--id", "b1", "strategy.lua", dir = pdir })
+  assert.is_true(p:wait_for("ready", 10), p:output())
+  Sleep(200)
+  local t0 = UnixNano()
+  p:signal("TERM")
+  assert.are.equal(143, p:wait(10))
+  assert.is_true(elapsed_ms(t0) < ms * h.time_scale, "stopped after " .. elapsed_ms(t0) .. " ms")
+  local out = p:output()
+  h.assert_has(out, "onexit ran")
+  return out
+end
 
 -- Runs src in a stratrun process of its own (live, or "replay"); env: its environment.
 local function run_bot(src, opts)
@@ -32,7 +47,14 @@ setup(function()
   ws = "ws://127.0.0.1:" .. port_of("ws")
   tcp = "tcp://127.0.0.1:" .. port_of("tcp")
   wss = "wss://127.0.0.1:" .. port_of("wss")
+  raw = "ws://127.0.0.1:" .. port_of("raw")
+  tcpflood = "tcp://127.0.0.1:" .. port_of("tcpflood")
+  tcplate = "tcp://127.0.0.1:" .. port_of("tcplate")
 end)
+
+local function vmrss_kib()
+  return tonumber((h.read("/proc/self/status") or ""):match("VmRSS:%s*(%d+)")) or 0
+end
 
 describe("Dial", function()
   it("round-trips text, binary and a message over 64 KiB with a WebSocket server", function()
@@ -162,18 +184,132 @@ describe("Dial", function()
           Log("read returned", m)
         end
       ]]):format(ws, call))
-      local p = h.spawn({ "--data-dir", pdir .. "/d", "--id", "b1", "strategy.lua", dir = pdir })
-      assert.is_true(p:wait_for("ready", 10))
-      Sleep(200)
-      local t0 = UnixNano()
-      p:signal("TERM")
-      assert.are.equal(143, p:wait(10))
-      assert.is_true(elapsed_ms(t0) < 1500 * h.time_scale, "stopped after " .. elapsed_ms(t0) .. " ms")
-      local out = p:output()
-      h.assert_has(out, "onexit ran")
+      local out = stopped_within(pdir, 1500)
       assert.is_nil(out:find("read returned", 1, true))
     end)
   end
+
+  it("closes at once, and a stop ends the bot with onexit run, while a server floods it (ws and tcp)", function()
+    local pdir = h.tmpdir()
+    h.script(pdir, ([[
+      function onexit() Log("onexit ran") end
+      function main()
+        for _, a in ipairs({ "%s/flood", "%s" }) do
+          local c = assert(Dial(a))
+          Sleep(300)
+          local t0 = UnixNano()
+          c:close()
+          Log("closed in", math.floor((UnixNano() - t0) / 1e6), "ms")
+        end
+        local _, _ = assert(Dial("%s/flood")), assert(Dial("%s"))   -- held open at the stop
+        Sleep(300)
+        Log("ready")
+        Sleep(60000)
+      end
+    ]]):format(raw, tcpflood, raw, tcpflood))
+    local out = stopped_within(pdir, 2000)
+    for ms in out:gmatch("closed in (%d+) ms") do
+      assert.is_true(tonumber(ms) < 1000 * h.time_scale, "close() took " .. ms .. " ms")
+    end
+  end)
+
+  it("holds at most 8 MiB waiting to be sent to a WebSocket peer that does not read", function()
+    local rss0 = vmrss_kib()
+    local c = assert(Dial(raw .. "/noread"))
+    local chunk = string.rep("z", 1 << 20)
+    local total = 0
+    for _ = 1, 64 do
+      local n = c:write(chunk)
+      if n == 0 then break end
+      total = total + n
+      Sleep(5)
+    end
+    assert.is_true(total < 24 * (1 << 20), "write accepted " .. total .. " bytes")
+    Sleep(200)
+    local grown = vmrss_kib() - rss0
+    assert.is_true(grown < 48 * 1024, "the process grew by " .. grown .. " KiB")
+    c:close()
+  end)
+
+  it("sends a tcp write made while a large one is half sent", function()
+    os.remove(dir .. "/late.log")
+    local c = assert(Dial(tcplate))                 -- the peer reads only after 2 s
+    local chunk = string.rep("b", 1 << 20)
+    for _ = 1, 7 do assert.are.equal(1 << 20, c:write(chunk)) end
+    Sleep(300)
+    assert.are.equal(5, c:write("PING\n"))
+    assert.truthy(h.eventually(function() return (h.read(dir .. "/late.log") or ""):find("PING", 1, true) end, 8),
+      h.read(dir .. "/late.log"))
+    c:close()
+  end)
+
+  it("reads options that hold '@' and quotes no option's text in a refusal", function()
+    local c = assert(Dial(raw .. '|payload={"params":["btcusdt@trade"],"sign":"SECRETSIG"}', 3000))
+    c:close()
+    local ok, err = pcall(Dial, ws .. "/echo|reconnect=true&SECRETSIG")
+    assert.is_false(ok)
+    assert.is_nil(tostring(err):find("SECRETSIG", 1, true), tostring(err))
+    h.assert_has(tostring(err), "option 2 after '|' is not key=value")
+  end)
+
+  it("says each drop with \"\" in order with the messages, to a slow reader with a short interval", function()
+    local c = assert(Dial(raw .. "/quickdrop|reconnect=true&interval=10"))
+    assert.are.equal("hello", c:read(3000))
+    Sleep(1000)                                     -- many drops and connections meanwhile
+    assert.are.equal("", c:read(-1))                -- the first drop, before the next connection's message
+    assert.are.equal("hello", c:read(-1))
+    Sleep(300)
+    assert.are.equal("", c:read(-2))                -- -2 drops the older messages, but never a drop
+    assert.are.equal("hello", c:read(-2))
+    c:close()
+  end)
+
+  it("closes the connection after a decompression bomb and delivers nothing after it", function()
+    local c = assert(Dial(raw .. "/bomb|compress=deflate", 5000))
+    assert.are.equal("", c:read(10000))             -- code 1009, then the connection ends though the peer is mute
+    assert.are.equal("", c:read(-1))
+    assert.are.equal(0, c:write("x"))
+  end)
+
+  it("shows a refused handshake's status line on one line", function()
+    local c, msg = Dial(raw .. "/refuse", 3000)
+    assert.is_nil(c)
+    h.assert_has(msg, "the server refused the WebSocket handshake: HTTP/1.1 403 x?2026-12-07")
+    assert.is_nil(msg:find("[%c]"), msg)
+  end)
+
+  it("ends a blocking read without a timeout at step_limit, so that the other bots of the process run", function()
+    local pdir = h.tmpdir()
+    h.script(pdir, 'function main() while true do Log("tick") Sleep(100) end end', "good.lua")
+    h.script(pdir, ([[
+      local c = assert(Dial("%s/hold"))
+      function main()
+        Log("busy start")
+        coroutine.wrap(function() return c:read() end)()    -- cannot yield: blocks the process's thread
+        Log("read returned")
+      end
+    ]]):format(ws), "busy.lua")
+    h.write(pdir .. "/t.conf", "step_limit = 1\n")
+    local p = h.spawn({ "run", "--data-dir", pdir .. "/d", "--config", "t.conf", "good.lua@good", "busy.lua@busy",
+      dir = pdir })
+    assert.is_true(p:wait_for("busy start", 10), p:output())
+    Sleep(2500 * h.time_scale)
+    local out, err = p:output()
+    local _, ticks = out:sub((out:find("busy start", 1, true))):gsub("%[good%] tick", "")
+    p:signal("TERM")
+    p:wait(10)
+    assert.is_true(ticks >= 8, ticks .. " ticks of the other bot in 2.5 s:\n" .. out)
+    h.assert_has(out .. err, "step_limit")
+    assert.is_nil(out:find("read returned", 1, true))
+  end)
+
+  it("collects unreferenced connections before refusing the 33rd, and names none by its query", function()
+    for _ = 1, 40 do
+      local c = assert(Dial(ws .. "/hold?listenKey=SECRETKEY"))
+      assert.is_nil(tostring(c):find("SECRETKEY", 1, true), tostring(c))
+    end
+    collectgarbage()
+  end)
 
   it("is refused in a replay, which reads only its market", function()
     local r = run_bot(('local c = Dial("%s/echo")'):format(ws), { mode = "replay" })

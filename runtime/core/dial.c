@@ -40,10 +40,14 @@
 #define DEFAULT_INTERVAL_MS 1000
 #define MAX_HANDSHAKE 16384     /* the WebSocket handshake's answer */
 #define CHUNK 65536             /* TCP: bytes read at a time (one message) */
+#define READ_BUDGET (256u << 10)    /* bytes read per pass before the thread looks at closing and the writes */
+#define WS_HELD (64u << 10)         /* wslay's queue: taken from the owner's list only while it holds less */
+#define TOO_BIG_GRACE_MS 1000       /* after close code 1009: the peer's close reply awaited at most this */
 
 struct item {
     struct item *next;
     size_t len;
+    long epoch;                 /* received: the drops before it (dial_pop says a drop before the next epoch) */
     char data[];
 };
 
@@ -72,6 +76,8 @@ struct dial_conn {
     size_t pre_len, pre_off;
     char why[DIAL_ERRLEN];      /* why the connection ended */
     int want_out;               /* TLS: a read waits for the socket to be writable */
+    size_t budget;              /* bytes this pass may still read (READ_BUDGET) */
+    int too_big;                /* a message passed the cap: close code 1009 sent, nothing more delivered */
 };
 
 /* ---- the address ---- */
@@ -150,12 +156,13 @@ static int parse_option(struct dial_spec *s, const char *k, size_t kn, const cha
 /* "key=value&key=value..."; payload= takes the rest of the text, '&' included (a subscription is JSON). */
 static int parse_options(struct dial_spec *s, const char *p, const char *end, char *err, size_t n)
 {
-    while (p < end) {
+    for (int k = 1; p < end; k++) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *e = amp ? amp : end;
         const char *eq = memchr(p, '=', (size_t)(e - p));
         if (!eq)
-            return set_err(err, n, "option '%.*s' is not key=value", (int)(e - p), p);
+            return set_err(err, n, "option %d after '|' is not key=value (its text is not shown: it may hold a "
+                           "secret)", k);
         if (eq - p == 7 && memcmp(p, "payload", 7) == 0) {
             size_t len = (size_t)(end - eq - 1);
             if (!(s->payload = malloc(len + 1)))
@@ -300,6 +307,7 @@ static void deliver(struct dial_conn *c, const void *data, size_t len)
     memcpy(it->data, data, len);
     it->data[len] = '\0';
     pthread_mutex_lock(&c->mu);
+    it->epoch = c->drops;
     while (c->in_head && (c->in_n >= DIAL_MAX_QUEUE || c->in_bytes + len > DIAL_MAX_QUEUE_BYTES)) {
         struct item *old = c->in_head;
         c->in_head = old->next;
@@ -558,6 +566,12 @@ static int tcp_connect(struct dial_conn *c, int64_t deadline)
         if (w > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == 0 && err == 0) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            /* a half-open connection (the peer gone without a FIN) is found within about 2 minutes */
+            int idle = 60, intvl = 15, cnt = 4;
+            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
             c->fd = fd;
             freeaddrinfo(res);
             return 0;
@@ -666,8 +680,11 @@ static int ws_handshake(struct dial_conn *c, int64_t deadline)
     int status = strncmp(buf, "HTTP/1.1 ", 9) == 0 ? atoi(buf + 9) : 0;
     if (status != 101) {
         const char *eol = strstr(buf, "\r\n");
-        snprintf(c->why, sizeof c->why, "the server refused the WebSocket handshake: %.*s",
-                 (int)(eol && eol - buf < 120 ? eol - buf : 120), buf);
+        int sl = (int)(eol && eol - buf < 120 ? eol - buf : 120);
+        for (int i = 0; i < sl; i++)       /* a bare LF or an escape would forge a log line */
+            if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+                buf[i] = '?';
+        snprintf(c->why, sizeof c->why, "the server refused the WebSocket handshake: %.*s", sl, buf);
         free(buf);
         return -1;
     }
@@ -778,9 +795,15 @@ static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
         c->pre_off += n;
         return (ssize_t)n;
     }
-    ssize_t r = io_read(c, buf, len);
-    if (r > 0)
+    if (c->budget == 0) {       /* a flooding peer: this pass is over (what is left is read on the next) */
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    ssize_t r = io_read(c, buf, len < c->budget ? len : c->budget);
+    if (r > 0) {
+        c->budget -= (size_t)r;
         return r;
+    }
     if (r == 0)
         snprintf(c->why, sizeof c->why, "the server closed the connection");
     wslay_event_set_error(ctx, r == -1 ? WSLAY_ERR_WOULDBLOCK : WSLAY_ERR_CALLBACK_FAILURE);
@@ -808,6 +831,8 @@ static int ws_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, voi
 static void ws_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *ud)
 {
     struct dial_conn *c = ud;
+    if (c->too_big)
+        return;     /* the connection is being closed: what came after the oversized message is not delivered */
     if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
         int rlen = arg->msg_length > 2 ? (int)(arg->msg_length - 2 > 100 ? 100 : arg->msg_length - 2) : 0;
         snprintf(c->why, sizeof c->why, "the server closed the WebSocket (code %u%s%.*s)", arg->status_code,
@@ -829,6 +854,8 @@ static void ws_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
             snprintf(c->why, sizeof c->why, "a message inflated past %u bytes (the cap of a message)",
                      (unsigned)DIAL_MAX_MSG);
             wslay_event_queue_close(ctx, WSLAY_CODE_MESSAGE_TOO_BIG, NULL, 0);
+            wslay_event_shutdown_read(ctx);
+            c->too_big = 1;
             return;
         }
         /* not compressed after all: as it came */
@@ -849,15 +876,46 @@ static int is_utf8(const char *s, size_t n)
     return 1;
 }
 
-/* The owner's writes, taken from the shared list. */
-static struct item *take_out(struct dial_conn *c)
+/* The owner's oldest write, taken from the shared list, or NULL. Its bytes still count toward
+ * DIAL_MAX_OUT_BYTES until sent() says they went (or the session ends). */
+static struct item *take_one(struct dial_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    struct item *it = c->out_head;
+    if (it) {
+        c->out_head = it->next;
+        if (!c->out_head)
+            c->out_tail = NULL;
+        it->next = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return it;
+}
+
+static void sent(struct dial_conn *c, size_t n)
+{
+    pthread_mutex_lock(&c->mu);
+    c->out_bytes = c->out_bytes > n ? c->out_bytes - n : 0;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Every write not yet taken, dropped (a broken connection's). */
+static void drop_out(struct dial_conn *c)
 {
     pthread_mutex_lock(&c->mu);
     struct item *it = c->out_head;
     c->out_head = c->out_tail = NULL;
     c->out_bytes = 0;
     pthread_mutex_unlock(&c->mu);
-    return it;
+    free_list(it);
+}
+
+static int out_waiting(struct dial_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int v = c->out_head != NULL;
+    pthread_mutex_unlock(&c->mu);
+    return v;
 }
 
 /* Drains the wake eventfd; 1 when the owner is closing. */
@@ -866,6 +924,33 @@ static int woken(struct dial_conn *c)
     uint64_t v;
     if (read(c->wake_fd, &v, sizeof v) < 0) { /* nothing */ }
     return closing(c);
+}
+
+/* The owner's writes into wslay's queue, while it holds less than WS_HELD: what waits to be sent stays bounded
+ * (the owner's list by DIAL_MAX_OUT_BYTES, wslay's by WS_HELD and one message). Returns -1 out of memory. */
+static int ws_take(struct dial_conn *c, wslay_event_context_ptr ctx)
+{
+    struct item *it;
+    while (wslay_event_get_queued_msg_length(ctx) < WS_HELD && (it = take_one(c))) {
+        int deflated = c->s.compress != DIAL_Z_NONE && c->s.deflate_send;
+        unsigned char *z = NULL;
+        size_t zlen = 0;
+        if (deflated && zconvert(c->s.compress, 0, it->data, it->len, &z, &zlen) != 0)
+            deflated = 0;
+        int text = !deflated && is_utf8(it->data, it->len);
+        struct wslay_event_msg m = {text ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME,
+                                    deflated ? z : (const uint8_t *)it->data, deflated ? zlen : it->len};
+        int r = wslay_event_queue_msg(ctx, &m);     /* copies the bytes */
+        sent(c, it->len);
+        free(z);
+        free(it);
+        if (r == WSLAY_ERR_NOMEM) {
+            snprintf(c->why, sizeof c->why, "out of memory");
+            return -1;
+        }
+        /* WSLAY_ERR_NO_MORE_MSG: a close is queued, nothing more goes */
+    }
+    return 0;
 }
 
 static void ws_session(struct dial_conn *c)
@@ -877,22 +962,12 @@ static void ws_session(struct dial_conn *c)
         return;
     }
     wslay_event_config_set_max_recv_msg_length(ctx, DIAL_MAX_MSG);
-    int stop = 0;
-    while (!stop) {
-        for (struct item *it = take_out(c), *next; it; it = next) {
-            next = it->next;
-            int deflated = c->s.compress != DIAL_Z_NONE && c->s.deflate_send;
-            unsigned char *z = NULL;
-            size_t zlen = 0;
-            if (deflated && zconvert(c->s.compress, 0, it->data, it->len, &z, &zlen) != 0)
-                deflated = 0;
-            int text = !deflated && is_utf8(it->data, it->len);
-            struct wslay_event_msg m = {text ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME,
-                                        deflated ? z : (const uint8_t *)it->data, deflated ? zlen : it->len};
-            wslay_event_queue_msg(ctx, &m);     /* copies the bytes */
-            free(z);
-            free(it);
-        }
+    c->too_big = 0;
+    c->budget = READ_BUDGET;
+    int64_t give_up = 0;        /* after code 1009: when the peer's close reply is no longer awaited */
+    for (;;) {
+        if (ws_take(c, ctx) != 0)
+            break;
         /* frames that came with the handshake's answer: no poll would say they are there */
         if (c->pre_off < c->pre_len && wslay_event_recv(ctx) != 0) {
             if (!c->why[0])
@@ -906,24 +981,38 @@ static void ws_session(struct dial_conn *c)
         }
         if (!wslay_event_want_read(ctx) && !wslay_event_want_write(ctx))
             break;      /* the close handshake is over */
+        if (c->too_big && !give_up)
+            give_up = mono_ms() + TOO_BIG_GRACE_MS;
+        int timeout = -1;
+        if (give_up) {
+            int64_t left = give_up - mono_ms();
+            if (left <= 0)
+                break;
+            timeout = (int)left;
+        }
+        /* more to read than the pass's budget allowed (maybe already in wslay's or OpenSSL's buffers), or writes
+         * waiting that wslay's queue now has room for: look again without sleeping */
+        int more_in = c->budget == 0;
+        if (more_in || (wslay_event_get_queued_msg_length(ctx) < WS_HELD && out_waiting(c)))
+            timeout = 0;
+        c->budget = READ_BUDGET;
         short ev = POLLIN;
         if (wslay_event_want_write(ctx) || c->want_out)
             ev |= POLLOUT;
         struct pollfd p[2] = {{c->fd, ev, 0}, {c->wake_fd, POLLIN, 0}};
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
+        if (poll(p, 2, timeout) < 0 && errno != EINTR)
             break;
         if ((p[1].revents & POLLIN) && woken(c)) {
             wslay_event_queue_close(ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
             wslay_event_send(ctx);      /* one try: the owner does not wait for the peer */
             snprintf(c->why, sizeof c->why, "closed");
-            stop = 1;
-        } else if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            if (wslay_event_recv(ctx) != 0) {
-                if (!c->why[0])
-                    snprintf(c->why, sizeof c->why, "the server sent a malformed or oversized frame (a message "
-                             "is at most %u bytes)", (unsigned)DIAL_MAX_MSG);
-                break;
-            }
+            break;
+        }
+        if ((more_in || (p[0].revents & (POLLIN | POLLHUP | POLLERR))) && wslay_event_recv(ctx) != 0) {
+            if (!c->why[0])
+                snprintf(c->why, sizeof c->why, "the server sent a malformed or oversized frame (a message "
+                         "is at most %u bytes)", (unsigned)DIAL_MAX_MSG);
+            break;
         }
     }
     wslay_event_context_free(ctx);
@@ -934,10 +1023,13 @@ static void tcp_session(struct dial_conn *c)
     char *buf = malloc(CHUNK);
     struct item *out = NULL;
     size_t off = 0;
+    int more_in = 0;
     while (buf) {
-        if (!out)
-            out = take_out(c), off = 0;
-        while (out) {
+        for (;;) {
+            if (!out)
+                out = take_one(c), off = 0;     /* a write that came meanwhile (its wake-up already read) */
+            if (!out)
+                break;
             ssize_t r = out->len > off ? io_write(c, out->data + off, out->len - off) : 0;
             if (r == -2)
                 goto done;
@@ -945,25 +1037,32 @@ static void tcp_session(struct dial_conn *c)
                 break;
             off += (size_t)r;
             if (off == out->len) {
-                struct item *next = out->next;
+                sent(c, out->len);
                 free(out);
-                out = next;
-                off = 0;
+                out = NULL;
             }
         }
         struct pollfd p[2] = {{c->fd, (short)(POLLIN | (out || c->want_out ? POLLOUT : 0)), 0},
                               {c->wake_fd, POLLIN, 0}};
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
+        if (poll(p, 2, more_in ? 0 : -1) < 0 && errno != EINTR)
             break;
         if ((p[1].revents & POLLIN) && woken(c)) {
             snprintf(c->why, sizeof c->why, "closed");
             break;
         }
-        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (more_in || (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            /* at most READ_BUDGET a pass: a flooding peer must not keep the thread from closing */
+            size_t budget = READ_BUDGET;
+            more_in = 0;
             for (;;) {
-                ssize_t r = io_read(c, buf, CHUNK);
+                if (budget == 0) {
+                    more_in = 1;    /* maybe more in OpenSSL's buffer, which no poll sees */
+                    break;
+                }
+                ssize_t r = io_read(c, buf, CHUNK < budget ? CHUNK : budget);
                 if (r > 0) {
                     deliver(c, buf, (size_t)r);
+                    budget -= (size_t)r;
                     continue;
                 }
                 if (r == 0)
@@ -975,7 +1074,9 @@ static void tcp_session(struct dial_conn *c)
         }
     }
 done:
-    free_list(out);
+    if (out)
+        sent(c, out->len);
+    free(out);
     free(buf);
 }
 
@@ -1056,7 +1157,7 @@ static void *run(void *arg)
         pthread_mutex_unlock(&c->mu);
         set_state(c, DIAL_RECONNECTING, c->why);
         /* what the owner wrote for the broken connection is not sent on the next one */
-        free_list(take_out(c));
+        drop_out(c);
         if (pause_ms(c, c->s.interval_ms))
             break;
     }
@@ -1116,16 +1217,23 @@ void dial_drain(struct dial_conn *c)
     if (read(c->event_fd, &v, sizeof v) < 0) { /* empty */ }
 }
 
-int dial_pop(struct dial_conn *c, int latest, char **msg, size_t *len, long *dropped)
+int dial_pop(struct dial_conn *c, int latest, long *seen, char **msg, size_t *len, long *dropped)
 {
     pthread_mutex_lock(&c->mu);
     struct item *it = c->in_head;
     while (it && latest && it->next) {     /* the older ones go */
         c->in_head = it->next;
+        c->in_n--;
+        c->in_bytes -= it->len;
         free(it);
         it = c->in_head;
     }
-    if (it) {
+    /* a drop before the oldest message (or, none waiting, since the last drop said): said first, in order */
+    long epoch = it ? it->epoch : c->drops;
+    int drop = epoch > *seen;
+    if (drop)
+        *seen = epoch;
+    if (it && !drop) {
         c->in_head = it->next;
         if (!c->in_head)
             c->in_tail = NULL;
@@ -1135,6 +1243,8 @@ int dial_pop(struct dial_conn *c, int latest, char **msg, size_t *len, long *dro
     *dropped = c->dropped;
     c->dropped = 0;
     pthread_mutex_unlock(&c->mu);
+    if (drop)
+        return 2;
     if (!it)
         return 0;
     /* the item's bytes are moved to the front of its own block: one allocation, handed over */

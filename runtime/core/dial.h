@@ -16,7 +16,8 @@
 #define DIAL_MAX_MSG (8u << 20)         /* a received message (after inflating), and a written one */
 #define DIAL_MAX_QUEUE 1024             /* received messages kept; past it (or DIAL_MAX_QUEUE_BYTES) the oldest go */
 #define DIAL_MAX_QUEUE_BYTES (32u << 20)
-#define DIAL_MAX_OUT_BYTES (8u << 20)   /* bytes written by the owner and not yet sent */
+#define DIAL_MAX_OUT_BYTES (8u << 20)   /* bytes written by the owner and not yet sent (beside them, the thread's
+                                         * WebSocket queue holds at most 64 KiB and one message) */
 #define DIAL_ERRLEN 300
 
 enum dial_scheme { DIAL_TCP, DIAL_TLS, DIAL_WS, DIAL_WSS };
@@ -60,8 +61,11 @@ int dial_event_fd(const struct dial_conn *c);
 void dial_drain(struct dial_conn *c);
 
 /* Takes the oldest message (latest: the newest, the older ones dropped) into *msg (malloc'd, *len bytes, NUL
- * after). Returns 1, or 0 when the queue is empty. *dropped: messages the full queue dropped since the last call. */
-int dial_pop(struct dial_conn *c, int latest, char **msg, size_t *len, long *dropped);
+ * after). Returns 1, 2 when a drop (reconnect) comes first: the drops since *seen (the caller's count of drops
+ * said, updated) come before the oldest message waiting, or no message waits; the message stays for the next
+ * call. 0 when the queue is empty. *dropped: messages the full queue dropped since the last call. latest never
+ * skips a drop: it drops the older messages, then says the drop before the newest if there was one. */
+int dial_pop(struct dial_conn *c, int latest, long *seen, char **msg, size_t *len, long *dropped);
 
 /* Queues data to be sent (a WebSocket text message when it is UTF-8, else binary, and binary when deflating;
  * TCP bytes as they are). Returns

@@ -42,7 +42,7 @@ struct ldial {
     long timeout_ms;
     int64_t deadline_ns;        /* awaiting: the scheduler's clock; blocking: CLOCK_MONOTONIC; or NO_DEADLINE */
     int drop_said;              /* the full queue was said once */
-    long drops_seen;            /* reconnect: the drops a read has returned "" for */
+    long drops_seen;            /* reconnect: the drops a read has returned "" for (dial_pop keeps it) */
 };
 
 static int *open_count(lua_State *L)
@@ -82,8 +82,7 @@ static int failed(lua_State *L, struct ldial *d, const char *why)
 static int step(lua_State *L, struct ldial *d, int idx)
 {
     char err[DIAL_ERRLEN];
-    long drops;
-    enum dial_state st = dial_state(d->c, err, sizeof err, &drops);
+    enum dial_state st = dial_state(d->c, err, sizeof err, NULL);
     if (d->waiting == WAIT_CONNECT) {
         if (st == DIAL_CONNECTING)
             return -1;
@@ -95,22 +94,22 @@ static int step(lua_State *L, struct ldial *d, int idx)
     char *msg;
     size_t len;
     long dropped;
-    int got = dial_pop(d->c, d->latest, &msg, &len, &dropped);
+    int got = dial_pop(d->c, d->latest, &d->drops_seen, &msg, &len, &dropped);
     if (dropped && !d->drop_said) {
         d->drop_said = 1;
         log_printf(bot_of(L), LOG_WARN, "Dial %s: %ld received messages were dropped, the oldest first: read() "
                    "did not keep up, and the queue holds at most %d messages or %u MiB (said once per connection)",
                    d->addr, dropped, DIAL_MAX_QUEUE, (unsigned)(DIAL_MAX_QUEUE_BYTES >> 20));
     }
-    if (got) {
+    if (got == 1) {
         lua_pushlstring(L, msg, len);   /* (a memory error here loses msg: the allocator's cap is hit anyway) */
         free(msg);
         return 1;
     }
-    /* "" when the connection is over for good; with reconnect, "" once per drop, then reads wait for the next
-     * connection's messages as they wait on an open one (a loop of read() does not spin while it reconnects) */
-    if (st == DIAL_CLOSED || st == DIAL_FAILED || (st == DIAL_RECONNECTING && drops > d->drops_seen)) {
-        d->drops_seen = drops;
+    /* "" when the connection is over for good; with reconnect, "" once per drop, in order with the messages (the
+     * old connection's before it, the next one's after), then reads wait for the next connection's messages as
+     * they wait on an open one (a loop of read() does not spin while it reconnects) */
+    if (got == 2 || st == DIAL_CLOSED || st == DIAL_FAILED) {
         lua_pushliteral(L, "");
         return 1;
     }
@@ -160,11 +159,19 @@ static int block(lua_State *L, struct ldial *d, int idx)
             return n;
         if (bot_signal() && b->phase <= PHASE_MAIN)
             return bot_interrupted(L);
-        int64_t left = d->deadline_ns == NO_DEADLINE ? 1000000000 : d->deadline_ns - clock_mono_ns();
+        /* the other bots wait meanwhile: the host's step_limit (or a bot_end) ends the wait, as it ends Sleep's */
+        if (bot_overran(b))
+            return luaL_error(L, "%s", *b->end_why ? b->end_why : "the bot is ending");
+        int64_t now = clock_mono_ns();
+        if ((b->phase == PHASE_ONEXIT || b->phase == PHASE_ONERROR) && b->exit_deadline_ns &&
+            now >= b->exit_deadline_ns)
+            return luaL_error(L, "Dial %s: %s ran out of time (onexit_limit) waiting in a read", d->addr,
+                              b->phase == PHASE_ONEXIT ? "onexit" : "onerror");
+        int64_t left = d->deadline_ns == NO_DEADLINE ? 100000000 : d->deadline_ns - now;
         if (left <= 0)
             return timed_out(L, d);
-        if (left > 1000000000)
-            left = 1000000000;
+        if (left > 100000000)
+            left = 100000000;      /* looks again every 100 ms: the limits above */
         struct timespec ts = {(time_t)(left / 1000000000), (long)(left % 1000000000)};
         struct pollfd p[2] = {{dial_event_fd(d->c), POLLIN, 0},
                               {b->phase <= PHASE_MAIN ? bot_signal_fd() : -1, POLLIN, 0}};
@@ -210,12 +217,16 @@ static int f_Dial(lua_State *L)
         return luaL_error(L, "Dial: refused in a replay, which must stay deterministic (a replay reads only its "
                           "market; a server's messages change); set http = { in_replay = true } in the config to "
                           "allow it");
+    /* the address only: the options after '|' (a payload's JSON, a signature) are neither checked nor quoted */
+    const char *bar = memchr(address, '|', len);
+    const char *addr_only = lua_pushlstring(L, address, bar ? (size_t)(bar - address) : len);
     size_t off, plen;
-    if (redact_span(address, &off, &plen)) {
+    if (redact_span(addr_only, &off, &plen)) {
         char shown[300];
         return luaL_error(L, "Dial: '%s': a user and password in the address are not supported",
-                          redact_url(address, shown, sizeof shown));
+                          redact_url(addr_only, shown, sizeof shown));
     }
+    lua_pop(L, 1);
     struct dial_spec spec;
     char err[DIAL_ERRLEN];
     if (dial_parse(address, len, &spec, err, sizeof err) != 0) {
@@ -225,6 +236,8 @@ static int f_Dial(lua_State *L)
     spec.connect_timeout_ms = timeout_ms;
     spec.notify = sched_notify;
     int *count = open_count(L);
+    if (*count >= DIAL_PER_BOT)
+        lua_gc(L, LUA_GCCOLLECT);       /* connections no longer referenced count until collected */
     if (*count >= DIAL_PER_BOT) {
         dial_spec_free(&spec);
         return luaL_error(L, "Dial: %d connections of this bot are open; close() some before dialing more",
@@ -233,7 +246,10 @@ static int f_Dial(lua_State *L)
     lua_settop(L, 2);
     struct ldial *d = lua_newuserdatauv(L, sizeof *d, 0);                  /* 3 */
     memset(d, 0, sizeof *d);
-    snprintf(d->addr, sizeof d->addr, "%.*s", (int)(spec.addr_len < 250 ? spec.addr_len : 250), address);
+    /* messages and tostring name the address without its query (a listenKey, a ?token=) */
+    const char *q = memchr(address, '?', spec.addr_len);
+    size_t shown_len = q ? (size_t)(q - address) : spec.addr_len;
+    snprintf(d->addr, sizeof d->addr, "%.*s%s", (int)(shown_len < 250 ? shown_len : 250), address, q ? "?..." : "");
     d->timeout_ms = timeout_ms;
     luaL_setmetatable(L, DIAL_MT);
     if (!(d->c = dial_start(&spec))) {
