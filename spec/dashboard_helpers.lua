@@ -27,12 +27,12 @@ function main()
 end
 ]]
 
--- Starts the bot `id` (M.BOT) and serve over dir/d with the extra serve arguments; returns
+-- Starts the bot `id` (opts.bot, else M.BOT, which must log "tick 2") and serve over dir/d with the extra serve arguments; returns
 -- {serve, bot, port, token, base (http://127.0.0.1:PORT), out (serve's first lines)}. procs collects the processes.
 function M.start(procs, opts)
   opts = opts or {}
   local dir = opts.dir or h.tmpdir()
-  h.write(dir .. "/bot.lua", M.BOT)
+  h.write(dir .. "/bot.lua", opts.bot or M.BOT)
   local bot = h.spawn { dir = dir, "--data-dir", dir .. "/d", "--id", opts.id or "demo", "bot.lua" }
   procs[#procs + 1] = bot
   assert(bot:wait_for("tick 2", 20), (bot:output()))

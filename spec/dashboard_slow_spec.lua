@@ -98,6 +98,32 @@ describe("the dashboard in a browser", function()
     end
   end)
 
+  it("draws a chart the plotting template made (its series added by chart.update), one line a series", function()
+    -- ext.PlotRecords and ext.PlotLine make the chart empty and add each series with chart.update: chart.jsonl's
+    -- series come in "update" lines, which the page must read as the report does
+    local s = d.start(procs, { bot = [[
+local ext = require("stratrun.ext")
+function main()
+  local n = 0
+  while true do
+    n = n + 1
+    Log("tick " .. n)
+    ext.PlotRecords(exchange.GetRecords(), "BTC")
+    ext.PlotLine("last", exchange.GetTicker().Last)
+    Sleep(100)
+  end
+end
+]] })
+    local v = browse(s.base .. "/#token=" .. s.token, {
+      poll([[document.querySelector('#bots li[data-id="demo"]') && 'ready']], 20),
+      poll([[(() => { const t = [...document.querySelectorAll('#chart svg path title')].map(e => e.textContent);
+         return t.length === 2 && JSON.stringify(t); })()]], 20),
+    })
+    for i, r in ipairs(v) do assert.is_nil(r.error, "expression " .. i .. ": " .. tostring(r.error)) end
+    assert.are.equal("ready", v[1].value)
+    assert.are.same({ "BTC", "last" }, json.decode(assert(v[2].value, "the chart's two lines were not drawn")))
+  end)
+
   it("without the token, shows the bots read-only and sends no command", function()
     local s = d.start(procs)
     local v = browse(s.base .. "/", {

@@ -268,10 +268,12 @@ function showChart(lines) {
   for (const text of lines) {
     let o;
     try { o = JSON.parse(text); } catch (e) { continue; }
-    if (o.t === 'chart') {
-      head = o;
-      series = (o.series || []).map((s, i) => ({ name: String(s.name || 'series ' + (i + 1)), pts: new Map() }));
-      bars = new Map();
+    if (o.t === 'chart' || (o.t === 'update' && head)) {
+      // chart.update(config): the new series; the points of those the chart still has stay (stdlib/chart.lua)
+      const old = o.t === 'update' ? series : [];
+      if (o.t === 'chart') { head = o; bars = new Map(); }
+      series = (o.series || []).map((s, i) => ({ name: String(s.name || 'series ' + (i + 1)),
+                                                 pts: old[i] ? old[i].pts : new Map() }));
     } else if (o.t === 'point' && series[o.s]) {
       const p = o.p;
       let x = o.time, y = null;
