@@ -37,6 +37,7 @@ for k, v in pairs(_G) do
 end
 out.exchange, out.TA, out.talib, out.json = public(exchange), public(TA), public(talib), public(json)
 out.same = rawget(_G, "exchanges")[1] == exchange
+out.ext = public(require("stratrun.ext"))
 function main()
   local e = exchange
   if id == "spot" then
@@ -93,6 +94,16 @@ local function annotations()
   return declared
 end
 
+-- editor/stratrun_ext.lua run in an empty environment: it returns its module table, whose fields are ext's calls.
+local ext_declared
+local function ext_annotations()
+  if ext_declared then return ext_declared end
+  local text = assert(h.read(EDITOR .. "stratrun_ext.lua"))
+  local module = assert(load(text, "@editor/stratrun_ext.lua", "t", {}))()
+  ext_declared = { module = module, text = text }
+  return ext_declared
+end
+
 local function keys(t)
   local out = {}
   for k in pairs(t) do out[#out + 1] = k end
@@ -129,6 +140,12 @@ describe("editor/stratrun.lua, the LuaLS annotations", function()
     end
   end)
 
+  it("declares require('stratrun.ext')'s fields in editor/stratrun_ext.lua, and nothing else", function()
+    local rt, a = probe(), ext_annotations()
+    assert.are.equal("---@meta stratrun.ext\n", a.text:match("^[^\n]*\n"))
+    same_names("ext's fields", rt.ext, keys(a.module), "editor/stratrun_ext.lua", "not the runtime's")
+  end)
+
   it("gives each constant the runtime's value and type", function()
     local rt, env = probe(), annotations().env
     for name, v in pairs(rt.constants) do
@@ -139,7 +156,9 @@ describe("editor/stratrun.lua, the LuaLS annotations", function()
 
   it("gives each declaration a line of doc", function()
     local lines = {}
-    for l in (annotations().text .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = l end
+    for l in (annotations().text .. "\n" .. ext_annotations().text .. "\n"):gmatch("(.-)\n") do
+      lines[#lines + 1] = l
+    end
     local undocumented = {}
     for i, l in ipairs(lines) do
       local name = l:match("^function ([%w_.]+)%(") or l:match("^([%a_][%w_.]*)%s*=")
@@ -192,7 +211,7 @@ describe("editor/stratrun.lua, the LuaLS annotations", function()
   it("are the library editor/.luarc.json gives LuaLS, for Lua 5.4", function()
     local rc = json.decode(assert(h.read(EDITOR .. ".luarc.json")))
     assert.are.equal("Lua 5.4", rc["runtime.version"])
-    assert.are.same({ "stratrun.lua" }, rc["workspace.library"])
+    assert.are.same({ "stratrun.lua", "stratrun_ext.lua" }, rc["workspace.library"])
   end)
 end)
 

@@ -3,7 +3,7 @@
 -- editor files as editor/ has them, and nothing that exists is ever replaced.
 local h = require("helpers")
 
-local EDITOR_FILES = { "stratrun.lua", ".luarc.json", ".luacheckrc" }
+local EDITOR_FILES = { "stratrun.lua", "stratrun_ext.lua", ".luarc.json", ".luacheckrc" }
 
 local function has_luacheck()
   return h.sh("command -v luacheck > /dev/null 2>&1") == 0
@@ -26,14 +26,14 @@ describe("stratrun new", function()
     local r = h.run { dir = dir, "new", "demo" }
     assert.are.equal(0, r.code, r.err)
     assert.are.equal("stratrun new: made demo/ with demo.lua (the strategy), stratrun.conf (its config) and the "
-      .. "editor files stratrun.lua, .luarc.json, .luacheckrc\nrun it: cd demo && stratrun demo.lua\n", r.out)
+      .. "editor files stratrun.lua, stratrun_ext.lua, .luarc.json, .luacheckrc\nrun it: cd demo && stratrun demo.lua\n", r.out)
     for _, f in ipairs(EDITOR_FILES) do
       assert.are.equal(h.read(h.source .. "/editor/" .. f), h.read(dir .. "/demo/" .. f), f .. " differs from editor/")
     end
     local ls = io.popen("ls -A " .. h.quote(dir .. "/demo"))
     local listed = ls:read("a")
     ls:close()
-    assert.are.equal(".luacheckrc\n.luarc.json\ndemo.lua\nstratrun.conf\nstratrun.lua\n", listed)
+    assert.are.equal(".luacheckrc\n.luarc.json\ndemo.lua\nstratrun.conf\nstratrun.lua\nstratrun_ext.lua\n", listed)
     local lua = h.read(dir .. "/demo/demo.lua")
     for _, want in ipairs({ "function init()", "function main()", "function onexit()", "Log(", "LogStatus(",
       "Sleep(interval)", "rounds = rounds or 0", "if trade == nil then trade = true end" }) do

@@ -2,7 +2,7 @@
  * scaffold.c: stratrun new NAME [--dir DIR] (scaffold.h, docs/tools.md). Makes folder NAME holding NAME.lua, a
  * strategy that runs as it is (init, main, onexit, parameters with defaults, Log, a LogStatus table, Sleep),
  * stratrun.conf, a config that stratrun reads as it is, and the editor files compiled into the binary
- * (editor_embed.h: stratrun.lua, .luarc.json, .luacheckrc), so an editor opened on the folder knows the API and
+ * (editor_embed.h: stratrun.lua, stratrun_ext.lua, .luarc.json, .luacheckrc), so an editor opened on the folder knows the API and
  * luacheck checks the strategy against it. Nothing that exists is ever replaced: the folder must be new, and each
  * file is created O_EXCL|O_NOFOLLOW in it.
  */
@@ -24,8 +24,8 @@
 
 #define USAGE "usage: stratrun new NAME [--dir DIR]\n" \
     "Makes folder NAME (in DIR, default the current folder) holding NAME.lua, a strategy that runs as it is,\n" \
-    "stratrun.conf, its config, and the editor files (stratrun.lua, .luarc.json, .luacheckrc) that give an editor\n" \
-    "and luacheck the API. NAME: 1-64 characters of A-Z a-z 0-9 _ -. Nothing that exists is replaced.\n"
+    "stratrun.conf, its config, and the editor files (stratrun.lua, stratrun_ext.lua, .luarc.json, .luacheckrc)\n" \
+    "that give an editor and luacheck the API. NAME: 1-64 characters of A-Z a-z 0-9 _ -. Nothing that exists is replaced.\n"
 
 /* The strategy and its config; @NAME@ stands for the name. spec/scaffold_spec.lua runs both and checks the strategy
  * with luacheck against editor/.luacheckrc. */
@@ -250,7 +250,7 @@ int scaffold_main(int argc, char **argv, int at)
         unlinkat(dfd, name, AT_REMOVEDIR);
     } else {
         outq_printf(STDOUT_FILENO, "stratrun new: made %s/ with %s (the strategy), stratrun.conf (its config) and "
-                    "the editor files stratrun.lua, .luarc.json, .luacheckrc\n", shown, lua);
+                    "the editor files stratrun.lua, stratrun_ext.lua, .luarc.json, .luacheckrc\n", shown, lua);
         outq_printf(STDOUT_FILENO, "run it: cd %s && stratrun %s\n", shown, lua);
     }
     if (nfd >= 0)
