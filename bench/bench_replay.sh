@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Replays master + follower + monitor over one year of 1-minute candles (525,600 bars of the seeded walk) with this
-# build and with commit 0050188 (the baseline of issue 17), in turns, and prints both replays' times and the ratio.
+# build and with commit 0050188 (the baseline of issue 17), in turns, and prints both replays' wall and CPU times and
+# the ratios.
 #   bench/bench_replay.sh [BUILD_DIR] [BARS] [ROUNDS]
 # The baseline is built once, Release, in a temporary `git worktree` removed on exit. BASE_BIN=PATH skips that
 # build and uses a stratrun built from 0050188 already. Each build replays its own commit's strategies/ (0050188's
@@ -39,32 +40,34 @@ else
   base_src=$wt
 fi
 
-# replay BIN SRC NAME: one replay, from SRC (for its strategies/); prints its wall time in seconds.
+# replay BIN SRC NAME: one replay, from SRC (for its strategies/); prints its wall time and its CPU time (user +
+# system, every thread) in seconds. On a machine other work loads, the CPU time moves less than the wall time.
 # Every bot wakes once a bar (interval = the bar period), as a minute strategy does.
 replay() {
-  local out=$tmp/$3.txt start end
+  local out=$tmp/$3.txt t
   rm -rf "$tmp/data"
-  start=$(date +%s.%N)
-  (cd "$2" && "$1" replay --data-dir "$tmp/data" --market "sim:seed=42,bars=$bars" \
-    -p interval=60000 -p master=632799 -p bots=632799,632800 \
-    strategies/master.lua@632799 strategies/follower.lua@632800 strategies/monitor.lua@632802) > "$out" 2> "$out.err"
-  end=$(date +%s.%N)
-  awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }'
+  t=$( { TIMEFORMAT='%R %U %S'; time (cd "$2" && "$1" replay --data-dir "$tmp/data" \
+    --market "sim:seed=42,bars=$bars" -p interval=60000 -p master=632799 -p bots=632799,632800 \
+    strategies/master.lua@632799 strategies/follower.lua@632800 strategies/monitor.lua@632802 \
+    > "$out" 2> "$out.err"); } 2>&1 )
+  echo "$t" | awk '{ printf "%.2f %.2f", $1, $2 + $3 }'
 }
 
-printf 'bars: %d; wall time of each replay, start-up and summary included\n' "$bars"
-printf '%-6s %12s %12s %8s\n' round "$base (s)" "this (s)" ratio
+ratio() { awk -v b="$1" -v n="$2" 'BEGIN { printf "%.2fx", b / n }'; }
+printf 'bars: %d; each replay with its start-up and summary, in seconds
+' "$bars"
+printf '%-6s %14s %14s %8s %14s %14s %8s
+' round "$base wall" "this wall" ratio "$base CPU" "this CPU" ratio
 for r in $(seq 1 "$rounds"); do
-  tb=$(replay "$base_bin" "$base_src" base)
-  tn=$(replay "$bin" "$here" this)
-  printf '%-6s %12s %12s %7.2fx\n' "$r" "$tb" "$tn" "$(awk -v b="$tb" -v n="$tn" 'BEGIN { print b / n }')"
-  echo "$tb $tn" >> "$tmp/times"
+  read -r wb cb <<< "$(replay "$base_bin" "$base_src" base)"
+  read -r wn cn <<< "$(replay "$bin" "$here" this)"
+  printf '%-6s %14s %14s %8s %14s %14s %8s\n' "$r" "$wb" "$wn" "$(ratio "$wb" "$wn")" "$cb" "$cn" "$(ratio "$cb" "$cn")"
+  echo "$wb $wn $cb $cn" >> "$tmp/times"
 done
-# The medians, and each replay's own line (its time without start-up, and bot-iterations/s).
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-mb=$(cut -d' ' -f1 "$tmp/times" | median)
-mn=$(cut -d' ' -f2 "$tmp/times" | median)
-printf '%-6s %12s %12s %7.2fx\n' median "$mb" "$mn" "$(awk -v b="$mb" -v n="$mn" 'BEGIN { print b / n }')"
+# The medians, and each replay's own line (its time without start-up and summary, and bot-iterations/s).
+median() { cut -d' ' -f"$1" "$tmp/times" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+wb=$(median 1) wn=$(median 2) cb=$(median 3) cn=$(median 4)
+printf '%-6s %14s %14s %8s %14s %14s %8s\n' median "$wb" "$wn" "$(ratio "$wb" "$wn")" "$cb" "$cn" "$(ratio "$cb" "$cn")"
 echo "ratio: $base's time / this build's (issue 17 asks for 4x or more)"
 printf '%s: %s\n' "$base" "$(grep -h 'replay took' "$tmp/base.txt.err" | tail -1)"
 printf 'this:    %s\n' "$(grep -h 'replay took' "$tmp/this.txt.err" | tail -1)"
