@@ -87,6 +87,14 @@ describe("_D", function()
     assert.are.equal("007", _D(1732590000007, "SSS"))
   end)
 
+  it("pads years to four characters, a minus sign included, as C's %04d", function()
+    -- in the process's TZ, as the other cases: the year of os.date, padded as _D pads it
+    for _, ms in ipairs { -62135596800000, -62167219200000, -62198755200000, -99999999999999, 253402300799999 } do
+      local y = os.date("*t", ms // 1000).year
+      assert.are.equal(string.format("%04d|%02d", y, math.fmod(y, 100)), _D(ms, "yyyy|yy"))
+    end
+  end)
+
   it("uses the TZ of the process", function()
     local dir = h.tmpdir()
     h.script(dir, 'print(_D(0)) print(_D(0, "yyyy-MM-dd HH:mm"))')

@@ -849,3 +849,39 @@ describe("every sample strategy", function()
     assert.matches("Channel 1 %[632801%] ═══\nUpdate ID: #%d+", panel)
   end)
 end)
+
+-- A replay into a file or a pipe writes its lines in batches (runtime/core/outq.h, outq_batch): none may be lost,
+-- reordered or held back at the end, and a reader that goes away is said once, as live.
+describe("a replay's stdout in a pipe", function()
+  local CHATTY = 'function main() local n = 0 while true do n = n + 1 Log("line", n) Sleep(60000) end end\n'
+
+  it("gets every line, in order, up to the summary", function()
+    local dir = h.tmpdir()
+    h.script(dir, CHATTY, "chatty.lua")
+    local cmd = string.format("cd %s && TZ=UTC %s replay --data-dir d --market sim:seed=1,bars=3000 chatty.lua 2> err"
+      .. " | cat > out", h.quote(dir), h.quote(h.bin))
+    assert.are.equal(0, h.sh(cmd))
+    local out = h.read(dir .. "/out")
+    local n = 0
+    for k in out:gmatch(" line (%d+)\n") do
+      n = n + 1
+      assert.are.equal(n, tonumber(k))
+    end
+    assert.are.equal(3000, n, out:sub(-2000))
+    assert.matches("\nreplay [^\n]+, 1 bot, 3000 bot%-iterations\n", out)
+    assert.matches("\nchatty%s+0 ", out)
+  end)
+
+  it("runs to its end when the reader is gone, and says once how many lines could not be shown", function()
+    local dir = h.tmpdir()
+    h.script(dir, CHATTY, "chatty.lua")
+    local cmd = string.format("cd %s && (TZ=UTC %s replay --data-dir d --market sim:seed=1,bars=20000 chatty.lua"
+      .. " 2> err; echo $? > rc) | head -n 1 > out", h.quote(dir), h.quote(h.bin))
+    h.sh(cmd)
+    assert.are.equal("0\n", h.read(dir .. "/rc"), h.read(dir .. "/err"))
+    assert.matches("line 1\n$", h.read(dir .. "/out"))
+    local told = select(2, h.read(dir .. "/err"):gsub("lines could not be shown on stdout", ""))
+    assert.are.equal(1, told, h.read(dir .. "/err"))
+    assert.matches(" line 20000\n", h.read(dir .. "/d/replay/bots/chatty/log.txt"))
+  end)
+end)

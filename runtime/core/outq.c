@@ -3,6 +3,7 @@
  * chunks bounded in bytes, and its own writer, so a stdout reader that stops reading never holds up stderr.
  */
 #include "core/outq.h"
+#include "core/clock.h"
 #include "core/thread.h"
 
 #include <errno.h>
@@ -16,6 +17,9 @@
 #include <unistd.h>
 
 #define QUEUE_MAX (8u << 20)    /* bytes waiting at most per fd: a stalled reader costs at most this much memory */
+/* outq_batch: a writer is woken once this many bytes wait, or this long after its last wake-up. */
+#define BATCH_BYTES (64u << 10)
+#define BATCH_NS (50 * (int64_t)1000000)
 
 struct chunk {
     struct chunk *next;
@@ -29,7 +33,9 @@ struct stream {
     pthread_cond_t drained;     /* the writer finished a chunk */
     struct chunk *head, *tail;
     size_t queued;              /* bytes in the list */
-    int writing;                /* the writer holds a chunk it took off the list */
+    int writing;                /* the writer holds chunks it took off the list */
+    long held;                  /* how many, while writing; 0 once give_up counted them dropped */
+    int64_t woken_ns;           /* when outq_write last woke the writer (outq_batch) */
     int gone;                   /* a write failed (the reader is gone), or a flush gave up on it (stalled) */
     long dropped;
     pthread_t writer;
@@ -41,26 +47,50 @@ static struct stream streams[2] = {
     {.fd = STDOUT_FILENO, .more = PTHREAD_COND_INITIALIZER, .drained = PTHREAD_COND_INITIALIZER},
     {.fd = STDERR_FILENO, .more = PTHREAD_COND_INITIALIZER, .drained = PTHREAD_COND_INITIALIZER},
 };
-static int running, stopping;
+static int running, stopping, batching;
 
 static struct stream *stream_of(int fd)
 {
     return fd == STDOUT_FILENO ? &streams[0] : fd == STDERR_FILENO ? &streams[1] : NULL;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+/* Returns how many of the n bytes were written: n, or fewer when the fd failed. */
+static size_t write_all(int fd, const char *p, size_t n)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, p + done, n - done);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return -1;      /* EPIPE (SIGPIPE ignored), EBADF, EIO: the reader is gone */
+            break;      /* EPIPE (SIGPIPE ignored), EBADF, EIO: the reader is gone */
         }
-        p += w;
-        n -= (size_t)w;
+        done += (size_t)w;
     }
-    return 0;
+    return done;
+}
+
+/* Writes the chunks of list (len bytes in all) to fd, in one write when they are several; returns how many chunks
+ * were written whole (all of them unless the write failed). */
+static long write_list(int fd, const struct chunk *list, size_t len)
+{
+    long whole = 0;
+    char *buf = list && list->next ? malloc(len) : NULL;
+    if (buf) {
+        size_t at = 0;
+        for (const struct chunk *c = list; c; c = c->next) {
+            memcpy(buf + at, c->data, c->len);
+            at += c->len;
+        }
+        size_t done = write_all(fd, buf, len);
+        free(buf);
+        for (const struct chunk *c = list; c && done >= c->len; c = c->next, whole++)
+            done -= c->len;
+        return whole;
+    }
+    for (const struct chunk *c = list; c && write_all(fd, c->data, c->len) == c->len; c = c->next)
+        whole++;
+    return whole;
 }
 
 static void *writer_main(void *arg)
@@ -72,22 +102,32 @@ static void *writer_main(void *arg)
             pthread_cond_wait(&st->more, &mu);
         if (!st->head)
             break;
-        struct chunk *c = st->head;
-        st->head = c->next;
-        if (!st->head)
-            st->tail = NULL;
-        st->queued -= c->len;
+        /* Everything queued at once: one write, and one trip through the lock, for a batch of lines. */
+        struct chunk *list = st->head;
+        size_t len = st->queued;
+        st->head = st->tail = NULL;
+        st->queued = 0;
+        long n = 0;
+        for (const struct chunk *c = list; c; c = c->next)
+            n++;
         st->writing = 1;
+        st->held = n;
         int dead = st->gone;
         pthread_mutex_unlock(&mu);
-        int failed = !dead && write_all(st->fd, c->data, c->len) != 0;
+        long whole = dead ? 0 : write_list(st->fd, list, len);
+        while (list) {
+            struct chunk *c = list;
+            list = c->next;
+            free(c);
+        }
         pthread_mutex_lock(&mu);
-        if (dead || failed) {
+        if (whole < n) {
             st->gone = 1;
-            st->dropped++;
+            if (st->held)       /* else give_up counted them while the write hung */
+                st->dropped += n - whole;
         }
         st->writing = 0;
-        free(c);
+        st->held = 0;
         pthread_cond_broadcast(&st->drained);
     }
     pthread_mutex_unlock(&mu);
@@ -124,7 +164,7 @@ void outq_write(int fd, const char *p, size_t n)
     pthread_mutex_lock(&mu);
     if (!running || stopping) {
         pthread_mutex_unlock(&mu);
-        if (write_all(fd, p, n) != 0) { /* nowhere left to say it */ }
+        if (write_all(fd, p, n) != n) { /* nowhere left to say it */ }
         return;
     }
     struct chunk *c = NULL;
@@ -138,7 +178,11 @@ void outq_write(int fd, const char *p, size_t n)
             st->head = c;
         st->tail = c;
         st->queued += n;
-        pthread_cond_signal(&st->more);
+        int64_t now = batching ? clock_mono_ns() : 0;
+        if (!batching || st->queued >= BATCH_BYTES || now - st->woken_ns >= BATCH_NS) {
+            st->woken_ns = now;
+            pthread_cond_signal(&st->more);
+        }
     } else {
         st->dropped++;
     }
@@ -174,6 +218,8 @@ static void give_up(struct stream *st)
         free(c);
     }
     st->tail = NULL;
+    st->dropped += st->held;    /* what the writer holds, in a write that does not return */
+    st->held = 0;
     st->gone = 1;
 }
 
@@ -192,6 +238,7 @@ int outq_flush(int timeout_ms)
     for (int i = 0; i < 2; i++) {
         struct stream *st = &streams[i];
         int rc = 0;
+        pthread_cond_signal(&st->more);     /* what outq_batch left waiting */
         while (running && !st->gone && (st->head || st->writing) && rc == 0)
             rc = pthread_cond_timedwait(&st->drained, &mu, &until);
         if (st->head || (st->writing && !st->gone)) {
@@ -201,6 +248,15 @@ int outq_flush(int timeout_ms)
     }
     pthread_mutex_unlock(&mu);
     return all ? 0 : -1;
+}
+
+void outq_batch(int on)
+{
+    pthread_mutex_lock(&mu);
+    batching = on;
+    for (int i = 0; i < 2 && !on; i++)
+        pthread_cond_signal(&streams[i].more);
+    pthread_mutex_unlock(&mu);
 }
 
 long outq_dropped(int fd)

@@ -28,6 +28,11 @@ void outq_stdio_via(void (*fn)(int fd, const char *p, size_t n));
 void outq_write(int fd, const char *p, size_t n);
 void outq_printf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* on: a writer is woken only when 64 KiB wait or a write comes 50 ms or more after its last wake-up (and by
+ * outq_flush, outq_stop and outq_batch(0)), so that a batch of lines costs one wake-up and one write rather than one
+ * each. For output nobody watches line by line (a replay's, into files or pipes): a line may wait for the next. */
+void outq_batch(int on);
+
 /* Waits until everything queued has been written, at most timeout_ms. Returns 0 when it has; else what is still
  * queued is dropped and counted, and so is everything written to that fd later (its reader stopped reading). */
 int outq_flush(int timeout_ms);

@@ -13,6 +13,27 @@
 
 #include <lauxlib.h>
 
+/* v in decimal, zero-padded to width characters with the sign, as snprintf's "%0*d" writes it (a third of _D's
+ * time went to snprintf); returns the length. out holds at least 16 characters. */
+static size_t zero_pad(char *out, int v, int width)
+{
+    char digits[12];
+    int n = 0;
+    unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+    do {
+        digits[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t len = 0;
+    if (v < 0)
+        out[len++] = '-';
+    for (int z = width - n - (v < 0); z > 0; z--)
+        out[len++] = '0';
+    while (n)
+        out[len++] = digits[--n];
+    return len;
+}
+
 /* _D([ms [, fmt]]): local time of ms (default: now) in fmt (default "yyyy-MM-dd hh:mm:ss").
  * Tokens: yyyy yy MM dd HH hh (both 24-hour, as on the platform) mm ss SSS; anything else is copied. */
 static int f_D(lua_State *L)
@@ -44,8 +65,7 @@ static int f_D(lua_State *L)
         for (i = 0; i < n; i++) {
             size_t tl = strlen(toks[i].tok);
             if (strncmp(p, toks[i].tok, tl) == 0) {
-                snprintf(tmp, sizeof tmp, "%0*d", toks[i].width, toks[i].val);
-                luaL_addstring(&b, tmp);
+                luaL_addlstring(&b, tmp, zero_pad(tmp, toks[i].val, toks[i].width));
                 p += tl;
                 break;
             }
