@@ -8,8 +8,8 @@
  * 2. The same calls while the backend is stuck (every backend call blocks for seconds).
  * 3. GetChannelData while following 1 channel and 1,000 channels; the engine's CPU while idle with 1,000.
  * 4. Propagation on the local backend, from the publisher's SetChannelData to the caches of three subscriber
- *    processes, with a raw write+rename -> inotify hop measured in the same run as the baseline; in /tmp, then
- *    in /dev/shm (tmpfs).
+ *    processes (median and p99), with a raw write+rename -> inotify hop measured in the same run as the baseline;
+ *    in /tmp, then in /dev/shm (tmpfs).
  * 5. A crowd: 100 publisher processes each publishing every 10 ms, one idle process following one of their
  *    channels: its propagation, CPU and wake-ups, with the slot table, then with the channel files alone
  *    (STRATRUN_CHANNEL_SLOTS=0, the design before the table) as the baseline, in the same run.
@@ -210,13 +210,13 @@ static void raw_child(const char *dir, int n, int ready, int fd)
     _exit(0);
 }
 
-/* Prints one child's latencies; returns their median in ns (0 without samples). */
-static double report_child(const char *what, int fd)
+/* Prints one child's latencies; returns their median and p99 in ns (0 without samples). */
+static struct figures report_child(const char *what, int fd)
 {
     int got = 0;
     if (read(fd, &got, sizeof got) != (ssize_t)sizeof got || got <= 0) {
         printf("  %s: no samples\n", what);
-        return 0;
+        return (struct figures){0, 0};
     }
     int64_t *lat = malloc(sizeof *lat * (size_t)got);
     size_t want = sizeof *lat * (size_t)got, have = 0;
@@ -231,7 +231,7 @@ static double report_child(const char *what, int fd)
     struct figures f = summarize(lat, have / sizeof *lat);
     row(label, f, "us", 1000);
     free(lat);
-    return f.median;
+    return f;
 }
 
 static void propagation(const char *dir, int n, int nsubs)
@@ -267,12 +267,14 @@ static void propagation(const char *dir, int n, int nsubs)
         fs_write_atomic(path, text, (size_t)len, err, sizeof err);
         usleep(1000);
     }
-    double base = 0, ours = 0;
+    double base = 0, ours = 0, base99 = 0, ours99 = 0;
     for (int s = 0; s < nsubs; s++) {
         char what[96];
         snprintf(what, sizeof what, "baseline: raw write+rename -> inotify -> read, watcher %d", s + 1);
         waitpid(raw[s], NULL, 0);
-        base += report_child(what, pr[s]) / nsubs;
+        struct figures f = report_child(what, pr[s]);
+        base += f.median / nsubs;
+        base99 += f.p99 / nsubs;
     }
 
     int fds[8];
@@ -294,11 +296,14 @@ static void propagation(const char *dir, int n, int nsubs)
     for (int s = 0; s < nsubs; s++) {
         char what[96];
         snprintf(what, sizeof what, "subscriber %d", s + 1);
-        ours += report_child(what, fds[s]) / nsubs;
+        struct figures f = report_child(what, fds[s]);
+        ours += f.median / nsubs;
+        ours99 += f.p99 / nsubs;
         waitpid(pids[s], NULL, 0);
     }
-    printf("  mean of medians: stratrun %.1f us, raw baseline %.1f us, ratio %.2f\n", ours / 1000, base / 1000,
-           base > 0 ? ours / base : 0);
+    printf("  mean of medians: stratrun %.1f us, raw baseline %.1f us, ratio %.2f; mean of p99s: stratrun %.1f us, "
+           "raw baseline %.1f us, ratio %.2f\n", ours / 1000, base / 1000, base > 0 ? ours / base : 0,
+           ours99 / 1000, base99 / 1000, base99 > 0 ? ours99 / base99 : 0);
     bot_free(b);
     free(o.data_dir);
     engine_close(e, 1000);

@@ -705,6 +705,48 @@ end
       end)
     end
 
+    it("carries states between two users' processes sharing a folder through --group", function()
+      if h.sh("setpriv --reuid=65534 --regid=65534 --groups=users true >/dev/null 2>&1") ~= 0 then
+        pending("setpriv cannot switch to user nobody here (needs root)")
+        return
+      end
+      local env = shared()
+      local folder = env.dir .. "/chan"
+      local mine = {dir = env.dir, data = env.dir .. "/a", vars = env.vars}
+      local theirs = {dir = env.dir, data = env.dir .. "/b"}
+      assert(h.sh("chmod 755 " .. h.quote(env.dir) .. " && mkdir -m 700 " .. h.quote(theirs.data)
+        .. " && chown 65534 " .. h.quote(theirs.data)) == 0)
+      -- this user follows, so the other user's publisher must write its table and ring its doorbell
+      local reader = start(mine, "reader", "reader", {"--group", "users", "--channel", "local:" .. folder, "-p",
+        "follow=pub", "-p", "pause=1"})
+      assert.is_true(reader:wait_for("ready"))
+      assert.is_truthy(h.eventually(function() return #bells({channels = folder}) == 1 end), "no doorbell")
+      local args = {"--data-dir", theirs.data, "--id", "pub", "--group", "users", "--channel", "local:" .. folder,
+        "-p", "pause=5", script(env.dir, "publish_every"),
+        dir = env.dir, prefix = {"setpriv", "--reuid=65534", "--regid=65534", "--groups=users"}}
+      local pub = h.spawn(args)
+      running[#running + 1] = pub
+      assert.is_true(pub:wait_for("tick\t100"), "the other user's publisher did not run")
+      -- 100 states in about half a second: the file is rewritten every 5 s, so most came through the slot
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.i >= 100 end), "the reader lags")
+      local distinct = 0
+      for _, st in ipairs(seen(reader)) do
+        if st.v and st.v.who then distinct = distinct + 1 end
+      end
+      assert.is_true(distinct >= 20, "only " .. distinct .. " states reached the reader")
+      stop(pub)
+      assert.are.equal(143, stop(reader))
+      assert.are.same({}, warnings(select(2, reader:output())))
+      assert.are.same({}, warnings(select(2, pub:output())))
+      local function mode(path)
+        local f = io.popen("stat -c '%a %G' " .. h.quote(path))
+        local m = f:read("l")
+        f:close()
+        return m
+      end
+      assert.are.equal("660 users", mode(folder .. "/.slots"))
+    end)
+
     it("holds as many channels as it has slots; the others go by their files", function()
       local env = shared()
       env.vars = {STRATRUN_CHANNEL_SLOTS = "2"}
