@@ -664,6 +664,19 @@ end
       assert.are.same({}, bells(env))
     end)
 
+    it("loses the doorbell of a follower killed -9 when the next process opens the folder", function()
+      local env = shared()
+      local dead = start(env, "dead", "reader", {"-p", "follow=quiet", "-p", "seconds=60"})
+      assert.is_true(dead:wait_for("ready"))
+      assert.is_truthy(h.eventually(function() return #bells(env) == 1 end), "the reader has no doorbell")
+      dead:signal("KILL")
+      assert.are.equal(137, dead:wait())
+      assert.are.equal(1, #bells(env))
+      -- a process publishing another channel: nobody rings the dead one's doorbell, the sweep at start removes it
+      ok(run(env, "other", "publish_once", {"-p", "v=1"}))
+      assert.are.same({}, bells(env))
+    end)
+
     local damage = {
       {"garbage", function(path) h.write(path, "not a slot table") end, "not a slot table"},
       {"cut short", function(path) h.write(path, h.read(path):sub(1, 5000)) end, "wrong size"},

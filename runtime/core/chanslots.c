@@ -8,6 +8,7 @@
 #include "core/fsutil.h"
 #include "core/logsink.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -142,6 +143,27 @@ static int create(const char *path, int replace, char *err, size_t errlen)
     return rc;
 }
 
+static int open_bell(const struct chanslots *t, uint64_t token);
+
+/* Removes the doorbells of followers that died (kill -9) where no publisher rang them since: FIFOs without a
+ * reader. Their places in the slots are freed by the next publisher that finds them gone. */
+static void sweep_bells(const struct chanslots *t)
+{
+    DIR *d = opendir(t->dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        char *end;
+        if (strncmp(de->d_name, ".bell.", 6) != 0 || strlen(de->d_name) != 22)
+            continue;
+        unsigned long long tok = strtoull(de->d_name + 6, &end, 16);
+        int fd = *end ? -1 : open_bell(t, tok);     /* unlinks it when nobody reads it */
+        if (fd >= 0)
+            close(fd);
+    }
+    if (d)
+        closedir(d);
+}
+
 struct chanslots *slots_open(const char *dir, char *err, size_t errlen)
 {
     if (!wanted_slots())
@@ -191,6 +213,7 @@ struct chanslots *slots_open(const char *dir, char *err, size_t errlen)
     t->slots = (struct slot *)((char *)map + sizeof(struct header));
     for (int i = 0; i < BELL_CACHE; i++)
         t->cache[i].fd = -1;
+    sweep_bells(t);
     return t;
 fail:
     if (t->fd >= 0)
