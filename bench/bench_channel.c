@@ -1,15 +1,18 @@
 /*
  * bench_channel.c: what channels cost, printed as figures (docs/channels.md records them).
  *
- *   build/bench_channel [quick]
+ *   build/bench_channel [quick] [propagation]     (propagation: parts 4 and 5 only)
  *
  * 1. SetChannelData / GetChannelData of a 250-byte state in the calling thread, with lua-cjson's encode and decode
  *    of the same state as the baseline, measured in the same process.
  * 2. The same calls while the backend is stuck (every backend call blocks for seconds).
  * 3. GetChannelData while following 1 channel and 1,000 channels; the engine's CPU while idle with 1,000.
  * 4. Propagation on the local backend, from the publisher's SetChannelData to the caches of three subscriber
- *    processes, with a raw write+rename -> inotify hop measured in the same run as the baseline; in /tmp, then
- *    in /dev/shm (tmpfs).
+ *    processes (median and p99), with a raw write+rename -> inotify hop measured in the same run as the baseline;
+ *    in /tmp, then in /dev/shm (tmpfs).
+ * 5. A crowd: 100 publisher processes each publishing every 10 ms, one idle process following one of their
+ *    channels: its propagation, CPU and wake-ups, with the slot table, then with the channel files alone
+ *    (STRATRUN_CHANNEL_SLOTS=0, the design before the table) as the baseline, in the same run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +31,7 @@
 #include <lua.h>
 
 #include "bench_bot.h"
+#include "core/chanslots.h"
 #include "core/fsutil.h"
 
 
@@ -206,13 +210,13 @@ static void raw_child(const char *dir, int n, int ready, int fd)
     _exit(0);
 }
 
-/* Prints one child's latencies; returns their median in ns (0 without samples). */
-static double report_child(const char *what, int fd)
+/* Prints one child's latencies; returns their median and p99 in ns (0 without samples). */
+static struct figures report_child(const char *what, int fd)
 {
     int got = 0;
     if (read(fd, &got, sizeof got) != (ssize_t)sizeof got || got <= 0) {
         printf("  %s: no samples\n", what);
-        return 0;
+        return (struct figures){0, 0};
     }
     int64_t *lat = malloc(sizeof *lat * (size_t)got);
     size_t want = sizeof *lat * (size_t)got, have = 0;
@@ -227,7 +231,7 @@ static double report_child(const char *what, int fd)
     struct figures f = summarize(lat, have / sizeof *lat);
     row(label, f, "us", 1000);
     free(lat);
-    return f.median;
+    return f;
 }
 
 static void propagation(const char *dir, int n, int nsubs)
@@ -263,12 +267,14 @@ static void propagation(const char *dir, int n, int nsubs)
         fs_write_atomic(path, text, (size_t)len, err, sizeof err);
         usleep(1000);
     }
-    double base = 0, ours = 0;
+    double base = 0, ours = 0, base99 = 0, ours99 = 0;
     for (int s = 0; s < nsubs; s++) {
         char what[96];
         snprintf(what, sizeof what, "baseline: raw write+rename -> inotify -> read, watcher %d", s + 1);
         waitpid(raw[s], NULL, 0);
-        base += report_child(what, pr[s]) / nsubs;
+        struct figures f = report_child(what, pr[s]);
+        base += f.median / nsubs;
+        base99 += f.p99 / nsubs;
     }
 
     int fds[8];
@@ -290,19 +296,136 @@ static void propagation(const char *dir, int n, int nsubs)
     for (int s = 0; s < nsubs; s++) {
         char what[96];
         snprintf(what, sizeof what, "subscriber %d", s + 1);
-        ours += report_child(what, fds[s]) / nsubs;
+        struct figures f = report_child(what, fds[s]);
+        ours += f.median / nsubs;
+        ours99 += f.p99 / nsubs;
         waitpid(pids[s], NULL, 0);
     }
-    printf("  mean of medians: stratrun %.1f us, raw baseline %.1f us, ratio %.2f\n", ours / 1000, base / 1000,
-           base > 0 ? ours / base : 0);
+    printf("  mean of medians: stratrun %.1f us, raw baseline %.1f us, ratio %.2f; mean of p99s: stratrun %.1f us, "
+           "raw baseline %.1f us, ratio %.2f\n", ours / 1000, base / 1000, base > 0 ? ours / base : 0,
+           ours99 / 1000, base99 / 1000, base99 > 0 ? ours99 / base99 : 0);
     bot_free(b);
     free(o.data_dir);
     engine_close(e, 1000);
 }
 
+/* ---- 5: a crowd of publishers, one idle follower ---- */
+
+static void crowd_publisher(const char *url, const char *dir, int k, int seconds)
+{
+    char err[256], id[32], code[1024];
+    struct engine *e = engine_open(url, dir, err, sizeof err);
+    if (!e)
+        _exit(1);
+    struct options o;
+    snprintf(id, sizeof id, k ? "crowd%d" : "prop", k);
+    struct bot *b = make_bot(&o, e, dir, id);
+    snprintf(code, sizeof code, "state = (function() %s end)(); local stop = UnixNano() + %d * 1000000000; "
+             "while UnixNano() < stop do SetChannelData(state); Sleep(10) end", state_lua, seconds);
+    run_lua(b->L, code);
+    engine_close(e, 1000);
+    _exit(0);
+}
+
+/* An idle bot: follows channel prop and sleeps; reports its CPU (µs) and context switches over seconds. */
+static void idle_follower(const char *url, const char *dir, int seconds, int fd)
+{
+    char err[256];
+    struct engine *e = engine_open(url, dir, err, sizeof err);
+    if (!e)
+        _exit(1);
+    engine_channel(e, "prop", 1);
+    sleep(2);       /* the publishers are up */
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    sleep((unsigned)seconds);
+    getrusage(RUSAGE_SELF, &r1);
+    int64_t v[2] = {
+        (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1000000LL +
+            (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_stime.tv_usec),
+        (r1.ru_nvcsw - r0.ru_nvcsw) + (r1.ru_nivcsw - r0.ru_nivcsw)};
+    if (write(fd, v, sizeof v) < 0)
+        _exit(1);
+    _exit(0);
+}
+
+struct crowd_figures {
+    struct figures lat;
+    double cpu_pct, wakes_s;
+};
+
+static struct crowd_figures crowd(const char *dir, const char *slots, int npub, int seconds)
+{
+    char folder[600], url[700], err[256];
+    snprintf(folder, sizeof folder, "%s/crowd-%s", dir, slots);
+    snprintf(url, sizeof url, "local:%s", folder);
+    fs_mkdirs(folder, err, sizeof err);
+    setenv("STRATRUN_CHANNEL_SLOTS", slots, 1);
+    pid_t *pubs = calloc((size_t)npub, sizeof *pubs);
+    for (int k = 0; k < npub; k++)
+        if ((pubs[k] = fork()) == 0)
+            crowd_publisher(url, dir, k, seconds + 4);
+    int lp[2], ip[2];
+    if (pipe(lp) || pipe(ip))
+        exit(1);
+    int n = seconds * 100;
+    pid_t sampler = fork();
+    if (sampler == 0)
+        subscriber_child(url, dir, n, lp[1], seconds + 3);
+    pid_t idle = fork();
+    if (idle == 0)
+        idle_follower(url, dir, seconds, ip[1]);
+    struct crowd_figures cf = {0};
+    int got = 0;
+    if (read(lp[0], &got, sizeof got) == (ssize_t)sizeof got && got > 0) {
+        int64_t *lat = malloc(sizeof *lat * (size_t)got);
+        size_t want = sizeof *lat * (size_t)got, have = 0;
+        for (ssize_t r; have < want && (r = read(lp[0], (char *)lat + have, want - have)) > 0;)
+            have += (size_t)r;
+        cf.lat = summarize(lat, have / sizeof *lat);
+        free(lat);
+    }
+    int64_t v[2] = {0, 0};
+    if (read(ip[0], v, sizeof v) != (ssize_t)sizeof v)
+        printf("  the idle follower did not report\n");
+    cf.cpu_pct = (double)v[0] / (seconds * 1e6) * 100;
+    cf.wakes_s = (double)v[1] / seconds;
+    waitpid(sampler, NULL, 0);
+    waitpid(idle, NULL, 0);
+    for (int k = 0; k < npub; k++)
+        waitpid(pubs[k], NULL, 0);
+    free(pubs);
+    close(lp[0]), close(lp[1]), close(ip[0]), close(ip[1]);
+    unsetenv("STRATRUN_CHANNEL_SLOTS");
+    char label[160];
+    snprintf(label, sizeof label, "%s: propagation to the follower (%d states)",
+             strcmp(slots, "0") ? "slot table" : "baseline: channel files alone", got);
+    row(label, cf.lat, "us", 1000);
+    printf("  %s: the idle follower's CPU %.3f %%, %.0f wake-ups/s\n", strcmp(slots, "0") ? "slot table" :
+           "baseline: channel files alone", cf.cpu_pct, cf.wakes_s);
+    return cf;
+}
+
+static void crowds(const char *dir, int npub, int seconds)
+{
+    printf("a crowd on one host (%s): %d publisher processes each publishing every 10 ms, one idle process "
+           "following one of their channels, %d s\n", dir, npub, seconds);
+    struct crowd_figures base = crowd(dir, "0", npub, seconds);
+    char n[16];
+    snprintf(n, sizeof n, "%d", SLOTS_DEFAULT);
+    struct crowd_figures ours = crowd(dir, n, npub, seconds);
+    printf("  ratios to the baseline: propagation median %.3f, p99 %.3f; idle CPU %.3f; wake-ups %.3f\n",
+           ours.lat.median / base.lat.median, ours.lat.p99 / base.lat.p99, ours.cpu_pct / base.cpu_pct,
+           ours.wakes_s / base.wakes_s);
+}
+
 int main(int argc, char **argv)
 {
-    int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+    int quick = 0, only_prop = 0;
+    for (int i = 1; i < argc; i++) {
+        quick |= strcmp(argv[i], "quick") == 0;
+        only_prop |= strcmp(argv[i], "propagation") == 0;
+    }
     size_t n = quick ? 20000 : 200000;
     char dir[256], err[256], url[320];
     snprintf(dir, sizeof dir, "/tmp/stratrun-bench-%d", (int)getpid());
@@ -312,18 +435,20 @@ int main(int argc, char **argv)
     }
     printf("stratrun channel benchmark: %zu calls per figure; times per call in the calling thread\n\n", n);
 
-    snprintf(url, sizeof url, "local:%s/calls", dir);
-    struct engine *e = engine_open(url, dir, err, sizeof err);
-    calls(dir, e, "calls, local backend healthy", n, 1);
-    engine_close(e, 1000);
+    if (!only_prop) {
+        snprintf(url, sizeof url, "local:%s/calls", dir);
+        struct engine *e = engine_open(url, dir, err, sizeof err);
+        calls(dir, e, "calls, local backend healthy", n, 1);
+        engine_close(e, 1000);
 
-    printf("\n");
-    e = engine_open_backend(&stuck_ops, "", dir, err, sizeof err);
-    calls(dir, e, "calls, backend stuck (every backend call blocks 3 s)", n / 4, 0);
-    /* engine_close would wait for the stuck thread; leave it to the process's exit. */
+        printf("\n");
+        e = engine_open_backend(&stuck_ops, "", dir, err, sizeof err);
+        calls(dir, e, "calls, backend stuck (every backend call blocks 3 s)", n / 4, 0);
+        /* engine_close would wait for the stuck thread; leave it to the process's exit. */
 
-    printf("\n");
-    many(dir, n);
+        printf("\n");
+        many(dir, n);
+    }
 
     printf("\n");
     propagation(dir, quick ? 300 : 2000, 3);
@@ -337,6 +462,9 @@ int main(int argc, char **argv)
         if (system(url) != 0)
             fprintf(stderr, "bench: could not remove %s\n", shm);
     }
+
+    printf("\n");
+    crowds(dir, 100, quick ? 4 : 10);
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

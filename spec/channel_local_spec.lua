@@ -65,6 +65,27 @@ function onexit()
   out("onexit", i)
 end
 ]],
+  -- publishes {i = 1..n}, lets the engine write the last, says "done" and waits to be killed
+  publish_hold = [[
+function main()
+  for i = 1, n do SetChannelData({i = i}) end
+  Sleep(300)
+  out("done")
+  Sleep(600000)
+end
+]],
+  -- publishes {i = ...} in a tight loop for `ms` ms, then the last state {i = i, last = true}, and exits
+  publish_for = [[
+function main()
+  local i, stop = 0, UnixNano() + ms * 1000000
+  while UnixNano() < stop do
+    i = i + 1
+    SetChannelData({i = i})
+  end
+  SetChannelData({i = i + 1, last = true})
+  out("published", i + 1)
+end
+]],
   -- publishes self-checking states in a tight loop, never sleeping: a state is valid when pad and sum match i
   publish_tight = [[
 function main()
@@ -84,7 +105,7 @@ local function script(dir, name)
   return path
 end
 
--- A data dir shared by the processes of one test.
+-- A data dir shared by the processes of one test (env.vars: their environment).
 local function shared()
   local dir = h.tmpdir()
   return {dir = dir, data = dir .. "/data", channels = dir .. "/data/channels"}
@@ -99,6 +120,7 @@ local function start(env, id, what, params)
   for _, p in ipairs(params or {}) do args[#args + 1] = p end
   args[#args + 1] = SCRIPTS[what] and script(env.dir, what) or what
   args.dir = env.dir
+  args.env = env.vars
   local proc = h.spawn(args)
   running[#running + 1] = proc
   return proc
@@ -110,6 +132,7 @@ local function run(env, id, what, params)
   for _, p in ipairs(params or {}) do args[#args + 1] = p end
   args[#args + 1] = SCRIPTS[what] and script(env.dir, what) or what
   args.dir = env.dir
+  args.env = env.vars
   local r = h.run(args)
   r.rows = h.fields(r.out)
   return r
@@ -176,6 +199,30 @@ local function section(status, n)
   if not a then return nil end
   local b = status:find("Channel " .. (n + 1) .. " [", a, true) or #status + 1
   return status:sub(a, b - 1)
+end
+
+-- The slot table of a channel folder (runtime/core/chanslots.c), opened for update, and the offset of channel id's
+-- slot in it, or nil. Header: magic, then u32 version, slots, slot size; a slot: u32 used, u32 seqlock, u32 len,
+-- u32 pad, the ID (72 bytes), 16 doorbells (u64), the frame at 216.
+local SLOT_LOCK, SLOT_FRAME = 4, 216
+local function slot_of(env, id)
+  local f = assert(io.open(env.channels .. "/.slots", "r+b"))
+  local nslots, size = string.unpack("<I4I4", f:read(64), 13)
+  for i = 0, nslots - 1 do
+    local at = 64 + i * size
+    f:seek("set", at)
+    local s = f:read(88)
+    if string.unpack("<I4", s) == 1 and s:sub(17):match("^[^%z]*") == id then return f, at end
+  end
+  f:close()
+end
+
+local function bells(env)
+  local list = {}
+  for _, name in ipairs(listdir(env.channels)) do
+    if name:match("^%.bell%.") then list[#list + 1] = name end
+  end
+  return list
 end
 
 local function update_id(status, n)
@@ -550,6 +597,208 @@ end
     assert.is_false(h.exists(a.data .. "/channels/pub"))
   end)
 
+  describe("the slot table", function()
+    it("left mid-write by a publisher killed -9 gives readers the state before, whole; the restarted publisher's "
+       .. "next state reaches them", function()
+      local env = shared()
+      ok(run(env, "pub", "publish_once", {"-p", "v=1"}))
+      local f, at = slot_of(env, "pub")
+      assert.is_truthy(f, "pub has no slot")
+      -- what a kill -9 in the middle of a slot write leaves: the seqlock odd, the frame half replaced
+      f:seek("set", at + SLOT_LOCK)
+      local lock = string.unpack("<I4", f:read(4))
+      f:seek("set", at + SLOT_LOCK)
+      f:write(string.pack("<I4", lock | 1))
+      f:seek("set", at + SLOT_FRAME)
+      f:write('SRCH1 99999999999999 0 7 00000000\n{"v":3')
+      f:close()
+      local r = ok(run(env, "later-reader", "read_once", {"-p", "follow=pub"}))
+      assert.are.same({v = 1}, h.dec(r.rows[1][2]))
+      assert.are.same({}, warnings(r.err))
+      local reader = start(env, "reader", "reader", {"-p", "follow=pub"})
+      assert.is_true(reader:wait_for("ready"))
+      ok(run(env, "pub", "publish_once", {"-p", "v=2"}))
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 2 end), "the reader missed v=2")
+      assert.are.equal(143, stop(reader))
+      assert.are.same({}, warnings(select(2, reader:output())))
+      assert.are.same({v = 2}, (read_later(env, "pub")))
+    end)
+
+    it("keeps the last state of a publisher killed -9 for a process that starts later, and its restart "
+       .. "continues above its seq", function()
+      local env = shared()
+      local pub = start(env, "pub", "publish_hold", {"-p", "n=5000"})
+      assert.is_true(pub:wait_for("done"))
+      pub:signal("KILL")
+      assert.are.equal(137, pub:wait())
+      local v, seq = read_later(env, "pub")
+      assert.are.same({i = 5000}, v)
+      ok(run(env, "pub", "publish_once", {"-p", "v=2"}))
+      local v2, seq2 = read_later(env, "pub")
+      assert.are.same({v = 2}, v2)
+      assert.is_true(seq2 > seq)
+    end)
+
+    it("never lets a follower killed -9 or stopped block or slow its publisher; a stopped one gets the last "
+       .. "state when it goes on", function()
+      local env = shared()
+      local dead = start(env, "dead", "reader", {"-p", "follow=pub", "-p", "seconds=60"})
+      local stopped = start(env, "stopped", "reader", {"-p", "follow=pub", "-p", "seconds=60"})
+      assert.is_true(dead:wait_for("ready"))
+      assert.is_true(stopped:wait_for("ready"))
+      -- each has its doorbell on pub's slot once its engine follows the channel
+      assert.is_truthy(h.eventually(function() return #bells(env) == 2 end), "the readers have no doorbells")
+      dead:signal("KILL")
+      assert.are.equal(137, dead:wait())
+      stopped:signal("STOP")
+      -- 2 s of states as fast as they come: the stopped follower's doorbell (a FIFO of 64 KiB) fills up long
+      -- before the end, and writes to it fail at once instead of waiting
+      local r = ok(run(env, "pub", "publish_for", {"-p", "ms=2000"}))
+      local n = tonumber(r.rows[1][2])
+      assert.are.same({i = n, last = true}, (read_later(env, "pub")))
+      -- the dead follower's doorbell was found without a reader, removed, and its place freed
+      assert.are.equal(1, #bells(env))
+      stopped:signal("CONT")
+      assert.is_truthy(reader_sees(stopped, function(v) return v and v.last end), "the stopped reader missed it")
+      assert.are.equal(143, stop(stopped))
+      assert.are.same({}, bells(env))
+    end)
+
+    it("loses the doorbell of a follower killed -9 when the next process opens the folder", function()
+      local env = shared()
+      local dead = start(env, "dead", "reader", {"-p", "follow=quiet", "-p", "seconds=60"})
+      assert.is_true(dead:wait_for("ready"))
+      assert.is_truthy(h.eventually(function() return #bells(env) == 1 end), "the reader has no doorbell")
+      dead:signal("KILL")
+      assert.are.equal(137, dead:wait())
+      assert.are.equal(1, #bells(env))
+      -- a process publishing another channel: nobody rings the dead one's doorbell, the sweep at start removes it
+      ok(run(env, "other", "publish_once", {"-p", "v=1"}))
+      assert.are.same({}, bells(env))
+    end)
+
+    local damage = {
+      {"garbage", function(path) h.write(path, "not a slot table") end, "not a slot table"},
+      {"cut short", function(path) h.write(path, h.read(path):sub(1, 5000)) end, "wrong size"},
+      {"a symlink", function(path, env)
+        os.remove(path)
+        h.write(env.dir .. "/target", "keep me")
+        h.sh("ln -s " .. h.quote(env.dir .. "/target") .. " " .. h.quote(path))
+      end, "Too many levels of symbolic links"},
+      {"a FIFO", function(path) os.remove(path); h.sh("mkfifo " .. h.quote(path)) end, "not a regular file"},
+    }
+    local id_u = io.popen("id -u")
+    if id_u:read("l") == "0" then
+      damage[#damage + 1] = {"another user's", function(path) h.sh("chown 65534 " .. h.quote(path)) end,
+        "owned by another user"}
+    end
+    id_u:close()
+    for _, kind in ipairs(damage) do
+      it("(" .. kind[1] .. ") is refused with one warning and made anew; states go on from the files", function()
+        local env = shared()
+        ok(run(env, "pub", "publish_once", {"-p", "v=1"}))
+        local path = env.channels .. "/.slots"
+        kind[2](path, env)
+        local r = ok(run(env, "later-reader", "read_once", {"-p", "follow=pub"}))
+        assert.are.same({v = 1}, h.dec(r.rows[1][2]))
+        local w = warnings(r.err)
+        assert.are.equal(1, #w, r.err)
+        assert.matches(path .. ": " .. kind[3] .. ": made anew", w[1], 1, true)
+        -- the new table works: no warning, the next state goes through its slot
+        ok(run(env, "pub", "publish_once", {"-p", "v=2"}))
+        local r2 = ok(run(env, "later-reader", "read_once", {"-p", "follow=pub"}))
+        assert.are.same({v = 2}, h.dec(r2.rows[1][2]))
+        assert.are.same({}, warnings(r2.err))
+        local f = slot_of(env, "pub")
+        assert.is_truthy(f, "pub has no slot in the new table")
+        f:close()
+        if env.dir and h.exists(env.dir .. "/target") then
+          assert.are.equal("keep me", h.read(env.dir .. "/target"))
+        end
+      end)
+    end
+
+    it("carries states between two users' processes sharing a folder through --group", function()
+      if h.sh("setpriv --reuid=65534 --regid=65534 --groups=users true >/dev/null 2>&1") ~= 0 then
+        pending("setpriv cannot switch to user nobody here (needs root)")
+        return
+      end
+      local env = shared()
+      local folder = env.dir .. "/chan"
+      local mine = {dir = env.dir, data = env.dir .. "/a", vars = env.vars}
+      local theirs = {dir = env.dir, data = env.dir .. "/b"}
+      assert(h.sh("chmod 755 " .. h.quote(env.dir) .. " && mkdir -m 700 " .. h.quote(theirs.data)
+        .. " && chown 65534 " .. h.quote(theirs.data)) == 0)
+      -- this user follows, so the other user's publisher must write its table and ring its doorbell
+      local reader = start(mine, "reader", "reader", {"--group", "users", "--channel", "local:" .. folder, "-p",
+        "follow=pub", "-p", "pause=1"})
+      assert.is_true(reader:wait_for("ready"))
+      assert.is_truthy(h.eventually(function() return #bells({channels = folder}) == 1 end), "no doorbell")
+      local args = {"--data-dir", theirs.data, "--id", "pub", "--group", "users", "--channel", "local:" .. folder,
+        "-p", "pause=5", script(env.dir, "publish_every"),
+        dir = env.dir, prefix = {"setpriv", "--reuid=65534", "--regid=65534", "--groups=users"}}
+      local pub = h.spawn(args)
+      running[#running + 1] = pub
+      assert.is_true(pub:wait_for("tick\t100"), "the other user's publisher did not run")
+      -- 100 states in about half a second: the file is rewritten every 5 s, so most came through the slot
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.i >= 100 end), "the reader lags")
+      local distinct = 0
+      for _, st in ipairs(seen(reader)) do
+        if st.v and st.v.who then distinct = distinct + 1 end
+      end
+      assert.is_true(distinct >= 20, "only " .. distinct .. " states reached the reader")
+      stop(pub)
+      assert.are.equal(143, stop(reader))
+      assert.are.same({}, warnings(select(2, reader:output())))
+      assert.are.same({}, warnings(select(2, pub:output())))
+      local function mode(path)
+        local f = io.popen("stat -c '%a %G' " .. h.quote(path))
+        local m = f:read("l")
+        f:close()
+        return m
+      end
+      assert.are.equal("660 users", mode(folder .. "/.slots"))
+    end)
+
+    it("holds as many channels as it has slots; the others go by their files", function()
+      local env = shared()
+      env.vars = {STRATRUN_CHANNEL_SLOTS = "2"}
+      h.script(env.dir, h.report_prelude .. [[
+function main()
+  local ids = {"c1", "c2", "c3", "c4"}
+  for _, id in ipairs(ids) do GetChannelData(id) end
+  out("ready")
+  for _, id in ipairs(ids) do out("got", id, enc((await(id, function(v) return v and v.i >= 30 end)))) end
+end
+]], "four.lua")
+      local sub = start(env, "sub", env.dir .. "/four.lua")
+      assert.is_true(sub:wait_for("ready"))
+      local pubs = {}
+      for k = 1, 4 do pubs[k] = start(env, "c" .. k, "publish_every") end
+      assert.are.equal(0, sub:wait())
+      local got = {}
+      for _, f in ipairs(h.fields((sub:output()))) do
+        if f[1] == "got" then got[f[2]] = h.dec(f[3]) end
+      end
+      for k = 1, 4 do
+        assert.is_table(got["c" .. k], "c" .. k)
+        assert.are.equal("c" .. k, got["c" .. k].who)
+        assert.are.equal(143, stop(pubs[k]))
+        assert.are.same({}, warnings(select(2, pubs[k]:output())))
+      end
+      local slotted = 0
+      for k = 1, 4 do
+        local f = slot_of(env, "c" .. k)
+        if f then
+          slotted = slotted + 1
+          f:close()
+        end
+      end
+      assert.are.equal(2, slotted)
+      assert.are.same({}, warnings(select(2, sub:output())))
+    end)
+  end)
+
   describe("a channel ID", function()
     it("never becomes a path outside the channel folder", function()
       local env = shared()
@@ -582,8 +831,9 @@ end
                              "/tmp/" .. name, env.channels .. "/a"}) do
         assert.is_false(h.exists(path), path .. " was created")
       end
-      -- the bot's own channel, its seq floor and its publisher lock (files_spec), nothing else
-      assert.are.same({".reader.lock", ".reader.seq", "reader"}, listdir(env.channels))
+      -- the bot's own channel, its seq floor, its publisher lock (files_spec) and the folder's slot table, nothing
+      -- else
+      assert.are.same({".reader.lock", ".reader.seq", ".slots", "reader"}, listdir(env.channels))
     end)
 
     it("that is hostile is refused as a bot's --id (exit 2) before anything is written", function()

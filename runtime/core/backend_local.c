@@ -9,10 +9,17 @@
  *
  * A file holds one framed state (chanframe.h). Anything else (a foreign file, a truncated one, one over the size
  * limit) is skipped with one warning.
+ *
+ * In front of the files, the slot table of the folder (chanslots.h): a publisher writes the slot and rings the
+ * doorbells of the processes following the channel, then the file, at most once every FILE_EVERY_MS (the newest
+ * state always ends up in it: at the next write, at a timer, at close). A follower registered on a slot reads it
+ * when its doorbell rings, and still watches the folder for files (a channel whose slot could not be had, a
+ * file put there by hand).
  */
 #include "core/backend.h"
 #include "core/chanframe.h"
 #include "core/chanid.h"
+#include "core/chanslots.h"
 #include "core/clock.h"
 #include "core/fsutil.h"
 #include "core/logsink.h"
@@ -22,6 +29,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +42,24 @@
  * folder's place is not taken for the folder come back. */
 #define WATCH_MASK (IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 #define FILE_MAX CHANFRAME_MAX
+/* A channel with a slot has its file rewritten at most this often: each rename wakes every process watching the
+ * folder (inotify), which is what the slots spare them. */
+#define FILE_EVERY_MS 5000
 
 struct sub {
     char id[ID_MAX + 1];
     int warned;     /* a warning was given for its file; reset by the next valid state */
+    int slot;       /* its slot with this process's doorbell on it, or -1: followed by its file alone */
+    uint32_t version;   /* the slot's seqlock counter last read */
+};
+
+struct out {                    /* a channel this process published */
+    char id[ID_MAX + 1];
+    int slot;                   /* -1: none (no table, or the table is full): the file is written every time */
+    int pending;                /* frame waits to be written to the file, at file_at */
+    int64_t file_at;            /* CLOCK_MONOTONIC ms: the file may be written again from then */
+    size_t n;
+    char frame[FILE_MAX];
 };
 
 struct local {
@@ -58,12 +80,19 @@ struct local {
     pthread_mutex_t locks_mu;   /* local_claim (main thread) against the engine thread's re-take */
     struct chan_lock *locks;    /* the channels this process publishes (local_claim) */
     size_t nlocks;
+    struct chanslots *slots;    /* NULL: the channel files alone */
+    int slots_warned;
+    struct out *outs;
+    size_t nouts;
 };
 
 struct chan_lock {
     char id[ID_MAX + 1];
     int fd;                     /* an flock on .ID.lock in the folder, or -1 */
 };
+
+static void reopen_slots(struct local *l);
+static void flush_due(struct local *l, int64_t now);
 
 /* Remembers which folder the new watch is on. */
 static void watched(struct local *l)
@@ -144,6 +173,16 @@ static int inotify_limit(char *err, size_t errlen)
     return 1;
 }
 
+/* Maps the folder's slot table; without one (said once) the channel files alone carry the states. */
+static void open_slots(struct local *l)
+{
+    char err[PATH_MAX + 256] = "";
+    l->slots = slots_open(l->dir, err, sizeof err);
+    if (!l->slots && !l->slots_warned && err[0])
+        log_thread_warning("%s: channels in %s go by their files alone", err, l->dir);
+    l->slots_warned = !l->slots;
+}
+
 static void *local_open(const char *arg, const char *data_dir, const struct backend_host *host, char *err,
                         size_t errlen)
 {
@@ -172,6 +211,7 @@ static void *local_open(const char *arg, const char *data_dir, const struct back
     }
     watched(l);
     fs_sweep_temp_files(l->dir);
+    open_slots(l);
     return l;
 fail:
     if (l->ino >= 0)
@@ -276,22 +316,63 @@ static void deliver_file(struct local *l, const char *id)
         l->host->deliver(l->host->ctx, id, json, len, seq, published, clock_wall_us());
 }
 
+/* Delivers the state in s's slot if it changed since it was last read. A slot a publisher was killed while
+ * writing (or one somebody scribbled on) is not trusted: the channel file, written after the slot, has the state
+ * before it. */
+static void deliver_slot(struct local *l, struct sub *s)
+{
+    char buf[FILE_MAX + 1];
+    uint32_t v;
+    long n = slots_read(l->slots, s->slot, buf, &v);
+    int fresh = v != s->version;
+    s->version = v;
+    if (!fresh || n == 0)
+        return;
+    struct chanframe f;
+    const char *why = n < 0 ? "" : chanframe_parse(buf, (size_t)n, &f);
+    if (!why) {
+        s->warned = 0;
+        l->host->deliver(l->host->ctx, s->id, f.json, f.len, f.seq, f.published, clock_wall_us());
+        return;
+    }
+    if (*why)
+        warn_once(l, s->id, why);
+    deliver_file(l, s->id);
+}
+
+/* Puts this process's doorbell on the slot of s (taken if the channel has none yet): -1 without a table, or
+ * when the table or the slot's doorbells are all taken, and s is followed by its file alone. */
+static void follow_slot(struct local *l, struct sub *s)
+{
+    int i = l->slots ? slots_find(l->slots, s->id, 1) : -1;
+    s->slot = i >= 0 && slots_follow(l->slots, i) == 0 ? i : -1;
+    s->version = 0;
+    if (s->slot >= 0)
+        deliver_slot(l, s);
+}
+
 static int local_pollfds(void *be, struct pollfd *fds, int max)
 {
-    (void)max;
-    fds[0] = (struct pollfd){((struct local *)be)->ino, POLLIN, 0};
-    return 1;
+    struct local *l = be;
+    int bell = l->slots ? slots_bell_fd(l->slots) : -1;
+    fds[0] = (struct pollfd){l->ino, POLLIN, 0};
+    if (bell >= 0 && max > 1)
+        fds[1] = (struct pollfd){bell, POLLIN, 0};
+    return bell >= 0 && max > 1 ? 2 : 1;
 }
 
 static void local_subscribe(void *be, const char *id)
 {
     struct local *l = be;
-    if (!find_sub(l, id)) {
+    struct sub *s = find_sub(l, id);
+    if (!s) {
         if (grow_subs(l) != 0)
             return;
-        memset(&l->subs[l->nsubs], 0, sizeof l->subs[0]);
-        strncpy(l->subs[l->nsubs].id, id, ID_MAX);
+        s = &l->subs[l->nsubs];
+        memset(s, 0, sizeof *s);
+        strncpy(s->id, id, ID_MAX);
         *sub_slot(l, id) = ++l->nsubs;
+        follow_slot(l, s);
     }
     deliver_file(l, id);
 }
@@ -300,7 +381,11 @@ static void local_subscribe(void *be, const char *id)
 static int local_timeout(void *be)
 {
     struct local *l = be;
-    int64_t left = (l->watch >= 0 ? l->next_check : l->next_try) - clock_mono_ms();
+    int64_t at = l->watch >= 0 ? l->next_check : l->next_try;
+    for (size_t i = 0; i < l->nouts; i++)
+        if (l->outs[i].pending && l->outs[i].file_at < at)
+            at = l->outs[i].file_at;
+    int64_t left = at - clock_mono_ms();
     return left <= 0 ? 0 : left > 1000 ? 1000 : (int)left;
 }
 
@@ -321,6 +406,7 @@ static void local_service(void *be)
             log_thread_warning("channel folder %s is back; following it again", l->dir);
             watched(l);
             retake_locks(l);
+            reopen_slots(l);
             for (size_t i = 0; i < l->nsubs; i++)
                 deliver_file(l, l->subs[i].id);
         } else {
@@ -332,7 +418,16 @@ static void local_service(void *be)
         l->next_check = clock_mono_ms() + 1000;
         if (stat(l->dir, &st) != 0 || st.st_dev != l->dev || st.st_ino != l->dir_ino)
             folder_gone(l);
+        else if (!l->slots || slots_replaced(l->slots))
+            reopen_slots(l);
     }
+    if (l->slots) {
+        slots_drain_bell(l->slots);
+        for (size_t i = 0; i < l->nsubs; i++)
+            if (l->subs[i].slot >= 0 && slots_version(l->slots, l->subs[i].slot) != l->subs[i].version)
+                deliver_slot(l, &l->subs[i]);
+    }
+    flush_due(l, clock_mono_ms());
     char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
     for (;;) {
         ssize_t n = read(l->ino, buf, sizeof buf);
@@ -360,11 +455,9 @@ static void local_service(void *be)
     }
 }
 
-static int local_publish(void *be, const char *id, const char *json, size_t len, int64_t seq, int64_t published)
+static int write_file(struct local *l, const char *id, const char *buf, size_t n)
 {
-    struct local *l = be;
-    char buf[FILE_MAX + 1], path[PATH_MAX + ID_MAX + 2], err[300];
-    size_t n = chanframe_format(buf, json, len, seq, published);
+    char path[PATH_MAX + ID_MAX + 2], err[300];
     snprintf(path, sizeof path, "%s/%s", l->dir, id);
     /* In a folder shared by a group (--group), the other members' processes read it. The latest state only:
      * replaced atomically, not fsynced (FS_VOLATILE). */
@@ -379,6 +472,79 @@ static int local_publish(void *be, const char *id, const char *json, size_t len,
         log_thread_warning("channel %s: writing works again", id);
     l->write_failing = 0;
     return 0;
+}
+
+/* Writes o's newest frame to its file now. */
+static int flush_out(struct local *l, struct out *o)
+{
+    o->pending = 0;
+    o->file_at = clock_mono_ms() + FILE_EVERY_MS;
+    return write_file(l, o->id, o->frame, o->n);
+}
+
+/* The files whose newest state waits and whose time has come (now: CLOCK_MONOTONIC ms; INT64_MAX: all, at close).
+ * One that cannot be written is tried again a second later. */
+static void flush_due(struct local *l, int64_t now)
+{
+    for (size_t i = 0; i < l->nouts; i++)
+        if (l->outs[i].pending && l->outs[i].file_at <= now && flush_out(l, &l->outs[i]) != 0)
+            l->outs[i].pending = 1;
+}
+
+/* The channel id this process publishes, added (with its slot) at its first state; NULL when out of memory. */
+static struct out *find_out(struct local *l, const char *id)
+{
+    for (size_t i = 0; i < l->nouts; i++)
+        if (strcmp(l->outs[i].id, id) == 0)
+            return &l->outs[i];
+    struct out *no = realloc(l->outs, (l->nouts + 1) * sizeof *no);
+    if (!no)
+        return NULL;
+    l->outs = no;
+    struct out *o = &no[l->nouts++];
+    memset(o, 0, offsetof(struct out, frame));
+    snprintf(o->id, sizeof o->id, "%s", id);
+    o->slot = l->slots ? slots_find(l->slots, id, 1) : -1;
+    return o;
+}
+
+/* The table was replaced (rebuilt by a process that found it damaged, or the folder was made again): this
+ * process's doorbell goes on the new one, and its channels' newest states into it. */
+static void reopen_slots(struct local *l)
+{
+    slots_close(l->slots);
+    open_slots(l);
+    for (size_t i = 0; i < l->nsubs; i++)
+        follow_slot(l, &l->subs[i]);
+    for (size_t i = 0; i < l->nouts; i++) {
+        struct out *o = &l->outs[i];
+        o->slot = l->slots ? slots_find(l->slots, o->id, 1) : -1;
+        if (o->slot >= 0 && o->n)
+            slots_write(l->slots, o->slot, o->frame, o->n);
+    }
+}
+
+/* The slot first, and its followers woken; the file after, at most every FILE_EVERY_MS for a channel with a slot.
+ * A kill -9 between the two leaves the slot newer than the file: readers and a restarted publisher take the
+ * newer of the two. */
+static int local_publish(void *be, const char *id, const char *json, size_t len, int64_t seq, int64_t published)
+{
+    struct local *l = be;
+    char buf[FILE_MAX + 1];
+    size_t n = chanframe_format(buf, json, len, seq, published);
+    struct out *o = find_out(l, id);
+    if (!o || o->slot < 0)
+        return write_file(l, id, buf, n);
+    memcpy(o->frame, buf, n);
+    o->n = n;
+    slots_write(l->slots, o->slot, buf, n);
+    /* While the folder is gone or writes fail, every state goes to the file too, so that the failure is said and
+     * the state is written the moment the folder is back. */
+    if (clock_mono_ms() < o->file_at && l->watch >= 0 && !l->write_failing) {
+        o->pending = 1;
+        return 0;
+    }
+    return flush_out(l, o);
 }
 
 /* The seq floor of id lives in the file .ID.seq beside the channel file (a name readers skip), so a restarted
@@ -397,6 +563,12 @@ static int64_t local_stored_seq(void *be, const char *id)
     int64_t seq, published;
     if (read_state(l, id, buf, &json, &len, &seq, &published, 0) != 1)
         seq = 0;
+    int i = l->slots ? slots_find(l->slots, id, 0) : -1;
+    uint32_t v;
+    long n = i >= 0 ? slots_read(l->slots, i, buf, &v) : 0;
+    struct chanframe f;
+    if (n > 0 && !chanframe_parse(buf, (size_t)n, &f) && f.seq > seq)
+        seq = f.seq;
     seq_path(l, id, path, sizeof path);
     if (fs_read_all(path, 32, &text, &len, err, sizeof err) == 0) {
         long long floor = strtoll(text, NULL, 10);
@@ -426,6 +598,9 @@ static int local_save_seq(void *be, const char *id, int64_t floor)
 static void local_close(void *be)
 {
     struct local *l = be;
+    flush_due(l, INT64_MAX);
+    slots_close(l->slots);
+    free(l->outs);
     for (size_t i = 0; i < l->nlocks; i++)
         if (l->locks[i].fd >= 0)
             close(l->locks[i].fd);

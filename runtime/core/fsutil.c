@@ -309,10 +309,17 @@ int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mod
 
 int fs_write_new(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
+    return fs_write_new_mode(path, data, len, 0600, 0, err, errlen);
+}
+
+int fs_write_new_mode(const char *path, const void *data, size_t len, int mode, int flags, char *err,
+                      size_t errlen)
+{
     char tmp[4200];
-    if (write_temp(path, data, len, 0600, durable, tmp, sizeof tmp, err, errlen) != 0)
+    int sync = durable && !(flags & FS_VOLATILE);
+    if (write_temp(path, data, len, mode, sync, tmp, sizeof tmp, err, errlen) != 0)
         return -1;
-    return place(tmp, path, 0, durable, err, errlen);
+    return place(tmp, path, 0, sync, err, errlen);
 }
 
 int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errlen)

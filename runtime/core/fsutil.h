@@ -41,6 +41,9 @@ int fs_write_atomic_mode(const char *path, const void *data, size_t len, int mod
 /* Creates path with data, all or nothing, only if it does not exist: the same temp file, then link(2). Fails
  * with EEXIST (err: "PATH exists already") when path exists, whoever wrote it and however recently. */
 int fs_write_new(const char *path, const void *data, size_t len, char *err, size_t errlen);
+/* The same with the file's mode and flags (0 or FS_VOLATILE), as fs_write_atomic_mode. */
+int fs_write_new_mode(const char *path, const void *data, size_t len, int mode, int flags, char *err,
+                      size_t errlen);
 
 /* A file written in parts and put in place whole (`stratrun data download`): fs_temp_open creates the temp file
  * beside path as fs_write_atomic does (with mode, whatever the umask) and returns its descriptor, its name in tmp;
