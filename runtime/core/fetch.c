@@ -22,6 +22,15 @@
 
 /* ---- one transfer ---- */
 
+int fetch_add_header(struct fetch *f, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(f->headers, line);
+    if (!l)
+        return -1;
+    f->headers = l;
+    return 0;
+}
+
 void fetch_clear(struct fetch *f)
 {
     free(f->url);
@@ -174,6 +183,8 @@ int fetch_setup(CURL *h, struct fetch *f)
     SET(CURLOPT_MAXREDIRS, (long)FETCH_MAX_REDIRECTS);
     SET(CURLOPT_TIMEOUT_MS, f->timeout_ms);
     SET(CURLOPT_CONNECTTIMEOUT_MS, f->timeout_ms);
+    SET(CURLOPT_FRESH_CONNECT, f->fresh_connection ? 1L : 0L);
+    SET(CURLOPT_FORBID_REUSE, f->fresh_connection ? 1L : 0L);
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->max_bytes);
     SET(CURLOPT_ACCEPT_ENCODING, "");          /* whatever curl decodes; the cap counts decoded bytes */
     SET(CURLOPT_USERAGENT, "stratrun/" STRATRUN_VERSION);

@@ -718,7 +718,15 @@ static int begin_protected(lua_State *L)
     if (a->hook) {
         lua_pushglobaltable(L);
         lua_pushstring(L, a->hook);
-        if (lua_rawget(L, -2) != LUA_TFUNCTION)
+        lua_rawget(L, -2);
+        /* a live exchange's stop (stdlib/live.lua: cancel_on_stop) runs as onexit, calling the strategy's own */
+        if (a->ph == PHASE_ONEXIT) {
+            if (lua_getfield(L, LUA_REGISTRYINDEX, "stratrun.onexit") == LUA_TFUNCTION)
+                lua_remove(L, -2);
+            else
+                lua_pop(L, 1);
+        }
+        if (lua_type(L, -1) != LUA_TFUNCTION)
             return 0;
         lua_remove(L, -2);      /* the globals table */
         nargs = 0;
