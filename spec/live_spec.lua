@@ -4,6 +4,7 @@
 local h = require("helpers")
 
 local KEY, SECRET = "vmKEY7b1f0c2e9d", "vmSECRET4a8e6d0c31f"
+local TIMEOUT = math.floor(1000 * h.time_scale)     -- the venue's request timeout, ms (slower under valgrind)
 local self_pid = (h.read("/proc/self/stat") or ""):match("^(%d+)")
 local venues = {}
 
@@ -30,7 +31,7 @@ end)
 
 -- A config for venue v (extra: more settings of the exchange table, as Lua text), mode 0600.
 local function config(dir, v, extra, keys)
-  local text = string.format('exchange = { venue = "binance", base_url = "%s", timeout = 1000%s%s }\n', v.base,
+  local text = string.format('exchange = { venue = "binance", base_url = "%s", timeout = %d%s%s }\n', v.base, TIMEOUT,
     keys == false and "" or string.format(', api_key = "%s", secret_key = "%s"', KEY, SECRET), extra or "")
   h.write(dir .. "/stratrun.conf", text)
   assert(h.sh("chmod 600 " .. h.quote(dir .. "/stratrun.conf")) == 0)
@@ -92,7 +93,7 @@ end
   it("resolves an order whose answer timed out by its client order ID: exactly one order", function()
     local v, dir = start_venue(), h.tmpdir()
     config(dir, v)
-    v.admin("fault", { hang_after_order = 3 })
+    v.admin("fault", { hang_after_order = 3 * h.time_scale })
     local r = run(dir, string.format([[
 function main()
   local id = exchange.Buy(42000, 0.001)
@@ -103,13 +104,33 @@ function main()
 end
 ]], v.base))
     h.assert_ok(r)
-    h.assert_has(r.out, "exchange.Buy: binance POST: timed out after 1000 ms; the venue has the order (client id sr")
+    h.assert_has(r.out, "exchange.Buy: binance POST: timed out after " .. TIMEOUT .. " ms; the venue has the order (client id sr")
     local st = v.state()
     assert.are.equal(1, st.order_posts)
     assert.are.equal(1, #st.orders)
     h.assert_has(r.out, "id " .. st.orders[1].orderId .. " 1")
     h.assert_has(r.out, "; the venue has no order with client id sr")
     h.assert_has(r.out, "dropped null 1")
+  end)
+
+  it("keeps the other bots of the process running while one awaits the venue", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v)
+    v.admin("fault", { hang_after_order = 3 * h.time_scale })
+    h.write(dir .. "/a.lua", [[
+function main()
+  Log("A before")
+  exchange.Buy(42000, 0.001)
+  Log("A after")
+  io.open("a.done", "w"):close()
+end
+]])
+    h.write(dir .. "/b.lua", 'function main() local i = 0 while not io.open("a.done") do i = i + 1 Log("B", i) Sleep(50) end end')
+    local r = h.run { dir = dir, timeout = 30, "run", "--data-dir", dir .. "/d", "a.lua@A", "b.lua@B" }
+    local between = r.out:match("%[A%] A before\n(.-)%[A%] A after")
+    assert(between, r.out .. r.err)
+    assert.truthy(between:find("[B] B ", 1, true), r.out)
+    assert.are.equal(1, v.state().order_posts)
   end)
 
   it("reconciles open orders with the venue on restart, and cancels them on stop with cancel_on_stop", function()
@@ -176,6 +197,26 @@ end
     local st = v.state()
     assert.are.equal(1, st.statuses["429"])
     assert.is_nil(st.statuses["418"])
+    -- an order answered 429 was not placed: it is neither asked for by its client ID nor sent again
+    local v2 = start_venue()
+    config(dir, v2)
+    r = run(dir, string.format([[
+function main()
+  HttpQuery("%s/__admin/fault", { method = "POST", body = '{"weight_limit": 28}' })
+  Log("buy", exchange.Buy(42000, 0.001))
+  Log("again", exchange.Buy(42000, 0.001))
+end
+]], v2.base))
+    h.assert_ok(r)
+    h.assert_has(r.out, "exchange.Buy: binance POST http://127.0.0.1:")
+    h.assert_has(r.out, ": 429 Too Many Requests, retry after")
+    h.assert_has(r.out, "buy null")
+    h.assert_has(r.out, "again null")
+    assert.falsy(r.out:find("asking for it", 1, true))
+    st = v2.state()
+    assert.are.equal(0, #st.orders)
+    assert.are.equal(1, st.requests["POST /api/v3/order"])
+    assert.is_nil(st.statuses["418"])
   end)
 
   it("pauses at its own weight limit from the venue's used-weight header", function()
@@ -225,12 +266,15 @@ end
     local bad = start_venue(KEY, "another-secret")
     config(dir, bad)
     r = run(dir, 'function main() Log("account", exchange.GetAccount()) end')
-    h.assert_has(r.out, "exchange.GetAccount: cannot read the open orders: the venue's error -1022: Signature for this request "
-      .. "is not valid. (HTTP 400)")
+    assert.are_not.equal(0, r.code)     -- the bot does not start on keys the venue refuses
+    h.assert_has(r.out .. r.err, "exchange: cannot start on the venue: cannot read the open orders: the venue's error "
+      .. "-1022: Signature for this request is not valid. (HTTP 400)")
+    assert.falsy((r.out .. r.err):find("account", 1, true))
     local other = start_venue("another-key", SECRET)
     config(dir, other)
     r = run(dir, 'function main() Log("account", exchange.GetAccount()) end')
-    h.assert_has(r.out, "the venue's error -2015: Invalid API-key, IP, or permissions for action. (HTTP 401)")
+    assert.are_not.equal(0, r.code)
+    h.assert_has(r.out .. r.err, "the venue's error -2015: Invalid API-key, IP, or permissions for action. (HTTP 401)")
   end)
 
   it("keeps the keys out of the strategy, stdout, the log, the status and errors; refuses a readable config", function()

@@ -153,7 +153,8 @@ local function new(opts)
   end
   s = s or settings({})
   if s.venue ~= "" then       -- a live exchange on a real venue (stdlib/live.lua, docs/live.md)
-    local api, E = require("live").new(s, { log = log, note = note, say = say, who = opts.who, now = now }), {}
+    local api, E = require("live").new(s, { log = log, note = note, say = say, who = opts.who, now = now,
+      lines = function() return order_lines end }), {}
     for k, f in pairs(api) do
       E[k] = function(a, ...)
         if a ~= E then return f(a, ...) end

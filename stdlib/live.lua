@@ -6,7 +6,7 @@
 -- state cannot read them, and checks the guards on every order it sends. This file turns the platform's calls into
 -- the venue's requests and its answers into the platform's shapes.
 --
--- Before the first call returns, the exchange starts: it measures the venue's clock (the offset signed requests
+-- Before the strategy's main runs, the exchange starts: it measures the venue's clock (the offset signed requests
 -- apply), reads the pair's filters (tick, step, minimum notional) and the venue's open orders of the pair, which
 -- GetOrders shows from then on (a restart reconciles with the venue, never with a file). Every order carries a
 -- client order ID; a request that fails without an answer (a timeout, a dropped connection) is resolved by asking
@@ -24,12 +24,20 @@ local STATUS = { NEW = PENDING, PARTIALLY_FILLED = PENDING, PENDING_NEW = PENDIN
 local INTERVALS = { [60] = "1m", [180] = "3m", [300] = "5m", [900] = "15m", [1800] = "30m", [3600] = "1h",
                     [7200] = "2h", [14400] = "4h", [21600] = "6h", [28800] = "8h", [43200] = "12h",
                     [86400] = "1d", [259200] = "3d", [604800] = "1w" }
-local stops = {}        -- every live exchange's stop, run by the one onexit (cancel_on_stop)
+local starts, stops = {}, {}  -- every live exchange's start, run before main, and stop, run after onexit
+
+-- The bot's main and onexit (runtime/host/bot.c runs these in their place): the exchanges start before the
+-- strategy's main (a venue that cannot be read stops the bot), and cancel_on_stop cancels after its onexit.
+registry["stratrun.main"] = function(...)
+  for _, start in ipairs(starts) do start() end
+  return rawget(_G, "main")(...)
+end
 
 local function number(x) return tonumber(x) end
+local function num(x) return math.tointeger(x) or tonumber(string.format("%.12g", x)) end
 
--- s: the exchange's checked settings (exchange_settings.check); opts: exchange.lua's build options (log, note, say,
--- who, now).
+-- s: the exchange's checked settings (exchange_settings.check); opts: exchange.lua's (log, note, say, who, now, and
+-- lines(): whether order lines are on, EnableLog).
 local function new(s, opts)
   local slot, log, note, say = math.tointeger(s.venue_slot), opts.log, opts.note, opts.say
   local info = venue.info(slot)
@@ -222,7 +230,10 @@ local function new(s, opts)
   -- the order's id if it was placed, else nil. Never sent again.
   local function resolve(call_name, cid, why)
     for _ = 1, 3 do
-      local o, err, code = get("/api/v3/order", "symbol=" .. symbol .. "&origClientOrderId=" .. cid, true)
+      local r, err, refused = venue.request(slot, "GET", "/api/v3/order", "symbol=" .. symbol
+        .. "&origClientOrderId=" .. cid, true)
+      local o, why2, code = decode(r, err)
+      err = why2
       if o then
         note(string.format("%s.%s: %s; the venue has the order (client id %s): id %s", who, call_name, why, cid,
           tostring(o.orderId)))
@@ -232,6 +243,7 @@ local function new(s, opts)
         return fail(call_name, why .. "; the venue has no order with client id " .. cid .. ": not placed")
       end
       why = why .. "; asking for it: " .. err
+      if refused then break end     -- not sent: asking again now would not be either
     end
     return fail(call_name, why .. "; whether order " .. cid .. " was placed is not known: see GetOrders")
   end
@@ -261,22 +273,22 @@ local function new(s, opts)
     end
     n_client = n_client + 1
     local cid = string.format("sr%d%d", opts.now(), n_client)
-    local r, err = venue.order(slot, symbol, side, typ, market and price or price, amount, cid, value, holdings)
-    local words = string.format("%s %s %s", market and "market" or tostring(price), tostring(amount), cid)
+    local r, err, refused = venue.order(slot, symbol, side, typ, price, amount, cid, value, holdings)
+    local px = market and "market" or num(price)
     if r == false then
       note(who .. "." .. call_name .. ": " .. err)
       return nil
     end
     if not r then
-      if err:find("^refused by") or err:find("not sent") then return fail(call_name, err) end
+      if refused then return fail(call_name, err) end      -- a guard, a back-off, a 429: not placed
       local o = resolve(call_name, cid, err)
       if not o then return nil end
-      say(call_name, words, "(order " .. tostring(o.orderId) .. ")", ...)
+      if opts.lines() then say(call_name, px, num(amount), "(order " .. tostring(o.orderId) .. ")", ...) end
       return math.tointeger(o.orderId) or o.orderId
     end
     local o, why = decode(r)
     if not o then return fail(call_name, why) end
-    say(call_name, words, "(order " .. tostring(o.orderId) .. ")", ...)
+    if opts.lines() then say(call_name, px, num(amount), "(order " .. tostring(o.orderId) .. ")", ...) end
     return math.tointeger(o.orderId) or o.orderId
   end
 
@@ -307,7 +319,7 @@ local function new(s, opts)
       log(who .. ".CancelOrder: " .. err)
       return false
     end
-    say("Cancel", tostring(id), ...)
+    if opts.lines() then say("Cancel", id, ...) end
     return true
   end
 
@@ -316,6 +328,10 @@ local function new(s, opts)
     return cancel(id, ...)
   end
 
+  starts[#starts + 1] = function()
+    local ok, err = start()
+    if not ok then error(who .. ": cannot start on the venue: " .. err, 0) end
+  end
   if info.cancel_on_stop then
     stops[#stops + 1] = function()
       if not started then return end

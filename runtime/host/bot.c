@@ -719,9 +719,11 @@ static int begin_protected(lua_State *L)
         lua_pushglobaltable(L);
         lua_pushstring(L, a->hook);
         lua_rawget(L, -2);
-        /* a live exchange's stop (stdlib/live.lua: cancel_on_stop) runs as onexit, calling the strategy's own */
-        if (a->ph == PHASE_ONEXIT) {
-            if (lua_getfield(L, LUA_REGISTRYINDEX, "stratrun.onexit") == LUA_TFUNCTION)
+        /* a live exchange's start (reconciling with the venue) runs as main and its stop (cancel_on_stop) as
+         * onexit, each calling the strategy's own (stdlib/live.lua) */
+        const char *wrap = a->ph == PHASE_MAIN ? "stratrun.main" : a->ph == PHASE_ONEXIT ? "stratrun.onexit" : NULL;
+        if (wrap) {
+            if (lua_getfield(L, LUA_REGISTRYINDEX, wrap) == LUA_TFUNCTION)
                 lua_remove(L, -2);
             else
                 lua_pop(L, 1);

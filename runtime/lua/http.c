@@ -304,6 +304,10 @@ static int result(lua_State *L, struct query *q)
                         f->status == 418 ? "I'm a teapot (this address is banned)" : "Too Many Requests",
                         (int)wait_s, f->retry_after_s ? "" : " (no Retry-After: the default)");
         n = 2;
+        if (q->who) {   /* http_call: the status too, so the caller knows the request was answered (refused) */
+            lua_pushinteger(L, f->status);
+            n = 3;
+        }
     } else if (!q->debug) {
         lua_pushlstring(L, f->resp ? f->resp : "", f->resp_len);
     } else {
@@ -776,7 +780,10 @@ static int backed_off(lua_State *L, struct query *q)
         lua_pushfstring(L, "%s%s%s: not sent: %s answered %d and asked to retry after %d s; %d s left",
                         q->who ? q->who : "HttpQuery", q->who ? "" : " ", q->who ? "" : f->url, host, (int)status, (int)wait_s,
                         (int)((left_ms + 999) / 1000));
-        return 2;
+        if (!q->who)
+            return 2;
+        lua_pushinteger(L, 0);  /* http_call: not sent */
+        return 3;
     }
     return -1;
 }

@@ -23,9 +23,10 @@ struct http_call {
     void *arg;
 };
 
-/* Runs c and returns its results to the calling Lua function: {StatusCode, Header, Body}, or nil, message (the
- * transfer failed, or the host answered 429/418 now or earlier and its wait is not over: such an answer is noted
- * for every requester of the process, as HttpQuery {retry_after = true} does). Awaits when the bot can yield:
+/* Runs c and returns its results to the calling Lua function: {StatusCode, Header, Body}; nil, message when the
+ * transfer failed (the request may or may not have reached the host); nil, message, status when the host answered
+ * 429 or 418 (status), or did earlier and its wait is not over (0: not sent). Such an answer is noted for every
+ * requester of the process, as HttpQuery {retry_after = true} does. Awaits when the bot can yield:
  * call it as `return http_call(L, &c);` from a lua_CFunction. */
 int http_call(lua_State *L, const struct http_call *c);
 

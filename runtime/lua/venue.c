@@ -263,7 +263,7 @@ static void seen_time(const struct fetch *f, void *arg)
     pthread_mutex_unlock(&mu);
 }
 
-/* nil, message pushed (2) while the slot waits out its used weight; else 0. */
+/* nil, message, 0 pushed (3) while the slot waits out its used weight; else 0. */
 static int weight_paused(lua_State *L, struct venue *v)
 {
     pthread_mutex_lock(&mu);
@@ -275,7 +275,8 @@ static int weight_paused(lua_State *L, struct venue *v)
     lua_pushnil(L);
     lua_pushfstring(L, "not sent: the venue's used weight %d is near its limit %d; %d s left in its minute",
                     (int)used, (int)v->weight_limit, (int)((left + 999) / 1000));
-    return 2;
+    lua_pushinteger(L, 0);
+    return 3;
 }
 
 static void to_hex(const unsigned char *in, size_t n, char *out)
@@ -335,7 +336,8 @@ static int venue_send(lua_State *L, struct venue *v, const char *method, const c
     return n;
 }
 
-/* venue.request(slot, method, path, query, signed) -> {StatusCode, Header, Body} | nil, message. GET or DELETE:
+/* venue.request(slot, method, path, query, signed) -> {StatusCode, Header, Body} | nil, message [, status]
+ * (http_call's results; the local weight pause: nil, message, 0). GET or DELETE:
  * orders go through venue.order, which checks the guards. */
 static int f_request(lua_State *L)
 {
@@ -369,13 +371,15 @@ static int f_offset(lua_State *L)
     return 1;
 }
 
+/* A guard's refusal: nil, message, 0 (not sent). */
 static int refuse(lua_State *L, const char *fmt, double a, double b)
 {
     char why[300];
     snprintf(why, sizeof why, fmt, a, b);
     lua_pushnil(L);
     lua_pushstring(L, why);
-    return 2;
+    lua_pushinteger(L, 0);
+    return 3;
 }
 
 /* A number as the venue takes it: plain decimal, no exponent, at most 12 decimals and no trailing zeros. */
@@ -393,7 +397,8 @@ static void decimal(double x, char *out, size_t len)
 }
 
 /* venue.order(slot, symbol, side, type, price, amount, client_id, value, holdings) -> {StatusCode, Header, Body} |
- * nil, message (refused by a guard, or the request failed) | false, line (dry_run: not sent). side "BUY" or "SELL";
+ * nil, message (the request failed: it may have reached the venue) | nil, message, status (refused by a guard, 0, or
+ * not sent or answered 429/418 as request's) | false, line (dry_run: not sent). side "BUY" or "SELL";
  * type "LIMIT" (price, amount in base) or "MARKET" (a BUY's amount is the quote to spend, quoteOrderQty; a SELL's
  * the base to sell). value is the order's value in quote (a market sell's at the caller's latest bid); holdings the
  * base the account holds now, free and locked (for max_position). */
