@@ -111,6 +111,16 @@ end
     h.assert_has(r.out, "id " .. st.orders[1].orderId .. " 1")
     h.assert_has(r.out, "; the venue has no order with client id sr")
     h.assert_has(r.out, "dropped null 1")
+    -- an answer of 503 (Binance: the execution status is unknown): the order placed is found by its client ID
+    v.admin("fault", { status_after_order = 503 })
+    r = run(dir, 'function main() local id = exchange.Buy(42000, 0.001) Log("id", id, #exchange.GetOrders()) end')
+    h.assert_ok(r)
+    h.assert_has(r.out, "exchange.Buy: the venue's error -1007: Timeout waiting for response from backend server. Send "
+      .. "status unknown; execution status unknown. (HTTP 503); the venue has the order (client id sr")
+    st = v.state()
+    assert.are.equal(2, st.order_posts)
+    assert.are.equal(2, #st.orders)
+    h.assert_has(r.out, "id " .. st.orders[2].orderId .. " 2")
   end)
 
   it("keeps the other bots of the process running while one awaits the venue", function()

@@ -279,15 +279,18 @@ local function new(s, opts)
       note(who .. "." .. call_name .. ": " .. err)
       return nil
     end
-    if not r then
-      if refused then return fail(call_name, err) end      -- a guard, a back-off, a 429: not placed
-      local o = resolve(call_name, cid, err)
-      if not o then return nil end
-      if opts.lines() then say(call_name, px, num(amount), "(order " .. tostring(o.orderId) .. ")", ...) end
-      return math.tointeger(o.orderId) or o.orderId
+    local o
+    if not r and refused then
+      return fail(call_name, err)       -- a guard, a back-off, a 429: not placed
+    elseif not r then
+      o = resolve(call_name, cid, err)  -- no answer: the order may stand
+    else
+      o, err = decode(r)
+      -- Binance: a 5xx's execution status is unknown, the order may stand
+      if not o and r.StatusCode >= 500 then o = resolve(call_name, cid, err)
+      elseif not o then return fail(call_name, err) end
     end
-    local o, why = decode(r)
-    if not o then return fail(call_name, why) end
+    if not o then return nil end        -- resolve said why
     if opts.lines() then say(call_name, px, num(amount), "(order " .. tostring(o.orderId) .. ")", ...) end
     return math.tointeger(o.orderId) or o.orderId
   end

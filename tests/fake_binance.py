@@ -24,7 +24,9 @@ Admin endpoints (no signature), JSON bodies:
   POST /__admin/book             {"asks": [[p, q], ...], "bids": [...]}
   POST /__admin/fault            {"drop": n}: the next n API requests are answered by closing the connection;
                                  {"hang_after_order": seconds}: the next new order is placed, then the answer waits
-                                 that long before it is sent; {"skew_ms": ms}: the server clock's offset;
+                                 that long before it is sent; {"status_after_order": 503}: the next new order
+                                 is placed and answered with that status and -1007 (execution status unknown, as
+                                 Binance's backend timeout); {"skew_ms": ms}: the server clock's offset;
                                  {"weight_limit": n}
   POST /__admin/fill             {"orderId": n}: a resting order fills at its price
   POST /__admin/restart          closes every connection and forgets the weight counts; orders and balances stay
@@ -56,7 +58,7 @@ state = {
     "locked": {BASE: Decimal("0"), QUOTE: Decimal("0")},
     "orders": [], "next_id": 1000,
     "requests": {}, "statuses": {}, "keys_seen": [], "order_posts": 0,
-    "drop": 0, "hang_after_order": 0, "skew_ms": 0,
+    "drop": 0, "hang_after_order": 0, "status_after_order": 0, "skew_ms": 0,
     "weight_limit": 6000, "minute": 0, "weight": 0, "banned_until": 0, "retry_until": 0,
 }
 if len(sys.argv) > 3 and sys.argv[3] != "-":
@@ -179,6 +181,10 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if method == "POST" and url.path == "/api/v3/order" and state["hang_after_order"]:
                 hang, state["hang_after_order"] = state["hang_after_order"], 0
+            if method == "POST" and url.path == "/api/v3/order" and state["status_after_order"]:
+                status, state["status_after_order"] = state["status_after_order"], 0
+                return self.error(status, -1007, "Timeout waiting for response from backend server. Send status "
+                                  "unknown; execution status unknown.")
         if hang:
             time.sleep(hang)
             self.close_connection = True
@@ -209,7 +215,7 @@ class Handler(BaseHTTPRequestHandler):
             return False
         unsigned, _, sig = total.rpartition("signature=")
         good = hmac.new(SECRET, unsigned.rstrip("&").encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(sig.split("&")[0], good):
+        if not hmac.compare_digest(sig.split("&")[0].lower(), good):    # "The signature is not case sensitive."
             self.error(400, -1022, "Signature for this request is not valid.")
             return False
         return True
@@ -384,7 +390,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__admin/book":
             state["book"] = a
         elif path == "/__admin/fault":
-            for k in ("drop", "hang_after_order", "skew_ms", "weight_limit"):
+            for k in ("drop", "hang_after_order", "status_after_order", "skew_ms", "weight_limit"):
                 if k in a:
                     state[k] = a[k]
         elif path == "/__admin/fill":
