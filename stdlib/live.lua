@@ -136,8 +136,10 @@ local function new(s, opts)
   local function floor_to(x, g) return math.floor(x / g + 1e-9) * g end
   local function ceil_to(x, g) return math.ceil(x / g - 1e-9) * g end
 
-  function E.GetName() return s.name end
-  function E.GetLabel() return s.label end
+  local name = s.name == "Paper" and "Binance" or s.name     -- the paper exchange's default name is not this one's
+  local label = s.label == "Paper" and name or s.label
+  function E.GetName() return name end
+  function E.GetLabel() return label end
   function E.GetCurrency() return currency end
   function E.GetQuoteCurrency() return quote end
   function E.GetBaseCurrency() return base end
