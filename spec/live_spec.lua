@@ -6,7 +6,7 @@ local h = require("helpers")
 local KEY, SECRET = "vmKEY7b1f0c2e9d", "vmSECRET4a8e6d0c31f"
 local TIMEOUT = math.floor(1000 * h.time_scale)     -- the venue's request timeout, ms (slower under valgrind)
 local self_pid = (h.read("/proc/self/stat") or ""):match("^(%d+)")
-local venues = {}
+local venues, procs = {}, {}
 
 -- A fake venue of its own: {base, admin(path, body) -> decoded answer, state() -> its state}.
 local function start_venue(key, secret)
@@ -28,6 +28,7 @@ end
 teardown(function()
   for _, v in ipairs(venues) do h.sh("kill " .. v.pid) end
 end)
+after_each(function() h.kill_all(procs) end)
 
 -- A config for venue v (extra: more settings of the exchange table, as Lua text), mode 0600.
 local function config(dir, v, extra, keys)
@@ -165,6 +166,20 @@ end
     h.assert_has(r.out, "own onexit")
     h.assert_has(r.out, string.format("Cancel %d (cancel_on_stop)", ids[2]))
     for _, o in ipairs(v.state().orders) do assert.are.equal("CANCELED", o.status) end
+  end)
+
+  it("cancels the open orders when stratrun stop stops the bot, with cancel_on_stop", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v, ", cancel_on_stop = true")
+    h.script(dir, 'function main() Log("placed", exchange.Buy(42000, 0.001)) while true do Sleep(50) end end')
+    local p = h.spawn { dir = dir, "--data-dir", dir .. "/d", "--id", "bot1", "strategy.lua" }
+    procs[#procs + 1] = p
+    assert(p:wait_for("placed", 20), table.concat({ p:output() }, "\n"))
+    assert.are.equal("NEW", v.state().orders[1].status)
+    h.run { dir = dir, "stop", "--data-dir", dir .. "/d", "bot1" }
+    assert.truthy(p:wait(20))
+    h.assert_has(p:output(), "Cancel " .. v.state().orders[1].orderId .. " (cancel_on_stop)")
+    assert.are.equal("CANCELED", v.state().orders[1].status)
   end)
 
   it("refuses an order over a guard in one line, with nil, and sends nothing", function()
@@ -328,8 +343,24 @@ end
       assert.falsy(text:find("vmSECRET", 1, true))
     end
     assert.are.same({ KEY }, v.state().keys_seen)     -- the key went to the venue, and only there
-    -- a config file with keys that its group or others may read
+    -- the keys in the config file (its owner's only): not in the strategy's config table nor anywhere above
     config(dir, v)
+    r = run(dir, [[
+function main()
+  Log("config", json.encode(require("stratrun.config").exchange))
+  Log("bad", exchange.Buy(1, 1))
+end
+]])
+    h.assert_ok(r)
+    h.assert_has(r.out, '"venue":"binance"')
+    h.assert_has(r.out, "exchange.Buy: the venue's error -1013")
+    files = ""
+    for path in io.popen("find " .. h.quote(dir .. "/d") .. " -type f"):lines() do files = files .. (h.read(path) or "") end
+    for _, text in ipairs { r.out, r.err, files } do
+      assert.falsy(text:find("vmKEY", 1, true))
+      assert.falsy(text:find("vmSECRET", 1, true))
+    end
+    -- a config file with keys that its group or others may read
     assert(h.sh("chmod 640 " .. h.quote(dir .. "/stratrun.conf")) == 0)
     r = run(dir, 'function main() end')
     assert.are.equal(2, r.code)

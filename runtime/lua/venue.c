@@ -347,8 +347,10 @@ static int f_request(lua_State *L)
     int sign = lua_toboolean(L, 5);
     if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0)
         return luaL_error(L, "venue.request: method GET or DELETE, not %s (orders: venue.order)", method);
-    if (path[0] != '/' || strpbrk(path, "?# \r\n") || strpbrk(query, "# \r\n") || strstr(query, "signature="))
-        return luaL_error(L, "venue.request: a path /... and a query without spaces, '#' or a signature");
+    /* the spot API's paths only: the keys sign nothing of the wallet's (/sapi/...) */
+    if (strncmp(path, "/api/v3/", 8) != 0 || strpbrk(path, "?# \r\n") || strpbrk(query, "# \r\n") ||
+        strstr(query, "signature="))
+        return luaL_error(L, "venue.request: a path /api/v3/... and a query without spaces, '#' or a signature");
     lua_settop(L, 1);
     return venue_send(L, v, method, path, query, sign, seen_weight);
 }
