@@ -122,6 +122,17 @@ end
     assert.are.equal(2, st.order_posts)
     assert.are.equal(2, #st.orders)
     h.assert_has(r.out, "id " .. st.orders[2].orderId .. " 2")
+    -- the venue restarts (every connection closed, its orders kept): the next calls reconnect and see them
+    r = run(dir, string.format([[
+function main()
+  Log("before", #exchange.GetOrders())
+  HttpQuery("%s/__admin/restart", { method = "POST", body = "{}" })
+  Log("after", #exchange.GetOrders(), exchange.GetAccount() ~= nil)
+end
+]], v.base))
+    h.assert_ok(r)
+    h.assert_has(r.out, "before 2")
+    h.assert_has(r.out, "after 2 true")
   end)
 
   it("keeps the other bots of the process running while one awaits the venue", function()
@@ -274,7 +285,7 @@ end
   it("applies the venue's clock offset, and names a bad signature or a timestamp out of recvWindow", function()
     local v, dir = start_venue(), h.tmpdir()
     v.admin("fault", { skew_ms = 120000 })
-    config(dir, v, ", recv_window = 2000")
+    config(dir, v, ", recv_window = " .. math.min(2000 * h.time_scale, 60000))
     local r = run(dir, string.format([[
 function main()
   Log("account", exchange.GetAccount() ~= nil)

@@ -29,7 +29,8 @@ Admin endpoints (no signature), JSON bodies:
                                  Binance's backend timeout); {"skew_ms": ms}: the server clock's offset;
                                  {"weight_limit": n}
   POST /__admin/fill             {"orderId": n}: a resting order fills at its price
-  POST /__admin/restart          closes every connection and forgets the weight counts; orders and balances stay
+  POST /__admin/restart          closes every connection (as a restarted server would) and forgets the weight
+                                 counts and bans; orders and balances stay
 
 Usage: fake_binance.py API_KEY SECRET [book.json|- [PARENT]]; prints the port it listens on, then serves until killed (or
 until the process PARENT is gone).
@@ -37,6 +38,7 @@ until the process PARENT is gone).
 import hashlib
 import hmac
 import json
+import socket
 import sys
 import threading
 import time
@@ -109,8 +111,21 @@ def fill(o, price, qty):
         b[QUOTE] += price * qty
 
 
+connections = set()     # the open connections, which /__admin/restart closes
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        with lock:
+            connections.add(self.connection)
+
+    def finish(self):
+        with lock:
+            connections.discard(self.connection)
+        super().finish()
 
     def log_message(self, *a):
         pass
@@ -398,6 +413,11 @@ class Handler(BaseHTTPRequestHandler):
             fill(o, o["price"], o["origQty"] - o["executedQty"])
         elif path == "/__admin/restart":
             state["weight"], state["retry_until"], state["banned_until"] = 0, 0, 0
+            for c in connections - {self.connection}:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
             self.close_connection = True
         else:
             return self.error(404, -1000, "no admin path " + path)
