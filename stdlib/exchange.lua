@@ -162,6 +162,14 @@ local function new(opts)
       end
     end
     names.guard_exchange(E)
+    local index = getmetatable(E).__index
+    getmetatable(E).__index = function(t, k)
+      if require("live").not_yet[k] then
+        error(string.format("%s.%s is not there on a live exchange yet (docs/live.md lists its calls)",
+          opts.who or "exchange", k), 2)
+      end
+      return index(t, k)
+    end
     return E
   end
   local currency, base, quote = s.currency, s.base, s.quote
