@@ -277,21 +277,30 @@ end
     assert.is_nil(v.state().statuses["429"])
   end)
 
-  it("with dry_run reads the market and the account and only logs orders", function()
+  it("with dry_run reads the market and the account and only logs orders and cancels", function()
     local v, dir = start_venue(), h.tmpdir()
-    config(dir, v, ", dry_run = true")
-    local r = run(dir, [[
+    config(dir, v)
+    h.assert_ok(run(dir, 'function main() exchange.Buy(42000, 0.001) end'))   -- an order of the account's
+    local id = v.state().orders[1].orderId
+    config(dir, v, ", dry_run = true, cancel_on_stop = true")
+    local r = run(dir, string.format([[
 function main()
   Log("account", exchange.GetAccount().Balance)
   Log("buy", exchange.Buy(42000, 0.001))
+  Log("cancel", exchange.CancelOrder(%d))
 end
-]])
+]], id))
     h.assert_ok(r)
     h.assert_has(r.out, "(dry_run: orders are only logged)")
-    h.assert_has(r.out, "account 100000")
+    h.assert_has(r.out, "account 99958")
     h.assert_has(r.out, "exchange.Buy: dry_run: not sent: POST /api/v3/order symbol=BTCUSDT&side=BUY&type=LIMIT")
     h.assert_has(r.out, "buy null")
-    assert.are.equal(0, v.state().order_posts)
+    h.assert_has(r.out, "exchange.CancelOrder: dry_run: not sent: DELETE /api/v3/order symbol=BTCUSDT&orderId=" .. id)
+    h.assert_has(r.out, "cancel false")
+    local st = v.state()
+    assert.are.equal(1, st.order_posts)
+    assert.are.equal("NEW", st.orders[1].status)        -- neither the call nor cancel_on_stop canceled it
+    assert.is_nil(st.requests["DELETE /api/v3/order"])
   end)
 
   it("applies the venue's clock offset, and names a bad signature or a timestamp out of recvWindow", function()

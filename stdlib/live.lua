@@ -355,8 +355,14 @@ local function new(s, opts)
   end
 
   local function cancel(id, ...)
-    local o, err = decode(venue.request(slot, "DELETE", "/api/v3/order",
-      "symbol=" .. symbol .. "&orderId=" .. tostring(math.tointeger(id) or id), true))
+    local r, err = venue.request(slot, "DELETE", "/api/v3/order",
+      "symbol=" .. symbol .. "&orderId=" .. tostring(math.tointeger(id) or id), true)
+    if r == false then      -- dry_run
+      note(who .. ".CancelOrder: " .. err)
+      return false
+    end
+    local o
+    o, err = decode(r, err)
     if not o then
       log(who .. ".CancelOrder: " .. err)
       return false

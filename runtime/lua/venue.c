@@ -337,7 +337,8 @@ static int venue_send(lua_State *L, struct venue *v, const char *method, const c
 }
 
 /* venue.request(slot, method, path, query, signed) -> {StatusCode, Header, Body} | nil, message [, status]
- * (http_call's results; the local weight pause: nil, message, 0). GET or DELETE:
+ * (http_call's results; the local weight pause: nil, message, 0) | false, line (a DELETE with dry_run: not sent).
+ * GET or DELETE:
  * orders go through venue.order, which checks the guards. */
 static int f_request(lua_State *L)
 {
@@ -351,6 +352,11 @@ static int f_request(lua_State *L)
     if (strncmp(path, "/api/v3/", 8) != 0 || strpbrk(path, "?# \r\n") || strpbrk(query, "# \r\n") ||
         strstr(query, "signature="))
         return luaL_error(L, "venue.request: a path /api/v3/... and a query without spaces, '#' or a signature");
+    if (v->dry_run && method[0] == 'D') {     /* a cancel is an order action: dry_run only logs it */
+        lua_pushboolean(L, 0);
+        lua_pushfstring(L, "dry_run: not sent: DELETE %s %s", path, query);
+        return 2;
+    }
     lua_settop(L, 1);
     return venue_send(L, v, method, path, query, sign, seen_weight);
 }
