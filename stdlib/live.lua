@@ -13,6 +13,8 @@
 -- the venue for that ID, never by sending the order again.
 
 local venue = require("stratrun.venue")
+local files = require("stratrun.files")
+local BACKOFF_FILE = "venue-backoff.json"
 local json = require("json")
 local registry = debug.getregistry()    -- before runtime/lua/guard.c refuses it to the strategy
 
@@ -78,8 +80,18 @@ local function new(s, opts)
     return v
   end
 
+  -- A 429 or 418 is kept in the bot's folder until its wait is over, so a restart during it waits too (the
+  -- process's own table of back-offs is gone with the process).
+  local function answered(r, err, status)
+    if status and status > 0 and files then
+      files.replace(BACKOFF_FILE, json.encode({ base_url = info.base_url, until_ms = UnixNano() // 1000000
+        + venue.backoff(slot) }))
+    end
+    return r, err, status
+  end
+
   local function get(path, query, signed)
-    return decode(venue.request(slot, "GET", path, query or "", signed))
+    return decode(answered(venue.request(slot, "GET", path, query or "", signed)))
   end
 
   local function order_view(o)
@@ -100,7 +112,16 @@ local function new(s, opts)
   local function start()
     if started then return true end
     if start_error then return nil, start_error end
-    local r, err = venue.sync(slot)
+    local kept = files and files.read(BACKOFF_FILE, 4096)
+    local ok, b = pcall(json.decode, kept or "null")
+    local wait = ok and type(b) == "table" and b.base_url == info.base_url and tonumber(b.until_ms)
+      and b.until_ms - UnixNano() // 1000000
+    if wait and wait > 0 and wait <= 3 * 86400000 then
+      note(string.format("%s: the venue asked for no requests for %d s more (a 429 or 418 before this start): "
+        .. "waiting", who, (wait + 999) // 1000))
+      Sleep(wait)
+    end
+    local r, err = answered(venue.sync(slot))
     local t
     t, err = decode(r, err)
     if not t then return nil, "cannot read the venue's clock: " .. err end
@@ -301,7 +322,7 @@ local function new(s, opts)
     end
     n_client = n_client + 1
     local cid = string.format("sr%d%d", opts.now(), n_client)
-    local r, err, refused = venue.order(slot, symbol, side, typ, price, amount, cid, value, holdings)
+    local r, err, refused = answered(venue.order(slot, symbol, side, typ, price, amount, cid, value, holdings))
     local px = market and "market" or num(price)
     if r == false then
       note(who .. "." .. call_name .. ": " .. err)

@@ -27,7 +27,8 @@ Admin endpoints (no signature), JSON bodies:
                                  that long before it is sent; {"status_after_order": 503}: the next new order
                                  is placed and answered with that status and -1007 (execution status unknown, as
                                  Binance's backend timeout); {"skew_ms": ms}: the server clock's offset;
-                                 {"weight_limit": n}
+                                 {"weight_limit": n}; {"retry_after": s}: a 429's Retry-After (0: until the
+                                 minute ends)
   POST /__admin/fill             {"orderId": n}: a resting order fills at its price
   POST /__admin/restart          closes every connection (as a restarted server would) and forgets the weight
                                  counts and bans; orders and balances stay
@@ -60,7 +61,7 @@ state = {
     "locked": {BASE: Decimal("0"), QUOTE: Decimal("0")},
     "orders": [], "next_id": 1000,
     "requests": {}, "statuses": {}, "keys_seen": [], "order_posts": 0,
-    "drop": 0, "hang_after_order": 0, "status_after_order": 0, "skew_ms": 0,
+    "drop": 0, "hang_after_order": 0, "retry_after": 0, "status_after_order": 0, "skew_ms": 0,
     "weight_limit": 6000, "minute": 0, "weight": 0, "banned_until": 0, "retry_until": 0,
 }
 if len(sys.argv) > 3 and sys.argv[3] != "-":
@@ -180,7 +181,7 @@ class Handler(BaseHTTPRequestHandler):
                                   % (state["banned_until"] * 1000), [("Retry-After", str(state["banned_until"] - t))])
             state["weight"] += WEIGHTS.get(url.path, 1)
             if state["weight"] > state["weight_limit"]:
-                wait = 60 - t % 60
+                wait = state["retry_after"] or 60 - t % 60
                 state["retry_until"] = t + wait
                 return self.error(429, -1003, "Too much request weight used; current limit is %d request weight "
                                   "per 1 MINUTE." % state["weight_limit"], [("Retry-After", str(wait))])
@@ -405,7 +406,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__admin/book":
             state["book"] = a
         elif path == "/__admin/fault":
-            for k in ("drop", "hang_after_order", "status_after_order", "skew_ms", "weight_limit"):
+            for k in ("drop", "hang_after_order", "status_after_order", "skew_ms", "weight_limit", "retry_after"):
                 if k in a:
                     state[k] = a[k]
         elif path == "/__admin/fill":

@@ -380,6 +380,20 @@ static int f_offset(lua_State *L)
 }
 
 /* A guard's refusal: nil, message, 0 (not sent). */
+/* venue.backoff(slot) -> ms the venue's host has asked for no requests (a 429 or 418, the process's table), 0 when
+ * none. */
+static int f_backoff(lua_State *L)
+{
+    struct venue *v = check_slot(L);
+    char host[300];
+    long status, wait_s;
+    int64_t left = 0;
+    if (fetch_url_host(v->base_url, host, sizeof host) != 0 || !fetch_backoff_left(host, &status, &wait_s, &left))
+        left = 0;
+    lua_pushinteger(L, left);
+    return 1;
+}
+
 static int refuse(lua_State *L, const char *fmt, double a, double b)
 {
     char why[300];
@@ -475,6 +489,7 @@ static int f_order(lua_State *L)
 }
 
 static const luaL_Reg funcs[] = {
+    {"backoff", f_backoff},
     {"info", f_info},
     {"offset", f_offset},
     {"order", f_order},
