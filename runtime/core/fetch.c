@@ -31,11 +31,21 @@ int fetch_add_header(struct fetch *f, const char *line)
     return 0;
 }
 
+/* Zeroes s in place, in a way the compiler keeps: a secret leaves no copy in freed memory. */
+static void wipe(char *s)
+{
+    volatile char *p = s;
+    while (*p)
+        *p++ = '\0';
+}
+
 void fetch_clear(struct fetch *f)
 {
     free(f->url);
     free(f->method);
     free(f->body);
+    for (struct curl_slist *l = f->headers; l; l = l->next)
+        wipe(l->data);      /* a header may carry a key (a venue's X-MBX-APIKEY, an Authorization) */
     curl_slist_free_all(f->headers);
     free(f->cookie);
     free(f->resp);
@@ -44,9 +54,7 @@ void fetch_clear(struct fetch *f)
     curl_slist_free_all(f->mail_rcpt);
     free(f->user);
     if (f->password) {
-        volatile char *p = f->password;     /* not optimised away: the secret leaves no copy in freed memory */
-        while (*p)
-            *p++ = '\0';
+        wipe(f->password);
         free(f->password);
     }
     memset(f, 0, sizeof *f);

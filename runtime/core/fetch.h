@@ -55,7 +55,7 @@ struct fetch {
 /* Appends the request header line ("Name: value") to f. Returns 0, or -1 when out of memory. */
 int fetch_add_header(struct fetch *f, const char *line);
 
-/* Frees everything f holds and zeroes it. */
+/* Frees everything f holds (its header lines and password zeroed first: they may carry secrets) and zeroes it. */
 void fetch_clear(struct fetch *f);
 
 /* Resets h and configures it for f: bounds, callbacks into f, the request's method, body, headers and cookie.

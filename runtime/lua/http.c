@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #define DEFAULT_TIMEOUT_MS 10000
@@ -796,7 +797,10 @@ int http_call(lua_State *L, const struct http_call *c)
     f->url = dup_or_raise(L, c->url, strlen(c->url));
     if (c->method)
         f->method = dup_or_raise(L, c->method, strlen(c->method));
-    if (c->header && fetch_add_header(f, c->header) != 0)
+    int added = c->header ? fetch_add_header(f, c->header) : 0;
+    if (c->header)
+        OPENSSL_cleanse(c->header, strlen(c->header));
+    if (added != 0)
         return luaL_error(L, "%s: out of memory", c->who);
     f->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : DEFAULT_TIMEOUT_MS;
     f->fresh_connection = c->once;

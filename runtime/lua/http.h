@@ -16,7 +16,8 @@ struct http_call {
     const char *who;        /* failures start with it instead of "HttpQuery URL" (the URL is not shown); static */
     const char *url;
     const char *method;     /* NULL: GET */
-    const char *header;     /* one "Name: value" line, or NULL; copied into the request only (never into Lua) */
+    char *header;           /* one "Name: value" line, or NULL: copied into the request only (never into Lua),
+                             * then zeroed here, before the call may yield (it may carry a key) */
     long timeout_ms;        /* <= 0: HttpQuery's default */
     int once;               /* a connection of its own (fetch.fresh_connection): never resent by curl */
     http_seen_fn seen;      /* may be NULL; arg must outlive the call */

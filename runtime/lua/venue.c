@@ -331,9 +331,7 @@ static int venue_send(lua_State *L, struct venue *v, const char *method, const c
         v->sync_sent_ms = clock_wall_ms();
         pthread_mutex_unlock(&mu);
     }
-    n = http_call(L, &c);   /* the header was copied into the request: wipe ours */
-    OPENSSL_cleanse(header, sizeof header);
-    return n;
+    return http_call(L, &c);    /* it wipes header once copied: it may yield, and never come back here */
 }
 
 /* venue.request(slot, method, path, query, signed) -> {StatusCode, Header, Body} | nil, message [, status]
