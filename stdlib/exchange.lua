@@ -152,6 +152,26 @@ local function new(opts)
     error((opts.who or "exchange") .. ": invalid config: " .. config_error .. opts.strict, 0)
   end
   s = s or settings({})
+  if s.venue ~= "" then       -- a live exchange on a real venue (stdlib/live.lua, docs/live.md)
+    local api, E = require("live").new(s, { log = log, note = note, say = say, who = opts.who, now = now,
+      lines = function() return order_lines end }), {}
+    for k, f in pairs(api) do
+      E[k] = function(a, ...)
+        if a ~= E then return f(a, ...) end
+        return f(...)
+      end
+    end
+    names.guard_exchange(E)
+    local index = getmetatable(E).__index
+    getmetatable(E).__index = function(t, k)
+      if require("live").not_yet[k] then
+        error(string.format("%s.%s is not there on a live exchange yet (docs/live.md lists its calls)",
+          opts.who or "exchange", k), 2)
+      end
+      return index(t, k)
+    end
+    return E
+  end
   local currency, base, quote = s.currency, s.base, s.quote
   local maker, taker, slip = s.maker_fee, s.taker_fee, s.slippage
   local pg, ag, min_notional = grid(s.tick_size), grid(s.amount_size), s.min_notional   -- SetPrecision changes pg, ag
@@ -1922,6 +1942,9 @@ local market = require("market")
 -- table alone. Each has its own market (its `market`, else the process's), account and account file: account.json
 -- for the first, account-N.json for the Nth.
 local function build(i, cfg, strict, tag)
+  if config.replay and type(cfg.venue) == "string" and cfg.venue ~= "" then
+    error("exchange: invalid config: a replay trades on paper: leave exchange.venue out of it (docs/live.md)", 0)
+  end
   local keep                -- a live bot's account persists; a replay's never does (it must be deterministic)
   if files then
     local name = i == 1 and "account.json" or ("account-" .. i .. ".json")

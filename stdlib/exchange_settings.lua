@@ -18,8 +18,11 @@ local DEFAULTS = {
   -- venue's highest, the maintenance margin rate, the funding rate per interval and the interval in seconds
   ct_val = 1, leverage = 10, max_leverage = 125, maintenance_margin = 0.004, funding_rate = 0.0001,
   funding_interval = 28800,
+  -- a live exchange (docs/live.md): the venue; the config loader moves its other settings and keys into C
+  -- (runtime/lua/venue.c) and leaves the slot that holds them
+  venue = "", venue_slot = 0,
 }
-local ALLOWED = "name, label, currency, balance, stocks, maker_fee, taker_fee, slippage, tick_size, amount_size, min_notional, period, usd_cny, market, kind, ct_val, leverage, max_leverage, maintenance_margin, funding_rate, funding_interval"
+local ALLOWED = "name, label, currency, balance, stocks, maker_fee, taker_fee, slippage, tick_size, amount_size, min_notional, period, usd_cny, market, kind, ct_val, leverage, max_leverage, maintenance_margin, funding_rate, funding_interval, venue and with it base_url, api_key, secret_key, recv_window, timeout, weight_limit, max_order_value, max_orders_per_minute, max_position, dry_run, cancel_on_stop"
 -- A futures account's defaults where the spot ones would be wrong: Binance USDⓈ-M's regular fees and BTCUSDT's
 -- quantity step.
 local FUTURES_DEFAULTS = { maker_fee = 0.0002, taker_fee = 0.0005, amount_size = 0.001, name = "Futures_Paper" }
@@ -89,6 +92,12 @@ local function check(cfg)
   if s.name == "" then return nil, "exchange.name must not be empty" end
   if s.label == "" then s.label = s.name end
   s.futures = futures
+  if s.venue ~= "" and s.venue_slot < 1 then
+    return nil, "exchange.venue is set but the config loader did not take its settings (set it in the config file)"
+  end
+  if s.venue ~= "" and futures then
+    return nil, "exchange.venue \"binance\" is Binance spot: a live futures account is not there yet (docs/live.md)"
+  end
   if futures then
     if s.stocks ~= 0 then
       return nil, "exchange.stocks is a spot account's coins; a futures account holds only its margin (balance, in "

@@ -22,11 +22,30 @@
 
 /* ---- one transfer ---- */
 
+int fetch_add_header(struct fetch *f, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(f->headers, line);
+    if (!l)
+        return -1;
+    f->headers = l;
+    return 0;
+}
+
+/* Zeroes s in place, in a way the compiler keeps: a secret leaves no copy in freed memory. */
+static void wipe(char *s)
+{
+    volatile char *p = s;
+    while (*p)
+        *p++ = '\0';
+}
+
 void fetch_clear(struct fetch *f)
 {
     free(f->url);
     free(f->method);
     free(f->body);
+    for (struct curl_slist *l = f->headers; l; l = l->next)
+        wipe(l->data);      /* a header may carry a key (a venue's X-MBX-APIKEY, an Authorization) */
     curl_slist_free_all(f->headers);
     free(f->cookie);
     free(f->resp);
@@ -35,9 +54,7 @@ void fetch_clear(struct fetch *f)
     curl_slist_free_all(f->mail_rcpt);
     free(f->user);
     if (f->password) {
-        volatile char *p = f->password;     /* not optimised away: the secret leaves no copy in freed memory */
-        while (*p)
-            *p++ = '\0';
+        wipe(f->password);
         free(f->password);
     }
     memset(f, 0, sizeof *f);
@@ -174,6 +191,8 @@ int fetch_setup(CURL *h, struct fetch *f)
     SET(CURLOPT_MAXREDIRS, (long)FETCH_MAX_REDIRECTS);
     SET(CURLOPT_TIMEOUT_MS, f->timeout_ms);
     SET(CURLOPT_CONNECTTIMEOUT_MS, f->timeout_ms);
+    SET(CURLOPT_FRESH_CONNECT, f->fresh_connection ? 1L : 0L);
+    SET(CURLOPT_FORBID_REUSE, f->fresh_connection ? 1L : 0L);
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->max_bytes);
     SET(CURLOPT_ACCEPT_ENCODING, "");          /* whatever curl decodes; the cap counts decoded bytes */
     SET(CURLOPT_USERAGENT, "stratrun/" STRATRUN_VERSION);

@@ -29,6 +29,8 @@ struct fetch {
     struct curl_slist *headers; /* "Name: value" lines */
     char *cookie;               /* NULL: none */
     long timeout_ms;            /* the whole transfer, redirects included */
+    int fresh_connection;       /* a connection of its own, closed after: a request that must not be sent twice
+                                 * (curl resends a request whose reused connection closed without an answer) */
     size_t max_bytes;           /* the response body's cap */
 
     /* A mail instead (Mail, http.c): url is smtp:// or smtps://, body the whole message (headers, CRLF lines). */
@@ -50,7 +52,10 @@ struct fetch {
     char error[FETCH_ERRLEN];   /* why the transfer failed; "" when it did not (whatever the status) */
 };
 
-/* Frees everything f holds and zeroes it. */
+/* Appends the request header line ("Name: value") to f. Returns 0, or -1 when out of memory. */
+int fetch_add_header(struct fetch *f, const char *line);
+
+/* Frees everything f holds (its header lines and password zeroed first: they may carry secrets) and zeroes it. */
 void fetch_clear(struct fetch *f);
 
 /* Resets h and configures it for f: bounds, callbacks into f, the request's method, body, headers and cookie.

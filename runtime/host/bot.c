@@ -718,7 +718,17 @@ static int begin_protected(lua_State *L)
     if (a->hook) {
         lua_pushglobaltable(L);
         lua_pushstring(L, a->hook);
-        if (lua_rawget(L, -2) != LUA_TFUNCTION)
+        lua_rawget(L, -2);
+        /* a live exchange's start (reconciling with the venue) runs as main and its stop (cancel_on_stop) as
+         * onexit, each calling the strategy's own (stdlib/live.lua) */
+        const char *wrap = a->ph == PHASE_MAIN ? "stratrun.main" : a->ph == PHASE_ONEXIT ? "stratrun.onexit" : NULL;
+        if (wrap) {
+            if (lua_getfield(L, LUA_REGISTRYINDEX, wrap) == LUA_TFUNCTION)
+                lua_remove(L, -2);
+            else
+                lua_pop(L, 1);
+        }
+        if (lua_type(L, -1) != LUA_TFUNCTION)
             return 0;
         lua_remove(L, -2);      /* the globals table */
         nargs = 0;

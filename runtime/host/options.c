@@ -12,6 +12,7 @@
 #include "core/redact.h"
 #include "data/json.h"
 #include "lua/stdlib_embed.h"
+#include "lua/venue.h"
 #include "core/timeparse.h"
 
 #include <errno.h>
@@ -339,6 +340,7 @@ static void add_market(lua_State *L, struct options *o, const char *url, const c
 static void check_exchange(lua_State *L, struct options *o, int idx, const char *what)
 {
     idx = lua_absindex(L, idx);
+    venue_config(L, idx, what);     /* a live exchange's settings and keys leave the table for venue.c */
     push_exchange_check(L);
     lua_pushvalue(L, idx);
     lua_call(L, 1, 2);
@@ -752,6 +754,11 @@ static int load_config(struct options *o, const char *file, int explicit_, char 
     }
     lua_close(L);
     free(text);
+    if (rc == 0 && venue_keys_in_config() && (st.st_mode & 077)) {
+        snprintf(err, errlen, "config %s holds exchange keys but is readable by its group or others (mode %03o): "
+                 "chmod 600 %s", file, (unsigned)(st.st_mode & 0777), file);
+        rc = -1;
+    }
     if (rc == 0)
         o->config = strdup(file);
     return rc;

@@ -88,6 +88,8 @@ void api_open(lua_State *L)
     lua_pop(L, 1);
     luaL_requiref(L, "stratrun.ta", luaopen_ta, 0);
     lua_pop(L, 1);
+    luaL_requiref(L, "stratrun.venue", luaopen_venue, 0);
+    lua_pop(L, 1);
 
     preload_stdlib(L);
 

@@ -54,6 +54,8 @@ int luaopen_platform(lua_State *L);  /* platform.c: GetCommand, Version, GetPid,
 int luaopen_market(lua_State *L);    /* lmarket.c: require "market": candle and snapshot primitives for stdlib/exchange.lua */
 int luaopen_files(lua_State *L);     /* files.c:   require "stratrun.files": files of the bot's folder, for stdlib/ (account, chart) */
 int luaopen_ta(lua_State *L);        /* ta.c:      require "stratrun.ta": the arithmetic of stdlib/ta.lua's MA, EMA, RSI, MACD */
+int luaopen_venue(lua_State *L);     /* venue.c:   require "stratrun.venue": a live exchange's keys, signed requests and
+                                      *            guards, for stdlib/live.lua */
 
 int luaopen_guard(lua_State *L);     /* guard.c:   load, loadfile, dofile, require text only; debug without what reaches into
                                       * the runtime (opened last) */

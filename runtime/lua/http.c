@@ -15,6 +15,7 @@
  */
 #include "lua/api.h"
 #include "lua/ctx.h"
+#include "lua/http.h"
 #include "core/clock.h"
 #include "core/engine.h"
 #include "core/fetch.h"
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #define DEFAULT_TIMEOUT_MS 10000
@@ -64,6 +66,10 @@ struct query {
     atomic_int counted;         /* a routine in flight, counted in *live until its job is done or given up */
     atomic_int *live;           /* its bot's go_live */
     char *label;                /* a mail: "Mail to ADDRESSES via URL", its failures' prefix (malloc'd) */
+    /* http_call: failures say who (not "HttpQuery URL"), and seen reads the finished fetch first */
+    const char *who;
+    http_seen_fn seen;
+    void *seen_arg;
 };
 
 #define GO_MAX 100              /* routines a bot may have in flight (started, not yet waited for or collected) */
@@ -273,12 +279,18 @@ static int result(lua_State *L, struct query *q)
     struct fetch *f = &q->job->f;
     int n = 1;
     char host[300];
+    if (q->seen)
+        q->seen(f, q->seen_arg);
     if (q->mail && f->error[0]) {
         char why[FETCH_ERRLEN];
         snprintf(why, sizeof why, "%s", f->error);
         return mail_failed(L, q, why);
     } else if (q->mail) {
         lua_pushboolean(L, 1);
+    } else if (f->error[0] && q->who) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", q->who, f->error);
+        n = 2;
     } else if (f->error[0]) {
         lua_pushnil(L);
         lua_pushfstring(L, "HttpQuery %s: %s%s", f->url, f->error,
@@ -288,10 +300,15 @@ static int result(lua_State *L, struct query *q)
         long wait_s = fetch_backoff_s(f);
         fetch_backoff_note(host, f->status, wait_s);
         lua_pushnil(L);
-        lua_pushfstring(L, "HttpQuery %s: %d %s, retry after %d s%s", f->url, (int)f->status,
+        lua_pushfstring(L, "%s %s: %d %s, retry after %d s%s", q->who ? q->who : "HttpQuery", q->who ? host : f->url,
+                        (int)f->status,
                         f->status == 418 ? "I'm a teapot (this address is banned)" : "Too Many Requests",
                         (int)wait_s, f->retry_after_s ? "" : " (no Retry-After: the default)");
         n = 2;
+        if (q->who) {   /* http_call: the status too, so the caller knows the request was answered (refused) */
+            lua_pushinteger(L, f->status);
+            n = 3;
+        }
     } else if (!q->debug) {
         lua_pushlstring(L, f->resp ? f->resp : "", f->resp_len);
     } else {
@@ -321,8 +338,8 @@ static int timed_out(lua_State *L, struct query *q)
         return mail_failed(L, q, why);
     }
     lua_pushnil(L);
-    lua_pushfstring(L, "HttpQuery %s: timed out after %d ms (no answer from the HTTP thread)", q->job->f.url,
-                    (int)q->job->f.timeout_ms);
+    lua_pushfstring(L, "%s%s%s: timed out after %d ms (no answer from the HTTP thread)", q->who ? q->who : "HttpQuery",
+                    q->who ? "" : " ", q->who ? "" : q->job->f.url, (int)q->job->f.timeout_ms);
     return 2;
 }
 
@@ -727,6 +744,8 @@ static int mail_prepare(lua_State *L)
 
 /* HttpQuery's checks and request: q at index 3, the request set up. Returns -1, or the number of results
  * already on the stack (a host in back-off: nil, message). */
+static int backed_off(lua_State *L, struct query *q);
+
 static int http_prepare(lua_State *L)
 {
     struct bot *b = bot_of(L);
@@ -746,17 +765,53 @@ static int http_prepare(lua_State *L)
     f->max_bytes = (size_t)(b->http->max_bytes > 0 ? b->http->max_bytes : DEFAULT_MAX_BYTES);
     if (lua_istable(L, 2))
         read_options(L, q, f);
+    return backed_off(L, q);
+}
+
+/* When q's host is waiting out a 429 or 418 (and q obeys it): nil, message pushed, and 2; else -1. */
+static int backed_off(lua_State *L, struct query *q)
+{
+    struct fetch *f = &q->job->f;
     char host[300];
     long status, wait_s;
     int64_t left_ms;
     if (q->retry_after && fetch_url_host(f->url, host, sizeof host) == 0 &&
         fetch_backoff_left(host, &status, &wait_s, &left_ms)) {
         lua_pushnil(L);
-        lua_pushfstring(L, "HttpQuery %s: not sent: %s answered %d and asked to retry after %d s; %d s left",
-                        f->url, host, (int)status, (int)wait_s, (int)((left_ms + 999) / 1000));
-        return 2;
+        lua_pushfstring(L, "%s%s%s: not sent: %s answered %d and asked to retry after %d s; %d s left",
+                        q->who ? q->who : "HttpQuery", q->who ? "" : " ", q->who ? "" : f->url, host, (int)status, (int)wait_s,
+                        (int)((left_ms + 999) / 1000));
+        if (!q->who)
+            return 2;
+        lua_pushinteger(L, 0);  /* http_call: not sent */
+        return 3;
     }
     return -1;
+}
+
+int http_call(lua_State *L, const struct http_call *c)
+{
+    struct query *q = new_query(L, c->who);
+    int qidx = lua_gettop(L);
+    struct fetch *f = &q->job->f;
+    f->url = dup_or_raise(L, c->url, strlen(c->url));
+    if (c->method)
+        f->method = dup_or_raise(L, c->method, strlen(c->method));
+    int added = c->header ? fetch_add_header(f, c->header) : 0;
+    if (c->header)
+        OPENSSL_cleanse(c->header, strlen(c->header));
+    if (added != 0)
+        return luaL_error(L, "%s: out of memory", c->who);
+    f->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : DEFAULT_TIMEOUT_MS;
+    f->fresh_connection = c->once;
+    f->max_bytes = DEFAULT_MAX_BYTES;
+    q->debug = 1;
+    q->retry_after = 1;
+    q->who = c->who;
+    q->seen = c->seen;
+    q->seen_arg = c->arg;
+    int n = backed_off(L, q);
+    return n >= 0 ? n : run_query(L, q, qidx, c->who);
 }
 
 /* A call's transfer: prepare leaves its query at qidx (and returns -1, or how many results it already pushed);

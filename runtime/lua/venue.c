@@ -1,0 +1,503 @@
+/*
+ * venue.c: a live exchange's venue (docs/live.md): its keys, its signed requests and its guards, in C, where the
+ * strategy's Lua state cannot reach them. require "stratrun.venue" is for stdlib/live.lua.
+ *
+ * The config loader hands every exchange table with a `venue` to venue_config, which takes the venue's settings
+ * and keys out of the table into a slot of this file (the table keeps `venue` and `venue_slot` only, so nothing of
+ * them reaches the bot's state, its status or --json). A bot's exchange then names its slot; the functions below
+ * sign with the slot's secret (HMAC-SHA256, libcrypto) and add its API key as a request header that only the HTTP
+ * thread sees. The guards (order value, orders per minute, position) are checked here before an order is sent,
+ * so a strategy reaching this module through the debug library gains nothing: every order passes them.
+ *
+ * Requests run on the process's HTTP thread (http_call): the bot awaits, the other bots run on. Every answer's
+ * X-MBX-USED-WEIGHT-1M is read; at BINANCE_WEIGHT_SLOW of the slot's weight_limit, or after a 429 or 418 (noted
+ * for the whole process by http.c), requests fail here without being sent until the wait is over.
+ */
+#include "lua/api.h"
+#include "lua/http.h"
+#include "lua/venue.h"
+#include "core/clock.h"
+#include "core/fetch.h"
+#include "data/binance.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#define VENUE_MAX 64
+#define KEY_MAX 256
+#define ORDER_RING 1000         /* orders per minute: at most this many are remembered */
+
+struct venue {
+    char kind[24];              /* "binance" */
+    char base_url[256];
+    char api_key[KEY_MAX], secret[KEY_MAX];     /* never leave this file */
+    long recv_window, timeout_ms, weight_limit, max_orders_per_minute;
+    double max_order_value, max_position;
+    int dry_run, cancel_on_stop, keys_from_config;
+    /* under mu */
+    int64_t offset_ms;          /* the venue's clock less ours */
+    int64_t sync_sent_ms;
+    long used_weight;
+    int64_t weight_wait_until_ms;
+    int64_t orders[ORDER_RING]; /* the send times of the latest orders, a ring */
+    int norders, next_order;
+};
+
+static struct venue slots[VENUE_MAX];
+static int nslots;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static char env_key[KEY_MAX], env_secret[KEY_MAX];
+static int env_read;
+
+#define ENV_KEY "STRATRUN_BINANCE_API_KEY"
+#define ENV_SECRET "STRATRUN_BINANCE_SECRET_KEY"
+
+/* ---- the config (the config's own Lua state, in the config loader) ---- */
+
+static const char *const LIVE_KEYS[] = {"base_url", "api_key", "secret_key", "recv_window", "timeout",
+                                        "weight_limit", "max_order_value", "max_orders_per_minute",
+                                        "max_position", "dry_run", "cancel_on_stop", NULL};
+
+static double opt_number(lua_State *L, int idx, const char *key, double dflt, double lo, double hi, const char *what)
+{
+    int t = lua_getfield(L, idx, key);
+    double v = dflt;
+    if (t != LUA_TNIL) {
+        if (t != LUA_TNUMBER)
+            luaL_error(L, "%s.%s must be a number, not %s", what, key, lua_typename(L, t));
+        v = lua_tonumber(L, -1);
+        if (!(v >= lo && v <= hi))
+            luaL_error(L, "%s.%s must be from %f to %f, got %f", what, key, lo, hi, v);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int opt_bool(lua_State *L, int idx, const char *key, const char *what)
+{
+    int t = lua_getfield(L, idx, key), v = 0;
+    if (t != LUA_TNIL && t != LUA_TBOOLEAN)
+        luaL_error(L, "%s.%s must be true or false, not %s", what, key, lua_typename(L, t));
+    v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* A key: printable ASCII without spaces (it goes into a header line), 1 to KEY_MAX - 1 bytes. Never shown. */
+static int key_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= KEY_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~')
+            return 0;
+    return 1;
+}
+
+static void take_key(lua_State *L, int idx, const char *field, char *out, const char *env, const char *what,
+                     int *from_config)
+{
+    int t = lua_getfield(L, idx, field);
+    if (t == LUA_TSTRING) {
+        if (!key_ok(lua_tostring(L, -1)))
+            luaL_error(L, "%s.%s must be 1 to %d printable characters without spaces", what, field, KEY_MAX - 1);
+        snprintf(out, KEY_MAX, "%s", lua_tostring(L, -1));
+        *from_config = 1;
+    } else if (t != LUA_TNIL) {
+        luaL_error(L, "%s.%s must be a string, not %s", what, field, lua_typename(L, t));
+    } else if (env[0]) {
+        snprintf(out, KEY_MAX, "%s", env);
+    } else {
+        luaL_error(L, "%s: venue binance needs api_key and secret_key, in the config (a file only its owner may "
+                   "read) or in the environment as " ENV_KEY " and " ENV_SECRET, what);
+    }
+    lua_pop(L, 1);
+}
+
+/* The keys in the environment, read once and removed from it, so no child process and no os.getenv sees them. */
+static void read_env(void)
+{
+    if (env_read)
+        return;
+    env_read = 1;
+    const char *k = getenv(ENV_KEY), *s = getenv(ENV_SECRET);
+    if (k && key_ok(k))
+        snprintf(env_key, sizeof env_key, "%s", k);
+    if (s && key_ok(s))
+        snprintf(env_secret, sizeof env_secret, "%s", s);
+    unsetenv(ENV_KEY);
+    unsetenv(ENV_SECRET);
+}
+
+int venue_config(lua_State *L, int idx, const char *what)
+{
+    idx = lua_absindex(L, idx);
+    int t = lua_getfield(L, idx, "venue");
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        for (const char *const *k = LIVE_KEYS; *k; k++) {
+            if (lua_getfield(L, idx, *k) != LUA_TNIL)
+                luaL_error(L, "%s.%s belongs to a live exchange: set %s.venue = \"binance\" too", what, *k, what);
+            lua_pop(L, 1);
+        }
+        return 0;
+    }
+    if (t != LUA_TSTRING || strcmp(lua_tostring(L, -1), "binance") != 0)
+        luaL_error(L, "%s.venue must be \"binance\" (Binance spot), got %s", what, luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 1);
+    if (nslots >= VENUE_MAX)
+        luaL_error(L, "%s: at most %d live exchanges in a config", what, VENUE_MAX);
+    struct venue *v = &slots[nslots];
+    memset(v, 0, sizeof *v);
+    snprintf(v->kind, sizeof v->kind, "binance");
+    t = lua_getfield(L, idx, "base_url");
+    const char *url = t == LUA_TNIL ? "https://api.binance.com" : lua_tostring(L, -1);
+    if (t != LUA_TNIL && t != LUA_TSTRING)
+        luaL_error(L, "%s.base_url must be a string such as \"https://testnet.binance.vision\"", what);
+    size_t ul = strlen(url);
+    if ((strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) || ul >= sizeof v->base_url ||
+        strpbrk(url, "?# \r\n") || url[ul - 1] == '/')
+        luaL_error(L, "%s.base_url must be http(s)://HOST[:PORT] without a path's slash, query or spaces, got '%s'",
+                   what, url);
+    snprintf(v->base_url, sizeof v->base_url, "%s", url);
+    lua_pop(L, 1);
+    read_env();
+    take_key(L, idx, "api_key", v->api_key, env_key, what, &v->keys_from_config);
+    take_key(L, idx, "secret_key", v->secret, env_secret, what, &v->keys_from_config);
+    v->recv_window = (long)opt_number(L, idx, "recv_window", 5000, 1, 60000, what);
+    v->timeout_ms = (long)opt_number(L, idx, "timeout", 10000, 100, 120000, what);
+    v->weight_limit = (long)opt_number(L, idx, "weight_limit", 6000, 1, 1e9, what);
+    v->max_order_value = opt_number(L, idx, "max_order_value", 0, 0, 1e15, what);
+    v->max_orders_per_minute = (long)opt_number(L, idx, "max_orders_per_minute", 0, 0, ORDER_RING, what);
+    v->max_position = opt_number(L, idx, "max_position", 0, 0, 1e15, what);
+    v->dry_run = opt_bool(L, idx, "dry_run", what);
+    v->cancel_on_stop = opt_bool(L, idx, "cancel_on_stop", what);
+    for (const char *const *k = LIVE_KEYS; *k; k++) {
+        lua_pushnil(L);
+        lua_setfield(L, idx, *k);
+    }
+    lua_pushinteger(L, ++nslots);
+    lua_setfield(L, idx, "venue_slot");
+    return 0;
+}
+
+int venue_keys_in_config(void)
+{
+    int n = 0;
+    for (int i = 0; i < nslots; i++)
+        n += slots[i].keys_from_config;
+    return n;
+}
+
+/* ---- the bot's side: require "stratrun.venue" ---- */
+
+static struct venue *check_slot(lua_State *L)
+{
+    lua_Integer i = luaL_checkinteger(L, 1);
+    if (i < 1 || i > nslots)
+        luaL_error(L, "venue: no live exchange %d in the config", (int)i);
+    return &slots[i - 1];
+}
+
+/* venue.info(slot) -> {venue, base_url, dry_run, cancel_on_stop, recv_window, max_order_value, ...}: the settings
+ * a strategy may see (no key). */
+static int f_info(lua_State *L)
+{
+    struct venue *v = check_slot(L);
+    const struct { const char *key; double x; } nums[] = {
+        {"dry_run", v->dry_run}, {"cancel_on_stop", v->cancel_on_stop}, {"recv_window", (double)v->recv_window},
+        {"max_order_value", v->max_order_value}, {"max_orders_per_minute", (double)v->max_orders_per_minute},
+        {"max_position", v->max_position}};
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, v->kind);
+    lua_setfield(L, -2, "venue");
+    lua_pushstring(L, v->base_url);
+    lua_setfield(L, -2, "base_url");
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        if (i < 2)
+            lua_pushboolean(L, nums[i].x != 0);
+        else
+            lua_pushnumber(L, nums[i].x);
+        lua_setfield(L, -2, nums[i].key);
+    }
+    return 1;
+}
+
+/* Every answer: the weight the venue says is used this minute, and the pause it calls for. */
+static void seen_weight(const struct fetch *f, void *arg)
+{
+    struct venue *v = arg;
+    long used = binance_used_weight(f);
+    if (used < 0)
+        return;
+    int64_t wait = binance_weight_wait_ms(used, v->weight_limit);
+    pthread_mutex_lock(&mu);
+    v->used_weight = used;
+    if (wait > 0)
+        v->weight_wait_until_ms = clock_mono_ms() + wait;
+    pthread_mutex_unlock(&mu);
+}
+
+/* GET /api/v3/time's answer: the offset of the venue's clock, taken at the middle of the round trip. */
+static void seen_time(const struct fetch *f, void *arg)
+{
+    struct venue *v = arg;
+    seen_weight(f, arg);
+    const char *p = f->status == 200 && f->resp ? strstr(f->resp, "\"serverTime\"") : NULL;
+    if (!p || !(p = strchr(p, ':')))
+        return;
+    long long server = strtoll(p + 1, NULL, 10);
+    if (server <= 0)
+        return;
+    int64_t now = clock_wall_ms();
+    pthread_mutex_lock(&mu);
+    v->offset_ms = server - (v->sync_sent_ms + now) / 2;
+    pthread_mutex_unlock(&mu);
+}
+
+/* nil, message, 0 pushed (3) while the slot waits out its used weight; else 0. */
+static int weight_paused(lua_State *L, struct venue *v)
+{
+    pthread_mutex_lock(&mu);
+    int64_t left = v->weight_wait_until_ms - clock_mono_ms();
+    long used = v->used_weight;
+    pthread_mutex_unlock(&mu);
+    if (left <= 0)
+        return 0;
+    lua_pushnil(L);
+    lua_pushfstring(L, "not sent: the venue's used weight %d is near its limit %d; %d s left in its minute",
+                    (int)used, (int)v->weight_limit, (int)((left + 999) / 1000));
+    lua_pushinteger(L, 0);
+    return 3;
+}
+
+static void to_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* Sends METHOD base_url..path?query, signed when sign: timestamp (our clock plus the venue's offset), recvWindow and
+ * the HMAC-SHA256 signature of the whole query are appended. stack: slot at 1; the results pushed by http_call. */
+static int venue_send(lua_State *L, struct venue *v, const char *method, const char *path, const char *query, int sign,
+                http_seen_fn seen)
+{
+    static const char *const who[] = {"binance GET", "binance POST", "binance DELETE"};
+    int w = strcmp(method, "POST") == 0 ? 1 : strcmp(method, "DELETE") == 0 ? 2 : 0;
+    int n = weight_paused(L, v);
+    if (n)
+        return n;
+    char tail[128] = "";
+    if (sign) {
+        pthread_mutex_lock(&mu);
+        int64_t ts = clock_wall_ms() + v->offset_ms;
+        pthread_mutex_unlock(&mu);
+        snprintf(tail, sizeof tail, "%stimestamp=%lld&recvWindow=%ld", query[0] ? "&" : "", (long long)ts,
+                 v->recv_window);
+    }
+    char hexmac[2 * EVP_MAX_MD_SIZE + 1] = "";
+    lua_pushfstring(L, "%s%s", query, tail);                /* stack: ... query */
+    if (sign) {
+        size_t tl;
+        const char *text = lua_tolstring(L, -1, &tl);
+        unsigned char mac[EVP_MAX_MD_SIZE];
+        size_t maclen = 0;
+        if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, v->secret, strlen(v->secret),
+                       (const unsigned char *)text, tl, mac, sizeof mac, &maclen))
+            return luaL_error(L, "venue: HMAC-SHA256 failed");
+        to_hex(mac, maclen, hexmac);
+        OPENSSL_cleanse(mac, sizeof mac);
+    }
+    lua_pushfstring(L, "%s%s%s%s%s%s", v->base_url, path, lua_rawlen(L, -1) ? "?" : "", lua_tostring(L, -1),
+                    sign ? "&signature=" : "", hexmac);    /* stack: ... query url */
+    char header[KEY_MAX + 32];
+    snprintf(header, sizeof header, "X-MBX-APIKEY: %s", v->api_key);
+    /* an order on a connection of its own: curl resends a request whose reused connection closed unanswered */
+    struct http_call c = {who[w], lua_tostring(L, -1), w ? method : NULL, header, v->timeout_ms, w == 1, seen, v};
+    if (seen == seen_time) {
+        pthread_mutex_lock(&mu);
+        v->sync_sent_ms = clock_wall_ms();
+        pthread_mutex_unlock(&mu);
+    }
+    return http_call(L, &c);    /* it wipes header once copied: it may yield, and never come back here */
+}
+
+/* venue.request(slot, method, path, query, signed) -> {StatusCode, Header, Body} | nil, message [, status]
+ * (http_call's results; the local weight pause: nil, message, 0) | false, line (a DELETE with dry_run: not sent).
+ * GET or DELETE:
+ * orders go through venue.order, which checks the guards. */
+static int f_request(lua_State *L)
+{
+    struct venue *v = check_slot(L);
+    const char *method = luaL_checkstring(L, 2), *path = luaL_checkstring(L, 3);
+    const char *query = luaL_optstring(L, 4, "");
+    int sign = lua_toboolean(L, 5);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0)
+        return luaL_error(L, "venue.request: method GET or DELETE, not %s (orders: venue.order)", method);
+    /* the spot API's paths only: the keys sign nothing of the wallet's (/sapi/...) */
+    if (strncmp(path, "/api/v3/", 8) != 0 || strpbrk(path, "?# \r\n") || strpbrk(query, "# \r\n") ||
+        strstr(query, "signature="))
+        return luaL_error(L, "venue.request: a path /api/v3/... and a query without spaces, '#' or a signature");
+    if (v->dry_run && method[0] == 'D') {     /* a cancel is an order action: dry_run only logs it */
+        lua_pushboolean(L, 0);
+        lua_pushfstring(L, "dry_run: not sent: DELETE %s %s", path, query);
+        return 2;
+    }
+    lua_settop(L, 1);
+    return venue_send(L, v, method, path, query, sign, seen_weight);
+}
+
+/* venue.sync(slot): GET /api/v3/time, whose answer sets the offset signed requests apply; its results as request's. */
+static int f_sync(lua_State *L)
+{
+    struct venue *v = check_slot(L);
+    lua_settop(L, 1);
+    return venue_send(L, v, "GET", "/api/v3/time", "", 0, seen_time);
+}
+
+/* venue.offset(slot) -> the venue's clock less ours, in ms, as last measured. */
+static int f_offset(lua_State *L)
+{
+    struct venue *v = check_slot(L);
+    pthread_mutex_lock(&mu);
+    lua_pushinteger(L, v->offset_ms);
+    pthread_mutex_unlock(&mu);
+    return 1;
+}
+
+/* A guard's refusal: nil, message, 0 (not sent). */
+/* venue.backoff(slot) -> ms the venue's host has asked for no requests (a 429 or 418, the process's table), 0 when
+ * none. */
+static int f_backoff(lua_State *L)
+{
+    struct venue *v = check_slot(L);
+    char host[300];
+    long status, wait_s;
+    int64_t left = 0;
+    if (fetch_url_host(v->base_url, host, sizeof host) != 0 || !fetch_backoff_left(host, &status, &wait_s, &left))
+        left = 0;
+    lua_pushinteger(L, left);
+    return 1;
+}
+
+static int refuse(lua_State *L, const char *fmt, double a, double b)
+{
+    char why[300];
+    snprintf(why, sizeof why, fmt, a, b);
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    lua_pushinteger(L, 0);
+    return 3;
+}
+
+/* A number as the venue takes it: plain decimal, no exponent, at most 12 decimals and no trailing zeros. */
+static void decimal(double x, char *out, size_t len)
+{
+    snprintf(out, len, "%.12f", x);
+    char *dot = strchr(out, '.');
+    if (dot) {
+        char *e = out + strlen(out) - 1;
+        while (e > dot && *e == '0')
+            *e-- = '\0';
+        if (e == dot)
+            *e = '\0';
+    }
+}
+
+/* venue.order(slot, symbol, side, type, price, amount, client_id, value, holdings) -> {StatusCode, Header, Body} |
+ * nil, message (the request failed: it may have reached the venue) | nil, message, status (refused by a guard, 0, or
+ * not sent or answered 429/418 as request's) | false, line (dry_run: not sent). side "BUY" or "SELL";
+ * type "LIMIT" (price, amount in base) or "MARKET" (a BUY's amount is the quote to spend, quoteOrderQty; a SELL's
+ * the base to sell). value is the order's value in quote (a market sell's at the caller's latest bid); holdings the
+ * base the account holds now, free and locked (for max_position). */
+static int f_order(lua_State *L)
+{
+    struct venue *v = check_slot(L);
+    const char *symbol = luaL_checkstring(L, 2), *side = luaL_checkstring(L, 3), *type = luaL_checkstring(L, 4);
+    double price = luaL_checknumber(L, 5), amount = luaL_checknumber(L, 6);
+    const char *cid = luaL_checkstring(L, 7);
+    double value = luaL_checknumber(L, 8), holdings = luaL_optnumber(L, 9, 0);
+    int buy = strcmp(side, "BUY") == 0, market = strcmp(type, "MARKET") == 0;
+    if ((!buy && strcmp(side, "SELL") != 0) || (!market && strcmp(type, "LIMIT") != 0))
+        return luaL_error(L, "venue.order: side BUY or SELL and type LIMIT or MARKET");
+    if (strspn(symbol, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != strlen(symbol) ||
+        strspn(cid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.:/_-") != strlen(cid) ||
+        strlen(cid) > 36 || !cid[0])
+        return luaL_error(L, "venue.order: a symbol such as BTCUSDT and a client order id of 1 to 36 of [.A-Za-z0-9:/_-]");
+    if (!(amount > 0) || !isfinite(amount) || (!market && !(price > 0 && isfinite(price))) || !(value >= 0))
+        return luaL_error(L, "venue.order: price and amount must be finite numbers above 0");
+    if (!market)
+        value = price * amount;
+    else if (buy)
+        value = amount;
+    if (v->max_order_value > 0 && value > v->max_order_value)
+        return refuse(L, "refused by max_order_value: the order's value %.8g is above %.8g", value,
+                      v->max_order_value);
+    if (v->max_position > 0 && buy) {
+        double add = market ? (price > 0 ? amount / price : 0) : amount;
+        if (holdings + add > v->max_position)
+            return refuse(L, "refused by max_position: holdings would be %.8g, above %.8g", holdings + add,
+                          v->max_position);
+    }
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&mu);
+    int recent = 0;
+    for (int i = 0; i < v->norders; i++)
+        recent += now - v->orders[i] < 60000;
+    if (v->max_orders_per_minute > 0 && recent >= v->max_orders_per_minute) {
+        pthread_mutex_unlock(&mu);
+        return refuse(L, "refused by max_orders_per_minute: %.0f orders in the last minute, the limit is %.0f",
+                      recent, (double)v->max_orders_per_minute);
+    }
+    if (!v->dry_run) {
+        v->orders[v->next_order] = now;
+        v->next_order = (v->next_order + 1) % ORDER_RING;
+        if (v->norders < ORDER_RING)
+            v->norders++;
+    }
+    pthread_mutex_unlock(&mu);
+    char p[64], a[64];
+    decimal(price, p, sizeof p);
+    decimal(amount, a, sizeof a);
+    lua_settop(L, 1);
+    if (market)
+        lua_pushfstring(L, "symbol=%s&side=%s&type=MARKET&%s=%s&newClientOrderId=%s", symbol, side,
+                        buy ? "quoteOrderQty" : "quantity", a, cid);
+    else
+        lua_pushfstring(L, "symbol=%s&side=%s&type=LIMIT&timeInForce=GTC&price=%s&quantity=%s&newClientOrderId=%s",
+                        symbol, side, p, a, cid);
+    if (v->dry_run) {
+        lua_pushboolean(L, 0);
+        lua_pushfstring(L, "dry_run: not sent: POST /api/v3/order %s", lua_tostring(L, -2));
+        return 2;
+    }
+    return venue_send(L, v, "POST", "/api/v3/order", lua_tostring(L, -1), 1, seen_weight);
+}
+
+static const luaL_Reg funcs[] = {
+    {"backoff", f_backoff},
+    {"info", f_info},
+    {"offset", f_offset},
+    {"order", f_order},
+    {"request", f_request},
+    {"sync", f_sync},
+    {NULL, NULL}
+};
+
+int luaopen_venue(lua_State *L)
+{
+    luaL_newlib(L, funcs);
+    return 1;
+}

@@ -1,0 +1,17 @@
+/*
+ * venue.h: what the config loader hands to a live exchange's venue (venue.c; docs/live.md).
+ */
+#ifndef STRATRUN_VENUE_H
+#define STRATRUN_VENUE_H
+
+#include <lua.h>
+
+/* When the exchange table at idx has a `venue`, checks its live settings and takes them and its keys (from the
+ * table, else from the environment) out of the table into a slot of venue.c: the table keeps `venue` and gets
+ * `venue_slot`. Without a `venue`, a live setting in the table is refused. Raises "WHAT.key ..." on a bad value. */
+int venue_config(lua_State *L, int idx, const char *what);
+
+/* How many venues took their keys from a config file (which must then be readable by its owner only). */
+int venue_keys_in_config(void);
+
+#endif

@@ -1,0 +1,417 @@
+-- Spec for live trading on a venue (stdlib/live.lua over runtime/lua/venue.c; docs/live.md): real strategies in
+-- real stratrun processes against a fake Binance spot venue (tests/fake_binance.py, written from Binance's public API
+-- documentation), whose state is read back through its admin endpoints.
+local h = require("helpers")
+
+local KEY, SECRET = "vmKEY7b1f0c2e9d", "vmSECRET4a8e6d0c31f"
+local TIMEOUT = math.floor(1000 * h.time_scale)     -- the venue's request timeout, ms (slower under valgrind)
+local self_pid = (h.read("/proc/self/stat") or ""):match("^(%d+)")
+local venues, procs = {}, {}
+
+-- A fake venue of its own: {base, admin(path, body) -> decoded answer, state() -> its state}.
+local function start_venue(key, secret)
+  local dir = h.tmpdir()
+  assert(h.sh(string.format("/usr/bin/python3 %s/tests/fake_binance.py %s %s - %s > %s/port 2> %s/err & echo $! > %s/pid",
+    h.quote(h.source), key or KEY, secret or SECRET, self_pid, h.quote(dir), h.quote(dir), h.quote(dir))) == 0)
+  local port = h.eventually(function() return (h.read(dir .. "/port") or ""):match("^(%d+)\n") end, 10)
+  assert(port, h.read(dir .. "/err"))
+  local v = { base = "http://127.0.0.1:" .. port, pid = h.read(dir .. "/pid"):match("%d+") }
+  function v.admin(path, body)
+    local r = assert(HttpQuery(v.base .. "/__admin/" .. path, body and { method = "POST", body = json.encode(body) } or nil))
+    return json.decode(r)
+  end
+  function v.state() return v.admin("state") end
+  venues[#venues + 1] = v
+  return v
+end
+
+teardown(function()
+  for _, v in ipairs(venues) do h.sh("kill " .. v.pid) end
+end)
+after_each(function() h.kill_all(procs) end)
+
+-- A config for venue v (extra: more settings of the exchange table, as Lua text), mode 0600.
+local function config(dir, v, extra, keys)
+  local text = string.format('exchange = { venue = "binance", base_url = "%s", timeout = %d%s%s }\n', v.base, TIMEOUT,
+    keys == false and "" or string.format(', api_key = "%s", secret_key = "%s"', KEY, SECRET), extra or "")
+  h.write(dir .. "/stratrun.conf", text)
+  assert(h.sh("chmod 600 " .. h.quote(dir .. "/stratrun.conf")) == 0)
+end
+
+local function run(dir, text, env)
+  return h.run_bot(text, { dir = dir, env = env, timeout = 30 })
+end
+
+describe("a live exchange on Binance spot", function()
+  it("reads market data and the account, and places, reads and cancels a limit order at the venue", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v)
+    local r = run(dir, [[
+function main()
+  local t = exchange.GetTicker()
+  Log("ticker", t.Symbol, t.Sell, t.Buy)
+  local d = exchange.GetDepth()
+  Log("depth", #d.Asks, d.Asks[1].Price, d.Bids[1].Amount)
+  local k = exchange.GetRecords(60, 3)
+  Log("records", #k, k[3].Time - k[2].Time)
+  Log("trades", exchange.GetTrades()[1].Price)
+  local m = exchange.GetMarkets().BTC_USDT
+  Log("markets", m.TickSize, m.AmountSize, m.MinNotional)
+  local a = exchange.GetAccount()
+  Log("account", a.Balance, a.Stocks)
+  local id = exchange.Buy(42000.009, 0.0010009)
+  local o = exchange.GetOrder(id)
+  Log("order", o.Id == id, o.Price, o.Amount, o.Status == ORDER_STATE_PENDING, o.Type == ORDER_TYPE_BUY)
+  local b = exchange.GetAccount()
+  Log("frozen", b.FrozenBalance)
+  Log("open", #exchange.GetOrders())
+  Log("cancel", exchange.CancelOrder(id), exchange.GetOrder(id).Status == ORDER_STATE_CANCELED, #exchange.GetOrders())
+  Log("small", exchange.Buy(100, 0.001))
+  local assets = exchange.GetAssets()
+  Log("assets", assets[1].Currency, assets[1].Amount, assets[2].Currency, assets[2].Amount)
+  exchange.SetMaxBarLen(7)
+  Log("period", exchange.GetPeriod(), #exchange.GetRecords())
+  local c = exchange.CreateOrder("BTC_USDT", "sell", 44000, 0.002)
+  Log("create", exchange.GetOrder(c).Type == ORDER_TYPE_SELL, exchange.CancelOrder(c))
+  Log(pcall(function() return exchange.SetPrecision(2, 3) end))
+end
+]])
+    h.assert_ok(r)
+    h.assert_has(r.out, "ticker BTC_USDT 43001.0 42999.0")
+    h.assert_has(r.out, "depth 2 43001.0 1.2")
+    h.assert_has(r.out, "records 3 60000")
+    h.assert_has(r.out, "trades 43001.0")
+    h.assert_has(r.out, "markets 0.01 1e-05 5.0")
+    h.assert_has(r.out, "account 100000 1")
+    h.assert_has(r.out, "order true 42000 0.001 true true")     -- the price down to the tick, the amount to the step
+    h.assert_has(r.out, "frozen 42")
+    h.assert_has(r.out, "open 1")
+    h.assert_has(r.out, "cancel true true 0")
+    h.assert_has(r.out, "exchange.Buy: the venue's error -1013: Filter failure: NOTIONAL (HTTP 400)")
+    h.assert_has(r.out, "small null")
+    h.assert_has(r.out, "assets BTC 1 USDT 100000")
+    h.assert_has(r.out, "period 60 7")
+    h.assert_has(r.out, "create true true")
+    h.assert_has(r.out, "false strategy.lua:27: exchange.SetPrecision is not there on a live exchange yet (docs/live.md lists its calls)")
+    local st = v.state()
+    assert.are.equal(2, #st.orders)
+    assert.are.equal("CANCELED", st.orders[1].status)
+    assert.are.equal("SELL", st.orders[2].side)
+    assert.are.equal("42000", st.orders[1].price)
+    assert.are.equal("0.001", st.orders[1].origQty)
+    assert.truthy(st.orders[1].clientOrderId:match("^sr%d+$"))
+    assert.are.equal("100000", st.balances.USDT)
+  end)
+
+  it("resolves an order whose answer timed out by its client order ID: exactly one order", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v)
+    v.admin("fault", { hang_after_order = 3 * h.time_scale })
+    local r = run(dir, string.format([[
+function main()
+  local id = exchange.Buy(42000, 0.001)
+  Log("id", id, #exchange.GetOrders())
+  -- a connection dropped before the order reached the venue: no order, and none sent again
+  HttpQuery("%s/__admin/fault", { method = "POST", body = '{"drop": 1}' })
+  Log("dropped", exchange.Buy(42000, 0.001), #exchange.GetOrders())
+end
+]], v.base))
+    h.assert_ok(r)
+    h.assert_has(r.out, "exchange.Buy: binance POST: timed out after " .. TIMEOUT .. " ms; the venue has the order (client id sr")
+    local st = v.state()
+    assert.are.equal(1, st.order_posts)
+    assert.are.equal(1, #st.orders)
+    h.assert_has(r.out, "id " .. st.orders[1].orderId .. " 1")
+    h.assert_has(r.out, "; the venue has no order with client id sr")
+    h.assert_has(r.out, "dropped null 1")
+    -- an answer of 503 (Binance: the execution status is unknown): the order placed is found by its client ID
+    v.admin("fault", { status_after_order = 503 })
+    r = run(dir, 'function main() local id = exchange.Buy(42000, 0.001) Log("id", id, #exchange.GetOrders()) end')
+    h.assert_ok(r)
+    h.assert_has(r.out, "exchange.Buy: the venue's error -1007: Timeout waiting for response from backend server. Send "
+      .. "status unknown; execution status unknown. (HTTP 503); the venue has the order (client id sr")
+    st = v.state()
+    assert.are.equal(2, st.order_posts)
+    assert.are.equal(2, #st.orders)
+    h.assert_has(r.out, "id " .. st.orders[2].orderId .. " 2")
+    -- the venue restarts (every connection closed, its orders kept): the next calls reconnect and see them
+    r = run(dir, string.format([[
+function main()
+  Log("before", #exchange.GetOrders())
+  HttpQuery("%s/__admin/restart", { method = "POST", body = "{}" })
+  Log("after", #exchange.GetOrders(), exchange.GetAccount() ~= nil)
+end
+]], v.base))
+    h.assert_ok(r)
+    h.assert_has(r.out, "before 2")
+    h.assert_has(r.out, "after 2 true")
+  end)
+
+  it("keeps the other bots of the process running while one awaits the venue", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v)
+    v.admin("fault", { hang_after_order = 3 * h.time_scale })
+    h.write(dir .. "/a.lua", [[
+function main()
+  Log("A before")
+  exchange.Buy(42000, 0.001)
+  Log("A after")
+  io.open("a.done", "w"):close()
+end
+]])
+    h.write(dir .. "/b.lua", 'function main() local i = 0 while not io.open("a.done") do i = i + 1 Log("B", i) Sleep(50) end end')
+    local r = h.run { dir = dir, timeout = 30, "run", "--data-dir", dir .. "/d", "a.lua@A", "b.lua@B" }
+    local between = r.out:match("%[A%] A before\n(.-)%[A%] A after")
+    assert(between, r.out .. r.err)
+    assert.truthy(between:find("[B] B ", 1, true), r.out)
+    assert.are.equal(1, v.state().order_posts)
+  end)
+
+  it("reconciles open orders with the venue on restart, and cancels them on stop with cancel_on_stop", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v)
+    local r = run(dir, 'function main() Log("placed", exchange.Buy(42000, 0.001), exchange.Sell(44000, 0.001)) end')
+    h.assert_ok(r)
+    local ids = {}
+    for _, o in ipairs(v.state().orders) do ids[#ids + 1] = o.orderId end
+    assert.are.equal(2, #ids)
+    config(dir, v, ", cancel_on_stop = true")
+    r = run(dir, [[
+function onexit() Log("own onexit") end
+function main()
+  for _, o in ipairs(exchange.GetOrders()) do Log("open", o.Id, o.Price, o.Type) end
+end
+]])
+    h.assert_ok(r)
+    h.assert_has(r.out, string.format("2 open orders (%d, %d)", ids[1], ids[2]))
+    h.assert_has(r.out, string.format("open %d 42000 0", ids[1]))
+    h.assert_has(r.out, string.format("open %d 44000 1", ids[2]))
+    h.assert_has(r.out, "own onexit")
+    h.assert_has(r.out, string.format("Cancel %d (cancel_on_stop)", ids[2]))
+    for _, o in ipairs(v.state().orders) do assert.are.equal("CANCELED", o.status) end
+  end)
+
+  it("cancels the open orders when stratrun stop stops the bot, with cancel_on_stop", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v, ", cancel_on_stop = true")
+    h.script(dir, 'function main() Log("placed", exchange.Buy(42000, 0.001)) while true do Sleep(50) end end')
+    local p = h.spawn { dir = dir, "--data-dir", dir .. "/d", "--id", "bot1", "strategy.lua" }
+    procs[#procs + 1] = p
+    assert(p:wait_for("placed", 20), table.concat({ p:output() }, "\n"))
+    assert.are.equal("NEW", v.state().orders[1].status)
+    h.run { dir = dir, "stop", "--data-dir", dir .. "/d", "bot1" }
+    assert.truthy(p:wait(20))
+    h.assert_has(p:output(), "Cancel " .. v.state().orders[1].orderId .. " (cancel_on_stop)")
+    assert.are.equal("CANCELED", v.state().orders[1].status)
+  end)
+
+  it("refuses an order over a guard in one line, with nil, and sends nothing", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v, ", max_order_value = 300, max_orders_per_minute = 2, max_position = 1.002")
+    local r = run(dir, [[
+function main()
+  Log("value", exchange.Buy(42000, 0.01))
+  Log("position", exchange.Buy(42000, 0.003))
+  Log("one", exchange.Buy(42000, 0.001) ~= nil, exchange.Buy(42000, 0.001) ~= nil)
+  Log("rate", exchange.Buy(42000, 0.001))
+end
+]])
+    h.assert_ok(r)
+    h.assert_has(r.out, "exchange.Buy: refused by max_order_value: the order's value 420 is above 300\n")
+    h.assert_has(r.out, "value null")
+    h.assert_has(r.out, "exchange.Buy: refused by max_position: holdings would be 1.003, above 1.002\n")
+    h.assert_has(r.out, "one true true")
+    h.assert_has(r.out, "exchange.Buy: refused by max_orders_per_minute: 2 orders in the last minute, the limit is 2\n")
+    h.assert_has(r.out, "rate null")
+    assert.are.equal(2, v.state().order_posts)
+  end)
+
+  it("stops sending after a 429 until Retry-After passes, and never reaches 418", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v)
+    v.admin("fault", { weight_limit = 40 })
+    local r = run(dir, [[
+function main()
+  for i = 1, 30 do
+    local t = exchange.GetTicker()
+    if not t then Log("nil", i) end
+  end
+end
+]])
+    h.assert_ok(r)
+    h.assert_has(r.out, "exchange.GetTicker: binance GET http://127.0.0.1:")
+    h.assert_has(r.out, ": 429 Too Many Requests, retry after")
+    h.assert_has(r.out, "not sent: http://127.0.0.1:")
+    local st = v.state()
+    assert.are.equal(1, st.statuses["429"])
+    assert.is_nil(st.statuses["418"])
+    -- a bot restarted during a 429's Retry-After waits it out before its first request
+    local v3, dir3 = start_venue(), h.tmpdir()
+    config(dir3, v3)
+    v3.admin("fault", { weight_limit = 30, retry_after = math.ceil(4 * h.time_scale) })
+    r = run(dir3, 'function main() for i = 1, 5 do exchange.GetTicker() end end')
+    h.assert_has(r.out, ": 429 Too Many Requests, retry after")
+    v3.admin("fault", { weight_limit = 6000 })
+    r = run(dir3, 'function main() Log("ticker", exchange.GetTicker() ~= nil) end')
+    h.assert_ok(r)
+    h.assert_has(r.out, "s more (a 429 or 418 before this start): waiting")
+    h.assert_has(r.out, "ticker true")
+    st = v3.state()
+    assert.are.equal(1, st.statuses["429"])
+    assert.is_nil(st.statuses["418"])
+    -- an order answered 429 was not placed: it is neither asked for by its client ID nor sent again
+    local v2 = start_venue()
+    config(dir, v2)
+    r = run(dir, string.format([[
+function main()
+  HttpQuery("%s/__admin/fault", { method = "POST", body = '{"weight_limit": 28}' })
+  Log("buy", exchange.Buy(42000, 0.001))
+  Log("again", exchange.Buy(42000, 0.001))
+end
+]], v2.base))
+    h.assert_ok(r)
+    h.assert_has(r.out, "exchange.Buy: binance POST http://127.0.0.1:")
+    h.assert_has(r.out, ": 429 Too Many Requests, retry after")
+    h.assert_has(r.out, "buy null")
+    h.assert_has(r.out, "again null")
+    assert.falsy(r.out:find("asking for it", 1, true))
+    st = v2.state()
+    assert.are.equal(0, #st.orders)
+    assert.are.equal(1, st.requests["POST /api/v3/order"])
+    assert.is_nil(st.statuses["418"])
+  end)
+
+  it("pauses at its own weight limit from the venue's used-weight header", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v, ", weight_limit = 40")
+    local r = run(dir, 'function main() for i = 1, 25 do exchange.GetTicker() end end')
+    h.assert_ok(r)
+    h.assert_has(r.out, "is near its limit 40; ")
+    assert.truthy(r.out:find("exchange.GetTicker: not sent: the venue's used weight 3%d is near its limit 40"), r.out)
+    assert.is_nil(v.state().statuses["429"])
+  end)
+
+  it("with dry_run reads the market and the account and only logs orders and cancels", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v)
+    h.assert_ok(run(dir, 'function main() exchange.Buy(42000, 0.001) end'))   -- an order of the account's
+    local id = v.state().orders[1].orderId
+    config(dir, v, ", dry_run = true, cancel_on_stop = true")
+    local r = run(dir, string.format([[
+function main()
+  Log("account", exchange.GetAccount().Balance)
+  Log("buy", exchange.Buy(42000, 0.001))
+  Log("cancel", exchange.CancelOrder(%d))
+end
+]], id))
+    h.assert_ok(r)
+    h.assert_has(r.out, "(dry_run: orders are only logged)")
+    h.assert_has(r.out, "account 99958")
+    h.assert_has(r.out, "exchange.Buy: dry_run: not sent: POST /api/v3/order symbol=BTCUSDT&side=BUY&type=LIMIT")
+    h.assert_has(r.out, "buy null")
+    h.assert_has(r.out, "exchange.CancelOrder: dry_run: not sent: DELETE /api/v3/order symbol=BTCUSDT&orderId=" .. id)
+    h.assert_has(r.out, "cancel false")
+    local st = v.state()
+    assert.are.equal(1, st.order_posts)
+    assert.are.equal("NEW", st.orders[1].status)        -- neither the call nor cancel_on_stop canceled it
+    assert.is_nil(st.requests["DELETE /api/v3/order"])
+  end)
+
+  it("applies the venue's clock offset, and names a bad signature or a timestamp out of recvWindow", function()
+    local v, dir = start_venue(), h.tmpdir()
+    v.admin("fault", { skew_ms = 120000 })
+    config(dir, v, ", recv_window = " .. math.min(2000 * h.time_scale, 60000))
+    local r = run(dir, string.format([[
+function main()
+  Log("account", exchange.GetAccount() ~= nil)
+  HttpQuery("%s/__admin/fault", { method = "POST", body = '{"skew_ms": 0}' })
+  Log("late", exchange.GetAccount())
+end
+]], v.base))
+    h.assert_ok(r)
+    local offset = tonumber(r.out:match("clock offset (%-?%d+) ms"))
+    assert(offset and offset > 119000 and offset < 121000, r.out)
+    h.assert_has(r.out, "account true")
+    h.assert_has(r.out, "exchange.GetAccount: the venue's error -1021: Timestamp for this request is outside of the "
+      .. "recvWindow. (HTTP 400)")
+    local bad = start_venue(KEY, "another-secret")
+    config(dir, bad)
+    r = run(dir, 'function main() Log("account", exchange.GetAccount()) end')
+    assert.are_not.equal(0, r.code)     -- the bot does not start on keys the venue refuses
+    h.assert_has(r.out .. r.err, "exchange: cannot start on the venue: cannot read the open orders: the venue's error "
+      .. "-1022: Signature for this request is not valid. (HTTP 400)")
+    assert.falsy((r.out .. r.err):find("account", 1, true))
+    local other = start_venue("another-key", SECRET)
+    config(dir, other)
+    r = run(dir, 'function main() Log("account", exchange.GetAccount()) end')
+    assert.are_not.equal(0, r.code)
+    h.assert_has(r.out .. r.err, "the venue's error -2015: Invalid API-key, IP, or permissions for action. (HTTP 401)")
+  end)
+
+  it("keeps the keys out of the strategy, stdout, the log, the status and errors; refuses a readable config", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v, "", false)
+    local r = run(dir, [[
+local seen = {}
+local function walk(x, depth)
+  if x == nil or x ~= x or depth > 6 or seen[x] then return end
+  seen[x] = true
+  if type(x) == "string" then
+    if x:find("vmKEY", 1, true) or x:find("vmSECRET", 1, true) then Log("FOUND a key") end
+  elseif type(x) == "table" then
+    for k, val in pairs(x) do walk(k, depth + 1); walk(val, depth + 1) end
+  elseif type(x) == "function" then
+    for i = 1, 60 do
+      local ok, n, val = pcall(debug.getupvalue, x, i)
+      if not ok or not n then break end
+      walk(val, depth + 1)
+    end
+  end
+end
+function main()
+  walk(_G, 0)
+  walk(exchange, 0)
+  Log("env", os.getenv("STRATRUN_BINANCE_API_KEY"), os.getenv("STRATRUN_BINANCE_SECRET_KEY"))
+  LogStatus(json.encode(exchange.GetAccount()))
+  Log("order", exchange.Buy(42000, 0.001))
+  Log("bad", exchange.Buy(1, 1))
+end
+]], { STRATRUN_BINANCE_API_KEY = KEY, STRATRUN_BINANCE_SECRET_KEY = SECRET })
+    h.assert_ok(r)
+    h.assert_has(r.out, "env null null")
+    h.assert_has(r.out, "exchange.Buy: the venue's error -1013")
+    assert.falsy(r.out:find("FOUND", 1, true))
+    local ps = h.run { dir = dir, "ps", "--data-dir", dir .. "/d" }
+    local files = ""
+    for path in io.popen("find " .. h.quote(dir .. "/d") .. " -type f"):lines() do files = files .. (h.read(path) or "") end
+    for _, text in ipairs { r.out, r.err, ps.out, ps.err, files } do
+      assert.falsy(text:find("vmKEY", 1, true))
+      assert.falsy(text:find("vmSECRET", 1, true))
+    end
+    assert.are.same({ KEY }, v.state().keys_seen)     -- the key went to the venue, and only there
+    -- the keys in the config file (its owner's only): not in the strategy's config table nor anywhere above
+    config(dir, v)
+    r = run(dir, [[
+function main()
+  Log("config", json.encode(require("stratrun.config").exchange))
+  Log("bad", exchange.Buy(1, 1))
+end
+]])
+    h.assert_ok(r)
+    h.assert_has(r.out, '"venue":"binance"')
+    h.assert_has(r.out, "exchange.Buy: the venue's error -1013")
+    files = ""
+    for path in io.popen("find " .. h.quote(dir .. "/d") .. " -type f"):lines() do files = files .. (h.read(path) or "") end
+    for _, text in ipairs { r.out, r.err, files } do
+      assert.falsy(text:find("vmKEY", 1, true))
+      assert.falsy(text:find("vmSECRET", 1, true))
+    end
+    -- a config file with keys that its group or others may read
+    assert(h.sh("chmod 640 " .. h.quote(dir .. "/stratrun.conf")) == 0)
+    r = run(dir, 'function main() end')
+    assert.are.equal(2, r.code)
+    assert.are.equal(string.format("stratrun: config stratrun.conf holds exchange keys but is readable by its group "
+      .. "or others (mode 640): chmod 600 stratrun.conf\n"), r.err)
+    assert.falsy(r.err:find("vmKEY", 1, true))
+  end)
+end)
