@@ -797,6 +797,30 @@ end
       assert.are.equal(2, slotted)
       assert.are.same({}, warnings(select(2, sub:output())))
     end)
+
+    it("cut short under the running processes' mappings (ftruncate by another process) crashes neither the "
+       .. "publisher nor its follower: both move to a new table and states go on", function()
+      local env = shared()
+      local reader = start(env, "reader", "reader", {"-p", "follow=pub", "-p", "seconds=60"})
+      assert.is_true(reader:wait_for("ready"))
+      local pub = start(env, "pub", "publish_every")
+      assert.is_true(pub:wait_for("up"))
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.i >= 5 end), "the reader saw nothing")
+      -- what a co-user of a group folder (or `: > .slots`) does: the same file, its header alone; every page past
+      -- its end raises SIGBUS in a process that touches it, the publisher's next slot write the first
+      local path = env.channels .. "/.slots"
+      h.sh("truncate -s 64 " .. h.quote(path))
+      local after = #seen(reader)
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.i >= 5 + 300 end),
+        "the reader got no state after the table was cut short")
+      assert.is_true(#seen(reader) > after)
+      assert.are.equal(143, stop(pub))
+      assert.are.equal(143, stop(reader))
+      local w = warnings(select(2, pub:output()))
+      for _, line in ipairs(warnings(select(2, reader:output()))) do w[#w + 1] = line end
+      assert.is_true(#w >= 1 and #w <= 2, "warnings: " .. table.concat(w, "\n"))
+      for _, line in ipairs(w) do assert.matches(path .. ": wrong size: made anew", line, 1, true) end
+    end)
   end)
 
   describe("a channel ID", function()

@@ -29,7 +29,8 @@ struct chanslots;
 struct chanslots *slots_open(const char *dir, char *err, size_t errlen);
 void slots_close(struct chanslots *t);
 
-/* 1 when dir/.slots is no longer the file mapped (removed, or rebuilt by another process): reopen. */
+/* 1 when dir/.slots is no longer the file mapped (removed, or rebuilt by another process), or was cut short under
+ * the mapping (a SIGBUS caught: the mapping now reads as zeros): reopen. */
 int slots_replaced(struct chanslots *t);
 
 /* The slot of channel id, taking a free one when create (under an flock of the table): its index, or -1 (none,
