@@ -64,6 +64,7 @@ struct chanslots {
     struct { uint64_t token; int fd; } cache[BELL_CACHE];
     int next_evict;
     int guard;                  /* its place in guards[], or -1 */
+    int lock_missed;            /* a slot was not given for the lock held elsewhere: slots_retry says so */
 };
 
 /* A table cut short under the mappings (ftruncate by another process: a co-user of a group folder, a `: > .slots`)
@@ -351,6 +352,27 @@ static void ring(struct chanslots *t, _Atomic uint64_t *b, uint64_t tok)
     }
 }
 
+/* The table's flock, waited for at most LOCK_WAIT_MS: it is held only while a slot is given, so a longer hold is a
+ * process stopped there or a co-user of a group folder holding it on purpose, which must not stall the engine
+ * thread (the channel then goes by its file). */
+#define LOCK_WAIT_MS 100
+static int lock_table(struct chanslots *t)
+{
+    static int warned;
+    for (int ms = 0; ms < LOCK_WAIT_MS; ms++) {
+        if (flock(t->fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        usleep(1000);
+    }
+    t->lock_missed = 1;
+    if (!warned++)
+        log_thread_warning("channel slot table %s/" SLOTS_FILE ": locked by another process for over %d ms; a "
+                           "channel without a slot goes by its file", t->dir, LOCK_WAIT_MS);
+    return -1;
+}
+
 int slots_find(struct chanslots *t, const char *id, int create_it)
 {
     for (int pass = 0; pass < 2; pass++) {
@@ -360,11 +382,11 @@ int slots_find(struct chanslots *t, const char *id, int create_it)
                     flock(t->fd, LOCK_UN);
                 return (int)i;
             }
-        if (pass || !create_it || t->full || flock(t->fd, LOCK_EX) != 0)
+        if (pass)
             break;
+        if (!create_it || t->full || lock_table(t) != 0)
+            return -1;
     }
-    if (!create_it || t->full)
-        return -1;
     /* Under the lock: the first free slot is ours. */
     int found = -1;
     for (uint32_t i = 0; i < t->n && found < 0; i++)
@@ -473,6 +495,13 @@ int slots_follow(struct chanslots *t, int i)
                 return 0;
         }
     return -1;
+}
+
+int slots_retry(struct chanslots *t)
+{
+    int r = t->lock_missed;
+    t->lock_missed = 0;
+    return r;
 }
 
 int slots_bell_fd(const struct chanslots *t)
