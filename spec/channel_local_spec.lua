@@ -797,6 +797,60 @@ end
       assert.are.equal(2, slotted)
       assert.are.same({}, warnings(select(2, sub:output())))
     end)
+
+    it("locked by another process (flock held forever) stalls no publisher and no follower: a new channel goes "
+       .. "by its file", function()
+      local env = shared()
+      ok(run(env, "first", "publish_once", {"-p", "v=0"}))
+      local path = env.channels .. "/.slots"
+      -- a co-user of a group folder (or a process stopped in the middle of giving a slot) holding the table's lock
+      h.sh("(flock -o -x " .. h.quote(path) .. " sleep 120 > /dev/null 2>&1 & echo $! > "
+        .. h.quote(env.dir .. "/holder.pid") .. ")")
+      assert.is_truthy(h.eventually(function() return h.read(env.dir .. "/holder.pid") end))
+      local holder = h.read(env.dir .. "/holder.pid"):match("%d+")
+      finally(function() h.sh("kill " .. holder .. " 2>/dev/null") end)
+      Sleep(200)
+      local reader = start(env, "reader", "reader", {"-p", "follow=pub", "-p", "seconds=60"})
+      assert.is_true(reader:wait_for("ready"))
+      local r = ok(run(env, "pub", "publish_once", {"-p", "v=1"}))
+      assert.are.same({"set", "true"}, r.rows[1])
+      local w = warnings(r.err)
+      assert.are.equal(1, #w, r.err)
+      assert.matches(path .. ": locked by another process", w[1], 1, true)
+      assert.are.same({v = 1}, (read_later(env, "pub")))
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 1 end), "the reader missed v=1")
+      -- no doorbell while the lock is held; once it is let go, the follower puts one on the channel's slot
+      assert.are.same({}, bells(env))
+      h.sh("kill " .. holder)
+      assert.is_truthy(h.eventually(function() return #bells(env) == 1 end), "the reader never got a doorbell")
+      ok(run(env, "pub", "publish_once", {"-p", "v=2"}))
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 2 end), "the reader missed v=2")
+      assert.are.equal(143, stop(reader))
+    end)
+
+    it("cut short under the running processes' mappings (ftruncate by another process) crashes neither the "
+       .. "publisher nor its follower: both move to a new table and states go on", function()
+      local env = shared()
+      local reader = start(env, "reader", "reader", {"-p", "follow=pub", "-p", "seconds=60"})
+      assert.is_true(reader:wait_for("ready"))
+      local pub = start(env, "pub", "publish_every")
+      assert.is_true(pub:wait_for("up"))
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.i >= 5 end), "the reader saw nothing")
+      -- what a co-user of a group folder (or `: > .slots`) does: the same file, its header alone; every page past
+      -- its end raises SIGBUS in a process that touches it, the publisher's next slot write the first
+      local path = env.channels .. "/.slots"
+      h.sh("truncate -s 64 " .. h.quote(path))
+      local after = #seen(reader)
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.i >= 5 + 300 end),
+        "the reader got no state after the table was cut short")
+      assert.is_true(#seen(reader) > after)
+      assert.are.equal(143, stop(pub))
+      assert.are.equal(143, stop(reader))
+      local w = warnings(select(2, pub:output()))
+      for _, line in ipairs(warnings(select(2, reader:output()))) do w[#w + 1] = line end
+      assert.is_true(#w >= 1 and #w <= 2, "warnings: " .. table.concat(w, "\n"))
+      for _, line in ipairs(w) do assert.matches(path .. ": wrong size: made anew", line, 1, true) end
+    end)
   end)
 
   describe("a channel ID", function()

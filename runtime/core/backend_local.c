@@ -91,6 +91,7 @@ struct chan_lock {
     int fd;                     /* an flock on .ID.lock in the folder, or -1 */
 };
 
+static void attach_slots(struct local *l, int missing_only);
 static void reopen_slots(struct local *l);
 static void flush_due(struct local *l, int64_t now);
 
@@ -420,6 +421,8 @@ static void local_service(void *be)
             folder_gone(l);
         else if (!l->slots || slots_replaced(l->slots))
             reopen_slots(l);
+        else if (slots_retry(l->slots))
+            attach_slots(l, 1);     /* the channels that found the table's lock held elsewhere */
     }
     if (l->slots) {
         slots_drain_bell(l->slots);
@@ -509,19 +512,28 @@ static struct out *find_out(struct local *l, const char *id)
 }
 
 /* The table was replaced (rebuilt by a process that found it damaged, or the folder was made again): this
- * process's doorbell goes on the new one, and its channels' newest states into it. */
-static void reopen_slots(struct local *l)
+ * process's doorbell goes on the new one, and its channels' newest states into it; missing_only: only for the
+ * channels without a slot. */
+static void attach_slots(struct local *l, int missing_only)
 {
-    slots_close(l->slots);
-    open_slots(l);
     for (size_t i = 0; i < l->nsubs; i++)
-        follow_slot(l, &l->subs[i]);
+        if (!missing_only || l->subs[i].slot < 0)
+            follow_slot(l, &l->subs[i]);
     for (size_t i = 0; i < l->nouts; i++) {
         struct out *o = &l->outs[i];
+        if (missing_only && o->slot >= 0)
+            continue;
         o->slot = l->slots ? slots_find(l->slots, o->id, 1) : -1;
         if (o->slot >= 0 && o->n)
             slots_write(l->slots, o->slot, o->frame, o->n);
     }
+}
+
+static void reopen_slots(struct local *l)
+{
+    slots_close(l->slots);
+    open_slots(l);
+    attach_slots(l, 0);
 }
 
 /* The slot first, and its followers woken; the file after, at most every FILE_EVERY_MS for a channel with a slot.

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +63,77 @@ struct chanslots {
     int bell;
     struct { uint64_t token; int fd; } cache[BELL_CACHE];
     int next_evict;
+    int guard;                  /* its place in guards[], or -1 */
+    int lock_missed;            /* a slot was not given for the lock held elsewhere: slots_retry says so */
 };
+
+/* A table cut short under the mappings (ftruncate by another process: a co-user of a group folder, a `: > .slots`)
+ * makes every access past its new end raise SIGBUS, which would kill the bots. The handler puts zeroed private
+ * memory over the whole mapping (the access then completes: empty slots, no frame a reader takes), marks the table,
+ * and slots_replaced makes the backend move to a table made anew; any other SIGBUS gets its previous disposition. */
+#define GUARDS 8
+static struct guard {
+    _Atomic(char *) base;
+    _Atomic size_t len;
+    atomic_int hit;
+} guards[GUARDS];
+static struct sigaction old_bus;
+static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    char *a = si->si_addr;
+    for (int k = 0; k < GUARDS; k++) {
+        char *b = atomic_load(&guards[k].base);
+        size_t len = atomic_load(&guards[k].len);
+        if (b && a >= b && a < b + len &&
+            mmap(b, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+            atomic_store(&guards[k].hit, 1);
+            return;
+        }
+    }
+    if ((old_bus.sa_flags & SA_SIGINFO) && old_bus.sa_sigaction) {
+        old_bus.sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (old_bus.sa_handler != SIG_DFL && old_bus.sa_handler != SIG_IGN) {
+        old_bus.sa_handler(sig);
+        return;
+    }
+    /* Not ours: the default action, at once (blocked until the handler returns, then fatal). */
+    signal(SIGBUS, SIG_DFL);
+    raise(SIGBUS);
+}
+
+static void install_sigbus(void)
+{
+    struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO | SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &old_bus);
+}
+
+/* Puts the mapping [base, base + len) under the handler: its place, or -1 (all taken: unguarded). */
+static int guard_map(char *base, size_t len)
+{
+    pthread_once(&bus_once, install_sigbus);
+    for (int k = 0; k < GUARDS; k++) {
+        size_t none = 0;
+        if (atomic_compare_exchange_strong(&guards[k].len, &none, len)) {
+            atomic_store(&guards[k].hit, 0);
+            atomic_store(&guards[k].base, base);
+            return k;
+        }
+    }
+    return -1;
+}
+
+static void unguard_map(int k)
+{
+    if (k < 0)
+        return;
+    atomic_store(&guards[k].base, NULL);
+    atomic_store(&guards[k].len, 0);
+}
 
 static uint32_t header_crc(const struct header *h)
 {
@@ -176,7 +248,7 @@ struct chanslots *slots_open(const char *dir, char *err, size_t errlen)
     }
     snprintf(t->dir, sizeof t->dir, "%s", dir);
     snprintf(path, sizeof path, "%s/" SLOTS_FILE, dir);
-    t->fd = t->bell = -1;
+    t->fd = t->bell = t->guard = -1;
     for (int attempt = 0; attempt < 3 && t->fd < 0; attempt++) {
         int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), open_err = errno;
         const char *why = fd < 0 ? (open_err == ENOENT ? NULL : strerror(open_err)) : check(fd, &t->n);
@@ -211,6 +283,7 @@ struct chanslots *slots_open(const char *dir, char *err, size_t errlen)
         goto fail;
     }
     t->slots = (struct slot *)((char *)map + sizeof(struct header));
+    t->guard = guard_map(map, t->map_len);
     for (int i = 0; i < BELL_CACHE; i++)
         t->cache[i].fd = -1;
     sweep_bells(t);
@@ -279,6 +352,27 @@ static void ring(struct chanslots *t, _Atomic uint64_t *b, uint64_t tok)
     }
 }
 
+/* The table's flock, waited for at most LOCK_WAIT_MS: it is held only while a slot is given, so a longer hold is a
+ * process stopped there or a co-user of a group folder holding it on purpose, which must not stall the engine
+ * thread (the channel then goes by its file). */
+#define LOCK_WAIT_MS 100
+static int lock_table(struct chanslots *t)
+{
+    static int warned;
+    for (int ms = 0; ms < LOCK_WAIT_MS; ms++) {
+        if (flock(t->fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        usleep(1000);
+    }
+    t->lock_missed = 1;
+    if (!warned++)
+        log_thread_warning("channel slot table %s/" SLOTS_FILE ": locked by another process for over %d ms; a "
+                           "channel without a slot goes by its file", t->dir, LOCK_WAIT_MS);
+    return -1;
+}
+
 int slots_find(struct chanslots *t, const char *id, int create_it)
 {
     for (int pass = 0; pass < 2; pass++) {
@@ -288,11 +382,11 @@ int slots_find(struct chanslots *t, const char *id, int create_it)
                     flock(t->fd, LOCK_UN);
                 return (int)i;
             }
-        if (pass || !create_it || t->full || flock(t->fd, LOCK_EX) != 0)
+        if (pass)
             break;
+        if (!create_it || t->full || lock_table(t) != 0)
+            return -1;
     }
-    if (!create_it || t->full)
-        return -1;
     /* Under the lock: the first free slot is ours. */
     int found = -1;
     for (uint32_t i = 0; i < t->n && found < 0; i++)
@@ -403,6 +497,13 @@ int slots_follow(struct chanslots *t, int i)
     return -1;
 }
 
+int slots_retry(struct chanslots *t)
+{
+    int r = t->lock_missed;
+    t->lock_missed = 0;
+    return r;
+}
+
 int slots_bell_fd(const struct chanslots *t)
 {
     return t->bell;
@@ -419,6 +520,9 @@ int slots_replaced(struct chanslots *t)
     char path[PATH_MAX + 16];
     struct stat st;
     snprintf(path, sizeof path, "%s/" SLOTS_FILE, t->dir);
+    if ((t->guard >= 0 && atomic_load(&guards[t->guard].hit)) || fstat(t->fd, &st) != 0 ||
+        (size_t)st.st_size != t->map_len)
+        return 1;   /* cut short (or grown) under the mapping: made anew by slots_open */
     return lstat(path, &st) != 0 || st.st_dev != t->dev || st.st_ino != t->ino;
 }
 
@@ -440,6 +544,7 @@ void slots_close(struct chanslots *t)
     for (int k = 0; k < BELL_CACHE; k++)
         if (t->cache[k].fd >= 0)
             close(t->cache[k].fd);
+    unguard_map(t->guard);
     munmap((char *)t->slots - sizeof(struct header), t->map_len);
     close(t->fd);
     free(t);

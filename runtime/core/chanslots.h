@@ -29,12 +29,16 @@ struct chanslots;
 struct chanslots *slots_open(const char *dir, char *err, size_t errlen);
 void slots_close(struct chanslots *t);
 
-/* 1 when dir/.slots is no longer the file mapped (removed, or rebuilt by another process): reopen. */
+/* 1 when dir/.slots is no longer the file mapped (removed, or rebuilt by another process), or was cut short under
+ * the mapping (a SIGBUS caught: the mapping now reads as zeros): reopen. */
 int slots_replaced(struct chanslots *t);
 
-/* The slot of channel id, taking a free one when create (under an flock of the table): its index, or -1 (none,
- * or the table is full). */
+/* The slot of channel id, taking a free one when create (under an flock of the table, waited for at most 100 ms):
+ * its index, or -1 (none, the table is full, or its lock was held elsewhere all that time). */
 int slots_find(struct chanslots *t, const char *id, int create);
+
+/* 1 once after slots_find gave no slot because the table's lock was held elsewhere: the caller asks again later. */
+int slots_retry(struct chanslots *t);
 
 /* Makes frame (n bytes, at most CHANFRAME_MAX) the content of slot i and rings the bells registered on it. One
  * writer per slot (the channel's publisher, holding its lock). */
