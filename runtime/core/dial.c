@@ -6,6 +6,8 @@
  * the closing flag. The socket, the TLS session and the wslay context are the thread's alone.
  */
 #include "core/dial.h"
+#include "core/lib_crypto.h"
+#include "core/lib_ssl.h"
 #include "core/thread.h"
 #include "core/utf8.h"
 
@@ -28,11 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <wslay/wslay.h>
 #include <zlib.h>
 

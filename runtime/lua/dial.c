@@ -9,6 +9,8 @@
 #include "core/clock.h"
 #include "core/dial.h"
 #include "core/engine.h"
+#include "core/lib_crypto.h"
+#include "core/lib_ssl.h"
 #include "core/redact.h"
 #include "lua/log.h"
 
@@ -232,6 +234,11 @@ static int f_Dial(lua_State *L)
     if (dial_parse(address, len, &spec, err, sizeof err) != 0) {
         dial_spec_free(&spec);
         return luaL_error(L, "Dial: %s", err);
+    }
+    /* OpenSSL (the handshake's key and digest, TLS) is loaded by the first Dial; without it Dial raises */
+    if (lazylib_need(&lazy_crypto, "Dial", err, sizeof err) != 0 || lazylib_need(&lazy_ssl, "Dial", err, sizeof err) != 0) {
+        dial_spec_free(&spec);
+        return luaL_error(L, "%s", err);
     }
     spec.connect_timeout_ms = timeout_ms;
     spec.notify = sched_notify;

@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/engine.h"
 #include "core/fetch.h"
+#include "core/lib_crypto.h"
 #include "core/mailaddr.h"
 #include "core/timeparse.h"
 #include "lua/log.h"
@@ -35,7 +36,6 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
-#include <openssl/evp.h>
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_BYTES (10L << 20)
@@ -763,6 +763,12 @@ static int http_prepare(lua_State *L)
  * then the call waits for it, or (go) returns its routine at once. */
 static int transfer(lua_State *L, int (*prepare)(lua_State *), int qidx, int go, const char *who)
 {
+    char err[400];
+    /* libcurl (and for a mail's encoded subject libcrypto) is loaded by the first call that needs it; without it the
+     * call raises (a broken installation, which no retry mends) */
+    if (lazylib_need(&lazy_curl, who, err, sizeof err) != 0 ||
+        (prepare == mail_prepare && lazylib_need(&lazy_crypto, who, err, sizeof err) != 0))
+        return luaL_error(L, "%s", err);
     int n = prepare(L);
     struct query *q = lua_touserdata(L, qidx);
     if (go)
