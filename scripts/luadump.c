@@ -1,6 +1,6 @@
 /*
  * luadump: compiles a Lua file to bytecode at build time, so that stratrun loads its embedded stdlib without
- * parsing it at each start (docs/bots.md, "Start-up"). Built and run by CMakeLists.txt for each stdlib/*.lua, with
+ * parsing it at each start (docs/bots.md, "Start-up"). Built and run by CMakeLists.txt for each file of stdlib/, with
  * the Lua library stratrun links, so that the bytecode is the one that library loads. Debug information is kept:
  * errors and tracebacks name stdlib/<name>.lua and its lines as the source did.
  *   luadump IN OUT CHUNKNAME       e.g. luadump stdlib/ta.lua build/stdlib-bc/ta.luac =stdlib/ta.lua
