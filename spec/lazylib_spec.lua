@@ -1,12 +1,10 @@
 -- Spec for the libraries opened on first use (runtime/core/lazylib.c, docs/dependencies.md, "Opened on first use"):
--- a bot that never calls HttpQuery, Mail, DBExec, Encode, MD5, Dial or serve never maps libcurl, SQLite, OpenSSL or
--- libmicrohttpd; the first call that needs one opens it; a library that cannot be opened stops that call with one
+-- a bot that never calls HttpQuery, Mail, DBExec, Encode, MD5, Dial or serve, nor uses a Redis channel, never maps
+-- libcurl, SQLite, OpenSSL, libmicrohttpd, hiredis, zlib or wslay; the first call that needs one opens it; a library that cannot be opened stops that call with one
 -- line naming the library and the call. The libraries are made unopenable the way a broken installation is: a
 -- folder on LD_LIBRARY_PATH holds an empty file under each soname (Debian 12's), which the dynamic loader finds
 -- first and refuses ("file too short").
 local h = require("helpers")
-
-local LIBS = { "libcurl", "libmicrohttpd", "libsqlite3", "libssl", "libcrypto" }
 
 -- Lua source of a function that prints which of LIBS the process has mapped, after a label.
 local MAPPED = [[
@@ -15,7 +13,8 @@ local function mapped(label)
   local maps = f:read("a")
   f:close()
   local found = {}
-  for _, lib in ipairs({ "libcurl", "libmicrohttpd", "libsqlite3", "libssl", "libcrypto" }) do
+  for _, lib in ipairs({ "libcurl", "libmicrohttpd", "libsqlite3", "libssl", "libcrypto", "libhiredis", "libz",
+                         "libwslay" }) do
     if maps:find("/" .. lib .. "[.-]") then found[#found + 1] = lib end
   end
   print(label .. ": " .. table.concat(found, " "))
@@ -26,7 +25,7 @@ end
 local function broken_libs()
   local dir = h.tmpdir()
   for _, soname in ipairs({ "libcurl.so.4", "libmicrohttpd.so.12", "libsqlite3.so.0", "libssl.so.3",
-                            "libcrypto.so.3" }) do
+                            "libcrypto.so.3", "libhiredis.so.0.14", "libz.so.1", "libwslay.so.1" }) do
     h.write(dir .. "/" .. soname, "")
   end
   return dir
@@ -43,6 +42,8 @@ function main()
   mapped("DBExec")
   HttpQuery("http://127.0.0.1:1/")   -- refused at once; libcurl is opened all the same
   mapped("HttpQuery")
+  pcall(Dial, "tcp://127.0.0.1:1", 1000)
+  mapped("Dial")
 end
 ]])
     h.assert_ok(r)
@@ -50,7 +51,8 @@ end
       "start: ",
       "MD5: libcrypto",
       "DBExec: libsqlite3 libcrypto",
-      "HttpQuery: libcurl libsqlite3 libssl libcrypto",
+      "HttpQuery: libcurl libsqlite3 libssl libcrypto libz",
+      "Dial: libcurl libsqlite3 libssl libcrypto libz libwslay",
     }, "\n") .. "\n", r.out:gsub("[^\n]*%d%d:%d%d:%d%d[^\n]*\n", ""))
   end)
 
@@ -80,6 +82,17 @@ end
                    ": file too short"
       assert.are.equal("false\tfalse\ttrue\n" .. "strategy.lua:2: " .. want .. "\n", r.out, c[1])
     end
+  end)
+
+  it("a Redis channel without hiredis is refused in one line", function()
+    local libs = broken_libs()
+    local dir = h.tmpdir()
+    h.script(dir, "function main() end")
+    local r = h.run({ dir = dir, env = { LD_LIBRARY_PATH = libs }, "--data-dir", dir .. "/d", "--channel",
+                      "redis://127.0.0.1:1", "--id", "R", "strategy.lua" })
+    assert.are.equal(2, r.code, r.err)
+    assert.are.equal("stratrun: a redis:// channel needs libhiredis.so.0.14, which could not be opened: " .. libs ..
+                     "/libhiredis.so.0.14: file too short\n", r.err)
   end)
 
   it("stratrun serve without libmicrohttpd says so in one line", function()

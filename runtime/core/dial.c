@@ -8,6 +8,8 @@
 #include "core/dial.h"
 #include "core/lib_crypto.h"
 #include "core/lib_ssl.h"
+#include "core/lib_wslay.h"
+#include "core/lib_zlib.h"
 #include "core/thread.h"
 #include "core/utf8.h"
 
@@ -30,8 +32,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <wslay/wslay.h>
-#include <zlib.h>
 
 #define DEFAULT_CONNECT_MS 30000
 #define DEFAULT_INTERVAL_MS 1000
