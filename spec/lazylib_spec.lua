@@ -68,7 +68,7 @@ end
       { "Dial('tcp://127.0.0.1:1')", "Dial needs libcrypto.so.3" },
     }
     for _, c in ipairs(cases) do
-      -- the same line at every call: a failed opening is not tried again
+      -- the same line at every call (each tries again: a missing library stays missing)
       local r = h.run_bot(string.format([[
 function main()
   local ok1, e1 = pcall(function() return %s end)

@@ -4,8 +4,11 @@
 #include "core/lazylib.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 
 /* One lock for every library: loads are rare (once each) and short next to a transfer. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -20,9 +23,16 @@ static int load(struct lazylib *lib)
 {
     /* RTLD_LOCAL: its symbols are for its table only (a strategy's C module sees none of them). */
     void *h = dlopen(lib->soname, RTLD_NOW | RTLD_LOCAL);
+    lib->why_errno = 0;
     if (!h) {
         const char *e = dlerror();
         snprintf(lib->why, sizeof lib->why, "%s", e ? e : "dlopen failed");
+        /* dlopen leaves no errno to trust: whether the process is out of descriptors, asked directly */
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+        else
+            lib->why_errno = errno;
         return -1;
     }
     const char *missing = "";
@@ -41,16 +51,17 @@ int lazylib_need(struct lazylib *lib, const char *caller, char *err, size_t errl
     if (state == 0) {
         pthread_mutex_lock(&mu);
         state = atomic_load_explicit(&lib->state, memory_order_relaxed);
-        if (state == 0) {
-            state = load(lib) == 0 ? 1 : -1;
+        if (state == 0 && load(lib) == 0) {
+            state = 1;
             atomic_store_explicit(&lib->state, state, memory_order_release);
         }
+        if (state == 0)
+            snprintf(err, errlen, "%s needs %s, which could not be opened: %s", caller, lib->soname, lib->why);
+        int e = lib->why_errno;
         pthread_mutex_unlock(&mu);
+        errno = e;
     }
-    if (state > 0)
-        return 0;
-    snprintf(err, errlen, "%s needs %s, which could not be opened: %s", caller, lib->soname, lib->why);
-    return -1;
+    return state > 0 ? 0 : -1;
 }
 
 int lazylib_loaded(struct lazylib *lib)

@@ -26,13 +26,15 @@ struct lazylib {
     int (*resolve)(void *handle, const char **missing);    /* fills the table: 0, or -1 naming the function */
     int (*init)(char *err, size_t errlen);          /* NULL, or the library's global set-up after resolve: 0 or -1 */
     void (*fini)(void);                             /* NULL, or its global clean-up (lazylib_fini) */
-    atomic_int state;                               /* 0 not tried, 1 loaded, -1 failed (for good) */
-    char why[256];                                  /* why it failed, when state is -1 */
+    atomic_int state;                               /* 0 not loaded, 1 loaded */
+    char why[256];                                  /* why the last try failed */
+    int why_errno;                                  /* EMFILE or ENFILE: the process was out of descriptors */
 };
 
 /* Loads lib unless it is loaded: once per process, whichever thread comes first (the others wait). Returns 0 (its
- * table filled), or -1 with one line in err: "<caller> needs <soname>, which could not be opened: <why>". A
- * failure is final: later calls give the same line. */
+ * table filled), or -1 with one line in err: "<caller> needs <soname>, which could not be opened: <why>", and errno
+ * EMFILE or ENFILE when the process was out of descriptors then (0 otherwise). A failure is tried again at the next call (a process out of descriptors may have some
+ * again); a missing library gives the same line each time. */
 int lazylib_need(struct lazylib *lib, const char *caller, char *err, size_t errlen);
 
 /* Whether lib is loaded (without trying to load it). */
@@ -62,7 +64,7 @@ void lazylib_fini(struct lazylib *lib);
         LIST(LAZYLIB_SET)                                                                                         \
         return 0;                                                                                                 \
     }                                                                                                             \
-    struct lazylib lazy_##name = {soname, resolve_##name, init, fini, 0, ""};
+    struct lazylib lazy_##name = {soname, resolve_##name, init, fini, 0, "", 0};
 
 /* dlsym, for LAZYLIB_SET. */
 void *lazylib_sym(void *handle, const char *name);

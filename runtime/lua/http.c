@@ -767,8 +767,15 @@ static int transfer(lua_State *L, int (*prepare)(lua_State *), int qidx, int go,
     /* libcurl (and for a mail's encoded subject libcrypto) is loaded by the first call that needs it; without it the
      * call raises (a broken installation, which no retry mends) */
     if (lazylib_need(&lazy_curl, who, err, sizeof err) != 0 ||
-        (prepare == mail_prepare && lazylib_need(&lazy_crypto, who, err, sizeof err) != 0))
+        (prepare == mail_prepare && lazylib_need(&lazy_crypto, who, err, sizeof err) != 0)) {
+        /* out of descriptors is a condition of the world, as it is for a transfer: HttpQuery returns nil, message */
+        if ((errno == EMFILE || errno == ENFILE) && prepare == http_prepare && !go) {
+            lua_pushnil(L);
+            lua_pushfstring(L, "%s %s: too many open files (%s)", who, luaL_optstring(L, 1, ""), err);
+            return 2;
+        }
         return luaL_error(L, "%s", err);
+    }
     int n = prepare(L);
     struct query *q = lua_touserdata(L, qidx);
     if (go)
