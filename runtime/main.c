@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 
 #include "host/bot.h"
 #include "core/clock.h"
@@ -71,11 +70,10 @@ int main(int argc, char **argv)
     int replay_lock = -1;
 
     standard_fds();
-    /* Before any thread: the signal dispositions (SIGPIPE ignored, the stop signals), libcurl's global state
-     * (HttpQuery, the rest market). Then stdout and stderr go through the output queue. */
+    /* Before any thread: the signal dispositions (SIGPIPE ignored, the stop signals). Then stdout and stderr go
+     * through the output queue. (libcurl's global state is set up when it is loaded, on first use: core/lib_curl.c.) */
     bot_signals_install();
     termpanel_init();
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     if (outq_start() == 0)
         outq_stdio();
     options_subcommand_first(argc, argv);
@@ -230,7 +228,7 @@ out:
     options_free(&opt);
     if (replay_lock >= 0)
         close(replay_lock);
-    curl_global_cleanup();
+    lazylib_fini(&lazy_curl);
     watchdog_stop();
     outq_stop(1000);
     return status;

@@ -1,6 +1,7 @@
 # Turns files into a C file with one byte array per file and a table of them: SYMBOL[] = {name, bytes, size}, ended
-# by a NULL name. stdlib/*.lua (the defaults: names without .lua, for require) and web/* (SYMBOL=stratrun_web,
-# HEADER=host/web_embed.h, STRUCT=web_asset, KEEP_EXT=1: names with their extension, as the dashboard serves them),
+# by a NULL name. stdlib/*.lua compiled to bytecode, build/stdlib-bc/*.luac (the defaults: names without extension,
+# for require) and web/* (SYMBOL=stratrun_web, HEADER=host/web_embed.h, STRUCT=web_asset, KEEP_EXT=1: names with
+# their extension, as the dashboard serves them),
 # and editor/'s files (SYMBOL=stratrun_editor, HEADER=host/editor_embed.h: what stratrun new writes).
 if(NOT SYMBOL)
   set(SYMBOL stratrun_stdlib)

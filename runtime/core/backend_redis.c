@@ -20,6 +20,7 @@
 #include "core/chanframe.h"
 #include "core/chanid.h"
 #include "core/clock.h"
+#include "core/lib_hiredis.h"
 #include "core/logsink.h"
 #include "core/redact.h"
 
@@ -34,7 +35,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <hiredis.h>
 
 #define KEY_PREFIX "stratrun:ch:"
 #define KEY_MAX (sizeof KEY_PREFIX + ID_MAX)
@@ -511,6 +511,8 @@ static void *redis_open(const char *arg, const char *data_dir, const struct back
                         size_t errlen)
 {
     (void)data_dir;
+    if (lazylib_need(&lazy_hiredis, "a redis:// channel", err, errlen) != 0)
+        return NULL;
     struct redis *r = calloc(1, sizeof *r);
     if (!r) {
         snprintf(err, errlen, "out of memory");

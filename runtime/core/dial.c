@@ -6,6 +6,10 @@
  * the closing flag. The socket, the TLS session and the wslay context are the thread's alone.
  */
 #include "core/dial.h"
+#include "core/lib_crypto.h"
+#include "core/lib_ssl.h"
+#include "core/lib_wslay.h"
+#include "core/lib_zlib.h"
 #include "core/thread.h"
 #include "core/utf8.h"
 
@@ -28,13 +32,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-#include <wslay/wslay.h>
-#include <zlib.h>
 
 #define DEFAULT_CONNECT_MS 30000
 #define DEFAULT_INTERVAL_MS 1000

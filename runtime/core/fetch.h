@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <curl/curl.h>
+#include "core/lib_curl.h"
 
 #define FETCH_MAX_REDIRECTS 5
 #define FETCH_MAX_HEAD (64 * 1024)      /* the response's header block, on top of the body's cap */

@@ -259,6 +259,8 @@ static int mind_weight(const struct history_req *q, const struct fetch *f)
 int history_download(const struct history_req *q, struct history_stats *st, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
+    if (lazylib_need(&lazy_curl, "the history download", err, errlen) != 0)
+        return -1;
     int64_t period = history_period(q->period);
     char venue[64];
     if (!period || binance_symbol(q->symbol, venue, sizeof venue) != 0) {

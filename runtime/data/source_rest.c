@@ -542,6 +542,8 @@ static void *rest_open(struct market *m, const char *url, const char *args, int6
                        char *err, size_t errlen)
 {
     (void)now_ms;
+    if (lazylib_need(&lazy_curl, "the rest market", err, errlen) != 0)
+        return NULL;
     struct rest *r = calloc(1, sizeof *r);
     if (!r || !(r->url = strdup(url))) {
         free(r);

@@ -304,7 +304,7 @@ static void push_exchange_check(lua_State *L)
     lua_pushnil(L);
     lua_setmetatable(L, -2);
     lua_pop(L, 1);
-    if (luaL_loadbufferx(L, m->src, m->size, "=stdlib/exchange_settings.lua", "t") != LUA_OK)
+    if (luaL_loadbufferx(L, m->src, m->size, "=stdlib/exchange_settings.lua", "b") != LUA_OK)
         lua_error(L);
     lua_call(L, 0, 1);
     lua_getfield(L, -1, "check");

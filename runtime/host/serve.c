@@ -23,6 +23,7 @@
 #include "core/cmdqueue.h"
 #include "core/engine.h"
 #include "core/fsutil.h"
+#include "core/lib_mhd.h"
 #include "core/numfmt.h"
 #include "core/outq.h"
 #include "core/redact.h"
@@ -33,7 +34,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <pthread.h>
@@ -786,6 +786,10 @@ int serve_main(int argc, char **argv, int at)
     }
 
     char err[1024];
+    if (lazylib_need(&lazy_mhd, "stratrun serve", err, sizeof err) != 0) {
+        outq_printf(STDERR_FILENO, "%s\n", err);
+        return EXIT_STRATEGY;   /* the options were right; the installation lacks the library */
+    }
     if (fs_safe_dir(s.data_dir, "data dir", -1, err, sizeof err) != 0)
         return cli_usage("serve", "%s", err);
     if (load_token(&s, err, sizeof err) != 0)

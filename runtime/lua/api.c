@@ -43,7 +43,7 @@ static int load_embedded(lua_State *L)
     const struct stdlib_module *m = &stratrun_stdlib[lua_tointeger(L, lua_upvalueindex(1))];
     char chunkname[64];
     snprintf(chunkname, sizeof chunkname, "=stdlib/%s.lua", m->name);
-    if (luaL_loadbufferx(L, m->src, m->size, chunkname, "t") != LUA_OK)
+    if (luaL_loadbufferx(L, m->src, m->size, chunkname, "b") != LUA_OK)
         return lua_error(L);
     lua_pushvalue(L, 1);    /* the module name, as require passes it */
     lua_call(L, 1, 1);

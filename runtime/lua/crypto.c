@@ -9,6 +9,7 @@
  * The platform documents no global HMAC (only exchange.HMAC, stdlib/exchange.lua), so there is none here.
  */
 #include "lua/api.h"
+#include "core/lib_crypto.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -16,9 +17,6 @@
 #include <string.h>
 
 #include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
 
 #include <lauxlib.h>
 
@@ -397,10 +395,19 @@ static const unsigned char *check_key(lua_State *L, size_t *keylen)
     return decode(L, f, "key", s, n, keylen);
 }
 
+/* libcrypto is loaded by the first call that needs it; without it the call raises (a broken installation). */
+static void need_crypto(lua_State *L, const char *who)
+{
+    char err[400];
+    if (lazylib_need(&lazy_crypto, who, err, sizeof err) != 0)
+        luaL_error(L, "%s", err);
+}
+
 /* Encode(algo, inputFormat, outputFormat, data [, keyFormat, key]): data hashed, HMAC'd with the key, converted as
  * text, or (algo "raw") only turned from one format into another. */
 static int f_Encode(lua_State *L)
 {
+    need_crypto(L, "Encode");
     const char *algo = check_name(L, 1, "algo");
     enum format in = check_format(L, 2, "inputFormat"), out = check_format(L, 3, "outputFormat");
     size_t n, len, keylen = 0;
@@ -440,6 +447,7 @@ static int f_Encode(lua_State *L)
 /* MD5(data): the MD5 of data's bytes, 32 lower-case hex digits. */
 static int f_MD5(lua_State *L)
 {
+    need_crypto(L, "MD5");
     size_t n;
     const unsigned char *p = (const unsigned char *)check_bytes(L, 1, "MD5", "data", &n);
     unsigned char md[EVP_MAX_MD_SIZE];

@@ -14,6 +14,7 @@
 #include "lua/api.h"
 #include "lua/ctx.h"
 #include "core/clock.h"
+#include "core/lib_sqlite.h"
 #include "data/json.h"
 #include "lua/log.h"
 
@@ -26,7 +27,6 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
-#include <sqlite3.h>
 
 #define DB_KEY "stratrun.db"            /* registry: the bot's struct dbs */
 #define DB_FILE "db.sqlite3"
@@ -126,10 +126,13 @@ static int db_open(struct dbs *d, int which, char *err, size_t errlen)
 static int dbs_gc(lua_State *L)
 {
     struct dbs *d = lua_touserdata(L, 1);
-    sqlite3_finalize(d->stmt);
+    /* no handle, no call: SQLite may never have been loaded (LogVacuum without a database) */
+    if (d->stmt)
+        sqlite3_finalize(d->stmt);
     d->stmt = NULL;
     for (int i = 0; i < 2; i++) {
-        sqlite3_close_v2(d->db[i]);
+        if (d->db[i])
+            sqlite3_close_v2(d->db[i]);
         d->db[i] = NULL;
     }
     return 0;
@@ -413,9 +416,12 @@ static void check_args(lua_State *L)
 static int f_DBExec(lua_State *L)
 {
     check_args(L);
+    char err[4400];
+    /* SQLite is loaded by the first DBExec; without it the call raises (a broken installation) */
+    if (lazylib_need(&lazy_sqlite, "DBExec", err, sizeof err) != 0)
+        return luaL_error(L, "%s", err);
     struct dbs *d = dbs_of(L);
     int which = *lua_tostring(L, 1) == ':' ? ON_MEMORY : ON_FILE, n = lua_gettop(L);
-    char err[4400];
     if (!d->db[which] && db_open(d, which, err, sizeof err) != 0) {
         lua_pushstring(L, err);
         return fail(L);

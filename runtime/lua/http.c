@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/engine.h"
 #include "core/fetch.h"
+#include "core/lib_crypto.h"
 #include "core/mailaddr.h"
 #include "core/timeparse.h"
 #include "lua/log.h"
@@ -36,8 +37,6 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_BYTES (10L << 20)
@@ -791,6 +790,17 @@ static int backed_off(lua_State *L, struct query *q)
 
 int http_call(lua_State *L, const struct http_call *c)
 {
+    char err[400];
+    if (lazylib_need(&lazy_curl, c->who, err, sizeof err) != 0) {
+        if (c->header)
+            explicit_bzero(c->header, strlen(c->header));
+        if (errno != EMFILE && errno != ENFILE)
+            return luaL_error(L, "%s", err);    /* a broken installation, which no retry mends */
+        lua_pushnil(L);     /* out of descriptors: a condition of the world, as for a transfer */
+        lua_pushfstring(L, "%s: too many open files (%s)", c->who, err);
+        lua_pushinteger(L, 0);  /* not sent */
+        return 3;
+    }
     struct query *q = new_query(L, c->who);
     int qidx = lua_gettop(L);
     struct fetch *f = &q->job->f;
@@ -799,7 +809,7 @@ int http_call(lua_State *L, const struct http_call *c)
         f->method = dup_or_raise(L, c->method, strlen(c->method));
     int added = c->header ? fetch_add_header(f, c->header) : 0;
     if (c->header)
-        OPENSSL_cleanse(c->header, strlen(c->header));
+        explicit_bzero(c->header, strlen(c->header));
     if (added != 0)
         return luaL_error(L, "%s: out of memory", c->who);
     f->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : DEFAULT_TIMEOUT_MS;
@@ -818,6 +828,19 @@ int http_call(lua_State *L, const struct http_call *c)
  * then the call waits for it, or (go) returns its routine at once. */
 static int transfer(lua_State *L, int (*prepare)(lua_State *), int qidx, int go, const char *who)
 {
+    char err[400];
+    /* libcurl (and for a mail's encoded subject libcrypto) is loaded by the first call that needs it; without it the
+     * call raises (a broken installation, which no retry mends) */
+    if (lazylib_need(&lazy_curl, who, err, sizeof err) != 0 ||
+        (prepare == mail_prepare && lazylib_need(&lazy_crypto, who, err, sizeof err) != 0)) {
+        /* out of descriptors is a condition of the world, as it is for a transfer: HttpQuery returns nil, message */
+        if ((errno == EMFILE || errno == ENFILE) && prepare == http_prepare && !go) {
+            lua_pushnil(L);
+            lua_pushfstring(L, "%s %s: too many open files (%s)", who, luaL_optstring(L, 1, ""), err);
+            return 2;
+        }
+        return luaL_error(L, "%s", err);
+    }
     int n = prepare(L);
     struct query *q = lua_touserdata(L, qidx);
     if (go)

@@ -1,11 +1,12 @@
-/* stdlib_embed.h: the Lua sources under stdlib/, compiled into the binary by scripts/embed.cmake. */
+/* stdlib_embed.h: the Lua files under stdlib/, as bytecode (scripts/luadump.c, which keeps their chunk names
+ * "=stdlib/<name>.lua" and lines), compiled into the binary by scripts/embed.cmake. Load them in mode "b". */
 #ifndef STRATRUN_STDLIB_EMBED_H
 #define STRATRUN_STDLIB_EMBED_H
 #include <stddef.h>
 
 struct stdlib_module {
     const char *name;   /* file name without .lua: the name passed to require */
-    const char *src;
+    const char *src;    /* the bytecode */
     size_t size;
 };
 

@@ -18,6 +18,7 @@
 #include "lua/venue.h"
 #include "core/clock.h"
 #include "core/fetch.h"
+#include "core/lib_crypto.h"
 #include "data/binance.h"
 
 #include <math.h>
@@ -27,8 +28,6 @@
 #include <string.h>
 
 #include <lauxlib.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #define VENUE_MAX 64
 #define KEY_MAX 256
@@ -314,11 +313,14 @@ static int venue_send(lua_State *L, struct venue *v, const char *method, const c
         const char *text = lua_tolstring(L, -1, &tl);
         unsigned char mac[EVP_MAX_MD_SIZE];
         size_t maclen = 0;
+        char err[300];
+        if (lazylib_need(&lazy_crypto, "a live exchange's signing", err, sizeof err) != 0)
+            return luaL_error(L, "%s", err);
         if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, v->secret, strlen(v->secret),
                        (const unsigned char *)text, tl, mac, sizeof mac, &maclen))
             return luaL_error(L, "venue: HMAC-SHA256 failed");
         to_hex(mac, maclen, hexmac);
-        OPENSSL_cleanse(mac, sizeof mac);
+        explicit_bzero(mac, sizeof mac);
     }
     lua_pushfstring(L, "%s%s%s%s%s%s", v->base_url, path, lua_rawlen(L, -1) ? "?" : "", lua_tostring(L, -1),
                     sign ? "&signature=" : "", hexmac);    /* stack: ... query url */
