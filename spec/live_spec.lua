@@ -147,6 +147,26 @@ end
     h.assert_has(r.out, "after 2 true")
   end)
 
+  it("resolves an order answered 200 with a truncated or unexpected body by its client ID, never 'not placed'", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v)
+    local r = run(dir, string.format([[
+function main()
+  HttpQuery("%s/__admin/fault", { method = "POST", body = json.encode({ body_after_order = '{"orderId":' }) })
+  Log("cut", exchange.Buy(42000, 0.001))
+  HttpQuery("%s/__admin/fault", { method = "POST", body = json.encode({ body_after_order = "{}" }) })
+  Log("odd", exchange.Buy(42000, 0.001))
+end
+]], v.base, v.base))
+    h.assert_ok(r)
+    local st = v.state()
+    assert.are.equal(2, st.order_posts)
+    assert.are.equal(2, #st.orders)
+    h.assert_has(r.out, "cut " .. st.orders[1].orderId .. "\n")
+    h.assert_has(r.out, "odd " .. st.orders[2].orderId .. "\n")
+    h.assert_has(r.out, "; the venue has the order (client id ")
+  end)
+
   it("keeps the other bots of the process running while one awaits the venue", function()
     local v, dir = start_venue(), h.tmpdir()
     config(dir, v)

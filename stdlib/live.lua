@@ -283,6 +283,7 @@ local function new(s, opts)
         .. "&origClientOrderId=" .. cid, true)
       local o, why2, code = decode(r, err)
       err = why2
+      if o and o.orderId == nil then o, err = nil, "an answer without an order id" end
       if o then
         note(string.format("%s.%s: %s; the venue has the order (client id %s): id %s", who, call_name, why, cid,
           tostring(o.orderId)))
@@ -334,10 +335,16 @@ local function new(s, opts)
     elseif not r then
       o = resolve(call_name, cid, err)  -- no answer: the order may stand
     else
-      o, err = decode(r)
-      -- Binance: a 5xx's execution status is unknown, the order may stand
-      if not o and r.StatusCode >= 500 then o = resolve(call_name, cid, err)
-      elseif not o then return fail(call_name, err) end
+      local code
+      o, err, code = decode(r)
+      if o and o.orderId == nil then
+        o, err = nil, "HTTP " .. r.StatusCode .. " without an order id: " .. r.Body:sub(1, 200)
+      end
+      -- Only the venue's own refusal (a 4xx with its error code) is known not placed. A 5xx (Binance: execution
+      -- status unknown), or an answer cut short or of another shape, may stand for a placed order: resolved.
+      if not o and r.StatusCode >= 400 and r.StatusCode < 500 and type(code) == "number" then
+        return fail(call_name, err)
+      elseif not o then o = resolve(call_name, cid, err) end
     end
     if not o then return nil end        -- resolve said why
     if opts.lines() then say(call_name, px, num(amount), "(order " .. tostring(o.orderId) .. ")", ...) end
