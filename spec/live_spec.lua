@@ -99,7 +99,7 @@ end
     assert.are.equal("SELL", st.orders[2].side)
     assert.are.equal("42000", st.orders[1].price)
     assert.are.equal("0.001", st.orders[1].origQty)
-    assert.truthy(st.orders[1].clientOrderId:match("^sr%d+$"))
+    assert.truthy(st.orders[1].clientOrderId:match("^sr%x+%-%d+$"))
     assert.are.equal("100000", st.balances.USDT)
   end)
 
@@ -165,6 +165,27 @@ end
     h.assert_has(r.out, "cut " .. st.orders[1].orderId .. "\n")
     h.assert_has(r.out, "odd " .. st.orders[2].orderId .. "\n")
     h.assert_has(r.out, "; the venue has the order (client id ")
+  end)
+
+  it("gives every order a client ID no other process sharing the account gives, within Binance's 36 characters", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v)
+    local strategy = 'function main() exchange.Buy(42000, 0.001) exchange.Buy(42000, 0.001) end'
+    h.assert_ok(run(dir, strategy))
+    h.assert_ok(run(dir, strategy))
+    local prefixes, seen = {}, {}
+    for i, o in ipairs(v.state().orders) do
+      local cid = o.clientOrderId
+      assert.is_nil(seen[cid], cid)
+      seen[cid] = true
+      assert.truthy(#cid <= 36 and cid:match("^[%.A-Za-z0-9:/_-]+$"), cid)
+      -- a random part drawn by each process, not the time: two bots in the same millisecond differ too
+      local prefix, n = cid:match("^sr(" .. ("%x"):rep(16) .. ")%-(%d+)$")
+      assert.truthy(prefix, cid)
+      assert.are.equal(i <= 2 and i or i - 2, tonumber(n))
+      prefixes[(i + 1) // 2] = prefix
+    end
+    assert.are_not.equal(prefixes[1], prefixes[2])
   end)
 
   it("keeps the other bots of the process running while one awaits the venue", function()

@@ -59,7 +59,6 @@ local function new(s, opts)
   local tick, step, min_notional, min_qty = s.tick_size, s.amount_size, s.min_notional, s.amount_size
   local max_qty, max_notional = 1e15, 1e15
   local raw
-  local n_client = 0
   local bar_len = 100                 -- GetRecords without a limit; SetMaxBarLen
 
   local function fail(call, msg)
@@ -321,8 +320,7 @@ local function new(s, opts)
       if not a then return fail(call_name, err) end
       holdings = a.Stocks + a.FrozenStocks
     end
-    n_client = n_client + 1
-    local cid = string.format("sr%d%d", opts.now(), n_client)
+    local cid = venue.client_id()
     local r, err, refused = answered(venue.order(slot, symbol, side, typ, price, amount, cid, value, holdings))
     local px = market and "market" or num(price)
     if r == false then

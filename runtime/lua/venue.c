@@ -26,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
@@ -488,8 +491,38 @@ static int f_order(lua_State *L)
     return venue_send(L, v, "POST", "/api/v3/order", lua_tostring(L, -1), 1, seen_weight);
 }
 
+/* venue.client_id() -> a new client order id: "sr", 16 hex digits drawn once per process (getrandom), "-", a
+ * counter of the process. Unique across restarts and across bots or processes sharing one account, which the
+ * time and a counter of each bot were not (two bots in the same millisecond; "sr" T "11" is "sr" T+1 "1"). */
+static int f_client_id(lua_State *L)
+{
+    static char prefix[17];
+    static unsigned long long count;
+    pthread_mutex_lock(&mu);
+    if (!prefix[0]) {
+        unsigned char r[8];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+            /* no entropy source: the time in ns and the process id, still not another process's */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            unsigned long long x = (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+            x ^= (unsigned long long)getpid() << 40;
+            for (int i = 0; i < 8; i++)
+                r[i] = (unsigned char)(x >> (8 * i));
+        }
+        to_hex(r, sizeof r, prefix);
+    }
+    unsigned long long n = ++count;
+    pthread_mutex_unlock(&mu);
+    char id[40];
+    snprintf(id, sizeof id, "sr%s-%llu", prefix, n);
+    lua_pushstring(L, id);
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
     {"backoff", f_backoff},
+    {"client_id", f_client_id},
     {"info", f_info},
     {"offset", f_offset},
     {"order", f_order},
