@@ -248,19 +248,21 @@ end
 
   it("refuses an order over a guard in one line, with nil, and sends nothing", function()
     local v, dir = start_venue(), h.tmpdir()
-    config(dir, v, ", max_order_value = 300, max_orders_per_minute = 2, max_position = 1.002")
+    config(dir, v, ", max_order_value = 300, max_orders_per_minute = 2, max_position = 1.003")
     local r = run(dir, [[
 function main()
   Log("value", exchange.Buy(42000, 0.01))
-  Log("position", exchange.Buy(42000, 0.003))
   Log("one", exchange.Buy(42000, 0.001) ~= nil, exchange.Buy(42000, 0.001) ~= nil)
+  -- the two buys resting below the market count: 1 held + 0.002 open + 0.002
+  Log("position", exchange.Buy(42000, 0.002))
   Log("rate", exchange.Buy(42000, 0.001))
 end
 ]])
     h.assert_ok(r)
     h.assert_has(r.out, "exchange.Buy: refused by max_order_value: the order's value 420 is above 300\n")
     h.assert_has(r.out, "value null")
-    h.assert_has(r.out, "exchange.Buy: refused by max_position: holdings would be 1.003, above 1.002\n")
+    h.assert_has(r.out, "exchange.Buy: refused by max_position: holdings would be 1.004, above 1.003\n")
+    h.assert_has(r.out, "position null")
     h.assert_has(r.out, "one true true")
     h.assert_has(r.out, "exchange.Buy: refused by max_orders_per_minute: 2 orders in the last minute, the limit is 2\n")
     h.assert_has(r.out, "rate null")

@@ -319,6 +319,17 @@ local function new(s, opts)
       local a, err = account()
       if not a then return fail(call_name, err) end
       holdings = a.Stocks + a.FrozenStocks
+      -- and what the open buy orders of the pair would add when they fill: else orders resting below the market,
+      -- each under max_position, would together take the holdings past it
+      local open, err2 = get("/api/v3/openOrders", "symbol=" .. symbol, true)
+      if not open then return fail(call_name, err2) end
+      for _, o in ipairs(open) do
+        if o.side == "BUY" then
+          local left = (number(o.origQty) or 0) - (number(o.executedQty) or 0)
+          if o.type == "MARKET" and left <= 0 then left = math.huge end   -- a quote amount: not known in base
+          holdings = holdings + math.max(left, 0)
+        end
+      end
     end
     local cid = venue.client_id()
     local r, err, refused = answered(venue.order(slot, symbol, side, typ, price, amount, cid, value, holdings))
