@@ -87,7 +87,7 @@ end
     h.assert_has(r.out, "frozen 42")
     h.assert_has(r.out, "open 1")
     h.assert_has(r.out, "cancel true true 0")
-    h.assert_has(r.out, "exchange.Buy: the venue's error -1013: Filter failure: NOTIONAL (HTTP 400)")
+    h.assert_has(r.out, "exchange.Buy: the order's value 0.1 is below the venue's minimum notional 5: not sent\n")
     h.assert_has(r.out, "small null")
     h.assert_has(r.out, "assets BTC 1 USDT 100000")
     h.assert_has(r.out, "period 60 7")
@@ -95,6 +95,7 @@ end
     h.assert_has(r.out, "false strategy.lua:27: exchange.SetPrecision is not there on a live exchange yet (docs/live.md lists its calls)")
     local st = v.state()
     assert.are.equal(2, #st.orders)
+    assert.are.equal(2, st.order_posts)      -- the small order was not sent
     assert.are.equal("CANCELED", st.orders[1].status)
     assert.are.equal("SELL", st.orders[2].side)
     assert.are.equal("42000", st.orders[1].price)
@@ -417,12 +418,12 @@ function main()
   Log("env", os.getenv("STRATRUN_BINANCE_API_KEY"), os.getenv("STRATRUN_BINANCE_SECRET_KEY"))
   LogStatus(json.encode(exchange.GetAccount()))
   Log("order", exchange.Buy(42000, 0.001))
-  Log("bad", exchange.Buy(1, 1))
+  Log("bad", exchange.Buy(42000, 100))   -- refused by the venue: more than the balance
 end
 ]], { STRATRUN_BINANCE_API_KEY = KEY, STRATRUN_BINANCE_SECRET_KEY = SECRET })
     h.assert_ok(r)
     h.assert_has(r.out, "env null null")
-    h.assert_has(r.out, "exchange.Buy: the venue's error -1013")
+    h.assert_has(r.out, "exchange.Buy: the venue's error -2010")
     assert.falsy(r.out:find("FOUND", 1, true))
     local ps = h.run { dir = dir, "ps", "--data-dir", dir .. "/d" }
     local files = ""
@@ -437,12 +438,12 @@ end
     r = run(dir, [[
 function main()
   Log("config", json.encode(require("stratrun.config").exchange))
-  Log("bad", exchange.Buy(1, 1))
+  Log("bad", exchange.Buy(42000, 100))   -- refused by the venue: more than the balance
 end
 ]])
     h.assert_ok(r)
     h.assert_has(r.out, '"venue":"binance"')
-    h.assert_has(r.out, "exchange.Buy: the venue's error -1013")
+    h.assert_has(r.out, "exchange.Buy: the venue's error -2010")
     files = ""
     for path in io.popen("find " .. h.quote(dir .. "/d") .. " -type f"):lines() do files = files .. (h.read(path) or "") end
     for _, text in ipairs { r.out, r.err, files } do

@@ -315,6 +315,16 @@ local function new(s, opts)
     end
     if not (market and side == "BUY") then amount = floor_to(amount, step) end
     if amount <= 0 then return fail(call_name, "the amount is below the venue's step " .. step) end
+    -- the pair's filters checked here, in one line, rather than an order sent to be refused
+    if not (market and side == "BUY") and min_qty and amount < min_qty then
+      return fail(call_name, string.format("the amount %s is below the venue's minimum %s: not sent", num(amount),
+        num(min_qty)))
+    end
+    local notional = (market and side == "BUY") and amount or price * amount
+    if min_notional and notional < min_notional then
+      return fail(call_name, string.format("the order's value %s is below the venue's minimum notional %s: not sent",
+        num(notional), num(min_notional)))
+    end
     if side == "BUY" and info.max_position > 0 then
       local a, err = account()
       if not a then return fail(call_name, err) end
