@@ -270,6 +270,38 @@ end
     assert.are.equal(2, v.state().order_posts)
   end)
 
+  it("keeps the venue's module out of a strategy's reach, so no order goes around the guards", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v, ", max_position = 1.002")
+    local r = run(dir, [[
+local found, seen = nil, {}
+local function look(fn, depth)
+  if seen[fn] or depth > 4 then return end
+  seen[fn] = true
+  for i = 1, 60 do
+    local ok, n, val = pcall(debug.getupvalue, fn, i)
+    if not ok or not n then break end
+    if type(val) == "table" and type(rawget(val, "order")) == "function" then found = val end
+    if type(val) == "function" then look(val, depth + 1) end
+  end
+end
+function main()
+  Log("require", (pcall(require, "stratrun.venue")))
+  look(exchange.Buy, 0)
+  for level = 2, 8 do                     -- the runtime's wrapper that called main
+    local f = debug.getinfo(level, "f")
+    if f then look(f.func, 0) end
+  end
+  Log("upvalue", found ~= nil)
+  if found then Log("hostile", found.order(1, "BTCUSDT", "BUY", "LIMIT", 42000, 0.01, "hostile1", 0, 0)) end
+end
+]])
+    h.assert_ok(r)
+    h.assert_has(r.out, "require false")
+    h.assert_has(r.out, "upvalue false")
+    assert.are.equal(0, v.state().order_posts)
+  end)
+
   it("stops sending after a 429 until Retry-After passes, and never reaches 418", function()
     local v, dir = start_venue(), h.tmpdir()
     config(dir, v)

@@ -1,13 +1,15 @@
 /*
  * venue.c: a live exchange's venue (docs/live.md): its keys, its signed requests and its guards, in C, where the
- * strategy's Lua state cannot reach them. require "stratrun.venue" is for stdlib/live.lua.
+ * strategy's Lua state cannot reach them. The registry's "stratrun.venue" is for stdlib/live.lua only.
  *
  * The config loader hands every exchange table with a `venue` to venue_config, which takes the venue's settings
  * and keys out of the table into a slot of this file (the table keeps `venue` and `venue_slot` only, so nothing of
  * them reaches the bot's state, its status or --json). A bot's exchange then names its slot; the functions below
  * sign with the slot's secret (HMAC-SHA256, libcrypto) and add its API key as a request header that only the HTTP
- * thread sees. The guards (order value, orders per minute, position) are checked here before an order is sent,
- * so a strategy reaching this module through the debug library gains nothing: every order passes them.
+ * thread sees. The guards (order value, orders per minute, position) are checked here before an order is sent.
+ * live.lua passes venue.order the account's holdings and a market sell's value, so the module is kept from the
+ * strategy: it is in the registry ("stratrun.venue"), not require-able, and guard.c refuses debug's upvalue calls on
+ * live.lua's functions.
  *
  * Requests run on the process's HTTP thread (http_call): the bot awaits, the other bots run on. Every answer's
  * X-MBX-USED-WEIGHT-1M is read; at BINANCE_WEIGHT_SLOW of the slot's weight_limit, or after a 429 or 418 (noted
@@ -199,7 +201,7 @@ int venue_keys_in_config(void)
     return n;
 }
 
-/* ---- the bot's side: require "stratrun.venue" ---- */
+/* ---- the bot's side: the registry's "stratrun.venue", for stdlib/live.lua ---- */
 
 static struct venue *check_slot(lua_State *L)
 {
