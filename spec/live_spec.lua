@@ -189,6 +189,18 @@ end
     assert.are_not.equal(prefixes[1], prefixes[2])
   end)
 
+  it("does not take 'no such order' for 'not placed' before the order's recvWindow has passed", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v, string.format(", recv_window = %d", math.floor(3000 * h.time_scale)))
+    v.admin("fault", { late_order = 1 * h.time_scale })
+    local r = run(dir, 'function main() Log("id", exchange.Buy(42000, 0.001)) end')
+    h.assert_ok(r)
+    local st = v.state()
+    assert.are.equal(1, st.order_posts)
+    assert.are.equal(1, #st.orders)
+    h.assert_has(r.out, "id " .. st.orders[1].orderId .. "\n")
+  end)
+
   it("keeps the other bots of the process running while one awaits the venue", function()
     local v, dir = start_venue(), h.tmpdir()
     config(dir, v)

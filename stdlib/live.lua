@@ -276,8 +276,12 @@ local function new(s, opts)
 
   -- An order without an answer: the venue is asked for its client ID (a few times while it does not answer);
   -- the order's id if it was placed, else nil. Never sent again.
-  local function resolve(call_name, cid, why)
-    for _ = 1, 3 do
+  -- sent: our clock in ms just before the order was signed. The venue takes a request until its timestamp's
+  -- recvWindow is over, so "no such order" means not placed only after that (a request may wait at the venue).
+  local function resolve(call_name, cid, why, sent)
+    local tries = 0
+    while tries < 3 do
+      tries = tries + 1
       local r, err, refused = venue.request(slot, "GET", "/api/v3/order", "symbol=" .. symbol
         .. "&origClientOrderId=" .. cid, true)
       local o, why2, code = decode(r, err)
@@ -288,11 +292,20 @@ local function new(s, opts)
           tostring(o.orderId)))
         return o
       end
-      if code == -2013 then
+      local left = sent + info.recv_window + 1000 - UnixNano() // 1000000
+      if code == -2013 and left > 0 then
+        note(string.format("%s.%s: %s; the venue has no order with client id %s yet: asking again in %d ms, when "
+          .. "its recvWindow is over", who, call_name, why, cid, left))
+        Sleep(left)
+        tries = tries - 1       -- this one does not count
+        sent = -math.huge       -- waited once
+      elseif code == -2013 then
         return fail(call_name, why .. "; the venue has no order with client id " .. cid .. ": not placed")
       end
-      why = why .. "; asking for it: " .. err
-      if refused then break end     -- not sent: asking again now would not be either
+      if code ~= -2013 then
+        why = why .. "; asking for it: " .. err
+        if refused then break end     -- not sent: asking again now would not be either
+      end
     end
     return fail(call_name, why .. "; whether order " .. cid .. " was placed is not known: see GetOrders")
   end
@@ -342,6 +355,7 @@ local function new(s, opts)
       end
     end
     local cid = venue.client_id()
+    local sent = UnixNano() // 1000000
     local r, err, refused = answered(venue.order(slot, symbol, side, typ, price, amount, cid, value, holdings))
     local px = market and "market" or num(price)
     if r == false then
@@ -352,7 +366,7 @@ local function new(s, opts)
     if not r and refused then
       return fail(call_name, err)       -- a guard, a back-off, a 429: not placed
     elseif not r then
-      o = resolve(call_name, cid, err)  -- no answer: the order may stand
+      o = resolve(call_name, cid, err, sent)  -- no answer: the order may stand
     else
       local code
       o, err, code = decode(r)
@@ -363,7 +377,7 @@ local function new(s, opts)
       -- status unknown), or an answer cut short or of another shape, may stand for a placed order: resolved.
       if not o and r.StatusCode >= 400 and r.StatusCode < 500 and type(code) == "number" then
         return fail(call_name, err)
-      elseif not o then o = resolve(call_name, cid, err) end
+      elseif not o then o = resolve(call_name, cid, err, sent) end
     end
     if not o then return nil end        -- resolve said why
     if opts.lines() then say(call_name, px, num(amount), "(order " .. tostring(o.orderId) .. ")", ...) end
