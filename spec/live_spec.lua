@@ -87,7 +87,7 @@ end
     h.assert_has(r.out, "frozen 42")
     h.assert_has(r.out, "open 1")
     h.assert_has(r.out, "cancel true true 0")
-    h.assert_has(r.out, "exchange.Buy: the venue's error -1013: Filter failure: NOTIONAL (HTTP 400)")
+    h.assert_has(r.out, "exchange.Buy: the order's value 0.1 is below the venue's minimum notional 5: not sent\n")
     h.assert_has(r.out, "small null")
     h.assert_has(r.out, "assets BTC 1 USDT 100000")
     h.assert_has(r.out, "period 60 7")
@@ -95,11 +95,12 @@ end
     h.assert_has(r.out, "false strategy.lua:27: exchange.SetPrecision is not there on a live exchange yet (docs/live.md lists its calls)")
     local st = v.state()
     assert.are.equal(2, #st.orders)
+    assert.are.equal(2, st.order_posts)      -- the small order was not sent
     assert.are.equal("CANCELED", st.orders[1].status)
     assert.are.equal("SELL", st.orders[2].side)
     assert.are.equal("42000", st.orders[1].price)
     assert.are.equal("0.001", st.orders[1].origQty)
-    assert.truthy(st.orders[1].clientOrderId:match("^sr%d+$"))
+    assert.truthy(st.orders[1].clientOrderId:match("^sr%x+%-%d+$"))
     assert.are.equal("100000", st.balances.USDT)
   end)
 
@@ -145,6 +146,59 @@ end
     h.assert_ok(r)
     h.assert_has(r.out, "before 2")
     h.assert_has(r.out, "after 2 true")
+  end)
+
+  it("resolves an order answered 200 with a truncated or unexpected body by its client ID, never 'not placed'", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v)
+    local r = run(dir, string.format([[
+function main()
+  HttpQuery("%s/__admin/fault", { method = "POST", body = json.encode({ body_after_order = '{"orderId":' }) })
+  Log("cut", exchange.Buy(42000, 0.001))
+  HttpQuery("%s/__admin/fault", { method = "POST", body = json.encode({ body_after_order = "{}" }) })
+  Log("odd", exchange.Buy(42000, 0.001))
+end
+]], v.base, v.base))
+    h.assert_ok(r)
+    local st = v.state()
+    assert.are.equal(2, st.order_posts)
+    assert.are.equal(2, #st.orders)
+    h.assert_has(r.out, "cut " .. st.orders[1].orderId .. "\n")
+    h.assert_has(r.out, "odd " .. st.orders[2].orderId .. "\n")
+    h.assert_has(r.out, "; the venue has the order (client id ")
+  end)
+
+  it("gives every order a client ID no other process sharing the account gives, within Binance's 36 characters", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v)
+    local strategy = 'function main() exchange.Buy(42000, 0.001) exchange.Buy(42000, 0.001) end'
+    h.assert_ok(run(dir, strategy))
+    h.assert_ok(run(dir, strategy))
+    local prefixes, seen = {}, {}
+    for i, o in ipairs(v.state().orders) do
+      local cid = o.clientOrderId
+      assert.is_nil(seen[cid], cid)
+      seen[cid] = true
+      assert.truthy(#cid <= 36 and cid:match("^[%.A-Za-z0-9:/_-]+$"), cid)
+      -- a random part drawn by each process, not the time: two bots in the same millisecond differ too
+      local prefix, n = cid:match("^sr(" .. ("%x"):rep(16) .. ")%-(%d+)$")
+      assert.truthy(prefix, cid)
+      assert.are.equal(i <= 2 and i or i - 2, tonumber(n))
+      prefixes[(i + 1) // 2] = prefix
+    end
+    assert.are_not.equal(prefixes[1], prefixes[2])
+  end)
+
+  it("does not take 'no such order' for 'not placed' before the order's recvWindow has passed", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v, string.format(", recv_window = %d", math.floor(3000 * h.time_scale)))
+    v.admin("fault", { late_order = 1 * h.time_scale })
+    local r = run(dir, 'function main() Log("id", exchange.Buy(42000, 0.001)) end')
+    h.assert_ok(r)
+    local st = v.state()
+    assert.are.equal(1, st.order_posts)
+    assert.are.equal(1, #st.orders)
+    h.assert_has(r.out, "id " .. st.orders[1].orderId .. "\n")
   end)
 
   it("keeps the other bots of the process running while one awaits the venue", function()
@@ -207,23 +261,57 @@ end
 
   it("refuses an order over a guard in one line, with nil, and sends nothing", function()
     local v, dir = start_venue(), h.tmpdir()
-    config(dir, v, ", max_order_value = 300, max_orders_per_minute = 2, max_position = 1.002")
+    config(dir, v, ", max_order_value = 300, max_orders_per_minute = 2, max_position = 1.003")
     local r = run(dir, [[
 function main()
   Log("value", exchange.Buy(42000, 0.01))
-  Log("position", exchange.Buy(42000, 0.003))
   Log("one", exchange.Buy(42000, 0.001) ~= nil, exchange.Buy(42000, 0.001) ~= nil)
+  -- the two buys resting below the market count: 1 held + 0.002 open + 0.002
+  Log("position", exchange.Buy(42000, 0.002))
   Log("rate", exchange.Buy(42000, 0.001))
 end
 ]])
     h.assert_ok(r)
     h.assert_has(r.out, "exchange.Buy: refused by max_order_value: the order's value 420 is above 300\n")
     h.assert_has(r.out, "value null")
-    h.assert_has(r.out, "exchange.Buy: refused by max_position: holdings would be 1.003, above 1.002\n")
+    h.assert_has(r.out, "exchange.Buy: refused by max_position: holdings would be 1.004, above 1.003\n")
+    h.assert_has(r.out, "position null")
     h.assert_has(r.out, "one true true")
     h.assert_has(r.out, "exchange.Buy: refused by max_orders_per_minute: 2 orders in the last minute, the limit is 2\n")
     h.assert_has(r.out, "rate null")
     assert.are.equal(2, v.state().order_posts)
+  end)
+
+  it("keeps the venue's module out of a strategy's reach, so no order goes around the guards", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v, ", max_position = 1.002")
+    local r = run(dir, [[
+local found, seen = nil, {}
+local function look(fn, depth)
+  if seen[fn] or depth > 4 then return end
+  seen[fn] = true
+  for i = 1, 60 do
+    local ok, n, val = pcall(debug.getupvalue, fn, i)
+    if not ok or not n then break end
+    if type(val) == "table" and type(rawget(val, "order")) == "function" then found = val end
+    if type(val) == "function" then look(val, depth + 1) end
+  end
+end
+function main()
+  Log("require", (pcall(require, "stratrun.venue")))
+  look(exchange.Buy, 0)
+  for level = 2, 8 do                     -- the runtime's wrapper that called main
+    local f = debug.getinfo(level, "f")
+    if f then look(f.func, 0) end
+  end
+  Log("upvalue", found ~= nil)
+  if found then Log("hostile", found.order(1, "BTCUSDT", "BUY", "LIMIT", 42000, 0.01, "hostile1", 0, 0)) end
+end
+]])
+    h.assert_ok(r)
+    h.assert_has(r.out, "require false")
+    h.assert_has(r.out, "upvalue false")
+    assert.are.equal(0, v.state().order_posts)
   end)
 
   it("stops sending after a 429 until Retry-After passes, and never reaches 418", function()
@@ -374,12 +462,12 @@ function main()
   Log("env", os.getenv("STRATRUN_BINANCE_API_KEY"), os.getenv("STRATRUN_BINANCE_SECRET_KEY"))
   LogStatus(json.encode(exchange.GetAccount()))
   Log("order", exchange.Buy(42000, 0.001))
-  Log("bad", exchange.Buy(1, 1))
+  Log("bad", exchange.Buy(42000, 100))   -- refused by the venue: more than the balance
 end
 ]], { STRATRUN_BINANCE_API_KEY = KEY, STRATRUN_BINANCE_SECRET_KEY = SECRET })
     h.assert_ok(r)
     h.assert_has(r.out, "env null null")
-    h.assert_has(r.out, "exchange.Buy: the venue's error -1013")
+    h.assert_has(r.out, "exchange.Buy: the venue's error -2010")
     assert.falsy(r.out:find("FOUND", 1, true))
     local ps = h.run { dir = dir, "ps", "--data-dir", dir .. "/d" }
     local files = ""
@@ -394,12 +482,12 @@ end
     r = run(dir, [[
 function main()
   Log("config", json.encode(require("stratrun.config").exchange))
-  Log("bad", exchange.Buy(1, 1))
+  Log("bad", exchange.Buy(42000, 100))   -- refused by the venue: more than the balance
 end
 ]])
     h.assert_ok(r)
     h.assert_has(r.out, '"venue":"binance"')
-    h.assert_has(r.out, "exchange.Buy: the venue's error -1013")
+    h.assert_has(r.out, "exchange.Buy: the venue's error -2010")
     files = ""
     for path in io.popen("find " .. h.quote(dir .. "/d") .. " -type f"):lines() do files = files .. (h.read(path) or "") end
     for _, text in ipairs { r.out, r.err, files } do

@@ -12,11 +12,11 @@
 -- client order ID; a request that fails without an answer (a timeout, a dropped connection) is resolved by asking
 -- the venue for that ID, never by sending the order again.
 
-local venue = require("stratrun.venue")
+local registry = debug.getregistry()    -- before runtime/lua/guard.c refuses it to the strategy
+local venue = registry["stratrun.venue"]   -- not require-able, and guard.c refuses this file's upvalues
 local files = require("stratrun.files")
 local BACKOFF_FILE = "venue-backoff.json"
 local json = require("json")
-local registry = debug.getregistry()    -- before runtime/lua/guard.c refuses it to the strategy
 
 local BUY, SELL = 0, 1
 local PENDING, CLOSED, CANCELED = 0, 1, 2
@@ -59,7 +59,6 @@ local function new(s, opts)
   local tick, step, min_notional, min_qty = s.tick_size, s.amount_size, s.min_notional, s.amount_size
   local max_qty, max_notional = 1e15, 1e15
   local raw
-  local n_client = 0
   local bar_len = 100                 -- GetRecords without a limit; SetMaxBarLen
 
   local function fail(call, msg)
@@ -277,22 +276,36 @@ local function new(s, opts)
 
   -- An order without an answer: the venue is asked for its client ID (a few times while it does not answer);
   -- the order's id if it was placed, else nil. Never sent again.
-  local function resolve(call_name, cid, why)
-    for _ = 1, 3 do
+  -- sent: our clock in ms just before the order was signed. The venue takes a request until its timestamp's
+  -- recvWindow is over, so "no such order" means not placed only after that (a request may wait at the venue).
+  local function resolve(call_name, cid, why, sent)
+    local tries = 0
+    while tries < 3 do
+      tries = tries + 1
       local r, err, refused = venue.request(slot, "GET", "/api/v3/order", "symbol=" .. symbol
         .. "&origClientOrderId=" .. cid, true)
       local o, why2, code = decode(r, err)
       err = why2
+      if o and o.orderId == nil then o, err = nil, "an answer without an order id" end
       if o then
         note(string.format("%s.%s: %s; the venue has the order (client id %s): id %s", who, call_name, why, cid,
           tostring(o.orderId)))
         return o
       end
-      if code == -2013 then
+      local left = sent + info.recv_window + 1000 - UnixNano() // 1000000
+      if code == -2013 and left > 0 then
+        note(string.format("%s.%s: %s; the venue has no order with client id %s yet: asking again in %d ms, when "
+          .. "its recvWindow is over", who, call_name, why, cid, left))
+        Sleep(left)
+        tries = tries - 1       -- this one does not count
+        sent = -math.huge       -- waited once
+      elseif code == -2013 then
         return fail(call_name, why .. "; the venue has no order with client id " .. cid .. ": not placed")
       end
-      why = why .. "; asking for it: " .. err
-      if refused then break end     -- not sent: asking again now would not be either
+      if code ~= -2013 then
+        why = why .. "; asking for it: " .. err
+        if refused then break end     -- not sent: asking again now would not be either
+      end
     end
     return fail(call_name, why .. "; whether order " .. cid .. " was placed is not known: see GetOrders")
   end
@@ -315,13 +328,34 @@ local function new(s, opts)
     end
     if not (market and side == "BUY") then amount = floor_to(amount, step) end
     if amount <= 0 then return fail(call_name, "the amount is below the venue's step " .. step) end
+    -- the pair's filters checked here, in one line, rather than an order sent to be refused
+    if not (market and side == "BUY") and min_qty and amount < min_qty then
+      return fail(call_name, string.format("the amount %s is below the venue's minimum %s: not sent", num(amount),
+        num(min_qty)))
+    end
+    local notional = (market and side == "BUY") and amount or price * amount
+    if min_notional and notional < min_notional then
+      return fail(call_name, string.format("the order's value %s is below the venue's minimum notional %s: not sent",
+        num(notional), num(min_notional)))
+    end
     if side == "BUY" and info.max_position > 0 then
       local a, err = account()
       if not a then return fail(call_name, err) end
       holdings = a.Stocks + a.FrozenStocks
+      -- and what the open buy orders of the pair would add when they fill: else orders resting below the market,
+      -- each under max_position, would together take the holdings past it
+      local open, err2 = get("/api/v3/openOrders", "symbol=" .. symbol, true)
+      if not open then return fail(call_name, err2) end
+      for _, o in ipairs(open) do
+        if o.side == "BUY" then
+          local left = (number(o.origQty) or 0) - (number(o.executedQty) or 0)
+          if o.type == "MARKET" and left <= 0 then left = math.huge end   -- a quote amount: not known in base
+          holdings = holdings + math.max(left, 0)
+        end
+      end
     end
-    n_client = n_client + 1
-    local cid = string.format("sr%d%d", opts.now(), n_client)
+    local cid = venue.client_id()
+    local sent = UnixNano() // 1000000
     local r, err, refused = answered(venue.order(slot, symbol, side, typ, price, amount, cid, value, holdings))
     local px = market and "market" or num(price)
     if r == false then
@@ -332,12 +366,18 @@ local function new(s, opts)
     if not r and refused then
       return fail(call_name, err)       -- a guard, a back-off, a 429: not placed
     elseif not r then
-      o = resolve(call_name, cid, err)  -- no answer: the order may stand
+      o = resolve(call_name, cid, err, sent)  -- no answer: the order may stand
     else
-      o, err = decode(r)
-      -- Binance: a 5xx's execution status is unknown, the order may stand
-      if not o and r.StatusCode >= 500 then o = resolve(call_name, cid, err)
-      elseif not o then return fail(call_name, err) end
+      local code
+      o, err, code = decode(r)
+      if o and o.orderId == nil then
+        o, err = nil, "HTTP " .. r.StatusCode .. " without an order id: " .. r.Body:sub(1, 200)
+      end
+      -- Only the venue's own refusal (a 4xx with its error code) is known not placed. A 5xx (Binance: execution
+      -- status unknown), or an answer cut short or of another shape, may stand for a placed order: resolved.
+      if not o and r.StatusCode >= 400 and r.StatusCode < 500 and type(code) == "number" then
+        return fail(call_name, err)
+      elseif not o then o = resolve(call_name, cid, err, sent) end
     end
     if not o then return nil end        -- resolve said why
     if opts.lines() then say(call_name, px, num(amount), "(order " .. tostring(o.orderId) .. ")", ...) end

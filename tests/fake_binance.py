@@ -26,7 +26,11 @@ Admin endpoints (no signature), JSON bodies:
                                  {"hang_after_order": seconds}: the next new order is placed, then the answer waits
                                  that long before it is sent; {"status_after_order": 503}: the next new order
                                  is placed and answered with that status and -1007 (execution status unknown, as
-                                 Binance's backend timeout); {"skew_ms": ms}: the server clock's offset;
+                                 Binance's backend timeout); {"body_after_order": text}: the next new order is
+                                 placed and answered 200 with that text as its body (a truncated or odd answer);
+                                 {"late_order": seconds}: the next new order's connection is closed at once and the
+                                 order placed that much later (queued at the venue, within its recvWindow);
+                                 {"skew_ms": ms}: the server clock's offset;
                                  {"weight_limit": n}; {"retry_after": s}: a 429's Retry-After (0: until the
                                  minute ends)
   POST /__admin/fill             {"orderId": n}: a resting order fills at its price
@@ -62,6 +66,7 @@ state = {
     "orders": [], "next_id": 1000,
     "requests": {}, "statuses": {}, "keys_seen": [], "order_posts": 0,
     "drop": 0, "hang_after_order": 0, "retry_after": 0, "status_after_order": 0, "skew_ms": 0,
+    "body_after_order": None, "late_order": 0,
     "weight_limit": 6000, "minute": 0, "weight": 0, "banned_until": 0, "retry_until": 0,
 }
 if len(sys.argv) > 3 and sys.argv[3] != "-":
@@ -163,7 +168,15 @@ class Handler(BaseHTTPRequestHandler):
         if url.path.startswith("/__admin/"):
             with lock:
                 return self.admin(url.path, json.loads(body) if body else {})
-        hang = 0
+        hang, gone = 0, False
+        if method == "POST" and url.path == "/api/v3/order":
+            with lock:
+                late, state["late_order"] = state["late_order"], 0
+            if late:
+                # the answer is lost at once, the order is placed later (queued at the venue): late < recvWindow
+                self.close_connection, gone = True, True
+                self.connection.close()
+                time.sleep(late)
         with lock:
             state["requests"][method + " " + url.path] = state["requests"].get(method + " " + url.path, 0) + 1
             if state["drop"] > 0:
@@ -201,6 +214,15 @@ class Handler(BaseHTTPRequestHandler):
                 status, state["status_after_order"] = state["status_after_order"], 0
                 return self.error(status, -1007, "Timeout waiting for response from backend server. Send status "
                                   "unknown; execution status unknown.")
+            if method == "POST" and url.path == "/api/v3/order" and state["body_after_order"] is not None:
+                text, state["body_after_order"] = state["body_after_order"].encode(), None
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
+                return
+        if gone:
+            return
         if hang:
             time.sleep(hang)
             self.close_connection = True
@@ -406,7 +428,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__admin/book":
             state["book"] = a
         elif path == "/__admin/fault":
-            for k in ("drop", "hang_after_order", "status_after_order", "skew_ms", "weight_limit", "retry_after"):
+            for k in ("drop", "hang_after_order", "status_after_order", "body_after_order", "late_order", "skew_ms",
+                      "weight_limit", "retry_after"):
                 if k in a:
                     state[k] = a[k]
         elif path == "/__admin/fill":

@@ -88,8 +88,10 @@ void api_open(lua_State *L)
     lua_pop(L, 1);
     luaL_requiref(L, "stratrun.ta", luaopen_ta, 0);
     lua_pop(L, 1);
-    luaL_requiref(L, "stratrun.venue", luaopen_venue, 0);
-    lua_pop(L, 1);
+    /* not require-able: in the registry, for stdlib/live.lua only (a strategy calling it would pass the guards its
+     * own holdings and value) */
+    luaopen_venue(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.venue");
 
     preload_stdlib(L);
 

@@ -5,8 +5,9 @@
  *     the process;
  *   debug.getregistry and debug.sethook are refused: the registry holds the runtime's own state, and the runtime's
  *     count hook is how a stop or a time slice reaches a bot;
- *   debug.getupvalue, setupvalue, upvalueid and upvaluejoin are refused on C functions (the runtime's own), and
- *     debug.setlocal on a C function's frame: those hold what the runtime's C code reads back.
+ *   debug.getupvalue, setupvalue, upvalueid and upvaluejoin are refused on C functions (the runtime's own) and on
+ *     stdlib/live.lua's (the venue's order module), and debug.setlocal on a C function's frame: those hold what the
+ *     runtime's C code reads back.
  * Everything else of the standard library is as Lua has it.
  */
 #include "lua/api.h"
@@ -86,12 +87,26 @@ static int g_refused(lua_State *L)
     return refuse(L, lua_tostring(L, lua_upvalueindex(1)));
 }
 
-/* debug.getupvalue/setupvalue/upvalueid (f, ...), upvaluejoin (f1, n1, f2, n2): not on C functions. */
+/* A function of stdlib/live.lua: its upvalues hold the venue's module and the registry, which would let a strategy
+ * send orders with holdings and values of its own past the guards (runtime/lua/venue.c). */
+static int live_function(lua_State *L, int idx)
+{
+    lua_Debug ar;
+    if (lua_type(L, idx) != LUA_TFUNCTION || lua_iscfunction(L, idx))
+        return 0;
+    lua_pushvalue(L, idx);
+    return lua_getinfo(L, ">S", &ar) && strcmp(ar.source, "=stdlib/live.lua") == 0;
+}
+
+/* debug.getupvalue/setupvalue/upvalueid (f, ...), upvaluejoin (f1, n1, f2, n2): not on C functions, nor on those of
+ * stdlib/live.lua. */
 static int g_upvalue(lua_State *L)
 {
-    if (lua_iscfunction(L, 1) || (lua_gettop(L) >= 3 && lua_iscfunction(L, 3) &&
-                                  strcmp(lua_tostring(L, lua_upvalueindex(2)), "debug.upvaluejoin") == 0))
+    int join = strcmp(lua_tostring(L, lua_upvalueindex(2)), "debug.upvaluejoin") == 0;
+    if (lua_iscfunction(L, 1) || (lua_gettop(L) >= 3 && lua_iscfunction(L, 3) && join))
         return refuse(L, lua_pushfstring(L, "%s on a C function", lua_tostring(L, lua_upvalueindex(2))));
+    if (live_function(L, 1) || (join && lua_gettop(L) >= 3 && live_function(L, 3)))
+        return refuse(L, lua_pushfstring(L, "%s on a live exchange's function", lua_tostring(L, lua_upvalueindex(2))));
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);

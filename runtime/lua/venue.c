@@ -1,13 +1,15 @@
 /*
  * venue.c: a live exchange's venue (docs/live.md): its keys, its signed requests and its guards, in C, where the
- * strategy's Lua state cannot reach them. require "stratrun.venue" is for stdlib/live.lua.
+ * strategy's Lua state cannot reach them. The registry's "stratrun.venue" is for stdlib/live.lua only.
  *
  * The config loader hands every exchange table with a `venue` to venue_config, which takes the venue's settings
  * and keys out of the table into a slot of this file (the table keeps `venue` and `venue_slot` only, so nothing of
  * them reaches the bot's state, its status or --json). A bot's exchange then names its slot; the functions below
  * sign with the slot's secret (HMAC-SHA256, libcrypto) and add its API key as a request header that only the HTTP
- * thread sees. The guards (order value, orders per minute, position) are checked here before an order is sent,
- * so a strategy reaching this module through the debug library gains nothing: every order passes them.
+ * thread sees. The guards (order value, orders per minute, position) are checked here before an order is sent.
+ * live.lua passes venue.order the account's holdings and a market sell's value, so the module is kept from the
+ * strategy: it is in the registry ("stratrun.venue"), not require-able, and guard.c refuses debug's upvalue calls on
+ * live.lua's functions.
  *
  * Requests run on the process's HTTP thread (http_call): the bot awaits, the other bots run on. Every answer's
  * X-MBX-USED-WEIGHT-1M is read; at BINANCE_WEIGHT_SLOW of the slot's weight_limit, or after a 429 or 418 (noted
@@ -26,6 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
@@ -196,7 +201,7 @@ int venue_keys_in_config(void)
     return n;
 }
 
-/* ---- the bot's side: require "stratrun.venue" ---- */
+/* ---- the bot's side: the registry's "stratrun.venue", for stdlib/live.lua ---- */
 
 static struct venue *check_slot(lua_State *L)
 {
@@ -488,8 +493,38 @@ static int f_order(lua_State *L)
     return venue_send(L, v, "POST", "/api/v3/order", lua_tostring(L, -1), 1, seen_weight);
 }
 
+/* venue.client_id() -> a new client order id: "sr", 16 hex digits drawn once per process (getrandom), "-", a
+ * counter of the process. Unique across restarts and across bots or processes sharing one account, which the
+ * time and a counter of each bot were not (two bots in the same millisecond; "sr" T "11" is "sr" T+1 "1"). */
+static int f_client_id(lua_State *L)
+{
+    static char prefix[17];
+    static unsigned long long count;
+    pthread_mutex_lock(&mu);
+    if (!prefix[0]) {
+        unsigned char r[8];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+            /* no entropy source: the time in ns and the process id, still not another process's */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            unsigned long long x = (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+            x ^= (unsigned long long)getpid() << 40;
+            for (int i = 0; i < 8; i++)
+                r[i] = (unsigned char)(x >> (8 * i));
+        }
+        to_hex(r, sizeof r, prefix);
+    }
+    unsigned long long n = ++count;
+    pthread_mutex_unlock(&mu);
+    char id[40];
+    snprintf(id, sizeof id, "sr%s-%llu", prefix, n);
+    lua_pushstring(L, id);
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
     {"backoff", f_backoff},
+    {"client_id", f_client_id},
     {"info", f_info},
     {"offset", f_offset},
     {"order", f_order},
