@@ -1,7 +1,7 @@
 -- Spec for issue 12's clocks: times in CSV files (runtime/core/timeparse.c, runtime/data/source_csv.c) and the
 -- limits of the runtime's clock, as docs/replay.md describes them; seq across restarts and a publisher's clock
 -- ahead, on the local and redis backends (runtime/core/engine.c, runtime/lua/channel.c), as docs/channels.md
--- describes them. Real stratrun processes, real files, a real redis-server; faketime moves a process's clock.
+-- describes them. Real stratrun processes, real files, a real redis-server; libfaketime moves a process's clock.
 local h = require("helpers")
 
 -- A strategy that logs "T <Time of the last candle> <_D of it, with ms>" for the first three candles it sees.
@@ -206,15 +206,19 @@ end
 local running = {}
 
 -- Runs PUBLISHER as bot "pub" on channel, from its data dir under dir (the same for every run: a restart), with
--- prefix before the binary (faketime) and env; waits for its end.
-local function publish(dir, channel, from, to, prefix, env)
-  if prefix then    -- libfaketime preloaded before ASan's runtime: tell ASan that is intended
-    local e = {ASAN_OPTIONS = (os.getenv("ASAN_OPTIONS") or "") .. ":verify_asan_link_order=0"}
+-- its clock moved by fake (libfaketime's offset, "-10m") when given, and env; waits for its end. libfaketime is
+-- preloaded itself: the faketime wrapper names a semaphore and a shared memory object after its PID and leaves them
+-- when it is killed, so with PIDs up to 32768 a later wrapper of the same PID failed ("sem_open: File exists").
+local FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+local function publish(dir, channel, from, to, fake, env)
+  if fake then    -- libfaketime preloaded before ASan's runtime: tell ASan that is intended
+    local e = {ASAN_OPTIONS = (os.getenv("ASAN_OPTIONS") or "") .. ":verify_asan_link_order=0",
+               LD_PRELOAD = FAKETIME, FAKETIME = fake}
     for k, v in pairs(env or {}) do e[k] = v end
     env = e
   end
   local p = h.spawn{"--data-dir", dir .. "/pub", "--id", "pub", "--channel", channel, "-p", "from=" .. from,
-                    "-p", "to=" .. to, h.script(dir, PUBLISHER, "publisher.lua"), dir = dir, prefix = prefix,
+                    "-p", "to=" .. to, h.script(dir, PUBLISHER, "publisher.lua"), dir = dir,
                     env = env}
   running[#running + 1] = p
   local code = p:wait(60)
@@ -276,7 +280,7 @@ describe("seq across restarts, whatever the clocks do", function()
     publish(dir, channel, 1, 5)
     assert.truthy(h.eventually(function() local s = states(reader) return #s > 0 and s[#s].v == 5 end))
     assert.is_true(os.remove(dir .. "/channels/pub"))
-    publish(dir, channel, 101, 140, {"faketime", "-f", "-10m"})
+    publish(dir, channel, 101, 140, "-10m")
     saw_every_state(reader, dir)
   end)
 
@@ -310,7 +314,7 @@ describe("seq across restarts, whatever the clocks do", function()
     assert.truthy(h.eventually(function() return server:cli("EXISTS", "stratrun:ch:pub"):match("^0") end, 10))
     assert.matches("^%d+", (server:cli("GET", "stratrun:seq:pub")))
     assert.matches("^%-1", (server:cli("TTL", "stratrun:seq:pub")))
-    _, err = publish(dir, url("pub"), 101, 140, {"faketime", "-f", "-10m"}, {STRATRUN_REDIS_PASSWORD = pw.pub})
+    _, err = publish(dir, url("pub"), 101, 140, "-10m", {STRATRUN_REDIS_PASSWORD = pw.pub})
     assert.falsy(err:find("seq", 1, true), err)
     saw_every_state(reader, dir)
   end)
@@ -351,7 +355,7 @@ describe("a publisher whose clock is ahead", function()
     assert.are.equal("-", s[#s].ahead)
     assert.truthy(h.eventually(function() return status():find("| pub%s+| Running%s+|") end), status())
     -- 10 minutes ahead
-    publish(dir, channel, 3, 5, {"faketime", "-f", "+10m"})
+    publish(dir, channel, 3, 5, "+10m")
     assert.truthy(h.eventually(function() local s = states(reader) return #s > 0 and s[#s].v == 5 end))
     s = states(reader)
     assert.are.equal("ahead", s[#s].ahead)
@@ -373,7 +377,7 @@ describe("a publisher whose clock is ahead", function()
       h.quote(h.source .. "/strategies/monitor.lua")), 160, 40)
     finally(kill)
     assert.truthy(h.eventually(function() return screen():find("Waiting for Data", 1, true) end, 10), screen())
-    publish(dir, channel, 3, 5, {"faketime", "-f", "+10m"})
+    publish(dir, channel, 3, 5, "+10m")
     assert.truthy(h.eventually(function() return screen():find("Abnormal (clock +600 s)", 1, true) end, 15),
       screen())
     local text = screen()
