@@ -423,6 +423,8 @@ static void local_service(void *be)
             reopen_slots(l);
         else if (slots_retry(l->slots))
             attach_slots(l, 1);     /* the channels that found the table's lock held elsewhere */
+        if (l->slots)
+            slots_prune(l->slots);
     }
     if (l->slots) {
         slots_drain_bell(l->slots);

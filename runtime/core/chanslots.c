@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -350,6 +351,25 @@ static void ring(struct chanslots *t, _Atomic uint64_t *b, uint64_t tok)
         t->cache[k].token = 0;
         atomic_compare_exchange_strong(b, &tok, 0);
     }
+}
+
+void slots_prune(struct chanslots *t)
+{
+    struct pollfd fds[BELL_CACHE];
+    int at[BELL_CACHE], n = 0;
+    for (int k = 0; k < BELL_CACHE; k++)
+        if (t->cache[k].fd >= 0) {
+            fds[n] = (struct pollfd){t->cache[k].fd, 0, 0};
+            at[n++] = k;
+        }
+    if (n == 0 || poll(fds, (nfds_t)n, 0) <= 0)
+        return;
+    for (int j = 0; j < n; j++)
+        if (fds[j].revents & (POLLERR | POLLHUP | POLLNVAL)) {   /* a FIFO's write end: no reader any more */
+            close(t->cache[at[j]].fd);
+            t->cache[at[j]].fd = -1;
+            t->cache[at[j]].token = 0;
+        }
 }
 
 /* The table's flock, waited for at most LOCK_WAIT_MS: it is held only while a slot is given, so a longer hold is a

@@ -56,6 +56,10 @@ long slots_read(const struct chanslots *t, int i, char *buf, uint32_t *version);
  * that are alive. */
 int slots_follow(struct chanslots *t, int i);
 
+/* Closes the doorbells this process keeps open (to ring them) whose follower is gone: a follower that exited is
+ * rung by no one once another publisher freed its place, so its descriptor would stay open here. Once a second. */
+void slots_prune(struct chanslots *t);
+
 /* The doorbell this process polls (POLLIN), and emptying it after a wake-up. */
 int slots_bell_fd(const struct chanslots *t);
 void slots_drain_bell(struct chanslots *t);
