@@ -5,7 +5,7 @@
 --   build/stratrun --data-dir D tests/soak.lua [SECONDS] [--redis-seconds N] [--no-redis] [--pause MS] [--no-rss]
 --
 -- SECONDS (default 60) is how long the bots publish; give 600 or 3600 for a longer soak. The work folder is
--- D/soak (emptied first). When redis-server is on PATH a second, shorter soak (default SECONDS / 3, at least 20 s)
+-- D/soak (emptied first). When redis-server is on PATH a second, shorter soak (default SECONDS / 3, at least 40 s)
 -- runs the same bots on the redis backend against a redis-server of its own on a free loopback port. --no-rss
 -- skips the memory check, for a binary built with a sanitizer (TSan's shadow memory grows by design).
 --
@@ -39,7 +39,7 @@ do
     i = i + 1
   end
   assert(SECONDS >= 20, "a soak needs at least 20 seconds")
-  REDIS_SECONDS = REDIS_SECONDS or math.max(20, SECONDS // 3)
+  REDIS_SECONDS = REDIS_SECONDS or math.max(40, SECONDS // 3)
 end
 
 -- ---- helpers: spec/helpers.lua's, and a few of its own ----
@@ -185,7 +185,7 @@ local function soak(label, channel, seconds)
 
   local t0 = now_ms()
   local stop_at = t0 + seconds * 1000
-  local warmup_at = t0 + math.min(15000, seconds * 250)       -- a quarter of the run, at most 15 s
+  local warmup_at = t0 + math.min(15000, seconds * 500)       -- half the run, at most 15 s
   local kills_end = stop_at - 4000
 
   local procs = {}
