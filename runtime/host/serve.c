@@ -23,6 +23,7 @@
 #include "core/cmdqueue.h"
 #include "core/engine.h"
 #include "core/fsutil.h"
+#include "core/hex.h"
 #include "core/lib_mhd.h"
 #include "core/numfmt.h"
 #include "core/outq.h"
@@ -706,8 +707,8 @@ static int load_token(struct server *s, char *err, size_t errlen)
             snprintf(err, errlen, "getrandom failed: %s", strerror(errno));
             return -1;
         }
-        for (int i = 0; i < 32; i++)
-            snprintf(s->token + 2 * i, 3, "%02x", r[i]);
+        hex_encode(r, sizeof r, s->token);
+        s->token[64] = '\0';
         char line[66];
         snprintf(line, sizeof line, "%s\n", s->token);
         if (fs_write_atomic_mode(path, line, 65, 0600, 0, err, errlen) != 0)

@@ -9,6 +9,7 @@
  * The platform documents no global HMAC (only exchange.HMAC, stdlib/exchange.lua), so there is none here.
  */
 #include "lua/api.h"
+#include "core/hex.h"
 #include "core/lib_crypto.h"
 
 #include <errno.h>
@@ -258,16 +259,11 @@ static const unsigned char *decode(lua_State *L, enum format f, const char *what
 /* Pushes n bytes in format f: hex in lower case, base64 padded. */
 static void push_as(lua_State *L, enum format f, const unsigned char *p, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
     luaL_Buffer b;
     if (f == RAW) {
         lua_pushlstring(L, (const char *)p, n);
     } else if (f == HEX) {
-        char *o = luaL_buffinitsize(L, &b, 2 * n);
-        for (size_t i = 0; i < n; i++) {
-            o[2 * i] = digits[p[i] >> 4];
-            o[2 * i + 1] = digits[p[i] & 15];
-        }
+        hex_encode(p, n, luaL_buffinitsize(L, &b, 2 * n));
         luaL_pushresultsize(&b, 2 * n);
     } else {
         size_t len = (n + 2) / 3 * 4;

@@ -6,6 +6,7 @@
 #include "lua/ctx.h"
 #include "lua/log.h"
 #include "core/cmdqueue.h"
+#include "core/hex.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -65,10 +66,9 @@ static int f_UUID(lua_State *L)
     }
     r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);  /* version 4 */
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);  /* RFC 4122 variant */
-    char hex[33];
-    for (int i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", r[i]);
-    lua_pushlstring(L, hex, 32);
+    char hex[32];
+    hex_encode(r, sizeof r, hex);
+    lua_pushlstring(L, hex, sizeof hex);
     return 1;
 }
 

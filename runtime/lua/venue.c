@@ -20,6 +20,7 @@
 #include "lua/venue.h"
 #include "core/clock.h"
 #include "core/fetch.h"
+#include "core/hex.h"
 #include "core/lib_crypto.h"
 #include "data/binance.h"
 
@@ -283,15 +284,6 @@ static int weight_paused(lua_State *L, struct venue *v)
     return 3;
 }
 
-static void to_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 /* Sends METHOD base_url..path?query, signed when sign: timestamp (our clock plus the venue's offset), recvWindow and
  * the HMAC-SHA256 signature of the whole query are appended. stack: slot at 1; the results pushed by http_call. */
@@ -324,7 +316,8 @@ static int venue_send(lua_State *L, struct venue *v, const char *method, const c
         if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, v->secret, strlen(v->secret),
                        (const unsigned char *)text, tl, mac, sizeof mac, &maclen))
             return luaL_error(L, "venue: HMAC-SHA256 failed");
-        to_hex(mac, maclen, hexmac);
+        hex_encode(mac, maclen, hexmac);
+        hexmac[2 * maclen] = '\0';
         explicit_bzero(mac, sizeof mac);
     }
     lua_pushfstring(L, "%s%s%s%s%s%s", v->base_url, path, lua_rawlen(L, -1) ? "?" : "", lua_tostring(L, -1),
@@ -512,7 +505,8 @@ static int f_client_id(lua_State *L)
             for (int i = 0; i < 8; i++)
                 r[i] = (unsigned char)(x >> (8 * i));
         }
-        to_hex(r, sizeof r, prefix);
+        hex_encode(r, sizeof r, prefix);
+        prefix[16] = '\0';
     }
     unsigned long long n = ++count;
     pthread_mutex_unlock(&mu);
