@@ -259,6 +259,15 @@ end
     assert.are.equal("CANCELED", v.state().orders[1].status)
   end)
 
+  it("runs a script without main, whose top level trades", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v)
+    local r = run(dir, [[Log("top", exchange.GetTicker().Sell, exchange.Buy(42000, 0.001) ~= nil)]])
+    h.assert_ok(r)
+    h.assert_has(r.out, "top 43001.0 true")
+    assert.are.equal(1, v.state().order_posts)
+  end)
+
   it("refuses an order over a guard in one line, with nil, and sends nothing", function()
     local v, dir = start_venue(), h.tmpdir()
     config(dir, v, ", max_order_value = 300, max_orders_per_minute = 2, max_position = 1.003")
