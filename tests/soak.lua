@@ -85,9 +85,20 @@ local function rss_kb(pid)
   return s and tonumber(s:match("VmRSS:%s*(%d+)"))
 end
 
+-- The descriptors of process pid: how many, less its doorbells (the FIFOs `.bell.*` of the local backend's slot
+-- table: its own, and one for each live process following a channel it publishes, which come and go with the churn
+-- processes), and how many doorbells.
 local function fd_count(pid)
-  local out = capture("ls /proc/" .. pid .. "/fd 2>/dev/null | wc -l")
-  return tonumber(out)
+  local out = capture("ls -l /proc/" .. pid .. "/fd 2>/dev/null")
+  local n, bells = 0, 0
+  for line in out:gmatch("[^\n]+") do
+    if line:find(" -> ", 1, true) then
+      -- a doorbell whose follower's exit removed it reads "/DIR/.bell.TOKEN (deleted)"
+      if line:find("/%.bell%.%x+") then bells = bells + 1 else n = n + 1 end
+    end
+  end
+  if out == "" then return nil end
+  return n, bells
 end
 
 local function median(list)
@@ -250,11 +261,13 @@ local function soak(label, channel, seconds)
   -- The smallest of ten counts 20 ms apart: a file being written (a temp file, the folder opened for its fsync:
   -- the engine thread of a process publishing for four bots is writing most of the time, slower under TSan) is
   -- not a leak.
+  local bells_end = {}
   local function fds_now(p)
     local best
     for _ = 1, 10 do
-      local n = fd_count(p.pid)
+      local n, bells = fd_count(p.pid)
       if n and (not best or n < best) then best = n end
+      bells_end[p.name] = bells or bells_end[p.name]
       Sleep(20)
     end
     return best
@@ -394,6 +407,14 @@ local function soak(label, channel, seconds)
           tostring(fd_end[p.name]))
       else
         ok("%s: %d file descriptors at warm-up, %d at the end (no more)", p.name, fd_warm[p.name], fd_end[p.name])
+      end
+      -- doorbells: its own and at most one per other process; a publisher keeping those of exited followers
+      -- (ringing no one) would hold more
+      local bells = bells_end[p.name] or 0
+      if bells > #procs + 1 then
+        fail("%s: %d doorbell descriptors at the end, for %d processes", p.name, bells, #procs)
+      else
+        ok("%s: %d doorbell descriptors at the end, for %d processes", p.name, bells, #procs)
       end
     end
   end
