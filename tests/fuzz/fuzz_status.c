@@ -51,7 +51,7 @@ static void open_status(void)
     while (m->name && strcmp(m->name, "status") != 0)
         m++;
     FUZZ_CHECK(m->name != NULL, "stdlib/status.lua is not embedded");
-    FUZZ_CHECK(luaL_loadbufferx(S, m->src, m->size, "=stdlib/status.lua", "t") == LUA_OK, "%s", fuzz_lua_error(S));
+    FUZZ_CHECK(luaL_loadbufferx(S, m->src, m->size, "=stdlib/status.lua", "b") == LUA_OK, "%s", fuzz_lua_error(S));
     lua_pushstring(S, "status");
     FUZZ_CHECK(lua_pcall(S, 1, 1, 0) == LUA_OK, "%s", fuzz_lua_error(S));
     lua_getfield(S, -1, "render");
