@@ -245,7 +245,7 @@ local function start_reader(dir, channel, env)
   return r
 end
 
--- The reader saw 1..5 from the first publisher, then every state of the restarted one, 101..140, in order.
+-- The reader saw 5 from the first publisher, then the restarted one's states, 101..140, in order.
 local function saw_every_state(reader, dir)
   assert.truthy(h.eventually(function()
     local s = states(reader)
@@ -258,12 +258,19 @@ local function saw_every_state(reader, dir)
     seen[#seen + 1] = st.v
     if i > 1 then assert.is_true(st.seq > s[i - 1].seq, "seq went back") end
   end
-  local want = {}
-  for v = 101, 140 do want[#want + 1] = v end
-  local from = #seen - 39
-  assert.are.same(want, { table.unpack(seen, from > 0 and from or 1) },
-    "not every new state was seen: " .. table.concat(seen, " "))
-  assert.are.equal(5, seen[from - 1], "the first publisher's last state: " .. table.concat(seen, " "))
+  -- A channel carries the latest state: a reader descheduled for a while (a loaded CI machine) sees the newest one
+  -- after it and skips those between, which is right. A state refused for its seq is not: the restarted publisher's
+  -- clock is 10 minutes behind, so a seq taken from it would hide every one of 101..140 from the reader. So: after
+  -- 5, only restarted states, increasing, most of them, up to 140.
+  local first = 1
+  while first <= #seen and seen[first] ~= 5 do first = first + 1 end
+  assert.is_true(first <= #seen, "the first publisher's last state, 5, was not seen: " .. table.concat(seen, " "))
+  local after = { table.unpack(seen, first + 1) }
+  for i, v in ipairs(after) do
+    assert.is_true(v >= 101 and v <= 140 and (i == 1 or v > after[i - 1]),
+      "after 5, the restarted publisher's states in order: " .. table.concat(seen, " "))
+  end
+  assert.is_true(#after >= 30, "most of the restarted publisher's 40 states were seen: " .. table.concat(seen, " "))
 end
 
 describe("seq across restarts, whatever the clocks do", function()
