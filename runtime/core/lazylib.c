@@ -38,10 +38,13 @@ static int load(struct lazylib *lib)
     const char *missing = "";
     if (lib->resolve(h, &missing) != 0) {
         snprintf(lib->why, sizeof lib->why, "it has no function %s", missing);
+        dlclose(h);     /* the table is never used while state is 0; a later call opens it again */
         return -1;
     }
-    if (lib->init && lib->init(lib->why, sizeof lib->why) != 0)
+    if (lib->init && lib->init(lib->why, sizeof lib->why) != 0) {
+        dlclose(h);
         return -1;
+    }
     return 0;
 }
 
