@@ -178,8 +178,8 @@ end
       "position 0.01 0.004 43001 true", "order " .. id .. " true swap" })
   end)
 
-  it("refuses locally, in one line, a close over the position, an open over max_position and a netting open", function()
-    local v, dir = session(", max_position = 0.02, max_order_value = 2000")
+  it("refuses locally, in one line, a close over the position, an open over a guard and a netting open", function()
+    local v, dir = session(", max_position = 0.02, max_order_value = 2000, max_orders_per_minute = 3")
     local r = run(dir, on_swap("buy", [[
   Log("open", exchange.Buy(-1, 0.01) ~= nil)
   Log("resting", exchange.Buy(42000, 0.005) ~= nil)     -- pending: counts toward max_position
@@ -192,9 +192,12 @@ end
   Log("no direction", exchange.Buy(-1, 0.01))
   exchange.SetDirection("closebuy")
   Log("close", exchange.Sell(-1, 0.01) ~= nil)        -- a close is no increase: max_position does not apply
+  exchange.SetDirection("buy")
+  Log("rate", exchange.Buy(42000, 0.003))             -- the fourth order within a minute
 ]]))
     h.assert_ok(r)
-    has_all(r.out, { "open true", "resting true", "over null", "close over null", "close true",
+    has_all(r.out, { "open true", "resting true", "over null", "close over null", "close true", "rate null",
+      "exchange.Buy: refused by max_orders_per_minute: 3 orders in the last minute, the limit is 3\n",
       "exchange.Buy: refused by max_position: holdings would be 0.025, above 0.02\n",
       "exchange.Buy: refused by max_order_value: the order's value 2100 is above 2000\n",
       "exchange.Sell: closes 0.02 of the long BTC_USDT.swap position, which holds 0.01 (0 in pending close orders): a "
