@@ -185,6 +185,7 @@ end
   Log("resting", exchange.Buy(42000, 0.005) ~= nil)     -- pending: counts toward max_position
   Log("over", exchange.Buy(-1, 0.01))
   Log("value", exchange.Buy(42000, 0.05))
+  Log("small", exchange.Buy(42000, 0.002))            -- 84 USDT, under the pair's MIN_NOTIONAL of 100
   exchange.SetDirection("closebuy")
   Log("close over", exchange.Sell(-1, 0.02))
   exchange.SetDirection("sell")
@@ -196,7 +197,8 @@ end
   Log("rate", exchange.Buy(42000, 0.003))             -- the fourth order within a minute
 ]]))
     h.assert_ok(r)
-    has_all(r.out, { "open true", "resting true", "over null", "close over null", "close true", "rate null",
+    has_all(r.out, { "open true", "resting true", "over null", "close over null", "close true", "rate null", "small null",
+      "exchange.Buy: the order's value 84 is below the venue's minimum notional 100: not sent\n",
       "exchange.Buy: refused by max_orders_per_minute: 3 orders in the last minute, the limit is 3\n",
       "exchange.Buy: refused by max_position: holdings would be 0.025, above 0.02\n",
       "exchange.Buy: refused by max_order_value: the order's value 2100 is above 2000\n",
