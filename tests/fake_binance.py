@@ -406,6 +406,22 @@ class Handler(BaseHTTPRequestHandler):
         state["order_posts"] += 1
         return p.get("side"), p.get("type"), p.get("newClientOrderId") or "auto%d" % state["next_id"]
 
+    def price_qty(self, p, side, typ, quote_qty):
+        """A new order's best price of its side, its price (a market order's: that best) and quantity (spot's market
+        buy may give quoteOrderQty instead: quote_qty); None after the error's answer."""
+        best = Decimal(state["book"]["asks" if side == "BUY" else "bids"][0][0])
+        try:
+            price = Decimal(p["price"]) if typ == "LIMIT" else best
+            if quote_qty and typ == "MARKET" and "quoteOrderQty" in p:
+                qty = (Decimal(p["quoteOrderQty"]) / best).quantize(STEP, rounding="ROUND_DOWN")
+            else:
+                qty = Decimal(p["quantity"])
+        except Exception:
+            return self.error(400, -1102, "Mandatory parameter 'quantity' or 'price' was not sent or malformed.")
+        if typ == "LIMIT" and p.get("timeInForce") != "GTC":
+            return self.error(400, -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
+        return best, price, qty
+
     def api_POST_api_v3_order(self, p):
         "SIGNED"
         args = self.new_order(p)
@@ -416,18 +432,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(400, -1106, "Parameter 'side' or 'type' was not valid.")
         if any(o["clientOrderId"] == cid and o["status"] in ("NEW", "PARTIALLY_FILLED") for o in state["orders"]):
             return self.error(400, -2010, "Duplicate order sent.")
-        book = state["book"]["asks" if side == "BUY" else "bids"]
-        best = Decimal(book[0][0])
-        try:
-            price = Decimal(p["price"]) if typ == "LIMIT" else best
-            if typ == "MARKET" and "quoteOrderQty" in p:
-                qty = (Decimal(p["quoteOrderQty"]) / best).quantize(STEP, rounding="ROUND_DOWN")
-            else:
-                qty = Decimal(p["quantity"])
-        except Exception:
-            return self.error(400, -1102, "Mandatory parameter 'quantity' or 'price' was not sent or malformed.")
-        if typ == "LIMIT" and p.get("timeInForce") != "GTC":
-            return self.error(400, -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
+        parsed = self.price_qty(p, side, typ, True)
+        if parsed is None:
+            return None
+        best, price, qty = parsed
         if price <= 0 or not on_grid(price, TICK):
             return self.error(400, -1013, "Filter failure: PRICE_FILTER")
         if qty < MIN_QTY or not on_grid(qty, STEP):
@@ -662,15 +670,10 @@ class Handler(BaseHTTPRequestHandler):
         reduce = reduce == "true"
         if any(o["clientOrderId"] == cid and o["status"] in ("NEW", "PARTIALLY_FILLED") for o in state["f_orders"]):
             return self.error(400, -4116, "ClientOrderId is duplicated.")
-        book = state["book"]["asks" if side == "BUY" else "bids"]
-        best = Decimal(book[0][0])
-        try:
-            price = Decimal(p["price"]) if typ == "LIMIT" else best
-            qty = Decimal(p["quantity"])
-        except Exception:
-            return self.error(400, -1102, "Mandatory parameter 'quantity' or 'price' was not sent or malformed.")
-        if typ == "LIMIT" and p.get("timeInForce") != "GTC":
-            return self.error(400, -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
+        parsed = self.price_qty(p, side, typ, False)
+        if parsed is None:
+            return None
+        best, price, qty = parsed
         if price <= 0 or not on_grid(price, F_TICK):
             return self.error(400, -4014, "Price not increased by tick size.")
         if qty <= 0:
