@@ -52,9 +52,12 @@ local function check(cfg)
       return nil, string.format("exchange.%s must be a %s, not %s", k, type(DEFAULTS[k]), type(v))
     end
   end
-  local futures = cfg.kind == "futures"
+  local futures = cfg.kind == "futures" or cfg.venue == "binance-futures"   -- a live futures venue: futures
   if cfg.kind ~= nil and not futures and cfg.kind ~= "spot" then
     return nil, "exchange.kind must be \"spot\" or \"futures\", got '" .. cfg.kind .. "'"
+  end
+  if cfg.kind == "spot" and futures then
+    return nil, "exchange.venue \"binance-futures\" trades futures: leave exchange.kind out or set it to \"futures\""
   end
   local s = {}
   for k, d in pairs(DEFAULTS) do
@@ -95,8 +98,8 @@ local function check(cfg)
   if s.venue ~= "" and s.venue_slot < 1 then
     return nil, "exchange.venue is set but the config loader did not take its settings (set it in the config file)"
   end
-  if s.venue ~= "" and futures then
-    return nil, "exchange.venue \"binance\" is Binance spot: a live futures account is not there yet (docs/live.md)"
+  if s.venue == "binance" and futures then
+    return nil, "exchange.venue \"binance\" is Binance spot: USDⓈ-M futures are venue = \"binance-futures\" (docs/live.md)"
   end
   if futures then
     if s.stocks ~= 0 then

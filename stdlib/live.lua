@@ -1,5 +1,5 @@
--- live.lua: an exchange on a real venue (docs/live.md): Binance spot through its REST API, with the paper
--- exchange's calls, fields and shapes (docs/exchange.md). stdlib/exchange.lua builds one for an exchange table with a
+-- live.lua: an exchange on a real venue (docs/live.md): Binance spot, or Binance USDⓈ-M perpetuals, through its REST
+-- API, with the paper exchange's calls, fields and shapes (docs/exchange.md, docs/futures.md). stdlib/exchange.lua builds one for an exchange table with a
 -- `venue`.
 --
 -- The keys, the signing and the guards are not here: runtime/lua/venue.c holds them in C, where the strategy's Lua
@@ -28,6 +28,26 @@ local INTERVALS = { [60] = "1m", [180] = "3m", [300] = "5m", [900] = "15m", [180
                     [86400] = "1d", [259200] = "3d", [604800] = "1w" }
 local starts, stops = {}, {}  -- every live exchange's start, run before main, and stop, run after onexit
 
+-- The venue's REST paths, by kind (venue.info(slot).futures). The calls below are the same for both; where the
+-- answers' shapes differ, the futures block of new() reads them.
+local PATHS = {
+  spot = { info = "/api/v3/exchangeInfo", ticker = "/api/v3/ticker/24hr", book = "/api/v3/ticker/bookTicker",
+           depth = "/api/v3/depth", klines = "/api/v3/klines", trades = "/api/v3/trades",
+           account = "/api/v3/account", order = "/api/v3/order", open = "/api/v3/openOrders" },
+  futures = { info = "/fapi/v1/exchangeInfo", ticker = "/fapi/v1/ticker/24hr", book = "/fapi/v1/ticker/bookTicker",
+              depth = "/fapi/v1/depth", klines = "/fapi/v1/klines", trades = "/fapi/v1/trades",
+              account = "/fapi/v2/account", order = "/fapi/v1/order", open = "/fapi/v1/openOrders",
+              positions = "/fapi/v2/positionRisk", leverage = "/fapi/v1/leverage",
+              premium = "/fapi/v1/premiumIndex", dual = "/fapi/v1/positionSide/dual" },
+}
+-- A futures direction (SetDirection, CreateOrder's side): the order's side, whether it closes, the position's side.
+local DIRS = { buy = { "BUY", false, "LONG" }, sell = { "SELL", false, "SHORT" },
+               closebuy = { "SELL", true, "LONG" }, closesell = { "BUY", true, "SHORT" } }
+local PD = { LONG = 0, SHORT = 1 }     -- PD_LONG, PD_SHORT
+local WORDS = { [false] = { LONG = "open long", SHORT = "open short" }, [true] = { LONG = "close long",
+                SHORT = "close short" } }
+local FUNDING_INTERVAL = 28800000      -- Binance USDⓈ-M's, ms: premiumIndex does not say it
+
 -- The bot's main and onexit (runtime/host/bot.c runs these in their place): the exchanges start before the
 -- strategy's main (a venue that cannot be read stops the bot), and cancel_on_stop cancels after its onexit.
 registry["stratrun.main"] = function(...)
@@ -51,13 +71,17 @@ local function num(x) return math.tointeger(x) or tonumber(string.format("%.12g"
 local function new(s, opts)
   local slot, log, note, say = math.tointeger(s.venue_slot), opts.log, opts.note, opts.say
   local info = venue.info(slot)
+  local fut = info.futures
+  local P = fut and PATHS.futures or PATHS.spot
   local currency, base, quote = s.currency, s.base, s.quote
   local symbol = base .. quote
   local who = opts.who or "exchange"
   local E = {}
   local started, start_error
   local tick, step, min_notional, min_qty = s.tick_size, s.amount_size, s.min_notional, s.amount_size
-  local max_qty, max_notional = 1e15, 1e15
+  local max_qty, max_notional, market_max_qty = 1e15, 1e15, nil
+  local hedge                         -- futures: the account is in hedge mode (positionSide/dual), read at start
+  local contract, direction           -- futures: SetContractType's ("swap") and SetDirection's
   local raw
   local bar_len = 100                 -- GetRecords without a limit; SetMaxBarLen
 
@@ -93,18 +117,106 @@ local function new(s, opts)
     return decode(answered(venue.request(slot, "GET", path, query or "", signed)))
   end
 
+  -- A signed request that acts (a cancel, a leverage change): the venue's answer, or nil after one line (with
+  -- dry_run the line says what was not sent).
+  local function act(call_name, method, path, query)
+    local r, err = answered(venue.request(slot, method, path, query, true))
+    if r == false then
+      note(who .. "." .. call_name .. ": " .. err)
+      return nil
+    end
+    local x
+    x, err = decode(r, err)
+    if not x then log(who .. "." .. call_name .. ": " .. err) end
+    return x
+  end
+
+  -- Whether a futures order closes: a reduceOnly one (one-way mode), or one against its positionSide (hedge mode).
+  local function closes(o)
+    return o.reduceOnly == true or (o.positionSide == "LONG" and o.side == "SELL")
+      or (o.positionSide == "SHORT" and o.side == "BUY")
+  end
+
   local function order_view(o)
     local amount, deal = number(o.origQty), number(o.executedQty)
-    local quote_done = number(o.cummulativeQuoteQty) or 0
+    local quote_done = number(o.cummulativeQuoteQty or o.cumQuote) or 0
     local price = number(o.price)
     if o.type == "MARKET" then
       price = -1
       if o.side == "BUY" and (amount or 0) == 0 then amount = number(o.origQuoteOrderQty) or 0 end
     end
-    return { Id = math.tointeger(o.orderId) or o.orderId, Time = math.tointeger(o.time or o.transactTime),
-             Price = price, Amount = amount, DealAmount = deal, AvgPrice = deal > 0 and quote_done / deal or 0,
-             Status = STATUS[o.status] or PENDING, Type = o.side == "BUY" and BUY or SELL, Symbol = currency,
-             ClientOrderId = o.clientOrderId }
+    local v = { Id = math.tointeger(o.orderId) or o.orderId, Time = math.tointeger(o.time or o.transactTime
+                or o.updateTime), Price = price, Amount = amount, DealAmount = deal,
+                AvgPrice = deal > 0 and (number(o.avgPrice) or quote_done / deal) or 0,
+                Status = STATUS[o.status] or PENDING, Type = o.side == "BUY" and BUY or SELL, Symbol = currency,
+                ClientOrderId = o.clientOrderId }
+    if fut then   -- the paper futures order's fields (docs/futures.md)
+      v.Offset, v.ContractType, v.Symbol = closes(o) and 1 or 0, "swap", currency .. ".swap"
+    end
+    return v
+  end
+
+  -- Futures: the pair's positions from positionRisk, {LONG = {amount, price, profit, leverage}, SHORT = ...}
+  -- (one-way mode's one BOTH position by its sign; none when flat).
+  local function positions()
+    local list, err = get(P.positions, "symbol=" .. symbol, true)
+    if not list then return nil, err end
+    local out = {}
+    for _, p in ipairs(list) do
+      local amt = number(p.positionAmt) or 0
+      if p.symbol == symbol and amt ~= 0 then
+        local side = p.positionSide == "BOTH" and (amt > 0 and "LONG" or "SHORT") or p.positionSide
+        out[side] = { amount = math.abs(amt), price = number(p.entryPrice), profit = number(p.unRealizedProfit) or 0,
+                      leverage = math.tointeger(number(p.leverage)) or number(p.leverage) or 1 }
+      end
+    end
+    return out
+  end
+
+  -- The position side an open futures order adds to (nil for a close).
+  local function adds_to(o)
+    if closes(o) then return nil end
+    if o.positionSide == "LONG" or o.positionSide == "SHORT" then return o.positionSide end
+    return o.side == "BUY" and "LONG" or "SHORT"
+  end
+
+  -- Futures: the positions, the contracts pending closes hold per side, what pending opens add per side, the open
+  -- orders; or nil and why.
+  local function book_of_positions()
+    local ps, err = positions()
+    if not ps then return nil, err end
+    local open
+    open, err = get(P.open, "symbol=" .. symbol, true)
+    if not open then return nil, err end
+    local frozen, adding = { LONG = 0, SHORT = 0 }, { LONG = 0, SHORT = 0 }
+    for _, o in ipairs(open) do
+      local left = (number(o.origQty) or 0) - (number(o.executedQty) or 0)
+      local add = adds_to(o)
+      if add then adding[add] = adding[add] + left
+      else
+        local side = (o.positionSide == "LONG" or o.positionSide == "SHORT") and o.positionSide
+          or (o.side == "SELL" and "LONG" or "SHORT")
+        frozen[side] = frozen[side] + left
+      end
+    end
+    return ps, frozen, adding
+  end
+
+  -- Futures at start: the account's position mode and the pair's positions, for the start line.
+  local function futures_start()
+    local d, err = get(P.dual, "", true)
+    if not d then return nil, "cannot read the position mode: " .. err end
+    hedge = d.dualSidePosition == true
+    local ps
+    ps, err = positions()
+    if not ps then return nil, "cannot read the positions: " .. err end
+    local shown = {}
+    for _, side in ipairs({ "LONG", "SHORT" }) do
+      local p = ps[side]
+      if p then shown[#shown + 1] = string.format("%s %s at %s", side:lower(), num(p.amount), num(p.price)) end
+    end
+    return string.format(", %s mode, positions: %s", hedge and "hedge" or "one-way",
+      #shown > 0 and table.concat(shown, ", ") or "none")
   end
 
   -- The exchange's start: the venue's clock, the pair's filters, its open orders (reconciled from the venue).
@@ -125,30 +237,40 @@ local function new(s, opts)
     t, err = decode(r, err)
     if not t then return nil, "cannot read the venue's clock: " .. err end
     local x
-    x, err = get("/api/v3/exchangeInfo", "symbol=" .. symbol)
+    x, err = get(P.info, fut and "" or "symbol=" .. symbol)    -- USDⓈ-M's takes no symbol: every contract
     if not x then return nil, "cannot read the pair's rules: " .. err end
-    local sym = x.symbols and x.symbols[1]
-    if not sym or sym.symbol ~= symbol then
-      start_error = "the venue does not list " .. symbol
+    local sym
+    for _, y in ipairs(x.symbols or {}) do
+      if y.symbol == symbol and (not fut or y.contractType == "PERPETUAL") then sym = y end
+    end
+    if not sym then
+      start_error = "the venue does not list " .. symbol .. (fut and " as a perpetual" or "")
       return nil, start_error
     end
     for _, f in ipairs(sym.filters or {}) do
       if f.filterType == "PRICE_FILTER" then tick = number(f.tickSize)
       elseif f.filterType == "LOT_SIZE" then
         step, min_qty, max_qty = number(f.stepSize), number(f.minQty), number(f.maxQty)
+      elseif f.filterType == "MARKET_LOT_SIZE" then market_max_qty = number(f.maxQty)
       elseif f.filterType == "NOTIONAL" or f.filterType == "MIN_NOTIONAL" then
-        min_notional, max_notional = number(f.minNotional) or 0, number(f.maxNotional) or 1e15
+        -- spot's minNotional; USDⓈ-M's MIN_NOTIONAL says notional
+        min_notional, max_notional = number(f.minNotional or f.notional) or 0, number(f.maxNotional) or 1e15
       end
     end
-    local open
-    open, err = get("/api/v3/openOrders", "symbol=" .. symbol, true)
+    local open, extra = nil, ""
+    if fut then
+      extra, err = futures_start()
+      if not extra then return nil, err end
+    end
+    open, err = get(P.open, "symbol=" .. symbol, true)
     if not open then return nil, "cannot read the open orders: " .. err end
     started = true
     local ids = {}
     for _, o in ipairs(open) do ids[#ids + 1] = tostring(o.orderId) end
-    note(string.format("%s: %s %s at %s%s: clock offset %d ms, %d open order%s%s", who, info.venue, currency,
-      info.base_url, info.dry_run and " (dry_run: orders are only logged)" or "", venue.offset(slot), #open,
-      #open == 1 and "" or "s", #open > 0 and (" (" .. table.concat(ids, ", ") .. ")") or ""))
+    note(string.format("%s: %s %s at %s%s: clock offset %d ms, %d open order%s%s%s", who, info.venue,
+      fut and currency .. ".swap" or currency, info.base_url, info.dry_run and " (dry_run: orders are only logged)"
+      or "", venue.offset(slot), #open, #open == 1 and "" or "s", #open > 0 and (" (" .. table.concat(ids, ", ")
+      .. ")") or "", extra))
     return true
   end
 
@@ -162,10 +284,17 @@ local function new(s, opts)
     return true
   end
 
-  local function floor_to(x, g) return math.floor(x / g + 1e-9) * g end
-  local function ceil_to(x, g) return math.ceil(x / g - 1e-9) * g end
+  -- n steps of g: a decimal step (0.1) divides by its inverse, which gives the double nearest n x g (n * 0.1 does not)
+  local function steps(n, g)
+    local r = math.floor(1 / g + 0.5)
+    if g < 1 and math.abs(1 / g - r) <= 1e-9 * r then return n / r end
+    return n * g
+  end
+  local function floor_to(x, g) return steps(math.floor(x / g + 1e-9), g) end
+  local function ceil_to(x, g) return steps(math.ceil(x / g - 1e-9), g) end
 
-  local name = s.name == "Paper" and "Binance" or s.name     -- the paper exchange's default name is not this one's
+  -- the paper exchange's default name is not this one's
+  local name = s.name == "Paper" and "Binance" or s.name == "Futures_Paper" and "Futures_Binance" or s.name
   local label = s.label == "Paper" and name or s.label
   function E.GetName() return name end
   function E.GetLabel() return label end
@@ -185,8 +314,14 @@ local function new(s, opts)
 
   function E.GetTicker(sym)
     if not call("GetTicker", sym) then return nil end
-    local t, err = get("/api/v3/ticker/24hr", "symbol=" .. symbol)
+    local t, err = get(P.ticker, "symbol=" .. symbol)
     if not t then return fail("GetTicker", err) end
+    if t.bidPrice == nil then     -- USDⓈ-M's 24 hours have no book: its best bid and ask
+      local b
+      b, err = get(P.book, "symbol=" .. symbol)
+      if not b then return fail("GetTicker", err) end
+      t.bidPrice, t.askPrice = b.bidPrice, b.askPrice
+    end
     return { Symbol = currency, Time = math.tointeger(t.closeTime) or opts.now(), Open = number(t.openPrice),
              High = number(t.highPrice), Low = number(t.lowPrice), Sell = number(t.askPrice),
              Buy = number(t.bidPrice), Last = number(t.lastPrice), Volume = number(t.volume) }
@@ -194,7 +329,7 @@ local function new(s, opts)
 
   function E.GetDepth(sym)
     if not call("GetDepth", sym) then return nil end
-    local d, err = get("/api/v3/depth", "symbol=" .. symbol .. "&limit=20")
+    local d, err = get(P.depth, "symbol=" .. symbol .. "&limit=20")
     if not d then return fail("GetDepth", err) end
     local function side(list)
       local out = {}
@@ -212,7 +347,7 @@ local function new(s, opts)
     period = period or (s.period > 0 and s.period or 60)
     local interval = INTERVALS[period]
     if not interval then return fail("GetRecords", "period " .. tostring(period) .. " s is not one of the venue's") end
-    local k, err = get("/api/v3/klines", string.format("symbol=%s&interval=%s&limit=%d", symbol, interval,
+    local k, err = get(P.klines, string.format("symbol=%s&interval=%s&limit=%d", symbol, interval,
       math.min(math.tointeger(limit) or bar_len, 1000)))
     if not k then return fail("GetRecords", err) end
     local out = {}
@@ -225,7 +360,7 @@ local function new(s, opts)
 
   function E.GetTrades(sym)
     if not call("GetTrades", sym) then return nil end
-    local t, err = get("/api/v3/trades", "symbol=" .. symbol .. "&limit=20")
+    local t, err = get(P.trades, "symbol=" .. symbol .. "&limit=20")
     if not t then return fail("GetTrades", err) end
     local out = {}
     for i, x in ipairs(t) do
@@ -242,14 +377,26 @@ local function new(s, opts)
       while d < 12 and math.abs(g * 10 ^ d - math.floor(g * 10 ^ d + 0.5)) > 1e-9 do d = d + 1 end
       return d
     end
-    return { [currency] = { Symbol = currency, BaseAsset = base, QuoteAsset = quote, TickSize = tick,
-      AmountSize = step, PricePrecision = digits(tick), AmountPrecision = digits(step), MinQty = min_qty,
-      MaxQty = max_qty, MinNotional = min_notional, MaxNotional = max_notional } }
+    local m = { Symbol = fut and currency .. ".swap" or currency, BaseAsset = base, QuoteAsset = quote,
+      TickSize = tick, AmountSize = step, PricePrecision = digits(tick), AmountPrecision = digits(step),
+      MinQty = min_qty, MaxQty = max_qty, MinNotional = min_notional, MaxNotional = max_notional }
+    if fut then m.CtVal, m.CtValCcy = 1, base end     -- USDⓈ-M's amounts are coins: a contract of 1
+    return { [m.Symbol] = m }
   end
 
   local function account()
-    local a, err = get("/api/v3/account", "", true)
+    local a, err = get(P.account, "", true)
     if not a then return nil, err end
+    if fut then   -- the paper futures account's fields: Balance the margin free for orders, Equity, UPnL
+      local out = { Balance = 0.0, FrozenBalance = 0.0, Stocks = 0.0, FrozenStocks = 0.0, Equity = 0.0, UPnL = 0.0 }
+      for _, x in ipairs(a.assets or {}) do
+        if x.asset == quote then
+          out.Balance, out.FrozenBalance = number(x.availableBalance), number(x.openOrderInitialMargin) or 0
+          out.Equity, out.UPnL = number(x.marginBalance), number(x.unrealizedProfit) or 0
+        end
+      end
+      return out
+    end
     local out = { Balance = 0, FrozenBalance = 0, Stocks = 0, FrozenStocks = 0 }
     for _, b in ipairs(a.balances or {}) do
       if b.asset == quote then out.Balance, out.FrozenBalance = number(b.free), number(b.locked) end
@@ -270,6 +417,7 @@ local function new(s, opts)
     if not call("GetAssets") then return nil end
     local a, err = account()
     if not a then return fail("GetAssets", err) end
+    if fut then return json.array({ { Currency = quote, Amount = a.Balance, FrozenAmount = a.FrozenBalance } }) end
     return json.array({ { Currency = base, Amount = a.Stocks, FrozenAmount = a.FrozenStocks },
                         { Currency = quote, Amount = a.Balance, FrozenAmount = a.FrozenBalance } })
   end
@@ -282,7 +430,7 @@ local function new(s, opts)
     local tries = 0
     while tries < 3 do
       tries = tries + 1
-      local r, err, refused = venue.request(slot, "GET", "/api/v3/order", "symbol=" .. symbol
+      local r, err, refused = venue.request(slot, "GET", P.order, "symbol=" .. symbol
         .. "&origClientOrderId=" .. cid, true)
       local o, why2, code = decode(r, err)
       err = why2
@@ -310,6 +458,42 @@ local function new(s, opts)
     return fail(call_name, why .. "; whether order " .. cid .. " was placed is not known: see GetOrders")
   end
 
+  -- Sends an order (venue.order checks the guards) and resolves one whose answer did not come: its id, or nil after
+  -- one line. px and words: what the order line shows (words: futures' "open long BTC_USDT.swap").
+  local function send(call_name, side, typ, price, amount, value, holdings, extra, px, words, ...)
+    local cid = venue.client_id()
+    local sent = UnixNano() // 1000000
+    local r, err, refused = answered(venue.order(slot, symbol, side, typ, price, amount, cid, value, holdings,
+      extra))
+    if r == false then
+      note(who .. "." .. call_name .. ": " .. err)
+      return nil
+    end
+    local o
+    if not r and refused then
+      return fail(call_name, err)       -- a guard, a back-off, a 429: not placed
+    elseif not r then
+      o = resolve(call_name, cid, err, sent)  -- no answer: the order may stand
+    else
+      local code
+      o, err, code = decode(r)
+      if o and o.orderId == nil then
+        o, err = nil, "HTTP " .. r.StatusCode .. " without an order id: " .. r.Body:sub(1, 200)
+      end
+      -- Only the venue's own refusal (a 4xx with its error code) is known not placed. A 5xx (Binance: execution
+      -- status unknown), or an answer cut short or of another shape, may stand for a placed order: resolved.
+      if not o and r.StatusCode >= 400 and r.StatusCode < 500 and type(code) == "number" then
+        return fail(call_name, err)
+      elseif not o then o = resolve(call_name, cid, err, sent) end
+    end
+    if not o then return nil end        -- resolve said why
+    if opts.lines() then
+      if words then say(call_name, px, num(amount), words, "(order " .. tostring(o.orderId) .. ")", ...)
+      else say(call_name, px, num(amount), "(order " .. tostring(o.orderId) .. ")", ...) end
+    end
+    return math.tointeger(o.orderId) or o.orderId
+  end
+
   local function place(call_name, side, price, amount, ...)
     if not call(call_name) then return nil end
     if type(price) ~= "number" or type(amount) ~= "number" then
@@ -318,7 +502,7 @@ local function new(s, opts)
     local market = price == -1
     local value, holdings, typ = 0, 0, market and "MARKET" or "LIMIT"
     if market and side == "SELL" or (market and info.max_position > 0) then
-      local t, err = get("/api/v3/ticker/bookTicker", "symbol=" .. symbol)
+      local t, err = get(P.book, "symbol=" .. symbol)
       if not t then return fail(call_name, err) end
       price = side == "SELL" and number(t.bidPrice) or number(t.askPrice)
       value = side == "SELL" and price * amount or amount
@@ -344,7 +528,7 @@ local function new(s, opts)
       holdings = a.Stocks + a.FrozenStocks
       -- and what the open buy orders of the pair would add when they fill: else orders resting below the market,
       -- each under max_position, would together take the holdings past it
-      local open, err2 = get("/api/v3/openOrders", "symbol=" .. symbol, true)
+      local open, err2 = get(P.open, "symbol=" .. symbol, true)
       if not open then return fail(call_name, err2) end
       for _, o in ipairs(open) do
         if o.side == "BUY" then
@@ -354,41 +538,174 @@ local function new(s, opts)
         end
       end
     end
-    local cid = venue.client_id()
-    local sent = UnixNano() // 1000000
-    local r, err, refused = answered(venue.order(slot, symbol, side, typ, price, amount, cid, value, holdings))
-    local px = market and "market" or num(price)
-    if r == false then
-      note(who .. "." .. call_name .. ": " .. err)
-      return nil
-    end
-    local o
-    if not r and refused then
-      return fail(call_name, err)       -- a guard, a back-off, a 429: not placed
-    elseif not r then
-      o = resolve(call_name, cid, err, sent)  -- no answer: the order may stand
-    else
-      local code
-      o, err, code = decode(r)
-      if o and o.orderId == nil then
-        o, err = nil, "HTTP " .. r.StatusCode .. " without an order id: " .. r.Body:sub(1, 200)
-      end
-      -- Only the venue's own refusal (a 4xx with its error code) is known not placed. A 5xx (Binance: execution
-      -- status unknown), or an answer cut short or of another shape, may stand for a placed order: resolved.
-      if not o and r.StatusCode >= 400 and r.StatusCode < 500 and type(code) == "number" then
-        return fail(call_name, err)
-      elseif not o then o = resolve(call_name, cid, err, sent) end
-    end
-    if not o then return nil end        -- resolve said why
-    if opts.lines() then say(call_name, px, num(amount), "(order " .. tostring(o.orderId) .. ")", ...) end
-    return math.tointeger(o.orderId) or o.orderId
+    return send(call_name, side, typ, price, amount, value, holdings, nil, market and "market" or num(price), nil,
+      ...)
   end
 
-  function E.Buy(price, amount, ...) return place("Buy", "BUY", price, amount, ...) end
-  function E.Sell(price, amount, ...) return place("Sell", "SELL", price, amount, ...) end
+  -- ---- futures (binance-futures, docs/live.md): the paper futures exchange's calls on USDⓈ-M perpetuals ----
 
-  -- CreateOrder(symbol, side, price, amount, ...): the current API's order call, "buy" or "sell" on this pair.
+  -- Whether sym (optional) names this exchange's swap: nil, "", BTC_USDT or BTC_USDT.swap; else one line.
+  local function swap_symbol(call_name, sym)
+    if sym == nil or sym == "" or sym == currency or sym == currency .. ".swap" then return true end
+    fail(call_name, "this exchange trades " .. currency .. ".swap only, got symbol '" .. tostring(sym) .. "'")
+    return false
+  end
+
+  -- A futures order: direction dirname (SetDirection's, or CreateOrder's side). A close must fit in its position
+  -- less what pending closes hold; in one-way mode an open never meets a position of the other side (the venue
+  -- would net them). max_position counts the side's contracts and the pending opens adding to it (venue.c).
+  local function place_futures(call_name, side, price, amount, dirname, alias, ...)
+    if not call(call_name) then return nil end
+    if type(price) ~= "number" or type(amount) ~= "number" then
+      error(string.format("%s.%s: price and amount must be numbers", who, call_name), 2)
+    end
+    if not alias then
+      return fail(call_name, "no contract is set: call exchange.SetContractType(\"swap\") first")
+    end
+    local d = DIRS[dirname]
+    if not d or d[1] ~= side then
+      local want = side == "BUY" and "\"buy\" (open a long) or \"closesell\" (close a short)"
+        or "\"sell\" (open a short) or \"closebuy\" (close a long)"
+      if not dirname then
+        return fail(call_name, "no direction is set: " .. call_name .. " needs exchange.SetDirection(" .. want .. ")")
+      end
+      return fail(call_name, string.format("the direction is '%s'; %s needs %s", dirname, call_name, want))
+    end
+    local close, pside = d[2], d[3]
+    local market = price == -1
+    if market then      -- its value, for the guards and the minimum notional: at the side's best price now
+      local t, err = get(P.book, "symbol=" .. symbol)
+      if not t then return fail(call_name, err) end
+      price = side == "SELL" and number(t.bidPrice) or number(t.askPrice)
+    else
+      price = side == "BUY" and floor_to(price, tick) or ceil_to(price, tick)
+    end
+    amount = floor_to(amount, step)
+    if amount <= 0 then return fail(call_name, "the amount is below the venue's step " .. num(step)) end
+    if min_qty and amount < min_qty then
+      return fail(call_name, string.format("the amount %s is below the venue's minimum %s: not sent", num(amount),
+        num(min_qty)))
+    end
+    if market and market_max_qty and amount > market_max_qty then
+      return fail(call_name, string.format("the amount %s is above the venue's most for a market order %s "
+        .. "(MARKET_LOT_SIZE): not sent", num(amount), num(market_max_qty)))
+    end
+    -- a close is exempt at the venue too (reduce only)
+    if not close and min_notional and price * amount < min_notional then
+      return fail(call_name, string.format("the order's value %s is below the venue's minimum notional %s: not sent",
+        num(price * amount), num(min_notional)))
+    end
+    local ps, frozen, adding = book_of_positions()
+    if not ps then return fail(call_name, frozen) end
+    local held = ps[pside] and ps[pside].amount or 0
+    if close and amount - (held - frozen[pside]) > step / 2 then
+      return fail(call_name, string.format("closes %s of the %s %s.swap position, which holds %s (%s in pending "
+        .. "close orders): a close never opens the opposite position: not sent", num(amount), pside:lower(),
+        currency, num(held), num(frozen[pside])))
+    end
+    local other = pside == "LONG" and "SHORT" or "LONG"
+    if not close and not hedge and (ps[other] or adding[other] > 0) then
+      return fail(call_name, string.format("the account is in one-way mode and holds a %s position or pending "
+        .. "opens of it: an open %s would net against it at the venue; close it first, or put the account in hedge "
+        .. "mode: not sent", other:lower(), pside:lower()))
+    end
+    return send(call_name, side, market and "MARKET" or "LIMIT", price, amount, price * amount,
+      held + adding[pside], hedge and { position_side = pside } or { reduce_only = close },
+      market and "market" or num(price), WORDS[close][pside] .. " " .. currency .. ".swap", ...)
+  end
+
+  if fut then
+    -- SetContractType("swap") -> {ContractType, Symbol, InstrumentID, CtVal, Expiry}: the perpetual only.
+    function E.SetContractType(kind)
+      if type(kind) ~= "string" then
+        error(who .. ".SetContractType: the contract type must be a string such as \"swap\", got " .. type(kind), 2)
+      end
+      if kind ~= "swap" and kind ~= currency .. ".swap" then
+        return fail("SetContractType", string.format("contract type '%s' is not traded here: venue binance-futures "
+          .. "trades the perpetual swap only (\"swap\")", kind))
+      end
+      contract = "swap"
+      return { ContractType = "swap", Symbol = currency .. ".swap", InstrumentID = symbol, CtVal = 1, Expiry = 0 }
+    end
+
+    function E.GetContractType() return contract end
+
+    -- SetDirection("buy" | "sell" | "closebuy" | "closesell"): what Buy and Sell do next.
+    function E.SetDirection(dir)
+      if type(dir) ~= "string" then
+        error(who .. ".SetDirection: the direction must be a string such as \"buy\", got " .. type(dir), 2)
+      end
+      if not DIRS[dir] then
+        return fail("SetDirection", "the direction must be one of buy, sell, closebuy, closesell, got '" .. dir .. "'")
+      end
+      direction = dir
+      return true
+    end
+
+    -- SetMarginLevel(n) or SetMarginLevel(symbol, n): POST /fapi/v1/leverage, the pair's leverage at the venue.
+    function E.SetMarginLevel(a, b)
+      local n = a
+      if b ~= nil or type(a) == "string" then
+        if not swap_symbol("SetMarginLevel", a) then return nil end
+        n = b
+      end
+      if type(n) ~= "number" then error(who .. ".SetMarginLevel: the level must be a number, got " .. type(n), 2) end
+      if not call("SetMarginLevel") then return nil end
+      local level = math.tointeger(n)
+      if not level or level < 1 or level > 125 then
+        return fail("SetMarginLevel", "the level must be a whole number from 1 to 125, got " .. tostring(n))
+      end
+      return act("SetMarginLevel", "POST", P.leverage, "symbol=" .. symbol .. "&leverage=" .. level) and true or nil
+    end
+
+    -- GetPositions([symbol]) -> the pair's positions, long then short, as the paper exchange's.
+    function E.GetPositions(sym)
+      if not swap_symbol("GetPositions", sym) or not call("GetPositions") then return nil end
+      local ps, frozen = book_of_positions()
+      if not ps then return fail("GetPositions", frozen) end
+      local out = {}
+      for _, side in ipairs({ "LONG", "SHORT" }) do
+        local p = ps[side]
+        if p then
+          out[#out + 1] = { MarginLevel = p.leverage, Amount = p.amount, FrozenAmount = frozen[side], Price = p.price,
+            Profit = p.profit, Type = PD[side], ContractType = "swap", Margin = p.price * p.amount / p.leverage,
+            Symbol = currency .. ".swap", InstrumentID = symbol }
+        end
+      end
+      return json.array(out)
+    end
+
+    function E.GetPosition() return E.GetPositions() end
+
+    -- GetFundings([symbol]) -> {{Time, Rate, Interval, Symbol}}: premiumIndex's latest rate, at the latest funding
+    -- time (the next one's less the interval).
+    function E.GetFundings(sym)
+      if not swap_symbol("GetFundings", sym) or not call("GetFundings") then return nil end
+      local x, err = get(P.premium, "symbol=" .. symbol)
+      if not x then return fail("GetFundings", err) end
+      return json.array({ { Time = math.tointeger(x.nextFundingTime) - FUNDING_INTERVAL,
+        Rate = number(x.lastFundingRate), Interval = FUNDING_INTERVAL, Symbol = currency .. ".swap" } })
+    end
+
+    function E.Buy(price, amount, ...) return place_futures("Buy", "BUY", price, amount, direction, contract, ...) end
+    function E.Sell(price, amount, ...) return place_futures("Sell", "SELL", price, amount, direction, contract, ...) end
+  else
+    function E.Buy(price, amount, ...) return place("Buy", "BUY", price, amount, ...) end
+    function E.Sell(price, amount, ...) return place("Sell", "SELL", price, amount, ...) end
+  end
+
+  -- CreateOrder(symbol, side, price, amount, ...): the current API's order call, "buy" or "sell" on this pair
+  -- (futures: "buy", "sell", "closebuy" or "closesell" on its swap).
   function E.CreateOrder(sym, side, price, amount, ...)
+    if fut then
+      if not DIRS[side] then
+        error(who .. ".CreateOrder: side must be \"buy\", \"sell\", \"closebuy\" or \"closesell\", got "
+          .. tostring(side), 2)
+      end
+      if not swap_symbol("CreateOrder", sym) then return nil end
+      local d = DIRS[side][1]
+      return place_futures(d == "BUY" and "Buy" or "Sell", d, price, amount, side, "swap", ...)
+    end
     if side ~= "buy" and side ~= "sell" then
       error(who .. ".CreateOrder: side must be \"buy\" or \"sell\" on a live spot exchange, got " .. tostring(side), 2)
     end
@@ -400,14 +717,14 @@ local function new(s, opts)
 
   function E.GetOrder(id)
     if not call("GetOrder") then return nil end
-    local o, err = get("/api/v3/order", "symbol=" .. symbol .. "&orderId=" .. tostring(math.tointeger(id) or id), true)
+    local o, err = get(P.order, "symbol=" .. symbol .. "&orderId=" .. tostring(math.tointeger(id) or id), true)
     if not o then return fail("GetOrder", err) end
     return order_view(o)
   end
 
   function E.GetOrders(sym)
     if not call("GetOrders", sym) then return nil end
-    local list, err = get("/api/v3/openOrders", "symbol=" .. symbol, true)
+    local list, err = get(P.open, "symbol=" .. symbol, true)
     if not list then return fail("GetOrders", err) end
     local out = {}
     for i, o in ipairs(list) do out[i] = order_view(o) end
@@ -416,16 +733,8 @@ local function new(s, opts)
   end
 
   local function cancel(id, ...)
-    local r, err = venue.request(slot, "DELETE", "/api/v3/order",
-      "symbol=" .. symbol .. "&orderId=" .. tostring(math.tointeger(id) or id), true)
-    if r == false then      -- dry_run
-      note(who .. ".CancelOrder: " .. err)
-      return false
-    end
-    local o
-    o, err = decode(r, err)
-    if not o then
-      log(who .. ".CancelOrder: " .. err)
+    if not act("CancelOrder", "DELETE", P.order, "symbol=" .. symbol .. "&orderId=" .. tostring(math.tointeger(id)
+      or id)) then
       return false
     end
     if opts.lines() then say("Cancel", id, ...) end
@@ -444,7 +753,7 @@ local function new(s, opts)
   if info.cancel_on_stop then
     stops[#stops + 1] = function()
       if not started then return end
-      local list, err = get("/api/v3/openOrders", "symbol=" .. symbol, true)
+      local list, err = get(P.open, "symbol=" .. symbol, true)
       if not list then return log(who .. ": cancel_on_stop: cannot read the open orders: " .. err) end
       for _, o in ipairs(list) do cancel(o.orderId, "(cancel_on_stop)") end
     end

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""fake_binance.py: a fake Binance spot venue on 127.0.0.1, for the live specs (spec/live_spec.lua; docs/live.md).
+"""fake_binance.py: a fake Binance venue on 127.0.0.1, spot and USDⓈ-M futures, for the live specs
+(spec/live_spec.lua, spec/live_futures_spec.lua; docs/live.md).
 
 It implements the subset of the SPOT REST API (https://developers.binance.com/docs/binance-spot-api-docs/rest-api)
 that stratrun's venue uses, as Binance documents it:
@@ -18,9 +19,30 @@ Orders fill against a scripted book (asks and bids, set at start from a JSON fil
 marketable limit or a market order fills at once at the best price of its side; another limit order rests (NEW)
 until /__admin/fill fills it.
 
+The same server answers the subset of the USDⓈ-M futures REST API
+(https://developers.binance.com/docs/derivatives/usds-margined-futures) that venue "binance-futures" uses, on an
+account of its own (a USDT wallet, BTCUSDT perpetual positions, its own orders and leverage):
+  public:  GET /fapi/v1/time, /fapi/v1/exchangeInfo (BTCUSDT PERPETUAL and a dated BTCUSDT_261225, filters
+           PRICE_FILTER, LOT_SIZE, MARKET_LOT_SIZE, MIN_NOTIONAL `notional`), /fapi/v1/ticker/24hr (no bid or ask,
+           as the venue's), /fapi/v1/ticker/bookTicker, /fapi/v1/depth, /fapi/v1/klines (1m), /fapi/v1/trades,
+           /fapi/v1/premiumIndex (lastFundingRate, nextFundingTime every 8 hours)
+  SIGNED:  GET /fapi/v2/account, /fapi/v2/positionRisk, /fapi/v1/positionSide/dual, /fapi/v1/openOrders;
+           POST /fapi/v1/leverage (1 to 125, else -4028); POST, GET, DELETE /fapi/v1/order
+with the futures weights (exchangeInfo 1, account and positionRisk 5, positionSide/dual 30, trades 5, bookTicker and
+depth 2, the rest 1; an order counts 0 on the IP's weight) counted with the spot ones. An order: positionSide BOTH
+(or none) in one-way mode, LONG or SHORT in hedge mode (else -4061 "Order's position side does not match user's
+setting."); reduceOnly in hedge mode is -1106; a reduceOnly order that would increase the position, or is larger
+than it, is -2022 "ReduceOnly Order is rejected.", as is a hedge-mode close larger than its position; price off the
+tick -4014, quantity off the step -1111, under minQty -4004, over a market order's maxQty -4005, a value under the
+minimum notional -4164 (a reduceOnly order is exempt), an open needing more margin (value / leverage) than the
+available balance -2019. Fills (market, or a limit through the book; resting limits by /__admin/fill) move the
+position: opens at the fill-weighted average entry price, closes realize (exit - entry) x amount into the wallet;
+a taker fee 0.0005 and a maker fee 0.0002 of the value are paid.
+
 Admin endpoints (no signature), JSON bodies:
   GET  /__admin/state            orders, balances, counts of requests per path and of answers per status, every
-                                 API key header seen, and how many orders were posted
+                                 API key header seen, and how many orders were posted; under "futures" the
+                                 futures wallet, positions, leverage, mode and orders
   POST /__admin/book             {"asks": [[p, q], ...], "bids": [...]}
   POST /__admin/fault            {"drop": n}: the next n API requests are answered by closing the connection;
                                  {"hang_after_order": seconds}: the next new order is placed, then the answer waits
@@ -32,8 +54,8 @@ Admin endpoints (no signature), JSON bodies:
                                  order placed that much later (queued at the venue, within its recvWindow);
                                  {"skew_ms": ms}: the server clock's offset;
                                  {"weight_limit": n}; {"retry_after": s}: a 429's Retry-After (0: until the
-                                 minute ends)
-  POST /__admin/fill             {"orderId": n}: a resting order fills at its price
+                                 minute ends); futures: {"dual": true}: hedge mode; {"funding_rate": r}
+  POST /__admin/fill             {"orderId": n}: a resting order (spot or futures) fills at its price
   POST /__admin/restart          closes every connection (as a restarted server would) and forgets the weight
                                  counts and bans; orders and balances stay
 
@@ -56,7 +78,14 @@ SYMBOL, BASE, QUOTE = "BTCUSDT", "BTC", "USDT"
 TICK, STEP, MIN_QTY, MIN_NOTIONAL = Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal("5")
 WEIGHTS = {"/api/v3/exchangeInfo": 20, "/api/v3/account": 20, "/api/v3/depth": 5, "/api/v3/openOrders": 6,
            "/api/v3/order": 4, "/api/v3/klines": 2, "/api/v3/trades": 25,
-           "/api/v3/ticker/24hr": 2}
+           "/api/v3/ticker/24hr": 2,
+           "/fapi/v1/exchangeInfo": 1, "/fapi/v2/account": 5, "/fapi/v2/positionRisk": 5, "/fapi/v1/depth": 2,
+           "/fapi/v1/trades": 5, "/fapi/v1/ticker/bookTicker": 2, "/fapi/v1/positionSide/dual": 30,
+           "/fapi/v1/order POST": 0}
+ORDER_PATHS = ("/api/v3/order", "/fapi/v1/order")
+F_TICK, F_STEP, F_MIN_QTY, F_MARKET_MAX, F_MIN_NOTIONAL = (Decimal("0.1"), Decimal("0.001"), Decimal("0.001"),
+                                                           Decimal("120"), Decimal("100"))
+F_TAKER, F_MAKER = Decimal("0.0005"), Decimal("0.0002")
 
 lock = threading.Lock()
 state = {
@@ -68,6 +97,9 @@ state = {
     "drop": 0, "hang_after_order": 0, "retry_after": 0, "status_after_order": 0, "skew_ms": 0,
     "body_after_order": None, "late_order": 0,
     "weight_limit": 6000, "minute": 0, "weight": 0, "banned_until": 0, "retry_until": 0,
+    # futures: the USDT wallet, positions by positionSide ({"amt": signed, "entry"}), leverage, hedge mode
+    "f_wallet": Decimal("10000"), "f_positions": {}, "f_leverage": 20, "dual": False, "f_orders": [],
+    "funding_rate": "0.00010000",
 }
 if len(sys.argv) > 3 and sys.argv[3] != "-":
     with open(sys.argv[3]) as f:
@@ -169,7 +201,7 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 return self.admin(url.path, json.loads(body) if body else {})
         hang, gone = 0, False
-        if method == "POST" and url.path == "/api/v3/order":
+        if method == "POST" and url.path in ORDER_PATHS:
             with lock:
                 late, state["late_order"] = state["late_order"], 0
             if late:
@@ -192,7 +224,7 @@ class Handler(BaseHTTPRequestHandler):
                 state["banned_until"] = max(state["banned_until"], t + 120)
                 return self.error(418, -1003, "Way too much request weight used; IP banned until %d."
                                   % (state["banned_until"] * 1000), [("Retry-After", str(state["banned_until"] - t))])
-            state["weight"] += WEIGHTS.get(url.path, 1)
+            state["weight"] += WEIGHTS.get(url.path + " " + method, WEIGHTS.get(url.path, 1))
             if state["weight"] > state["weight_limit"]:
                 wait = state["retry_after"] or 60 - t % 60
                 state["retry_until"] = t + wait
@@ -208,13 +240,13 @@ class Handler(BaseHTTPRequestHandler):
             result = route(params)
             if result is None:
                 return
-            if method == "POST" and url.path == "/api/v3/order" and state["hang_after_order"]:
+            if method == "POST" and url.path in ORDER_PATHS and state["hang_after_order"]:
                 hang, state["hang_after_order"] = state["hang_after_order"], 0
-            if method == "POST" and url.path == "/api/v3/order" and state["status_after_order"]:
+            if method == "POST" and url.path in ORDER_PATHS and state["status_after_order"]:
                 status, state["status_after_order"] = state["status_after_order"], 0
                 return self.error(status, -1007, "Timeout waiting for response from backend server. Send status "
                                   "unknown; execution status unknown.")
-            if method == "POST" and url.path == "/api/v3/order" and state["body_after_order"] is not None:
+            if method == "POST" and url.path in ORDER_PATHS and state["body_after_order"] is not None:
                 text, state["body_after_order"] = state["body_after_order"].encode(), None
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(text)))
@@ -325,8 +357,8 @@ class Handler(BaseHTTPRequestHandler):
                 "balances": [{"asset": a, "free": dec(state["balances"][a]), "locked": dec(state["locked"][a])}
                              for a in (BASE, QUOTE)]}
 
-    def find(self, p):
-        for o in state["orders"]:
+    def find(self, p, orders=None):
+        for o in state["orders"] if orders is None else orders:
             if ("orderId" in p and str(o["orderId"]) == p["orderId"]) or \
                ("origClientOrderId" in p and o["clientOrderId"] == p["origClientOrderId"]):
                 return o
@@ -358,26 +390,29 @@ class Handler(BaseHTTPRequestHandler):
         o["status"] = "CANCELED"
         return order_view(o)
 
-    def api_GET_api_v3_openOrders(self, p):
-        "SIGNED"
-        return [order_view(o) for o in state["orders"] if o["status"] in ("NEW", "PARTIALLY_FILLED")
+    @staticmethod
+    def open_orders(p, orders, view):
+        return [view(o) for o in orders if o["status"] in ("NEW", "PARTIALLY_FILLED")
                 and p.get("symbol", SYMBOL) == SYMBOL]
 
-    def api_POST_api_v3_order(self, p):
+    def api_GET_api_v3_openOrders(self, p):
         "SIGNED"
+        return self.open_orders(p, state["orders"], order_view)
+
+    def new_order(self, p):
+        """A new order's side, type and client id, counted; None when its symbol is refused."""
         if not self.symbol_ok(p):
             return None
         state["order_posts"] += 1
-        side, typ, cid = p.get("side"), p.get("type"), p.get("newClientOrderId") or "auto%d" % state["next_id"]
-        if side not in ("BUY", "SELL") or typ not in ("LIMIT", "MARKET"):
-            return self.error(400, -1106, "Parameter 'side' or 'type' was not valid.")
-        if any(o["clientOrderId"] == cid and o["status"] in ("NEW", "PARTIALLY_FILLED") for o in state["orders"]):
-            return self.error(400, -2010, "Duplicate order sent.")
-        book = state["book"]["asks" if side == "BUY" else "bids"]
-        best = Decimal(book[0][0])
+        return p.get("side"), p.get("type"), p.get("newClientOrderId") or "auto%d" % state["next_id"]
+
+    def price_qty(self, p, side, typ, quote_qty):
+        """A new order's best price of its side, its price (a market order's: that best) and quantity (spot's market
+        buy may give quoteOrderQty instead: quote_qty); None after the error's answer."""
+        best = Decimal(state["book"]["asks" if side == "BUY" else "bids"][0][0])
         try:
             price = Decimal(p["price"]) if typ == "LIMIT" else best
-            if typ == "MARKET" and "quoteOrderQty" in p:
+            if quote_qty and typ == "MARKET" and "quoteOrderQty" in p:
                 qty = (Decimal(p["quoteOrderQty"]) / best).quantize(STEP, rounding="ROUND_DOWN")
             else:
                 qty = Decimal(p["quantity"])
@@ -385,6 +420,22 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(400, -1102, "Mandatory parameter 'quantity' or 'price' was not sent or malformed.")
         if typ == "LIMIT" and p.get("timeInForce") != "GTC":
             return self.error(400, -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
+        return best, price, qty
+
+    def api_POST_api_v3_order(self, p):
+        "SIGNED"
+        args = self.new_order(p)
+        if args is None:
+            return None
+        side, typ, cid = args
+        if side not in ("BUY", "SELL") or typ not in ("LIMIT", "MARKET"):
+            return self.error(400, -1106, "Parameter 'side' or 'type' was not valid.")
+        if any(o["clientOrderId"] == cid and o["status"] in ("NEW", "PARTIALLY_FILLED") for o in state["orders"]):
+            return self.error(400, -2010, "Duplicate order sent.")
+        parsed = self.price_qty(p, side, typ, True)
+        if parsed is None:
+            return None
+        best, price, qty = parsed
         if price <= 0 or not on_grid(price, TICK):
             return self.error(400, -1013, "Filter failure: PRICE_FILTER")
         if qty < MIN_QTY or not on_grid(qty, STEP):
@@ -416,6 +467,249 @@ class Handler(BaseHTTPRequestHandler):
         v["transactTime"] = t
         return v
 
+    # ---- USDⓈ-M futures: public ----
+    def api_GET_fapi_v1_time(self, p):
+        return {"serverTime": now_ms()}
+
+    def api_GET_fapi_v1_exchangeInfo(self, p):
+        def contract(sym, kind):
+            return {"symbol": sym, "pair": SYMBOL, "contractType": kind, "status": "TRADING", "baseAsset": BASE,
+                    "quoteAsset": QUOTE, "marginAsset": QUOTE, "pricePrecision": 2, "quantityPrecision": 3,
+                    "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+                    "filters": [
+                        {"filterType": "PRICE_FILTER", "minPrice": "556.80", "maxPrice": "4529764", "tickSize": "0.10"},
+                        {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000", "stepSize": "0.001"},
+                        {"filterType": "MARKET_LOT_SIZE", "minQty": "0.001", "maxQty": "120", "stepSize": "0.001"},
+                        {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+                        {"filterType": "MIN_NOTIONAL", "notional": "100"},
+                        {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
+                         "multiplierDecimal": "4"}]}
+        return {"timezone": "UTC", "serverTime": now_ms(), "futuresType": "U_MARGINED",
+                "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                                "limit": 2400}],
+                "symbols": [contract("BTCUSDT_261225", "CURRENT_QUARTER"), contract(SYMBOL, "PERPETUAL")]}
+
+    def api_GET_fapi_v1_ticker_bookTicker(self, p):
+        v = self.api_GET_api_v3_ticker_bookTicker(p)
+        if v is not None:
+            v["time"] = now_ms()
+        return v
+
+    def api_GET_fapi_v1_ticker_24hr(self, p):
+        v = self.api_GET_api_v3_ticker_24hr(p)
+        if v is not None:
+            for k in ("bidPrice", "bidQty", "askPrice", "askQty"):
+                del v[k]
+        return v
+
+    def api_GET_fapi_v1_depth(self, p):
+        return self.api_GET_api_v3_depth(p)
+
+    def api_GET_fapi_v1_klines(self, p):
+        return self.api_GET_api_v3_klines(p)
+
+    def api_GET_fapi_v1_trades(self, p):
+        v = self.api_GET_api_v3_trades(p)
+        if v is not None:
+            for t in v:
+                del t["isBestMatch"]
+        return v
+
+    def mark(self):
+        return (Decimal(state["book"]["asks"][0][0]) + Decimal(state["book"]["bids"][0][0])) / 2
+
+    def api_GET_fapi_v1_premiumIndex(self, p):
+        if not self.symbol_ok(p):
+            return None
+        m, t = self.mark(), now_ms()
+        return {"symbol": SYMBOL, "markPrice": dec(m), "indexPrice": dec(m), "estimatedSettlePrice": dec(m),
+                "lastFundingRate": state["funding_rate"], "interestRate": "0.00010000",
+                "nextFundingTime": (t // 28800000 + 1) * 28800000, "time": t}
+
+    # ---- USDⓈ-M futures: SIGNED ----
+    def f_sides(self):
+        return ("LONG", "SHORT") if state["dual"] else ("BOTH",)
+
+    def f_pos(self, side):
+        return state["f_positions"].setdefault(side, {"amt": Decimal(0), "entry": Decimal(0)})
+
+    def f_upnl(self, pos):
+        return (self.mark() - pos["entry"]) * pos["amt"] if pos["amt"] else Decimal(0)
+
+    def f_open_margin(self):
+        lev = Decimal(state["f_leverage"])
+        return sum(((o["origQty"] - o["executedQty"]) * o["price"] / lev for o in state["f_orders"]
+                    if o["status"] in ("NEW", "PARTIALLY_FILLED") and not self.f_closes(o)), Decimal(0))
+
+    def f_pos_margin(self):
+        lev = Decimal(state["f_leverage"])
+        return sum((abs(pos["amt"]) * pos["entry"] / lev for pos in state["f_positions"].values()), Decimal(0))
+
+    def f_available(self):
+        u = sum((self.f_upnl(pos) for pos in state["f_positions"].values()), Decimal(0))
+        return state["f_wallet"] + u - self.f_pos_margin() - self.f_open_margin(), u
+
+    def api_GET_fapi_v2_account(self, p):
+        "SIGNED"
+        avail, u = self.f_available()
+        w = state["f_wallet"]
+        asset = {"asset": QUOTE, "walletBalance": dec(w), "unrealizedProfit": dec(u), "marginBalance": dec(w + u),
+                 "maintMargin": "0", "initialMargin": dec(self.f_pos_margin() + self.f_open_margin()),
+                 "positionInitialMargin": dec(self.f_pos_margin()), "openOrderInitialMargin": dec(self.f_open_margin()),
+                 "crossWalletBalance": dec(w), "crossUnPnl": dec(u), "availableBalance": dec(avail),
+                 "maxWithdrawAmount": dec(max(avail, Decimal(0))), "marginAvailable": True, "updateTime": now_ms()}
+        return {"feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True, "updateTime": 0,
+                "multiAssetsMargin": False, "totalInitialMargin": asset["initialMargin"],
+                "totalWalletBalance": dec(w), "totalUnrealizedProfit": dec(u), "totalMarginBalance": dec(w + u),
+                "availableBalance": dec(avail), "assets": [asset], "positions": []}
+
+    def api_GET_fapi_v2_positionRisk(self, p):
+        "SIGNED"
+        out = []
+        for side in self.f_sides():
+            pos = self.f_pos(side)
+            out.append({"symbol": SYMBOL, "positionAmt": dec(pos["amt"]), "entryPrice": dec(pos["entry"]),
+                        "breakEvenPrice": "0.0", "markPrice": dec(self.mark()),
+                        "unRealizedProfit": dec(self.f_upnl(pos)), "liquidationPrice": "0",
+                        "leverage": str(state["f_leverage"]), "maxNotionalValue": "80000000", "marginType": "cross",
+                        "isolatedMargin": "0.00000000", "isAutoAddMargin": "false", "positionSide": side,
+                        "notional": dec(pos["amt"] * self.mark()), "isolatedWallet": "0", "updateTime": now_ms()})
+        return out
+
+    def api_GET_fapi_v1_positionSide_dual(self, p):
+        "SIGNED"
+        return {"dualSidePosition": state["dual"]}
+
+    def api_POST_fapi_v1_leverage(self, p):
+        "SIGNED"
+        if not self.symbol_ok(p):
+            return None
+        try:
+            lev = int(p["leverage"])
+        except (KeyError, ValueError):
+            return self.error(400, -1102, "Mandatory parameter 'leverage' was not sent, was empty/null, or malformed.")
+        if not 1 <= lev <= 125:
+            return self.error(400, -4028, "Leverage %d is not valid" % lev)
+        state["f_leverage"] = lev
+        return {"leverage": lev, "maxNotionalValue": "80000000", "symbol": SYMBOL}
+
+    def f_view(self, o):
+        keys = ("orderId", "symbol", "status", "clientOrderId", "price", "origQty", "executedQty",
+                "cumQuote", "timeInForce", "type", "reduceOnly", "side", "positionSide", "time", "updateTime")
+        v = {k: o[k] for k in keys}
+        for k in ("price", "origQty", "executedQty", "cumQuote"):
+            v[k] = dec(o[k])
+        v["cumQty"] = v["executedQty"]
+        v["avgPrice"] = dec(o["cumQuote"] / o["executedQty"]) if o["executedQty"] else "0"
+        v.update({"closePosition": False, "stopPrice": "0", "workingType": "CONTRACT_PRICE", "priceProtect": False,
+                  "origType": o["type"], "priceMatch": "NONE", "selfTradePreventionMode": "NONE", "goodTillDate": 0})
+        return v
+
+    @staticmethod
+    def f_closes(o):
+        return o["reduceOnly"] or (o["positionSide"] == "LONG" and o["side"] == "SELL") or \
+            (o["positionSide"] == "SHORT" and o["side"] == "BUY")
+
+    def f_fill(self, o, price, rate):
+        qty = o["origQty"] - o["executedQty"]
+        o["executedQty"] += qty
+        o["cumQuote"] += price * qty
+        o["status"], o["updateTime"] = "FILLED", now_ms()
+        pos = self.f_pos(o["positionSide"])
+        delta = qty if o["side"] == "BUY" else -qty
+        amt = pos["amt"]
+        if amt == 0 or (amt > 0) == (delta > 0):        # opens or adds: the fill-weighted average entry
+            pos["entry"] = (abs(amt) * pos["entry"] + qty * price) / (abs(amt) + qty)
+            pos["amt"] = amt + delta
+        else:                                            # reduces: realizes, the entry stays
+            closed = min(qty, abs(amt))
+            state["f_wallet"] += (price - pos["entry"]) * closed * (1 if amt > 0 else -1)
+            pos["amt"] = amt + delta
+            if pos["amt"] == 0:
+                pos["entry"] = Decimal(0)
+            elif (pos["amt"] > 0) != (amt > 0):          # one-way mode through zero: the rest opens
+                pos["entry"] = price
+        state["f_wallet"] -= price * qty * rate
+
+    def api_GET_fapi_v1_order(self, p):
+        "SIGNED"
+        if not self.symbol_ok(p):
+            return None
+        o = self.find(p, state["f_orders"])
+        if not o:
+            return self.error(400, -2013, "Order does not exist.")
+        return self.f_view(o)
+
+    def api_DELETE_fapi_v1_order(self, p):
+        "SIGNED"
+        if not self.symbol_ok(p):
+            return None
+        o = self.find(p, state["f_orders"])
+        if not o or o["status"] not in ("NEW", "PARTIALLY_FILLED"):
+            return self.error(400, -2011, "Unknown order sent.")
+        o["status"], o["updateTime"] = "CANCELED", now_ms()
+        return self.f_view(o)
+
+    def api_GET_fapi_v1_openOrders(self, p):
+        "SIGNED"
+        return self.open_orders(p, state["f_orders"], self.f_view)
+
+    def api_POST_fapi_v1_order(self, p):
+        "SIGNED"
+        args = self.new_order(p)
+        if args is None:
+            return None
+        side, typ, cid = args
+        pside, reduce = p.get("positionSide", "BOTH"), p.get("reduceOnly")
+        if side not in ("BUY", "SELL") or typ not in ("LIMIT", "MARKET"):
+            return self.error(400, -1106, "Parameter 'side' or 'type' was not valid.")
+        if pside not in self.f_sides():
+            return self.error(400, -4061, "Order's position side does not match user's setting.")
+        if reduce is not None and state["dual"]:
+            return self.error(400, -1106, "Parameter 'reduceonly' sent when not required.")
+        reduce = reduce == "true"
+        if any(o["clientOrderId"] == cid and o["status"] in ("NEW", "PARTIALLY_FILLED") for o in state["f_orders"]):
+            return self.error(400, -4116, "ClientOrderId is duplicated.")
+        parsed = self.price_qty(p, side, typ, False)
+        if parsed is None:
+            return None
+        best, price, qty = parsed
+        if price <= 0 or not on_grid(price, F_TICK):
+            return self.error(400, -4014, "Price not increased by tick size.")
+        if qty <= 0:
+            return self.error(400, -4003, "Quantity less than or equal to zero.")
+        if not on_grid(qty, F_STEP):
+            return self.error(400, -1111, "Precision is over the maximum defined for this asset.")
+        if qty < F_MIN_QTY:
+            return self.error(400, -4004, "Quantity less than min quantity.")
+        if typ == "MARKET" and qty > F_MARKET_MAX:
+            return self.error(400, -4005, "Quantity greater than max quantity.")
+        o = {"symbol": SYMBOL, "orderId": state["next_id"], "clientOrderId": cid, "reduceOnly": reduce,
+             "price": price if typ == "LIMIT" else Decimal(0), "origQty": qty, "executedQty": Decimal(0),
+             "cumQuote": Decimal(0), "status": "NEW", "timeInForce": "GTC",
+             "type": typ, "side": side, "positionSide": pside, "time": now_ms(), "updateTime": now_ms()}
+        amt = self.f_pos(pside)["amt"]
+        if self.f_closes(o):
+            # a close: against the position, and no larger than it (less the pending closes)
+            held = amt if side == "SELL" else -amt
+            pending = sum(x["origQty"] - x["executedQty"] for x in state["f_orders"] if x["positionSide"] == pside
+                          and x["status"] in ("NEW", "PARTIALLY_FILLED") and self.f_closes(x) and x["side"] == side)
+            if held <= 0 or qty > held - pending:
+                return self.error(400, -2022, "ReduceOnly Order is rejected.")
+        else:
+            if price * qty < F_MIN_NOTIONAL:
+                return self.error(400, -4164, "Order's notional must be no smaller than %s (unless you choose "
+                                  "reduce only)." % dec(F_MIN_NOTIONAL))
+            avail, _ = self.f_available()
+            if price * qty / Decimal(state["f_leverage"]) > avail:
+                return self.error(400, -2019, "Margin is insufficient.")
+        state["next_id"] += 1
+        state["f_orders"].append(o)
+        cross = typ == "MARKET" or (price >= best if side == "BUY" else price <= best)
+        if cross:
+            self.f_fill(o, best, F_TAKER)
+        return self.f_view(o)
+
     # ---- admin ----
     def admin(self, path, a):
         if path == "/__admin/state":
@@ -424,17 +718,26 @@ class Handler(BaseHTTPRequestHandler):
                                     "locked": {k: dec(v) for k, v in state["locked"].items()},
                                     "requests": state["requests"], "keys_seen": sorted(set(filter(None,
                                     state["keys_seen"]))), "order_posts": state["order_posts"],
-                                    "weight": state["weight"], "statuses": state["statuses"]})
+                                    "weight": state["weight"], "statuses": state["statuses"],
+                                    "futures": {"wallet": dec(state["f_wallet"]), "leverage": state["f_leverage"],
+                                                "dual": state["dual"],
+                                                "positions": {k: {"amt": dec(v["amt"]), "entry": dec(v["entry"])}
+                                                              for k, v in state["f_positions"].items()},
+                                                "orders": [self.f_view(o) for o in state["f_orders"]]}})
         if path == "/__admin/book":
             state["book"] = a
         elif path == "/__admin/fault":
             for k in ("drop", "hang_after_order", "status_after_order", "body_after_order", "late_order", "skew_ms",
-                      "weight_limit", "retry_after"):
+                      "weight_limit", "retry_after", "dual", "funding_rate"):
                 if k in a:
                     state[k] = a[k]
         elif path == "/__admin/fill":
             o = self.find({"orderId": str(a["orderId"])})
-            fill(o, o["price"], o["origQty"] - o["executedQty"])
+            if o:
+                fill(o, o["price"], o["origQty"] - o["executedQty"])
+            else:
+                o = self.find({"orderId": str(a["orderId"])}, state["f_orders"])
+                self.f_fill(o, o["price"], F_MAKER)
         elif path == "/__admin/restart":
             state["weight"], state["retry_until"], state["banned_until"] = 0, 0, 0
             for c in connections - {self.connection}:

@@ -39,8 +39,23 @@
 #define KEY_MAX 256
 #define ORDER_RING 1000         /* orders per minute: at most this many are remembered */
 
+/* A venue's kind: its name in the config, its default host and weight limit, the prefix of its REST paths (the
+ * keys sign nothing else: no wallet /sapi/ call), and its clock's path. */
+struct venue_kind {
+    const char *name, *base_url, *prefix, *time_path;
+    long weight_limit;
+    int futures;                /* USDⓈ-M: amounts in contracts, positionSide / reduceOnly, POST leverage */
+};
+
+static const struct venue_kind KINDS[] = {
+    {"binance", "https://api.binance.com", "/api/v3/", "/api/v3/time", 6000, 0},
+    {"binance-futures", "https://fapi.binance.com", "/fapi/", "/fapi/v1/time", 2400, 1},
+};
+#define NKINDS (sizeof KINDS / sizeof KINDS[0])
+
 struct venue {
-    char kind[24];              /* "binance" */
+    const struct venue_kind *k;
+    char kind[24];              /* k->name */
     char base_url[256];
     char api_key[KEY_MAX], secret[KEY_MAX];     /* never leave this file */
     long recv_window, timeout_ms, weight_limit, max_orders_per_minute;
@@ -155,16 +170,22 @@ int venue_config(lua_State *L, int idx, const char *what)
         }
         return 0;
     }
-    if (t != LUA_TSTRING || strcmp(lua_tostring(L, -1), "binance") != 0)
-        luaL_error(L, "%s.venue must be \"binance\" (Binance spot), got %s", what, luaL_tolstring(L, -1, NULL));
+    const struct venue_kind *kind = NULL;
+    for (size_t i = 0; t == LUA_TSTRING && i < NKINDS; i++)
+        if (strcmp(lua_tostring(L, -1), KINDS[i].name) == 0)
+            kind = &KINDS[i];
+    if (!kind)
+        luaL_error(L, "%s.venue must be \"binance\" (Binance spot) or \"binance-futures\" (Binance USDⓈ-M "
+                   "perpetuals), got %s", what, luaL_tolstring(L, -1, NULL));
     lua_pop(L, 1);
     if (nslots >= VENUE_MAX)
         luaL_error(L, "%s: at most %d live exchanges in a config", what, VENUE_MAX);
     struct venue *v = &slots[nslots];
     memset(v, 0, sizeof *v);
-    snprintf(v->kind, sizeof v->kind, "binance");
+    v->k = kind;
+    snprintf(v->kind, sizeof v->kind, "%s", kind->name);
     t = lua_getfield(L, idx, "base_url");
-    const char *url = t == LUA_TNIL ? "https://api.binance.com" : lua_tostring(L, -1);
+    const char *url = t == LUA_TNIL ? kind->base_url : lua_tostring(L, -1);
     if (t != LUA_TNIL && t != LUA_TSTRING)
         luaL_error(L, "%s.base_url must be a string such as \"https://testnet.binance.vision\"", what);
     size_t ul = strlen(url);
@@ -179,7 +200,7 @@ int venue_config(lua_State *L, int idx, const char *what)
     take_key(L, idx, "secret_key", v->secret, env_secret, what, &v->keys_from_config);
     v->recv_window = (long)opt_number(L, idx, "recv_window", 5000, 1, 60000, what);
     v->timeout_ms = (long)opt_number(L, idx, "timeout", 10000, 100, 120000, what);
-    v->weight_limit = (long)opt_number(L, idx, "weight_limit", 6000, 1, 1e9, what);
+    v->weight_limit = (long)opt_number(L, idx, "weight_limit", (double)kind->weight_limit, 1, 1e9, what);
     v->max_order_value = opt_number(L, idx, "max_order_value", 0, 0, 1e15, what);
     v->max_orders_per_minute = (long)opt_number(L, idx, "max_orders_per_minute", 0, 0, ORDER_RING, what);
     v->max_position = opt_number(L, idx, "max_position", 0, 0, 1e15, what);
@@ -226,6 +247,8 @@ static int f_info(lua_State *L)
     lua_setfield(L, -2, "venue");
     lua_pushstring(L, v->base_url);
     lua_setfield(L, -2, "base_url");
+    lua_pushboolean(L, v->k->futures);
+    lua_setfield(L, -2, "futures");
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (i < 2)
             lua_pushboolean(L, nums[i].x != 0);
@@ -290,7 +313,7 @@ static int weight_paused(lua_State *L, struct venue *v)
 static int venue_send(lua_State *L, struct venue *v, const char *method, const char *path, const char *query, int sign,
                 http_seen_fn seen)
 {
-    static const char *const who[] = {"binance GET", "binance POST", "binance DELETE"};
+    static const char *const who[] = {"binance GET", "binance POST", "binance DELETE"};   /* the HTTP thread's names */
     int w = strcmp(method, "POST") == 0 ? 1 : strcmp(method, "DELETE") == 0 ? 2 : 0;
     int n = weight_paused(L, v);
     if (n)
@@ -335,8 +358,8 @@ static int venue_send(lua_State *L, struct venue *v, const char *method, const c
 }
 
 /* venue.request(slot, method, path, query, signed) -> {StatusCode, Header, Body} | nil, message [, status]
- * (http_call's results; the local weight pause: nil, message, 0) | false, line (a DELETE with dry_run: not sent).
- * GET or DELETE:
+ * (http_call's results; the local weight pause: nil, message, 0) | false, line (a DELETE or POST with dry_run: not
+ * sent). GET or DELETE, and on futures POST /fapi/v1/leverage (SetMarginLevel):
  * orders go through venue.order, which checks the guards. */
 static int f_request(lua_State *L)
 {
@@ -344,15 +367,17 @@ static int f_request(lua_State *L)
     const char *method = luaL_checkstring(L, 2), *path = luaL_checkstring(L, 3);
     const char *query = luaL_optstring(L, 4, "");
     int sign = lua_toboolean(L, 5);
-    if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0)
+    int leverage = v->k->futures && strcmp(method, "POST") == 0 && strcmp(path, "/fapi/v1/leverage") == 0;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0 && !leverage)
         return luaL_error(L, "venue.request: method GET or DELETE, not %s (orders: venue.order)", method);
-    /* the spot API's paths only: the keys sign nothing of the wallet's (/sapi/...) */
-    if (strncmp(path, "/api/v3/", 8) != 0 || strpbrk(path, "?# \r\n") || strpbrk(query, "# \r\n") ||
-        strstr(query, "signature="))
-        return luaL_error(L, "venue.request: a path /api/v3/... and a query without spaces, '#' or a signature");
-    if (v->dry_run && method[0] == 'D') {     /* a cancel is an order action: dry_run only logs it */
+    /* the venue's own API's paths only: the keys sign nothing of the wallet's (/sapi/...) */
+    if (strncmp(path, v->k->prefix, strlen(v->k->prefix)) != 0 || strpbrk(path, "?# \r\n") ||
+        strpbrk(query, "# \r\n") || strstr(query, "signature="))
+        return luaL_error(L, "venue.request: a path %s... and a query without spaces, '#' or a signature",
+                          v->k->prefix);
+    if (v->dry_run && method[0] != 'G') {     /* a cancel or a leverage change acts: dry_run only logs it */
         lua_pushboolean(L, 0);
-        lua_pushfstring(L, "dry_run: not sent: DELETE %s %s", path, query);
+        lua_pushfstring(L, "dry_run: not sent: %s %s %s", method, path, query);
         return 2;
     }
     lua_settop(L, 1);
@@ -364,7 +389,7 @@ static int f_sync(lua_State *L)
 {
     struct venue *v = check_slot(L);
     lua_settop(L, 1);
-    return venue_send(L, v, "GET", "/api/v3/time", "", 0, seen_time);
+    return venue_send(L, v, "GET", v->k->time_path, "", 0, seen_time);
 }
 
 /* venue.offset(slot) -> the venue's clock less ours, in ms, as last measured. */
@@ -402,10 +427,13 @@ static int refuse(lua_State *L, const char *fmt, double a, double b)
     return 3;
 }
 
-/* A number as the venue takes it: plain decimal, no exponent, at most 12 decimals and no trailing zeros. */
+/* A number as the venue takes it: plain decimal, no exponent, at most 12 decimals and 15 significant digits (a
+ * double's: 45000.1 is not 45000.100000000002), no trailing zeros. */
 static void decimal(double x, char *out, size_t len)
 {
-    snprintf(out, len, "%.12f", x);
+    int whole = fabs(x) >= 1 ? (int)floor(log10(fabs(x))) + 1 : 0;
+    int places = whole >= 15 ? 0 : 15 - whole < 12 ? 15 - whole : 12;
+    snprintf(out, len, "%.*f", places, x);
     char *dot = strchr(out, '.');
     if (dot) {
         char *e = out + strlen(out) - 1;
@@ -421,7 +449,11 @@ static void decimal(double x, char *out, size_t len)
  * not sent or answered 429/418 as request's) | false, line (dry_run: not sent). side "BUY" or "SELL";
  * type "LIMIT" (price, amount in base) or "MARKET" (a BUY's amount is the quote to spend, quoteOrderQty; a SELL's
  * the base to sell). value is the order's value in quote (a market sell's at the caller's latest bid); holdings the
- * base the account holds now, free and locked (for max_position). */
+ * base the account holds now, free and locked (for max_position).
+ * On futures (binance-futures) amounts are contracts on both sides, a market order's value is its amount at the
+ * caller's latest price, and a table follows: {position_side = "LONG" | "SHORT" (hedge mode), reduce_only = true (a
+ * close in one-way mode)}; holdings are then the contracts of the side the order would increase (its position and
+ * the open orders adding to it), checked against max_position only for an order that increases it. */
 static int f_order(lua_State *L)
 {
     struct venue *v = check_slot(L);
@@ -432,6 +464,25 @@ static int f_order(lua_State *L)
     int buy = strcmp(side, "BUY") == 0, market = strcmp(type, "MARKET") == 0;
     if ((!buy && strcmp(side, "SELL") != 0) || (!market && strcmp(type, "LIMIT") != 0))
         return luaL_error(L, "venue.order: side BUY or SELL and type LIMIT or MARKET");
+    const char *pside = NULL;   /* futures: positionSide (hedge mode) */
+    int reduce = 0, increases = buy;
+    if (v->k->futures) {
+        luaL_checktype(L, 10, LUA_TTABLE);
+        lua_getfield(L, 10, "position_side");
+        pside = lua_tostring(L, -1);        /* a literal below, or NULL: valid after the pop */
+        if (pside && strcmp(pside, "LONG") == 0)
+            pside = "LONG";
+        else if (pside && strcmp(pside, "SHORT") == 0)
+            pside = "SHORT";
+        else if (pside)
+            return luaL_error(L, "venue.order: position_side LONG or SHORT");
+        lua_getfield(L, 10, "reduce_only");
+        reduce = lua_toboolean(L, -1);
+        lua_pop(L, 2);
+        if (pside && reduce)
+            return luaL_error(L, "venue.order: reduce_only is one-way mode's, position_side hedge mode's");
+        increases = pside ? (buy == (strcmp(pside, "LONG") == 0)) : !reduce;
+    }
     if (strspn(symbol, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != strlen(symbol) ||
         strspn(cid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.:/_-") != strlen(cid) ||
         strlen(cid) > 36 || !cid[0])
@@ -440,13 +491,13 @@ static int f_order(lua_State *L)
         return luaL_error(L, "venue.order: price and amount must be finite numbers above 0");
     if (!market)
         value = price * amount;
-    else if (buy)
+    else if (buy && !v->k->futures)
         value = amount;
     if (v->max_order_value > 0 && value > v->max_order_value)
         return refuse(L, "refused by max_order_value: the order's value %.8g is above %.8g", value,
                       v->max_order_value);
-    if (v->max_position > 0 && buy) {
-        double add = market ? (price > 0 ? amount / price : 0) : amount;
+    if (v->max_position > 0 && increases) {
+        double add = market && !v->k->futures ? (price > 0 ? amount / price : 0) : amount;
         if (holdings + add > v->max_position)
             return refuse(L, "refused by max_position: holdings would be %.8g, above %.8g", holdings + add,
                           v->max_position);
@@ -472,18 +523,24 @@ static int f_order(lua_State *L)
     decimal(price, p, sizeof p);
     decimal(amount, a, sizeof a);
     lua_settop(L, 1);
-    if (market)
+    if (v->k->futures)      /* amounts in contracts on both sides; the position's side or a close's reduceOnly */
+        lua_pushfstring(L, "symbol=%s&side=%s%s%s&type=%s%s%s&quantity=%s%s&newClientOrderId=%s", symbol, side,
+                        pside ? "&positionSide=" : "", pside ? pside : "", type,
+                        market ? "" : "&timeInForce=GTC&price=", market ? "" : p, a,
+                        reduce ? "&reduceOnly=true" : "", cid);
+    else if (market)
         lua_pushfstring(L, "symbol=%s&side=%s&type=MARKET&%s=%s&newClientOrderId=%s", symbol, side,
                         buy ? "quoteOrderQty" : "quantity", a, cid);
     else
         lua_pushfstring(L, "symbol=%s&side=%s&type=LIMIT&timeInForce=GTC&price=%s&quantity=%s&newClientOrderId=%s",
                         symbol, side, p, a, cid);
+    const char *path = v->k->futures ? "/fapi/v1/order" : "/api/v3/order";
     if (v->dry_run) {
         lua_pushboolean(L, 0);
-        lua_pushfstring(L, "dry_run: not sent: POST /api/v3/order %s", lua_tostring(L, -2));
+        lua_pushfstring(L, "dry_run: not sent: POST %s %s", path, lua_tostring(L, -2));
         return 2;
     }
-    return venue_send(L, v, "POST", "/api/v3/order", lua_tostring(L, -1), 1, seen_weight);
+    return venue_send(L, v, "POST", path, lua_tostring(L, -1), 1, seen_weight);
 }
 
 /* venue.client_id() -> a new client order id: "sr", 16 hex digits drawn once per process (getrandom), "-", a
