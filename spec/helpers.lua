@@ -213,6 +213,24 @@ function M.kill_all(list)
   for k in pairs(list) do list[k] = nil end
 end
 
+-- Starts tests/fake_binance.py (the live specs' fake venue) with these keys; it ends with the spec's process.
+-- Returns {base, pid, admin(path, body) -> its decoded answer, state() -> its state}.
+function M.fake_binance(key, secret)
+  local dir = M.tmpdir()
+  local self_pid = (M.read("/proc/self/stat") or ""):match("^(%d+)")
+  assert(M.sh(string.format("/usr/bin/python3 %s/tests/fake_binance.py %s %s - %s > %s/port 2> %s/err & echo $! > %s/pid",
+    q(M.source), key, secret, self_pid, q(dir), q(dir), q(dir))) == 0)
+  local port = M.eventually(function() return (M.read(dir .. "/port") or ""):match("^(%d+)\n") end, 10)
+  assert(port, M.read(dir .. "/err"))
+  local v = { base = "http://127.0.0.1:" .. port, pid = M.read(dir .. "/pid"):match("%d+") }
+  function v.admin(path, body)
+    local r = assert(HttpQuery(v.base .. "/__admin/" .. path, body and { method = "POST", body = json.encode(body) } or nil))
+    return json.decode(r)
+  end
+  function v.state() return v.admin("state") end
+  return v
+end
+
 -- Polls fn() until it returns a truthy value, for at most timeout seconds; returns that value or nil.
 function M.eventually(fn, timeout)
   local deadline = UnixNano() + (timeout or 10) * 1e9 * M.time_scale
