@@ -291,5 +291,17 @@ end
     end
     assert.are.same({ fake.KEY }, v.state().keys_seen)
     assert.are.equal(7, v.state().futures.leverage)
+    assert.are.equal(0, v.state().stream.handshakes)    -- USDⓈ-M reads orders by REST: no user-data stream
+  end)
+
+  it("refuses the spot user-data stream's settings in one line", function()
+    for _, extra in ipairs { "stream = true", 'stream_url = "ws://127.0.0.1:1/ws-api/v3"' } do
+      local v, dir = session(", " .. extra)
+      local r = run(dir, on_swap("buy", "  Log('traded')\n"))
+      assert.are.equal(2, r.code, r.out .. r.err)
+      h.assert_has(r.err, "the user-data stream is Binance spot's only; venue \"binance-futures\" reads orders and "
+        .. "positions by REST")
+      assert.are.equal(0, v.state().requests["GET /fapi/v1/time"] or 0)
+    end
   end)
 end)

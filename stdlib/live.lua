@@ -11,6 +11,9 @@
 -- GetOrders shows from then on (a restart reconciles with the venue, never with a file). Every order carries a
 -- client order ID; a request that fails without an answer (a timeout, a dropped connection) is resolved by asking
 -- the venue for that ID, never by sending the order again.
+--
+-- With the user-data stream (user_stream below, on runtime/lua/venue_stream.c) GetOrder and GetOrders answer from the
+-- venue's pushed order updates while it is up and in step, and read REST as above while it is not.
 
 local registry = debug.getregistry()    -- before runtime/lua/guard.c refuses it to the strategy
 local venue = registry["stratrun.venue"]   -- not require-able, and guard.c refuses this file's upvalues
@@ -66,6 +69,141 @@ end
 local function number(x) return tonumber(x) end
 local function num(x) return math.tointeger(x) or tonumber(string.format("%.12g", x)) end
 
+-- The venue's user-data stream (docs/live.md#the-user-data-stream): order updates pushed over a WebSocket
+-- (runtime/lua/venue_stream.c, its connection on a thread of its own), kept here as the venue's own order objects.
+-- While it is up and in step, GetOrder and GetOrders answer from it without a request. It is read at each of those
+-- calls (the events wait in the connection's queue meanwhile). Down, they read REST as without it; it is opened
+-- again with back-off, and once subscribed the open orders are read by REST once (what the outage missed) before it
+-- answers again. symbol: the venue's pair; get(path, query, signed): a REST read; note(line): a log line.
+local OPEN_STATUS = { NEW = 0, PENDING_NEW = 0, PARTIALLY_FILLED = 1 }  -- any other status is final (2)
+local BACKOFF_MS, BACKOFF_MAX_MS = 500, 60000
+
+local function user_stream(slot, symbol, get, note, who)
+  local vs = registry["stratrun.venue_stream"]
+  local conn                  -- the connection, nil while down
+  local off = false           -- stream = false
+  local subscribed, synced = false, false
+  local was_up, said_down = false, false
+  local backoff, retry_at = BACKOFF_MS, 0
+  local orders, stamp = {}, 0    -- orderId -> the venue's order (REST fields) and the stamp of its last update
+  local U = {}
+
+  local function rank(o) return OPEN_STATUS[o.status] or 2 end
+  local function now() return UnixNano() // 1000000 end
+
+  -- An order as the venue reports it (REST or an event): kept unless it is older than what is kept (less filled,
+  -- or an earlier status of the same fill), so events and REST answers may come in any order.
+  local function merge(o)
+    if o.symbol ~= symbol or o.orderId == nil then return end
+    local id = math.tointeger(o.orderId) or o.orderId
+    local old = orders[id]
+    if old then
+      local z, oz = tonumber(o.executedQty) or 0, tonumber(old.executedQty) or 0
+      if z < oz or (z == oz and rank(o) < rank(old)) then return end
+    end
+    stamp = stamp + 1
+    o.stamp = stamp
+    orders[id] = o
+  end
+
+  -- Binance's executionReport event as the REST order it updates ("C": the canceled order's own client ID).
+  local function from_event(e)
+    return { symbol = e.s, orderId = e.i, clientOrderId = (e.C ~= nil and e.C ~= "" and e.C ~= json.null) and e.C
+      or e.c, price = e.p, origQty = e.q, executedQty = e.z, cummulativeQuoteQty = e.Z, status = e.X, type = e.o,
+      side = e.S, time = e.O, origQuoteOrderQty = e.Q }
+  end
+
+  local function down(why)
+    if conn then conn:close() end
+    conn, subscribed, synced = nil, false, false
+    retry_at, backoff = now() + backoff, math.min(backoff * 2, BACKOFF_MAX_MS)
+    if not said_down then
+      said_down = true
+      note(string.format("%s: the venue's user-data stream is down (%s): orders are read by REST until it is back",
+        who, why))
+    end
+  end
+
+  -- The open orders read once by REST: what the stream missed before it was subscribed. Kept orders that were open
+  -- and are not in the list (and not updated since the list was asked for) closed meanwhile: forgotten, so GetOrder
+  -- reads them from the venue.
+  local function resync()
+    local mark = stamp
+    local list = get("/api/v3/openOrders", "symbol=" .. symbol, true)
+    if not list then return end
+    local open = {}
+    for _, o in ipairs(list) do
+      open[math.tointeger(o.orderId) or o.orderId] = true
+      merge(o)
+    end
+    for id, o in pairs(orders) do
+      if not open[id] and rank(o) < 2 and o.stamp <= mark then orders[id] = nil end
+    end
+    synced = true
+    if said_down or not was_up then
+      note(string.format("%s: the venue's user-data stream is %s: orders are read from it", who,
+        was_up and "back" or "up"))
+    end
+    was_up, said_down = true, false
+  end
+
+  -- Takes what the stream brought; true when it is up and in step (GetOrder and GetOrders may answer from it).
+  local function pump()
+    if not conn then
+      if off or now() < retry_at then return false end
+      local c, err = vs.open(slot)
+      if c == false then off = true return false end
+      if not c then down(err) return false end
+      conn = c
+    end
+    local state, why, msgs, lost = conn:poll()
+    for _, m in ipairs(msgs) do
+      local ok, x = pcall(json.decode, m)
+      if ok and type(x) == "table" and x.status ~= nil and x.id == "subscribe" then
+        if x.status ~= 200 then
+          local e = type(x.error) == "table" and x.error or {}
+          down(string.format("the venue refused the subscription: error %s: %s", tostring(e.code), tostring(e.msg)))
+          return false
+        end
+        subscribed, backoff = true, BACKOFF_MS
+      elseif ok and type(x) == "table" and type(x.event) == "table" then
+        local e = x.event
+        if e.e == "executionReport" then merge(from_event(e))
+        elseif e.e == "eventStreamTerminated" or e.e == "serverShutdown" then
+          down("the venue ended it: " .. e.e)
+          return false
+        end
+      end
+    end
+    if lost then synced = false end        -- events were dropped: the open orders are read again
+    if state == "down" then down(why) return false end
+    if subscribed and not synced then resync() end
+    return synced
+  end
+
+  -- The exchange's start: the open orders it read, and the connection opened.
+  function U.start(open)
+    for _, o in ipairs(open) do merge(o) end
+    pump()
+  end
+  -- An order as a REST answer reported it (a placed or canceled order, GetOrder's answer).
+  U.seen = merge
+  -- The order with this id, when the stream is in step and knows it; else nil (read it by REST).
+  function U.order(id)
+    if pump() then return orders[math.tointeger(id) or id] end
+  end
+  -- The pair's open orders, when the stream is in step; else nil.
+  function U.open_orders()
+    if not pump() then return nil end
+    local out = {}
+    for _, o in pairs(orders) do
+      if rank(o) < 2 then out[#out + 1] = o end
+    end
+    return out
+  end
+  return U
+end
+
 -- s: the exchange's checked settings (exchange_settings.check); opts: exchange.lua's (log, note, say, who, now, and
 -- lines(): whether order lines are on, EnableLog).
 local function new(s, opts)
@@ -116,6 +254,7 @@ local function new(s, opts)
   local function get(path, query, signed)
     return decode(answered(venue.request(slot, "GET", path, query or "", signed)))
   end
+  local stream = user_stream(slot, symbol, get, note, who)
 
   -- A signed request that acts (a cancel, a leverage change): the venue's answer, or nil after one line (with
   -- dry_run the line says what was not sent).
@@ -265,6 +404,7 @@ local function new(s, opts)
     open, err = get(P.open, "symbol=" .. symbol, true)
     if not open then return nil, "cannot read the open orders: " .. err end
     started = true
+    stream.start(open)
     local ids = {}
     for _, o in ipairs(open) do ids[#ids + 1] = tostring(o.orderId) end
     note(string.format("%s: %s %s at %s%s: clock offset %d ms, %d open order%s%s%s", who, info.venue,
@@ -487,6 +627,7 @@ local function new(s, opts)
       elseif not o then o = resolve(call_name, cid, err, sent) end
     end
     if not o then return nil end        -- resolve said why
+    stream.seen(o)
     if opts.lines() then
       if words then say(call_name, px, num(amount), words, "(order " .. tostring(o.orderId) .. ")", ...)
       else say(call_name, px, num(amount), "(order " .. tostring(o.orderId) .. ")", ...) end
@@ -717,14 +858,18 @@ local function new(s, opts)
 
   function E.GetOrder(id)
     if not call("GetOrder") then return nil end
+    local kept = stream.order(id)
+    if kept then return order_view(kept) end
     local o, err = get(P.order, "symbol=" .. symbol .. "&orderId=" .. tostring(math.tointeger(id) or id), true)
     if not o then return fail("GetOrder", err) end
+    stream.seen(o)
     return order_view(o)
   end
 
   function E.GetOrders(sym)
     if not call("GetOrders", sym) then return nil end
-    local list, err = get(P.open, "symbol=" .. symbol, true)
+    local list, err = stream.open_orders()
+    if not list then list, err = get(P.open, "symbol=" .. symbol, true) end
     if not list then return fail("GetOrders", err) end
     local out = {}
     for i, o in ipairs(list) do out[i] = order_view(o) end
@@ -733,10 +878,10 @@ local function new(s, opts)
   end
 
   local function cancel(id, ...)
-    if not act("CancelOrder", "DELETE", P.order, "symbol=" .. symbol .. "&orderId=" .. tostring(math.tointeger(id)
-      or id)) then
-      return false
-    end
+    local o = act("CancelOrder", "DELETE", P.order, "symbol=" .. symbol .. "&orderId=" .. tostring(math.tointeger(id)
+      or id))
+    if not o then return false end
+    stream.seen(o)
     if opts.lines() then say("Cancel", id, ...) end
     return true
   end

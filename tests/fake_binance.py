@@ -39,6 +39,14 @@ available balance -2019. Fills (market, or a limit through the book; resting lim
 position: opens at the fill-weighted average entry price, closes realize (exit - entry) x amount into the wallet;
 a taker fee 0.0005 and a maker fee 0.0002 of the value are paid.
 
+The user-data stream, as Binance's WebSocket API serves it (web-socket-api.md, user-data-stream.md): a WebSocket at
+/ws-api/v3 on the same port (the handshake and frames written here with the standard library), where a text request
+{"id", "method": "userDataStream.subscribe.signature", "params": {apiKey, timestamp, recvWindow, signature}} (the
+signature: hex HMAC-SHA256 of the other params as name=value in name order, joined by &) is answered {"id", "status":
+200, "result": {"subscriptionId": n}} or {"id", "status": 400, "error": {"code", "msg"}} (-1021, -1022, -2015), and
+then every order state change (new, fill, cancel) is pushed as {"subscriptionId", "event": executionReport} and the
+balances as outboundAccountPosition.
+
 Admin endpoints (no signature), JSON bodies:
   GET  /__admin/state            orders, balances, counts of requests per path and of answers per status, every
                                  API key header seen, and how many orders were posted; under "futures" the
@@ -54,17 +62,24 @@ Admin endpoints (no signature), JSON bodies:
                                  order placed that much later (queued at the venue, within its recvWindow);
                                  {"skew_ms": ms}: the server clock's offset;
                                  {"weight_limit": n}; {"retry_after": s}: a 429's Retry-After (0: until the
-                                 minute ends); futures: {"dual": true}: hedge mode; {"funding_rate": r}
+                                 minute ends); futures: {"dual": true}: hedge mode; {"funding_rate": r};
+                                 the stream's: {"stream_drop": true}: every stream connection
+                                 is closed at once (no close frame); {"stream_refuse": s}: stream handshakes are
+                                 refused (HTTP 503) for s seconds; {"stream_expire": true}: every subscription ends
+                                 with eventStreamTerminated (the connection stays open)
   POST /__admin/fill             {"orderId": n}: a resting order (spot or futures) fills at its price
+  (state also has "stream": handshakes, subscriptions accepted, open subscriptions)
   POST /__admin/restart          closes every connection (as a restarted server would) and forgets the weight
                                  counts and bans; orders and balances stay
 
 Usage: fake_binance.py API_KEY SECRET [book.json|- [PARENT]]; prints the port it listens on, then serves until killed (or
 until the process PARENT is gone).
 """
+import base64
 import hashlib
 import hmac
 import json
+import struct
 import socket
 import sys
 import threading
@@ -96,6 +111,7 @@ state = {
     "requests": {}, "statuses": {}, "keys_seen": [], "order_posts": 0,
     "drop": 0, "hang_after_order": 0, "retry_after": 0, "status_after_order": 0, "skew_ms": 0,
     "body_after_order": None, "late_order": 0,
+    "stream_refuse_until": 0, "stream": {"handshakes": 0, "subscribed": 0, "open": 0},
     "weight_limit": 6000, "minute": 0, "weight": 0, "banned_until": 0, "retry_until": 0,
     # futures: the USDT wallet, positions by positionSide ({"amt": signed, "entry"}), leverage, hedge mode
     "f_wallet": Decimal("10000"), "f_positions": {}, "f_leverage": 20, "dual": False, "f_orders": [],
@@ -133,6 +149,7 @@ def fill(o, price, qty):
     o["cummulativeQuoteQty"] += price * qty
     o["status"] = "FILLED" if o["executedQty"] >= o["origQty"] else "PARTIALLY_FILLED"
     o["updateTime"] = now_ms()
+    o["last"] = (price, qty)
     b, q = state["balances"], state["locked"]
     if o["side"] == "BUY":
         if o["type"] == "LIMIT" and o["resting"]:
@@ -147,6 +164,90 @@ def fill(o, price, qty):
         else:
             b[BASE] -= qty
         b[QUOTE] += price * qty
+    push_order(o, "TRADE")
+
+
+# ---- the user-data stream ----
+subscribers = {}    # a subscribed stream's socket -> its subscriptionId
+streams = set()     # every stream connection's socket
+
+
+def ws_send(sock, text, opcode=1):
+    data = text.encode() if isinstance(text, str) else text
+    n = len(data)
+    head = bytes([0x80 | opcode]) + (bytes([n]) if n < 126 else bytes([126]) + struct.pack(">H", n) if n < 65536
+                                     else bytes([127]) + struct.pack(">Q", n))
+    try:
+        sock.sendall(head + data)
+    except OSError:
+        pass
+
+
+def push(event):
+    for sock, sid in list(subscribers.items()):
+        ws_send(sock, json.dumps({"subscriptionId": sid, "event": event}))
+
+
+def push_order(o, execution):
+    """An executionReport for order o (called under lock, after its state changed), then the balances."""
+    last_p, last_q = o.pop("last", (Decimal(0), Decimal(0)))
+    if not subscribers:
+        return
+    t = now_ms()
+    push({"e": "executionReport", "E": t, "s": o["symbol"], "c": o["clientOrderId"], "S": o["side"], "o": o["type"],
+          "f": o["timeInForce"] or "GTC", "q": dec(o["origQty"]), "p": dec(o["price"]), "P": "0", "F": "0", "g": -1,
+          "C": o["clientOrderId"] if execution == "CANCELED" else "", "x": execution, "X": o["status"],
+          "r": "NONE", "i": o["orderId"], "l": dec(last_q), "z": dec(o["executedQty"]), "L": dec(last_p), "n": "0",
+          "N": None, "T": t, "t": -1, "I": t, "w": o["status"] in ("NEW", "PARTIALLY_FILLED"), "m": False,
+          "M": False, "O": o["time"], "Z": dec(o["cummulativeQuoteQty"]), "Y": dec(last_p * last_q),
+          "Q": "0", "W": o["time"], "V": "NONE"})
+    push({"e": "outboundAccountPosition", "E": t, "u": t, "B": [
+        {"a": a, "f": dec(state["balances"][a]), "l": dec(state["locked"][a])} for a in (BASE, QUOTE)]})
+
+
+def ws_read(rfile):
+    """One client frame: (opcode, payload), or None at the end of the stream."""
+    head = rfile.read(2)
+    if len(head) < 2:
+        return None
+    n = head[1] & 0x7f
+    if n == 126:
+        n = struct.unpack(">H", rfile.read(2))[0]
+    elif n == 127:
+        n = struct.unpack(">Q", rfile.read(8))[0]
+    mask = rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+    data = bytearray(rfile.read(n))
+    if len(data) < n:
+        return None
+    for i in range(n):
+        data[i] ^= mask[i % 4]
+    return head[0] & 0x0f, bytes(data)
+
+
+def subscribe_answer(req, sock):
+    """The answer to a userDataStream.subscribe.signature request (called under lock)."""
+    rid, p = req.get("id"), req.get("params") or {}
+
+    def refuse(status, code, msg):
+        return {"id": rid, "status": status, "error": {"code": code, "msg": msg}}
+    if req.get("method") != "userDataStream.subscribe.signature":
+        return refuse(400, -1000, "Unknown method.")
+    if p.get("apiKey") != API_KEY:
+        return refuse(401, -2015, "Invalid API-key, IP, or permissions for action.")
+    try:
+        ts, window = int(p["timestamp"]), int(p.get("recvWindow", 5000))
+    except (KeyError, ValueError, TypeError):
+        return refuse(400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.")
+    server = now_ms()
+    if not (ts < server + 1000 and server - ts <= window):
+        return refuse(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+    text = "&".join("%s=%s" % (k, p[k]) for k in sorted(p) if k != "signature")
+    good = hmac.new(SECRET, text.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(str(p.get("signature", "")).lower(), good):
+        return refuse(400, -1022, "Signature for this request is not valid.")
+    state["stream"]["subscribed"] += 1
+    subscribers[sock] = state["stream"]["subscribed"] - 1
+    return {"id": rid, "status": 200, "result": {"subscriptionId": subscribers[sock]}}
 
 
 connections = set()     # the open connections, which /__admin/restart closes
@@ -185,7 +286,51 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(status, {"code": code, "msg": msg}, headers)
 
     def do_GET(self):
+        if self.headers.get("Upgrade", "").lower() == "websocket" and self.path == "/ws-api/v3":
+            return self.websocket()
         self.handle_any("GET")
+
+    def websocket(self):
+        with lock:
+            if time.time() < state["stream_refuse_until"]:
+                return self.error(503, -1000, "Service unavailable.")
+            state["stream"]["handshakes"] += 1
+            state["stream"]["open"] += 1
+            streams.add(self.connection)
+        accept = base64.b64encode(hashlib.sha1((self.headers["Sec-WebSocket-Key"] + "258EAFA5-E914-47DA-95CA-"
+                                                "C5AB0DC85B11").encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        sock = self.connection
+        try:
+            while True:
+                frame = ws_read(self.rfile)
+                if frame is None or frame[0] == 8:
+                    with lock:
+                        ws_send(sock, b"", 8)
+                    break
+                if frame[0] == 9:
+                    with lock:
+                        ws_send(sock, frame[1], 10)
+                elif frame[0] == 1:
+                    with lock:
+                        try:
+                            answer = subscribe_answer(json.loads(frame[1]), sock)
+                        except ValueError:
+                            answer = {"id": None, "status": 400, "error": {"code": -1000, "msg": "Not JSON."}}
+                        ws_send(sock, json.dumps(answer))
+        except OSError:
+            pass
+        finally:
+            with lock:
+                subscribers.pop(sock, None)
+                streams.discard(sock)
+                state["stream"]["open"] -= 1
+        self.close_connection = True
 
     def do_POST(self):
         self.handle_any("POST")
@@ -388,6 +533,7 @@ class Handler(BaseHTTPRequestHandler):
             state["locked"][BASE] -= left
             state["balances"][BASE] += left
         o["status"] = "CANCELED"
+        push_order(o, "CANCELED")
         return order_view(o)
 
     @staticmethod
@@ -453,6 +599,7 @@ class Handler(BaseHTTPRequestHandler):
              "type": typ, "side": side, "time": t, "updateTime": t, "resting": False}
         state["next_id"] += 1
         state["orders"].append(o)
+        push_order(o, "NEW")
         if cross:
             fill(o, best, qty)
         else:
@@ -723,7 +870,8 @@ class Handler(BaseHTTPRequestHandler):
                                                 "dual": state["dual"],
                                                 "positions": {k: {"amt": dec(v["amt"]), "entry": dec(v["entry"])}
                                                               for k, v in state["f_positions"].items()},
-                                                "orders": [self.f_view(o) for o in state["f_orders"]]}})
+                                                "orders": [self.f_view(o) for o in state["f_orders"]]},
+                                    "stream": state["stream"]})
         if path == "/__admin/book":
             state["book"] = a
         elif path == "/__admin/fault":
@@ -731,6 +879,17 @@ class Handler(BaseHTTPRequestHandler):
                       "weight_limit", "retry_after", "dual", "funding_rate"):
                 if k in a:
                     state[k] = a[k]
+            if a.get("stream_refuse"):
+                state["stream_refuse_until"] = time.time() + a["stream_refuse"]
+            if a.get("stream_expire"):
+                push({"e": "eventStreamTerminated", "E": now_ms()})
+                subscribers.clear()
+            if a.get("stream_drop"):
+                for sock in list(streams):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
         elif path == "/__admin/fill":
             o = self.find({"orderId": str(a["orderId"])})
             if o:

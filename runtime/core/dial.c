@@ -1166,6 +1166,15 @@ static void *run(void *arg)
     return NULL;
 }
 
+int dial_load(const char *who, char *err, size_t errlen)
+{
+    struct lazylib *const libs[] = {&lazy_crypto, &lazy_ssl, &lazy_wslay, &lazy_zlib};
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++)
+        if (lazylib_need(libs[i], who, err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
 struct dial_conn *dial_start(struct dial_spec *s)
 {
     struct dial_conn *c = calloc(1, sizeof *c);

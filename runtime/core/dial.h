@@ -47,6 +47,10 @@ struct dial_spec {
 int dial_parse(const char *address, size_t len, struct dial_spec *s, char *err, size_t errlen);
 void dial_spec_free(struct dial_spec *s);
 
+/* Loads what a connection needs (OpenSSL's libcrypto and libssl, wslay, zlib: opened on first use) before the first
+ * dial_start. 0, or -1 with one line in err naming the library missing and who needs it. */
+int dial_load(const char *who, char *err, size_t errlen);
+
 struct dial_conn;
 
 /* Starts the connection's thread; s is moved into it (s emptied). Returns NULL when out of memory or threads. */

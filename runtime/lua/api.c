@@ -92,6 +92,8 @@ void api_open(lua_State *L)
      * own holdings and value) */
     luaopen_venue(L);
     lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.venue");
+    luaopen_venue_stream(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.venue_stream");
 
     preload_stdlib(L);
 

@@ -56,6 +56,7 @@ int luaopen_files(lua_State *L);     /* files.c:   require "stratrun.files": fil
 int luaopen_ta(lua_State *L);        /* ta.c:      require "stratrun.ta": the arithmetic of stdlib/ta.lua's MA, EMA, RSI, MACD */
 int luaopen_venue(lua_State *L);     /* venue.c:   require "stratrun.venue": a live exchange's keys, signed requests and
                                       *            guards, for stdlib/live.lua */
+int luaopen_venue_stream(lua_State *L); /* venue_stream.c: a live exchange's user-data stream, for stdlib/live.lua */
 
 int luaopen_guard(lua_State *L);     /* guard.c:   load, loadfile, dofile, require text only; debug without what reaches into
                                       * the runtime (opened last) */

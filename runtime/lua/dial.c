@@ -239,12 +239,10 @@ static int f_Dial(lua_State *L)
     }
     /* OpenSSL (the handshake's key and digest, TLS), wslay and zlib are loaded by the first Dial; without one Dial
      * raises */
-    struct lazylib *const libs[] = {&lazy_crypto, &lazy_ssl, &lazy_wslay, &lazy_zlib};
-    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++)
-        if (lazylib_need(libs[i], "Dial", err, sizeof err) != 0) {
-            dial_spec_free(&spec);
-            return luaL_error(L, "%s", err);
-        }
+    if (dial_load("Dial", err, sizeof err) != 0) {
+        dial_spec_free(&spec);
+        return luaL_error(L, "%s", err);
+    }
     spec.connect_timeout_ms = timeout_ms;
     spec.notify = sched_notify;
     int *count = open_count(L);

@@ -61,6 +61,8 @@ struct venue {
     long recv_window, timeout_ms, weight_limit, max_orders_per_minute;
     double max_order_value, max_position;
     int dry_run, cancel_on_stop, keys_from_config;
+    int stream;                 /* the user-data stream (venue_stream.c), on unless stream = false */
+    char stream_url[256];       /* its WebSocket API endpoint */
     /* under mu */
     int64_t offset_ms;          /* the venue's clock less ours */
     int64_t sync_sent_ms;
@@ -83,7 +85,7 @@ static int env_read;
 
 static const char *const LIVE_KEYS[] = {"base_url", "api_key", "secret_key", "recv_window", "timeout",
                                         "weight_limit", "max_order_value", "max_orders_per_minute",
-                                        "max_position", "dry_run", "cancel_on_stop", NULL};
+                                        "max_position", "dry_run", "cancel_on_stop", "stream", "stream_url", NULL};
 
 static double opt_number(lua_State *L, int idx, const char *key, double dflt, double lo, double hi, const char *what)
 {
@@ -157,6 +159,48 @@ static void read_env(void)
     unsetenv(ENV_SECRET);
 }
 
+/* stream and stream_url: the venue's WebSocket API, by default Binance's for its REST host, the testnet's for the
+ * testnet, and for any other base_url (the specs' fake venue) the same host and port at /ws-api/v3. */
+static void stream_settings(lua_State *L, int idx, const char *what, struct venue *v)
+{
+    int t = lua_getfield(L, idx, "stream");
+    if (t != LUA_TNIL && t != LUA_TBOOLEAN)
+        luaL_error(L, "%s.stream must be true or false, not %s", what, lua_typename(L, t));
+    v->stream = t == LUA_TNIL || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (v->k->futures) {    /* USDⓈ-M's stream takes a listen key (docs/live.md): not there; orders read by REST */
+        int url = lua_getfield(L, idx, "stream_url") != LUA_TNIL;
+        lua_pop(L, 1);
+        if ((t != LUA_TNIL && v->stream) || url)
+            luaL_error(L, "%s.%s: the user-data stream is Binance spot's only; venue \"%s\" reads orders and "
+                       "positions by REST (leave stream and stream_url out, or set stream = false)", what,
+                       url ? "stream_url" : "stream", v->kind);
+        v->stream = 0;
+        return;
+    }
+    t = lua_getfield(L, idx, "stream_url");
+    if (t == LUA_TNIL) {
+        const char *host = strstr(v->base_url, "://") + 3;
+        if (strcmp(v->base_url, "https://api.binance.com") == 0)
+            snprintf(v->stream_url, sizeof v->stream_url, "wss://ws-api.binance.com:443/ws-api/v3");
+        else if (strcmp(v->base_url, "https://testnet.binance.vision") == 0)
+            snprintf(v->stream_url, sizeof v->stream_url, "wss://ws-api.testnet.binance.vision/ws-api/v3");
+        else
+            snprintf(v->stream_url, sizeof v->stream_url, "%s://%s/ws-api/v3",
+                     v->base_url[4] == 's' ? "wss" : "ws", host);
+    } else {
+        const char *url = lua_tostring(L, -1);
+        if (t != LUA_TSTRING)
+            luaL_error(L, "%s.stream_url must be a string such as \"wss://ws-api.binance.com:443/ws-api/v3\"", what);
+        if ((strncmp(url, "wss://", 6) != 0 && strncmp(url, "ws://", 5) != 0) || strlen(url) >= sizeof v->stream_url ||
+            strpbrk(url, "?#| \r\n"))
+            luaL_error(L, "%s.stream_url must be ws(s)://HOST[:PORT][/PATH] without a query or spaces, got '%s'",
+                       what, url);
+        snprintf(v->stream_url, sizeof v->stream_url, "%s", url);
+    }
+    lua_pop(L, 1);
+}
+
 int venue_config(lua_State *L, int idx, const char *what)
 {
     idx = lua_absindex(L, idx);
@@ -206,6 +250,7 @@ int venue_config(lua_State *L, int idx, const char *what)
     v->max_position = opt_number(L, idx, "max_position", 0, 0, 1e15, what);
     v->dry_run = opt_bool(L, idx, "dry_run", what);
     v->cancel_on_stop = opt_bool(L, idx, "cancel_on_stop", what);
+    stream_settings(L, idx, what, v);
     for (const char *const *k = LIVE_KEYS; *k; k++) {
         lua_pushnil(L);
         lua_setfield(L, idx, *k);
@@ -308,6 +353,24 @@ static int weight_paused(lua_State *L, struct venue *v)
 }
 
 
+/* hexmac (2 * EVP_MAX_MD_SIZE + 1 bytes): the hex HMAC-SHA256 of text under the slot's secret. 0, or -1 and err. */
+static int hmac_hex(const struct venue *v, const char *text, size_t tl, char *hexmac, char *err, size_t errlen)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    size_t maclen = 0;
+    if (lazylib_need(&lazy_crypto, "a live exchange's signing", err, errlen) != 0)
+        return -1;
+    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, v->secret, strlen(v->secret),
+                   (const unsigned char *)text, tl, mac, sizeof mac, &maclen)) {
+        snprintf(err, errlen, "venue: HMAC-SHA256 failed");
+        return -1;
+    }
+    hex_encode(mac, maclen, hexmac);
+    hexmac[2 * maclen] = '\0';
+    explicit_bzero(mac, sizeof mac);
+    return 0;
+}
+
 /* Sends METHOD base_url..path?query, signed when sign: timestamp (our clock plus the venue's offset), recvWindow and
  * the HMAC-SHA256 signature of the whole query are appended. stack: slot at 1; the results pushed by http_call. */
 static int venue_send(lua_State *L, struct venue *v, const char *method, const char *path, const char *query, int sign,
@@ -331,17 +394,9 @@ static int venue_send(lua_State *L, struct venue *v, const char *method, const c
     if (sign) {
         size_t tl;
         const char *text = lua_tolstring(L, -1, &tl);
-        unsigned char mac[EVP_MAX_MD_SIZE];
-        size_t maclen = 0;
         char err[300];
-        if (lazylib_need(&lazy_crypto, "a live exchange's signing", err, sizeof err) != 0)
+        if (hmac_hex(v, text, tl, hexmac, err, sizeof err) != 0)
             return luaL_error(L, "%s", err);
-        if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, v->secret, strlen(v->secret),
-                       (const unsigned char *)text, tl, mac, sizeof mac, &maclen))
-            return luaL_error(L, "venue: HMAC-SHA256 failed");
-        hex_encode(mac, maclen, hexmac);
-        hexmac[2 * maclen] = '\0';
-        explicit_bzero(mac, sizeof mac);
     }
     lua_pushfstring(L, "%s%s%s%s%s%s", v->base_url, path, lua_rawlen(L, -1) ? "?" : "", lua_tostring(L, -1),
                     sign ? "&signature=" : "", hexmac);    /* stack: ... query url */
@@ -571,6 +626,45 @@ static int f_client_id(lua_State *L)
     snprintf(id, sizeof id, "sr%s-%llu", prefix, n);
     lua_pushstring(L, id);
     return 1;
+}
+
+/* ---- the user-data stream's side (venue_stream.c) ---- */
+
+int venue_stream_url(int slot, char *url, size_t n)
+{
+    if (slot < 1 || slot > nslots || !slots[slot - 1].stream)
+        return -1;
+    snprintf(url, n, "%s", slots[slot - 1].stream_url);
+    return 0;
+}
+
+int venue_stream_subscription(int slot, char **out, size_t *len, char *err, size_t errlen)
+{
+    if (slot < 1 || slot > nslots) {
+        snprintf(err, errlen, "venue: no live exchange %d in the config", slot);
+        return -1;
+    }
+    struct venue *v = &slots[slot - 1];
+    pthread_mutex_lock(&mu);
+    long long ts = (long long)(clock_wall_ms() + v->offset_ms);
+    pthread_mutex_unlock(&mu);
+    /* the parameters but the signature, by name: apiKey, recvWindow, timestamp */
+    char text[KEY_MAX + 96], hexmac[2 * EVP_MAX_MD_SIZE + 1];
+    int tl = snprintf(text, sizeof text, "apiKey=%s&recvWindow=%ld&timestamp=%lld", v->api_key, v->recv_window, ts);
+    if (hmac_hex(v, text, (size_t)tl, hexmac, err, errlen) != 0) {
+        explicit_bzero(text, sizeof text);
+        return -1;
+    }
+    explicit_bzero(text, sizeof text);
+    size_t n = KEY_MAX + sizeof hexmac + 200;
+    if (!(*out = malloc(n))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *len = (size_t)snprintf(*out, n, "{\"id\":\"subscribe\",\"method\":\"userDataStream.subscribe.signature\","
+                            "\"params\":{\"apiKey\":\"%s\",\"recvWindow\":%ld,\"timestamp\":%lld,\"signature\":\"%s\"}}",
+                            v->api_key, v->recv_window, ts, hexmac);
+    return 0;
 }
 
 static const luaL_Reg funcs[] = {

@@ -14,4 +14,14 @@ int venue_config(lua_State *L, int idx, const char *what);
 /* How many venues took their keys from a config file (which must then be readable by its owner only). */
 int venue_keys_in_config(void);
 
+/* The user-data stream of live exchange slot (runtime/lua/venue_stream.c): 0 and its WebSocket address in url, or
+ * -1 when the exchange has stream = false (or there is no such slot). */
+int venue_stream_url(int slot, char *url, size_t n);
+
+/* The venue's signed subscription to the account's user-data stream (Binance's userDataStream.subscribe.signature:
+ * apiKey, recvWindow and timestamp at the venue's clock, signed in name order) as JSON text in *out (malloc'd, *len
+ * bytes). It holds the API key: the caller hands it to the connection only, then wipes and frees it. 0, or -1 with
+ * one line in err. */
+int venue_stream_subscription(int slot, char **out, size_t *len, char *err, size_t errlen);
+
 #endif
