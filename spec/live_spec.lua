@@ -5,24 +5,12 @@ local h = require("helpers")
 
 local KEY, SECRET = "vmKEY7b1f0c2e9d", "vmSECRET4a8e6d0c31f"
 local TIMEOUT = math.floor(1000 * h.time_scale)     -- the venue's request timeout, ms (slower under valgrind)
-local self_pid = (h.read("/proc/self/stat") or ""):match("^(%d+)")
+local fake = require("fake_venue")
 local venues, procs = {}, {}
 
 -- A fake venue of its own: {base, admin(path, body) -> decoded answer, state() -> its state}.
 local function start_venue(key, secret)
-  local dir = h.tmpdir()
-  assert(h.sh(string.format("/usr/bin/python3 %s/tests/fake_binance.py %s %s - %s > %s/port 2> %s/err & echo $! > %s/pid",
-    h.quote(h.source), key or KEY, secret or SECRET, self_pid, h.quote(dir), h.quote(dir), h.quote(dir))) == 0)
-  local port = h.eventually(function() return (h.read(dir .. "/port") or ""):match("^(%d+)\n") end, 10)
-  assert(port, h.read(dir .. "/err"))
-  local v = { base = "http://127.0.0.1:" .. port, pid = h.read(dir .. "/pid"):match("%d+") }
-  function v.admin(path, body)
-    local r = assert(HttpQuery(v.base .. "/__admin/" .. path, body and { method = "POST", body = json.encode(body) } or nil))
-    return json.decode(r)
-  end
-  function v.state() return v.admin("state") end
-  venues[#venues + 1] = v
-  return v
+  return fake.start(key or KEY, secret or SECRET, venues)
 end
 
 teardown(function()

@@ -14,8 +14,6 @@
 
 local registry = debug.getregistry()    -- before runtime/lua/guard.c refuses it to the strategy
 local venue = registry["stratrun.venue"]   -- not require-able, and guard.c refuses this file's upvalues
-local files = require("stratrun.files")
-local BACKOFF_FILE = "venue-backoff.json"
 local json = require("json")
 
 local BUY, SELL = 0, 1
@@ -79,18 +77,8 @@ local function new(s, opts)
     return v
   end
 
-  -- A 429 or 418 is kept in the bot's folder until its wait is over, so a restart during it waits too (the
-  -- process's own table of back-offs is gone with the process).
-  local function answered(r, err, status)
-    if status and status > 0 and files then
-      files.replace(BACKOFF_FILE, json.encode({ base_url = info.base_url, until_ms = UnixNano() // 1000000
-        + venue.backoff(slot) }))
-    end
-    return r, err, status
-  end
-
   local function get(path, query, signed)
-    return decode(answered(venue.request(slot, "GET", path, query or "", signed)))
+    return decode(venue.request(slot, "GET", path, query or "", signed))
   end
 
   local function order_view(o)
@@ -111,22 +99,28 @@ local function new(s, opts)
   local function start()
     if started then return true end
     if start_error then return nil, start_error end
-    local kept = files and files.read(BACKOFF_FILE, 4096)
-    local ok, b = pcall(json.decode, kept or "null")
-    local wait = ok and type(b) == "table" and b.base_url == info.base_url and tonumber(b.until_ms)
-      and b.until_ms - UnixNano() // 1000000
-    if wait and wait > 0 and wait <= 3 * 86400000 then
+    local pulled = venue.kill_switch(slot)
+    if pulled then return nil, pulled end   -- no trading, nor any request, while it exists
+    -- a 429 or 418 of this process or of another of the data dir (a restart's predecessor): waited out first
+    local wait = venue.backoff(slot)
+    if wait > 0 then
       note(string.format("%s: the venue asked for no requests for %d s more (a 429 or 418 before this start): "
         .. "waiting", who, (wait + 999) // 1000))
       Sleep(wait)
     end
-    local r, err = answered(venue.sync(slot))
+    local r, err = venue.sync(slot)
     local t
     t, err = decode(r, err)
     if not t then return nil, "cannot read the venue's clock: " .. err end
     local x
     x, err = get("/api/v3/exchangeInfo", "symbol=" .. symbol)
     if not x then return nil, "cannot read the pair's rules: " .. err end
+    for _, l in ipairs(x.rateLimits or {}) do    -- the venue's order counts, refused over in venue.order
+      if type(l) == "table" and l.rateLimitType == "ORDERS" and math.tointeger(l.intervalNum)
+        and math.tointeger(l.limit) and type(l.interval) == "string" then
+        venue.order_limit(slot, l.interval, math.tointeger(l.intervalNum), math.tointeger(l.limit))
+      end
+    end
     local sym = x.symbols and x.symbols[1]
     if not sym or sym.symbol ~= symbol then
       start_error = "the venue does not list " .. symbol
@@ -144,6 +138,7 @@ local function new(s, opts)
     open, err = get("/api/v3/openOrders", "symbol=" .. symbol, true)
     if not open then return nil, "cannot read the open orders: " .. err end
     started = true
+    venue.attach(slot)      -- from now on its kill switch stops this bot (before, start refuses)
     local ids = {}
     for _, o in ipairs(open) do ids[#ids + 1] = tostring(o.orderId) end
     note(string.format("%s: %s %s at %s%s: clock offset %d ms, %d open order%s%s", who, info.venue, currency,
@@ -356,7 +351,7 @@ local function new(s, opts)
     end
     local cid = venue.client_id()
     local sent = UnixNano() // 1000000
-    local r, err, refused = answered(venue.order(slot, symbol, side, typ, price, amount, cid, value, holdings))
+    local r, err, refused = venue.order(slot, symbol, side, typ, price, amount, cid, value, holdings)
     local px = market and "market" or num(price)
     if r == false then
       note(who .. "." .. call_name .. ": " .. err)

@@ -13,6 +13,11 @@ ahead of the server's clock or older than recvWindow) and signature = hex HMAC-S
 "Filter failure: NAME"); a clientOrderId of an open order is refused (-2010 "Duplicate order sent."). Every answer
 says the request weight used in the current minute (X-MBX-USED-WEIGHT-1M); past the limit the answer is 429 with
 Retry-After, and a request during that wait is answered 418 (the address is banned) with Retry-After.
+exchangeInfo states the unfilled-order limits (rateLimits "ORDERS" per 10 SECOND and per 1 DAY); every answer to
+POST /api/v3/order carries the account's counts (X-MBX-ORDER-COUNT-10S, X-MBX-ORDER-COUNT-1D: orders placed in the
+current window, which starts at a multiple of its length, the day at 00:00 UTC, less one for each order when it
+first fills), and an order over a limit is answered 429 with -1015 "Too many new orders; current limit is N orders
+per 10 SECOND." and Retry-After (the seconds left in that window).
 
 Orders fill against a scripted book (asks and bids, set at start from a JSON file or by /__admin/book): a
 marketable limit or a market order fills at once at the best price of its side; another limit order rests (NEW)
@@ -32,7 +37,7 @@ Admin endpoints (no signature), JSON bodies:
                                  order placed that much later (queued at the venue, within its recvWindow);
                                  {"skew_ms": ms}: the server clock's offset;
                                  {"weight_limit": n}; {"retry_after": s}: a 429's Retry-After (0: until the
-                                 minute ends)
+                                 minute ends); {"order_limit_10s": n}, {"order_limit_1d": n}: the ORDERS limits
   POST /__admin/fill             {"orderId": n}: a resting order fills at its price
   POST /__admin/restart          closes every connection (as a restarted server would) and forgets the weight
                                  counts and bans; orders and balances stay
@@ -68,7 +73,9 @@ state = {
     "drop": 0, "hang_after_order": 0, "retry_after": 0, "status_after_order": 0, "skew_ms": 0,
     "body_after_order": None, "late_order": 0,
     "weight_limit": 6000, "minute": 0, "weight": 0, "banned_until": 0, "retry_until": 0,
+    "order_limit_10s": 50, "order_limit_1d": 160000, "order_counts": {"10S": [0, 0], "1D": [0, 0]},
 }
+ORDER_WINDOWS = {"10S": (10000, "order_limit_10s", "10 SECOND"), "1D": (86400000, "order_limit_1d", "1 DAY")}
 if len(sys.argv) > 3 and sys.argv[3] != "-":
     with open(sys.argv[3]) as f:
         state["book"] = json.load(f)
@@ -96,7 +103,26 @@ def order_view(o):
     return v
 
 
+def order_counts():
+    """The unfilled-order count of each window now: {"10S": n, "1D": n} (a new window starts at 0)."""
+    out = {}
+    for name, (length, _, _) in ORDER_WINDOWS.items():
+        c = state["order_counts"][name]
+        if c[0] != now_ms() // length:
+            c[0], c[1] = now_ms() // length, 0
+        out[name] = c[1]
+    return out
+
+
+def count_order(delta):
+    order_counts()
+    for c in state["order_counts"].values():
+        c[1] = max(0, c[1] + delta)
+
+
 def fill(o, price, qty):
+    if o["executedQty"] == 0:
+        count_order(-1)     # an order that trades counts no more against the unfilled-order limits
     o["executedQty"] += qty
     o["cummulativeQuoteQty"] += price * qty
     o["status"] = "FILLED" if o["executedQty"] >= o["origQty"] else "PARTIALLY_FILLED"
@@ -144,6 +170,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-MBX-USED-WEIGHT-1M", str(state["weight"]))
+        if self.command == "POST" and self.path.startswith("/api/v3/order"):
+            for name, n in order_counts().items():
+                self.send_header("X-MBX-ORDER-COUNT-" + name, str(n))
         for k, v in headers:
             self.send_header(k, v)
         self.end_headers()
@@ -263,7 +292,11 @@ class Handler(BaseHTTPRequestHandler):
         return {"serverTime": now_ms()}
 
     def api_GET_api_v3_exchangeInfo(self, p):
-        return {"timezone": "UTC", "serverTime": now_ms(), "symbols": [{
+        return {"timezone": "UTC", "serverTime": now_ms(), "rateLimits": [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": state["weight_limit"]},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": state["order_limit_10s"]},
+            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": state["order_limit_1d"]}],
+            "symbols": [{
             "symbol": SYMBOL, "status": "TRADING", "baseAsset": BASE, "baseAssetPrecision": 8, "quoteAsset": QUOTE,
             "quotePrecision": 8, "orderTypes": ["LIMIT", "MARKET"],
             "filters": [
@@ -368,6 +401,12 @@ class Handler(BaseHTTPRequestHandler):
         if not self.symbol_ok(p):
             return None
         state["order_posts"] += 1
+        counts = order_counts()
+        for name, (length, key, said) in ORDER_WINDOWS.items():
+            if counts[name] >= state[key]:
+                left = (length - now_ms() % length + 999) // 1000
+                return self.error(429, -1015, "Too many new orders; current limit is %d orders per %s."
+                                  % (state[key], said), [("Retry-After", str(left))])
         side, typ, cid = p.get("side"), p.get("type"), p.get("newClientOrderId") or "auto%d" % state["next_id"]
         if side not in ("BUY", "SELL") or typ not in ("LIMIT", "MARKET"):
             return self.error(400, -1106, "Parameter 'side' or 'type' was not valid.")
@@ -402,6 +441,7 @@ class Handler(BaseHTTPRequestHandler):
              "type": typ, "side": side, "time": t, "updateTime": t, "resting": False}
         state["next_id"] += 1
         state["orders"].append(o)
+        count_order(1)
         if cross:
             fill(o, best, qty)
         else:
@@ -424,12 +464,13 @@ class Handler(BaseHTTPRequestHandler):
                                     "locked": {k: dec(v) for k, v in state["locked"].items()},
                                     "requests": state["requests"], "keys_seen": sorted(set(filter(None,
                                     state["keys_seen"]))), "order_posts": state["order_posts"],
-                                    "weight": state["weight"], "statuses": state["statuses"]})
+                                    "weight": state["weight"], "statuses": state["statuses"],
+                                    "order_counts": order_counts()})
         if path == "/__admin/book":
             state["book"] = a
         elif path == "/__admin/fault":
             for k in ("drop", "hang_after_order", "status_after_order", "body_after_order", "late_order", "skew_ms",
-                      "weight_limit", "retry_after"):
+                      "weight_limit", "retry_after", "order_limit_10s", "order_limit_1d"):
                 if k in a:
                     state[k] = a[k]
         elif path == "/__admin/fill":

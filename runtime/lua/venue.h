@@ -14,4 +14,11 @@ int venue_config(lua_State *L, int idx, const char *what);
 /* How many venues took their keys from a config file (which must then be readable by its owner only). */
 int venue_keys_in_config(void);
 
+struct bot;
+
+/* Live, from the scheduler between the bot's turns: 1 with the line in why when the kill switch of a live exchange
+ * b trades on (venue.attach) is pulled, its file looked at at most once a second (and before every order): the
+ * host then stops b as a stop signal would (its onexit runs, then cancel_on_stop). */
+int venue_kill_due(const struct bot *b, char *why, size_t len);
+
 #endif
