@@ -102,6 +102,7 @@ int main(int argc, char **argv)
             status = EXIT_DONE;
         goto out;
     }
+    fetch_backoff_share(opt.data_dir);  /* a venue's 429 or 418 holds back every process of the data dir */
     for (int i = 0; opt.mode != MODE_ONE && i < opt.nbots; i++)
         if (bot_check_script(opt.bots[i].script, err, sizeof err) != 0) {
             char line[OPT_ERRLEN + 64];

@@ -293,7 +293,7 @@ out("refused", select(2, HttpQuery(base .. "/ok", opt)))
 out("limited", select(2, HttpQuery(base .. "/limited", opt)))
 while not io.open(ctl) do Sleep(50) end
 ]])
-    local n = when_said(p, srv, "answered HTTP 429 to another request of this process: no requests for")
+    local n = when_said(p, srv, "answered HTTP 429 to another request of this data dir: no requests for")
     Sleep(1000)
     assert.are.equal(n, #srv:requests(), "the poller sent requests during HttpQuery's back-off")
     h.write(p.dir .. "/go", "")

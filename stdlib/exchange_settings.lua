@@ -22,7 +22,7 @@ local DEFAULTS = {
   -- (runtime/lua/venue.c) and leaves the slot that holds them
   venue = "", venue_slot = 0,
 }
-local ALLOWED = "name, label, currency, balance, stocks, maker_fee, taker_fee, slippage, tick_size, amount_size, min_notional, period, usd_cny, market, kind, ct_val, leverage, max_leverage, maintenance_margin, funding_rate, funding_interval, venue and with it base_url, api_key, secret_key, recv_window, timeout, weight_limit, max_order_value, max_orders_per_minute, max_position, dry_run, cancel_on_stop, stream, stream_url"
+local ALLOWED = "name, label, currency, balance, stocks, maker_fee, taker_fee, slippage, tick_size, amount_size, min_notional, period, usd_cny, market, kind, ct_val, leverage, max_leverage, maintenance_margin, funding_rate, funding_interval, venue and with it base_url, api_key, secret_key, recv_window, timeout, weight_limit, max_order_value, max_orders_per_minute, max_position, dry_run, cancel_on_stop, stream, stream_url, kill_switch"
 -- A futures account's defaults where the spot ones would be wrong: Binance USDⓈ-M's regular fees and BTCUSDT's
 -- quantity step.
 local FUTURES_DEFAULTS = { maker_fee = 0.0002, taker_fee = 0.0005, amount_size = 0.001, name = "Futures_Paper" }

@@ -17,8 +17,6 @@
 
 local registry = debug.getregistry()    -- before runtime/lua/guard.c refuses it to the strategy
 local venue = registry["stratrun.venue"]   -- not require-able, and guard.c refuses this file's upvalues
-local files = require("stratrun.files")
-local BACKOFF_FILE = "venue-backoff.json"
 local json = require("json")
 
 local BUY, SELL = 0, 1
@@ -241,25 +239,15 @@ local function new(s, opts)
     return v
   end
 
-  -- A 429 or 418 is kept in the bot's folder until its wait is over, so a restart during it waits too (the
-  -- process's own table of back-offs is gone with the process).
-  local function answered(r, err, status)
-    if status and status > 0 and files then
-      files.replace(BACKOFF_FILE, json.encode({ base_url = info.base_url, until_ms = UnixNano() // 1000000
-        + venue.backoff(slot) }))
-    end
-    return r, err, status
-  end
-
   local function get(path, query, signed)
-    return decode(answered(venue.request(slot, "GET", path, query or "", signed)))
+    return decode(venue.request(slot, "GET", path, query or "", signed))
   end
   local stream = user_stream(slot, symbol, get, note, who)
 
   -- A signed request that acts (a cancel, a leverage change): the venue's answer, or nil after one line (with
   -- dry_run the line says what was not sent).
   local function act(call_name, method, path, query)
-    local r, err = answered(venue.request(slot, method, path, query, true))
+    local r, err = venue.request(slot, method, path, query, true)
     if r == false then
       note(who .. "." .. call_name .. ": " .. err)
       return nil
@@ -362,22 +350,28 @@ local function new(s, opts)
   local function start()
     if started then return true end
     if start_error then return nil, start_error end
-    local kept = files and files.read(BACKOFF_FILE, 4096)
-    local ok, b = pcall(json.decode, kept or "null")
-    local wait = ok and type(b) == "table" and b.base_url == info.base_url and tonumber(b.until_ms)
-      and b.until_ms - UnixNano() // 1000000
-    if wait and wait > 0 and wait <= 3 * 86400000 then
+    local pulled = venue.kill_switch(slot)
+    if pulled then return nil, pulled end   -- no trading, nor any request, while it exists
+    -- a 429 or 418 of this process or of another of the data dir (a restart's predecessor): waited out first
+    local wait = venue.backoff(slot)
+    if wait > 0 then
       note(string.format("%s: the venue asked for no requests for %d s more (a 429 or 418 before this start): "
         .. "waiting", who, (wait + 999) // 1000))
       Sleep(wait)
     end
-    local r, err = answered(venue.sync(slot))
+    local r, err = venue.sync(slot)
     local t
     t, err = decode(r, err)
     if not t then return nil, "cannot read the venue's clock: " .. err end
     local x
     x, err = get(P.info, fut and "" or "symbol=" .. symbol)    -- USDⓈ-M's takes no symbol: every contract
     if not x then return nil, "cannot read the pair's rules: " .. err end
+    for _, l in ipairs(x.rateLimits or {}) do    -- the venue's order counts, refused over in venue.order
+      if type(l) == "table" and l.rateLimitType == "ORDERS" and math.tointeger(l.intervalNum)
+        and math.tointeger(l.limit) and type(l.interval) == "string" then
+        venue.order_limit(slot, l.interval, math.tointeger(l.intervalNum), math.tointeger(l.limit))
+      end
+    end
     local sym
     for _, y in ipairs(x.symbols or {}) do
       if y.symbol == symbol and (not fut or y.contractType == "PERPETUAL") then sym = y end
@@ -405,6 +399,7 @@ local function new(s, opts)
     if not open then return nil, "cannot read the open orders: " .. err end
     started = true
     stream.start(open)
+    venue.attach(slot)      -- from now on its kill switch stops this bot (before, start refuses)
     local ids = {}
     for _, o in ipairs(open) do ids[#ids + 1] = tostring(o.orderId) end
     note(string.format("%s: %s %s at %s%s: clock offset %d ms, %d open order%s%s%s", who, info.venue,
@@ -603,8 +598,7 @@ local function new(s, opts)
   local function send(call_name, side, typ, price, amount, value, holdings, extra, px, words, ...)
     local cid = venue.client_id()
     local sent = UnixNano() // 1000000
-    local r, err, refused = answered(venue.order(slot, symbol, side, typ, price, amount, cid, value, holdings,
-      extra))
+    local r, err, refused = venue.order(slot, symbol, side, typ, price, amount, cid, value, holdings, extra)
     if r == false then
       note(who .. "." .. call_name .. ": " .. err)
       return nil

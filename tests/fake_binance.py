@@ -14,6 +14,11 @@ ahead of the server's clock or older than recvWindow) and signature = hex HMAC-S
 "Filter failure: NAME"); a clientOrderId of an open order is refused (-2010 "Duplicate order sent."). Every answer
 says the request weight used in the current minute (X-MBX-USED-WEIGHT-1M); past the limit the answer is 429 with
 Retry-After, and a request during that wait is answered 418 (the address is banned) with Retry-After.
+exchangeInfo states the unfilled-order limits (rateLimits "ORDERS" per 10 SECOND and per 1 DAY); every answer to
+POST /api/v3/order carries the account's counts (X-MBX-ORDER-COUNT-10S, X-MBX-ORDER-COUNT-1D: orders placed in the
+current window, which starts at a multiple of its length, the day at 00:00 UTC, less one for each order when it
+first fills), and an order over a limit is answered 429 with -1015 "Too many new orders; current limit is N orders
+per 10 SECOND." and Retry-After (the seconds left in that window).
 
 Orders fill against a scripted book (asks and bids, set at start from a JSON file or by /__admin/book): a
 marketable limit or a market order fills at once at the best price of its side; another limit order rests (NEW)
@@ -63,6 +68,7 @@ Admin endpoints (no signature), JSON bodies:
                                  {"skew_ms": ms}: the server clock's offset;
                                  {"weight_limit": n}; {"retry_after": s}: a 429's Retry-After (0: until the
                                  minute ends); futures: {"dual": true}: hedge mode; {"funding_rate": r};
+                                 {"order_limit_10s": n}, {"order_limit_1d": n}: the ORDERS limits;
                                  the stream's: {"stream_drop": true}: every stream connection
                                  is closed at once (no close frame); {"stream_refuse": s}: stream handshakes are
                                  refused (HTTP 503) for s seconds; {"stream_expire": true}: every subscription ends
@@ -116,7 +122,9 @@ state = {
     # futures: the USDT wallet, positions by positionSide ({"amt": signed, "entry"}), leverage, hedge mode
     "f_wallet": Decimal("10000"), "f_positions": {}, "f_leverage": 20, "dual": False, "f_orders": [],
     "funding_rate": "0.00010000",
+    "order_limit_10s": 50, "order_limit_1d": 160000, "order_counts": {"10S": [0, 0], "1D": [0, 0]},
 }
+ORDER_WINDOWS = {"10S": (10000, "order_limit_10s", "10 SECOND"), "1D": (86400000, "order_limit_1d", "1 DAY")}
 if len(sys.argv) > 3 and sys.argv[3] != "-":
     with open(sys.argv[3]) as f:
         state["book"] = json.load(f)
@@ -144,7 +152,26 @@ def order_view(o):
     return v
 
 
+def order_counts():
+    """The unfilled-order count of each window now: {"10S": n, "1D": n} (a new window starts at 0)."""
+    out = {}
+    for name, (length, _, _) in ORDER_WINDOWS.items():
+        c = state["order_counts"][name]
+        if c[0] != now_ms() // length:
+            c[0], c[1] = now_ms() // length, 0
+        out[name] = c[1]
+    return out
+
+
+def count_order(delta):
+    order_counts()
+    for c in state["order_counts"].values():
+        c[1] = max(0, c[1] + delta)
+
+
 def fill(o, price, qty):
+    if o["executedQty"] == 0:
+        count_order(-1)     # an order that trades counts no more against the unfilled-order limits
     o["executedQty"] += qty
     o["cummulativeQuoteQty"] += price * qty
     o["status"] = "FILLED" if o["executedQty"] >= o["origQty"] else "PARTIALLY_FILLED"
@@ -277,6 +304,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-MBX-USED-WEIGHT-1M", str(state["weight"]))
+        if self.command == "POST" and self.path.startswith("/api/v3/order"):
+            for name, n in order_counts().items():
+                self.send_header("X-MBX-ORDER-COUNT-" + name, str(n))
         for k, v in headers:
             self.send_header(k, v)
         self.end_headers()
@@ -440,7 +470,11 @@ class Handler(BaseHTTPRequestHandler):
         return {"serverTime": now_ms()}
 
     def api_GET_api_v3_exchangeInfo(self, p):
-        return {"timezone": "UTC", "serverTime": now_ms(), "symbols": [{
+        return {"timezone": "UTC", "serverTime": now_ms(), "rateLimits": [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": state["weight_limit"]},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": state["order_limit_10s"]},
+            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": state["order_limit_1d"]}],
+            "symbols": [{
             "symbol": SYMBOL, "status": "TRADING", "baseAsset": BASE, "baseAssetPrecision": 8, "quoteAsset": QUOTE,
             "quotePrecision": 8, "orderTypes": ["LIMIT", "MARKET"],
             "filters": [
@@ -550,6 +584,12 @@ class Handler(BaseHTTPRequestHandler):
         if not self.symbol_ok(p):
             return None
         state["order_posts"] += 1
+        counts = order_counts()
+        for name, (length, key, said) in ORDER_WINDOWS.items():
+            if counts[name] >= state[key]:
+                left = (length - now_ms() % length + 999) // 1000
+                return self.error(429, -1015, "Too many new orders; current limit is %d orders per %s."
+                                  % (state[key], said), [("Retry-After", str(left))])
         return p.get("side"), p.get("type"), p.get("newClientOrderId") or "auto%d" % state["next_id"]
 
     def price_qty(self, p, side, typ, quote_qty):
@@ -600,6 +640,7 @@ class Handler(BaseHTTPRequestHandler):
         state["next_id"] += 1
         state["orders"].append(o)
         push_order(o, "NEW")
+        count_order(1)
         if cross:
             fill(o, best, qty)
         else:
@@ -871,12 +912,13 @@ class Handler(BaseHTTPRequestHandler):
                                                 "positions": {k: {"amt": dec(v["amt"]), "entry": dec(v["entry"])}
                                                               for k, v in state["f_positions"].items()},
                                                 "orders": [self.f_view(o) for o in state["f_orders"]]},
-                                    "stream": state["stream"]})
+                                    "stream": state["stream"], "order_counts": order_counts()})
         if path == "/__admin/book":
             state["book"] = a
         elif path == "/__admin/fault":
             for k in ("drop", "hang_after_order", "status_after_order", "body_after_order", "late_order", "skew_ms",
-                      "weight_limit", "retry_after", "dual", "funding_rate"):
+                      "weight_limit", "retry_after", "dual", "funding_rate",
+                      "order_limit_10s", "order_limit_1d"):
                 if k in a:
                     state[k] = a[k]
             if a.get("stream_refuse"):

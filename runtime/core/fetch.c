@@ -5,6 +5,7 @@
  */
 #include "core/fetch.h"
 #include "core/clock.h"
+#include "core/fsutil.h"
 #include "core/thread.h"
 
 #include <ctype.h>
@@ -388,10 +389,18 @@ struct backoff {
     char host[300];             /* scheme://host:port, lower case */
     int64_t until_ns;           /* CLOCK_MONOTONIC */
     long status, wait_s;
+    /* the data dir's file of the host (fetch_backoff_share) as last read: read again only when these change */
+    dev_t file_dev;
+    ino_t file_ino;
+    struct timespec file_mtime;
+    off_t file_size;            /* -1: not read */
+    int64_t file_until_ms;      /* wall clock, from the file */
+    long file_status, file_wait_s;
 };
 
 static pthread_mutex_t backoff_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct backoff backoffs[BACKOFF_HOSTS];
+static char *shared_dir;        /* <data dir>/backoff, or NULL: not shared */
 
 long fetch_backoff_s(const struct fetch *f)
 {
@@ -420,23 +429,106 @@ int fetch_url_host(const char *url, char *out, size_t outlen)
     return rc;
 }
 
-void fetch_backoff_note(const char *host, long status, long wait_s)
+/* host's entry, under backoff_mu: its own, else the one whose wait ends first, made host's. */
+static struct backoff *backoff_slot(const char *host)
 {
-    int64_t until = clock_mono_ns() + (int64_t)wait_s * 1000000000;
-    pthread_mutex_lock(&backoff_mu);
     int slot = 0;
     for (int i = 0; i < BACKOFF_HOSTS; i++) {
-        if (strcmp(backoffs[i].host, host) == 0) {
-            slot = i;
-            break;
-        }
+        if (strcmp(backoffs[i].host, host) == 0)
+            return &backoffs[i];
         if (backoffs[i].until_ns < backoffs[slot].until_ns)
             slot = i;
     }
     struct backoff *e = &backoffs[slot];
-    if (strcmp(e->host, host) != 0 || until > e->until_ns)
-        *e = (struct backoff){.until_ns = until, .status = status, .wait_s = wait_s};
+    *e = (struct backoff){.file_size = -1};
     snprintf(e->host, sizeof e->host, "%s", host);
+    return e;
+}
+
+/* ---- the back-offs shared by the processes of a data dir: a file per host under <data dir>/backoff ---- */
+
+void fetch_backoff_share(const char *data_dir)
+{
+    size_t n = strlen(data_dir) + sizeof "/backoff";
+    char *d = malloc(n);
+    if (!d)
+        return;
+    snprintf(d, n, "%s/backoff", data_dir);
+    pthread_mutex_lock(&backoff_mu);
+    free(shared_dir);
+    shared_dir = d;
+    pthread_mutex_unlock(&backoff_mu);
+}
+
+/* The file of host: its characters other than [a-z0-9.-] as '_' (the host is written inside too, and checked). */
+static void shared_path(const char *host, char *out, size_t len)
+{
+    int n = snprintf(out, len, "%s/", shared_dir);
+    for (const char *c = host; *c && n + 2 < (int)len; c++)
+        out[n++] = (islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '.' || *c == '-') ? *c : '_';
+    out[n] = '\0';
+}
+
+/* host's entry with its shared file's wait, under backoff_mu: one lstat, and a read only when the file changed. */
+static struct backoff *shared_read(const char *host)
+{
+    char path[4200], *text = NULL, err[300];
+    struct stat st;
+    shared_path(host, path, sizeof path);
+    struct backoff *e = backoff_slot(host);
+    if (lstat(path, &st) != 0) {
+        e->file_until_ms = 0;
+        e->file_size = -1;
+        return e;
+    }
+    if (st.st_dev == e->file_dev && st.st_ino == e->file_ino && st.st_size == e->file_size &&
+        st.st_mtim.tv_sec == e->file_mtime.tv_sec && st.st_mtim.tv_nsec == e->file_mtime.tv_nsec)
+        return e;
+    e->file_dev = st.st_dev;
+    e->file_ino = st.st_ino;
+    e->file_size = st.st_size;
+    e->file_mtime = st.st_mtim;
+    e->file_until_ms = 0;
+    size_t len;
+    char named[300];
+    long long until;
+    if (fs_read_all(path, 1024, &text, &len, err, sizeof err) == 0 &&
+        sscanf(text, "%299s %lld %ld %ld", named, &until, &e->file_status, &e->file_wait_s) == 4 &&
+        strcmp(named, host) == 0)
+        e->file_until_ms = until;
+    free(text);
+    return e;
+}
+
+/* Writes host's back-off into its shared file, unless the file has a later one already. */
+static void shared_note(const char *host, long status, long wait_s)
+{
+    char dir[4200], path[4200], line[400], err[300];
+    int64_t until = clock_wall_ms() + (int64_t)wait_s * 1000;
+    pthread_mutex_lock(&backoff_mu);
+    int later = !shared_dir || shared_read(host)->file_until_ms >= until;
+    if (!later) {
+        snprintf(dir, sizeof dir, "%s", shared_dir);
+        shared_path(host, path, sizeof path);
+    }
+    pthread_mutex_unlock(&backoff_mu);
+    int n = snprintf(line, sizeof line, "%s %lld %ld %ld\n", host, (long long)until, status, wait_s);
+    /* a failure leaves the wait to this process's own table */
+    if (!later && fs_mkdirs(dir, err, sizeof err) == 0)
+        fs_write_atomic(path, line, (size_t)n, err, sizeof err);
+}
+
+void fetch_backoff_note(const char *host, long status, long wait_s)
+{
+    shared_note(host, status, wait_s);
+    int64_t until = clock_mono_ns() + (int64_t)wait_s * 1000000000;
+    pthread_mutex_lock(&backoff_mu);
+    struct backoff *e = backoff_slot(host);
+    if (until > e->until_ns) {
+        e->until_ns = until;
+        e->status = status;
+        e->wait_s = wait_s;
+    }
     pthread_mutex_unlock(&backoff_mu);
 }
 
@@ -452,6 +544,14 @@ int fetch_backoff_left(const char *host, long *status, long *wait_s, int64_t *le
             *left_ms = (backoffs[i].until_ns - now + 999999) / 1000000;
             found = 1;
         }
+    struct backoff *e = shared_dir ? shared_read(host) : NULL;
+    int64_t left = e ? e->file_until_ms - clock_wall_ms() : 0;
+    if (left > 0 && (!found || left > *left_ms)) {
+        *status = e->file_status;
+        *wait_s = e->file_wait_s;
+        *left_ms = left;
+        found = 1;
+    }
     pthread_mutex_unlock(&backoff_mu);
     return found;
 }

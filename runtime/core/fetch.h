@@ -88,8 +88,14 @@ int fetch_url_host(const char *url, char *out, size_t outlen);
  * venue counts and bans per address, not per requester. */
 void fetch_backoff_note(const char *host, long status, long wait_s);
 
-/* Whether host is waiting out a back-off: 1 with the status and the wait it asked for, and the time left in ms;
- * 0 otherwise. */
+/* Shares the back-offs with the other processes of data_dir (set once at start-up): fetch_backoff_note also writes
+ * the host's wait into <data_dir>/backoff/<host> (atomically, unless the file holds a later one), and
+ * fetch_backoff_left reads it, with one stat per call and a read only when the file changed. The wait is kept on
+ * the wall clock there, so a process started later (a restarted bot) sees what is left of it. */
+void fetch_backoff_share(const char *data_dir);
+
+/* Whether host is waiting out a back-off, its own process's or one another process of the data dir noted
+ * (fetch_backoff_share): 1 with the status and the wait it asked for, and the time left in ms; 0 otherwise. */
 int fetch_backoff_left(const char *host, long *status, long *wait_s, int64_t *left_ms);
 
 /* ---- the HTTP thread: one per process, started by the first submit, running a curl multi handle ---- */

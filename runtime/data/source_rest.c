@@ -414,10 +414,11 @@ static void *poller(void *arg)
         int64_t left_ms;
         if (r->host[0] && fetch_backoff_left(r->host, &status, &wait_s, &left_ms) &&
             clock_mono_ms() + left_ms > r->pause_until_ms + 1000) {
-            /* HttpQuery {retry_after = true} was told to leave the venue alone: so is the poller (a back-off of its
-             * own, noted there too, ends with its pause, within the second allowed here) */
+            /* HttpQuery {retry_after = true}, a live exchange or another process of the data dir was told to leave
+             * the venue alone: so is the poller (a back-off of its own, noted there too, ends with its pause, within
+             * the second allowed here) */
             r->pause_until_ms = clock_mono_ms() + left_ms;
-            log_thread_warning("market %s: the venue answered HTTP %ld to another request of this process: no "
+            log_thread_warning("market %s: the venue answered HTTP %ld to another request of this data dir: no "
                                "requests for %lld s", r->url, status, (long long)((left_ms + 999) / 1000));
             r->backing_off = 1;
         }

@@ -8,6 +8,7 @@
 #include "core/engine.h"
 #include "core/timeparse.h"
 #include "lua/log.h"
+#include "lua/venue.h"
 #include "data/market.h"
 #include "core/outq.h"
 
@@ -153,6 +154,18 @@ static void cut_late_onexits(struct sched *s)
     }
 }
 
+/* Live: a bot whose live exchange's kill switch is pulled (docs/live.md) stops as a stop signal stops it: main
+ * ends, its onexit runs, then cancel_on_stop; exit status 1. */
+static void kill_switch(struct sched *s, struct bot *b)
+{
+    char why[1200];
+    if (b->phase > PHASE_MAIN || b->stopped || !venue_kill_due(b, why, sizeof why))
+        return;
+    log_printf(b, LOG_ERROR, "%s: bot %s stops (its onexit runs, then cancel_on_stop)", why, b->id);
+    bot_stop(b, EXIT_STRATEGY);
+    b->wake_ns = sched_now(s);
+}
+
 int sched_run(struct sched *s)
 {
     int64_t now = s->virtual_ ? s->start_ns : clock_mono_ns();
@@ -178,8 +191,10 @@ int sched_run(struct sched *s)
         }
         if (!s->virtual_) {
             cut_late_onexits(s);
-            for (int i = 0; i < s->nbots; i++)
+            for (int i = 0; i < s->nbots; i++) {
                 bot_keep_lock(s->bots[i]);
+                kill_switch(s, s->bots[i]);
+            }
         }
         struct bot *next = NULL;
         for (int i = 0; i < s->nbots; i++) {

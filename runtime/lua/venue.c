@@ -14,8 +14,13 @@
  * Requests run on the process's HTTP thread (http_call): the bot awaits, the other bots run on. Every answer's
  * X-MBX-USED-WEIGHT-1M is read; at BINANCE_WEIGHT_SLOW of the slot's weight_limit, or after a 429 or 418 (noted
  * for the whole process by http.c), requests fail here without being sent until the wait is over.
+ *
+ * Two more guards stop an order before it leaves: the kill switch (a file whose existence refuses every order; the
+ * scheduler asks venue_kill_due between turns and stops the bots trading on it) and the venue's own order counts
+ * (exchangeInfo's ORDERS limits, the counts read from every answer's X-MBX-ORDER-COUNT-* headers).
  */
 #include "lua/api.h"
+#include "lua/ctx.h"
 #include "lua/http.h"
 #include "lua/venue.h"
 #include "core/clock.h"
@@ -24,12 +29,14 @@
 #include "core/lib_crypto.h"
 #include "data/binance.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +45,17 @@
 #define VENUE_MAX 64
 #define KEY_MAX 256
 #define ORDER_RING 1000         /* orders per minute: at most this many are remembered */
+#define ORDER_WINDOWS 4         /* the venue's ORDERS limits kept (Binance spot: 10 s and 1 day) */
+#define KILL_PATH_MAX 1024
+
+/* One of the venue's ORDERS limits (exchangeInfo's rateLimits): its count, read from every answer's
+ * X-MBX-ORDER-COUNT-<name> and raised by each order sent, holds until the window ends. */
+struct order_window {
+    char name[16];              /* "10S", "1D": the header's suffix */
+    int64_t len_ms;             /* windows start at multiples of it on the venue's clock (the day at 00:00 UTC) */
+    long limit, count;
+    int64_t end_ms;             /* the venue's clock: when the count's window ends */
+};
 
 /* A venue's kind: its name in the config, its default host and weight limit, the prefix of its REST paths (the
  * keys sign nothing else: no wallet /sapi/ call), and its clock's path. */
@@ -70,6 +88,11 @@ struct venue {
     int64_t weight_wait_until_ms;
     int64_t orders[ORDER_RING]; /* the send times of the latest orders, a ring */
     int norders, next_order;
+    struct order_window windows[ORDER_WINDOWS];
+    int nwindows;
+    char kill_switch[KILL_PATH_MAX];    /* "": none */
+    int kill_on;                /* the file was there at the last look */
+    int64_t kill_checked_ms;    /* CLOCK_MONOTONIC of that look */
 };
 
 static struct venue slots[VENUE_MAX];
@@ -85,7 +108,8 @@ static int env_read;
 
 static const char *const LIVE_KEYS[] = {"base_url", "api_key", "secret_key", "recv_window", "timeout",
                                         "weight_limit", "max_order_value", "max_orders_per_minute",
-                                        "max_position", "dry_run", "cancel_on_stop", "stream", "stream_url", NULL};
+                                        "max_position", "dry_run", "cancel_on_stop", "stream", "stream_url",
+                                        "kill_switch", NULL};
 
 static double opt_number(lua_State *L, int idx, const char *key, double dflt, double lo, double hi, const char *what)
 {
@@ -201,6 +225,30 @@ static void stream_settings(lua_State *L, int idx, const char *what, struct venu
     lua_pop(L, 1);
 }
 
+/* kill_switch = "/ABSOLUTE/PATH": a file whose folder exists (the file itself is made by whoever pulls the switch). */
+static void take_kill_switch(lua_State *L, int idx, struct venue *v, const char *what)
+{
+    int t = lua_getfield(L, idx, "kill_switch");
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    const char *path = t == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    if (t != LUA_TSTRING || path[0] != '/' || strlen(path) >= KILL_PATH_MAX || strpbrk(path, "\r\n") ||
+        path[strlen(path) - 1] == '/')
+        luaL_error(L, "%s.kill_switch must be an absolute path of a file, such as \"/run/stratrun/STOP\", got %s", what,
+                   t == LUA_TSTRING ? path : luaL_typename(L, -1));
+    char dir[KILL_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = '\0';
+    struct stat st;
+    if (stat(dir[0] ? dir : "/", &st) != 0 || !S_ISDIR(st.st_mode))
+        luaL_error(L, "%s.kill_switch %s: its folder %s is not there: the switch could never be pulled", what, path,
+                   dir);
+    snprintf(v->kill_switch, sizeof v->kill_switch, "%s", path);
+    lua_pop(L, 1);
+}
+
 int venue_config(lua_State *L, int idx, const char *what)
 {
     idx = lua_absindex(L, idx);
@@ -251,6 +299,7 @@ int venue_config(lua_State *L, int idx, const char *what)
     v->dry_run = opt_bool(L, idx, "dry_run", what);
     v->cancel_on_stop = opt_bool(L, idx, "cancel_on_stop", what);
     stream_settings(L, idx, what, v);
+    take_kill_switch(L, idx, v, what);
     for (const char *const *k = LIVE_KEYS; *k; k++) {
         lua_pushnil(L);
         lua_setfield(L, idx, *k);
@@ -269,6 +318,90 @@ int venue_keys_in_config(void)
 }
 
 /* ---- the bot's side: the registry's "stratrun.venue", for stdlib/live.lua ---- */
+
+/* Whether v's kill switch is pulled: anything at its path (a dangling link too), or a look that fails otherwise
+ * than "not there" (the safe side). Looks now when fresh, else at most once a second. why gets prefix and
+ * "kill_switch: PATH exists". */
+static int kill_pulled(struct venue *v, int fresh, const char *prefix, char *why, size_t len)
+{
+    if (!v->kill_switch[0])
+        return 0;
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&mu);
+    int look = fresh || now - v->kill_checked_ms >= 1000, on = v->kill_on, err = 0;
+    pthread_mutex_unlock(&mu);
+    if (look) {
+        struct stat st;
+        int rc = lstat(v->kill_switch, &st);
+        err = rc != 0 && errno != ENOENT && errno != ENOTDIR ? errno : 0;
+        on = rc == 0 || err;
+        pthread_mutex_lock(&mu);
+        v->kill_on = on;
+        v->kill_checked_ms = now;
+        pthread_mutex_unlock(&mu);
+    }
+    if (on && err)
+        snprintf(why, len, "%skill_switch: cannot tell whether %s exists (%s)", prefix, v->kill_switch,
+                 strerror(err));
+    else if (on)
+        snprintf(why, len, "%skill_switch: %s exists", prefix, v->kill_switch);
+    return on;
+}
+
+/* The bots using each slot (venue.attach), for venue_kill_due. Pointers are compared, never followed. */
+static struct { const struct bot *b; int slot; } *users;
+static int nusers;
+
+int venue_kill_due(const struct bot *b, char *why, size_t len)
+{
+    for (int i = 0; i < nusers; i++)
+        if (users[i].b == b && kill_pulled(&slots[users[i].slot], 0, "", why, len))
+            return 1;
+    return 0;
+}
+
+/* X-MBX-ORDER-COUNT-<name> of every answer: the account's count in each window (the venue's clock decides it). */
+static void seen_order_counts(const struct fetch *f, struct venue *v)
+{
+    char header[64], value[32];
+    pthread_mutex_lock(&mu);
+    int64_t now = clock_wall_ms() + v->offset_ms;
+    for (int i = 0; i < v->nwindows; i++) {
+        struct order_window *w = &v->windows[i];
+        snprintf(header, sizeof header, "X-MBX-ORDER-COUNT-%s", w->name);
+        char *end;
+        long n;
+        if (fetch_header(f, header, value, sizeof value) != 0 || (n = strtol(value, &end, 10)) < 0 || *end)
+            continue;
+        w->count = n;
+        w->end_ms = (now / w->len_ms + 1) * w->len_ms;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+/* Under mu: refuses (a line in why, 1) an order that would take a window's count over its limit; else counts the
+ * order in every window (count is 1 when sending). */
+static int order_windows_full(struct venue *v, int count, char *why, size_t len)
+{
+    int64_t now = clock_wall_ms() + v->offset_ms;
+    for (int i = 0; i < v->nwindows; i++) {
+        struct order_window *w = &v->windows[i];
+        if (now >= w->end_ms) {
+            w->count = 0;
+            w->end_ms = (now / w->len_ms + 1) * w->len_ms;
+        }
+        if (w->count >= w->limit) {
+            snprintf(why, len, "refused by the venue's order limit: %ld orders in its %s window, the limit is %ld; "
+                     "%lld s left in the window", w->count, w->name, w->limit,
+                     (long long)((w->end_ms - now + 999) / 1000));
+            return 1;
+        }
+    }
+    for (int i = 0; count && i < v->nwindows; i++)
+        v->windows[i].count++;
+    return 0;
+}
+
 
 static struct venue *check_slot(lua_State *L)
 {
@@ -304,10 +437,11 @@ static int f_info(lua_State *L)
     return 1;
 }
 
-/* Every answer: the weight the venue says is used this minute, and the pause it calls for. */
+/* Every answer: the weight the venue says is used this minute, and the pause it calls for; its order counts. */
 static void seen_weight(const struct fetch *f, void *arg)
 {
     struct venue *v = arg;
+    seen_order_counts(f, v);
     long used = binance_used_weight(f);
     if (used < 0)
         return;
@@ -466,20 +600,27 @@ static int f_backoff(lua_State *L)
     char host[300];
     long status, wait_s;
     int64_t left = 0;
-    if (fetch_url_host(v->base_url, host, sizeof host) != 0 || !fetch_backoff_left(host, &status, &wait_s, &left))
+    char err[300];
+    if (lazylib_need(&lazy_curl, "binance", err, sizeof err) != 0 ||     /* fetch_url_host's URL parser */
+        fetch_url_host(v->base_url, host, sizeof host) != 0 || !fetch_backoff_left(host, &status, &wait_s, &left))
         left = 0;
     lua_pushinteger(L, left);
     return 1;
+}
+
+static int refuse_line(lua_State *L, const char *why)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    lua_pushinteger(L, 0);
+    return 3;
 }
 
 static int refuse(lua_State *L, const char *fmt, double a, double b)
 {
     char why[300];
     snprintf(why, sizeof why, fmt, a, b);
-    lua_pushnil(L);
-    lua_pushstring(L, why);
-    lua_pushinteger(L, 0);
-    return 3;
+    return refuse_line(L, why);
 }
 
 /* A number as the venue takes it: plain decimal, no exponent, at most 12 decimals and 15 significant digits (a
@@ -544,6 +685,9 @@ static int f_order(lua_State *L)
         return luaL_error(L, "venue.order: a symbol such as BTCUSDT and a client order id of 1 to 36 of [.A-Za-z0-9:/_-]");
     if (!(amount > 0) || !isfinite(amount) || (!market && !(price > 0 && isfinite(price))) || !(value >= 0))
         return luaL_error(L, "venue.order: price and amount must be finite numbers above 0");
+    char why[KILL_PATH_MAX + 100];
+    if (kill_pulled(v, 1, "refused by ", why, sizeof why))
+        return refuse_line(L, why);
     if (!market)
         value = price * amount;
     else if (buy && !v->k->futures)
@@ -566,6 +710,10 @@ static int f_order(lua_State *L)
         pthread_mutex_unlock(&mu);
         return refuse(L, "refused by max_orders_per_minute: %.0f orders in the last minute, the limit is %.0f",
                       recent, (double)v->max_orders_per_minute);
+    }
+    if (order_windows_full(v, !v->dry_run, why, sizeof why)) {
+        pthread_mutex_unlock(&mu);
+        return refuse_line(L, why);
     }
     if (!v->dry_run) {
         v->orders[v->next_order] = now;
@@ -667,12 +815,79 @@ int venue_stream_subscription(int slot, char **out, size_t *len, char *err, size
     return 0;
 }
 
+/* venue.order_limit(slot, interval, num, limit) -> true, or false for an interval it does not know: one of the
+ * venue's ORDERS limits from exchangeInfo's rateLimits (interval "SECOND", "MINUTE", "HOUR" or "DAY"). */
+static int f_order_limit(lua_State *L)
+{
+    struct venue *v = check_slot(L);
+    static const struct { const char *name; char letter; int64_t ms; } units[] = {
+        {"SECOND", 'S', 1000}, {"MINUTE", 'M', 60000}, {"HOUR", 'H', 3600000}, {"DAY", 'D', 86400000}};
+    const char *interval = luaL_checkstring(L, 2);
+    lua_Integer num = luaL_checkinteger(L, 3), limit = luaL_checkinteger(L, 4);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(interval, units[i].name) != 0 || num < 1 || num > 1000 || limit < 1)
+            continue;
+        pthread_mutex_lock(&mu);
+        int k = 0;
+        char name[16];
+        snprintf(name, sizeof name, "%d%c", (int)num, units[i].letter);
+        while (k < v->nwindows && strcmp(v->windows[k].name, name) != 0)
+            k++;
+        int ok = k < ORDER_WINDOWS;
+        if (ok) {
+            struct order_window *w = &v->windows[k];
+            if (k == v->nwindows)
+                *w = (struct order_window){.len_ms = num * units[i].ms};
+            snprintf(w->name, sizeof w->name, "%s", name);
+            w->limit = (long)limit;
+            v->nwindows += k == v->nwindows;
+        }
+        pthread_mutex_unlock(&mu);
+        lua_pushboolean(L, ok);
+        return 1;
+    }
+    lua_pushboolean(L, 0);
+    return 1;
+}
+
+/* venue.attach(slot): the calling bot trades on slot, so its kill switch stops the bot (venue_kill_due). */
+static int f_attach(lua_State *L)
+{
+    struct venue *v = check_slot(L);
+    const struct bot *b = bot_of(L);
+    int slot = (int)(v - slots);
+    for (int i = 0; i < nusers; i++)
+        if (users[i].b == b && users[i].slot == slot)
+            return 0;
+    void *p = realloc(users, (size_t)(nusers + 1) * sizeof *users);
+    if (!p)
+        return luaL_error(L, "venue.attach: out of memory");
+    users = p;
+    users[nusers].b = b;
+    users[nusers++].slot = slot;
+    return 0;
+}
+
+/* venue.kill_switch(slot) -> the refusal line while the slot's kill switch is pulled (looked at now), else nil. */
+static int f_kill_switch(lua_State *L)
+{
+    struct venue *v = check_slot(L);
+    char why[KILL_PATH_MAX + 100];
+    if (!kill_pulled(v, 1, "refused by ", why, sizeof why))
+        return 0;
+    lua_pushstring(L, why);
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
+    {"attach", f_attach},
     {"backoff", f_backoff},
     {"client_id", f_client_id},
     {"info", f_info},
+    {"kill_switch", f_kill_switch},
     {"offset", f_offset},
     {"order", f_order},
+    {"order_limit", f_order_limit},
     {"request", f_request},
     {"sync", f_sync},
     {NULL, NULL}

@@ -24,4 +24,11 @@ int venue_stream_url(int slot, char *url, size_t n);
  * one line in err. */
 int venue_stream_subscription(int slot, char **out, size_t *len, char *err, size_t errlen);
 
+struct bot;
+
+/* Live, from the scheduler between the bot's turns: 1 with the line in why when the kill switch of a live exchange
+ * b trades on (venue.attach) is pulled, its file looked at at most once a second (and before every order): the
+ * host then stops b as a stop signal would (its onexit runs, then cancel_on_stop). */
+int venue_kill_due(const struct bot *b, char *why, size_t len);
+
 #endif
