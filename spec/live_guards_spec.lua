@@ -75,7 +75,8 @@ end
 ]], switch), { dir = dir, timeout = 30 })
     assert.are.equal(1, r.code)
     h.assert_has(r.out, "exchange.Buy: refused by kill_switch: " .. switch .. " exists\n")
-    h.assert_has(r.out, "buy null\n")
+    -- "buy null" follows unless the step was preempted (a slow machine, valgrind) and the scheduler's look at the
+    -- switch stopped the bot first: both are right, so it is not asked for
     h.assert_has(r.err, "kill_switch: " .. switch .. " exists: bot bot1 stops")
     assert.are.equal(0, v.state().order_posts)
   end)
