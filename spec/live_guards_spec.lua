@@ -200,4 +200,19 @@ end
     assert.are.equal(1, st.statuses["429"])
     assert.is_nil(st.statuses["418"])
   end)
+
+  it("does not obey a shared file whose wait is longer than any the venue gives, or that is not one", function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v)
+    local host = v.base
+    local file = dir .. "/d/backoff/" .. host:gsub("[^a-z0-9.-]", "_")
+    assert(h.sh("mkdir -p " .. h.quote(dir .. "/d/backoff")) == 0)
+    for _, text in ipairs { host .. " 99999999999999 429 1\n", host .. " 1 2 3 4\n", "garbage" } do
+      h.write(file, text)
+      local r = h.run_bot('function main() Log("ticker", exchange.GetTicker() ~= nil) end', { dir = dir, timeout = 30 })
+      h.assert_ok(r)
+      h.assert_has(r.out, "ticker true\n")
+      assert.falsy(r.out:find("waiting", 1, true), r.out)
+    end
+  end)
 end)

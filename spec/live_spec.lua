@@ -298,6 +298,61 @@ end
     assert.are.equal(0, v.state().order_posts)
   end)
 
+  it("keeps its guards when the strategy replaces the functions it shares, or looks into the live exchange's frames",
+    function()
+    local v, dir = start_venue(), h.tmpdir()
+    config(dir, v, ", max_position = 1.002, max_order_value = 1000, cancel_on_stop = true")
+    local r = run(dir, [[
+local frames, reached = 0, 0
+-- shown in the order's line: runs while stdlib/live.lua's frames (the one that sends orders) are on the stack
+local BAIT = setmetatable({}, { __tostring = function()
+  for level = 2, 20 do
+    local i = debug.getinfo(level, "S")
+    if i and i.source == "=stdlib/live.lua" then
+      frames = frames + 1
+      -- under pcall a level counts one more (pcall's own frame)
+      if pcall(debug.getinfo, level + 1, "f") or pcall(debug.getinfo, level + 1)
+        or pcall(debug.getlocal, level + 1, 1) then
+        reached = reached + 1
+      end
+    end
+  end
+  return "bait"
+end })
+function main()
+  local real_ipairs, real_tonumber = ipairs, tonumber
+  -- the account's balances and the open buys vanish, the best bid is 100
+  ipairs = function(t)
+    local f = type(t) == "table" and t[1]
+    if type(f) == "table" and (f.asset or f.side or f.clientOrderId) then return function() end, t, 0 end
+    return real_ipairs(t)
+  end
+  tonumber = function(x, ...)
+    if type(x) == "string" and string.find(x, "^4%d%d%d%d") then return 100 end
+    return real_tonumber(x, ...)
+  end
+  string.sub, math.floor = function() return "" end, function(x) return 0 end
+  Log("position", exchange.Buy(42000, 0.008))
+  Log("value", exchange.Sell(-1, 0.5))
+  Log("placed", exchange.Buy(42000, 0.001, BAIT) ~= nil)
+  Log("frames", frames > 0, reached)
+  Log("query", exchange.GetOrder("1&symbol=ETHUSDT"))
+end
+]])
+    h.assert_ok(r)
+    h.assert_has(r.out, "exchange.Buy: refused by max_position: holdings would be 1.008, above 1.002\n")
+    h.assert_has(r.out, "position null\n")
+    h.assert_has(r.out, "exchange.Sell: refused by max_order_value: the order's value ")
+    h.assert_has(r.out, "value null\n")
+    h.assert_has(r.out, "placed true\n")
+    h.assert_has(r.out, "frames true 0\n")
+    h.assert_has(r.out, "exchange.GetOrder: an order id is a whole number such as 1000, got '1&symbol=ETHUSDT'\n")
+    assert.are.equal(1, v.state().order_posts)
+    -- cancel_on_stop read the open orders with its own ipairs: the order is cancelled
+    h.assert_has(r.out, "Cancel " .. v.state().orders[1].orderId .. " (cancel_on_stop)")
+    assert.are.equal("CANCELED", v.state().orders[1].status)
+  end)
+
   it("stops sending after a 429 until Retry-After passes, and never reaches 418", function()
     local v, dir = start_venue(), h.tmpdir()
     config(dir, v)
@@ -389,7 +444,7 @@ end
     assert.is_nil(st.requests["DELETE /api/v3/order"])
   end)
 
-  it("applies the venue's clock offset, and names a bad signature or a timestamp out of recvWindow", function()
+  it("applies the venue's clock offset, measures it again after a -1021, and names a bad signature", function()
     local v, dir = start_venue(), h.tmpdir()
     v.admin("fault", { skew_ms = 120000 })
     config(dir, v, ", recv_window = " .. math.min(2000 * h.time_scale, 60000))
@@ -398,9 +453,12 @@ function main()
   Log("account", exchange.GetAccount() ~= nil)
   HttpQuery("%s/__admin/fault", { method = "POST", body = '{"skew_ms": 0}' })
   Log("late", exchange.GetAccount())
+  Log("again", exchange.GetAccount() ~= nil)    -- the -1021 had the clock measured again
 end
 ]], v.base))
     h.assert_ok(r)
+    h.assert_has(r.out, "(HTTP 400); the venue's clock measured again: offset ")
+    h.assert_has(r.out, "again true\n")
     local offset = tonumber(r.out:match("clock offset (%-?%d+) ms"))
     assert(offset and offset > 119000 and offset < 121000, r.out)
     h.assert_has(r.out, "account true")

@@ -19,6 +19,17 @@ local registry = debug.getregistry()    -- before runtime/lua/guard.c refuses it
 local venue = registry["stratrun.venue"]   -- not require-able, and guard.c refuses this file's upvalues
 local json = require("json")
 
+-- The strategy shares the global table and the library tables (math, string, table, json, the strings' metatable)
+-- with this file and may replace what is in them. Every one this file uses is taken here, when the bot's exchanges
+-- are built, before the strategy's code runs: a replaced ipairs, tonumber or math.floor never changes the holdings
+-- or the value the guards are given, nor the open orders cancel_on_stop cancels. No method is called on a string
+-- (s:sub goes through the strings' metatable, which the strategy can reach): string.sub(s) with this file's copy.
+local function copy(t) local c = {} for k, v in next, t do c[k] = v end return c end
+local math, string, table, json = copy(math), copy(string), copy(table), copy(json)
+local ipairs, pairs, type, tostring, tonumber, pcall, error, rawget, next = ipairs, pairs, type, tostring, tonumber,
+  pcall, error, rawget, next
+local UnixNano, Sleep, _G = UnixNano, Sleep, _G
+
 local BUY, SELL = 0, 1
 local PENDING, CLOSED, CANCELED = 0, 1, 2
 local STATUS = { NEW = PENDING, PARTIALLY_FILLED = PENDING, PENDING_NEW = PENDING, FILLED = CLOSED,
@@ -58,9 +69,9 @@ end
 
 -- The paper exchange's calls a live exchange does not have yet: calling one raises, naming it (docs/live.md).
 local NOT_YET = {}
-for name in ("Encode GetBase GetContractType GetFee GetFundings GetHistoryOrders GetMinPrice GetMinStock GetPosition "
-  .. "GetPositions GetRate GetTickers GetUSDCNY Go HMAC IO Log SetBase SetContractType SetCurrency SetDirection "
-  .. "SetMarginLevel SetPrecision SetRate SetTimeout"):gmatch("%S+") do
+for name in string.gmatch("Encode GetBase GetContractType GetFee GetFundings GetHistoryOrders GetMinPrice "
+  .. "GetMinStock GetPosition GetPositions GetRate GetTickers GetUSDCNY Go HMAC IO Log SetBase SetContractType "
+  .. "SetCurrency SetDirection SetMarginLevel SetPrecision SetRate SetTimeout", "%S+") do
   NOT_YET[name] = true
 end
 
@@ -227,13 +238,26 @@ local function new(s, opts)
   end
 
   -- An answer's JSON, or nil and why: a transport failure, or the venue's error object with its code.
+  local synced_at = -math.huge        -- when a -1021 last had the venue's clock measured again
   local function decode(r, err)
     if not r then return nil, err end
     local ok, v = pcall(json.decode, r.Body)
-    if not ok then return nil, string.format("HTTP %d, not JSON: %s", r.StatusCode, r.Body:sub(1, 200)) end
+    if not ok then return nil, string.format("HTTP %d, not JSON: %s", r.StatusCode, string.sub(r.Body, 1, 200)) end
     if r.StatusCode ~= 200 or (type(v) == "table" and v.code and v.msg) then
-      return nil, string.format("the venue's error %s: %s (HTTP %d)", tostring(v.code), tostring(v.msg),
-        r.StatusCode), v.code
+      local line = string.format("the venue's error %s: %s (HTTP %d)", tostring(v.code), tostring(v.msg),
+        r.StatusCode)
+      -- -1021: the timestamp is outside recvWindow, our clock has drifted from the venue's since it was measured.
+      -- Measured again (at most every 10 s), for the next request; this one is not sent again.
+      local now_ms = UnixNano() // 1000000
+      if v.code == -1021 and now_ms - synced_at >= 10000 then
+        synced_at = now_ms
+        local before = venue.offset(slot)
+        if venue.sync(slot) then
+          line = string.format("%s; the venue's clock measured again: offset %d ms, was %d", line,
+            venue.offset(slot), before)
+        end
+      end
+      return nil, line, v.code
     end
     raw = r.Body
     return v
@@ -340,7 +364,7 @@ local function new(s, opts)
     local shown = {}
     for _, side in ipairs({ "LONG", "SHORT" }) do
       local p = ps[side]
-      if p then shown[#shown + 1] = string.format("%s %s at %s", side:lower(), num(p.amount), num(p.price)) end
+      if p then shown[#shown + 1] = string.format("%s %s at %s", string.lower(side), num(p.amount), num(p.price)) end
     end
     return string.format(", %s mode, positions: %s", hedge and "hedge" or "one-way",
       #shown > 0 and table.concat(shown, ", ") or "none")
@@ -612,7 +636,7 @@ local function new(s, opts)
       local code
       o, err, code = decode(r)
       if o and o.orderId == nil then
-        o, err = nil, "HTTP " .. r.StatusCode .. " without an order id: " .. r.Body:sub(1, 200)
+        o, err = nil, "HTTP " .. r.StatusCode .. " without an order id: " .. string.sub(r.Body, 1, 200)
       end
       -- Only the venue's own refusal (a 4xx with its error code) is known not placed. A 5xx (Binance: execution
       -- status unknown), or an answer cut short or of another shape, may stand for a placed order: resolved.
@@ -735,14 +759,14 @@ local function new(s, opts)
     local held = ps[pside] and ps[pside].amount or 0
     if close and amount - (held - frozen[pside]) > step / 2 then
       return fail(call_name, string.format("closes %s of the %s %s.swap position, which holds %s (%s in pending "
-        .. "close orders): a close never opens the opposite position: not sent", num(amount), pside:lower(),
+        .. "close orders): a close never opens the opposite position: not sent", num(amount), string.lower(pside),
         currency, num(held), num(frozen[pside])))
     end
     local other = pside == "LONG" and "SHORT" or "LONG"
     if not close and not hedge and (ps[other] or adding[other] > 0) then
       return fail(call_name, string.format("the account is in one-way mode and holds a %s position or pending "
         .. "opens of it: an open %s would net against it at the venue; close it first, or put the account in hedge "
-        .. "mode: not sent", other:lower(), pside:lower()))
+        .. "mode: not sent", string.lower(other), string.lower(pside)))
     end
     return send(call_name, side, market and "MARKET" or "LIMIT", price, amount, price * amount,
       held + adding[pside], hedge and { position_side = pside } or { reduce_only = close },
@@ -847,14 +871,26 @@ local function new(s, opts)
     if sym ~= "" and sym ~= nil and sym ~= currency then
       return fail("CreateOrder", "this exchange trades " .. currency .. " only, got symbol '" .. tostring(sym) .. "'")
     end
-    return place(side == "buy" and "Buy" or "Sell", side:upper(), price, amount, ...)
+    return place(side == "buy" and "Buy" or "Sell", string.upper(side), price, amount, ...)
+  end
+
+  -- An order id as the venue's query takes it: a whole number (or its digits), else nil after one line; anything
+  -- else would go into the signed query as it is ("1&symbol=ETHUSDT").
+  local function order_id(call_name, id)
+    local n = math.tointeger(id)
+      or (type(id) == "string" and string.match(id, "^%d+$") and math.tointeger(tonumber(id)))
+    if n and n >= 0 then return n end
+    return fail(call_name, "an order id is a whole number such as 1000, got " .. (type(id) == "string"
+      and "'" .. string.sub(id, 1, 40) .. "'" or type(id) == "number" and string.format("%.17g", id) or type(id)))
   end
 
   function E.GetOrder(id)
     if not call("GetOrder") then return nil end
+    id = order_id("GetOrder", id)
+    if not id then return nil end
     local kept = stream.order(id)
     if kept then return order_view(kept) end
-    local o, err = get(P.order, "symbol=" .. symbol .. "&orderId=" .. tostring(math.tointeger(id) or id), true)
+    local o, err = get(P.order, "symbol=" .. symbol .. "&orderId=" .. id, true)
     if not o then return fail("GetOrder", err) end
     stream.seen(o)
     return order_view(o)
@@ -872,8 +908,9 @@ local function new(s, opts)
   end
 
   local function cancel(id, ...)
-    local o = act("CancelOrder", "DELETE", P.order, "symbol=" .. symbol .. "&orderId=" .. tostring(math.tointeger(id)
-      or id))
+    id = order_id("CancelOrder", id)
+    if not id then return false end
+    local o = act("CancelOrder", "DELETE", P.order, "symbol=" .. symbol .. "&orderId=" .. id)
     if not o then return false end
     stream.seen(o)
     if opts.lines() then say("Cancel", id, ...) end

@@ -494,8 +494,9 @@ static struct backoff *shared_read(const char *host)
     long long until;
     if (fs_read_all(path, 1024, &text, &len, err, sizeof err) == 0 &&
         sscanf(text, "%299s %lld %ld %ld", named, &until, &e->file_status, &e->file_wait_s) == 4 &&
-        strcmp(named, host) == 0)
-        e->file_until_ms = until;
+        strcmp(named, host) == 0 && e->file_wait_s >= 0 && e->file_wait_s <= FETCH_MAX_RETRY_AFTER_S &&
+        until <= clock_wall_ms() + (int64_t)FETCH_MAX_RETRY_AFTER_S * 1000)
+        e->file_until_ms = until;   /* a wait longer than any the venue gives is not one of ours: not obeyed */
     free(text);
     return e;
 }

@@ -7,7 +7,7 @@
  *     count hook is how a stop or a time slice reaches a bot;
  *   debug.getupvalue, setupvalue, upvalueid and upvaluejoin are refused on C functions (the runtime's own) and on
  *     stdlib/live.lua's (the venue's order module), and debug.setlocal on a C function's frame: those hold what the
- *     runtime's C code reads back.
+ *     runtime's C code reads back; debug.getlocal, setlocal and getinfo's function are refused in live.lua's frames.
  * Everything else of the standard library is as Lua has it.
  */
 #include "lua/api.h"
@@ -113,19 +113,32 @@ static int g_upvalue(lua_State *L)
     return lua_gettop(L);
 }
 
-/* debug.setlocal([thread,] level, local, value): not in a C function's frame. */
-static int g_setlocal(lua_State *L)
+/* debug.getinfo([thread,] level [, what]), getlocal([thread,] level, n), setlocal([thread,] level, n, value): not
+ * in a frame of stdlib/live.lua (its locals and the function running there, such as the one that sends an order
+ * with the holdings it is given, would let a strategy past the guards: a strategy's code runs inside those frames
+ * when live.lua calls a metamethod or a global the strategy replaced); setlocal not in a C function's frame either.
+ * getinfo is refused only what asks for the function ('f', and the default of everything); its other fields stay.
+ * upvalue 1: the original, upvalue 2: its name. */
+static int g_frame(lua_State *L)
 {
+    const char *name = lua_tostring(L, lua_upvalueindex(2));
+    int info = strcmp(name, "debug.getinfo") == 0, set = strcmp(name, "debug.setlocal") == 0;
     int arg = lua_isthread(L, 1) ? 1 : 0;
     lua_State *L1 = arg ? lua_tothread(L, 1) : L;
-    lua_Debug ar;
-    lua_Integer level = luaL_checkinteger(L, arg + 1);
-    if (level >= 0 && level < 1000000 && lua_getstack(L1, (int)level, &ar) && lua_getinfo(L1, "S", &ar) &&
-        strcmp(ar.what, "C") == 0)
-        return refuse(L, "debug.setlocal in a C function's frame");
-    if (L1 == L) {      /* the original runs one level deeper than this function */
-        lua_pushinteger(L, level + 1);
-        lua_replace(L, arg + 1);
+    if (lua_type(L, arg + 1) == LUA_TNUMBER) {      /* a level; getinfo and getlocal also take a function */
+        lua_Debug ar;
+        lua_Integer level = luaL_checkinteger(L, arg + 1);
+        if (level >= 0 && level < 1000000 && lua_getstack(L1, (int)level, &ar) && lua_getinfo(L1, "S", &ar)) {
+            int asks_f = !info || !lua_isstring(L, arg + 2) || strchr(lua_tostring(L, arg + 2), 'f');
+            if (strcmp(ar.source, "=stdlib/live.lua") == 0 && asks_f)
+                return refuse(L, lua_pushfstring(L, "%s in a live exchange's frame", name));
+            if (set && strcmp(ar.what, "C") == 0)
+                return refuse(L, "debug.setlocal in a C function's frame");
+        }
+        if (L1 == L) {      /* the original runs one level deeper than this function */
+            lua_pushinteger(L, level + 1);
+            lua_replace(L, arg + 1);
+        }
     }
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
@@ -173,7 +186,9 @@ int luaopen_guard(lua_State *L)
             wrap(L, -2, upv[i], lua_tostring(L, -1), g_upvalue);
             lua_pop(L, 1);
         }
-        wrap(L, -1, "setlocal", "debug.setlocal", g_setlocal);
+        wrap(L, -1, "setlocal", "debug.setlocal", g_frame);
+        wrap(L, -1, "getlocal", "debug.getlocal", g_frame);
+        wrap(L, -1, "getinfo", "debug.getinfo", g_frame);
     }
     lua_pop(L, 1);
     return 0;

@@ -560,10 +560,12 @@ static int f_request(lua_State *L)
     if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0 && !leverage)
         return luaL_error(L, "venue.request: method GET or DELETE, not %s (orders: venue.order)", method);
     /* the venue's own API's paths only: the keys sign nothing of the wallet's (/sapi/...) */
-    if (strncmp(path, v->k->prefix, strlen(v->k->prefix)) != 0 || strpbrk(path, "?# \r\n") ||
+    /* the path in letters, digits and '/' only: no "..", no %2e, that curl or the venue would read as another */
+    if (strncmp(path, v->k->prefix, strlen(v->k->prefix)) != 0 || strspn(path, "/0123456789abcdefghijklmnopqrstuvwxyz"
+                                                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(path) ||
         strpbrk(query, "# \r\n") || strstr(query, "signature="))
-        return luaL_error(L, "venue.request: a path %s... and a query without spaces, '#' or a signature",
-                          v->k->prefix);
+        return luaL_error(L, "venue.request: a path %s... of letters, digits and '/', and a query without spaces, "
+                          "'#' or a signature", v->k->prefix);
     if (v->dry_run && method[0] != 'G') {     /* a cancel or a leverage change acts: dry_run only logs it */
         lua_pushboolean(L, 0);
         lua_pushfstring(L, "dry_run: not sent: %s %s %s", method, path, query);
@@ -660,6 +662,8 @@ static int f_order(lua_State *L)
     int buy = strcmp(side, "BUY") == 0, market = strcmp(type, "MARKET") == 0;
     if ((!buy && strcmp(side, "SELL") != 0) || (!market && strcmp(type, "LIMIT") != 0))
         return luaL_error(L, "venue.order: side BUY or SELL and type LIMIT or MARKET");
+    if (!(value >= 0 && isfinite(value) && holdings >= 0 && isfinite(holdings)))    /* NaN passes a > test */
+        return luaL_error(L, "venue.order: value and holdings must be finite numbers of 0 or more");
     const char *pside = NULL;   /* futures: positionSide (hedge mode) */
     int reduce = 0, increases = buy;
     if (v->k->futures) {
