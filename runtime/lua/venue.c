@@ -513,8 +513,8 @@ static int hmac_hex(const struct venue *v, const char *text, size_t tl, char *he
 static int venue_send(lua_State *L, struct venue *v, const char *method, const char *path, const char *query, int sign,
                 http_seen_fn seen)
 {
-    static const char *const who[] = {"binance GET", "binance POST", "binance DELETE", "binance PUT"};   /* the HTTP
-                                                                                            * thread's names */
+    /* the HTTP thread's names */
+    static const char *const who[] = {"binance GET", "binance POST", "binance DELETE", "binance PUT"};
     int w = strcmp(method, "POST") == 0 ? 1 : strcmp(method, "DELETE") == 0 ? 2 : strcmp(method, "PUT") == 0 ? 3 : 0;
     int n = weight_paused(L, v);
     if (n)
@@ -798,16 +798,18 @@ int venue_stream_url(int slot, char *url, size_t n)
 }
 
 /* POST or PUT /fapi/v1/listenKey's answer: the key kept in the slot, and wiped from the body before Lua sees it
- * (the body keeps its shape, the key's characters become '*'). A key of other characters is not taken. */
+ * (the body keeps its shape, the key's characters become '*'). A key of other characters, or too long, is wiped and
+ * not taken. */
 static void seen_listen_key(const struct fetch *f, void *arg)
 {
     struct venue *v = arg;
     seen_weight(f, arg);
-    char *p = f->status == 200 && f->resp ? strstr(f->resp, "\"listenKey\"") : NULL;
-    if (!p || !(p = strchr(p + 11, '"')))
+    char *p = f->status == 200 && f->resp ? strstr(f->resp, "\"listenKey\"") : NULL, *end;
+    if (!p || !(p = strchr(p + 11, '"')) || !(end = strchr(++p, '"')))
         return;
-    size_t n = strspn(++p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
-    if (p[n] == '"' && n > 0 && n < sizeof v->listen_key) {
+    size_t n = (size_t)(end - p);
+    if (n > 0 && n < sizeof v->listen_key &&
+        strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == n) {
         memcpy(v->listen_key, p, n);
         v->listen_key[n] = '\0';
     }
