@@ -291,17 +291,23 @@ end
     end
     assert.are.same({ fake.KEY }, v.state().keys_seen)
     assert.are.equal(7, v.state().futures.leverage)
-    assert.are.equal(0, v.state().stream.handshakes)    -- USDⓈ-M reads orders by REST: no user-data stream
+    -- the user-data stream's listen key, got at start, is not in them either
+    local keys = v.state().listen_keys
+    assert.are.equal(1, #keys)
+    for _, text in ipairs { r.out, r.err, files } do assert.falsy(text:find(keys[1], 1, true)) end
   end)
 
-  it("refuses the spot user-data stream's settings in one line", function()
-    for _, extra in ipairs { "stream = true", 'stream_url = "ws://127.0.0.1:1/ws-api/v3"' } do
-      local v, dir = session(", " .. extra)
-      local r = run(dir, on_swap("buy", "  Log('traded')\n"))
-      assert.are.equal(2, r.code, r.out .. r.err)
-      h.assert_has(r.err, "the user-data stream is Binance spot's only; venue \"binance-futures\" reads orders and "
-        .. "positions by REST")
-      assert.are.equal(0, v.state().requests["GET /fapi/v1/time"] or 0)
-    end
+  it("takes stream and stream_url: the user-data stream at stream_url with the listen key's path", function()
+    local v = fake.start()
+    local dir = h.tmpdir()
+    config(dir, v, ', stream = true, stream_url = "' .. v.base:gsub("^http", "ws") .. '/"')
+    h.script(dir, on_swap("buy", "  while true do exchange.GetOrders() Sleep(50) end\n"))
+    local p = h.spawn { dir = dir, "--data-dir", dir .. "/d", "--id", "bot1", "strategy.lua" }
+    procs[#procs + 1] = p
+    assert(p:wait_for("exchange: the venue's user-data stream is up: orders are read from it", 20),
+      table.concat({ p:output() }, "\n"))
+    local st = v.state()
+    assert.are.equal(1, st.stream.subscribed)
+    assert.are.equal(1, st.requests["POST /fapi/v1/listenKey"])
   end)
 end)

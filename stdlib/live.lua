@@ -83,14 +83,18 @@ local function num(x) return math.tointeger(x) or tonumber(string.format("%.12g"
 -- While it is up and in step, GetOrder and GetOrders answer from it without a request. It is read at each of those
 -- calls (the events wait in the connection's queue meanwhile). Down, they read REST as without it; it is opened
 -- again with back-off, and once subscribed the open orders are read by REST once (what the outage missed) before it
--- answers again. symbol: the venue's pair; get(path, query, signed): a REST read; note(line): a log line.
+-- answers again. symbol: the venue's pair; get(path, query, signed): a REST read; note(line): a log line;
+-- open_path: the open orders' REST path; fut: binance-futures, whose stream is addressed by a listen key (got and
+-- kept alive by REST, in C: venue.listen_key) and pushes ORDER_TRADE_UPDATE, with no subscription message.
 local OPEN_STATUS = { NEW = 0, PENDING_NEW = 0, PARTIALLY_FILLED = 1 }  -- any other status is final (2)
 local BACKOFF_MS, BACKOFF_MAX_MS = 500, 60000
+local KEEPALIVE_MS = 30 * 60000        -- a listen key lasts 60 minutes from its POST or PUT
 
-local function user_stream(slot, symbol, get, note, who)
+local function user_stream(slot, symbol, get, note, who, open_path, fut)
   local vs = registry["stratrun.venue_stream"]
+  local key_at                -- futures: when the listen key was got or kept alive (nil: get one)
   local conn                  -- the connection, nil while down
-  local off = false           -- stream = false
+  local off = not venue.info(slot).stream    -- stream = false
   local subscribed, synced = false, false
   local was_up, said_down = false, false
   local backoff, retry_at = BACKOFF_MS, 0
@@ -107,6 +111,7 @@ local function user_stream(slot, symbol, get, note, who)
     local id = math.tointeger(o.orderId) or o.orderId
     local old = orders[id]
     if old then
+      o.time = o.time or old.time    -- a futures event has no creation time
       local z, oz = tonumber(o.executedQty) or 0, tonumber(old.executedQty) or 0
       if z < oz or (z == oz and rank(o) < rank(old)) then return end
     end
@@ -121,10 +126,33 @@ local function user_stream(slot, symbol, get, note, who)
       or e.c, price = e.p, origQty = e.q, executedQty = e.z, cummulativeQuoteQty = e.Z, status = e.X, type = e.o,
       side = e.S, time = e.O, origQuoteOrderQty = e.Q }
   end
+  -- USDⓈ-M's ORDER_TRADE_UPDATE's order ("o") as the REST order (fapi's GET /fapi/v1/order fields).
+  local function from_futures(e)
+    return { symbol = e.s, orderId = e.i, clientOrderId = e.c, price = e.p, origQty = e.q, executedQty = e.z,
+      avgPrice = e.ap, status = e.X, type = e.o, side = e.S, updateTime = e.T, reduceOnly = e.R,
+      positionSide = e.ps }
+  end
+
+  -- Futures: the listen key, got (POST) or kept alive (PUT) by REST; it stays in C, the answer shows it as '*'s.
+  -- nil and why when the venue did not give it (then the stream is down and the next try POSTs).
+  local function listen_key(method)
+    local r, err = venue.listen_key(slot, method)
+    local ok, x = false, nil
+    if r then ok, x = pcall(json.decode, r.Body) end
+    if not (r and r.StatusCode == 200 and ok and type(x) == "table" and x.listenKey) then
+      if r and ok and type(x) == "table" and x.code then err = string.format("error %s: %s", x.code, x.msg)
+      elseif r then err = "HTTP " .. r.StatusCode end
+      key_at = nil
+      return nil, "the venue gave no listen key: " .. tostring(err)
+    end
+    key_at = now()
+    return true
+  end
 
   local function down(why)
     if conn then conn:close() end
     conn, subscribed, synced = nil, false, false
+    if fut then key_at = nil end   -- the next connection POSTs: the active key again, or a new one if it expired
     retry_at, backoff = now() + backoff, math.min(backoff * 2, BACKOFF_MAX_MS)
     if not said_down then
       said_down = true
@@ -138,7 +166,7 @@ local function user_stream(slot, symbol, get, note, who)
   -- reads them from the venue.
   local function resync()
     local mark = stamp
-    local list = get("/api/v3/openOrders", "symbol=" .. symbol, true)
+    local list = get(open_path, "symbol=" .. symbol, true)
     if not list then return end
     local open = {}
     for _, o in ipairs(list) do
@@ -160,15 +188,30 @@ local function user_stream(slot, symbol, get, note, who)
   local function pump()
     if not conn then
       if off or now() < retry_at then return false end
+      if fut and not key_at then
+        local ok, err = listen_key("POST")
+        if not ok then down(err) return false end
+      end
       local c, err = vs.open(slot)
       if c == false then off = true return false end
       if not c then down(err) return false end
       conn = c
     end
+    if fut and subscribed and now() - key_at >= KEEPALIVE_MS then
+      local ok, err = listen_key("PUT")
+      if not ok then down(err) return false end
+    end
     local state, why, msgs, lost = conn:poll()
+    if fut and state == "open" and not subscribed then subscribed, backoff = true, BACKOFF_MS end
     for _, m in ipairs(msgs) do
       local ok, x = pcall(json.decode, m)
-      if ok and type(x) == "table" and x.status ~= nil and x.id == "subscribe" then
+      if fut and ok and type(x) == "table" then
+        if x.e == "ORDER_TRADE_UPDATE" and type(x.o) == "table" then merge(from_futures(x.o))
+        elseif x.e == "listenKeyExpired" then
+          down("the venue's listen key expired")
+          return false
+        end
+      elseif ok and type(x) == "table" and x.status ~= nil and x.id == "subscribe" then
         if x.status ~= 200 then
           local e = type(x.error) == "table" and x.error or {}
           down(string.format("the venue refused the subscription: error %s: %s", tostring(e.code), tostring(e.msg)))
@@ -266,7 +309,7 @@ local function new(s, opts)
   local function get(path, query, signed)
     return decode(venue.request(slot, "GET", path, query or "", signed))
   end
-  local stream = user_stream(slot, symbol, get, note, who)
+  local stream = user_stream(slot, symbol, get, note, who, P.open, fut)
 
   -- A signed request that acts (a cancel, a leverage change): the venue's answer, or nil after one line (with
   -- dry_run the line says what was not sent).

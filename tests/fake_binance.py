@@ -52,6 +52,13 @@ signature: hex HMAC-SHA256 of the other params as name=value in name order, join
 then every order state change (new, fill, cancel) is pushed as {"subscriptionId", "event": executionReport} and the
 balances as outboundAccountPosition.
 
+USDⓈ-M's user-data stream (user-data-streams.md of the futures docs): POST /fapi/v1/listenKey (the API key header, no
+signature) answers {"listenKey"}: the account's active key, its validity renewed, or a new one; PUT keeps the active
+key alive, or is -1125 "This listenKey does not exist." when there is none. A WebSocket at /ws/<listenKey> (a key not
+active: the handshake refused, 400) gets every futures order change as {"e": "ORDER_TRADE_UPDATE", "E", "T", "o":
+{s, c, S, o, f, q, p, ap, sp, x, X, i, l, z, L, n, N, T, t, b, a, m, R, wt, ot, ps, cp, rp}}; stream_expire ends the
+key with {"e": "listenKeyExpired"}.
+
 Admin endpoints (no signature), JSON bodies:
   GET  /__admin/state            orders, balances, counts of requests per path and of answers per status, every
                                  API key header seen, and how many orders were posted; under "futures" the
@@ -72,9 +79,10 @@ Admin endpoints (no signature), JSON bodies:
                                  the stream's: {"stream_drop": true}: every stream connection
                                  is closed at once (no close frame); {"stream_refuse": s}: stream handshakes are
                                  refused (HTTP 503) for s seconds; {"stream_expire": true}: every subscription ends
-                                 with eventStreamTerminated (the connection stays open)
+                                 with eventStreamTerminated (the connection stays open), and the futures
+                                 listen key with listenKeyExpired (it is no longer active)
   POST /__admin/fill             {"orderId": n}: a resting order (spot or futures) fills at its price
-  (state also has "stream": handshakes, subscriptions accepted, open subscriptions)
+  (state also has "listen_keys": every futures listen key given, and "stream": handshakes, subscriptions accepted, open subscriptions)
   POST /__admin/restart          closes every connection (as a restarted server would) and forgets the weight
                                  counts and bans; orders and balances stay
 
@@ -85,6 +93,8 @@ import base64
 import hashlib
 import hmac
 import json
+import random
+import string
 import struct
 import socket
 import sys
@@ -118,6 +128,7 @@ state = {
     "drop": 0, "hang_after_order": 0, "retry_after": 0, "status_after_order": 0, "skew_ms": 0,
     "body_after_order": None, "late_order": 0,
     "stream_refuse_until": 0, "stream": {"handshakes": 0, "subscribed": 0, "open": 0},
+    "listen_key": None, "listen_keys": [],     # futures: the active listen key, and every one given
     "weight_limit": 6000, "minute": 0, "weight": 0, "banned_until": 0, "retry_until": 0,
     # futures: the USDT wallet, positions by positionSide ({"amt": signed, "entry"}), leverage, hedge mode
     "f_wallet": Decimal("10000"), "f_positions": {}, "f_leverage": 20, "dual": False, "f_orders": [],
@@ -232,6 +243,24 @@ def push_order(o, execution):
         {"a": a, "f": dec(state["balances"][a]), "l": dec(state["locked"][a])} for a in (BASE, QUOTE)]})
 
 
+f_subscribers = set()   # the futures streams' sockets (each opened with the active listen key)
+
+
+def f_push(o, execution, last=(Decimal(0), Decimal(0))):
+    """An ORDER_TRADE_UPDATE for futures order o (called under lock, after its state changed)."""
+    t = now_ms()
+    avg = o["cumQuote"] / o["executedQty"] if o["executedQty"] else Decimal(0)
+    event = json.dumps({"e": "ORDER_TRADE_UPDATE", "E": t, "T": t, "o": {
+        "s": o["symbol"], "c": o["clientOrderId"], "S": o["side"], "o": o["type"], "f": o["timeInForce"],
+        "q": dec(o["origQty"]), "p": dec(o["price"]), "ap": dec(avg), "sp": "0", "x": execution, "X": o["status"],
+        "i": o["orderId"], "l": dec(last[1]), "z": dec(o["executedQty"]), "L": dec(last[0]), "n": "0", "N": QUOTE,
+        "T": t, "t": -1, "b": "0", "a": "0", "m": execution == "TRADE" and o["type"] == "LIMIT",
+        "R": o["reduceOnly"], "wt": "CONTRACT_PRICE", "ot": o["type"], "ps": o["positionSide"], "cp": False,
+        "rp": "0"}})
+    for sock in list(f_subscribers):
+        ws_send(sock, event)
+
+
 def ws_read(rfile):
     """One client frame: (opcode, payload), or None at the end of the stream."""
     head = rfile.read(2)
@@ -316,7 +345,8 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(status, {"code": code, "msg": msg}, headers)
 
     def do_GET(self):
-        if self.headers.get("Upgrade", "").lower() == "websocket" and self.path == "/ws-api/v3":
+        if self.headers.get("Upgrade", "").lower() == "websocket" and (self.path == "/ws-api/v3" or
+                                                                       self.path.startswith("/ws/")):
             return self.websocket()
         self.handle_any("GET")
 
@@ -324,9 +354,15 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             if time.time() < state["stream_refuse_until"]:
                 return self.error(503, -1000, "Service unavailable.")
+            keyed = self.path.startswith("/ws/")
+            if keyed and (not state["listen_key"] or self.path != "/ws/" + state["listen_key"]):
+                return self.error(400, -1125, "This listenKey does not exist.")
             state["stream"]["handshakes"] += 1
             state["stream"]["open"] += 1
             streams.add(self.connection)
+            if keyed:
+                state["stream"]["subscribed"] += 1
+                f_subscribers.add(self.connection)
         accept = base64.b64encode(hashlib.sha1((self.headers["Sec-WebSocket-Key"] + "258EAFA5-E914-47DA-95CA-"
                                                 "C5AB0DC85B11").encode()).digest()).decode()
         self.send_response(101)
@@ -346,7 +382,7 @@ class Handler(BaseHTTPRequestHandler):
                 if frame[0] == 9:
                     with lock:
                         ws_send(sock, frame[1], 10)
-                elif frame[0] == 1:
+                elif frame[0] == 1 and not keyed:
                     with lock:
                         try:
                             answer = subscribe_answer(json.loads(frame[1]), sock)
@@ -358,6 +394,7 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             with lock:
                 subscribers.pop(sock, None)
+                f_subscribers.discard(sock)
                 streams.discard(sock)
                 state["stream"]["open"] -= 1
         self.close_connection = True
@@ -367,6 +404,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self):
         self.handle_any("DELETE")
+
+    def do_PUT(self):
+        self.handle_any("PUT")
 
     def handle_any(self, method):
         url = urllib.parse.urlsplit(self.path)
@@ -818,6 +858,29 @@ class Handler(BaseHTTPRequestHandler):
             elif (pos["amt"] > 0) != (amt > 0):          # one-way mode through zero: the rest opens
                 pos["entry"] = price
         state["f_wallet"] -= price * qty * rate
+        f_push(o, "TRADE", (price, qty))
+
+    def api_key_ok(self):
+        """A USER_STREAM request: the API key header, no signature."""
+        if self.headers.get("X-MBX-APIKEY") != API_KEY:
+            self.error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+            return False
+        return True
+
+    def api_POST_fapi_v1_listenKey(self, p):
+        if not self.api_key_ok():
+            return None
+        if not state["listen_key"]:
+            state["listen_key"] = "".join(random.choice(string.ascii_letters + string.digits) for _ in range(64))
+            state["listen_keys"].append(state["listen_key"])
+        return {"listenKey": state["listen_key"]}
+
+    def api_PUT_fapi_v1_listenKey(self, p):
+        if not self.api_key_ok():
+            return None
+        if not state["listen_key"]:
+            return self.error(400, -1125, "This listenKey does not exist.")
+        return {"listenKey": state["listen_key"]}
 
     def api_GET_fapi_v1_order(self, p):
         "SIGNED"
@@ -836,6 +899,7 @@ class Handler(BaseHTTPRequestHandler):
         if not o or o["status"] not in ("NEW", "PARTIALLY_FILLED"):
             return self.error(400, -2011, "Unknown order sent.")
         o["status"], o["updateTime"] = "CANCELED", now_ms()
+        f_push(o, "CANCELED")
         return self.f_view(o)
 
     def api_GET_fapi_v1_openOrders(self, p):
@@ -893,6 +957,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.error(400, -2019, "Margin is insufficient.")
         state["next_id"] += 1
         state["f_orders"].append(o)
+        f_push(o, "NEW")
         cross = typ == "MARKET" or (price >= best if side == "BUY" else price <= best)
         if cross:
             self.f_fill(o, best, F_TAKER)
@@ -912,7 +977,8 @@ class Handler(BaseHTTPRequestHandler):
                                                 "positions": {k: {"amt": dec(v["amt"]), "entry": dec(v["entry"])}
                                                               for k, v in state["f_positions"].items()},
                                                 "orders": [self.f_view(o) for o in state["f_orders"]]},
-                                    "stream": state["stream"], "order_counts": order_counts()})
+                                    "stream": state["stream"], "order_counts": order_counts(),
+                                    "listen_keys": state["listen_keys"]})
         if path == "/__admin/book":
             state["book"] = a
         elif path == "/__admin/fault":
@@ -926,6 +992,10 @@ class Handler(BaseHTTPRequestHandler):
             if a.get("stream_expire"):
                 push({"e": "eventStreamTerminated", "E": now_ms()})
                 subscribers.clear()
+                for sock in list(f_subscribers):
+                    ws_send(sock, json.dumps({"e": "listenKeyExpired", "E": now_ms(), "listenKey": state["listen_key"]}))
+                f_subscribers.clear()
+                state["listen_key"] = None
             if a.get("stream_drop"):
                 for sock in list(streams):
                     try:

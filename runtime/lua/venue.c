@@ -47,6 +47,7 @@
 #define ORDER_RING 1000         /* orders per minute: at most this many are remembered */
 #define ORDER_WINDOWS 4         /* the venue's ORDERS limits kept (Binance spot: 10 s and 1 day) */
 #define KILL_PATH_MAX 1024
+#define LISTEN_KEY_MAX 128       /* Binance's are 64 characters */
 
 /* One of the venue's ORDERS limits (exchangeInfo's rateLimits): its count, read from every answer's
  * X-MBX-ORDER-COUNT-<name> and raised by each order sent, holds until the window ends. */
@@ -80,7 +81,8 @@ struct venue {
     double max_order_value, max_position;
     int dry_run, cancel_on_stop, keys_from_config;
     int stream;                 /* the user-data stream (venue_stream.c), on unless stream = false */
-    char stream_url[256];       /* its WebSocket API endpoint */
+    char stream_url[384];       /* its WebSocket API endpoint; futures: the stream's base, /ws/<listen key> added */
+    char listen_key[LISTEN_KEY_MAX];    /* futures: the latest listen key (bot's thread only); never leaves C */
     /* under mu */
     int64_t offset_ms;          /* the venue's clock less ours */
     int64_t sync_sent_ms;
@@ -183,44 +185,43 @@ static void read_env(void)
     unsetenv(ENV_SECRET);
 }
 
-/* stream and stream_url: the venue's WebSocket API, by default Binance's for its REST host, the testnet's for the
- * testnet, and for any other base_url (the specs' fake venue) the same host and port at /ws-api/v3. */
+/* stream and stream_url: the venue's user-data stream, by default Binance's for its REST host, the testnet's for the
+ * testnet, and for any other base_url (the specs' fake venue) the same host and port: spot's WebSocket API at
+ * /ws-api/v3, USDⓈ-M's stream base (its listen key's path, /ws/<key>, is added when it opens). */
 static void stream_settings(lua_State *L, int idx, const char *what, struct venue *v)
 {
+    static const struct { const char *base_url, *stream_url; } known[] = {
+        {"https://api.binance.com", "wss://ws-api.binance.com:443/ws-api/v3"},
+        {"https://testnet.binance.vision", "wss://ws-api.testnet.binance.vision/ws-api/v3"},
+        {"https://fapi.binance.com", "wss://fstream.binance.com"},
+        {"https://testnet.binancefuture.com", "wss://fstream.binancefuture.com"},
+    };
     int t = lua_getfield(L, idx, "stream");
     if (t != LUA_TNIL && t != LUA_TBOOLEAN)
         luaL_error(L, "%s.stream must be true or false, not %s", what, lua_typename(L, t));
     v->stream = t == LUA_TNIL || lua_toboolean(L, -1);
     lua_pop(L, 1);
-    if (v->k->futures) {    /* USDⓈ-M's stream takes a listen key (docs/live.md): not there; orders read by REST */
-        int url = lua_getfield(L, idx, "stream_url") != LUA_TNIL;
-        lua_pop(L, 1);
-        if ((t != LUA_TNIL && v->stream) || url)
-            luaL_error(L, "%s.%s: the user-data stream is Binance spot's only; venue \"%s\" reads orders and "
-                       "positions by REST (leave stream and stream_url out, or set stream = false)", what,
-                       url ? "stream_url" : "stream", v->kind);
-        v->stream = 0;
-        return;
-    }
+    const char *example = v->k->futures ? "wss://fstream.binance.com" : "wss://ws-api.binance.com:443/ws-api/v3";
     t = lua_getfield(L, idx, "stream_url");
     if (t == LUA_TNIL) {
         const char *host = strstr(v->base_url, "://") + 3;
-        if (strcmp(v->base_url, "https://api.binance.com") == 0)
-            snprintf(v->stream_url, sizeof v->stream_url, "wss://ws-api.binance.com:443/ws-api/v3");
-        else if (strcmp(v->base_url, "https://testnet.binance.vision") == 0)
-            snprintf(v->stream_url, sizeof v->stream_url, "wss://ws-api.testnet.binance.vision/ws-api/v3");
-        else
-            snprintf(v->stream_url, sizeof v->stream_url, "%s://%s/ws-api/v3",
-                     v->base_url[4] == 's' ? "wss" : "ws", host);
+        snprintf(v->stream_url, sizeof v->stream_url, "%s://%s%s", v->base_url[4] == 's' ? "wss" : "ws", host,
+                 v->k->futures ? "" : "/ws-api/v3");
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            if (strcmp(v->base_url, known[i].base_url) == 0)
+                snprintf(v->stream_url, sizeof v->stream_url, "%s", known[i].stream_url);
     } else {
         const char *url = lua_tostring(L, -1);
         if (t != LUA_TSTRING)
-            luaL_error(L, "%s.stream_url must be a string such as \"wss://ws-api.binance.com:443/ws-api/v3\"", what);
-        if ((strncmp(url, "wss://", 6) != 0 && strncmp(url, "ws://", 5) != 0) || strlen(url) >= sizeof v->stream_url ||
-            strpbrk(url, "?#| \r\n"))
+            luaL_error(L, "%s.stream_url must be a string such as \"%s\"", what, example);
+        if ((strncmp(url, "wss://", 6) != 0 && strncmp(url, "ws://", 5) != 0) ||
+            strlen(url) + LISTEN_KEY_MAX + 4 >= sizeof v->stream_url || strpbrk(url, "?#| \r\n"))
             luaL_error(L, "%s.stream_url must be ws(s)://HOST[:PORT][/PATH] without a query or spaces, got '%s'",
                        what, url);
         snprintf(v->stream_url, sizeof v->stream_url, "%s", url);
+        size_t n = strlen(v->stream_url);
+        if (v->k->futures && n > 0 && v->stream_url[n - 1] == '/')
+            v->stream_url[n - 1] = '\0';      /* the listen key's "/ws/<key>" follows */
     }
     lua_pop(L, 1);
 }
@@ -427,6 +428,8 @@ static int f_info(lua_State *L)
     lua_setfield(L, -2, "base_url");
     lua_pushboolean(L, v->k->futures);
     lua_setfield(L, -2, "futures");
+    lua_pushboolean(L, v->stream);
+    lua_setfield(L, -2, "stream");
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (i < 2)
             lua_pushboolean(L, nums[i].x != 0);
@@ -510,8 +513,9 @@ static int hmac_hex(const struct venue *v, const char *text, size_t tl, char *he
 static int venue_send(lua_State *L, struct venue *v, const char *method, const char *path, const char *query, int sign,
                 http_seen_fn seen)
 {
-    static const char *const who[] = {"binance GET", "binance POST", "binance DELETE"};   /* the HTTP thread's names */
-    int w = strcmp(method, "POST") == 0 ? 1 : strcmp(method, "DELETE") == 0 ? 2 : 0;
+    /* the HTTP thread's names */
+    static const char *const who[] = {"binance GET", "binance POST", "binance DELETE", "binance PUT"};
+    int w = strcmp(method, "POST") == 0 ? 1 : strcmp(method, "DELETE") == 0 ? 2 : strcmp(method, "PUT") == 0 ? 3 : 0;
     int n = weight_paused(L, v);
     if (n)
         return n;
@@ -786,8 +790,47 @@ int venue_stream_url(int slot, char *url, size_t n)
 {
     if (slot < 1 || slot > nslots || !slots[slot - 1].stream)
         return -1;
-    snprintf(url, n, "%s", slots[slot - 1].stream_url);
-    return 0;
+    const struct venue *v = &slots[slot - 1];
+    if (v->k->futures && !v->listen_key[0])
+        return -2;
+    if (!v->k->futures) {
+        snprintf(url, n, "%s", v->stream_url);
+        return 0;
+    }
+    snprintf(url, n, "%s/ws/%s", v->stream_url, v->listen_key);
+    return 1;
+}
+
+/* POST or PUT /fapi/v1/listenKey's answer: the key kept in the slot, and wiped from the body before Lua sees it
+ * (the body keeps its shape, the key's characters become '*'). A key of other characters, or too long, is wiped and
+ * not taken. */
+static void seen_listen_key(const struct fetch *f, void *arg)
+{
+    struct venue *v = arg;
+    seen_weight(f, arg);
+    char *p = f->status == 200 && f->resp ? strstr(f->resp, "\"listenKey\"") : NULL, *end;
+    if (!p || !(p = strchr(p + 11, '"')) || !(end = strchr(++p, '"')))
+        return;
+    size_t n = (size_t)(end - p);
+    if (n > 0 && n < sizeof v->listen_key &&
+        strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == n) {
+        memcpy(v->listen_key, p, n);
+        v->listen_key[n] = '\0';
+    }
+    memset(p, '*', n);
+}
+
+/* venue.listen_key(slot, method) -> venue.request's results: POST /fapi/v1/listenKey (a listen key, new or the
+ * account's active one, whose validity restarts at 60 minutes) or PUT (the same, kept alive), with the API key and
+ * no signature. The key stays in C for venue_stream_url; the answer's body shows it as '*'s. Futures only. */
+static int f_listen_key(lua_State *L)
+{
+    struct venue *v = check_slot(L);
+    const char *method = luaL_checkstring(L, 2);
+    if (!v->k->futures || (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0))
+        return luaL_error(L, "venue.listen_key: POST or PUT on a binance-futures exchange");
+    lua_settop(L, 1);
+    return venue_send(L, v, method, "/fapi/v1/listenKey", "", 0, seen_listen_key);
 }
 
 int venue_stream_subscription(int slot, char **out, size_t *len, char *err, size_t errlen)
@@ -797,6 +840,10 @@ int venue_stream_subscription(int slot, char **out, size_t *len, char *err, size
         return -1;
     }
     struct venue *v = &slots[slot - 1];
+    *out = NULL;
+    *len = 0;
+    if (v->k->futures)      /* the listen key in the address is the subscription */
+        return 0;
     pthread_mutex_lock(&mu);
     long long ts = (long long)(clock_wall_ms() + v->offset_ms);
     pthread_mutex_unlock(&mu);
@@ -889,6 +936,7 @@ static const luaL_Reg funcs[] = {
     {"client_id", f_client_id},
     {"info", f_info},
     {"kill_switch", f_kill_switch},
+    {"listen_key", f_listen_key},
     {"offset", f_offset},
     {"order", f_order},
     {"order_limit", f_order_limit},

@@ -2,7 +2,9 @@
  * venue_stream.c: a live exchange's user-data stream (docs/live.md#the-user-data-stream): one WebSocket connection
  * to the venue's stream endpoint, on a thread of its own (core/dial.c), whose first message is the signed
  * subscription venue.c builds. The registry's "stratrun.venue_stream" is for stdlib/live.lua only, which turns the
- * venue's events into the orders GetOrder and GetOrders answer with.
+ * venue's events into the orders GetOrder and GetOrders answer with. On binance-futures there is no subscription
+ * message: the address's path holds the listen key (venue.c got it), so the address is as secret as the key and is
+ * never shown; an error about it names stream_url's base only.
  *
  * The subscription carries the API key: it goes from venue.c into the connection's C memory only; no Lua value
  * holds it, and the messages handed to Lua are the venue's answers and events, which do not. The
@@ -31,26 +33,37 @@ static struct stream *check_stream(lua_State *L)
     return luaL_checkudata(L, 1, STREAM_MT);
 }
 
-/* venue_stream.open(slot) -> conn | false (the exchange has stream = false) | nil, message. The connection starts
- * at once on its own thread and sends the subscription when it is open; poll says how it goes. */
+/* venue_stream.open(slot) -> conn | false (the exchange has stream = false) | nil, message (on binance-futures before
+ * venue.listen_key got a key: "no listen key yet"). The connection starts at once on its own thread and sends the
+ * subscription (spot's) when it is open; poll says how it goes. */
 static int f_open(lua_State *L)
 {
     int slot = (int)luaL_checkinteger(L, 1);
-    char url[300], err[DIAL_ERRLEN];
-    if (venue_stream_url(slot, url, sizeof url) != 0) {
+    char url[600], err[DIAL_ERRLEN];
+    int r = venue_stream_url(slot, url, sizeof url);
+    if (r == -2) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "no listen key yet");
+        return 2;
+    }
+    if (r < 0) {
         lua_pushboolean(L, 0);
         return 1;
     }
     if (dial_load("the venue's user-data stream", err, sizeof err) != 0) {
+        explicit_bzero(url, sizeof url);
         lua_pushnil(L);
         lua_pushstring(L, err);
         return 2;
     }
     struct dial_spec s;
-    if (dial_parse(url, strlen(url), &s, err, sizeof err) != 0) {
+    int keyed = r == 1;
+    int bad = dial_parse(url, strlen(url), &s, err, sizeof err) != 0;
+    explicit_bzero(url, sizeof url);
+    if (bad) {
         dial_spec_free(&s);
         lua_pushnil(L);
-        lua_pushfstring(L, "stream_url: %s", err);
+        lua_pushfstring(L, "stream_url: %s", keyed ? "not a WebSocket address with the listen key's path" : err);
         return 2;
     }
     s.connect_timeout_ms = CONNECT_MS;
@@ -67,7 +80,8 @@ static int f_open(lua_State *L)
     size_t plen = s.payload_len;
     st->c = dial_start(&s);
     if (!st->c) {
-        explicit_bzero(payload, plen);
+        if (payload)
+            explicit_bzero(payload, plen);
         dial_spec_free(&s);
         lua_pushnil(L);
         lua_pushstring(L, "cannot start the stream's thread");
