@@ -65,10 +65,14 @@ describe("a bot folder that refuses writes", function()
     h.script(dir, string.format("local bot = %q\n", data .. "/bots/ro") .. [[
       assert(_G("a", 1) == true)
       LogStatus("before")
-      assert(os.execute("chmod 500 '" .. bot .. "'"))     -- the folder: no new files, so no temp files
+      local function sh(cmd)                             -- os.execute, or an error that says how it ended
+        local ok, how, code = os.execute(cmd)
+        if not ok then error(cmd .. ": " .. tostring(how) .. " " .. tostring(code), 2) end
+      end
+      sh("chmod 500 '" .. bot .. "'")                    -- the folder: no new files, so no temp files
       for i = 1, 3 do print("G", _G("k", i)) end
       for i = 1, 3 do LogStatus("refused " .. i) end
-      assert(os.execute("chmod 700 '" .. bot .. "'"))
+      sh("chmod 700 '" .. bot .. "'")
       print("G", _G("k", 4))
       LogStatus("after")
     ]])
