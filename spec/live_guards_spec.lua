@@ -54,6 +54,7 @@ end
     local r = h.run_bot('function main() Log("main ran") end', { dir = dir, timeout = 30 })
     assert.are.equal(1, r.code)
     h.assert_has(r.err, "exchange: cannot start on the venue: refused by kill_switch: " .. switch .. " exists\n")
+    assert.falsy(r.err:find("traceback", 1, true), r.err)     -- the one line, no stack of stdlib frames
     assert.falsy(r.out:find("main ran", 1, true))
     assert.are.same(before, v.state().requests)
     -- removed, the bot trades again

@@ -49,6 +49,7 @@ function main()
   local c = exchange.CreateOrder("BTC_USDT", "sell", 44000, 0.002)
   Log("create", exchange.GetOrder(c).Type == ORDER_TYPE_SELL, exchange.CancelOrder(c))
   Log(pcall(function() return exchange.SetPrecision(2, 3) end))
+  Log(pcall(function() return exchange.GetPosition() end))
 end
 ]])
     h.assert_ok(r)
@@ -68,6 +69,8 @@ end
     h.assert_has(r.out, "period 60 7")
     h.assert_has(r.out, "create true true")
     h.assert_has(r.out, "false strategy.lua:27: exchange.SetPrecision is not there on a live exchange yet (docs/live.md lists its calls)")
+    h.assert_has(r.out, 'false strategy.lua:28: exchange.GetPosition is a futures call: venue = "binance" trades '
+      .. 'spot; venue = "binance-futures" trades USDⓈ-M perpetuals (docs/live.md)')
     local st = v.state()
     assert.are.equal(2, #st.orders)
     assert.are.equal(2, st.order_posts)      -- the small order was not sent
@@ -471,6 +474,7 @@ end
     h.assert_has(r.out .. r.err, "exchange: cannot start on the venue: cannot read the open orders: the venue's error "
       .. "-1022: Signature for this request is not valid. (HTTP 400)")
     assert.falsy((r.out .. r.err):find("account", 1, true))
+    assert.falsy(r.err:find("traceback", 1, true), r.err)
     local other = start_venue("another-key", SECRET)
     config(dir, other)
     r = run(dir, 'function main() Log("account", exchange.GetAccount()) end')

@@ -164,7 +164,12 @@ local function new(opts)
     names.guard_exchange(E)
     local index = getmetatable(E).__index
     getmetatable(E).__index = function(t, k)
-      if require("live").not_yet[k] then
+      local live = require("live")
+      if live.not_yet[k] and live.futures_only[k] and s.venue == "binance" then
+        error(string.format('%s.%s is a futures call: venue = "binance" trades spot; venue = "binance-futures" '
+          .. "trades USDⓈ-M perpetuals (docs/live.md)", opts.who or "exchange", k), 2)
+      end
+      if live.not_yet[k] then
         error(string.format("%s.%s is not there on a live exchange yet (docs/live.md lists its calls)",
           opts.who or "exchange", k), 2)
       end

@@ -16,6 +16,7 @@
 -- venue's pushed order updates while it is up and in step, and read REST as above while it is not.
 
 local registry = debug.getregistry()    -- before runtime/lua/guard.c refuses it to the strategy
+local refuse = registry["stratrun.refuse"]  -- raises the one line that ends the bot, no traceback (bot.c)
 local venue = registry["stratrun.venue"]   -- not require-able, and guard.c refuses this file's upvalues
 local json = require("json")
 
@@ -73,6 +74,12 @@ for name in string.gmatch("Encode GetBase GetContractType GetFee GetFundings Get
   .. "GetMinStock GetPosition GetPositions GetRate GetTickers GetUSDCNY Go HMAC IO Log SetBase SetContractType "
   .. "SetCurrency SetDirection SetMarginLevel SetPrecision SetRate SetTimeout", "%S+") do
   NOT_YET[name] = true
+end
+-- Of those, the calls of a futures account: a spot venue's answer names the venue that has them.
+local FUTURES_ONLY = {}
+for name in string.gmatch("GetContractType GetFundings GetPosition GetPositions SetContractType SetDirection "
+  .. "SetMarginLevel", "%S+") do
+  FUTURES_ONLY[name] = true
 end
 
 local function number(x) return tonumber(x) end
@@ -967,7 +974,7 @@ local function new(s, opts)
 
   starts[#starts + 1] = function()
     local ok, err = start()
-    if not ok then error(who .. ": cannot start on the venue: " .. err, 0) end
+    if not ok then refuse(who .. ": cannot start on the venue: " .. err) end
   end
   if info.cancel_on_stop then
     stops[#stops + 1] = function()
@@ -987,4 +994,4 @@ local function new(s, opts)
   return E
 end
 
-return { new = new, not_yet = NOT_YET }
+return { new = new, not_yet = NOT_YET, futures_only = FUTURES_ONLY }

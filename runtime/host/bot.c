@@ -330,6 +330,16 @@ static int f_exit(lua_State *L)
     return luaL_error(L, "os.exit(%d)", status);
 }
 
+/* registry["stratrun.refuse"](message): raises message as the one line that ends the bot, without the traceback
+ * that follows a strategy's error (stdlib/live.lua: a venue that cannot be reached at start). (bot) */
+static int f_refuse(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    (*(struct bot **)lua_getextraspace(L))->plain_error = 1;
+    lua_settop(L, 1);
+    return lua_error(L);
+}
+
 static void install_controls(lua_State *L)
 {
     lua_getglobal(L, "coroutine");
@@ -515,6 +525,8 @@ static int open_runtime(lua_State *L)
 {
     struct bot *b = lua_touserdata(L, 1);
     push_config(L, b->opt, b->id);
+    lua_pushcfunction(L, f_refuse);     /* before the stdlib, which takes it when loaded */
+    lua_setfield(L, LUA_REGISTRYINDEX, "stratrun.refuse");
     api_open(L);
     install_controls(L);
     /* The store and the channel were opened by their modules; they report failures (a corrupt store) here. */
@@ -946,13 +958,18 @@ static int report_protected(lua_State *L)
     struct bot *b = lua_touserdata(L, 1);
     lua_xmove(b->co, L, 1);     /* the error object; a dead coroutine cannot run __tostring itself */
     push_message(L, -1);
-    luaL_traceback(L, b->co, NULL, 0);
-    size_t len, tl;
-    const char *msg = lua_tolstring(L, -2, &len), *tb = lua_tolstring(L, -1, &tl);
+    size_t len;
+    const char *msg = lua_tolstring(L, -1, &len);
     log_write(b, LOG_ERROR, msg, len);
     snprintf(b->end_why, sizeof b->end_why, "%s", msg);
-    outq_write(STDERR_FILENO, tb, tl);
-    outq_write(STDERR_FILENO, "\n", 1);
+    if (!b->plain_error) {
+        size_t tl;
+        luaL_traceback(L, b->co, NULL, 0);
+        const char *tb = lua_tolstring(L, -1, &tl);
+        outq_write(STDERR_FILENO, tb, tl);
+        outq_write(STDERR_FILENO, "\n", 1);
+    }
+    b->plain_error = 0;
     lua_pushvalue(L, 2);        /* the error object goes back: the coroutine's __close handlers get it */
     lua_xmove(L, b->co, 1);
     return 0;

@@ -64,6 +64,8 @@ struct bot {
     int end_req;                /* the current phase must end now (os.exit, a limit): the hook yields or raises */
     int end_status;             /* the status it ends with */
     char end_why[1024];          /* logged once when it ends ("" when nothing needs saying) */
+    int plain_error;            /* the phase's error was raised by registry["stratrun.refuse"]: its one line says
+                                 * it all, no traceback follows it */
     int stopped;                /* bot_stop already ended main */
     int preempted;              /* the last yield was a time slice, not Sleep */
     int yield_ok;               /* the phase's last yield was the runtime's own (Sleep, an await, the hook) */
