@@ -798,6 +798,44 @@ end
       assert.are.same({}, warnings(select(2, sub:output())))
     end)
 
+    it("spares a follower whose channels all have its doorbell the renames of other channels' files; a publisher "
+       .. "without the table still reaches it", function()
+      local env = shared()
+      local reader = start(env, "reader", "reader", {"-p", "follow=pub", "-p", "seconds=120", "-p", "pause=1000"})
+      assert.is_true(reader:wait_for("ready"))
+      assert.is_truthy(h.eventually(function() return #bells(env) == 1 end), "the reader never got a doorbell")
+      -- The wake-ups of every thread of the reader's process (voluntary and involuntary context switches).
+      local function wakeups()
+        local n, task = 0, "/proc/" .. reader:pid() .. "/task"
+        for t in lfs.dir(task) do
+          local text = t:match("^%d+$") and h.read(task .. "/" .. t .. "/status") or ""
+          for k in text:gmatch("ctxt_switches:%s*(%d+)") do n = n + tonumber(k) end
+        end
+        return n
+      end
+      -- A publisher without the table renames its channel file with every state: 200 a second, in the same folder.
+      local noisy = {data = env.data, dir = env.dir, vars = {STRATRUN_CHANNEL_SLOTS = "0"}}
+      local noise = start(noisy, "noise", "publish_every")
+      assert.is_true(noise:wait_for("tick"))
+      local before = wakeups()
+      Sleep(2000)
+      local woken = wakeups() - before
+      -- Its own Sleep(1000), the engine's check each second and the threads around them: a few a second, not the
+      -- 400 renames of the noise (each woke it before, as it still wakes a follower without a doorbell).
+      -- (A process under valgrind wakes its threads in turns on valgrind's own lock: its count says nothing here.)
+      if not h.valgrind then assert.is_true(woken < 100, "the reader woke " .. woken .. " times in 2 s") end
+      -- A publisher without the table reaches it through its file, seen at the check of the folder each second.
+      local r = ok(run(noisy, "pub", "publish_once", {"-p", "v=7"}))
+      assert.are.same({"set", "true"}, r.rows[1])
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 7 end), "the reader missed v=7")
+      -- and a publisher with the table through the slot, at once
+      ok(run(env, "pub", "publish_once", {"-p", "v=8"}))
+      assert.is_truthy(reader_sees(reader, function(v) return v and v.v == 8 end), "the reader missed v=8")
+      assert.are.equal(143, stop(noise))
+      assert.are.equal(143, stop(reader))
+      assert.are.same({}, warnings(select(2, reader:output())))
+    end)
+
     it("locked by another process (flock held forever) stalls no publisher and no follower: a new channel goes "
        .. "by its file", function()
       local env = shared()

@@ -13,8 +13,10 @@
  * In front of the files, the slot table of the folder (chanslots.h): a publisher writes the slot and rings the
  * doorbells of the processes following the channel, then the file, at most once every FILE_EVERY_MS (the newest
  * state always ends up in it: at the next write, at a timer, at close). A follower registered on a slot reads it
- * when its doorbell rings, and still watches the folder for files (a channel whose slot could not be had, a
- * file put there by hand).
+ * when its doorbell rings. While every channel it follows has its doorbell, its watch leaves out the renames
+ * (WATCH_SELF): they would wake it for every publisher's file; once a second it looks at the files of its channels
+ * instead, when the folder changed (a publisher without the table, a file put there by hand). A channel followed
+ * without a slot puts the renames back in the watch.
  */
 #include "core/backend.h"
 #include "core/chanframe.h"
@@ -41,6 +43,11 @@
 /* Renames into the folder (every publish), and the folder itself going away; IN_ONLYDIR: a file put in the
  * folder's place is not taken for the folder come back. */
 #define WATCH_MASK (IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+/* The folder alone: while every channel followed has a slot with this process's doorbell. */
+#define WATCH_SELF (IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+/* A file or folder modified this close (ns) to when it was looked at may change again within the same tick of the
+ * file system's clock, unseen in its time: it is looked at again at the next check. */
+#define RACY_NS 50000000
 #define FILE_MAX CHANFRAME_MAX
 /* A channel with a slot has its file rewritten at most this often: each rename wakes every process watching the
  * folder (inotify), which is what the slots spare them. */
@@ -51,6 +58,9 @@ struct sub {
     int warned;     /* a warning was given for its file; reset by the next valid state */
     int slot;       /* its slot with this process's doorbell on it, or -1: followed by its file alone */
     uint32_t version;   /* the slot's seqlock counter last read */
+    ino_t file_ino;     /* its file when last looked at (check_files): inode, size, mtime in ns, 0: look again */
+    off_t file_size;
+    int64_t file_mtime;
 };
 
 struct out {                    /* a channel this process published */
@@ -72,11 +82,14 @@ struct local {
     int seq_failing;            /* saving a seq floor failed (said once) */
     struct sub *subs;
     size_t nsubs, cap;
+    size_t slotless;            /* of the subs, those with slot -1 */
     size_t *index;              /* open addressing over subs by FNV-1a of the ID: 1 + the sub's place, 0 empty */
     size_t icap;                /* a power of two, at least twice nsubs */
     dev_t dev;                  /* the folder watched: a folder removed while a file in it is held open gives */
     ino_t dir_ino;              /* no IN_DELETE_SELF, so its path is also checked once a second (next_check) */
+    int64_t dir_mtime;          /* ns, when last checked; 0: look at the files at the next check */
     int64_t next_check;
+    int renames;                /* the watch has IN_MOVED_TO (WATCH_MASK), not WATCH_SELF alone */
     pthread_mutex_t locks_mu;   /* local_claim (main thread) against the engine thread's re-take */
     struct chan_lock *locks;    /* the channels this process publishes (local_claim) */
     size_t nlocks;
@@ -92,10 +105,23 @@ struct chan_lock {
 };
 
 static void attach_slots(struct local *l, int missing_only);
+static void set_watch(struct local *l);
 static void reopen_slots(struct local *l);
 static void flush_due(struct local *l, int64_t now);
 
-/* Remembers which folder the new watch is on. */
+static int64_t ns_of(struct timespec t)
+{
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* mtime, or 0 when it is so recent that it may change again unseen (RACY_NS). */
+static int64_t settled_mtime(const struct stat *st)
+{
+    int64_t m = ns_of(st->st_mtim);
+    return clock_wall_us() * 1000 - m < RACY_NS ? 0 : m;
+}
+
+/* Remembers which folder the new watch (WATCH_MASK) is on. */
 static void watched(struct local *l)
 {
     struct stat st;
@@ -103,6 +129,8 @@ static void watched(struct local *l)
         l->dev = st.st_dev;
         l->dir_ino = st.st_ino;
     }
+    l->dir_mtime = 0;
+    l->renames = 1;
     l->next_check = clock_mono_ms() + 1000;
 }
 
@@ -346,7 +374,9 @@ static void deliver_slot(struct local *l, struct sub *s)
 static void follow_slot(struct local *l, struct sub *s)
 {
     int i = l->slots ? slots_find(l->slots, s->id, 1) : -1;
+    l->slotless -= s->slot < 0;
     s->slot = i >= 0 && slots_follow(l->slots, i) == 0 ? i : -1;
+    l->slotless += s->slot < 0;
     s->version = 0;
     if (s->slot >= 0)
         deliver_slot(l, s);
@@ -373,7 +403,10 @@ static void local_subscribe(void *be, const char *id)
         memset(s, 0, sizeof *s);
         strncpy(s->id, id, ID_MAX);
         *sub_slot(l, id) = ++l->nsubs;
+        s->slot = -1;
+        l->slotless++;
         follow_slot(l, s);
+        set_watch(l);
     }
     deliver_file(l, id);
 }
@@ -388,6 +421,51 @@ static int local_timeout(void *be)
             at = l->outs[i].file_at;
     int64_t left = at - clock_mono_ms();
     return left <= 0 ? 0 : left > 1000 ? 1000 : (int)left;
+}
+
+/* The watch takes the renames while a followed channel has no doorbell (or there is no table), else the folder
+ * alone; from WATCH_SELF to WATCH_MASK the files of the channels are read, as a rename may have gone unseen. */
+static void set_watch(struct local *l)
+{
+    int want = !l->slots || l->slotless > 0;
+    if (l->watch < 0 || want == l->renames)
+        return;
+    int wd = inotify_add_watch(l->ino, l->dir, want ? WATCH_MASK : WATCH_SELF);
+    if (wd != l->watch) {
+        /* The path is another folder now (or gone): the check of its path will say so; the watch stays as it was. */
+        if (wd >= 0)
+            inotify_rm_watch(l->ino, wd);
+        return;
+    }
+    l->renames = want;
+    if (want)
+        for (size_t i = 0; i < l->nsubs; i++)
+            deliver_file(l, l->subs[i].id);
+    else
+        l->dir_mtime = 0;
+}
+
+/* Without the renames in the watch: once a second, if the folder changed, the files of the followed channels that
+ * changed are read (a publisher without the table renames each state; the engine keeps a state only if newer). */
+static void check_files(struct local *l, const struct stat *dir)
+{
+    int64_t m = ns_of(dir->st_mtim);
+    if (m == l->dir_mtime)
+        return;
+    l->dir_mtime = settled_mtime(dir);
+    char path[PATH_MAX + ID_MAX + 2];
+    for (size_t i = 0; i < l->nsubs; i++) {
+        struct sub *s = &l->subs[i];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", l->dir, s->id);
+        if (lstat(path, &st) != 0 || (st.st_ino == s->file_ino && st.st_size == s->file_size
+                                      && ns_of(st.st_mtim) == s->file_mtime))
+            continue;
+        s->file_ino = st.st_ino;
+        s->file_size = st.st_size;
+        s->file_mtime = settled_mtime(&st);
+        deliver_file(l, s->id);
+    }
 }
 
 static void folder_gone(struct local *l)
@@ -417,12 +495,17 @@ static void local_service(void *be)
     if (l->watch >= 0 && clock_mono_ms() >= l->next_check) {
         struct stat st;
         l->next_check = clock_mono_ms() + 1000;
-        if (stat(l->dir, &st) != 0 || st.st_dev != l->dev || st.st_ino != l->dir_ino)
+        if (stat(l->dir, &st) != 0 || st.st_dev != l->dev || st.st_ino != l->dir_ino) {
             folder_gone(l);
-        else if (!l->slots || slots_replaced(l->slots))
-            reopen_slots(l);
-        else if (slots_retry(l->slots))
-            attach_slots(l, 1);     /* the channels that found the table's lock held elsewhere */
+        } else {
+            if (!l->slots || slots_replaced(l->slots))
+                reopen_slots(l);
+            else if (slots_retry(l->slots))
+                attach_slots(l, 1);     /* the channels that found the table's lock held elsewhere */
+            set_watch(l);
+            if (!l->renames)
+                check_files(l, &st);
+        }
         if (l->slots)
             slots_prune(l->slots);
     }
