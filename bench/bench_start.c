@@ -1,8 +1,9 @@
 /*
  * bench_start: how long a stratrun process takes from its start to the first line of a trivial strategy, and to its
  * end (issue 17: under 10 ms wall), against the same for the plain Lua interpreter (lua5.4 -e) measured in the same
- * run, in turns. Each run is a new live bot (--id) in a temporary data dir; its stdout is a pipe, read until the
- * first newline. Also the CPU the process used (user + system, from wait4).
+ * run, in turns. Two kinds of stratrun run: a new live bot (a new --id each time: its folder, lock, log and id are
+ * made), and one bot restarted (the same --id each time: what a bot restarted by hand or by systemd does). Stdout is
+ * a pipe, read until the first newline. Also the CPU the process used (user + system, from wait4).
  *   build/bench_start [RUNS]        (default 200; the stratrun next to this program)
  */
 #include "bench.h"
@@ -97,35 +98,43 @@ int main(int argc, char **argv)
     fputs("function main() Log(\"up\") end\n", f);
     fclose(f);
 
-    int64_t *v[6];
-    for (int k = 0; k < 6; k++) v[k] = calloc((size_t)runs, sizeof(int64_t));
+    int64_t *v[9];
+    for (int k = 0; k < 9; k++) v[k] = calloc((size_t)runs, sizeof(int64_t));
     int rc = 0;
     for (int i = 0; i < runs && rc == 0; i++) {
         char id[32];
         snprintf(id, sizeof id, "b%d", i);
-        char a_data[] = "--data-dir", a_id[] = "--id", lua_bin[] = "lua5.4", lua_e[] = "-e",
+        char a_data[] = "--data-dir", a_id[] = "--id", again[] = "again", lua_bin[] = "lua5.4", lua_e[] = "-e",
              lua_code[] = "print('up')";
         char *sr[] = {exe, a_data, dir, a_id, id, script, NULL};
+        char *sr2[] = {exe, a_data, dir, a_id, again, script, NULL};
         char *lua[] = {lua_bin, lua_e, lua_code, NULL};
-        struct sample a, b;
-        if (run_once(sr, &a) != 0 || run_once(lua, &b) != 0) rc = 1;
+        struct sample a, b, c;
+        if (run_once(sr, &a) != 0 || run_once(lua, &b) != 0 || run_once(sr2, &c) != 0) rc = 1;
         v[0][i] = a.first_line, v[1][i] = a.total, v[2][i] = a.cpu;
         v[3][i] = b.first_line, v[4][i] = b.total, v[5][i] = b.cpu;
+        v[6][i] = c.first_line, v[7][i] = c.total, v[8][i] = c.cpu;
     }
     if (rc == 0) {
         printf("process start, %d runs each, in turns:\n", runs);
-        printf(" stratrun --id B hello.lua (a live bot: its folder, lock, log file, id):\n");
+        printf(" stratrun --id bN hello.lua (a new live bot each run: its folder, lock, log file, id are made):\n");
         print_figures("start to the first line", v[0], runs);
         print_figures("start to exit", v[1], runs);
         print_figures("CPU (user + system)", v[2], runs);
+        printf(" stratrun --id again hello.lua (one live bot restarted: its folder is there):\n");
+        print_figures("start to the first line", v[6], runs);
+        print_figures("start to exit", v[7], runs);
+        print_figures("CPU (user + system)", v[8], runs);
         printf(" lua5.4 -e \"print('up')\" (the baseline):\n");
         print_figures("start to the first line", v[3], runs);
         print_figures("start to exit", v[4], runs);
         print_figures("CPU (user + system)", v[5], runs);
-        struct figures a = summarize(v[0], (size_t)runs), b = summarize(v[3], (size_t)runs);
-        printf(" first line, stratrun / lua5.4 medians: %.1fx\n", a.median / b.median);
+        struct figures a = summarize(v[0], (size_t)runs), b = summarize(v[3], (size_t)runs),
+                       c = summarize(v[6], (size_t)runs);
+        printf(" first line, stratrun / lua5.4 medians: a new bot %.2fx, a bot restarted %.2fx\n", a.median / b.median,
+               c.median / b.median);
     }
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    for (int k = 0; k < 6; k++) free(v[k]);
+    for (int k = 0; k < 9; k++) free(v[k]);
     return rc;
 }

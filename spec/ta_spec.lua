@@ -660,3 +660,37 @@ describe("TA bad arguments", function()
     it("raises " .. message, function() I.bad_argument(f, args, message) end)
   end
 end)
+
+-- In a bot, the globals TA and talib are whole from the strategy's first line, whatever it does first, and loaded
+-- before it runs (runtime/lua/api.c): a module loaded at its first use would run with the strategy's globals.
+describe("the globals TA and talib in a bot", function()
+  local h = require("helpers")
+  -- main prints TA.MA's and talib.SMA's last value over 30 bars
+  local MAIN = [[
+function main()
+  local r = {}
+  for i = 1, 30 do r[i] = {Time = i, Open = i, High = i + 1, Low = i - 1, Close = i, Volume = 1} end
+  print("MA", TA.MA(r, 5)[30], "SMA", talib.SMA(r, 5)[30])
+end
+]]
+  it("are whole at the first use, whatever it is: pairs, a missing name, a call", function()
+    local r = h.run_bot([[
+local n = 0
+for _, v in pairs(TA) do if type(v) == "function" then n = n + 1 end end
+print("TA functions", n >= 10, type(TA.MA))
+print(pcall(function() return talib.NOPE end))
+]] .. MAIN)
+    assert.are.equal(0, r.code, r.err)
+    h.assert_has(r.out, "TA functions\ttrue\tfunction\n")
+    -- the first use of talib, a name it lacks: the error is at the strategy's line
+    h.assert_has(r.out, 'false\tstrategy.lua:4: talib.NOPE is not available in stratrun (see docs/platform.md, '
+      .. '"TA and talib")\n')
+    h.assert_has(r.out, "MA\t28.0\tSMA\t28.0\n")
+  end)
+
+  it("are whole when the strategy replaced require, pairs and rawset before their first use", function()
+    local r = h.run_bot("require, pairs, rawset, setmetatable = nil, nil, nil, nil\n" .. MAIN)
+    assert.are.equal(0, r.code, r.err)
+    h.assert_has(r.out, "MA\t28.0\tSMA\t28.0\n")
+  end)
+end)

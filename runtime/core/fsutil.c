@@ -352,7 +352,9 @@ int fs_lock_pid(const char *path, int mode, long *holder, char *err, size_t errl
     }
     char text[32];
     int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+    /* Written over, then cut to its length: a file cut to nothing first is flushed to disk when it is closed (ext4's
+     * auto_da_alloc), which cost every process's exit a write-back. Its first line is whole at every moment. */
+    if (pwrite(fd, text, (size_t)n, 0) != n || ftruncate(fd, n) != 0) {
         int e = errno;
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(e));
         close(fd);
