@@ -836,6 +836,59 @@ end
       assert.are.same({}, warnings(select(2, reader:output())))
     end)
 
+    it("reaches a follower with its doorbell from a publisher without the table on a file system whose clock ticks "
+       .. "once a second: two renames in one second leave the folder's time as it was", function()
+      local env = shared()
+      -- ext4 with 128-byte inodes keeps whole seconds, as ext3 does (FAT: 2 s)
+      local img, mnt = env.dir .. "/coarse.img", env.dir .. "/coarse"
+      if h.sh("truncate -s 16M " .. h.quote(img) .. " && mkfs.ext4 -q -I 128 " .. h.quote(img) .. " >/dev/null 2>&1"
+          .. " && mkdir " .. h.quote(mnt) .. " && mount -o loop " .. h.quote(img) .. " " .. h.quote(mnt)
+          .. " 2>/dev/null") ~= 0 then
+        pending("cannot mount a loop file system here (needs root and mkfs.ext4)")
+        return
+      end
+      finally(function()
+        h.kill_all(running)
+        h.sh("umount -l " .. h.quote(mnt))
+      end)
+      local folder = mnt .. "/chan"
+      -- Rounds of 10 states 95 ms apart within one wall-clock second, each when the test says, each from another
+      -- point of the second: the reader's check of the folder (once a second, its phase its own) falls among the
+      -- renames of one of them, after the first.
+      h.script(env.dir, h.report_prelude .. [[
+function main()
+  for r, at in ipairs({10, 120, 60, 90, 30}) do
+    repeat
+      local f = io.open(go .. r)
+      if f then f:close() end
+      Sleep(20)
+    until f
+    repeat Sleep(1) until (UnixNano() // 1000000 - at) % 1000 < 10
+    for i = 1, 10 do
+      SetChannelData({r = r, i = i})
+      if i < 10 then Sleep(95) end
+    end
+  end
+  Sleep(600000)
+end
+]], "rounds.lua")
+      local reader = start(env, "reader", "reader", {"--channel", "local:" .. folder, "-p", "follow=pub", "-p",
+        "seconds=120", "-p", "pause=5"})
+      assert.is_true(reader:wait_for("ready"))
+      assert.is_truthy(h.eventually(function() return #bells({channels = folder}) == 1 end), "no doorbell")
+      local go = env.dir .. "/go"
+      local pub = start({data = env.dir .. "/p", dir = env.dir, vars = {STRATRUN_CHANNEL_SLOTS = "0"}}, "pub",
+        env.dir .. "/rounds.lua", {"--channel", "local:" .. folder, "-p", "go=" .. go})
+      for r = 1, 5 do
+        h.write(go .. r, "")
+        assert.is_truthy(reader_sees(reader, function(v) return v and v.r == r and v.i == 10 end),
+          "the reader never saw the last state of round " .. r)
+      end
+      assert.are.equal(143, stop(pub))
+      assert.are.equal(143, stop(reader))
+      assert.are.same({}, warnings(select(2, reader:output())))
+    end)
+
     it("locked by another process (flock held forever) stalls no publisher and no follower: a new channel goes "
        .. "by its file", function()
       local env = shared()

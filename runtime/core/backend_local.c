@@ -46,8 +46,10 @@
 /* The folder alone: while every channel followed has a slot with this process's doorbell. */
 #define WATCH_SELF (IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 /* A file or folder modified this close (ns) to when it was looked at may change again within the same tick of the
- * file system's clock, unseen in its time: it is looked at again at the next check. */
-#define RACY_NS 50000000
+ * file system's clock, unseen in its time: it is looked at again at the next check. The tick is a jiffy on tmpfs
+ * and ext4 with large inodes, but 1 s on ext3, ext4 with 128-byte inodes and HFS+, 2 s on FAT: two renames in one
+ * second there leave the folder's time as it was, and a window of 50 ms lost the second state for good. */
+#define RACY_NS 2000000000
 #define FILE_MAX CHANFRAME_MAX
 /* A channel with a slot has its file rewritten at most this often: each rename wakes every process watching the
  * folder (inotify), which is what the slots spare them. */
