@@ -57,7 +57,9 @@
 
 struct sub {
     char id[ID_MAX + 1];
-    int warned;     /* a warning was given for its file; reset by the next valid state */
+    int warned;     /* a warning was given for its file; reset by the next valid state read from the file (not
+                     * from the slot: a file still bad while the slot carries states is the same episode, and the
+                     * check of the folder each second reads it again while it is recent) */
     int slot;       /* its slot with this process's doorbell on it, or -1: followed by its file alone */
     uint32_t version;   /* the slot's seqlock counter last read */
     ino_t file_ino;     /* its file when last looked at (check_files): inode, size, mtime in ns, 0: look again */
@@ -362,7 +364,6 @@ static void deliver_slot(struct local *l, struct sub *s)
     struct chanframe f;
     const char *why = n < 0 ? "" : chanframe_parse(buf, (size_t)n, &f);
     if (!why) {
-        s->warned = 0;
         l->host->deliver(l->host->ctx, s->id, f.json, f.len, f.seq, f.published, clock_wall_us());
         return;
     }
