@@ -810,8 +810,13 @@ local function closed_fds(where)
   assert.are.equal(1, #lines_with(p:log("quiet"), "done"), p:report())
   if where == "run" then assert.are.equal(1, #lines_with(p:log("failing"), "error: "), p:report()) end
   -- CPU time of the process (sh's `times`: its children's user and system time); it slept 1.15 s
-  local times = h.eventually(function() return h.read(p.tag .. ".times") end, 2) or ""
-  local um, us, sm, ss = times:match("\n(%d+)m([%d.]+)s (%d+)m([%d.]+)s")
+  -- (the shell's redirection makes the file before `times` writes it: read until it holds the figures)
+  local PATTERN = "\n(%d+)m([%d.]+)s (%d+)m([%d.]+)s"
+  local times = h.eventually(function()
+    local text = h.read(p.tag .. ".times")
+    return text and text:match(PATTERN) and text
+  end, 2) or h.read(p.tag .. ".times") or ""
+  local um, us, sm, ss = times:match(PATTERN)
   assert.is_truthy(um, "times: " .. times)
   local cpu = um * 60 + us + sm * 60 + ss
   -- a spinning process uses the whole 1.2 s; under ThreadSanitizer or ASan the start alone (the instrumented
